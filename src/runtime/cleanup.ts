@@ -1,0 +1,34 @@
+/**
+ * Teardown that cannot be skipped: whatever is registered here runs on SIGINT/SIGTERM
+ * before the process exits (a second signal exits at once; `midlab reap` then sweeps).
+ */
+type Cleanup = () => Promise<void>;
+
+const cleanups = new Set<Cleanup>();
+let installed = false;
+let shuttingDown = false;
+
+export function onShutdown(fn: Cleanup): () => void {
+  install();
+  cleanups.add(fn);
+  return () => cleanups.delete(fn);
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (shuttingDown) process.exit(sig === 'SIGINT' ? 130 : 143);
+      shuttingDown = true;
+      process.stderr.write(`\nmidlab: ${sig}: removing everything this run started...\n`);
+      void Promise.allSettled([...cleanups].map((c) => c())).then(() => {
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      });
+    });
+  }
+}
+
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}

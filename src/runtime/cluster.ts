@@ -1,0 +1,152 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { ImageMissingError } from '../errors.ts';
+import { onShutdown } from './cleanup.ts';
+import { docker } from './docker.ts';
+import { labLabels, labSlug } from './labels.ts';
+import { type NodeSpec, StartedNode } from './node.ts';
+import { freePorts, HOST_IP } from './ports.ts';
+import { reap } from './reaper.ts';
+
+export interface ClusterSpec {
+  /** The lab id that owns every object (the `dev.midlab.lab` label). */
+  lab: string;
+  stack: string;
+  nodes: NodeSpec[];
+}
+
+/**
+ * Live containers of one lab on a network of their own. Disposable: `await using`
+ * removes everything, after saving every node's log when a log folder was given.
+ */
+export class StartedCluster {
+  readonly lab: string;
+  readonly stack: string;
+  readonly network: string;
+  readonly nodes: StartedNode[];
+  private logDir: string | undefined;
+  private disposed = false;
+  private readonly unregister: () => void;
+
+  constructor(spec: ClusterSpec, network: string, nodes: StartedNode[]) {
+    this.lab = spec.lab;
+    this.stack = spec.stack;
+    this.network = network;
+    this.nodes = nodes;
+    this.unregister = onShutdown(() => this.stop());
+  }
+
+  node(name: string): StartedNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name} in ${this.lab} (nodes: ${this.nodes.map((x) => x.name).join(', ')})`);
+    return n;
+  }
+
+  /** Where node logs go when the cluster is removed. */
+  keepLogsIn(dir: string): void {
+    this.logDir = dir;
+  }
+
+  async saveLogs(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await Promise.all(
+      this.nodes.map(async (n) => {
+        const text = await n.logs().catch((e: Error) => `(log unavailable: ${e.message})`);
+        await writeFile(join(dir, `${n.name}.log`), text);
+      }),
+    );
+  }
+
+  /** Saves logs (if asked) and removes every container and the network. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.unregister();
+    if (this.logDir) await this.saveLogs(this.logDir).catch(() => {});
+    await reap(this.lab);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/**
+ * Creates the lab network and every node, then starts them all in parallel. Leftovers
+ * of the same lab are removed first; if anything fails, whatever was made is removed
+ * before the error is rethrown.
+ */
+export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
+  const d = docker();
+  await Promise.all([...new Set(spec.nodes.map((n) => n.image))].map((img) => requireImage(img, spec.stack)));
+  await reap(spec.lab);
+  const slug = labSlug(spec.lab);
+  const network = `midlab-${slug}`;
+  const unregister = onShutdown(() => reap(spec.lab).then(() => undefined));
+  try {
+    await d.createNetwork({ Name: network, Driver: 'bridge', Labels: labLabels(spec.lab, spec.stack) });
+    const portCount = spec.nodes.reduce((sum, n) => sum + Object.keys(n.ports ?? {}).length, 0);
+    const ports = await freePorts(portCount);
+    const nodes = await Promise.all(
+      spec.nodes.map(async (n) => {
+        const hostPorts: Record<string, number> = {};
+        for (const name of Object.keys(n.ports ?? {})) hostPorts[name] = ports.pop() as number;
+        const container = await d.createContainer(createOptions(spec, n, network, slug, hostPorts));
+        const node = new StartedNode(n, container, network, hostPorts);
+        if (n.files?.length) await node.writeFiles(n.files);
+        return node;
+      }),
+    );
+    await Promise.all(nodes.map((n) => n.container.start()));
+    return new StartedCluster(spec, network, nodes);
+  } catch (err) {
+    await reap(spec.lab).catch(() => {});
+    throw err;
+  } finally {
+    unregister();
+  }
+}
+
+function createOptions(
+  spec: ClusterSpec,
+  n: NodeSpec,
+  network: string,
+  slug: string,
+  hostPorts: Record<string, number>,
+): Docker.ContainerCreateOptions {
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const [name, port] of Object.entries(n.ports ?? {})) {
+    exposed[`${port}/tcp`] = {};
+    // Never 0.0.0.0: lab clusters are reachable from this machine only.
+    bindings[`${port}/tcp`] = [{ HostIp: HOST_IP, HostPort: String(hostPorts[name]) }];
+  }
+  return {
+    name: `midlab-${slug}-${n.name}`,
+    Hostname: n.name,
+    Image: n.image,
+    Cmd: n.cmd,
+    Env: Object.entries(n.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Labels: labLabels(spec.lab, spec.stack, n.name),
+    ExposedPorts: exposed,
+    HostConfig: {
+      NetworkMode: network,
+      PortBindings: bindings,
+      // iptables inside the node is how partitions cut chosen links.
+      CapAdd: ['NET_ADMIN'],
+      Init: true,
+      Memory: n.memoryMb ? n.memoryMb * 1024 * 1024 : undefined,
+      Tmpfs: n.tmpfs,
+    },
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [n.name] } } },
+  };
+}
+
+async function requireImage(image: string, stack: string): Promise<void> {
+  try {
+    await docker().getImage(image).inspect();
+  } catch {
+    throw new ImageMissingError(image, stack);
+  }
+}

@@ -1,0 +1,24 @@
+/** Every container, network and volume midlab makes carries these labels, so the
+ * reaper can find whatever a dead process left behind. */
+export const LABEL_LAB = 'dev.midlab.lab';
+export const LABEL_STACK = 'dev.midlab.stack';
+export const LABEL_NODE = 'dev.midlab.node';
+/** The process that made it, so `midlab ps` can tell live labs from leftovers. */
+export const LABEL_PID = 'dev.midlab.pid';
+/** On images: the hash of the recipe they were built from. */
+export const LABEL_RECIPE = 'dev.midlab.recipe';
+
+export function labLabels(lab: string, stack: string, node?: string): Record<string, string> {
+  const labels: Record<string, string> = {
+    [LABEL_LAB]: lab,
+    [LABEL_STACK]: stack,
+    [LABEL_PID]: String(process.pid),
+  };
+  if (node) labels[LABEL_NODE] = node;
+  return labels;
+}
+
+/** Docker object names: midlab-<lab>[-<node>], lab ids being kebab-case. */
+export function labSlug(lab: string): string {
+  return lab.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
+}

@@ -1,0 +1,67 @@
+import { describe, NotReadyError } from '../errors.ts';
+
+export interface PollOptions {
+  /** Give up after this long. */
+  timeoutMs: number;
+  /** Time between probes; readiness is polled, never slept. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/** One probe's answer: `done` with a value, or not yet with what was seen. */
+export type Probe<T> = { done: true; value: T } | { done: false; seen: string };
+
+/**
+ * Polls `probe` until it says done. A probe that throws counts as "not yet" and its
+ * error becomes the last observation, so a timeout says what was wrong.
+ */
+export async function waitUntil<T>(what: string, probe: () => Promise<Probe<T>>, opts: PollOptions): Promise<T> {
+  const start = Date.now();
+  const interval = opts.intervalMs ?? 200;
+  let seen = 'nothing yet';
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    try {
+      const r = await probe();
+      if (r.done) return r.value;
+      seen = r.seen;
+    } catch (err) {
+      seen = describe(err);
+    }
+    const left = opts.timeoutMs - (Date.now() - start);
+    if (left <= 0) throw new NotReadyError(what, Date.now() - start, seen);
+    await sleep(Math.min(interval, left), opts.signal);
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Runs `fn` but gives up after `ms`, rejecting with a TimeoutError. */
+export async function withTimeout<T>(ms: number, what: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([fn(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}

@@ -1,0 +1,70 @@
+import { docker } from './docker.ts';
+import { LABEL_LAB } from './labels.ts';
+
+export interface ReapResult {
+  containers: number;
+  networks: number;
+  volumes: number;
+}
+
+/**
+ * Removes everything midlab labelled: for one lab, or every lab. Idempotent; safe to
+ * run while nothing is left.
+ */
+export async function reap(lab?: string): Promise<ReapResult> {
+  const label = lab ? `${LABEL_LAB}=${lab}` : LABEL_LAB;
+  const filters = JSON.stringify({ label: [label] });
+  const d = docker();
+  const containers = await d.listContainers({ all: true, filters });
+  await Promise.all(containers.map((c) => d.getContainer(c.Id).remove({ force: true, v: true }).catch(gone)));
+  const networks = await d.listNetworks({ filters });
+  await Promise.all(networks.map((n) => d.getNetwork(n.Id).remove().catch(gone)));
+  const { Volumes } = await d.listVolumes({ filters });
+  await Promise.all((Volumes ?? []).map((v) => d.getVolume(v.Name).remove().catch(gone)));
+  return { containers: containers.length, networks: networks.length, volumes: Volumes?.length ?? 0 };
+}
+
+function gone(err: { statusCode?: number }): void {
+  if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
+}
+
+export interface LabSummary {
+  lab: string;
+  stack: string;
+  pid: number;
+  alive: boolean;
+  nodes: { name: string; state: string; ports: string[] }[];
+}
+
+/** Labs that have containers, with whether the process that made them still runs. */
+export async function listLabs(): Promise<LabSummary[]> {
+  const d = docker();
+  const containers = await d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_LAB] }) });
+  const byLab = new Map<string, LabSummary>();
+  for (const c of containers) {
+    const lab = c.Labels[LABEL_LAB] ?? '?';
+    const pid = Number(c.Labels['dev.midlab.pid'] ?? 0);
+    let s = byLab.get(lab);
+    if (!s) {
+      s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive: isAlive(pid), nodes: [] };
+      byLab.set(lab, s);
+    }
+    s.nodes.push({
+      name: c.Labels['dev.midlab.node'] ?? c.Names[0] ?? c.Id,
+      state: c.State,
+      ports: c.Ports.filter((p) => p.PublicPort).map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}`),
+    });
+  }
+  for (const s of byLab.values()) s.nodes.sort((a, b) => a.name.localeCompare(b.name));
+  return [...byLab.values()].sort((a, b) => a.lab.localeCompare(b.lab));
+}
+
+function isAlive(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,56 @@
+import type { ParamTable, ParamValues } from '../params.ts';
+import { resolveParams } from '../params.ts';
+import { type StartedCluster, startCluster } from './cluster.ts';
+import type { NodeSpec } from './node.ts';
+
+/**
+ * A middleware stack: how to lay out its nodes for given parameters, when the cluster
+ * (not just each container) is ready, and the domain handle labs and users get.
+ * Stacks live in `stacks/<name>/stack.ts`.
+ */
+export interface Stack<T extends ParamTable = ParamTable, H extends StartedStack = StartedStack> {
+  name: string;
+  summary: string;
+  params: T;
+  /** Throws UsageError for an impossible topology; returns warnings for unwise ones. */
+  validate(p: ParamValues<T>): string[];
+  nodes(p: ParamValues<T>): NodeSpec[];
+  /** Wraps the live cluster in the stack's handle and waits until the cluster is healthy. */
+  connect(cluster: StartedCluster, p: ParamValues<T>): Promise<H>;
+}
+
+/** What every started stack offers; each stack adds domain getters. */
+export interface StartedStack extends AsyncDisposable {
+  readonly cluster: StartedCluster;
+  /** Endpoints a host client uses, as `127.0.0.1:PORT` strings, for `midlab up --json`. */
+  endpoints(): Record<string, string | string[]>;
+  /** Polls until the cluster is healthy again (after faults were healed). */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  lab?: string;
+  /** Called with warnings about an unwise topology. */
+  onWarning?: (w: string) => void;
+  /** Where node logs are saved when the stack is stopped. */
+  logDir?: string;
+}
+
+/** Starts a stack and returns once the cluster is healthy; on failure nothing is left. */
+export async function startStack<T extends ParamTable, H extends StartedStack>(
+  stack: Stack<T, H>,
+  given: Record<string, string | number | boolean> = {},
+  opts: StartOptions = {},
+): Promise<H> {
+  const p = resolveParams(stack.params, given, stack.name);
+  for (const w of stack.validate(p)) opts.onWarning?.(w);
+  const cluster = await startCluster({ lab: opts.lab ?? stack.name, stack: stack.name, nodes: stack.nodes(p) });
+  if (opts.logDir) cluster.keepLogsIn(opts.logDir);
+  try {
+    return await stack.connect(cluster, p);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,10 @@
+#!/bin/sh
+# kafka-run-class.sh <MainClass> [args...]: run a Kafka/ZooKeeper tool class with
+# a small heap. Tool JVM settings come from KAFKA_TOOL_* (not from the broker's
+# KAFKA_HEAP_OPTS/KAFKA_OPTS, which the container environment also carries).
+exec java \
+  ${KAFKA_TOOL_HEAP_OPTS:--Xmx256m} \
+  ${KAFKA_TOOL_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true} \
+  ${KAFKA_TOOL_LOG4J_OPTS:--Dlog4j.configuration=file:/opt/kafka/config/tools-log4j.properties} \
+  ${KAFKA_TOOL_OPTS:-} \
+  -cp '/opt/kafka/libs/*' "$@"
