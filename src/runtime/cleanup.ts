@@ -7,6 +7,7 @@ type Cleanup = () => Promise<void>;
 const cleanups = new Set<Cleanup>();
 let installed = false;
 let shuttingDown = false;
+let firstSignalAt = 0;
 
 export function onShutdown(fn: Cleanup): () => void {
   install();
@@ -19,8 +20,13 @@ function install(): void {
   installed = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.on(sig, () => {
-      if (shuttingDown) process.exit(sig === 'SIGINT' ? 130 : 143);
+      if (shuttingDown) {
+        // The same Ctrl-C can arrive twice (terminal and a wrapper forwarding it).
+        if (Date.now() - firstSignalAt < 1000) return;
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      }
       shuttingDown = true;
+      firstSignalAt = Date.now();
       process.stderr.write(`\nmidlab: ${sig}: removing everything this run started...\n`);
       void Promise.allSettled([...cleanups].map((c) => c())).then(() => {
         process.exit(sig === 'SIGINT' ? 130 : 143);

@@ -92,8 +92,9 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
       spec.nodes.map(async (n) => {
         const hostPorts: Record<string, number> = {};
         for (const name of Object.keys(n.ports ?? {})) hostPorts[name] = ports.pop() as number;
-        const container = await d.createContainer(createOptions(spec, n, network, slug, hostPorts));
-        const node = new StartedNode(n, container, network, hostPorts);
+        const opts = createOptions(spec, n, network, slug, hostPorts);
+        const container = await d.createContainer(opts);
+        const node = new StartedNode(n, container, opts.name as string, network, hostPorts);
         if (n.files?.length) await node.writeFiles(n.files);
         return node;
       }),

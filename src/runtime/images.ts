@@ -210,7 +210,7 @@ async function dockerImport(dir: string, tag: string): Promise<void> {
     file: tarProc.stdout,
     isStream: true,
     statusCodes: { 200: true, 500: 'server error' },
-  } as never)) as NodeJS.ReadableStream;
+  } as never)) as unknown as NodeJS.ReadableStream;
   await new Promise<void>((resolve, reject) => {
     docker().modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
   });
@@ -236,7 +236,14 @@ export async function saveImages(file: string): Promise<string[]> {
   const tags = [ROOT_IMAGE, ...(await recipes()).map((r) => r.tag)];
   const present: string[] = [];
   for (const t of tags) if ((await imageLabel(t)) !== undefined) present.push(t);
-  const stream = await docker().getImages({ names: present });
+  // GET /images/get?names=a&names=b: several images in one archive (`docker save a b`).
+  const stream = (await docker().modem.dial({
+    path: '/images/get?',
+    method: 'GET',
+    options: { names: present },
+    isStream: true,
+    statusCodes: { 200: true, 500: 'server error' },
+  } as never)) as unknown as NodeJS.ReadableStream;
   await pipeline(stream, createWriteStream(file));
   return present;
 }

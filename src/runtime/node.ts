@@ -36,13 +36,22 @@ export class StartedNode {
   readonly name: string;
   readonly spec: NodeSpec;
   readonly container: Docker.Container;
+  /** The container's name, for `docker exec -it <name> ...`. */
+  readonly containerName: string;
   readonly network: string;
   private readonly hostPorts: Record<string, number>;
 
-  constructor(spec: NodeSpec, container: Docker.Container, network: string, hostPorts: Record<string, number>) {
+  constructor(
+    spec: NodeSpec,
+    container: Docker.Container,
+    containerName: string,
+    network: string,
+    hostPorts: Record<string, number>,
+  ) {
     this.name = spec.name;
     this.spec = spec;
     this.container = container;
+    this.containerName = containerName;
     this.network = network;
     this.hostPorts = hostPorts;
   }

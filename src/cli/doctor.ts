@@ -1,0 +1,80 @@
+import { freemem } from 'node:os';
+import { describe } from '../errors.ts';
+import { engineInfo } from '../runtime/docker.ts';
+import { imageLabel, recipes, ROOT_IMAGE } from '../runtime/images.ts';
+import type { Command } from './commands.ts';
+import { parse } from './commands.ts';
+
+interface Finding {
+  what: string;
+  ok: boolean;
+  detail: string;
+  remedy?: string;
+}
+
+export const doctor: Command = {
+  name: 'doctor',
+  summary: 'check that this machine can run labs (engine, Node, images, memory)',
+  help: `Usage: midlab doctor [--json]
+
+Checks the Docker engine (reachable, version), Node, every stack image, and free
+memory; prints each problem with its remedy. Exit 0 only when everything is ready,
+3 otherwise.`,
+  async run(args) {
+    const { values } = parse('doctor', args, { json: { type: 'boolean' } });
+    const findings: Finding[] = [];
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    findings.push({
+      what: 'node',
+      ok: major > 22 || (major === 22 && minor >= 18),
+      detail: process.version,
+      remedy: 'install Node 24 LTS, or run `npm run setup`',
+    });
+    let engineOk = false;
+    try {
+      const e = await engineInfo();
+      engineOk = true;
+      findings.push({ what: 'docker engine', ok: true, detail: `${e.version} (API ${e.apiVersion}), ${e.cpus} CPUs, ${gib(e.memoryBytes)} GiB` });
+    } catch (err) {
+      findings.push({
+        what: 'docker engine',
+        ok: false,
+        detail: describe(err),
+        remedy: 'run `npm run setup` (installs docker.io and starts dockerd on Debian as root), or start Docker and retry',
+      });
+    }
+    if (engineOk) {
+      for (const tag of [ROOT_IMAGE, ...(await recipes()).map((r) => r.tag)]) {
+        const label = await imageLabel(tag);
+        findings.push({
+          what: `image ${tag}`,
+          ok: label !== undefined,
+          detail: label === undefined ? 'missing' : `present (recipe ${label})`,
+          remedy: 'run `npx midlab images build`',
+        });
+      }
+    }
+    const free = freemem();
+    findings.push({
+      what: 'free memory',
+      ok: free > 3 * 1024 ** 3,
+      detail: `${gib(free)} GiB free`,
+      remedy: 'the largest lab (Kafka in ZooKeeper mode) needs about 3 GiB; close other programs',
+    });
+    const ready = findings.every((f) => f.ok);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ ready, findings }, null, 2)}\n`);
+    } else {
+      for (const f of findings) {
+        process.stdout.write(`${f.ok ? 'ok  ' : 'FAIL'} ${f.what}: ${f.detail}\n`);
+        if (!f.ok && f.remedy) process.stdout.write(`     fix: ${f.remedy}\n`);
+      }
+      process.stdout.write(ready ? 'ready\n' : 'not ready\n');
+    }
+    return ready ? 0 : 3;
+  },
+};
+
+function gib(bytes: number): string {
+  return (bytes / 1024 ** 3).toFixed(1);
+}

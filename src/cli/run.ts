@@ -1,0 +1,106 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { labs } from '../../scenarios/index.ts';
+import type { AnyLab } from '../engine/lab.ts';
+import { EXIT_CODES, type RunResult, runLab } from '../engine/runner.ts';
+import { UsageError } from '../errors.ts';
+import { describeParams, parseKeyValues } from '../params.ts';
+import { consoleReporter } from '../report/console.ts';
+import { junitXml } from '../report/junit.ts';
+import type { Command } from './commands.ts';
+import { parse } from './commands.ts';
+
+export function findLab(id: string): AnyLab {
+  const lab = labs.find((l) => l.id === id);
+  if (!lab) {
+    const near = labs.filter((l) => l.id.includes(id) || id.includes(l.id.split('/')[0] ?? '')).map((l) => l.id);
+    throw new UsageError(`no lab named "${id}"`, `labs: ${(near.length ? near : labs.map((l) => l.id)).join(', ')} (see \`midlab list\`)`);
+  }
+  return lab;
+}
+
+export const list: Command = {
+  name: 'list',
+  summary: 'list the labs, each with what it teaches',
+  help: `Usage: midlab list [--json]
+
+Lists every lab as <stack>/<lab> with one line of what it teaches and its parameters.`,
+  async run(args) {
+    const { values } = parse('list', args, { json: { type: 'boolean' } });
+    if (values.json) {
+      const out = labs.map((l) => ({ id: l.id, title: l.title, teaches: l.teaches, params: l.params }));
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      return 0;
+    }
+    const width = Math.max(...labs.map((l) => l.id.length));
+    for (const l of labs) {
+      process.stdout.write(`${l.id.padEnd(width)}  ${l.teaches}\n`);
+      for (const p of describeParams(l.params)) process.stdout.write(`${''.padEnd(width)}    --param ${p}\n`);
+    }
+    return 0;
+  },
+};
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run a lab (or --all) end to end and check its outcome',
+  help: `Usage: midlab run <lab> [<lab> ...] [options]
+       midlab run --all [options]
+
+Starts the lab's cluster, runs its workload and faults step by step, heals, checks what
+happened against what the lab teaches, and removes everything it started.
+
+Options:
+  --param key=value   a lab parameter (repeatable); \`midlab list\` shows each lab's
+  --seed N            replay a run's random choices (the seed is printed)
+  --json              print one JSON object (or an array with several labs) on stdout;
+                      no narration
+  --out DIR           evidence folder (default runs/<time>-<lab>); with several labs, one
+                      sub-folder per lab
+  --junit FILE        also write the JUnit XML of all labs run to FILE
+  --ops               narrate every client operation (noisy)
+
+Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unknown
+(misconfigured, cluster never healthy, evidence incomplete) or infrastructure failed.`,
+  async run(args) {
+    const { values, positionals } = parse('run', args, {
+      param: { type: 'string', multiple: true },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+      junit: { type: 'string' },
+      all: { type: 'boolean' },
+      ops: { type: 'boolean' },
+    });
+    if (values.all && positionals.length) throw new UsageError('give lab names or --all, not both');
+    const chosen = values.all ? labs : positionals.map(findLab);
+    if (!chosen.length) throw new UsageError('which lab?', 'name one (`midlab list` shows them) or use --all');
+    const params = parseKeyValues((values.param as string[] | undefined) ?? []);
+    const seed = values.seed === undefined ? undefined : Number(values.seed);
+    if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
+    const results: RunResult[] = [];
+    for (const lab of chosen) {
+      const outDir = values.out ? (chosen.length > 1 ? join(String(values.out), lab.id.replace('/', '-')) : String(values.out)) : undefined;
+      // With --all, a parameter applies to the labs that declare it.
+      const own = chosen.length > 1 ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lab.params)) : params;
+      results.push(
+        await runLab(lab, {
+          params: own,
+          seed,
+          outDir,
+          listeners: values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })],
+        }),
+      );
+    }
+    if (values.junit) await writeFile(String(values.junit), junitXml(results));
+    if (values.json) {
+      const out = results.map((r) => ({ ...r, checks: r.checks }));
+      process.stdout.write(`${JSON.stringify(out.length === 1 ? out[0] : out, null, 2)}\n`);
+    } else if (results.length > 1) {
+      process.stdout.write('\nSummary:\n');
+      for (const r of results) process.stdout.write(`  ${r.verdict.toUpperCase().padEnd(7)} ${r.lab} (${r.seconds.toFixed(0)} s)\n`);
+    }
+    // unknown (3) outranks fail (1), which outranks pass (0).
+    return Math.max(...results.map((r) => EXIT_CODES[r.verdict]));
+  },
+};

@@ -1,0 +1,47 @@
+import type { Check, Verdict } from '../checkers/check.ts';
+import type { FaultRecord, Op } from './history.ts';
+
+/**
+ * What a run tells the world as it happens. The console prints these; a live view or
+ * a test can consume the same stream.
+ */
+export type RunEvent =
+  | { kind: 'start'; lab: string; params: Record<string, unknown>; seed: number; outDir: string }
+  | { kind: 'phase'; phase: Phase; detail?: string }
+  | { kind: 'step'; index: number; title: string; narration: string; commands: string[] }
+  | { kind: 'say'; text: string }
+  | { kind: 'observe'; name: string; value: unknown; text?: string }
+  | { kind: 'fault'; fault: FaultRecord; text: string }
+  | { kind: 'heal'; fault: FaultRecord; text: string }
+  | { kind: 'op'; op: Op }
+  | { kind: 'warning'; text: string }
+  | { kind: 'check'; check: Check }
+  | { kind: 'verdict'; verdict: Verdict; reason: string; seconds: number };
+
+export type Phase =
+  | 'provision'
+  | 'health'
+  | 'mechanism'
+  | 'workload'
+  | 'heal'
+  | 'converge'
+  | 'final'
+  | 'check'
+  | 'evidence'
+  | 'teardown';
+
+export type RunListener = (e: RunEvent) => void;
+
+export class EventStream {
+  private readonly listeners: RunListener[] = [];
+  on(fn: RunListener): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+  emit(e: RunEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}

@@ -1,0 +1,59 @@
+import type { Check } from '../checkers/check.ts';
+import type { Nemesis } from '../faults/nemesis.ts';
+import type { ParamTable, ParamValues } from '../params.ts';
+import type { Stack, StartedStack } from '../runtime/stack.ts';
+import type { Evidence, History } from './history.ts';
+import type { Random } from './random.ts';
+
+/**
+ * A lab, as one value: the stack it needs and with which parameters, what it does
+ * (workload and faults, narrated step by step), and the checks that decide, from the
+ * evidence alone, whether what happened is what the lab teaches.
+ *
+ * Scenarios live in `scenarios/<stack>/<lab>.ts` and export `defineLab({...})`.
+ */
+export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
+  /** `<stack>/<lab>` */
+  id: string;
+  title: string;
+  /** One line for `midlab list`. */
+  teaches: string;
+  /** Where in the study notes the lesson is, and what the notes get wrong if anything. */
+  notes: string;
+  params: T;
+  stack: Stack<ParamTable, H>;
+  /** The stack's parameters for this lab's parameters. */
+  topology: (p: ParamValues<T>) => Record<string, string | number | boolean>;
+  /**
+   * Proves the mechanism being taught is really on before any fault. Return the reasons
+   * it is not (an empty list when it is): the verdict is then `unknown`, not pass.
+   */
+  mechanism?: (lab: LabContext<H, ParamValues<T>>) => Promise<string[]>;
+  /** Workload and faults, as narrated steps. Faults still open afterwards are healed. */
+  run: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
+  /** After healing and convergence: final reads, drains. */
+  final?: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
+  /** Pure: the evidence and parameters in, checks out. */
+  check: (ev: Evidence, p: ParamValues<T>) => Check[];
+}
+
+export interface LabContext<H extends StartedStack, P> {
+  readonly stack: H;
+  readonly params: P;
+  readonly history: History;
+  readonly faults: Nemesis;
+  readonly random: Random;
+  readonly signal: AbortSignal;
+  /** A narrated step; `commands` are what a trainee can type against the live nodes now. */
+  step<T>(title: string, narration: string, fn: () => Promise<T>, commands?: string[]): Promise<T>;
+  say(text: string): void;
+  /** Records a fact for the checks, and tells the trainee when `text` is given. */
+  observe<V>(name: string, value: V, text?: string): V;
+  warn(text: string): void;
+}
+
+export type AnyLab = LabDefinition<ParamTable, StartedStack>;
+
+export function defineLab<T extends ParamTable, H extends StartedStack>(lab: LabDefinition<T, H>): AnyLab {
+  return lab as unknown as AnyLab;
+}

@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { type Check, safely, type Verdict, verdictOf } from '../checkers/check.ts';
+import { describe } from '../errors.ts';
+import { Nemesis } from '../faults/nemesis.ts';
+import { type ParamValues, resolveParams } from '../params.ts';
+import { labSlug } from '../runtime/labels.ts';
+import { type StartedStack, startStack } from '../runtime/stack.ts';
+import { writeEvidence } from '../report/evidence.ts';
+import { EventStream, type Phase, type RunListener } from './events.ts';
+import { History } from './history.ts';
+import type { AnyLab, LabContext } from './lab.ts';
+import { newSeed, Random } from './random.ts';
+
+export interface RunOptions {
+  params?: Record<string, string | number | boolean>;
+  seed?: number;
+  /** Evidence folder; default runs/<time>-<lab>. */
+  outDir?: string;
+  listeners?: RunListener[];
+  /** Called before each step (step mode waits for the trainee here). */
+  beforeStep?: (info: { index: number; title: string; narration: string; commands: string[] }) => Promise<void>;
+}
+
+export interface RunResult {
+  lab: string;
+  params: Record<string, unknown>;
+  seed: number;
+  verdict: Verdict;
+  reason: string;
+  checks: Check[];
+  seconds: number;
+  phases: Partial<Record<Phase, number>>;
+  outDir: string;
+}
+
+export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknown: 3 };
+
+/**
+ * Runs one lab through its phases: provision, health, mechanism, workload (with
+ * faults), heal, converge, final, check, evidence, teardown. Teardown always runs; the
+ * evidence folder is always written, pass or fail.
+ */
+export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunResult> {
+  const params = resolveParams(lab.params, opts.params ?? {}, lab.id) as ParamValues<typeof lab.params>;
+  const seed = opts.seed ?? newSeed();
+  const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
+  const events = new EventStream();
+  for (const l of opts.listeners ?? []) events.on(l);
+  const history = new History();
+  history.onOp((op) => events.emit({ kind: 'op', op }));
+  const phases: Partial<Record<Phase, number>> = {};
+  let phaseStart = Date.now();
+  let current: Phase | undefined;
+  const phase = (p: Phase, detail?: string) => {
+    if (current) phases[current] = (phases[current] ?? 0) + (Date.now() - phaseStart) / 1000;
+    current = p;
+    phaseStart = Date.now();
+    events.emit({ kind: 'phase', phase: p, detail });
+  };
+  const t0 = Date.now();
+  const abort = new AbortController();
+  let stack: StartedStack | undefined;
+  let checks: Check[] = [];
+  let verdict: Verdict = 'unknown';
+  let reason = '';
+  events.emit({ kind: 'start', lab: lab.id, params, seed, outDir });
+
+  try {
+    phase('provision', `${lab.stack.name} ${JSON.stringify(lab.topology(params))}`);
+    stack = await startStack(lab.stack, lab.topology(params), {
+      lab: lab.id,
+      logDir: join(outDir, 'logs'),
+      onWarning: (text) => events.emit({ kind: 'warning', text }),
+    });
+    phase('health');
+    let stepIndex = 0;
+    const faults = new Nemesis(stack.cluster, history, events);
+    const ctx: LabContext<StartedStack, typeof params> = {
+      stack,
+      params,
+      history,
+      faults,
+      random: new Random(seed),
+      signal: abort.signal,
+      async step(title, narration, fn, commands = []) {
+        const index = ++stepIndex;
+        await opts.beforeStep?.({ index, title, narration, commands });
+        events.emit({ kind: 'step', index, title, narration, commands });
+        return fn();
+      },
+      say: (text) => events.emit({ kind: 'say', text }),
+      observe(name, value, text) {
+        history.observe(name, value);
+        events.emit({ kind: 'observe', name, value, text });
+        return value;
+      },
+      warn: (text) => events.emit({ kind: 'warning', text }),
+    };
+    phase('mechanism');
+    const misconfigured = (await lab.mechanism?.(ctx)) ?? [];
+    if (misconfigured.length) {
+      reason = `the mechanism this lab teaches is not in force: ${misconfigured.join('; ')}`;
+    } else {
+      phase('workload');
+      await lab.run(ctx);
+      phase('heal');
+      await faults.healAll();
+      phase('converge');
+      await stack.waitHealthy();
+      phase('final');
+      await lab.final?.(ctx);
+      phase('check');
+      checks = safely('checks', 'the lab checks run', () => lab.check(history.evidence(), params));
+      for (const c of checks) events.emit({ kind: 'check', check: c });
+      ({ verdict, reason } = verdictOf(checks));
+    }
+  } catch (err) {
+    verdict = 'unknown';
+    reason = `the run could not complete: ${describe(err)}`;
+    if (!(err instanceof Error && 'code' in err)) events.emit({ kind: 'warning', text: (err as Error)?.stack ?? String(err) });
+  } finally {
+    abort.abort();
+    phase('teardown');
+    await stack?.stop().catch((e: unknown) => events.emit({ kind: 'warning', text: `teardown: ${describe(e)}` }));
+    phase('evidence');
+    const result: RunResult = {
+      lab: lab.id,
+      params,
+      seed,
+      verdict,
+      reason,
+      checks,
+      seconds: (Date.now() - t0) / 1000,
+      phases,
+      outDir,
+    };
+    await writeEvidence(outDir, result, history);
+    events.emit({ kind: 'verdict', verdict, reason, seconds: result.seconds });
+    // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
+    return result;
+  }
+}

@@ -1,0 +1,112 @@
+import type { StartedCluster } from '../runtime/cluster.ts';
+import type { EventStream } from '../engine/events.ts';
+import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
+
+/**
+ * Faults with a ledger. Each fault is a start/stop pair: `kill`, `stop` and `pause`
+ * end when the node is started or resumed again, `partition` when healed. `healAll`
+ * undoes whatever is still open, in the final phase of every run.
+ */
+export class Nemesis {
+  private readonly cluster: StartedCluster;
+  private readonly history: History;
+  private readonly events: EventStream;
+  private nextId = 1;
+
+  constructor(cluster: StartedCluster, history: History, events: EventStream) {
+    this.cluster = cluster;
+    this.history = history;
+    this.events = events;
+  }
+
+  private open(kind: FaultKind, targets: string[], text: string, peers?: string[]): FaultRecord {
+    const fault: FaultRecord = { id: this.nextId++, kind, targets, start: this.history.now(), peers };
+    this.history.faults.push(fault);
+    this.events.emit({ kind: 'fault', fault, text });
+    return fault;
+  }
+
+  private close(kinds: FaultKind[], node: string, text: string): void {
+    for (const f of this.history.faults) {
+      if (f.end === undefined && kinds.includes(f.kind) && f.targets.includes(node)) {
+        f.end = this.history.now();
+        this.events.emit({ kind: 'heal', fault: f, text });
+      }
+    }
+  }
+
+  /** SIGKILL: the process dies at once, sockets close, nothing is flushed. */
+  async kill(node: string): Promise<FaultRecord> {
+    await this.cluster.node(node).kill();
+    return this.open('kill', [node], `killed ${node} (SIGKILL)`);
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period: a clean shutdown. */
+  async stop(node: string): Promise<FaultRecord> {
+    await this.cluster.node(node).stop();
+    return this.open('stop', [node], `stopped ${node}`);
+  }
+
+  /** Starts a killed or stopped node again (the same container, its data kept). */
+  async start(node: string): Promise<void> {
+    await this.cluster.node(node).start();
+    this.close(['kill', 'stop'], node, `started ${node} again`);
+  }
+
+  /** Freezes every process of the node: no crash, no closed socket, only silence. */
+  async pause(node: string): Promise<FaultRecord> {
+    await this.cluster.node(node).pause();
+    return this.open('pause', [node], `paused ${node} (frozen, sockets stay open)`);
+  }
+
+  async resume(node: string): Promise<void> {
+    await this.cluster.node(node).resume();
+    this.close(['pause'], node, `resumed ${node}`);
+  }
+
+  async restart(node: string): Promise<void> {
+    const f = this.open('restart', [node], `restarting ${node}`);
+    await this.cluster.node(node).restart();
+    f.end = this.history.now();
+    this.events.emit({ kind: 'heal', fault: f, text: `${node} restarted` });
+  }
+
+  /** Cuts `node` off from `peers` (both directions); host clients still reach it. */
+  async partition(node: string, peers: string[]): Promise<FaultRecord> {
+    const ips = await Promise.all(peers.map((p) => this.cluster.node(p).ip()));
+    await this.cluster.node(node).cutOff(ips.filter(Boolean));
+    return this.open('partition', [node], `cut ${node} off from ${peers.join(', ')}`, peers);
+  }
+
+  async heal(node: string): Promise<void> {
+    await this.cluster.node(node).heal();
+    this.close(['partition'], node, `healed ${node}'s network`);
+  }
+
+  /** Records a fault done by other means (a wiped drive, a corrupted file). */
+  note(kind: FaultKind, targets: string[], text: string): FaultRecord {
+    return this.open(kind, targets, text);
+  }
+
+  endNote(fault: FaultRecord, text: string): void {
+    fault.end = this.history.now();
+    this.events.emit({ kind: 'heal', fault, text });
+  }
+
+  /** Whatever is still open: resume, start, heal. */
+  async healAll(): Promise<void> {
+    const open = this.history.faults.filter((f) => f.end === undefined);
+    for (const f of open) {
+      for (const node of f.targets) {
+        if (f.kind === 'pause') await this.resume(node);
+        else if (f.kind === 'kill' || f.kind === 'stop') await this.start(node);
+        else if (f.kind === 'partition') await this.heal(node);
+        else this.endNote(f, `${f.kind} on ${node} ended`);
+      }
+    }
+  }
+
+  openFaults(): FaultRecord[] {
+    return this.history.faults.filter((f) => f.end === undefined);
+  }
+}
