@@ -98,7 +98,9 @@ export class Nemesis {
     const open = this.history.faults.filter((f) => f.end === undefined);
     for (const f of open) {
       for (const node of f.targets) {
-        if (f.kind === 'pause') await this.resume(node);
+        const isNode = this.cluster.nodes.some((n) => n.name === node);
+        if (!isNode) this.endNote(f, `${f.kind} on ${node} ended`);
+        else if (f.kind === 'pause') await this.resume(node);
         else if (f.kind === 'kill' || f.kind === 'stop') await this.start(node);
         else if (f.kind === 'partition') await this.heal(node);
         else this.endNote(f, `${f.kind} on ${node} ended`);

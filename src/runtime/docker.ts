@@ -54,3 +54,13 @@ export function demux(buf: Buffer): { stdout: string; stderr: string } {
   }
   return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
+
+/** A raw engine request that answers with a stream (for endpoints dockerode lacks). */
+export function dialStream(options: Record<string, unknown>): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) => {
+    docker().modem.dial({ ...options, isStream: true } as never, (err: unknown, stream: unknown) => {
+      if (err) reject(err);
+      else resolve(stream as NodeJS.ReadableStream);
+    });
+  });
+}

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { MidlabError, UsageError } from '../errors.ts';
-import { docker } from './docker.ts';
+import { dialStream, docker } from './docker.ts';
 import { LABEL_RECIPE } from './labels.ts';
 
 /**
@@ -54,7 +54,7 @@ async function readVersions(dir: string): Promise<Record<string, string>> {
   const vars: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
-    if (m?.[1]) vars[m[1]] = (m[2] ?? '').trim();
+    if (m?.[1]) vars[m[1]] = (m[2] ?? '').trim().replace(/^"(.*)"$/, '$1');
   }
   return vars;
 }
@@ -135,7 +135,13 @@ export async function buildImages(
     const t0 = Date.now();
     if (await exists(join(r.dir, 'prepare.sh'))) {
       onEvent({ kind: 'building', tag: r.tag, step: 'fetching artifacts (prepare.sh)' });
-      await run('bash', ['prepare.sh'], { cwd: r.dir, env: { ...process.env, ...r.versions } }, `${r.name}/image/prepare.sh`);
+      await run('bash', ['prepare.sh'], { cwd: r.dir, env: { ...process.env, ...r.versions } }, `${r.name}/image/prepare.sh`).catch(
+        (err: Error) => {
+          throw new MidlabError('IMAGE_BUILD', `fetching artifacts for ${r.tag} failed: ${err.message}`, {
+            hint: `the package registries must be reachable; retry \`npx midlab images build ${r.name}\``,
+          });
+        },
+      );
     }
     onEvent({ kind: 'building', tag: r.tag, step: 'docker build' });
     await dockerBuild(r, hash, (line) => onEvent({ kind: 'building', tag: r.tag, step: line }));
@@ -203,14 +209,13 @@ async function ensureRootImage(onEvent: (e: BuildEvent) => void): Promise<string
 async function dockerImport(dir: string, tag: string): Promise<void> {
   const [repo, version] = tag.split(':');
   const tarProc = spawn('tar', ['-C', dir, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const stream = (await docker().modem.dial({
+  const stream = await dialStream({
     path: '/images/create?',
     method: 'POST',
     options: { fromSrc: '-', repo, tag: version, changes: ['CMD ["/bin/bash"]'] },
     file: tarProc.stdout,
-    isStream: true,
     statusCodes: { 200: true, 500: 'server error' },
-  } as never)) as unknown as NodeJS.ReadableStream;
+  });
   await new Promise<void>((resolve, reject) => {
     docker().modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()));
   });
@@ -237,13 +242,12 @@ export async function saveImages(file: string): Promise<string[]> {
   const present: string[] = [];
   for (const t of tags) if ((await imageLabel(t)) !== undefined) present.push(t);
   // GET /images/get?names=a&names=b: several images in one archive (`docker save a b`).
-  const stream = (await docker().modem.dial({
+  const stream = await dialStream({
     path: '/images/get?',
     method: 'GET',
     options: { names: present },
-    isStream: true,
     statusCodes: { 200: true, 500: 'server error' },
-  } as never)) as unknown as NodeJS.ReadableStream;
+  });
   await pipeline(stream, createWriteStream(file));
   return present;
 }

@@ -156,8 +156,8 @@ export class ZkClient {
     await this.op(`sync ${path}`, () => this.zk.sync(path) as Promise<unknown>);
   }
 
-  /** Resolves when `path` is deleted (one watch, set now on an existing znode). */
-  async watchDeleted(path: string): Promise<Promise<void>> {
+  /** Sets a watch now on an existing znode; `deleted` resolves when it is deleted. */
+  async watchDeleted(path: string): Promise<{ deleted: Promise<void> }> {
     let fired!: () => void;
     const deleted = new Promise<void>((resolve) => (fired = resolve));
     await this.op(`watch ${path}`, () =>
@@ -165,7 +165,7 @@ export class ZkClient {
         if (type === ZooKeeper.constants.ZOO_DELETED_EVENT) fired();
       }) as Promise<unknown>,
     );
-    return deleted;
+    return { deleted };
   }
 
   async mkdirp(path: string): Promise<void> {
