@@ -44,7 +44,8 @@ function parseOne(spec: ParamSpec, key: string, raw: string | number | boolean, 
     case 'int': {
       const n = Number(s);
       const range = `${spec.min ?? '-inf'}..${spec.max ?? 'inf'}`;
-      if (!Number.isInteger(n)) throw new UsageError(`${owner}: ${key} must be a whole number, not "${s}"`, `range ${range}`);
+      if (!Number.isInteger(n))
+        throw new UsageError(`${owner}: ${key} must be a whole number, not "${s}"`, `range ${range}`);
       if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) {
         throw new UsageError(`${owner}: ${key}=${n} is out of range`, `${key} must be in ${range}`);
       }
@@ -52,7 +53,10 @@ function parseOne(spec: ParamSpec, key: string, raw: string | number | boolean, 
     }
     case 'enum':
       if (!spec.choices.includes(s)) {
-        throw new UsageError(`${owner}: ${key}="${s}" is not a valid choice`, `choose from: ${spec.choices.join(', ')}`);
+        throw new UsageError(
+          `${owner}: ${key}="${s}" is not a valid choice`,
+          `choose from: ${spec.choices.join(', ')}`,
+        );
       }
       return s;
     case 'bool':
@@ -76,7 +80,8 @@ export function parseKeyValues(items: string[]): Record<string, string> {
 
 export function describeParams(table: ParamTable): string[] {
   return Object.entries(table).map(([k, s]) => {
-    const extra = s.type === 'enum' ? ` (${s.choices.join('|')})` : s.type === 'int' && s.min !== undefined ? ` (>= ${s.min})` : '';
+    const extra =
+      s.type === 'enum' ? ` (${s.choices.join('|')})` : s.type === 'int' && s.min !== undefined ? ` (>= ${s.min})` : '';
     return `${k}=${String(s.default)}${extra}  ${s.describe}`;
   });
 }

@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
-import { defineLab } from '../../src/engine/lab.ts';
 import { completions, lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
 import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { srvrCommand, zkCli } from './commands.ts';
@@ -12,7 +12,7 @@ export default defineLab({
   notes:
     'Notes, ZooKeeper chapter: "Zookeeper集群部署" and "集群角色" (leader, follower, observer), and the zkCli ' +
     'create/get/set walk-through under "ZooKeeper客户端访问". Since 3.5.3 only `srvr` among the four-letter words ' +
-    'answers unless whitelisted; the notes\' `stat`/`ruok` examples need 4lw.commands.whitelist.',
+    "answers unless whitelisted; the notes' `stat`/`ruok` examples need 4lw.commands.whitelist.",
   params: {},
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
@@ -24,7 +24,13 @@ export default defineLab({
         'the voters (highest zxid first, then highest myid), and two followers.',
       async () => {
         const modes = await zk.modes();
-        lab.observe('modes', modes, `modes: ${Object.entries(modes).map(([n, m]) => `${n}=${m}`).join(', ')}`);
+        lab.observe(
+          'modes',
+          modes,
+          `modes: ${Object.entries(modes)
+            .map(([n, m]) => `${n}=${m}`)
+            .join(', ')}`,
+        );
       },
       [srvrCommand(zk, 'zk1')],
     );
@@ -52,7 +58,14 @@ export default defineLab({
         const value = `written-through-zk1-${lab.random.int(1e6)}`;
         const writer = await ZkClient.connect(zk.endpoint('zk1'), {});
         try {
-          const r = await lab.history.record('client-zk1', 'write', { path: '/midlab-basics', value }, 'zk1', () => writer.create('/midlab-basics', value), classify);
+          const r = await lab.history.record(
+            'client-zk1',
+            'write',
+            { path: '/midlab-basics', value },
+            'zk1',
+            () => writer.create('/midlab-basics', value),
+            classify,
+          );
           if (!r.ok) throw r.error;
         } finally {
           writer.close();
@@ -62,7 +75,14 @@ export default defineLab({
           const reader = await ZkClient.connect(zk.endpoint(node), {});
           try {
             await reader.sync('/midlab-basics');
-            const r = await lab.history.record(`client-${node}`, 'read', undefined, node, () => reader.get('/midlab-basics'), classify);
+            const r = await lab.history.record(
+              `client-${node}`,
+              'read',
+              undefined,
+              node,
+              () => reader.get('/midlab-basics'),
+              classify,
+            );
             lab.say(`read through ${node}: ${r.ok ? r.result : `error ${r.op.error}`}`);
           } finally {
             reader.close();
@@ -77,7 +97,14 @@ export default defineLab({
       async () => {
         const c = await ZkClient.connect(zk.endpoint('zk2'), {});
         try {
-          const r = await lab.history.record('client-zk2', 'read-missing', undefined, 'zk2', () => c.get('/midlab-missing'), classify);
+          const r = await lab.history.record(
+            'client-zk2',
+            'read-missing',
+            undefined,
+            'zk2',
+            () => c.get('/midlab-missing'),
+            classify,
+          );
           lab.say(r.ok ? `unexpectedly read "${r.result}"` : `error: ${r.op.error}`);
         } finally {
           c.close();
@@ -96,8 +123,18 @@ export default defineLab({
     const fresh = reads.filter((r) => r.type === 'ok' && r.value === written);
     const missing = completions(ev.ops, 'read-missing')[0];
     return [
-      check('exactly one leader and two followers', leaders === 1 && followers === 2, '1 leader, 2 followers', `${leaders} leader(s), ${followers} follower(s)`),
-      check('/zookeeper/config lists 3 participants', participants.length === 3, '3 participants', `${participants.length}: ${participants.join(' | ')}`),
+      check(
+        'exactly one leader and two followers',
+        leaders === 1 && followers === 2,
+        '1 leader, 2 followers',
+        `${leaders} leader(s), ${followers} follower(s)`,
+      ),
+      check(
+        '/zookeeper/config lists 3 participants',
+        participants.length === 3,
+        '3 participants',
+        `${participants.length}: ${participants.join(' | ')}`,
+      ),
       check(
         'a value written through zk1 is read through every node',
         reads.length === 3 && fresh.length === 3,

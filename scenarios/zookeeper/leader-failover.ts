@@ -1,8 +1,8 @@
 import { availability } from '../../src/checkers/availability.ts';
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { defineLab } from '../../src/engine/lab.ts';
 import { lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
@@ -13,12 +13,18 @@ const DIR = '/midlab/failover';
 export default defineLab({
   id: 'zookeeper/leader-failover',
   title: 'The leader dies under load',
-  teaches: 'killing the leader elects a new one in well under a second; the surviving pair serves; no acknowledged write is lost',
+  teaches:
+    'killing the leader elects a new one in well under a second; the surviving pair serves; no acknowledged write is lost',
   notes:
     'Notes, ZooKeeper chapter: "集群角色" and "选举ID" (ZXID, then myid, decide the new leader) and "协议说明" (ZAB). ' +
     'A write is acknowledged only once a majority has logged it, which is why the survivors still hold it.',
   params: {
-    maxElectionMs: { type: 'int', default: 10_000, min: 100, describe: 'the bound a new leader must be elected within' },
+    maxElectionMs: {
+      type: 'int',
+      default: 10_000,
+      min: 100,
+      describe: 'the bound a new leader must be elected within',
+    },
   },
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
@@ -82,8 +88,18 @@ export default defineLab({
         `${String(after)} after ${ms} ms (was ${String(before)})`,
         { electionMs: ms },
       ),
-      check('the surviving pair serves writes', writesAfter > 0, 'writes acknowledged after the election', `${writesAfter} writes acknowledged after the election`, { windows }),
-      ...deliveryChecks(delivery(ev.ops, { send: 'write', receive: 'read-all' }), { loss: 'forbidden', duplicates: 'allowed' }, 'writes'),
+      check(
+        'the surviving pair serves writes',
+        writesAfter > 0,
+        'writes acknowledged after the election',
+        `${writesAfter} writes acknowledged after the election`,
+        { windows },
+      ),
+      ...deliveryChecks(
+        delivery(ev.ops, { send: 'write', receive: 'read-all' }),
+        { loss: 'forbidden', duplicates: 'allowed' },
+        'writes',
+      ),
     ];
   },
 });

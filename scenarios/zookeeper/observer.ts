@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
-import { defineLab } from '../../src/engine/lab.ts';
 import { completions, lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
 import { waitUntil } from '../../src/runtime/poll.ts';
 import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
@@ -24,7 +24,13 @@ export default defineLab({
       `zk1..zk3 vote; ${observer} is configured with peerType=observer and ":observer" on its server line.`,
       async () => {
         const modes = await zk.modes();
-        lab.observe('modes', modes, Object.entries(modes).map(([n, m]) => `${n}=${m}`).join(', '));
+        lab.observe(
+          'modes',
+          modes,
+          Object.entries(modes)
+            .map(([n, m]) => `${n}=${m}`)
+            .join(', '),
+        );
       },
       [srvrCommand(zk, observer)],
     );
@@ -39,7 +45,14 @@ export default defineLab({
         const r = await ZkClient.connect(zk.endpoint(observer));
         try {
           await r.sync('/midlab-observer');
-          const res = await lab.history.record('reader', 'read', undefined, observer, () => r.get('/midlab-observer'), classify);
+          const res = await lab.history.record(
+            'reader',
+            'read',
+            undefined,
+            observer,
+            () => r.get('/midlab-observer'),
+            classify,
+          );
           lab.say(`read through ${observer}: ${res.ok ? res.result : res.op.error}`);
         } finally {
           r.close();
@@ -65,7 +78,14 @@ export default defineLab({
         lab.observe('observerWithoutQuorum', mode, `${observer}: ${mode}`);
         const r = await ZkClient.connect(zk.endpoint(observer), { connectTimeoutMs: 3000 }).catch((e: Error) => e);
         if (r instanceof ZkClient) {
-          await lab.history.record('reader', 'read-no-quorum', undefined, observer, () => r.get('/midlab-observer'), classify);
+          await lab.history.record(
+            'reader',
+            'read-no-quorum',
+            undefined,
+            observer,
+            () => r.get('/midlab-observer'),
+            classify,
+          );
           r.close();
         } else {
           lab.history.invoke('reader', 'read-no-quorum', undefined, observer).fail(r);
@@ -81,10 +101,30 @@ export default defineLab({
     const noQuorum = lastObservation(ev, 'observerWithoutQuorum');
     const late = completions(ev.ops, 'read-no-quorum')[0];
     return [
-      check('the observer reports observer', modes[observerName] === 'observer', 'Mode: observer', `${observerName}: ${modes[observerName]}`),
-      check('the observer serves reads', read?.type === 'ok' && read.value === lastObservation(ev, 'written'), 'the written value', read ? `${read.type}: ${String(read.value ?? read.error)}` : 'no read'),
-      check('without a voting majority the observer stops serving', noQuorum === 'not serving', 'not serving', String(noQuorum)),
-      check('reads through it then fail', late !== undefined && late.type !== 'ok', 'read fails', late ? `${late.type}: ${late.error ?? ''}` : 'no read'),
+      check(
+        'the observer reports observer',
+        modes[observerName] === 'observer',
+        'Mode: observer',
+        `${observerName}: ${modes[observerName]}`,
+      ),
+      check(
+        'the observer serves reads',
+        read?.type === 'ok' && read.value === lastObservation(ev, 'written'),
+        'the written value',
+        read ? `${read.type}: ${String(read.value ?? read.error)}` : 'no read',
+      ),
+      check(
+        'without a voting majority the observer stops serving',
+        noQuorum === 'not serving',
+        'not serving',
+        String(noQuorum),
+      ),
+      check(
+        'reads through it then fail',
+        late !== undefined && late.type !== 'ok',
+        'read fails',
+        late ? `${late.type}: ${late.error ?? ''}` : 'no read',
+      ),
     ];
   },
 });

@@ -1,8 +1,8 @@
 import { availability } from '../../src/checkers/availability.ts';
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { defineLab } from '../../src/engine/lab.ts';
 import { lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
 import { sleep, waitUntil } from '../../src/runtime/poll.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
@@ -13,7 +13,8 @@ const DIR = '/midlab/quorum';
 export default defineLab({
   id: 'zookeeper/quorum-loss',
   title: 'Two of three down: no quorum, no service',
-  teaches: 'with 2 of 3 down the last node stops serving and writes fail; with one back, every acknowledged write is still there',
+  teaches:
+    'with 2 of 3 down the last node stops serving and writes fail; with one back, every acknowledged write is still there',
   notes:
     'Notes, ZooKeeper chapter: "Zookeeper集群部署" - 因为选举机制，半数以上可用，所以建议奇数个节点. A lone node out ' +
     'of three is not a majority: it refuses clients rather than risk a split brain.',
@@ -66,7 +67,10 @@ export default defineLab({
         const acked = writer.acknowledged;
         await waitUntil(
           'writes to be acknowledged again',
-          async () => (writer.acknowledged > acked ? { done: true, value: 0 } : { done: false, seen: `${writer.acknowledged} acknowledged` }),
+          async () =>
+            writer.acknowledged > acked
+              ? { done: true, value: 0 }
+              : { done: false, seen: `${writer.acknowledged} acknowledged` },
           { timeoutMs: 20_000 },
         );
         lab.observe('recoveredAt', lab.history.now());
@@ -98,7 +102,12 @@ export default defineLab({
     }
     const tried = during.ok + during.fail + during.info;
     return [
-      check('the lone node stops serving', lone === 'not serving', 'srvr: not currently serving requests', String(lone)),
+      check(
+        'the lone node stops serving',
+        lone === 'not serving',
+        'srvr: not currently serving requests',
+        String(lone),
+      ),
       check(
         'writes without quorum fail or are indeterminate',
         tried > 0 && during.ok === 0,
@@ -106,8 +115,17 @@ export default defineLab({
         `${tried} tried: ${during.ok} ok, ${during.fail} fail, ${during.info} unknown`,
         { windows: availability(ev.ops, ev.faults, 'write') },
       ),
-      check('writes resume once quorum is back', recovered !== undefined, 'an acknowledged write after recovery', recovered === undefined ? 'none' : `at +${(Number(recovered) / 1000).toFixed(1)} s`),
-      ...deliveryChecks(delivery(ev.ops, { send: 'write', receive: 'read-all' }), { loss: 'forbidden', duplicates: 'allowed' }, 'writes'),
+      check(
+        'writes resume once quorum is back',
+        recovered !== undefined,
+        'an acknowledged write after recovery',
+        recovered === undefined ? 'none' : `at +${(Number(recovered) / 1000).toFixed(1)} s`,
+      ),
+      ...deliveryChecks(
+        delivery(ev.ops, { send: 'write', receive: 'read-all' }),
+        { loss: 'forbidden', duplicates: 'allowed' },
+        'writes',
+      ),
     ];
   },
 });

@@ -1,5 +1,5 @@
-import { type Check, check, type Expectation } from './check.ts';
 import type { Op } from '../engine/history.ts';
+import { type Check, check, type Expectation } from './check.ts';
 
 /**
  * Delivery over identified messages (or writes). A send's value carries `id`; a
@@ -69,25 +69,36 @@ export function deliveryChecks(
   const lost = f.lost.length;
   const dups = Object.keys(f.duplicated).length;
   const checks: Check[] = [];
-  const lossObserved =
-    `${lost} of ${f.acknowledged} acknowledged ${label} lost` + (lost ? ` (${sample(f.lost)})` : '');
+  const lossObserved = `${lost} of ${f.acknowledged} acknowledged ${label} lost${lost ? ` (${sample(f.lost)})` : ''}`;
   if (expect.loss === 'forbidden') {
-    checks.push(check(`no acknowledged ${label} lost`, lost === 0 && f.acknowledged > 0, `0 lost of > 0 acknowledged`, lossObserved, { lost: f.lost }));
+    checks.push(
+      check(
+        `no acknowledged ${label} lost`,
+        lost === 0 && f.acknowledged > 0,
+        `0 lost of > 0 acknowledged`,
+        lossObserved,
+        { lost: f.lost },
+      ),
+    );
   } else if (expect.loss === 'expected') {
-    checks.push(check(`acknowledged ${label} are lost`, lost > 0, 'at least 1 acknowledged lost', lossObserved, { lost: f.lost }));
+    checks.push(
+      check(`acknowledged ${label} are lost`, lost > 0, 'at least 1 acknowledged lost', lossObserved, { lost: f.lost }),
+    );
   }
-  const dupObserved = `${dups} duplicated` + (dups ? ` (${sample(Object.keys(f.duplicated))})` : '');
+  const dupObserved = `${dups} duplicated${dups ? ` (${sample(Object.keys(f.duplicated))})` : ''}`;
   if (expect.duplicates === 'forbidden') {
     checks.push(check(`no ${label} duplicated`, dups === 0, '0 duplicated', dupObserved, { duplicated: f.duplicated }));
   } else if (expect.duplicates === 'expected') {
-    checks.push(check(`${label} are duplicated`, dups > 0, 'at least 1 duplicated', dupObserved, { duplicated: f.duplicated }));
+    checks.push(
+      check(`${label} are duplicated`, dups > 0, 'at least 1 duplicated', dupObserved, { duplicated: f.duplicated }),
+    );
   }
   checks.push(
     check(
       `no unexpected ${label}`,
       f.unexpected.length === 0,
       'nothing received that was not sent',
-      `${f.unexpected.length} unexpected` + (f.unexpected.length ? ` (${sample(f.unexpected)})` : ''),
+      `${f.unexpected.length} unexpected${f.unexpected.length ? ` (${sample(f.unexpected)})` : ''}`,
       { unexpected: f.unexpected },
     ),
   );

@@ -17,7 +17,7 @@ export interface OrderingFindings {
   /** Pairs inside one key where a later message carried a lower sequence number. */
   withinKey: OrderFinding[];
   /** One pair received in an order different from the order sent, across keys. */
-  crossKey: { first: number; then: number } | undefined;
+  crossKey: { first: number; later: number } | undefined;
 }
 
 interface Msg {
@@ -36,14 +36,15 @@ export function ordering(ops: Op[], receive = 'receive'): OrderingFindings {
   for (const m of msgs) {
     const k = `${m.key}\u0000${m.producer}`;
     const prev = lastSeq.get(k);
-    if (prev !== undefined && m.seq < prev) withinKey.push({ key: m.key, producer: m.producer, before: prev, after: m.seq });
+    if (prev !== undefined && m.seq < prev)
+      withinKey.push({ key: m.key, producer: m.producer, before: prev, after: m.seq });
     lastSeq.set(k, Math.max(prev ?? m.seq, m.seq));
   }
   let crossKey: OrderingFindings['crossKey'];
   const byProducer = new Map<string, number>();
   for (const m of msgs) {
     const prev = byProducer.get(m.producer);
-    if (prev !== undefined && m.seq < prev && !crossKey) crossKey = { first: prev, then: m.seq };
+    if (prev !== undefined && m.seq < prev && !crossKey) crossKey = { first: prev, later: m.seq };
     byProducer.set(m.producer, Math.max(prev ?? m.seq, m.seq));
   }
   return { received: msgs.length, withinKey, crossKey };

@@ -35,7 +35,10 @@ its containers): median, min and max.`,
         } finally {
           await s.stop();
         }
-        if (!values.json) process.stderr.write(`  ${stack.name} run ${i + 1}/${runs}: ${secs.at(-1)?.toFixed(1)} s, ${mem.at(-1)?.toFixed(0)} MiB\n`);
+        if (!values.json)
+          process.stderr.write(
+            `  ${stack.name} run ${i + 1}/${runs}: ${secs.at(-1)?.toFixed(1)} s, ${mem.at(-1)?.toFixed(0)} MiB\n`,
+          );
       }
       report[stack.name] = { seconds: stats(secs), memoryMiB: stats(mem) };
     }

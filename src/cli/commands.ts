@@ -44,6 +44,9 @@ export function parse(
     return { values: r.values as Record<string, unknown>, positionals: r.positionals };
   } catch (err) {
     const valid = Object.keys(options ?? {}).map((o) => `--${o}`);
-    throw new UsageError(`${command}: ${(err as Error).message}`, `valid options: ${valid.join(', ')}; see \`midlab ${command} --help\``);
+    throw new UsageError(
+      `${command}: ${(err as Error).message}`,
+      `valid options: ${valid.join(', ')}; see \`midlab ${command} --help\``,
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { freemem } from 'node:os';
 import { describe } from '../errors.ts';
 import { engineInfo } from '../runtime/docker.ts';
-import { imageLabel, recipes, ROOT_IMAGE } from '../runtime/images.ts';
+import { imageLabel, ROOT_IMAGE, recipes } from '../runtime/images.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
 
@@ -34,13 +34,18 @@ memory; prints each problem with its remedy. Exit 0 only when everything is read
     try {
       const e = await engineInfo();
       engineOk = true;
-      findings.push({ what: 'docker engine', ok: true, detail: `${e.version} (API ${e.apiVersion}), ${e.cpus} CPUs, ${gib(e.memoryBytes)} GiB` });
+      findings.push({
+        what: 'docker engine',
+        ok: true,
+        detail: `${e.version} (API ${e.apiVersion}), ${e.cpus} CPUs, ${gib(e.memoryBytes)} GiB`,
+      });
     } catch (err) {
       findings.push({
         what: 'docker engine',
         ok: false,
         detail: describe(err),
-        remedy: 'run `npm run setup` (installs docker.io and starts dockerd on Debian as root), or start Docker and retry',
+        remedy:
+          'run `npm run setup` (installs docker.io and starts dockerd on Debian as root), or start Docker and retry',
       });
     }
     if (engineOk) {

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.ts';
-import { buildImages, imageLabel, loadImages, recipes, ROOT_IMAGE, saveImages } from '../runtime/images.ts';
+import { buildImages, imageLabel, loadImages, ROOT_IMAGE, recipes, saveImages } from '../runtime/images.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
 
@@ -60,7 +60,10 @@ load   loads such a FILE.`,
         return 0;
       }
       default:
-        throw new UsageError(sub ? `unknown images command "${sub}"` : 'images needs a command', 'build, list, save or load');
+        throw new UsageError(
+          sub ? `unknown images command "${sub}"` : 'images needs a command',
+          'build, list, save or load',
+        );
     }
   },
 };

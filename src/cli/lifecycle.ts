@@ -9,7 +9,10 @@ import { parse } from './commands.ts';
 function findStack(name: string | undefined) {
   const s = stacks.find((x) => x.name === name);
   if (!s) {
-    throw new UsageError(name ? `no stack named "${name}"` : 'which stack?', `stacks: ${stacks.map((x) => x.name).join(', ')}`);
+    throw new UsageError(
+      name ? `no stack named "${name}"` : 'which stack?',
+      `stacks: ${stacks.map((x) => x.name).join(', ')}`,
+    );
   }
   return s;
 }
@@ -25,7 +28,14 @@ The cluster keeps running until \`midlab down <stack>\`. Ctrl-C while it starts 
 everything started.
 
 Stacks and their parameters:
-${stacks.map((s) => `  ${s.name}: ${s.summary}\n${describeParams(s.params).map((p) => `    --param ${p}`).join('\n')}`).join('\n')}
+${stacks
+  .map(
+    (s) =>
+      `  ${s.name}: ${s.summary}\n${describeParams(s.params)
+        .map((p) => `    --param ${p}`)
+        .join('\n')}`,
+  )
+  .join('\n')}
 
 Options:
   --nodes N    shorthand for --param nodes=N
@@ -49,10 +59,13 @@ Options:
     const seconds = (Date.now() - t0) / 1000;
     const endpoints = started.endpoints();
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ lab: started.cluster.lab, stack: stack.name, params: given, seconds, endpoints })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ lab: started.cluster.lab, stack: stack.name, params: given, seconds, endpoints })}\n`,
+      );
     } else {
       process.stdout.write(`${stack.name} is healthy after ${seconds.toFixed(1)} s. Endpoints:\n`);
-      for (const [k, v] of Object.entries(endpoints)) process.stdout.write(`  ${k.padEnd(12)} ${Array.isArray(v) ? v.join(',') : v}\n`);
+      for (const [k, v] of Object.entries(endpoints))
+        process.stdout.write(`  ${k.padEnd(12)} ${Array.isArray(v) ? v.join(',') : v}\n`);
       process.stdout.write(`Shell into a node: docker exec -it ${started.cluster.nodes[0]?.containerName} bash\n`);
       process.stdout.write(`Remove it: npx midlab down ${started.cluster.lab}\n`);
     }
@@ -78,7 +91,8 @@ leftover: \`midlab reap\` removes it).`,
     if (!labs.length) process.stdout.write('no midlab containers\n');
     for (const l of labs) {
       process.stdout.write(`${l.lab} (${l.stack}) ${l.alive ? `owner pid ${l.pid}` : 'owner gone'}\n`);
-      for (const n of l.nodes) process.stdout.write(`  ${n.name.padEnd(10)} ${n.state.padEnd(8)} ${n.ports.join(' ')}\n`);
+      for (const n of l.nodes)
+        process.stdout.write(`  ${n.name.padEnd(10)} ${n.state.padEnd(8)} ${n.ports.join(' ')}\n`);
     }
     return 0;
   },
@@ -93,10 +107,14 @@ Removes the lab's containers and network (a lab started with \`midlab up <stack>
 named after the stack).`,
   async run(args) {
     const { values, positionals } = parse('down', args, { all: { type: 'boolean' } });
-    if (!values.all && positionals.length !== 1) throw new UsageError('down needs one lab name or --all', 'see `midlab ps`');
+    if (!values.all && positionals.length !== 1)
+      throw new UsageError('down needs one lab name or --all', 'see `midlab ps`');
     const known = (await listLabs()).map((l) => l.lab);
     if (!values.all && !known.includes(positionals[0] as string)) {
-      throw new UsageError(`no running lab named "${positionals[0]}"`, known.length ? `running: ${known.join(', ')}` : 'nothing is running');
+      throw new UsageError(
+        `no running lab named "${positionals[0]}"`,
+        known.length ? `running: ${known.join(', ')}` : 'nothing is running',
+      );
     }
     const r = await reap(values.all ? undefined : positionals[0]);
     process.stdout.write(`removed ${r.containers} container(s), ${r.networks} network(s), ${r.volumes} volume(s)\n`);

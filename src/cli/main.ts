@@ -1,4 +1,5 @@
 import { MidlabError } from '../errors.ts';
+import { handleSignals } from '../runtime/cleanup.ts';
 import { commands, usage } from './commands.ts';
 
 /**
@@ -17,7 +18,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands.find((c) => c.name === name);
   if (!cmd) {
-    process.stderr.write(`midlab: unknown command "${name}"\nhint: commands are ${commands.map((c) => c.name).join(', ')}; see \`midlab --help\`\n`);
+    process.stderr.write(
+      `midlab: unknown command "${name}"\nhint: commands are ${commands.map((c) => c.name).join(', ')}; see \`midlab --help\`\n`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -27,6 +30,7 @@ async function main(argv: string[]): Promise<number> {
   return cmd.run(rest);
 }
 
+handleSignals();
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
@@ -35,7 +39,9 @@ try {
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(`midlab: unexpected error (a bug; please report it):\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `midlab: unexpected error (a bug; please report it):\n${(err as Error)?.stack ?? String(err)}\n`,
+    );
     process.exitCode = 1;
   }
 }

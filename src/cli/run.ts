@@ -1,23 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
-import type { AnyLab } from '../engine/lab.ts';
 import { EXIT_CODES, type RunResult, runLab } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
+import { findLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
 import { consoleReporter } from '../report/console.ts';
 import { junitXml } from '../report/junit.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
-
-export function findLab(id: string): AnyLab {
-  const lab = labs.find((l) => l.id === id);
-  if (!lab) {
-    const near = labs.filter((l) => l.id.includes(id) || id.includes(l.id.split('/')[0] ?? '')).map((l) => l.id);
-    throw new UsageError(`no lab named "${id}"`, `labs: ${(near.length ? near : labs.map((l) => l.id)).join(', ')} (see \`midlab list\`)`);
-  }
-  return lab;
-}
 
 export const list: Command = {
   name: 'list',
@@ -77,12 +68,18 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
     if (!chosen.length) throw new UsageError('which lab?', 'name one (`midlab list` shows them) or use --all');
     const params = parseKeyValues((values.param as string[] | undefined) ?? []);
     const seed = values.seed === undefined ? undefined : Number(values.seed);
-    if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
+    if (seed !== undefined && !Number.isInteger(seed))
+      throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
     const results: RunResult[] = [];
     for (const lab of chosen) {
-      const outDir = values.out ? (chosen.length > 1 ? join(String(values.out), lab.id.replace('/', '-')) : String(values.out)) : undefined;
+      const outDir = values.out
+        ? chosen.length > 1
+          ? join(String(values.out), lab.id.replace('/', '-'))
+          : String(values.out)
+        : undefined;
       // With --all, a parameter applies to the labs that declare it.
-      const own = chosen.length > 1 ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lab.params)) : params;
+      const own =
+        chosen.length > 1 ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lab.params)) : params;
       results.push(
         await runLab(lab, {
           params: own,
@@ -98,7 +95,8 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
       process.stdout.write(`${JSON.stringify(out.length === 1 ? out[0] : out, null, 2)}\n`);
     } else if (results.length > 1) {
       process.stdout.write('\nSummary:\n');
-      for (const r of results) process.stdout.write(`  ${r.verdict.toUpperCase().padEnd(7)} ${r.lab} (${r.seconds.toFixed(0)} s)\n`);
+      for (const r of results)
+        process.stdout.write(`  ${r.verdict.toUpperCase().padEnd(7)} ${r.lab} (${r.seconds.toFixed(0)} s)\n`);
     }
     // unknown (3) outranks fail (1), which outranks pass (0).
     return Math.max(...results.map((r) => EXIT_CODES[r.verdict]));

@@ -3,9 +3,9 @@ import { type Check, safely, type Verdict, verdictOf } from '../checkers/check.t
 import { describe } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
+import { writeEvidence } from '../report/evidence.ts';
 import { labSlug } from '../runtime/labels.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
-import { writeEvidence } from '../report/evidence.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
 import type { AnyLab, LabContext } from './lab.ts';
@@ -117,7 +117,8 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
   } catch (err) {
     verdict = 'unknown';
     reason = `the run could not complete: ${describe(err)}`;
-    if (!(err instanceof Error && 'code' in err)) events.emit({ kind: 'warning', text: (err as Error)?.stack ?? String(err) });
+    if (!(err instanceof Error && 'code' in err))
+      events.emit({ kind: 'warning', text: (err as Error)?.stack ?? String(err) });
   } finally {
     abort.abort();
     phase('teardown');

@@ -1,6 +1,6 @@
-import type { StartedCluster } from '../runtime/cluster.ts';
 import type { EventStream } from '../engine/events.ts';
 import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
+import type { StartedCluster } from '../runtime/cluster.ts';
 
 /**
  * Faults with a ledger. Each fault is a start/stop pair: `kill`, `stop` and `pause`

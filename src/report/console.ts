@@ -36,7 +36,7 @@ export function consoleReporter(opts: ConsoleOptions = {}): (e: RunEvent) => voi
         break;
       case 'step':
         line();
-        line(c.bold(`Step ${e.index}. ${e.title}`) + ` ${at()}`);
+        line(`${c.bold(`Step ${e.index}. ${e.title}`)} ${at()}`);
         for (const l of wrap(e.narration, 96)) line(`   ${l}`);
         for (const cmd of e.commands) line(c.cyan(`   try: ${cmd}`));
         break;
@@ -54,7 +54,11 @@ export function consoleReporter(opts: ConsoleOptions = {}): (e: RunEvent) => voi
         break;
       case 'op':
         if (opts.ops && e.op.type !== 'invoke') {
-          line(c.dim(`     ${e.op.process} ${e.op.f} ${e.op.type} ${JSON.stringify(e.op.value ?? '')} ${e.op.error ?? ''}`));
+          line(
+            c.dim(
+              `     ${e.op.process} ${e.op.f} ${e.op.type} ${JSON.stringify(e.op.value ?? '')} ${e.op.error ?? ''}`,
+            ),
+          );
         }
         break;
       case 'warning':

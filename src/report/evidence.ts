@@ -12,7 +12,7 @@ import { junitXml } from './junit.ts';
 export async function writeEvidence(dir: string, result: RunResult, history: History): Promise<void> {
   await mkdir(dir, { recursive: true });
   await Promise.all([
-    writeFile(join(dir, 'history.jsonl'), history.ops.map((o) => JSON.stringify(o)).join('\n') + '\n'),
+    writeFile(join(dir, 'history.jsonl'), `${history.ops.map((o) => JSON.stringify(o)).join('\n')}\n`),
     writeFile(join(dir, 'faults.json'), `${JSON.stringify(history.faults, null, 2)}\n`),
     writeFile(join(dir, 'observations.json'), `${JSON.stringify(history.observations, null, 2)}\n`),
     writeFile(join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`),

@@ -1,6 +1,8 @@
 /**
  * Teardown that cannot be skipped: whatever is registered here runs on SIGINT/SIGTERM
  * before the process exits (a second signal exits at once; `midlab reap` then sweeps).
+ * The CLI turns this on with `handleSignals()`; a library user's test runner keeps its
+ * own signal handling, and `await using` / `stop()` does the teardown there.
  */
 type Cleanup = () => Promise<void>;
 
@@ -10,12 +12,11 @@ let shuttingDown = false;
 let firstSignalAt = 0;
 
 export function onShutdown(fn: Cleanup): () => void {
-  install();
   cleanups.add(fn);
   return () => cleanups.delete(fn);
 }
 
-function install(): void {
+export function handleSignals(): void {
   if (installed) return;
   installed = true;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -33,8 +34,4 @@ function install(): void {
       });
     });
   }
-}
-
-export function isShuttingDown(): boolean {
-  return shuttingDown;
 }

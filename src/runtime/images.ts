@@ -44,7 +44,13 @@ export async function recipes(): Promise<ImageRecipe[]> {
     if (!dockerfile) continue;
     const from = /^FROM\s+(\S+)/m.exec(dockerfile)?.[1];
     if (!from) throw new Error(`${dir}/Dockerfile has no FROM line`);
-    out.push({ name: entry.name, tag: `midlab/${entry.name}:latest`, dir, parent: from, versions: await readVersions(dir) });
+    out.push({
+      name: entry.name,
+      tag: `midlab/${entry.name}:latest`,
+      dir,
+      parent: from,
+      versions: await readVersions(dir),
+    });
   }
   return out;
 }
@@ -135,13 +141,16 @@ export async function buildImages(
     const t0 = Date.now();
     if (await exists(join(r.dir, 'prepare.sh'))) {
       onEvent({ kind: 'building', tag: r.tag, step: 'fetching artifacts (prepare.sh)' });
-      await run('bash', ['prepare.sh'], { cwd: r.dir, env: { ...process.env, ...r.versions } }, `${r.name}/image/prepare.sh`).catch(
-        (err: Error) => {
-          throw new MidlabError('IMAGE_BUILD', `fetching artifacts for ${r.tag} failed: ${err.message}`, {
-            hint: `the package registries must be reachable; retry \`npx midlab images build ${r.name}\``,
-          });
-        },
-      );
+      await run(
+        'bash',
+        ['prepare.sh'],
+        { cwd: r.dir, env: { ...process.env, ...r.versions } },
+        `${r.name}/image/prepare.sh`,
+      ).catch((err: Error) => {
+        throw new MidlabError('IMAGE_BUILD', `fetching artifacts for ${r.tag} failed: ${err.message}`, {
+          hint: `the package registries must be reachable; retry \`npx midlab images build ${r.name}\``,
+        });
+      });
     }
     onEvent({ kind: 'building', tag: r.tag, step: 'docker build' });
     await dockerBuild(r, hash, (line) => onEvent({ kind: 'building', tag: r.tag, step: line }));
@@ -259,7 +268,12 @@ export async function loadImages(file: string): Promise<void> {
   });
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }, what: string): Promise<void> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv },
+  what: string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

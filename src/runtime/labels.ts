@@ -20,5 +20,8 @@ export function labLabels(lab: string, stack: string, node?: string): Record<str
 
 /** Docker object names: midlab-<lab>[-<node>], lab ids being kebab-case. */
 export function labSlug(lab: string): string {
-  return lab.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
+  return lab
+    .replace(/[^a-zA-Z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .toLowerCase();
 }

@@ -138,7 +138,10 @@ export class StartedNode {
    * of its own, so `heal` removes exactly what was added and nothing else.
    */
   async cutOff(peerIps: string[]): Promise<void> {
-    const rules = peerIps.flatMap((ip) => [`iptables -A MIDLAB -s ${ip} -j DROP`, `iptables -A MIDLAB -d ${ip} -j DROP`]);
+    const rules = peerIps.flatMap((ip) => [
+      `iptables -A MIDLAB -s ${ip} -j DROP`,
+      `iptables -A MIDLAB -d ${ip} -j DROP`,
+    ]);
     await this.run([
       'sh',
       '-ec',

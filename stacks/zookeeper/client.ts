@@ -160,10 +160,12 @@ export class ZkClient {
   async watchDeleted(path: string): Promise<{ deleted: Promise<void> }> {
     let fired!: () => void;
     const deleted = new Promise<void>((resolve) => (fired = resolve));
-    await this.op(`watch ${path}`, () =>
-      this.zk.w_exists(path, (type: number) => {
-        if (type === ZooKeeper.constants.ZOO_DELETED_EVENT) fired();
-      }) as Promise<unknown>,
+    await this.op(
+      `watch ${path}`,
+      () =>
+        this.zk.w_exists(path, (type: number) => {
+          if (type === ZooKeeper.constants.ZOO_DELETED_EVENT) fired();
+        }) as Promise<unknown>,
     );
     return { deleted };
   }

@@ -1,10 +1,10 @@
-import type { StartedCluster } from '../../src/runtime/cluster.ts';
-import type { NodeSpec } from '../../src/runtime/node.ts';
-import { HOST_IP } from '../../src/runtime/ports.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
-import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
 import { UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
+import type { StartedCluster } from '../../src/runtime/cluster.ts';
+import type { NodeSpec } from '../../src/runtime/node.ts';
+import { waitUntil } from '../../src/runtime/poll.ts';
+import { HOST_IP } from '../../src/runtime/ports.ts';
+import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
 import { fourLetter, parseSrvr, type Srvr } from './four-letter.ts';
 
 export const IMAGE = 'midlab/zookeeper:latest';
@@ -160,9 +160,7 @@ export class StartedZooKeeper implements StartedStack {
           const want = this.observers.includes(n) ? ['observer'] : ['leader', 'follower'];
           return want.includes(modes[n] ?? '');
         });
-        return ok && leaders === 1
-          ? { done: true, value: undefined }
-          : { done: false, seen: JSON.stringify(modes) };
+        return ok && leaders === 1 ? { done: true, value: undefined } : { done: false, seen: JSON.stringify(modes) };
       },
       { timeoutMs, intervalMs: 100 },
     );

@@ -46,7 +46,14 @@ export class ZkWriter {
       this.history.invoke(this.process, 'write', { id }).fail('no session: cannot connect');
       return false;
     }
-    const r = await this.history.record(this.process, 'write', { id }, undefined, () => client.create(`${this.dir}/${id}`, id), classify);
+    const r = await this.history.record(
+      this.process,
+      'write',
+      { id },
+      undefined,
+      () => client.create(`${this.dir}/${id}`, id),
+      classify,
+    );
     if (r.ok) this.acknowledged++;
     else if (r.error instanceof ZkError && r.error.code === 'SESSIONEXPIRED') this.dropClient();
     return r.ok;
@@ -55,7 +62,11 @@ export class ZkWriter {
   private async ensureClient(): Promise<ZkClient | undefined> {
     if (this.client) return this.client;
     try {
-      this.client = await ZkClient.connect(this.connect, { sessionTimeoutMs: 4000, opTimeoutMs: 2000, connectTimeoutMs: 2000 });
+      this.client = await ZkClient.connect(this.connect, {
+        sessionTimeoutMs: 4000,
+        opTimeoutMs: 2000,
+        connectTimeoutMs: 2000,
+      });
     } catch {
       return undefined;
     }
@@ -79,10 +90,17 @@ export async function finalRead(history: History, connect: string, dir: string):
   const client = await ZkClient.connect(connect, { sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
   try {
     await client.sync(dir);
-    const r = await history.record('final-reader', 'read-all', undefined, undefined, async () => {
-      const ids = await client.children(dir);
-      return { ids };
-    }, classify);
+    const r = await history.record(
+      'final-reader',
+      'read-all',
+      undefined,
+      undefined,
+      async () => {
+        const ids = await client.children(dir);
+        return { ids };
+      },
+      classify,
+    );
     if (!r.ok) throw r.error;
     return r.result.ids;
   } finally {

@@ -1,0 +1,33 @@
+/**
+ * midlab's library API: start a stack from your own tests the way you would use
+ * testcontainers (a definition in, a disposable started handle out), or run a lab and
+ * read its verdict.
+ *
+ *   await using zk = await startStack(zookeeper, { nodes: 3 });
+ *   const result = await runLab(findLab('zookeeper/quorum-loss'));
+ */
+export { labs } from '../scenarios/index.ts';
+export { stacks } from '../stacks/index.ts';
+export { ZkClient } from '../stacks/zookeeper/client.ts';
+export { StartedZooKeeper, zookeeper } from '../stacks/zookeeper/stack.ts';
+export type { Check, Verdict } from './checkers/check.ts';
+export { delivery, deliveryChecks } from './checkers/delivery.ts';
+export type { RunEvent } from './engine/events.ts';
+export type { Evidence, Op } from './engine/history.ts';
+export { defineLab, type LabContext, type LabDefinition } from './engine/lab.ts';
+export { EXIT_CODES, type RunOptions, type RunResult, runLab } from './engine/runner.ts';
+export { MidlabError, UsageError } from './errors.ts';
+export { consoleReporter } from './report/console.ts';
+export { reap } from './runtime/reaper.ts';
+export { type Stack, type StartedStack, startStack } from './runtime/stack.ts';
+
+import { labs } from '../scenarios/index.ts';
+import type { AnyLab } from './engine/lab.ts';
+import { UsageError } from './errors.ts';
+
+/** A lab by its id (`<stack>/<lab>`), or a UsageError listing the ids. */
+export function findLab(id: string): AnyLab {
+  const lab = labs.find((l) => l.id === id);
+  if (!lab) throw new UsageError(`no lab named "${id}"`, `labs: ${labs.map((l) => l.id).join(', ')}`);
+  return lab;
+}

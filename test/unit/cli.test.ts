@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+/** The CLI as a user meets it: exit codes and messages, no Docker needed. */
+function midlab(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/midlab.js', ...args], { encoding: 'utf8', timeout: 15_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('midlab CLI', () => {
+  it('explains itself', () => {
+    const r = midlab('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/run\s+run a lab/);
+    expect(midlab('run', '--help').out).toMatch(/--param key=value/);
+  });
+  it('refuses an unknown command, lab, option or parameter with exit 2 and the choices', () => {
+    expect(midlab('frobnicate')).toMatchObject({ code: 2 });
+    const lab = midlab('run', 'zookeeper/nope');
+    expect(lab.code).toBe(2);
+    expect(lab.err).toMatch(/no lab named "zookeeper\/nope"[\s\S]*zookeeper\/quorum-loss/);
+    const opt = midlab('run', 'zookeeper/quorum-loss', '--bogus');
+    expect(opt.code).toBe(2);
+    expect(opt.err).toMatch(/valid options: .*--param/);
+    const param = midlab('run', 'zookeeper/ephemeral-session', '--param', 'service=explode');
+    expect(param.code).toBe(2);
+    expect(param.err).toMatch(/choose from: freeze, kill/);
+  });
+  it('refuses an impossible topology before touching Docker', () => {
+    const r = midlab('up', 'zookeeper', '--nodes', '0');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/nodes=0 is out of range/);
+  });
+  it('lists every lab with what it teaches', () => {
+    const r = midlab('list', '--json');
+    const labs = JSON.parse(r.out) as { id: string; teaches: string }[];
+    expect(labs.map((l) => l.id)).toContain('zookeeper/ephemeral-session');
+    expect(labs.every((l) => l.teaches.length > 20)).toBe(true);
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { History } from '../../src/engine/history.ts';
+import { Random } from '../../src/engine/random.ts';
+import { UsageError } from '../../src/errors.ts';
+import { parseKeyValues, resolveParams } from '../../src/params.ts';
+import { junitXml } from '../../src/report/junit.ts';
+
+describe('history', () => {
+  it('pairs each invocation with one completion', async () => {
+    const h = new History();
+    const ok = await h.record(
+      'p',
+      'write',
+      { id: 'a' },
+      'n1',
+      async () => 'done',
+      () => 'fail',
+    );
+    const bad = await h.record(
+      'p',
+      'write',
+      { id: 'b' },
+      'n1',
+      async () => Promise.reject(new Error('timeout')),
+      () => 'info',
+    );
+    expect(ok.ok).toBe(true);
+    expect(bad.ok).toBe(false);
+    expect(h.ops.map((o) => `${o.type}:${(o.value as { id: string }).id}`)).toEqual([
+      'invoke:a',
+      'ok:a',
+      'invoke:b',
+      'info:b',
+    ]);
+    expect(h.ops[3]?.error).toBe('timeout');
+  });
+  it('refuses to complete an operation twice', () => {
+    const op = new History().invoke('p', 'write');
+    op.ok();
+    expect(() => op.fail('again')).toThrow(/completed twice/);
+  });
+});
+
+describe('parameters', () => {
+  const table = {
+    nodes: { type: 'int', default: 3, min: 1, describe: 'nodes' },
+    mode: { type: 'enum', default: 'kraft', choices: ['kraft', 'zookeeper'], describe: 'mode' },
+    fast: { type: 'bool', default: false, describe: 'fast' },
+  } as const;
+  it('overlays given values on defaults', () => {
+    expect(resolveParams(table, { nodes: '5', fast: 'true' }, 'x')).toEqual({ nodes: 5, mode: 'kraft', fast: true });
+  });
+  it('refuses unknown parameters with the valid ones', () => {
+    expect(() => resolveParams(table, { node: '3' }, 'x')).toThrow(UsageError);
+    try {
+      resolveParams(table, { node: '3' }, 'x');
+    } catch (e) {
+      expect((e as UsageError).hint).toBe('valid parameters: nodes, mode, fast');
+    }
+  });
+  it('refuses bad values with the choices', () => {
+    expect(() => resolveParams(table, { mode: 'raft' }, 'x')).toThrow(/not a valid choice/);
+    expect(() => resolveParams(table, { nodes: '0' }, 'x')).toThrow(/out of range/);
+    expect(() => resolveParams(table, { nodes: 'two' }, 'x')).toThrow(/whole number/);
+  });
+  it('parses key=value', () => {
+    expect(parseKeyValues(['a=1', 'b=x=y'])).toEqual({ a: '1', b: 'x=y' });
+    expect(() => parseKeyValues(['a'])).toThrow(UsageError);
+  });
+});
+
+describe('random', () => {
+  it('replays from a seed', () => {
+    const a = new Random(42);
+    const b = new Random(42);
+    expect(Array.from({ length: 5 }, () => a.int(1000))).toEqual(Array.from({ length: 5 }, () => b.int(1000)));
+  });
+});
+
+describe('junit', () => {
+  it('writes a failure per failed check and escapes text', () => {
+    const xml = junitXml([
+      {
+        lab: 'zk/x',
+        params: {},
+        seed: 1,
+        verdict: 'fail',
+        reason: '',
+        seconds: 1,
+        phases: {},
+        outDir: '',
+        checks: [
+          { name: 'a', ok: true, expected: '', observed: '' },
+          { name: 'b <c>', ok: false, expected: '0 lost', observed: '2 lost & more' },
+        ],
+      },
+    ]);
+    expect(xml).toContain('tests="2" failures="1" errors="0"');
+    expect(xml).toContain('name="b &lt;c&gt;"><failure message="2 lost &amp; more">');
+  });
+});

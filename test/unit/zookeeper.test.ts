@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { resolveParams } from '../../src/params.ts';
+import { parseSrvr } from '../../stacks/zookeeper/four-letter.ts';
+import { zooCfg, zookeeper } from '../../stacks/zookeeper/stack.ts';
+
+const params = (given: Record<string, string | number> = {}) => resolveParams(zookeeper.params, given, 'zookeeper');
+
+describe('zookeeper stack', () => {
+  it('renders one server line per node, observers marked, no inline comments', () => {
+    const cfg = zooCfg(params({ nodes: 3, observers: 1 }), 4);
+    expect(cfg).toContain('server.1=zk1:2888:3888\n');
+    expect(cfg).toContain('server.4=zk4:2888:3888:observer\n');
+    expect(cfg).toContain('peerType=observer');
+    expect(cfg).not.toMatch(/^[^#\n]+#/m);
+  });
+  it('warns about even ensembles, and says two nodes tolerate no failure', () => {
+    expect(zookeeper.validate(params({ nodes: 3 }))).toEqual([]);
+    expect(zookeeper.validate(params({ nodes: 2 }))[0]).toMatch(/two nodes tolerate no failure/);
+    expect(zookeeper.validate(params({ nodes: 4 }))[0]).toMatch(/tolerates 1 failure/);
+  });
+  it('refuses an ensemble without nodes', () => {
+    expect(() => params({ nodes: 0 })).toThrow(/out of range/);
+  });
+  it('reads srvr', () => {
+    const s = parseSrvr('Zookeeper version: 3.9.5\nZxid: 0x100000002\nMode: follower\nNode count: 5\n');
+    expect(s).toMatchObject({ mode: 'follower', zxid: '0x100000002', nodeCount: 5 });
+    expect(parseSrvr('This ZooKeeper instance is not currently serving requests\n').mode).toBeUndefined();
+  });
+});
