@@ -175,6 +175,27 @@ export default defineLab({
       child?.kill('SIGKILL');
     }
   },
+  predictions: [
+    {
+      beforeStep: 2,
+      question: "The server the service is connected to is about to die. What happens to the service's registration?",
+      choices: [
+        'it disappears at once',
+        'it stays: the client moves to another server with the same session',
+        'it disappears after the session timeout',
+      ],
+      answer: (ev) => (lastObservation(ev, 'presentAfterMove') === true ? 1 : 0),
+    },
+    {
+      beforeStep: 3,
+      question: 'The service itself is about to stop heartbeating. When does its ephemeral znode disappear?',
+      choices: ['at once', 'after about the session timeout', 'never, until someone deletes it'],
+      answer: (ev) => {
+        const ms = Number(lastObservation(ev, 'deletedAfterMs'));
+        return Number.isNaN(ms) ? 2 : ms < 500 ? 0 : 1;
+      },
+    },
+  ],
   check(ev) {
     const timeout = Number(lastObservation(ev, 'sessionTimeoutMs'));
     const reconnect = Number(lastObservation(ev, 'reconnectMs'));

@@ -73,6 +73,17 @@ export default defineLab({
   async final(lab) {
     await finalRead(lab.history, lab.stack.connectString(), DIR);
   },
+  predictions: [
+    {
+      beforeStep: 2,
+      question: 'The leader is about to be killed. How long until the survivors have a new leader?',
+      choices: ['under a second', 'one to ten seconds', 'more than ten seconds', 'never: a human must intervene'],
+      answer: (ev) => {
+        const ms = Number(lastObservation(ev, 'electionMs'));
+        return Number.isNaN(ms) ? 3 : ms < 1000 ? 0 : ms <= 10_000 ? 1 : 2;
+      },
+    },
+  ],
   check(ev, p) {
     const before = lastObservation(ev, 'leaderBefore');
     const after = lastObservation(ev, 'leaderAfter');

@@ -94,6 +94,14 @@ export default defineLab({
       [srvrCommand(zk, observer)],
     );
   },
+  predictions: [
+    {
+      beforeStep: 3,
+      question: 'Two of the three voters are about to die. Will the observer keep serving reads?',
+      choices: ['yes: it holds all the data', 'no: without a voting majority it stops serving'],
+      answer: (ev) => (lastObservation(ev, 'observerWithoutQuorum') === 'not serving' ? 1 : 0),
+    },
+  ],
   check(ev) {
     const modes = (lastObservation(ev, 'modes') as Record<string, string>) ?? {};
     const observerName = Object.keys(modes).sort().at(-1) ?? 'zk4';

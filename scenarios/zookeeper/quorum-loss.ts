@@ -83,6 +83,19 @@ export default defineLab({
   async final(lab) {
     await finalRead(lab.history, lab.stack.connectString(), DIR);
   },
+  predictions: [
+    {
+      beforeStep: 2,
+      question: 'Two of the three servers are about to die. What will the last one do?',
+      choices: [
+        'keep serving reads and writes',
+        'stop serving clients until a majority is back',
+        'elect itself leader',
+      ],
+      answer: (ev) =>
+        (({ 'not serving': 1, leader: 2 }) as Record<string, number>)[String(lastObservation(ev, 'loneMode'))] ?? 0,
+    },
+  ],
   check(ev) {
     const lone = lastObservation(ev, 'loneMode');
     const from = Number(lastObservation(ev, 'noQuorumFrom'));

@@ -1,14 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
+import type { GradedPrediction } from '../engine/lab.ts';
 import { EXIT_CODES, type RunResult, runLab } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
 import { findLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
-import { consoleReporter } from '../report/console.ts';
+import { consoleReporter, paint, useColor } from '../report/console.ts';
 import { junitXml } from '../report/junit.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
+import { stepMode } from './step-mode.ts';
 
 export const list: Command = {
   name: 'list',
@@ -50,6 +52,9 @@ Options:
                       sub-folder per lab
   --junit FILE        also write the JUnit XML of all labs run to FILE
   --ops               narrate every client operation (noisy)
+  --step              stop before each step until Enter is pressed, show the commands
+                      to try against the live nodes, and ask for predictions before
+                      faults (graded at the end)
 
 Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unknown
 (misconfigured, cluster never healthy, evidence incomplete) or infrastructure failed.`,
@@ -62,7 +67,9 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
       junit: { type: 'string' },
       all: { type: 'boolean' },
       ops: { type: 'boolean' },
+      step: { type: 'boolean' },
     });
+    if (values.step && values.json) throw new UsageError('--step talks to a person; it cannot go with --json');
     if (values.all && positionals.length) throw new UsageError('give lab names or --all, not both');
     const chosen = values.all ? labs : positionals.map(findLab);
     if (!chosen.length) throw new UsageError('which lab?', 'name one (`midlab list` shows them) or use --all');
@@ -71,6 +78,7 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
     if (seed !== undefined && !Number.isInteger(seed))
       throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
     const results: RunResult[] = [];
+    const steps = values.step ? stepMode() : undefined;
     for (const lab of chosen) {
       const outDir = values.out
         ? chosen.length > 1
@@ -86,9 +94,12 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
           seed,
           outDir,
           listeners: values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })],
+          ...steps,
         }),
       );
+      if (!values.json) printPredictions(results.at(-1)?.predictions);
     }
+    steps?.close();
     if (values.junit) await writeFile(String(values.junit), junitXml(results));
     if (values.json) {
       const out = results.map((r) => ({ ...r, checks: r.checks }));
@@ -102,3 +113,16 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
     return Math.max(...results.map((r) => EXIT_CODES[r.verdict]));
   },
 };
+
+function printPredictions(graded: GradedPrediction[] | undefined): void {
+  if (!graded?.length) return;
+  const c = paint(useColor());
+  process.stdout.write('\nYour predictions:\n');
+  for (const g of graded) {
+    const mark = g.right === true ? c.green('✓') : g.right === false ? c.red('✗') : c.yellow('-');
+    process.stdout.write(`  ${mark} ${g.question}\n`);
+    process.stdout.write(
+      `      you said: ${g.chosen ?? '(skipped)'}; what happened: ${g.correct ?? '(the evidence cannot tell)'}\n`,
+    );
+  }
+}

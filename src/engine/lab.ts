@@ -35,6 +35,24 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
   final?: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
   /** Pure: the evidence and parameters in, checks out. */
   check: (ev: Evidence, p: ParamValues<T>) => Check[];
+  /** Questions step mode asks before a fault; graded against the evidence at the end. */
+  predictions?: Prediction[];
+}
+
+export interface Prediction {
+  /** Asked before this step (1-based, in the order the lab runs its steps). */
+  beforeStep: number;
+  question: string;
+  choices: string[];
+  /** The index of the right choice, read from the evidence (undefined: cannot tell). */
+  answer: (ev: Evidence) => number | undefined;
+}
+
+export interface GradedPrediction {
+  question: string;
+  chosen: string | undefined;
+  correct: string | undefined;
+  right: boolean | undefined;
 }
 
 export interface LabContext<H extends StartedStack, P> {

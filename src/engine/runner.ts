@@ -8,7 +8,7 @@ import { labSlug } from '../runtime/labels.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
-import type { AnyLab, LabContext } from './lab.ts';
+import type { AnyLab, GradedPrediction, LabContext, Prediction } from './lab.ts';
 import { newSeed, Random } from './random.ts';
 
 export interface RunOptions {
@@ -17,8 +17,10 @@ export interface RunOptions {
   /** Evidence folder; default runs/<time>-<lab>. */
   outDir?: string;
   listeners?: RunListener[];
-  /** Called before each step (step mode waits for the trainee here). */
+  /** Called before each step runs, after it is narrated (step mode waits here). */
   beforeStep?: (info: { index: number; title: string; narration: string; commands: string[] }) => Promise<void>;
+  /** Asks the trainee a prediction; resolves to the chosen index (undefined: skipped). */
+  ask?: (p: Prediction) => Promise<number | undefined>;
 }
 
 export interface RunResult {
@@ -31,6 +33,7 @@ export interface RunResult {
   seconds: number;
   phases: Partial<Record<Phase, number>>;
   outDir: string;
+  predictions?: GradedPrediction[];
 }
 
 export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknown: 3 };
@@ -63,6 +66,7 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
   let checks: Check[] = [];
   let verdict: Verdict = 'unknown';
   let reason = '';
+  const chosen = new Map<Prediction, number | undefined>();
   events.emit({ kind: 'start', lab: lab.id, params, seed, outDir });
 
   try {
@@ -84,8 +88,11 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       signal: abort.signal,
       async step(title, narration, fn, commands = []) {
         const index = ++stepIndex;
-        await opts.beforeStep?.({ index, title, narration, commands });
         events.emit({ kind: 'step', index, title, narration, commands });
+        for (const p of lab.predictions?.filter((x) => x.beforeStep === index) ?? []) {
+          if (opts.ask) chosen.set(p, await opts.ask(p));
+        }
+        await opts.beforeStep?.({ index, title, narration, commands });
         return fn();
       },
       say: (text) => events.emit({ kind: 'say', text }),
@@ -134,10 +141,29 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       seconds: (Date.now() - t0) / 1000,
       phases,
       outDir,
+      predictions: chosen.size ? grade(chosen, history) : undefined,
     };
     await writeEvidence(outDir, result, history);
     events.emit({ kind: 'verdict', verdict, reason, seconds: result.seconds });
     // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
     return result;
   }
+}
+
+/** Each asked prediction against what the evidence says happened. */
+function grade(chosen: Map<Prediction, number | undefined>, history: History): GradedPrediction[] {
+  return [...chosen].map(([p, pick]) => {
+    let answer: number | undefined;
+    try {
+      answer = p.answer(history.evidence());
+    } catch {
+      answer = undefined;
+    }
+    return {
+      question: p.question,
+      chosen: pick === undefined ? undefined : p.choices[pick],
+      correct: answer === undefined ? undefined : p.choices[answer],
+      right: pick === undefined || answer === undefined ? undefined : pick === answer,
+    };
+  });
 }

@@ -85,14 +85,14 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
   const network = `midlab-${slug}`;
   const unregister = onShutdown(() => reap(spec.lab).then(() => undefined));
   try {
-    await d.createNetwork({ Name: network, Driver: 'bridge', Labels: labLabels(spec.lab, spec.stack) });
+    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack));
     const portCount = spec.nodes.reduce((sum, n) => sum + Object.keys(n.ports ?? {}).length, 0);
     const ports = await freePorts(portCount);
     const nodes = await Promise.all(
-      spec.nodes.map(async (n) => {
+      spec.nodes.map(async (n, i) => {
         const hostPorts: Record<string, number> = {};
         for (const name of Object.keys(n.ports ?? {})) hostPorts[name] = ports.pop() as number;
-        const opts = createOptions(spec, n, network, slug, hostPorts);
+        const opts = createOptions(spec, n, network, slug, hostPorts, nthAddress(subnet, 10 + i));
         const container = await d.createContainer(opts);
         const node = new StartedNode(n, container, opts.name as string, network, hostPorts);
         if (n.files?.length) await node.writeFiles(n.files);
@@ -115,6 +115,7 @@ function createOptions(
   network: string,
   slug: string,
   hostPorts: Record<string, number>,
+  ip: string,
 ): Docker.ContainerCreateOptions {
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -140,8 +141,37 @@ function createOptions(
       Memory: n.memoryMb ? n.memoryMb * 1024 * 1024 : undefined,
       Tmpfs: n.tmpfs,
     },
-    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [n.name] } } },
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [n.name], IPAMConfig: { IPv4Address: ip } } } },
   };
+}
+
+/**
+ * A bridge network whose nodes keep their address across restarts, as servers do: a
+ * killed and restarted node must not come back on a peer's old address (ZooKeeper,
+ * for one, keeps talking to the address it resolved first). Fixed addresses need an
+ * explicit subnet, so the engine picks a free one, and the network is made again with it.
+ */
+async function createLabNetwork(name: string, labels: Record<string, string>): Promise<string> {
+  const d = docker();
+  const probe = await d.createNetwork({ Name: name, Driver: 'bridge', Labels: labels });
+  const info = await probe.inspect();
+  const config = info.IPAM?.Config?.[0] as { Subnet?: string; Gateway?: string } | undefined;
+  if (!config?.Subnet) throw new Error(`network ${name} has no IPv4 subnet`);
+  await probe.remove();
+  await d.createNetwork({
+    Name: name,
+    Driver: 'bridge',
+    Labels: labels,
+    IPAM: { Driver: 'default', Config: [{ Subnet: config.Subnet, Gateway: config.Gateway }] },
+  });
+  return config.Subnet;
+}
+
+/** The n-th address of an IPv4 subnet ("192.168.16.0/20", 10 -> "192.168.16.10"). */
+export function nthAddress(subnet: string, n: number): string {
+  const [base] = subnet.split('/');
+  const v = (base ?? '').split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + n;
+  return [24, 16, 8, 0].map((shift) => Math.floor(v / 2 ** shift) % 256).join('.');
 }
 
 async function requireImage(image: string, stack: string): Promise<void> {

@@ -99,3 +99,11 @@ describe('junit', () => {
     expect(xml).toContain('name="b &lt;c&gt;"><failure message="2 lost &amp; more">');
   });
 });
+
+describe('lab network addresses', async () => {
+  const { nthAddress } = await import('../../src/runtime/cluster.ts');
+  it('counts from the subnet base', () => {
+    expect(nthAddress('192.168.16.0/20', 10)).toBe('192.168.16.10');
+    expect(nthAddress('172.18.0.0/16', 300)).toBe('172.18.1.44');
+  });
+});
