@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.ts';
 import { bench } from './bench.ts';
+import { compose } from './compose.ts';
 import { doctor } from './doctor.ts';
 import { images } from './images.ts';
 import { down, ps, reapCommand, up } from './lifecycle.ts';
@@ -14,7 +15,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, list, run, bench];
+export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, list, run, bench, compose];
 
 export function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

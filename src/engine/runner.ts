@@ -143,7 +143,9 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       outDir,
       predictions: chosen.size ? grade(chosen, history) : undefined,
     };
-    await writeEvidence(outDir, result, history);
+    await writeEvidence(outDir, result, history).catch((e: unknown) =>
+      events.emit({ kind: 'warning', text: `could not write the evidence folder ${outDir}: ${describe(e)}` }),
+    );
     events.emit({ kind: 'verdict', verdict, reason, seconds: result.seconds });
     // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
     return result;

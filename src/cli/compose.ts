@@ -1,0 +1,37 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { stacks } from '../../stacks/index.ts';
+import { composeFile } from '../runtime/compose.ts';
+import type { Command } from './commands.ts';
+import { parse } from './commands.ts';
+
+export const COMPOSE_DIR = fileURLToPath(new URL('../../compose/', import.meta.url));
+
+export const compose: Command = {
+  name: 'compose',
+  summary: 'write compose/<stack>.yml from the stack definitions (or --check them)',
+  help: `Usage: midlab compose [--check]
+
+Writes one Compose file per stack into compose/, generated from stacks/ with default
+parameters, for exploring a stack by hand with docker-compose. --check writes nothing
+and exits 1 when a file is missing or differs from what the stacks say.`,
+  async run(args) {
+    const { values } = parse('compose', args, { check: { type: 'boolean' } });
+    let drift = 0;
+    for (const stack of stacks) {
+      const file = `${COMPOSE_DIR}${stack.name}.yml`;
+      const want = await composeFile(stack);
+      const have = await readFile(file, 'utf8').catch(() => undefined);
+      if (have === want) continue;
+      drift++;
+      if (values.check)
+        process.stderr.write(`compose/${stack.name}.yml is ${have === undefined ? 'missing' : 'out of date'}\n`);
+      else {
+        await writeFile(file, want);
+        process.stderr.write(`wrote compose/${stack.name}.yml\n`);
+      }
+    }
+    if (values.check && drift) process.stderr.write('hint: run `npx midlab compose` and commit the result\n');
+    return values.check && drift ? 1 : 0;
+  },
+};

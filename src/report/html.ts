@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Evidence } from '../engine/history.ts';
+import type { RunResult } from '../engine/runner.ts';
+
+/**
+ * A self-contained HTML report of one run: verdict and checks, predictions, the fault
+ * timeline, and plots (operations per second by outcome, latency, lag when the lab
+ * sampled it) with fault windows shaded. Chart.js is inlined, so it opens offline.
+ */
+const chartJs = (() => {
+  let cached: string | undefined;
+  return () => {
+    // The UMD build is not in the package's exports map: find it beside the main entry.
+    const main = createRequire(import.meta.url).resolve('chart.js');
+    cached ??= readFileSync(join(dirname(main), 'chart.umd.min.js'), 'utf8');
+    return cached;
+  };
+})();
+
+export interface PlotData {
+  /** Seconds since start, one bucket per entry. */
+  buckets: number[];
+  ok: number[];
+  fail: number[];
+  info: number[];
+  /** Latency (ms) of each completed operation, at its completion time (s). */
+  latency: { x: number; y: number }[];
+  lag: { x: number; y: number }[];
+  faults: { label: string; start: number; end: number }[];
+}
+
+/** Pure: what the plots show, from the evidence alone. */
+export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
+  const end = Math.max(1, ...ev.ops.map((o) => o.time), ...ev.observations.map((o) => o.time));
+  const n = Math.ceil(end / bucketMs) + 1;
+  const ok = new Array<number>(n).fill(0);
+  const fail = new Array<number>(n).fill(0);
+  const info = new Array<number>(n).fill(0);
+  const latency: PlotData['latency'] = [];
+  const open = new Map<string, number>();
+  for (const op of ev.ops) {
+    if (op.type === 'invoke') {
+      open.set(op.process, op.time);
+      continue;
+    }
+    const i = Math.floor(op.time / bucketMs);
+    ({ ok, fail, info })[op.type][i] = ({ ok, fail, info }[op.type][i] ?? 0) + 1;
+    const t = open.get(op.process);
+    if (t !== undefined) latency.push({ x: op.time / 1000, y: op.time - t });
+  }
+  const lag = ev.observations
+    .filter((o) => o.name === 'lag' && typeof (o.value as { total?: number })?.total === 'number')
+    .map((o) => ({ x: o.time / 1000, y: (o.value as { total: number }).total }));
+  return {
+    buckets: Array.from({ length: n }, (_, i) => (i * bucketMs) / 1000),
+    ok,
+    fail,
+    info,
+    latency,
+    lag,
+    faults: ev.faults.map((f) => ({
+      label: `${f.kind} ${f.targets.join(',')}`,
+      start: f.start / 1000,
+      end: (f.end ?? end) / 1000,
+    })),
+  };
+}
+
+export function htmlReport(result: RunResult, ev: Evidence): string {
+  const data = plotData(ev);
+  const esc = (s: unknown) =>
+    String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+  const mark = (ok: boolean | 'unknown') => (ok === true ? '✓' : ok === false ? '✗' : '?');
+  const rows = result.checks
+    .map(
+      (c) =>
+        `<tr class="${c.ok === true ? 'ok' : c.ok === false ? 'bad' : 'unk'}"><td>${mark(c.ok)}</td><td>${esc(c.name)}</td><td>${esc(c.expected)}</td><td>${esc(c.observed)}</td></tr>`,
+    )
+    .join('');
+  const faults = ev.faults
+    .map(
+      (f) =>
+        `<tr><td>${esc(f.kind)}</td><td>${esc(f.targets.join(', '))}${f.peers ? ` / ${esc(f.peers.join(', '))}` : ''}</td><td>${(f.start / 1000).toFixed(1)} s</td><td>${f.end === undefined ? 'open' : `${(f.end / 1000).toFixed(1)} s`}</td></tr>`,
+    )
+    .join('');
+  const predictions = (result.predictions ?? [])
+    .map(
+      (p) =>
+        `<tr><td>${p.right === true ? '✓' : p.right === false ? '✗' : '-'}</td><td>${esc(p.question)}</td><td>${esc(p.chosen ?? 'skipped')}</td><td>${esc(p.correct ?? 'unknown')}</td></tr>`,
+    )
+    .join('');
+  const observations = ev.observations
+    .filter((o) => o.name !== 'lag')
+    .map(
+      (o) =>
+        `<tr><td>${(o.time / 1000).toFixed(1)} s</td><td>${esc(o.name)}</td><td><code>${esc(JSON.stringify(o.value))}</code></td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(result.lab)}: ${result.verdict}</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+h1{font-size:1.6rem;margin:0}.verdict{display:inline-block;padding:.1rem .6rem;border-radius:.3rem;color:#fff;font-weight:700}
+.pass{background:#1a7f37}.fail{background:#cf222e}.unknown{background:#9a6700}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+tr.bad td{background:#ffebe9}tr.unk td{background:#fff8c5}code{font-size:.85em;word-break:break-all}
+.chart{height:300px;margin-bottom:1.5rem}.meta{color:#555}
+</style></head><body>
+<h1>${esc(result.lab)} <span class="verdict ${result.verdict}">${result.verdict.toUpperCase()}</span></h1>
+<p>${esc(result.reason)}</p>
+<p class="meta">seed ${result.seed} · params <code>${esc(JSON.stringify(result.params))}</code> · ${result.seconds.toFixed(1)} s</p>
+<h2>Checks</h2><table><tr><th></th><th>check</th><th>expected</th><th>observed</th></tr>${rows}</table>
+${predictions ? `<h2>Predictions</h2><table><tr><th></th><th>question</th><th>you said</th><th>what happened</th></tr>${predictions}</table>` : ''}
+<h2>Operations per second</h2><div class="chart"><canvas id="ops"></canvas></div>
+<h2>Latency</h2><div class="chart"><canvas id="latency"></canvas></div>
+${data.lag.length ? '<h2>Consumer lag</h2><div class="chart"><canvas id="lag"></canvas></div>' : ''}
+<h2>Faults</h2><table><tr><th>fault</th><th>targets</th><th>from</th><th>to</th></tr>${faults || '<tr><td colspan="4">none</td></tr>'}</table>
+<h2>Observations</h2><table><tr><th>at</th><th>what</th><th>value</th></tr>${observations}</table>
+<script>${chartJs()}</script>
+<script>
+const data = ${JSON.stringify(data)};
+// Fault windows drawn behind every chart, so cause and effect line up.
+const shade = { id: 'faults', beforeDatasetsDraw(chart) {
+  const { ctx, chartArea: a, scales: { x } } = chart;
+  ctx.save();
+  for (const f of data.faults) {
+    const x0 = x.getPixelForValue(f.start), x1 = x.getPixelForValue(f.end);
+    ctx.fillStyle = 'rgba(207,34,46,0.10)'; ctx.fillRect(x0, a.top, Math.max(2, x1 - x0), a.bottom - a.top);
+    ctx.fillStyle = '#cf222e'; ctx.font = '12px system-ui'; ctx.fillText(f.label, x0 + 3, a.top + 12);
+  }
+  ctx.restore();
+} };
+const linear = (title) => ({ type: 'linear', title: { display: true, text: title } });
+const common = { animation: false, maintainAspectRatio: false, plugins: { legend: { position: 'bottom' } } };
+const pts = (ys) => data.buckets.map((x, i) => ({ x, y: ys[i] }));
+new Chart(document.getElementById('ops'), { type: 'bar', plugins: [shade], data: { datasets: [
+  { label: 'ok', data: pts(data.ok), backgroundColor: '#1a7f37', stack: 's' },
+  { label: 'fail', data: pts(data.fail), backgroundColor: '#cf222e', stack: 's' },
+  { label: 'unknown (info)', data: pts(data.info), backgroundColor: '#bf8700', stack: 's' } ] },
+  options: { ...common, scales: { x: linear('seconds since start'), y: { ...linear('operations'), stacked: true } } } });
+new Chart(document.getElementById('latency'), { type: 'scatter', plugins: [shade],
+  data: { datasets: [{ label: 'latency (ms)', data: data.latency, pointRadius: 2, backgroundColor: '#0969da' }] },
+  options: { ...common, scales: { x: linear('seconds since start'), y: linear('ms') } } });
+if (data.lag.length) new Chart(document.getElementById('lag'), { type: 'line', plugins: [shade],
+  data: { datasets: [{ label: 'lag (messages)', data: data.lag, borderColor: '#8250df' }] },
+  options: { ...common, scales: { x: linear('seconds since start'), y: linear('messages') } } });
+</script></body></html>
+`;
+}
