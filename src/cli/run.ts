@@ -8,6 +8,7 @@ import { findLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
 import { consoleReporter, paint, useColor } from '../report/console.ts';
 import { junitXml } from '../report/junit.ts';
+import { type LiveView, startLiveView } from '../report/live.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
 import { stepMode } from './step-mode.ts';
@@ -52,6 +53,8 @@ Options:
                       sub-folder per lab
   --junit FILE        also write the JUnit XML of all labs run to FILE
   --ops               narrate every client operation (noisy)
+  --live              serve a live view of the run on 127.0.0.1 (printed URL) for a
+                      projector; it stays up until Enter (or 60 s) after the run
   --step              stop before each step until Enter is pressed, show the commands
                       to try against the live nodes, and ask for predictions before
                       faults (graded at the end)
@@ -68,6 +71,7 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
       all: { type: 'boolean' },
       ops: { type: 'boolean' },
       step: { type: 'boolean' },
+      live: { type: 'boolean' },
     });
     if (values.step && values.json) throw new UsageError('--step talks to a person; it cannot go with --json');
     if (values.all && positionals.length) throw new UsageError('give lab names or --all, not both');
@@ -79,6 +83,8 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
       throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
     const results: RunResult[] = [];
     const steps = values.step ? stepMode() : undefined;
+    const live = values.live ? await startLiveView() : undefined;
+    if (live) process.stderr.write(`live view: ${live.url}\n`);
     for (const lab of chosen) {
       const outDir = values.out
         ? chosen.length > 1
@@ -93,13 +99,17 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
           params: own,
           seed,
           outDir,
-          listeners: values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })],
+          listeners: [
+            ...(values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })]),
+            ...(live ? [live.listener] : []),
+          ],
           ...steps,
         }),
       );
       if (!values.json) printPredictions(results.at(-1)?.predictions);
     }
     steps?.close();
+    if (live) await keepLiveViewOpen(live);
     if (values.junit) await writeFile(String(values.junit), junitXml(results));
     if (values.json) {
       const out = results.map((r) => ({ ...r, checks: r.checks }));
@@ -125,4 +135,20 @@ function printPredictions(graded: GradedPrediction[] | undefined): void {
       `      you said: ${g.chosen ?? '(skipped)'}; what happened: ${g.correct ?? '(the evidence cannot tell)'}\n`,
     );
   }
+}
+
+/** The room still looks at the page after the verdict: wait for Enter, at most a minute. */
+async function keepLiveViewOpen(live: LiveView): Promise<void> {
+  if (process.stdin.isTTY) {
+    process.stderr.write(`live view stays at ${live.url} until Enter (60 s at most)\n`);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 60_000);
+      process.stdin.once('data', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    process.stdin.pause();
+  }
+  await live.close();
 }

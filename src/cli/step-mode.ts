@@ -39,7 +39,7 @@ export function stepMode(): Pick<RunOptions, 'beforeStep' | 'ask'> & { close(): 
     },
     async ask(p: Prediction) {
       process.stdout.write(`\n   ${c.yellow('?')} ${c.bold(p.question)}\n`);
-      p.choices.forEach((choice, i) => process.stdout.write(`     ${i + 1}) ${choice}\n`));
+      for (const [i, choice] of p.choices.entries()) process.stdout.write(`     ${i + 1}) ${choice}\n`);
       for (let attempt = 0; attempt < 3; attempt++) {
         const line = await readLine(`   your prediction (1-${p.choices.length}, Enter to skip): `);
         if (line === undefined || line.trim() === '') return undefined;

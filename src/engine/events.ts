@@ -8,6 +8,7 @@ import type { FaultRecord, Op } from './history.ts';
 export type RunEvent =
   | { kind: 'start'; lab: string; params: Record<string, unknown>; seed: number; outDir: string }
   | { kind: 'phase'; phase: Phase; detail?: string }
+  | { kind: 'cluster'; nodes: string[] }
   | { kind: 'step'; index: number; title: string; narration: string; commands: string[] }
   | { kind: 'say'; text: string }
   | { kind: 'observe'; name: string; value: unknown; text?: string }

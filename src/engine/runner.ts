@@ -76,6 +76,7 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       logDir: join(outDir, 'logs'),
       onWarning: (text) => events.emit({ kind: 'warning', text }),
     });
+    events.emit({ kind: 'cluster', nodes: stack.cluster.nodes.map((n) => n.name) });
     phase('health');
     let stepIndex = 0;
     const faults = new Nemesis(stack.cluster, history, events);

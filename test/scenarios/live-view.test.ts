@@ -1,0 +1,69 @@
+/// <reference lib="dom" />
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { runLab } from '../../src/engine/runner.ts';
+import { findLab } from '../../src/index.ts';
+import { startLiveView } from '../../src/report/live.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+/** The presenter's page, in a real headless browser, following a real lab. */
+describe.runIf(existsSync(CHROMIUM))('live view', () => {
+  it('shows nodes going down and coming back, and a throughput chart', async () => {
+    const live = await startLiveView();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+      await page.goto(live.url);
+      const seen = new Set<string>();
+      const run = runLab(findLab('zookeeper/leader-failover'), {
+        listeners: [live.listener],
+        outDir: mkdtempSync(join(tmpdir(), 'midlab-live-')),
+      });
+      // Poll the page while the lab runs: a killed node must show, then every node up again.
+      let done = false;
+      void run.finally(() => {
+        done = true;
+      });
+      while (!done) {
+        for (const s of await page
+          .locator('.node')
+          .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.state ?? '')))
+          seen.add(s);
+        await page.waitForTimeout(150);
+      }
+      const result = await run;
+      expect(result.verdict).toBe('pass');
+      expect(seen).toContain('killed');
+      await expect.poll(() => page.locator('#verdict').textContent()).toBe('PASS');
+      const states = await page.locator('.node').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.state));
+      expect(states).toEqual(['up', 'up', 'up']);
+      // The throughput chart has bars: its canvas is not blank.
+      const inked = await page.locator('#throughput').evaluate((c) => {
+        const canvas = c as HTMLCanvasElement;
+        const d = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? [];
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if ((d[i] ?? 0) > 40 && (d[i + 1] ?? 0) > 150) n++; // green "ok" bars
+        return n;
+      });
+      expect(inked).toBeGreaterThan(100);
+      await page.screenshot({ path: join(result.outDir, 'live-view.png') });
+    } finally {
+      await browser.close();
+      await live.close();
+    }
+  });
+});
