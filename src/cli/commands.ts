@@ -4,7 +4,7 @@ import { bench } from './bench.ts';
 import { compose } from './compose.ts';
 import { doctor } from './doctor.ts';
 import { images } from './images.ts';
-import { down, ps, reapCommand, up } from './lifecycle.ts';
+import { down, ps, reapCommand, shell, up } from './lifecycle.ts';
 import { list, run } from './run.ts';
 
 /** A command: its name, one line for the overview, its full help, and what it does. */
@@ -15,7 +15,7 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, list, run, bench, compose];
+export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, shell, list, run, bench, compose];
 
 export function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

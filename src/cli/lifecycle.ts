@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { stacks } from '../../stacks/index.ts';
 import { UsageError } from '../errors.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
@@ -134,5 +135,40 @@ midlab process left behind, and any lab still running.`,
     const r = await reap();
     process.stdout.write(`removed ${r.containers} container(s), ${r.networks} network(s), ${r.volumes} volume(s)\n`);
     return 0;
+  },
+};
+
+export const shell: Command = {
+  name: 'shell',
+  summary: 'open a shell in a node of a running lab',
+  help: `Usage: midlab shell <lab> <node> [command ...]
+
+Opens an interactive bash in the node (or runs the command), like
+\`docker exec -it midlab-<lab>-<node> bash\`: the notes' own tools (zkCli.sh,
+kafka-topics.sh, rabbitmqctl, mc, redis-cli) are there. \`midlab ps\` lists labs and nodes.`,
+  async run(args) {
+    const [lab, node, ...command] = args;
+    if (!lab || !node) throw new UsageError('shell needs a lab and a node', 'see `midlab ps`');
+    const running = await listLabs();
+    const found = running.find((l) => l.lab === lab);
+    if (!found)
+      throw new UsageError(
+        `no running lab named "${lab}"`,
+        running.length
+          ? `running: ${running.map((l) => l.lab).join(', ')}`
+          : 'nothing is running: start one with `midlab up <stack>`',
+      );
+    const n = found.nodes.find((x) => x.name === node);
+    if (!n)
+      throw new UsageError(`lab ${lab} has no node "${node}"`, `nodes: ${found.nodes.map((x) => x.name).join(', ')}`);
+    const r = spawnSync('docker', ['exec', '-it', n.container, ...(command.length ? command : ['bash'])], {
+      stdio: 'inherit',
+    });
+    if (r.error)
+      throw new UsageError(
+        `cannot run the docker command: ${r.error.message}`,
+        'install the Docker CLI, or use `docker exec` from elsewhere',
+      );
+    return r.status ?? 1;
   },
 };

@@ -11,7 +11,7 @@ export type RunEvent =
   | { kind: 'cluster'; nodes: string[] }
   | { kind: 'step'; index: number; title: string; narration: string; commands: string[] }
   | { kind: 'say'; text: string }
-  | { kind: 'observe'; name: string; value: unknown; text?: string }
+  | { kind: 'observe'; name: string; value: unknown; text?: string; time: number }
   | { kind: 'fault'; fault: FaultRecord; text: string }
   | { kind: 'heal'; fault: FaultRecord; text: string }
   | { kind: 'op'; op: Op }

@@ -98,8 +98,8 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       },
       say: (text) => events.emit({ kind: 'say', text }),
       observe(name, value, text) {
-        history.observe(name, value);
-        events.emit({ kind: 'observe', name, value, text });
+        const o = history.observe(name, value);
+        events.emit({ kind: 'observe', name, value, text, time: o.time });
         return value;
       },
       warn: (text) => events.emit({ kind: 'warning', text }),

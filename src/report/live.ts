@@ -125,7 +125,7 @@ new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'heal') { for (const n of e.fault.targets) if (n in state) state[n] = 'up';
     const f = faults.find((x) => x.id === e.fault.id); if (f) f.end = e.fault.end / 1000; renderNodes(); say('↺ ' + e.text); dirty = true; }
   if (e.kind === 'observe') { if (e.text) say('• ' + e.text);
-    if (e.name === 'lag' && typeof e.value?.total === 'number') { $('lagbox').hidden = false; lag.push({ x: (e.value.time ?? 0) / 1000, y: e.value.total }); dirty = true; } }
+    if (e.name === 'lag' && typeof e.value?.total === 'number') { $('lagbox').hidden = false; lag.push({ x: e.time / 1000, y: e.value.total }); dirty = true; } }
   if (e.kind === 'op' && e.op.type !== 'invoke') { const x = Math.floor(e.op.time / 1000);
     if (!buckets.has(x)) buckets.set(x, { ok: 0, fail: 0, info: 0 }); buckets.get(x)[e.op.type]++;
     if (/^(receive|read)/.test(e.op.f) && e.op.type === 'ok') counts.received++; else counts[e.op.type]++; dirty = true; }

@@ -33,7 +33,7 @@ export interface LabSummary {
   stack: string;
   pid: number;
   alive: boolean;
-  nodes: { name: string; state: string; ports: string[] }[];
+  nodes: { name: string; container: string; state: string; ports: string[] }[];
 }
 
 /** Labs that have containers, with whether the process that made them still runs. */
@@ -51,6 +51,7 @@ export async function listLabs(): Promise<LabSummary[]> {
     }
     s.nodes.push({
       name: c.Labels['dev.midlab.node'] ?? c.Names[0] ?? c.Id,
+      container: (c.Names[0] ?? c.Id).replace(/^\//, ''),
       state: c.State,
       ports: c.Ports.filter((p) => p.PublicPort).map((p) => `${p.IP}:${p.PublicPort}->${p.PrivatePort}`),
     });
