@@ -42,6 +42,7 @@ elif ! engine_up; then
   fi
   as_root || die "the Docker engine is not running" "start it: 'sudo systemctl start docker' (or 'sudo dockerd &')"
   say "starting dockerd (log: /var/log/midlab-dockerd.log)"
+  mkdir -p .tools
   setsid dockerd >/var/log/midlab-dockerd.log 2>&1 < /dev/null &
   echo $! > .tools/dockerd.pid
   for _ in $(seq 1 150); do engine_up && break; sleep 0.2; done
@@ -53,7 +54,9 @@ NODE_DIR="$(cd "$(dirname "$(command -v node)")/.." && pwd)"
 if [ ! -f node_modules/.midlab-installed ] || [ package-lock.json -nt node_modules/.midlab-installed ]; then
   command -v make >/dev/null && command -v g++ >/dev/null || apt_install make g++ python3 || true
   say "installing npm dependencies"
-  npm_config_nodedir="$NODE_DIR" npm ci --silent --no-audit --no-fund >/dev/null
+  # `npm install` with the lock file, not `npm ci`: npm 11 leaves other platforms' optional
+  # packages out of the lock file and `npm ci` then refuses it.
+  npm_config_nodedir="$NODE_DIR" npm install --silent --no-audit --no-fund >/dev/null
   touch node_modules/.midlab-installed
 fi
 
