@@ -92,10 +92,11 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
       spec.nodes.map(async (n, i) => {
         const hostPorts: Record<string, number> = {};
         for (const name of Object.keys(n.ports ?? {})) hostPorts[name] = ports.pop() as number;
-        const opts = createOptions(spec, n, network, slug, hostPorts, nthAddress(subnet, 10 + i));
+        const resolved = withHostPorts(n, hostPorts);
+        const opts = createOptions(spec, resolved, network, slug, hostPorts, nthAddress(subnet, 10 + i));
         const container = await d.createContainer(opts);
-        const node = new StartedNode(n, container, opts.name as string, network, hostPorts);
-        if (n.files?.length) await node.writeFiles(n.files);
+        const node = new StartedNode(resolved, container, opts.name as string, network, hostPorts);
+        if (resolved.files?.length) await node.writeFiles(resolved.files);
         return node;
       }),
     );
@@ -142,6 +143,19 @@ function createOptions(
       Tmpfs: n.tmpfs,
     },
     NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: [n.name], IPAMConfig: { IPv4Address: ip } } } },
+  };
+}
+
+/** Replaces `@HOSTPORT:<name>@` in a node's files and env with its published ports. */
+export function withHostPorts(n: NodeSpec, hostPorts: Record<string, number>): NodeSpec {
+  const fill = (text: string) =>
+    text.replace(/@HOSTPORT:([\w-]+)@/g, (m, name: string) =>
+      hostPorts[name] === undefined ? m : String(hostPorts[name]),
+    );
+  return {
+    ...n,
+    env: n.env && Object.fromEntries(Object.entries(n.env).map(([k, v]) => [k, fill(v)])),
+    files: n.files?.map((f) => (typeof f.content === 'string' ? { ...f, content: fill(f.content) } : f)),
   };
 }
 

@@ -12,7 +12,11 @@ export interface NodeSpec {
   env?: Record<string, string>;
   /** Ports published on 127.0.0.1, by the name a stack gives them: { client: 2181 }. */
   ports?: Record<string, number>;
-  /** Files copied in before the first start (configuration, ids). */
+  /**
+   * Files copied in before the first start (configuration, ids). In file contents and
+   * env values, `@HOSTPORT:<name>@` becomes the host port published for that named port
+   * (ports are chosen at start), e.g. for Kafka's advertised listener.
+   */
   files?: TarEntry[];
   /** Memory limit in MiB (a safety net; heaps are set by each stack). */
   memoryMb?: number;

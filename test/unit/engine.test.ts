@@ -107,3 +107,21 @@ describe('lab network addresses', async () => {
     expect(nthAddress('172.18.0.0/16', 300)).toBe('172.18.1.44');
   });
 });
+
+describe('host ports in node files', async () => {
+  const { withHostPorts } = await import('../../src/runtime/cluster.ts');
+  it('fills @HOSTPORT:name@ in files and env', () => {
+    const n = withHostPorts(
+      {
+        name: 'k1',
+        image: 'x',
+        ports: { external: 9094 },
+        env: { A: 'p=@HOSTPORT:external@' },
+        files: [{ path: '/a', content: 'EXTERNAL://127.0.0.1:@HOSTPORT:external@ @HOSTPORT:other@' }],
+      },
+      { external: 40001 },
+    );
+    expect(n.env?.A).toBe('p=40001');
+    expect(n.files?.[0]?.content).toBe('EXTERNAL://127.0.0.1:40001 @HOSTPORT:other@');
+  });
+});
