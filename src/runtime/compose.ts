@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ParamTable, resolveParams } from '../params.ts';
 import { STACKS_DIR } from './images.ts';
+import { fixedSecrets } from './secrets.ts';
 import type { Stack } from './stack.ts';
 
 /**
@@ -51,6 +52,7 @@ export async function composeFile(
     `#   docker-compose -f compose/${stack.name}.yml -p midlab-${stack.name} port <node> <port>`,
     `#   docker-compose -f compose/${stack.name}.yml -p midlab-${stack.name} down`,
     '# Build the images first: npx midlab images build',
+    '# Passwords and cookies here are fixed and public: fine on 127.0.0.1, nowhere else.',
   ];
   return `${header.join('\n')}\n${yaml({ version: '2.4', services })}`;
 }
