@@ -77,7 +77,14 @@ export class StartedNode {
     return info.State.Status as NodeState;
   }
 
-  /** The node's address on the lab network (may change across restarts). */
+  /** When the node's main process last exited, by the engine's clock (undefined: never). */
+  async diedAt(): Promise<number | undefined> {
+    const info = await this.container.inspect();
+    const t = Date.parse(info.State.FinishedAt);
+    return Number.isNaN(t) || t <= 0 ? undefined : t;
+  }
+
+  /** The node's address on the lab network (fixed for the life of the lab). */
   async ip(): Promise<string> {
     const info = await this.container.inspect();
     return info.NetworkSettings.Networks[this.network]?.IPAddress ?? '';
