@@ -1,4 +1,5 @@
 import type { AnyLab } from '../src/engine/lab.ts';
+import { minioLabs } from './minio/index.ts';
 import redisReplication from './redis/replication.ts';
 import redisSentinelFailover from './redis/sentinel-failover.ts';
 import zkEnsembleBasics from './zookeeper/ensemble-basics.ts';
@@ -16,4 +17,5 @@ export const labs: AnyLab[] = [
   zkObserver,
   redisReplication,
   redisSentinelFailover,
+  ...minioLabs,
 ];

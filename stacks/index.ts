@@ -1,6 +1,7 @@
 import type { Stack } from '../src/runtime/stack.ts';
+import { minio } from './minio/stack.ts';
 import { redis } from './redis/stack.ts';
 import { zookeeper } from './zookeeper/stack.ts';
 
 /** Every stack `midlab up` can start. A new stack is added here. */
-export const stacks: Stack[] = [zookeeper, redis] as unknown as Stack[];
+export const stacks: Stack[] = [zookeeper, redis, minio] as unknown as Stack[];

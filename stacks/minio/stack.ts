@@ -1,0 +1,175 @@
+import { UsageError } from '../../src/errors.ts';
+import type { ParamValues } from '../../src/params.ts';
+import type { StartedCluster } from '../../src/runtime/cluster.ts';
+import type { NodeSpec } from '../../src/runtime/node.ts';
+import { type Probe, waitUntil } from '../../src/runtime/poll.ts';
+import { secret } from '../../src/runtime/secrets.ts';
+import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
+import { type ClusterInfo, type HealthKind, health, mcAdminInfo, mcEnv } from './admin.ts';
+import { MinioClient } from './client.ts';
+import { CONSOLE_PORT, MAX_DRIVES_PER_NODE, nodeNames, S3_PORT, serverCommand } from './config.ts';
+
+export const IMAGE = 'midlab/minio:latest';
+
+export const minioParams = {
+  nodes: { type: 'int', default: 4, min: 1, max: 16, describe: 'MinIO nodes (minio1..)' },
+  drives: {
+    type: 'int',
+    default: 2,
+    min: 1,
+    max: MAX_DRIVES_PER_NODE,
+    describe: 'drives per node (/data1.. inside each node)',
+  },
+  parity: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 8,
+    describe: 'parity shards of the standard storage class, EC:N (0: the server default)',
+  },
+} as const;
+export type MinioParams = ParamValues<typeof minioParams>;
+
+export interface Credentials {
+  accessKey: string;
+  secretKey: string;
+}
+
+export const minio: Stack<typeof minioParams, StartedMinio> = {
+  name: 'minio',
+  summary: 'Distributed MinIO minio1..N (S3 on 9000, console on 9001), drives /data1.. per node, erasure-coded',
+  params: minioParams,
+  validate(p) {
+    const total = p.nodes * p.drives;
+    if (p.parity > 0 && p.parity > Math.floor(total / 2)) {
+      throw new UsageError(
+        `parity ${p.parity} is more than half of ${total} drive(s): MinIO refuses EC:${p.parity} here`,
+        `use --param parity=${Math.floor(total / 2)} or less (0: the server default)`,
+      );
+    }
+    if (p.parity > 0 && total < 2) {
+      throw new UsageError('one drive has no room for parity', 'use --param parity=0, or more drives');
+    }
+    const warnings: string[] = [];
+    if (total === 1) warnings.push('one drive: no erasure coding at all, a lost drive loses everything');
+    if (p.nodes === 2) warnings.push('2 nodes: losing either leaves half the drives, not enough to write');
+    return warnings;
+  },
+  nodes(p) {
+    const user = `midlab-${secret(8)}`;
+    const password = secret(24);
+    return nodeNames(p.nodes).map(
+      (name): NodeSpec => ({
+        name,
+        image: IMAGE,
+        cmd: serverCommand(p.nodes, p.drives),
+        env: {
+          MINIO_ROOT_USER: user,
+          MINIO_ROOT_PASSWORD: password,
+          ...(p.parity > 0 ? { MINIO_STORAGE_CLASS_STANDARD: `EC:${p.parity}` } : {}),
+        },
+        ports: { s3: S3_PORT, console: CONSOLE_PORT },
+        memoryMb: 512,
+      }),
+    );
+  },
+  async connect(cluster, p) {
+    const m = new StartedMinio(cluster, p);
+    await m.waitHealthy(120_000);
+    return m;
+  },
+};
+
+/** A running distributed MinIO. */
+export class StartedMinio implements StartedStack {
+  readonly cluster: StartedCluster;
+  readonly params: MinioParams;
+  readonly credentials: Credentials;
+
+  constructor(cluster: StartedCluster, params: MinioParams) {
+    this.cluster = cluster;
+    this.params = params;
+    const env = cluster.nodes[0]?.spec.env ?? {};
+    this.credentials = { accessKey: env.MINIO_ROOT_USER ?? '', secretKey: env.MINIO_ROOT_PASSWORD ?? '' };
+  }
+
+  get nodeNames(): string[] {
+    return this.cluster.nodes.map((n) => n.name);
+  }
+
+  /** `127.0.0.1:PORT` of a node's S3 API. */
+  s3Endpoint(node: string): string {
+    return this.cluster.node(node).endpoint('s3');
+  }
+
+  endpoints(): Record<string, string | string[]> {
+    return {
+      s3: this.nodeNames.map((n) => this.s3Endpoint(n)),
+      console: this.nodeNames.map((n) => this.cluster.node(n).endpoint('console')),
+      ...Object.fromEntries(this.nodeNames.map((n) => [n, this.s3Endpoint(n)])),
+    };
+  }
+
+  /** An S3 client of one node. */
+  client(node: string, opts: { timeoutMs?: number } = {}): MinioClient {
+    return new MinioClient(this.s3Endpoint(node), this.credentials, opts);
+  }
+
+  /** `mc admin info` as seen by one (running) node. */
+  info(node: string): Promise<ClusterInfo> {
+    return mcAdminInfo(this.cluster.node(node), this.credentials);
+  }
+
+  /** HTTP status of /minio/health/{live,cluster,cluster/read} on one node (0: no answer). */
+  health(node: string, kind: HealthKind): Promise<number> {
+    return health(this.s3Endpoint(node), kind);
+  }
+
+  /** `mc` inside a node, with the alias `local` set through the environment. */
+  mc(node: string, args: string[]): Promise<string> {
+    return this.cluster
+      .node(node)
+      .exec(['mc', ...args], { env: mcEnv(this.credentials) })
+      .then((r) => {
+        if (r.exitCode !== 0) throw new Error(`mc ${args.join(' ')} on ${node}: ${(r.stderr || r.stdout).trim()}`);
+        return r.stdout;
+      });
+  }
+
+  /** What `docker exec` a trainee types for mc in a node (alias `local` already set). */
+  mcCommand(node: string, args: string): string {
+    return `docker exec -e MC_HOST_local=http://${this.credentials.accessKey}:${this.credentials.secretKey}@localhost:${S3_PORT} ${this.cluster.node(node).containerName} mc ${args}`;
+  }
+
+  /** Every drive online in `mc admin info` (asked of `via`) and /minio/health/cluster 200. */
+  async healthProblems(via = this.nodeNames[0] as string): Promise<string[]> {
+    const problems: string[] = [];
+    const status = await this.health(via, 'cluster');
+    if (status !== 200) problems.push(`/minio/health/cluster on ${via}: ${status || 'no answer'}`);
+    const info = await this.info(via);
+    const expected = this.params.nodes * this.params.drives;
+    const bad = info.drives.filter((d) => d.state !== 'ok');
+    if (info.drives.length !== expected) problems.push(`${info.drives.length} of ${expected} drives listed`);
+    if (bad.length) problems.push(`drives not ok: ${bad.map((d) => `${d.endpoint}=${d.state}`).join(', ')}`);
+    if (info.onlineDisks !== expected) problems.push(`${info.onlineDisks} drives online, ${info.offlineDisks} offline`);
+    return problems;
+  }
+
+  async waitHealthy(timeoutMs = 90_000): Promise<void> {
+    await waitUntil(
+      `MinIO with all ${this.params.nodes * this.params.drives} drives online and write quorum`,
+      async (): Promise<Probe<undefined>> => {
+        const problems = await this.healthProblems();
+        return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: undefined };
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  }
+
+  stop(): Promise<void> {
+    return this.cluster.stop();
+  }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
