@@ -1,5 +1,6 @@
 import type { AnyLab } from '../src/engine/lab.ts';
 import { minioLabs } from './minio/index.ts';
+import { rabbitmqLabs } from './rabbitmq/index.ts';
 import redisReplication from './redis/replication.ts';
 import redisSentinelFailover from './redis/sentinel-failover.ts';
 import zkEnsembleBasics from './zookeeper/ensemble-basics.ts';
@@ -17,5 +18,6 @@ export const labs: AnyLab[] = [
   zkObserver,
   redisReplication,
   redisSentinelFailover,
+  ...rabbitmqLabs,
   ...minioLabs,
 ];

@@ -14,7 +14,9 @@ export interface Window {
 }
 
 export function availability(ops: Op[], faults: FaultRecord[], f?: string, endTime?: number): Window[] {
-  const end = endTime ?? Math.max(0, ...ops.map((o) => o.time)) + 1;
+  let last = 0;
+  for (const o of ops) last = Math.max(last, o.time);
+  const end = endTime ?? last + 1;
   const edges = new Set<number>([0, end]);
   for (const fr of faults) {
     edges.add(fr.start);

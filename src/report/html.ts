@@ -33,7 +33,10 @@ export interface PlotData {
 
 /** Pure: what the plots show, from the evidence alone. */
 export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
-  const end = Math.max(1, ...ev.ops.map((o) => o.time), ...ev.observations.map((o) => o.time));
+  // A loop, not Math.max(...spread): a busy lab records hundreds of thousands of operations.
+  let end = 1;
+  for (const o of ev.ops) end = Math.max(end, o.time);
+  for (const o of ev.observations) end = Math.max(end, o.time);
   const n = Math.ceil(end / bucketMs) + 1;
   const ok = new Array<number>(n).fill(0);
   const fail = new Array<number>(n).fill(0);

@@ -18,7 +18,8 @@ export async function composeFile(
 ): Promise<string> {
   const p = resolveParams(stack.params as ParamTable, given, stack.name);
   const services: Record<string, unknown> = {};
-  for (const n of stack.nodes(p as never)) {
+  const nodes = await fixedSecrets(`compose-${stack.name}`, async () => stack.nodes(p as never));
+  for (const n of nodes) {
     const { entrypoint, cmd } = await imageCommand(n.image);
     const env: Record<string, string> = { ...(n.env ?? {}) };
     const writes: string[] = [];

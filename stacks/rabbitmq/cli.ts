@@ -1,0 +1,83 @@
+/**
+ * Readers of what RabbitMQ's command-line tools and logs print. Pure functions, unit-tested.
+ */
+
+/** `rabbitmqctl cluster_status --formatter json`, the parts labs use. */
+export interface ClusterStatus {
+  clusterName: string;
+  runningNodes: string[];
+  diskNodes: string[];
+  /** RAM nodes: deprecated, removed in RabbitMQ 4.3. */
+  ramNodes: string[];
+  partitions: Record<string, string[]>;
+  alarms: unknown[];
+  versions: Record<string, string>;
+}
+
+export function parseClusterStatus(text: string): ClusterStatus {
+  // The CLI may print a line before the JSON ("Cluster status of node ..." without --quiet).
+  const start = text.indexOf('{');
+  if (start < 0) throw new Error(`cluster_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  const j = JSON.parse(text.slice(start)) as Record<string, unknown>;
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  const versions: Record<string, string> = {};
+  for (const [node, v] of Object.entries((j.versions ?? {}) as Record<string, { rabbitmq_version?: string }>)) {
+    versions[node] = String(v?.rabbitmq_version ?? '?');
+  }
+  const partitions = Array.isArray(j.partitions) ? {} : ((j.partitions ?? {}) as Record<string, string[]>);
+  return {
+    clusterName: String(j.cluster_name ?? ''),
+    runningNodes: list(j.running_nodes).sort(),
+    diskNodes: list(j.disk_nodes).sort(),
+    ramNodes: list(j.ram_nodes).sort(),
+    partitions,
+    alarms: Array.isArray(j.alarms) ? j.alarms : [],
+    versions,
+  };
+}
+
+export type JoinFailureCause = 'cookie' | 'unreachable' | 'not running' | 'other';
+
+/**
+ * Why `rabbitmqctl join_cluster` failed, in plain words, from its output. A cookie
+ * mismatch shows as "TCP connection succeeded but Erlang distribution failed" with the
+ * suggestion to check the cookie: the TCP connection worked, the handshake did not.
+ */
+export function explainJoinFailure(output: string): { cause: JoinFailureCause; plain: string } {
+  if (/Erlang distribution failed/i.test(output) || /erlang cookie/i.test(output)) {
+    return {
+      cause: 'cookie',
+      plain:
+        'the TCP connection to the cluster node worked, but the Erlang distribution handshake failed: ' +
+        'the two nodes do not share the same Erlang cookie, so the cluster refused to talk to this node',
+    };
+  }
+  if (/nxdomain|unable to connect to epmd|could not resolve|TCP connection failed/i.test(output)) {
+    return { cause: 'unreachable', plain: 'the cluster node could not be reached (name resolution or network)' };
+  }
+  if (/target node is not running|nodedown/i.test(output)) {
+    return { cause: 'not running', plain: 'the cluster node is not running' };
+  }
+  return { cause: 'other', plain: output.trim().split('\n')[0] ?? 'unknown error' };
+}
+
+/** Log lines where a node refused a distribution connection (a cookie mismatch). */
+export function rejectedConnections(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /Connection attempt from (?:disallowed )?node .* rejected/i.test(l))
+    .map((l) => stripLogPrefix(l).replace(/^\*+\s*|\s*\*+$/g, ''));
+}
+
+/** Log lines of a mirror taking over a classic mirrored queue. */
+export function promotionLines(log: string, queue: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /Promoting (mirror|slave)/i.test(l) && l.includes(queue))
+    .map(stripLogPrefix);
+}
+
+/** A log line without its timestamps, level and process id: just what was said. */
+export function stripLogPrefix(line: string): string {
+  return line.replace(/^.*?\[\w+\]\s+<[\d.]+>\s*/, '').trim();
+}

@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { resolveParams } from '../../src/params.ts';
+import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/admin.ts';
+import {
+  explainJoinFailure,
+  parseClusterStatus,
+  promotionLines,
+  rejectedConnections,
+  stripLogPrefix,
+} from '../../stacks/rabbitmq/cli.ts';
+import { outcomeType } from '../../stacks/rabbitmq/client.ts';
+import {
+  CONF_PATH,
+  COOKIE_PATH,
+  hostOf,
+  memberNames,
+  passwordOf,
+  rabbitmqConf,
+  secret,
+} from '../../stacks/rabbitmq/config.ts';
+import { describeQueue, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
+import { describeTally, messageIds, tally } from '../../stacks/rabbitmq/workload.ts';
+
+const params = (given: Record<string, string | number | boolean> = {}) =>
+  resolveParams(rabbitmq.params, given, 'rabbitmq');
+
+const fileOf = (spec: { files?: { path: string; content: string | Buffer }[] }, path: string) =>
+  String(spec.files?.find((f) => f.path === path)?.content ?? '');
+
+describe('rabbitmq config', () => {
+  const layout = { members: memberNames(3), clusterName: 'midlab-test', password: 'Secret123', netTicktime: 10 };
+
+  it('lists every member for classic-config peer discovery, with lab-sized timing', () => {
+    const conf = rabbitmqConf(layout);
+    expect(conf).toContain('cluster_formation.peer_discovery_backend = rabbit_peer_discovery_classic_config\n');
+    for (const [i, m] of ['rabbit1', 'rabbit2', 'rabbit3'].entries()) {
+      expect(conf).toContain(`cluster_formation.classic_config.nodes.${i + 1} = rabbit@${m}\n`);
+    }
+    expect(conf).toContain('net_ticktime = 10\n');
+    expect(conf).toContain('cluster_partition_handling = ignore\n');
+    expect(conf).toContain('default_user = midlab\n');
+    expect(passwordOf(conf)).toBe('Secret123');
+  });
+
+  it('puts comments on their own lines only', () => {
+    for (const line of rabbitmqConf(layout).split('\n')) {
+      if (!line.startsWith('#')) expect(line).not.toContain('#');
+    }
+  });
+
+  it('a standalone node has no peer discovery', () => {
+    const conf = rabbitmqConf(layout, { standalone: true });
+    expect(conf).not.toMatch(/cluster_formation/);
+    expect(passwordOf(conf)).toBe('Secret123');
+  });
+
+  it('makes random [A-Za-z0-9] secrets', () => {
+    const a = secret(32);
+    expect(a).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(secret(32)).not.toBe(a);
+  });
+
+  it('gives every member the same config and cookie, the intruder its own cookie and no peers', () => {
+    const nodes = rabbitmq.nodes(params({ intruder: true }));
+    expect(nodes.map((n) => n.name)).toEqual(['rabbit1', 'rabbit2', 'rabbit3', 'intruder']);
+    const members = nodes.slice(0, 3);
+    const intruder = nodes[3]!;
+    expect(new Set(members.map((n) => fileOf(n, CONF_PATH))).size).toBe(1);
+    expect(new Set(members.map((n) => fileOf(n, COOKIE_PATH))).size).toBe(1);
+    expect(fileOf(members[0]!, COOKIE_PATH).trim()).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(fileOf(intruder, COOKIE_PATH)).not.toBe(fileOf(members[0]!, COOKIE_PATH));
+    expect(fileOf(members[0]!, CONF_PATH)).not.toContain('rabbit@intruder');
+    expect(fileOf(intruder, CONF_PATH)).not.toMatch(/cluster_formation/);
+    expect(passwordOf(fileOf(intruder, CONF_PATH))).toBe(passwordOf(fileOf(members[0]!, CONF_PATH)));
+    for (const n of nodes) expect(n.ports).toEqual({ amqp: 5672, http: 15672 });
+  });
+
+  it('makes new secrets for every cluster', () => {
+    const a = rabbitmq.nodes(params())[0]!;
+    const b = rabbitmq.nodes(params())[0]!;
+    expect(fileOf(a, COOKIE_PATH)).not.toBe(fileOf(b, COOKIE_PATH));
+    expect(passwordOf(fileOf(a, CONF_PATH))).not.toBe(passwordOf(fileOf(b, CONF_PATH)));
+  });
+});
+
+describe('rabbitmq validation', () => {
+  it('refuses a cluster without nodes', () => {
+    expect(() => params({ nodes: 0 })).toThrow(/out of range/);
+    expect(() => rabbitmq.validate({ ...params(), nodes: 0 })).toThrow(/at least one node/);
+  });
+  it('warns that two nodes leave quorum queues no failure to tolerate', () => {
+    expect(rabbitmq.validate(params({ nodes: 2 }))[0]).toMatch(/tolerates no failure/);
+    expect(rabbitmq.validate(params({ nodes: 3 }))).toEqual([]);
+    expect(rabbitmq.validate(params({ nodes: 1 }))).toEqual([]);
+    expect(rabbitmq.validate(params({ nodes: 4 }))[0]).toMatch(/tolerate 1 failure/);
+  });
+  it('parses intruder as a boolean', () => {
+    expect(params({ intruder: 'true' }).intruder).toBe(true);
+    expect(params().intruder).toBe(false);
+  });
+});
+
+describe('rabbitmq HTTP API parsers', () => {
+  it('reads /api/nodes', () => {
+    const nodes = parseNodes([
+      { name: 'rabbit@rabbit1', running: true, type: 'disc', partitions: [] },
+      { name: 'rabbit@rabbit2', running: false, type: 'disc' },
+    ]);
+    expect(nodes).toEqual([
+      { name: 'rabbit@rabbit1', running: true, type: 'disc', partitions: [] },
+      { name: 'rabbit@rabbit2', running: false, type: 'disc', partitions: [] },
+    ]);
+    expect(() => parseNodes({ error: 'not_authorised' })).toThrow(/not a list/);
+  });
+
+  it('reads a mirrored classic queue', () => {
+    const q = parseQueue({
+      name: 'ha.orders',
+      type: 'classic',
+      durable: true,
+      node: 'rabbit@rabbit1',
+      state: 'running',
+      policy: 'ha-all',
+      slave_nodes: ['rabbit@rabbit3', 'rabbit@rabbit2'],
+      synchronised_slave_nodes: ['rabbit@rabbit2'],
+      messages: 3000,
+    });
+    expect(q).toMatchObject({ node: 'rabbit@rabbit1', policy: 'ha-all', messages: 3000 });
+    expect(q.mirrors).toEqual(['rabbit@rabbit3', 'rabbit@rabbit2']);
+    expect(q.synchronisedMirrors).toEqual(['rabbit@rabbit2']);
+    expect(describeQueue(q)).toBe(
+      'ha.orders (classic, durable), on rabbit1, policy ha-all, mirrors rabbit3,rabbit2, synchronised rabbit2',
+    );
+  });
+
+  it('reads a quorum queue (a fresh one has no statistics yet)', () => {
+    const q = parseQueue({
+      name: 'qq.orders',
+      type: 'quorum',
+      durable: true,
+      leader: 'rabbit@rabbit2',
+      members: ['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3'],
+      online: ['rabbit@rabbit2', 'rabbit@rabbit3'],
+    });
+    expect(q).toMatchObject({ type: 'quorum', leader: 'rabbit@rabbit2', messages: undefined, policy: undefined });
+    expect(q.online).toHaveLength(2);
+    expect(describeQueue(q)).toBe(
+      'qq.orders (quorum, durable), leader rabbit2, members rabbit1,rabbit2,rabbit3, online rabbit2,rabbit3',
+    );
+  });
+
+  it('reads policies', () => {
+    expect(
+      parsePolicies([
+        { name: 'ha-all', pattern: '^ha\\.', 'apply-to': 'queues', definition: { 'ha-mode': 'all' }, priority: 0 },
+      ]),
+    ).toEqual([
+      { name: 'ha-all', pattern: '^ha\\.', applyTo: 'queues', definition: { 'ha-mode': 'all' }, priority: 0 },
+    ]);
+  });
+
+  it('maps node names to hosts', () => {
+    expect(hostOf('rabbit@rabbit2')).toBe('rabbit2');
+    expect(hostOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('rabbitmq CLI and log readers', () => {
+  it('reads cluster_status --formatter json', () => {
+    const s = parseClusterStatus(
+      JSON.stringify({
+        alarms: [],
+        cluster_name: 'midlab-x',
+        disk_nodes: ['rabbit@rabbit2', 'rabbit@rabbit1', 'rabbit@rabbit3'],
+        ram_nodes: [],
+        running_nodes: ['rabbit@rabbit2', 'rabbit@rabbit3', 'rabbit@rabbit1'],
+        partitions: {},
+        versions: { 'rabbit@rabbit1': { erlang_version: '25.2.3', rabbitmq_version: '3.10.8' } },
+      }),
+    );
+    expect(s.runningNodes).toEqual(['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3']);
+    expect(s.diskNodes).toEqual(['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3']);
+    expect(s.ramNodes).toEqual([]);
+    expect(s.versions['rabbit@rabbit1']).toBe('3.10.8');
+    expect(() => parseClusterStatus('Error: not running')).toThrow(/no JSON/);
+  });
+
+  it('explains a wrong-cookie join in plain words', () => {
+    const output = [
+      "Error: unable to perform an operation on node 'rabbit@rabbit1'. Please see diagnostics information and suggestions below.",
+      'rabbit@rabbit1:',
+      '  * connected to epmd (port 4369) on rabbit1',
+      '  * TCP connection succeeded but Erlang distribution failed ',
+      '  * suggestion: check if the Erlang cookie is identical for all server nodes and CLI tools',
+    ].join('\n');
+    const why = explainJoinFailure(output);
+    expect(why.cause).toBe('cookie');
+    expect(why.plain).toMatch(/do not share the same Erlang cookie/);
+    expect(explainJoinFailure('* unable to connect to epmd (port 4369) on rabbit9: nxdomain').cause).toBe(
+      'unreachable',
+    );
+    expect(explainJoinFailure('something else\nmore').plain).toBe('something else');
+  });
+
+  it('finds rejected handshakes and promotions in a docker log', () => {
+    const log = [
+      '2026-11-22T01:45:33.964Z 2026-11-22 01:45:33.964140+00:00 [error] <0.1175.0> ** Connection attempt from node rabbit@intruder rejected. Invalid challenge reply. **',
+      '2026-11-22T01:45:33.965Z 2026-11-22 01:45:33.964140+00:00 [error] <0.1175.0> ',
+      "2026-11-22T01:53:41.354Z 2026-11-22 01:53:41.353852+00:00 [info] <0.704.0> Mirrored queue 'ha.orders' in vhost '/': Promoting mirror <rabbit@rabbit3.1795312402.704.0> to leader",
+    ].join('\n');
+    expect(rejectedConnections(log)).toEqual([
+      'Connection attempt from node rabbit@intruder rejected. Invalid challenge reply.',
+    ]);
+    expect(promotionLines(log, 'ha.orders')).toEqual([
+      "Mirrored queue 'ha.orders' in vhost '/': Promoting mirror <rabbit@rabbit3.1795312402.704.0> to leader",
+    ]);
+    expect(promotionLines(log, 'other')).toEqual([]);
+    expect(stripLogPrefix('2026-11-22 01:00:00.1+00:00 [info] <0.1.0> hello')).toBe('hello');
+  });
+});
+
+describe('rabbitmq publishing outcomes', () => {
+  it('maps what the publisher knows to the history', () => {
+    expect(outcomeType('confirmed')).toBe('ok');
+    for (const o of ['nacked', 'returned', 'refused'] as const) expect(outcomeType(o)).toBe('fail');
+    for (const o of ['unknown', 'sent'] as const) expect(outcomeType(o)).toBe('info');
+  });
+  it('counts outcomes and names messages', () => {
+    const t = tally(['confirmed', 'confirmed', 'unknown']);
+    expect(t.confirmed).toBe(2);
+    expect(describeTally(t)).toBe('2 confirmed, 1 unknown');
+    expect(messageIds('m', 9, 2)).toEqual(['m000009', 'm000010']);
+  });
+});
