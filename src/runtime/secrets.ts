@@ -12,7 +12,9 @@ let fixed: { seed: string; n: number } | undefined;
 export function secret(length: number): string {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const bytes = fixed
-    ? createHash('sha256').update(`${fixed.seed}:${fixed.n++}`).digest()
+    ? createHash('sha256')
+        .update(`${fixed.seed}:${fixed.n++}`)
+        .digest()
     : randomBytes(Math.max(32, length));
   let out = '';
   for (let i = 0; out.length < length; i++) out += alphabet[(bytes[i % bytes.length] ?? 0) % alphabet.length];

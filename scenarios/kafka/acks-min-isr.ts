@@ -1,0 +1,391 @@
+import { type Check, check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
+import type { Evidence, Op } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
+import { waitUntil } from '../../src/runtime/poll.ts';
+import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
+import { type Acks, KafkaProducer } from '../../stacks/kafka/client.ts';
+import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
+import { readAll } from '../../stacks/kafka/workload.ts';
+import { describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+
+const TOPIC = 'acks';
+/** The partition's replicas in assignment order: kafka1 is the preferred leader and stays the leader. */
+const REPLICAS = ['kafka1', 'kafka2', 'kafka3'];
+const LEADER = 'kafka1';
+/** Taken down in this order: followers only, so the leader never moves. */
+const FIRST_DOWN = 'kafka3';
+const SECOND_DOWN = 'kafka2';
+const MIN_ISR = 2;
+/** One producer per acks setting; the producer's name is its History process and its ids' prefix. */
+const PRODUCERS: { name: string; acks: Acks; label: string }[] = [
+  { name: 'acks0', acks: 0, label: 'acks=0' },
+  { name: 'acks1', acks: 1, label: 'acks=1' },
+  { name: 'acksall', acks: 'all', label: 'acks=all' },
+];
+/** Kafka's numeric error codes of the two refusals (the protocol's ErrorCode table). */
+const ERROR_CODES: Record<string, number> = { NOT_ENOUGH_REPLICAS: 19, NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20 };
+const PHASES = ['all-up', 'one-down', 'two-down', 'back'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface PhaseMark {
+  phase: Phase;
+  start: number;
+  end: number;
+  isr: string[];
+  leader: string | undefined;
+}
+
+export default defineLab({
+  id: 'kafka/acks-min-isr',
+  title: 'acks=0, 1, all against min.insync.replicas=2 while brokers go down',
+  teaches:
+    'with min.insync.replicas=2, acks=all keeps working with one follower down and is refused (NOT_ENOUGH_REPLICAS) ' +
+    'with two down, while acks=1 and acks=0 carry on; nothing acknowledged with acks=all is ever lost',
+  notes:
+    'Notes, Kafka chapter: "Kafka 工作机制" (要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
+    'and "说一下同步投递和重复消费" (# acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
+    'for the *current* ISR, which may shrink to the leader alone; min.insync.replicas is what turns that into a ' +
+    'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. The notes also predate Kafka 3.0, where the ' +
+    "Java producer's default became acks=all with enable.idempotence=true: every lab sets acks explicitly. " +
+    OUTDATED,
+  params: {
+    mode: modeParam,
+    perPhase: { type: 'int', default: 5, min: 1, max: 100, describe: 'messages sent with each acks setting per phase' },
+    isrTimeoutMs: {
+      type: 'int',
+      default: 60_000,
+      min: 5000,
+      describe: 'the bound for the ISR to shrink after a broker stops, or to grow after it is back',
+    },
+  },
+  stack: kafka,
+  topology: (p) => ({ mode: p.mode }),
+  async mechanism(lab) {
+    const k = lab.stack;
+    lab.observe('mode', k.mode);
+    const reasons: string[] = [];
+    await lab.step(
+      `Topic "${TOPIC}": one partition on ${REPLICAS.join(', ')}, min.insync.replicas=${MIN_ISR}`,
+      `One partition, so there is exactly one leader to think about. Its replicas are assigned explicitly in the ` +
+        `order ${REPLICAS.join(', ')}: the first is the preferred leader, so ${LEADER} leads, and the lab will only ` +
+        `ever take followers down (${FIRST_DOWN}, then ${SECOND_DOWN}): the leader never moves. The topic sets ` +
+        `min.insync.replicas=${MIN_ISR} (the broker default is 1): an acks=all write needs at least ${MIN_ISR} ` +
+        'replicas in the ISR (the leader included) to be accepted at all.',
+      async () => {
+        await k.admin.createTopic(TOPIC, {
+          assignment: [REPLICAS],
+          config: { 'min.insync.replicas': MIN_ISR },
+        });
+        const part = await waitForIsr(k.admin, (p) => p.isr.length === REPLICAS.length, 30_000);
+        const cfg = await k.admin.topicConfig(TOPIC);
+        lab.observe(
+          'topicConfig',
+          { 'min.insync.replicas': cfg['min.insync.replicas'] },
+          `min.insync.replicas=${cfg['min.insync.replicas'] ?? '?'} on ${TOPIC}`,
+        );
+        lab.observe('partitionBefore', part, partText(part));
+        if (cfg['min.insync.replicas'] !== String(MIN_ISR))
+          reasons.push(`the topic's min.insync.replicas is ${cfg['min.insync.replicas']}, not ${MIN_ISR}`);
+        if (part.leader !== LEADER) reasons.push(`the leader is ${part.leader ?? 'none'}, not ${LEADER}`);
+        if (part.isr.length !== REPLICAS.length) reasons.push(`the ISR is ${part.isr.join(',')}, not all three`);
+      },
+      [describeTopicCommand(k, TOPIC), configsCommand(k)],
+    );
+    return reasons;
+  },
+  async run(lab) {
+    const k = lab.stack;
+    const p = lab.params;
+    // Probes and producers bootstrap on the leader only: it is up the whole time, and a
+    // client never waits on a stopped broker's address.
+    const probe = new KafkaAdmin({ mode: k.mode, brokers: k.brokerEndpoints([LEADER]) });
+    const producers = await Promise.all(
+      PRODUCERS.map((x) =>
+        KafkaProducer.connect(k.brokerEndpoints([LEADER]), lab.history, {
+          name: x.name,
+          acks: x.acks,
+          // No retries: a refusal is the answer this lab wants to see, at once.
+          retries: 0,
+          deliveryTimeoutMs: 6000,
+          requestTimeoutMs: 4000,
+          ackTimeoutMs: 3000,
+        }),
+      ),
+    );
+    const marks: PhaseMark[] = [];
+    const round = async (phase: Phase, part: PartitionState) => {
+      const start = lab.history.now();
+      const tally: Record<string, string[]> = {};
+      for (let i = 0; i < p.perPhase; i++) {
+        for (const [j, prod] of producers.entries()) {
+          const r = await prod.send(TOPIC, { partition: 0 });
+          const label = PRODUCERS[j]?.label ?? prod.name;
+          const outcomes = tally[label] ?? [];
+          tally[label] = outcomes;
+          outcomes.push(r.ok ? 'ok' : `${r.type}${r.error ? ` (${r.error.split(':')[0]})` : ''}`);
+        }
+      }
+      const mark: PhaseMark = { phase, start, end: lab.history.now(), isr: part.isr, leader: part.leader };
+      marks.push(mark);
+      lab.observe('phase', mark);
+      lab.say(
+        Object.entries(tally)
+          .map(([label, rs]) => `${label}: ${summarize(rs)}`)
+          .join('; '),
+      );
+    };
+    try {
+      await lab.step(
+        'All three up: send with acks=0, 1 and all',
+        `${p.perPhase} messages with each setting, one after the other, every one identified. acks=0: the producer ` +
+          'does not wait for any answer (the broker sends none), so "ok" only means "handed to the socket". ' +
+          'acks=1: the leader appended it. acks=all (-1): every replica in the ISR has it. The producers retry ' +
+          'nothing, so a refusal shows as it is.',
+        async () => round('all-up', await probe.partition(TOPIC, 0)),
+        [produceCommand(k, 'all')],
+      );
+      await lab.step(
+        `Stop ${FIRST_DOWN}: one follower down`,
+        `${FIRST_DOWN} shuts down cleanly (SIGTERM: a controlled shutdown), so the controller removes it from the ` +
+          `ISR at once; a killed broker would only be dropped after its session timeout, and a frozen follower ` +
+          `after replica.lag.time.max.ms (10 s here, 30 s in production). The ISR is then ${LEADER} and ` +
+          `${SECOND_DOWN}: 2 >= min.insync.replicas, so acks=all still succeeds, now waiting for one follower.`,
+        async () => {
+          await lab.faults.stop(FIRST_DOWN);
+          const part = await waitForIsr(probe, (x) => sameSet(x.isr, [LEADER, SECOND_DOWN]), p.isrTimeoutMs);
+          lab.observe('isrOneDown', part.isr, partText(part));
+          await round('one-down', part);
+        },
+        [describeTopicCommand(k, TOPIC, LEADER)],
+      );
+      await lab.step(
+        `Stop ${SECOND_DOWN}: two followers down`,
+        `Now the ISR is ${LEADER} alone: 1 < min.insync.replicas=${MIN_ISR}. The leader refuses acks=all writes ` +
+          'before appending them, with the error NOT_ENOUGH_REPLICAS (code 19): the producer is told, and can ' +
+          'retry later or alert. (NOT_ENOUGH_REPLICAS_AFTER_APPEND, code 20, is the rarer case where the ISR ' +
+          "shrank after the append: the write is in the leader's log but not acknowledged: unknown, not failed.) " +
+          'acks=1 needs only the leader, so it carries on, each write held by a single copy. ' +
+          (k.mode === 'kraft'
+            ? 'In KRaft mode kafka1..3 are also the controller quorum: with two stopped there is no active ' +
+              'controller, yet the leader keeps serving with the metadata it has (the ISR change was committed ' +
+              `while ${SECOND_DOWN} was shutting down).`
+            : 'In ZooKeeper mode the controller moves to a live broker if it was on a stopped one.'),
+        async () => {
+          await lab.faults.stop(SECOND_DOWN);
+          const part = await waitForIsr(probe, (x) => sameSet(x.isr, [LEADER]), p.isrTimeoutMs);
+          lab.observe('isrTwoDown', part.isr, partText(part));
+          await round('two-down', part);
+        },
+        [describeTopicCommand(k, TOPIC, LEADER), produceCommand(k, 'all')],
+      );
+      await lab.step(
+        `Start ${SECOND_DOWN} and ${FIRST_DOWN} again`,
+        'The restarted followers fetch what they missed from the leader (including the acks=1 writes made while ' +
+          'they were down) and rejoin the ISR once caught up. As soon as one of them is back in the ISR, acks=all ' +
+          'is accepted again.',
+        async () => {
+          await lab.faults.start(SECOND_DOWN);
+          await lab.faults.start(FIRST_DOWN);
+          const part = await waitForIsr(probe, (x) => x.isr.length >= MIN_ISR, p.isrTimeoutMs);
+          lab.observe('isrBack', part.isr, partText(part));
+          await round('back', part);
+        },
+        [describeTopicCommand(k, TOPIC, LEADER)],
+      );
+    } finally {
+      await Promise.all(producers.map((x) => x.disconnect()));
+      await probe.close();
+    }
+  },
+  async final(lab) {
+    const k = lab.stack;
+    const n = await readAll(k.bootstrap, k.admin, lab.history, TOPIC);
+    lab.say(`final read: ${n} messages in ${TOPIC}`);
+  },
+  predictions: [
+    {
+      beforeStep: 4,
+      question: `Only the leader is left in the ISR (min.insync.replicas=${MIN_ISR}). What happens to acks=all sends?`,
+      choices: [
+        'they succeed, held by the leader only',
+        'they are refused with NOT_ENOUGH_REPLICAS',
+        'they hang until the request times out',
+        'they succeed, and are lost later',
+      ],
+      answer: (ev) => {
+        const r = phaseOps(ev, 'two-down', 'acksall');
+        if (!r.length) return undefined;
+        if (r.every((o) => o.type === 'ok')) return 0;
+        if (r.every((o) => o.type !== 'ok' && errorType(o)?.startsWith('NOT_ENOUGH_REPLICAS'))) return 1;
+        return r.some((o) => o.type === 'info') ? 2 : undefined;
+      },
+    },
+  ],
+  check(ev) {
+    const checks: Check[] = [];
+    const marks = PHASES.map((ph) => phaseMark(ev, ph));
+    const missing = PHASES.filter((_, i) => !marks[i]);
+    if (missing.length) {
+      return [
+        {
+          name: 'every phase ran',
+          ok: 'unknown',
+          expected: PHASES.join(', '),
+          observed: `missing: ${missing.join(', ')}`,
+        },
+      ];
+    }
+    const all = (ph: Phase, prod: string) => phaseOps(ev, ph, prod);
+    const okAll = (ops: Op[]) => ops.length > 0 && ops.every((o) => o.type === 'ok');
+    checks.push(
+      check(
+        'all three up: acks=0, 1 and all succeed',
+        PRODUCERS.every((x) => okAll(all('all-up', x.name))),
+        'every send acknowledged',
+        PRODUCERS.map((x) => `${x.label} ${tally(all('all-up', x.name))}`).join('; '),
+      ),
+      check(
+        `one follower down (ISR ${marks[1]?.isr.join(',')}): acks=all still succeeds`,
+        sameSet(marks[1]?.isr ?? [], [LEADER, SECOND_DOWN]) && okAll(all('one-down', 'acksall')),
+        `ISR ${LEADER},${SECOND_DOWN}; every acks=all send acknowledged`,
+        `ISR ${marks[1]?.isr.join(',')}; acks=all ${tally(all('one-down', 'acksall'))}`,
+      ),
+    );
+    const refused = all('two-down', 'acksall');
+    const types = [...new Set(refused.map(errorType).filter((t): t is string => !!t))];
+    checks.push(
+      check(
+        `two followers down (ISR ${marks[2]?.isr.join(',')}): acks=all refused with NOT_ENOUGH_REPLICAS`,
+        sameSet(marks[2]?.isr ?? [], [LEADER]) &&
+          refused.length > 0 &&
+          refused.every((o) => o.type !== 'ok' && (errorType(o) ?? '').startsWith('NOT_ENOUGH_REPLICAS')),
+        `ISR ${LEADER} alone; every acks=all send refused: NOT_ENOUGH_REPLICAS (19) or ..._AFTER_APPEND (20)`,
+        `ISR ${marks[2]?.isr.join(',')}; acks=all ${tally(refused)}; errors ${
+          types.map((t) => `${t} (${ERROR_CODES[t] ?? '?'})`).join(', ') || 'none'
+        }`,
+        { errors: refused.map((o) => ({ id: idsOf(o.value)[0], type: o.type, error: o.error })) },
+      ),
+      check(
+        'two followers down: acks=1 still succeeds',
+        okAll(all('two-down', 'acks1')),
+        'every acks=1 send acknowledged by the leader alone',
+        `acks=1 ${tally(all('two-down', 'acks1'))}; acks=0 ${tally(all('two-down', 'acks0'))} (acks=0 gets no answer to fail with)`,
+      ),
+      check(
+        `followers back (ISR ${marks[3]?.isr.join(',')}): acks=all succeeds again`,
+        (marks[3]?.isr.length ?? 0) >= MIN_ISR && okAll(all('back', 'acksall')),
+        `ISR of at least ${MIN_ISR}; every acks=all send acknowledged`,
+        `ISR ${marks[3]?.isr.join(',')}; acks=all ${tally(all('back', 'acksall'))}`,
+      ),
+    );
+    // The final read against each producer's sends.
+    const byProducer = (name: string) => projectOps(ev.ops, name);
+    checks.push(
+      ...deliveryChecks(delivery(byProducer('acksall'), { receive: 'read-all' }), {
+        loss: 'forbidden',
+        duplicates: 'allowed',
+      }).map((c) => ({ ...c, name: `acks=all: ${c.name}` })),
+    );
+    const ones = delivery(byProducer('acks1'), { receive: 'read-all' });
+    const zeros = delivery(byProducer('acks0'), { receive: 'read-all' });
+    checks.push(
+      check(
+        'acks=1 and acks=0: what the final read holds (reported)',
+        true,
+        'reported only: the leader never changed, so nothing was truncated',
+        `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${
+          ones.lost.length ? ` (${sample(ones.lost)})` : ''
+        }; acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
+      ),
+    );
+    return checks;
+  },
+});
+
+/** Polls the partition until `ok` holds; returns its state. */
+async function waitForIsr(
+  admin: KafkaAdmin,
+  ok: (p: PartitionState) => boolean,
+  timeoutMs: number,
+): Promise<PartitionState> {
+  return waitUntil(
+    `${TOPIC}-0 to reach the expected ISR`,
+    async () => {
+      const part = await admin.partition(TOPIC, 0);
+      return ok(part) ? { done: true, value: part } : { done: false, seen: partText(part) };
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+function partText(p: PartitionState): string {
+  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
+}
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function summarize(rs: string[]): string {
+  const counts = new Map<string, number>();
+  for (const r of rs) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return [...counts].map(([r, n]) => `${n} ${r}`).join(', ');
+}
+
+function phaseMark(ev: Evidence, phase: Phase): PhaseMark | undefined {
+  return ev.observations.find((o) => o.name === 'phase' && (o.value as PhaseMark).phase === phase)?.value as
+    | PhaseMark
+    | undefined;
+}
+
+/** Completions of one producer's sends invoked within a phase. */
+function phaseOps(ev: Evidence, phase: Phase, producer: string): Op[] {
+  const m = phaseMark(ev, phase);
+  if (!m) return [];
+  const invoked = new Map<string, number>();
+  const out: Op[] = [];
+  for (const o of ev.ops) {
+    if (o.process !== producer || o.f !== 'send') continue;
+    if (o.type === 'invoke') invoked.set(o.process, o.time);
+    else {
+      const t = invoked.get(o.process) ?? o.time;
+      if (t >= m.start && t <= m.end) out.push(o);
+    }
+  }
+  return out;
+}
+
+/** The Kafka error name a failed send carries (client.ts writes "TYPE: message"). */
+function errorType(o: Op): string | undefined {
+  return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
+}
+
+function tally(ops: Op[]): string {
+  if (!ops.length) return 'none sent';
+  const n = (t: string) => ops.filter((o) => o.type === t).length;
+  return `${n('ok')} ok, ${n('fail')} refused, ${n('info')} unknown of ${ops.length}`;
+}
+
+/**
+ * One producer's sends, and the final read cut down to that producer's ids, so the
+ * delivery checker judges each acks setting on its own.
+ */
+function projectOps(ops: Op[], producer: string): Op[] {
+  const prefix = `${producer}-`;
+  return ops.flatMap((o): Op[] => {
+    if (o.f === 'send') return o.process === producer ? [o] : [];
+    if (o.f === 'read-all' && o.type === 'ok') return idsOf(o.value)[0]?.startsWith(prefix) ? [o] : [];
+    return [];
+  });
+}
+
+function configsCommand(k: StartedKafka): string {
+  return k.toolCommand('kafka1', 'kafka-configs.sh', '--describe', '--entity-type', 'topics', '--entity-name', TOPIC);
+}
+
+function produceCommand(k: StartedKafka, acks: string): string {
+  return `${k
+    .toolCommand(LEADER, 'kafka-console-producer.sh', '--topic', TOPIC, '--producer-property', `acks=${acks}`)
+    .replace(/^docker exec /, 'docker exec -it ')}`;
+}

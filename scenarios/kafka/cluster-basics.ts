@@ -1,0 +1,212 @@
+import { check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
+import { lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
+import { waitUntil } from '../../src/runtime/poll.ts';
+import type { PartitionState } from '../../stacks/kafka/admin.ts';
+import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
+import { kafka } from '../../stacks/kafka/stack.ts';
+import { produce } from '../../stacks/kafka/workload.ts';
+import {
+  controllerCommands,
+  describeTopicCommand,
+  groupCommand,
+  kcatList,
+  modeParam,
+  named,
+  OUTDATED,
+} from './commands.ts';
+
+const TOPIC = 'basics';
+const MESSAGES = 30;
+
+export default defineLab({
+  id: 'kafka/cluster-basics',
+  title: 'Three brokers, one topic of three partitions, three replicas each',
+  teaches:
+    'every broker registers (in ZooKeeper or in the KRaft quorum), one controller leads, and every partition of a ' +
+    'replication-factor-3 topic has all three replicas in sync',
+  notes:
+    'Notes, Kafka chapter: "Kafka角色和流程" (broker, controller, topic, partition, replication, AR/ISR/OSR), ' +
+    '"集群部署" and "Kafka 读写数据" (创建Topic, 查看Topic详情, 生产/消费 Topic). ' +
+    OUTDATED +
+    ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
+    'inside Kafka itself.',
+  params: { mode: modeParam },
+  stack: kafka,
+  topology: (p) => ({ mode: p.mode }),
+  async run(lab) {
+    const k = lab.stack;
+    lab.observe('mode', k.mode);
+    await lab.step(
+      'The brokers register',
+      k.mode === 'zookeeper'
+        ? 'In ZooKeeper mode each broker creates an ephemeral znode /brokers/ids/<broker.id> when it starts, and the ' +
+            "first broker to create the ephemeral znode /controller becomes the controller (the notes' zooInspector " +
+            "screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper session ends."
+        : 'In KRaft mode there is no ZooKeeper: kafka1..3 are "combined" nodes (process.roles=broker,controller). ' +
+            'Their controllers form a Raft quorum over the __cluster_metadata log; its leader is the active ' +
+            'controller. Brokers register with it and send heartbeats.',
+      async () => {
+        const registered = await k.admin.registeredBrokers();
+        const c = await k.admin.controller();
+        lab.observe('registered', registered, `registered brokers: ${registered.join(', ')}`);
+        lab.observe('controller', c.node, `active controller: ${named(c.node)}`);
+        if (k.mode === 'zookeeper') {
+          const text = await k.admin.znode('/controller');
+          lab.observe('controllerZnode', text, `/controller = ${text}`);
+        } else {
+          const q = await k.admin.quorum();
+          lab.observe(
+            'quorum',
+            { leader: q.leaderId, epoch: q.leaderEpoch, voters: q.voters.map((v) => v.id) },
+            `quorum: leader ${q.leaderId}, epoch ${q.leaderEpoch}, voters ${q.voters.map((v) => v.id).join(',')}`,
+          );
+        }
+        const md = await k.admin.metadataController();
+        lab.observe(
+          'metadataController',
+          md,
+          k.mode === 'zookeeper'
+            ? `the Metadata answer (kcat -L) names ${named(md)} as controller: the real one`
+            : `the Metadata answer (kcat -L) names ${named(md)} as "controller": in KRaft that is just some live ` +
+                'broker (clients never talk to controllers), not necessarily the quorum leader',
+        );
+      },
+      [...controllerCommands(k), kcatList(k)],
+    );
+
+    await lab.step(
+      `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
+      'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 different ' +
+        'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
+        'leads one partition. ISR (in-sync replicas) starts as the full replica list.',
+      async () => {
+        await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
+        // Followers join the ISR once they have fetched: poll briefly rather than sleep.
+        const parts = await waitUntil(
+          `${TOPIC}: every ISR complete`,
+          async () => {
+            const ps = await k.admin.partitions([TOPIC]);
+            return ps.length === 3 && ps.every((p) => p.isr.length === p.replicas.length)
+              ? { done: true, value: ps }
+              : { done: false, seen: describeParts(ps) };
+          },
+          { timeoutMs: 30_000, intervalMs: 200 },
+        ).catch(() => k.admin.partitions([TOPIC]));
+        lab.observe('partitions', parts, describeParts(parts));
+      },
+      [describeTopicCommand(k, TOPIC)],
+    );
+
+    await lab.step(
+      "The notes' old command: kafka-topics.sh --zookeeper",
+      'The notes show "旧版命令" with --zookeeper. Kafka 3.0 removed that option (tools talk to brokers, never to ' +
+        'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
+      async () => {
+        const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
+        const line =
+          `${r.stderr}\n${r.stdout}`
+            .split('\n')
+            .map((l) => l.trim())
+            .find((l) => /zookeeper/i.test(l) && /option|recognized/i.test(l)) ??
+          `${r.stderr}${r.stdout}`.trim().split('\n')[0];
+        lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
+      },
+      [`docker exec ${k.cluster.node('kafka1').containerName} kafka-topics.sh --zookeeper zk1:2181 --list`],
+    );
+
+    await lab.step(
+      `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
+      'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
+        'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
+      async () => {
+        const route = (seq: number) => ({ key: `k${seq % 10}` });
+        const sent = await produce(k.bootstrap, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all', route });
+        lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} acknowledged`);
+        const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
+          name: 'consumer',
+          groupId: 'basics-readers',
+          topics: [TOPIC],
+          commit: 'manual',
+        });
+        await consumer.start();
+        try {
+          await waitUntil(
+            `the group reading ${MESSAGES} messages`,
+            async () =>
+              consumer.received >= MESSAGES
+                ? { done: true, value: undefined }
+                : { done: false, seen: `${consumer.received} received` },
+            { timeoutMs: 60_000, intervalMs: 200 },
+          ).catch(() => undefined);
+        } finally {
+          await consumer.stop();
+        }
+        lab.say(`${consumer.received} received by the group`);
+      },
+      [`kcat -b ${k.bootstrapServers()} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, groupCommand(k, 'basics-readers')],
+    );
+  },
+  check(ev, p) {
+    const registered = (lastObservation(ev, 'registered') as string[] | undefined) ?? [];
+    const controller = lastObservation(ev, 'controller') as string | undefined;
+    const parts = (lastObservation(ev, 'partitions') as PartitionState[] | undefined) ?? [];
+    const flag = lastObservation(ev, 'zookeeperFlag') as { exitCode: number; line: string } | undefined;
+    const brokers = ['kafka1', 'kafka2', 'kafka3'];
+    const checks = [
+      p.mode === 'zookeeper'
+        ? check(
+            '3 brokers in /brokers/ids and a /controller',
+            brokers.every((b) => registered.includes(b)) &&
+              registered.length === 3 &&
+              brokers.includes(controller ?? ''),
+            '/brokers/ids = 1,2,3; /controller names one of them',
+            `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${named(controller)}`,
+          )
+        : (() => {
+            const q = lastObservation(ev, 'quorum') as { leader: number; voters: number[] } | undefined;
+            return check(
+              'a metadata quorum of 3 voters with a leader, 3 brokers registered',
+              (q?.voters.length ?? 0) === 3 && (q?.leader ?? -1) > 0 && registered.length === 3,
+              '3 voters, a leader, brokers 1,2,3 registered',
+              `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
+            );
+          })(),
+      check(
+        'every partition has ISR = replicas (3 of 3)',
+        parts.length === 3 && parts.every((x) => x.replicas.length === 3 && sameSet(x.isr, x.replicas)),
+        '3 partitions, each with 3 replicas all in sync',
+        describeParts(parts),
+        { partitions: parts },
+      ),
+      check(
+        'each broker leads one partition',
+        new Set(parts.map((x) => x.leader)).size === 3 && parts.every((x) => x.leader === x.replicas[0]),
+        'leaders are the preferred (first) replicas, one per broker',
+        parts.map((x) => `${x.partition}:${x.leader ?? '-'}`).join(' '),
+      ),
+      check(
+        'kafka-topics.sh --zookeeper is refused (removed in Kafka 3.0)',
+        flag !== undefined && flag.exitCode !== 0,
+        'a non-zero exit and an unknown-option error',
+        flag ? `exit ${flag.exitCode}: ${flag.line}` : 'not run',
+      ),
+      ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }),
+    ];
+    return checks;
+  },
+});
+
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+function describeParts(ps: PartitionState[]): string {
+  return ps
+    .map(
+      (x) =>
+        `${x.topic}-${x.partition}: leader ${x.leader ?? '-'}, replicas ${x.replicas.join(',')}, isr ${x.isr.join(',')}`,
+    )
+    .join('; ');
+}

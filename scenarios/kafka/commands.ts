@@ -1,0 +1,49 @@
+import type { Evidence } from '../../src/engine/history.ts';
+import { lastObservation } from '../../src/engine/history.ts';
+import type { ParamSpec } from '../../src/params.ts';
+import type { StartedKafka } from '../../stacks/kafka/stack.ts';
+
+/** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */
+export const modeParam = {
+  type: 'enum',
+  default: 'kraft',
+  choices: ['kraft', 'zookeeper'],
+  describe: 'KRaft (Raft metadata quorum) or ZooKeeper mode (removed in Kafka 4.0)',
+} as const satisfies ParamSpec;
+
+/** What the notes get wrong about Kafka, said once and reused by the labs' `notes`. */
+export const OUTDATED =
+  'The notes predate two changes: Kafka 4.0 removed ZooKeeper mode (3.9, run here, is the last line with ' +
+  'both), and `kafka-topics.sh --zookeeper` was removed in 3.0 already (use --bootstrap-server).';
+
+/** The commands a trainee can type to see the controller in this mode. */
+export function controllerCommands(k: StartedKafka, node = k.brokers[0] as string): string[] {
+  return k.mode === 'zookeeper'
+    ? [
+        k.toolCommand(node, 'zookeeper-shell.sh', 'get', '/controller'),
+        k.toolCommand(node, 'zookeeper-shell.sh', 'ls', '/brokers/ids'),
+      ]
+    : [k.toolCommand(node, 'kafka-metadata-quorum.sh', 'describe', '--status')];
+}
+
+export function describeTopicCommand(k: StartedKafka, topic: string, node = k.brokers[0] as string): string {
+  return k.toolCommand(node, 'kafka-topics.sh', '--describe', '--topic', topic);
+}
+
+export function kcatList(k: StartedKafka): string {
+  return `kcat -b ${k.bootstrapServers()} -L`;
+}
+
+export function groupCommand(k: StartedKafka, group: string, node = k.brokers[0] as string): string {
+  return k.toolCommand(node, 'kafka-consumer-groups.sh', '--describe', '--group', group);
+}
+
+/** "kafka2" for narration, with its numeric id: "kafka2 (id 2)". */
+export function named(node: string | undefined): string {
+  return node ? `${node} (id ${node.replace(/\D/g, '')})` : 'none';
+}
+
+/** The mode the evidence was produced in (observed at the start of every Kafka lab). */
+export function modeOf(ev: Evidence): string {
+  return String(lastObservation(ev, 'mode') ?? '?');
+}

@@ -1,0 +1,181 @@
+import { check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
+import { lastObservation } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
+import { errorText } from '../../stacks/kafka/client.ts';
+import { kafka } from '../../stacks/kafka/stack.ts';
+import { produce, readAll } from '../../stacks/kafka/workload.ts';
+import { controllerCommands, modeParam, named, OUTDATED } from './commands.ts';
+
+const TOPIC = 'after-failover';
+const MESSAGES = 20;
+
+export default defineLab({
+  id: 'kafka/controller-failover',
+  title: 'The active controller dies',
+  teaches:
+    "another node becomes the controller within a bounded time (ZooKeeper mode: after the dead one's ZooKeeper " +
+    'session expires; KRaft: a Raft election among the controllers), with a higher epoch, and cluster changes ' +
+    'such as creating a topic work again',
+  notes:
+    'Notes, Kafka chapter: "Kafka角色和流程" (Controller: one per cluster, fails over between brokers, "利用 ' +
+    'Zookeeper 来实现") and the 监控项 table ("Controller存活数": exactly 1). In ZooKeeper mode the notes are ' +
+    'right: the controller is whoever creates the ephemeral /controller znode first. In KRaft mode (the only ' +
+    `mode since Kafka 4.0) the controller is the leader of a Raft quorum, and no ZooKeeper is involved. ${OUTDATED}`,
+  params: {
+    mode: modeParam,
+    maxFailoverMs: {
+      type: 'int',
+      default: 30_000,
+      min: 100,
+      describe: 'the bound a new controller must be active within',
+    },
+  },
+  stack: kafka,
+  topology: (p) => ({ mode: p.mode }),
+  async mechanism(lab) {
+    const k = lab.stack;
+    lab.observe('mode', k.mode);
+    if (k.mode === 'zookeeper') {
+      const registered = await k.admin.registeredBrokers();
+      return registered.length === k.brokers.length
+        ? []
+        : [`only ${registered.join(',')} registered in /brokers/ids: another broker could not take over`];
+    }
+    // A Raft election needs a majority of voters that are caught up.
+    const q = await k.admin.quorum();
+    const lagging = q.voters.filter((v) => v.logEndOffset < q.highWatermark - 100);
+    return q.voters.length === 3 && lagging.length === 0
+      ? []
+      : [`the quorum must have 3 caught-up voters: ${JSON.stringify(q.voters)} (high watermark ${q.highWatermark})`];
+  },
+  async run(lab) {
+    const k = lab.stack;
+    const before = await lab.step(
+      'Who is the active controller?',
+      k.mode === 'zookeeper'
+        ? 'The controller is the broker named in the ephemeral znode /controller; /controller_epoch counts how ' +
+            'many controllers there have been. Every other broker watches /controller.'
+        : 'The controller is the leader of the Raft quorum of controllers (here kafka1..3, each also a broker); ' +
+            'the leader epoch counts elections. The other voters fetch the metadata log from it.',
+      async () => {
+        const c = await k.admin.controller();
+        lab.observe('controllerBefore', c.node, `active controller: ${named(c.node)}, epoch ${c.epoch}`);
+        lab.observe('epochBefore', c.epoch);
+        return c;
+      },
+      controllerCommands(k),
+    );
+    if (!before.node) throw new Error('no active controller before the fault');
+    const old = before.node;
+    const survivor = k.brokers.find((b) => b !== old) as string;
+    await lab.step(
+      `Kill the controller (${old})`,
+      `${
+        k.mode === 'zookeeper'
+          ? `SIGKILL. ${old}'s ZooKeeper session lives on until zookeeper.session.timeout.ms (6 s here, 18 s in ` +
+            "production) passes without a heartbeat; then ZooKeeper deletes /controller, every broker's watch " +
+            'fires, and the first to re-create the znode is the new controller.'
+          : `SIGKILL. The other voters stop hearing from the leader; after controller.quorum.fetch.timeout.ms ` +
+            '(2 s, the production default) one of them starts an election and the one that gets a majority of ' +
+            'votes (2 of 3) becomes leader.'
+      } The lab measures the time until another node is the active controller.`,
+      async () => {
+        await lab.faults.kill(old);
+        const t0 = Date.now();
+        const now = await k.waitForController({ not: old, timeoutMs: lab.params.maxFailoverMs + 30_000 });
+        const ms = Date.now() - t0;
+        const c = await k.admin.controller();
+        lab.observe('controllerAfter', now, `new controller: ${named(now)}, epoch ${c.epoch}`);
+        lab.observe('epochAfter', c.epoch);
+        lab.observe('failoverMs', ms, `a new controller ${ms} ms after the kill`);
+      },
+      controllerCommands(k, survivor),
+    );
+    await lab.step(
+      `Create topic "${TOPIC}" with the new controller`,
+      'Creating a topic is a controller job (assign replicas, write the new metadata). With 2 brokers left the ' +
+        'replication factor is 2. Then a few messages go through it.',
+      async () => {
+        const h = lab.history.invoke('admin', 'create-topic', { topic: TOPIC, partitions: 3, replicationFactor: 2 });
+        try {
+          await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 2 });
+          h.ok();
+          lab.say(`created ${TOPIC}`);
+        } catch (err) {
+          h.fail(errorText(err));
+          lab.warn(`creating ${TOPIC} failed: ${errorText(err)}`);
+          return;
+        }
+        const live = k.brokers.filter((b) => b !== old);
+        const sent = await produce(k.brokerEndpoints(live), lab.history, TOPIC, MESSAGES, {
+          name: 'producer',
+          acks: 'all',
+        });
+        lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} messages acknowledged`);
+      },
+      [k.toolCommand(survivor, 'kafka-topics.sh', '--describe', '--topic', TOPIC)],
+    );
+    await lab.step(
+      `Restart ${old}`,
+      'It comes back as an ordinary broker' +
+        (k.mode === 'zookeeper' ? ' and finds /controller taken: no failback.' : ' and a follower voter: no failback.'),
+      async () => {
+        await lab.faults.start(old);
+        await k.waitHealthy();
+        const c = await k.admin.controller();
+        lab.observe('controllerAfterRestart', c.node, `controller after ${old}'s return: ${named(c.node)}`);
+      },
+    );
+  },
+  async final(lab) {
+    await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, TOPIC).catch((e: unknown) =>
+      lab.warn(`final read: ${errorText(e)}`),
+    );
+  },
+  predictions: [
+    {
+      beforeStep: 2,
+      question: 'The active controller is about to be killed. How long until another node is the controller?',
+      choices: ['under 1 s', '1 to 5 s', '5 to 20 s', 'more than 20 s'],
+      answer: (ev) => {
+        const ms = Number(lastObservation(ev, 'failoverMs'));
+        if (Number.isNaN(ms)) return undefined;
+        return ms < 1000 ? 0 : ms < 5000 ? 1 : ms <= 20_000 ? 2 : 3;
+      },
+    },
+  ],
+  check(ev, p) {
+    const old = lastObservation(ev, 'controllerBefore') as string | undefined;
+    const now = lastObservation(ev, 'controllerAfter') as string | undefined;
+    const ms = Number(lastObservation(ev, 'failoverMs'));
+    const e0 = Number(lastObservation(ev, 'epochBefore'));
+    const e1 = Number(lastObservation(ev, 'epochAfter'));
+    const created = ev.ops.find((o) => o.f === 'create-topic' && o.type !== 'invoke');
+    return [
+      check(
+        `a new controller within ${p.maxFailoverMs} ms`,
+        typeof now === 'string' && now !== old && ms <= p.maxFailoverMs,
+        `another node is the active controller within ${p.maxFailoverMs} ms`,
+        `${named(now)} after ${ms} ms (was ${named(old)})`,
+        { failoverMs: ms },
+      ),
+      check(
+        'the controller epoch went up',
+        e1 > e0,
+        p.mode === 'zookeeper' ? '/controller_epoch increases' : 'the Raft leader epoch increases',
+        `${e0} -> ${e1}`,
+      ),
+      check(
+        'creating a topic works after the failover',
+        created?.type === 'ok',
+        `${TOPIC} created while the old controller is down`,
+        created ? `${created.type}${created.error ? `: ${created.error}` : ''}` : 'not attempted',
+      ),
+      ...deliveryChecks(delivery(ev.ops, { send: 'send', receive: 'read-all' }), {
+        loss: 'forbidden',
+        duplicates: 'allowed',
+      }),
+    ];
+  },
+});

@@ -1,0 +1,189 @@
+import { check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
+import { ordering } from '../../src/checkers/ordering.ts';
+import { type Evidence, lastObservation, type Op } from '../../src/engine/history.ts';
+import { defineLab } from '../../src/engine/lab.ts';
+import { waitUntil } from '../../src/runtime/poll.ts';
+import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
+import { kafka } from '../../stacks/kafka/stack.ts';
+import { produce } from '../../stacks/kafka/workload.ts';
+import { describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+
+const ONE = 'ordered-1';
+const THREE = 'ordered-3';
+const N = 60;
+const KEYED = 30;
+
+interface Msg {
+  seq: number;
+  producer: string;
+  partition: number;
+  msgKey?: string;
+}
+
+function received(ev: Evidence, f: string, producer?: string): Msg[] {
+  return ev.ops
+    .filter((o) => o.f === f && o.type === 'ok' && (!producer || (o.value as Msg).producer === producer))
+    .map((o) => o.value as Msg);
+}
+
+function only(ops: Op[], f: string, producer: string): Op[] {
+  return ops.filter((o) => o.f === f && (o.value as Msg | undefined)?.producer === producer);
+}
+
+export default defineLab({
+  id: 'kafka/ordering',
+  title: 'Order holds within a partition, not across partitions',
+  teaches:
+    'a consumer sees each partition in exactly the order it was written; across the partitions of a topic ' +
+    'there is no order (the lab shows a pair that arrives the wrong way round); one partition, or one key, ' +
+    'keeps a sequence in order',
+  notes:
+    'Notes, Kafka chapter: "顺序保证" under "Kafka 特点和优势" (Kafka保证一个Partiton内的消息的有序性, 分区间数据是无序的; ' +
+    'set partitions to 1 when order matters) and "Partition" (同一个partition数据是有顺序的, 不同的partition则是无序的). ' +
+    'The notes are right here; the lab adds the usual fix they leave out: a message key, which keeps each key ' +
+    `in one partition and so in order. ${OUTDATED}`,
+  params: { mode: modeParam },
+  stack: kafka,
+  topology: (p) => ({ mode: p.mode }),
+  async run(lab) {
+    const k = lab.stack;
+    lab.observe('mode', k.mode);
+    await k.admin.createTopic(ONE, { partitions: 1, replicationFactor: 3 });
+    await k.admin.createTopic(THREE, { partitions: 3, replicationFactor: 3 });
+    await lab.step(
+      `Write sequence numbers 1..${N} into a 1-partition and a 3-partition topic`,
+      `Producer "one" writes 1..${N} to ${ONE}. Producer "three" writes 1..${N} to ${THREE}, spreading them ` +
+        `over partitions 0, 1, 2 in turn (as the partitioner does for messages without a key). Producer ` +
+        `"keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one partition. ` +
+        'All acks=all, one at a time, so the write order is the sequence order.',
+      async () => {
+        await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
+        await produce(k.bootstrap, lab.history, THREE, N, {
+          name: 'three',
+          acks: 'all',
+          route: (seq) => ({ partition: (seq - 1) % 3 }),
+        });
+        await produce(k.bootstrap, lab.history, THREE, KEYED, {
+          name: 'keyed',
+          acks: 'all',
+          route: (seq) => ({ key: `acct-${seq % 3}` }),
+        });
+      },
+      [describeTopicCommand(k, THREE)],
+    );
+    await lab.step(
+      'Read both topics back',
+      'One consumer group per topic reads from the beginning. The consumer fetches each partition from its ' +
+        "leader and hands over one partition's batch at a time: within a batch, offsets (and so sequence " +
+        'numbers) rise; between partitions nothing relates them.',
+      async () => {
+        const read = async (topic: string, group: string, f: string, n: number) => {
+          const c = new KafkaGroupConsumer(k.bootstrap, lab.history, {
+            name: group,
+            groupId: group,
+            topics: [topic],
+            f,
+          });
+          await c.start();
+          try {
+            await waitUntil(
+              `${group} reading ${n} messages`,
+              async () => (c.received >= n ? { done: true, value: undefined } : { done: false, seen: `${c.received}` }),
+              { timeoutMs: 60_000, intervalMs: 200 },
+            );
+          } finally {
+            await c.stop();
+          }
+        };
+        await read(ONE, 'reader-1', 'receive:1p', N);
+        await read(THREE, 'reader-3', 'receive:3p', N + KEYED);
+        const order = (f: string, p: string) =>
+          lab.history.ops
+            .filter((o) => o.f === f && o.type === 'ok' && (o.value as Msg).producer === p)
+            .map((o) => (o.value as Msg).seq);
+        lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
+        lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);
+      },
+      [
+        `kcat -b ${k.bootstrapServers()} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
+        k.toolCommand(
+          'kafka1',
+          'kafka-console-consumer.sh',
+          '--topic',
+          THREE,
+          '--from-beginning',
+          '--max-messages',
+          String(N),
+        ),
+      ],
+    );
+  },
+  predictions: [
+    {
+      beforeStep: 2,
+      question: `In what order will a consumer of the 3-partition topic see the sequence numbers 1..${N}?`,
+      choices: [
+        `1, 2, 3 ... ${N}: Kafka keeps the order of the topic`,
+        'in order within each partition, but partitions interleaved: some later number comes before an earlier one',
+        'in no order at all, not even within a partition',
+      ],
+      answer: (ev) => {
+        const f = ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+        if (f.received === 0) return undefined;
+        if (f.withinKey.length) return 2;
+        return f.crossKey ? 1 : 0;
+      },
+    },
+  ],
+  check(ev) {
+    const one = ordering(only(ev.ops, 'receive:1p', 'one'), 'receive:1p');
+    const three = ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+    const order1 = (lastObservation(ev, 'order1') as number[] | undefined) ?? [];
+    const keyed = received(ev, 'receive:3p', 'keyed');
+    const byKey = new Map<string, number[]>();
+    for (const m of keyed) byKey.set(m.msgKey ?? '', [...(byKey.get(m.msgKey ?? '') ?? []), m.seq]);
+    const keyInversions = [...byKey].filter(([, seqs]) => seqs.some((s, i) => i > 0 && s < (seqs[i - 1] as number)));
+    const sends = (topic: string) =>
+      ev.ops.filter((o) => o.f !== 'send' || (o.value as { topic?: string }).topic === topic);
+    return [
+      check(
+        `${ONE}: every message in the order written`,
+        one.received === N && order1.every((s, i) => s === i + 1),
+        `1..${N} in order`,
+        `${one.received} received; ${order1.slice(0, 12).join(' ')}${order1.length > 12 ? ' ...' : ''}`,
+      ),
+      check(
+        `${THREE}: strict order within each partition`,
+        three.received === N && three.withinKey.length === 0,
+        'sequence numbers rise within every partition',
+        three.withinKey.length
+          ? `${three.withinKey.length} inversions, e.g. ${JSON.stringify(three.withinKey[0])}`
+          : `${three.received} received, no inversion within a partition`,
+      ),
+      check(
+        `${THREE}: no order across partitions`,
+        three.crossKey !== undefined,
+        'some message arrives after one written later (in another partition)',
+        three.crossKey
+          ? `seq ${three.crossKey.later} arrived after seq ${three.crossKey.first}`
+          : 'everything arrived in write order (no counter-example this time)',
+        { crossKey: three.crossKey },
+      ),
+      check(
+        'one key keeps its order',
+        keyed.length === KEYED && keyInversions.length === 0,
+        'within each key (acct-0..2) sequence numbers rise',
+        `${keyed.length} keyed messages, ${keyInversions.length} keys out of order`,
+      ),
+      ...deliveryChecks(delivery(sends(ONE), { receive: 'receive:1p' }), {
+        loss: 'forbidden',
+        duplicates: 'forbidden',
+      }).map((c) => ({ ...c, name: `${ONE}: ${c.name}` })),
+      ...deliveryChecks(delivery(sends(THREE), { receive: 'receive:3p' }), {
+        loss: 'forbidden',
+        duplicates: 'forbidden',
+      }).map((c) => ({ ...c, name: `${THREE}: ${c.name}` })),
+    ];
+  },
+});

@@ -1,0 +1,127 @@
+import type { History } from '../../src/engine/history.ts';
+import { sleep, waitUntil } from '../../src/runtime/poll.ts';
+import type { KafkaAdmin } from './admin.ts';
+import {
+  KafkaGroupConsumer,
+  KafkaProducer,
+  type ProducerOptions,
+  type SendOptions,
+  type SendResult,
+} from './client.ts';
+
+/**
+ * Workloads the labs share: a steady producer, a burst of N messages, and the final read
+ * of a whole topic. Everything goes through client.ts, so everything is in the History.
+ */
+
+/** Where message number `seq` goes: a key, an explicit partition, or neither (the partitioner decides). */
+export type Route = (seq: number) => SendOptions;
+
+/** A producer sending one identified message every `intervalMs` until stopped. */
+export class ProducerLoop {
+  readonly producer: KafkaProducer;
+  private readonly route: Route;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  readonly results: SendResult[] = [];
+
+  private constructor(producer: KafkaProducer, route: Route) {
+    this.producer = producer;
+    this.route = route;
+  }
+
+  static async start(
+    brokers: string[],
+    history: History,
+    topic: string,
+    opts: ProducerOptions & { intervalMs?: number; route?: Route },
+  ): Promise<ProducerLoop> {
+    const producer = await KafkaProducer.connect(brokers, history, opts);
+    const l = new ProducerLoop(producer, opts.route ?? (() => ({})));
+    l.running = true;
+    const interval = opts.intervalMs ?? 50;
+    l.loop = (async () => {
+      let n = 0;
+      while (l.running) {
+        l.results.push(await producer.send(topic, l.route(++n)));
+        await sleep(interval);
+      }
+    })();
+    return l;
+  }
+
+  get acknowledged(): number {
+    return this.producer.acknowledged;
+  }
+
+  /** Sends so far that completed as `type`. */
+  count(type: 'ok' | 'fail' | 'info'): number {
+    return this.results.filter((r) => r.type === type).length;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.producer.disconnect();
+  }
+}
+
+/** Sends `n` identified messages one after the other; returns the results. */
+export async function produce(
+  brokers: string[],
+  history: History,
+  topic: string,
+  n: number,
+  opts: ProducerOptions & { route?: Route },
+): Promise<SendResult[]> {
+  const producer = await KafkaProducer.connect(brokers, history, opts);
+  try {
+    const out: SendResult[] = [];
+    for (let i = 1; i <= n; i++) out.push(await producer.send(topic, opts.route?.(i) ?? {}));
+    return out;
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/**
+ * Reads a whole topic, up to the log-end offsets it has now, through a new consumer
+ * group; every message is recorded as a receive with function `f` (default 'read-all').
+ * The final read of a lab, after healing: what the cluster still holds.
+ */
+export async function readAll(
+  brokers: string[],
+  admin: KafkaAdmin,
+  history: History,
+  topic: string,
+  opts: { process?: string; f?: string; timeoutMs?: number } = {},
+): Promise<number> {
+  const ends = await admin.endOffsets(topic);
+  const seen: Record<number, number> = {};
+  const consumer = new KafkaGroupConsumer(brokers, history, {
+    name: opts.process ?? 'final-reader',
+    groupId: `midlab-final-${topic}-${Date.now()}`,
+    topics: [topic],
+    f: opts.f ?? 'read-all',
+    commit: 'manual',
+    onMessage: (m) => {
+      seen[m.partition] = Math.max(seen[m.partition] ?? -1, m.offset);
+    },
+  });
+  await consumer.start();
+  try {
+    await waitUntil(
+      `reading ${topic} to its end`,
+      async () => {
+        const behind = Object.entries(ends).filter(([p, end]) => end > 0 && (seen[Number(p)] ?? -1) < end - 1);
+        return behind.length === 0
+          ? { done: true, value: undefined }
+          : { done: false, seen: behind.map(([p, end]) => `p${p} at ${seen[Number(p)] ?? -1} of ${end}`).join(', ') };
+      },
+      { timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 200 },
+    );
+  } finally {
+    await consumer.stop();
+  }
+  return consumer.received;
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.ts';
+import { resolveParams } from '../../src/params.ts';
+import { withHostPorts } from '../../src/runtime/cluster.ts';
+import { fixedSecrets } from '../../src/runtime/secrets.ts';
+import { classifySendError, kafkaErrorType } from '../../stacks/kafka/client.ts';
+import { clusterId, nodeId, nodeName, serverProperties, voters } from '../../stacks/kafka/config.ts';
+import { kafka } from '../../stacks/kafka/stack.ts';
+import { Reader, Writer } from '../../stacks/kafka/wire.ts';
+
+const params = (given: Record<string, string | number | boolean> = {}) => resolveParams(kafka.params, given, 'kafka');
+const props = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+describe('kafka config', () => {
+  it('KRaft: combined broker+controller nodes, a static quorum, three listeners', () => {
+    const p = props(serverProperties(params({ mode: 'kraft' }), 'kafka2'));
+    expect(p['node.id']).toBe('2');
+    expect(p['process.roles']).toBe('broker,controller');
+    expect(p['controller.quorum.voters']).toBe('1@kafka1:9093,2@kafka2:9093,3@kafka3:9093');
+    expect(p.listeners).toBe('INTERNAL://:9092,CONTROLLER://:9093,EXTERNAL://:9094');
+    expect(p['advertised.listeners']).toBe('INTERNAL://kafka2:9092,EXTERNAL://127.0.0.1:@HOSTPORT:external@');
+    expect(p['controller.listener.names']).toBe('CONTROLLER');
+    expect(p['broker.session.timeout.ms']).toBe('6000');
+    expect(p['zookeeper.connect']).toBeUndefined();
+    expect(p['broker.id']).toBeUndefined();
+  });
+
+  it('ZooKeeper mode: broker.id, zookeeper.connect, no controller listener', () => {
+    const p = props(serverProperties(params({ mode: 'zookeeper' }), 'kafka3'));
+    expect(p['broker.id']).toBe('3');
+    expect(p['zookeeper.connect']).toBe('zk1:2181,zk2:2181,zk3:2181');
+    expect(p['zookeeper.session.timeout.ms']).toBe('6000');
+    expect(p.listeners).toBe('INTERNAL://:9092,EXTERNAL://:9094');
+    expect(p['process.roles']).toBeUndefined();
+    expect(p['controller.quorum.voters']).toBeUndefined();
+  });
+
+  it('replication defaults follow the brokers and the parameters', () => {
+    const three = props(serverProperties(params(), 'kafka1'));
+    expect(three['default.replication.factor']).toBe('3');
+    expect(three['offsets.topic.replication.factor']).toBe('3');
+    expect(three['min.insync.replicas']).toBe('1');
+    expect(three['transaction.state.log.min.isr']).toBe('2');
+    const one = props(serverProperties(params({ brokers: 1 }), 'kafka1'));
+    expect(one['offsets.topic.replication.factor']).toBe('1');
+    expect(one['transaction.state.log.min.isr']).toBe('1');
+    const tuned = props(serverProperties(params({ minInsyncReplicas: 2, leaderRebalanceSec: 0 }), 'kafka1'));
+    expect(tuned['min.insync.replicas']).toBe('2');
+    expect(tuned['auto.leader.rebalance.enable']).toBe('false');
+  });
+
+  it('has no inline comments (a Java .properties value would swallow them)', () => {
+    for (const mode of ['kraft', 'zookeeper']) {
+      const text = serverProperties(params({ mode }), 'kafka1');
+      expect(text).not.toMatch(/^[^#\n]*=.*#/m);
+    }
+  });
+
+  it('isolated controllers: controller1..3 with ids 101..103, brokers only brokers', () => {
+    const p = params({ layout: 'isolated' });
+    expect(voters(p)).toEqual([
+      ['controller1', 101],
+      ['controller2', 102],
+      ['controller3', 103],
+    ]);
+    const c = props(serverProperties(p, 'controller2'));
+    expect(c['process.roles']).toBe('controller');
+    expect(c.listeners).toBe('CONTROLLER://:9093');
+    expect(c['advertised.listeners']).toBeUndefined();
+    const b = props(serverProperties(p, 'kafka1'));
+    expect(b['process.roles']).toBe('broker');
+    expect(b['controller.quorum.voters']).toBe('101@controller1:9093,102@controller2:9093,103@controller3:9093');
+    expect(nodeId('controller3')).toBe(103);
+    expect(nodeName(102)).toBe('controller2');
+    expect(nodeName(2)).toBe('kafka2');
+  });
+});
+
+describe('kafka stack layout', () => {
+  it('KRaft: 3 nodes, a shared cluster id, EXTERNAL and CONTROLLER published', () => {
+    const nodes = kafka.nodes(params());
+    expect(nodes.map((n) => n.name)).toEqual(['kafka1', 'kafka2', 'kafka3']);
+    const ids = new Set(nodes.map((n) => n.env?.KAFKA_CLUSTER_ID));
+    expect(ids.size).toBe(1);
+    expect([...ids][0]).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+    expect(nodes[0]?.ports).toEqual({ external: 9094, controller: 9093 });
+    expect(nodes[0]?.files?.[0]?.path).toBe('/etc/kafka/server.properties');
+  });
+
+  it('ZooKeeper mode: zk1..3 on the ZooKeeper image, then kafka1..3', () => {
+    const nodes = kafka.nodes(params({ mode: 'zookeeper' }));
+    expect(nodes.map((n) => n.name)).toEqual(['zk1', 'zk2', 'zk3', 'kafka1', 'kafka2', 'kafka3']);
+    expect(nodes[0]?.image).toBe('midlab/zookeeper:latest');
+    expect(nodes[0]?.files?.map((f) => f.path)).toEqual(['/conf/zoo.cfg', '/data/myid']);
+    expect(nodes[3]?.env?.KAFKA_CLUSTER_ID).toBeUndefined();
+    expect(nodes[3]?.ports).toEqual({ external: 9094 });
+  });
+
+  it('the advertised EXTERNAL listener gets the published host port', () => {
+    const node = kafka.nodes(params())[1];
+    if (!node) throw new Error('no node');
+    const filled = withHostPorts(node, { external: 40123, controller: 40124 });
+    expect(String(filled.files?.[0]?.content)).toContain('EXTERNAL://127.0.0.1:40123');
+  });
+
+  it('a cluster id is a Kafka Uuid: 22 base64url characters, fixed under fixedSecrets', async () => {
+    const a = await fixedSecrets('t', async () => clusterId());
+    const b = await fixedSecrets('t', async () => clusterId());
+    expect(a).toBe(b);
+    expect(Buffer.from(a, 'base64url')).toHaveLength(16);
+    expect(clusterId()).not.toBe(clusterId());
+  });
+});
+
+describe('kafka validation', () => {
+  it('refuses a replication factor above the brokers: impossible topology', () => {
+    expect(() => kafka.validate(params({ brokers: 2, replicationFactor: 3 }))).toThrow(UsageError);
+    expect(() => kafka.validate(params({ brokers: 2, replicationFactor: 3 }))).toThrow(/impossible topology/);
+  });
+  it('refuses min.insync.replicas above the replication factor', () => {
+    expect(() => kafka.validate(params({ replicationFactor: 2, minInsyncReplicas: 3 }))).toThrow(/impossible topology/);
+  });
+  it('refuses isolated controllers in ZooKeeper mode, and an unknown mode', () => {
+    expect(() => kafka.validate(params({ mode: 'zookeeper', layout: 'isolated' }))).toThrow(UsageError);
+    expect(() => params({ mode: 'zk' })).toThrow(/not a valid choice/);
+  });
+  it('a single broker works with the default replication factor; unwise set-ups warn', () => {
+    expect(kafka.validate(params({ brokers: 1 }))).toEqual([]);
+    expect(kafka.validate(params())).toEqual([]);
+    expect(kafka.validate(params({ brokers: 2 })).join(' ')).toMatch(/quorum of 2 tolerates 0/);
+    expect(kafka.validate(params({ minInsyncReplicas: 3 })).join(' ')).toMatch(/one broker down refuses/);
+  });
+});
+
+describe('kafka client error classification', () => {
+  const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+  it('a refusal before the append is a certain failure', () => {
+    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
+    expect(classifySendError(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
+    expect(classifySendError(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
+  });
+  it('timeouts, dropped connections and appends without enough replicas are unknown', () => {
+    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
+    expect(classifySendError(protocol('REQUEST_TIMED_OUT'))).toBe('info');
+    expect(
+      classifySendError(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })),
+    ).toBe('info');
+    expect(classifySendError(new Error('something else'))).toBe('info');
+  });
+  it('looks through kafkajs wrappers', () => {
+    const wrapped = Object.assign(new Error('retries exceeded'), {
+      name: 'KafkaJSNumberOfRetriesExceeded',
+      originalError: protocol('NOT_ENOUGH_REPLICAS'),
+    });
+    expect(classifySendError(wrapped)).toBe('fail');
+    expect(kafkaErrorType(wrapped)).toBe('NOT_ENOUGH_REPLICAS');
+  });
+});
+
+describe('kafka wire encoding', () => {
+  it('round-trips unsigned varints and compact strings', () => {
+    const buf = new Writer().uvarint(300).compactString('__cluster_metadata').int32(-1).uvarint(0).bytes();
+    const r = new Reader(buf);
+    expect(r.uvarint()).toBe(300);
+    expect(r.compactString()).toBe('__cluster_metadata');
+    expect(r.int32()).toBe(-1);
+    r.skipTags();
+    expect(r.offset).toBe(buf.length);
+  });
+});
