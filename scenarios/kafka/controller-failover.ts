@@ -78,7 +78,8 @@ export default defineLab({
             'fires, and the first to re-create the znode is the new controller.'
           : `SIGKILL. The other voters stop hearing from the leader; after controller.quorum.fetch.timeout.ms ` +
             '(2 s, the production default) one of them starts an election and the one that gets a majority of ' +
-            'votes (2 of 3) becomes leader.'
+            'votes (2 of 3) becomes leader. Both survivors may time out together and split the vote; each then ' +
+            'retries after a random back-off, and the epoch counts every round.'
       } The lab measures the time until another node is the active controller.`,
       async () => {
         await lab.faults.kill(old);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ParamTable, resolveParams } from '../params.ts';
+import { withHostPorts } from './cluster.ts';
 import { STACKS_DIR } from './images.ts';
 import { fixedSecrets } from './secrets.ts';
 import type { Stack } from './stack.ts';
@@ -19,7 +20,15 @@ export async function composeFile(
   const p = resolveParams(stack.params as ParamTable, given, stack.name);
   const services: Record<string, unknown> = {};
   const nodes = await fixedSecrets(`compose-${stack.name}`, async () => stack.nodes(p as never));
-  for (const n of nodes) {
+  // A port a node must advertise (`@HOSTPORT:name@`, e.g. Kafka's EXTERNAL listener) needs
+  // a host port known in advance: those get fixed ones, counted up from FIXED_PORT_BASE.
+  let nextFixed = FIXED_PORT_BASE;
+  for (const raw of nodes) {
+    const text = JSON.stringify([raw.env ?? {}, (raw.files ?? []).map((f) => String(f.content))]);
+    const fixedPorts: Record<string, number> = {};
+    for (const name of Object.keys(raw.ports ?? {}))
+      if (text.includes(`@HOSTPORT:${name}@`)) fixedPorts[name] = nextFixed++;
+    const n = withHostPorts(raw, fixedPorts);
     const { entrypoint, cmd } = await imageCommand(n.image);
     const env: Record<string, string> = { ...(n.env ?? {}) };
     const writes: string[] = [];
@@ -40,7 +49,9 @@ export async function composeFile(
       cap_add: ['NET_ADMIN'],
       ...(n.memoryMb ? { mem_limit: `${n.memoryMb}m` } : {}),
       ...(n.tmpfs ? { tmpfs: Object.entries(n.tmpfs).map(([path, opts]) => (opts ? `${path}:${opts}` : path)) } : {}),
-      ports: Object.values(n.ports ?? {}).map((port) => `127.0.0.1::${port}`),
+      ports: Object.entries(n.ports ?? {}).map(([name, port]) =>
+        fixedPorts[name] ? `127.0.0.1:${fixedPorts[name]}:${port}` : `127.0.0.1::${port}`,
+      ),
       ...(Object.keys(env).length ? { environment: env } : {}),
       entrypoint: ['sh', '-c', [...writes, `exec ${run}`].join('\n')],
       labels: { 'dev.midlab.lab': `compose-${stack.name}`, 'dev.midlab.stack': stack.name, 'dev.midlab.node': n.name },
@@ -57,6 +68,8 @@ export async function composeFile(
   ];
   return `${header.join('\n')}\n${yaml({ version: '2.4', services })}`;
 }
+
+const FIXED_PORT_BASE = 29091;
 
 /** The image's ENTRYPOINT and CMD, read from its Dockerfile (exec form). */
 async function imageCommand(image: string): Promise<{ entrypoint: string[]; cmd: string[] }> {

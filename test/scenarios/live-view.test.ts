@@ -10,7 +10,7 @@ import { startLiveView } from '../../src/report/live.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** The presenter's page, in a real headless browser, following a real lab. */
+/** The presenter's page, in a real headless browser, following a real Kafka lab. */
 describe.runIf(existsSync(CHROMIUM))('live view', () => {
   it('shows nodes going down and coming back, and a throughput chart', async () => {
     const live = await startLiveView();
@@ -29,7 +29,8 @@ describe.runIf(existsSync(CHROMIUM))('live view', () => {
       const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
       await page.goto(live.url);
       const seen = new Set<string>();
-      const run = runLab(findLab('zookeeper/leader-failover'), {
+      const run = runLab(findLab('kafka/leader-failover'), {
+        params: { mode: 'kraft' },
         listeners: [live.listener],
         outDir: mkdtempSync(join(tmpdir(), 'midlab-live-')),
       });
