@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { kafkaLabs } from '../../scenarios/kafka/index.ts';
-import { runLab } from '../../src/engine/runner.ts';
-import { leftovers } from '../helpers/docker.ts';
+import { expectLabPasses } from '../helpers/lab.ts';
 
 /**
  * Every Kafka lab (scenarios/kafka/index.ts: add a lab there and it runs here), once per
@@ -27,17 +24,5 @@ const cases = kafkaLabs.flatMap((lab) =>
 );
 
 describe.each(cases)('$name', ({ lab, mode, extra }) => {
-  it('passes, keeps its evidence and leaves nothing behind', async () => {
-    const suffix = Object.values(extra).join('-');
-    const r = await runLab(lab, {
-      params: { mode, ...extra },
-      outDir: join('runs', 'test', `${lab.id.replace('/', '-')}-${mode}${suffix ? `-${suffix}` : ''}`),
-    });
-    const failed = r.checks
-      .filter((c) => c.ok !== true)
-      .map((c) => `${c.name}: ${c.observed} (expected ${c.expected})`);
-    expect(r.verdict, `${r.reason}\n${failed.join('\n')}`).toBe('pass');
-    expect(existsSync(join(r.outDir, 'junit.xml'))).toBe(true);
-    expect(await leftovers(lab.id)).toEqual({ containers: 0, networks: 0 });
-  });
+  it('passes, keeps its evidence and leaves nothing behind', () => expectLabPasses(lab, { mode, ...extra }));
 });

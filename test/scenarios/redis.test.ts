@@ -1,35 +1,14 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { labs } from '../../scenarios/index.ts';
-import { runLab } from '../../src/engine/runner.ts';
-import { leftovers } from '../helpers/docker.ts';
+import { describe, it } from 'vitest';
+import { redisLabs } from '../../scenarios/redis/index.ts';
+import { expectLabPasses } from '../helpers/lab.ts';
 
-// Every Redis lab with its defaults, plus the failover lab's WAIT variant.
-const runs = labs
-  .filter((l) => l.id.startsWith('redis/'))
-  .flatMap((lab) => {
-    const base = { name: lab.id, lab, params: {} as Record<string, string> };
-    return lab.id === 'redis/sentinel-failover'
-      ? [
-          { ...base, name: `${lab.id} (variant=acks)`, params: { variant: 'acks' } },
-          { ...base, name: `${lab.id} (variant=wait)`, params: { variant: 'wait' } },
-        ]
-      : [base];
-  });
+// Every Redis lab with its defaults, the failover lab in both variants.
+const runs = redisLabs.flatMap((lab) =>
+  lab.id === 'redis/sentinel-failover'
+    ? ['acks', 'wait'].map((variant) => ({ name: `${lab.id} (variant=${variant})`, lab, params: { variant } }))
+    : [{ name: lab.id, lab, params: {} }],
+);
 
 describe.each(runs)('$name', ({ lab, params }) => {
-  it('passes, keeps its evidence and leaves nothing behind', async () => {
-    const suffix = Object.values(params).join('-');
-    const r = await runLab(lab, {
-      params,
-      outDir: join('runs', 'test', lab.id.replace('/', '-') + (suffix ? `-${suffix}` : '')),
-    });
-    const failed = r.checks
-      .filter((c) => c.ok !== true)
-      .map((c) => `${c.name}: ${c.observed} (expected ${c.expected})`);
-    expect(r.verdict, `${r.reason}\n${failed.join('\n')}`).toBe('pass');
-    expect(existsSync(join(r.outDir, 'junit.xml'))).toBe(true);
-    expect(await leftovers(lab.id)).toEqual({ containers: 0, networks: 0 });
-  });
+  it('passes, keeps its evidence and leaves nothing behind', () => expectLabPasses(lab, params));
 });
