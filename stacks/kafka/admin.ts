@@ -407,6 +407,38 @@ export class KafkaAdmin {
     return { total: partitions.reduce((s, p) => s + p.lag, 0), partitions };
   }
 
+  /**
+   * Polls each broker on its own until every one knows `topic` with a leader for each of
+   * its `partitions`. A new topic reaches the brokers' metadata a moment after the
+   * controller created it; a client that asks a broker that has not learnt it yet gets
+   * UNKNOWN_TOPIC_OR_PARTITION (kafkajs's consumer gives up on that in subscribe).
+   * `brokers`: host endpoints to ask (default: all).
+   */
+  async waitForTopicOnBrokers(
+    topic: string,
+    partitions: number,
+    opts: { brokers?: string[]; timeoutMs?: number } = {},
+  ): Promise<void> {
+    for (const endpoint of opts.brokers ?? this.brokerEndpoints) {
+      // A client of its own, connected to this broker only: kafkajs asks it the metadata.
+      const one = new KafkaAdmin({ mode: this.mode, brokers: [endpoint] });
+      try {
+        await waitUntil(
+          `${endpoint} to know topic ${topic} (${partitions} partitions, each with a leader)`,
+          async () => {
+            const ps = await one.partitions([topic]);
+            return ps.length === partitions && ps.every((p) => p.leader)
+              ? { done: true, value: undefined }
+              : { done: false, seen: `${ps.filter((p) => p.leader).length} of ${partitions} partitions led` };
+          },
+          { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100 },
+        );
+      } finally {
+        await one.close();
+      }
+    }
+  }
+
   async close(): Promise<void> {
     const a = this.admin;
     this.admin = undefined;
