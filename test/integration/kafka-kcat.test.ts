@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/runtime/poll.ts';
 import { leftovers, midlab } from '../helpers/docker.ts';
 
 const KCAT = '/usr/bin/kcat';
@@ -28,9 +29,19 @@ describe.skipIf(!existsSync(KCAT))('kafka endpoints from `midlab up kafka --json
     else expect(endpoints.zookeeper).toBeUndefined();
 
     // Every broker advertises 127.0.0.1:<its published port>, so each is reachable alone.
-    const list = kcat(['-b', endpoints.kafka2 as string, '-L', '-J']);
-    expect(list.code, list.err).toBe(0);
-    const md = JSON.parse(list.out) as { brokers: { id: number; name: string }[]; controllerid: number };
+    // A broker's own metadata can trail the controller's by a moment after start (seen in
+    // KRaft): poll it, bounded, rather than read it once.
+    type Metadata = { brokers: { id: number; name: string }[]; controllerid: number };
+    const md = await waitUntil(
+      'kafka2 to list every broker',
+      async () => {
+        const list = kcat(['-b', endpoints.kafka2 as string, '-L', '-J']);
+        if (list.code !== 0) return { done: false, seen: list.err };
+        const m = JSON.parse(list.out) as Metadata;
+        return m.brokers.length === 3 ? { done: true, value: m } : { done: false, seen: JSON.stringify(m.brokers) };
+      },
+      { timeoutMs: 20_000, intervalMs: 500 },
+    );
     expect(md.brokers.map((b) => b.id).sort()).toEqual([1, 2, 3]);
     expect(md.brokers.map((b) => b.name).sort()).toEqual(bootstrap.split(',').sort());
     expect(md.controllerid).toBeGreaterThan(0);
