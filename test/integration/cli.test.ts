@@ -30,15 +30,7 @@ describe('midlab up / down / reap', () => {
   });
 
   it('Ctrl-C during up removes what was started', async () => {
-    const child = midlabAsync('up', 'zookeeper', '--nodes', '3');
-    await waitUntil(
-      'containers to exist',
-      async () => {
-        const l = await leftovers('zookeeper');
-        return l.containers === 3 ? { done: true, value: l } : { done: false, seen: JSON.stringify(l) };
-      },
-      { timeoutMs: 60_000 },
-    );
+    const child = await upUntilContainersExist();
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
@@ -46,15 +38,7 @@ describe('midlab up / down / reap', () => {
   });
 
   it('after SIGKILL of up, reap removes the leftovers', async () => {
-    const child = midlabAsync('up', 'zookeeper', '--nodes', '3');
-    await waitUntil(
-      'containers to exist',
-      async () => {
-        const l = await leftovers('zookeeper');
-        return l.containers === 3 ? { done: true, value: l } : { done: false, seen: JSON.stringify(l) };
-      },
-      { timeoutMs: 60_000 },
-    );
+    const child = await upUntilContainersExist();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     expect((await leftovers('zookeeper')).containers).toBe(3);
@@ -69,3 +53,17 @@ describe('midlab up / down / reap', () => {
     expect(r.code).toBe(2);
   });
 });
+
+/** `midlab up zookeeper` in the background, once its three containers exist. */
+async function upUntilContainersExist() {
+  const child = midlabAsync('up', 'zookeeper', '--nodes', '3');
+  await waitUntil(
+    'containers to exist',
+    async () => {
+      const l = await leftovers('zookeeper');
+      return l.containers === 3 ? { done: true, value: l } : { done: false, seen: JSON.stringify(l) };
+    },
+    { timeoutMs: 60_000 },
+  );
+  return child;
+}
