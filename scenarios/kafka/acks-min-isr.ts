@@ -77,7 +77,6 @@ export default defineLab({
           assignment: [REPLICAS],
           config: { 'min.insync.replicas': MIN_ISR },
         });
-        await k.admin.waitForTopicOnBrokers(TOPIC, 1);
         const part = await waitForIsr(k.admin, (p) => p.isr.length === REPLICAS.length, 30_000);
         const cfg = await k.admin.topicConfig(TOPIC);
         lab.observe(

@@ -122,7 +122,6 @@ export default defineLab({
           assignment: [[LEADER, FOLLOWER]],
           config: { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': minIsr },
         });
-        await k.admin.waitForTopicOnBrokers(TOPIC, 1);
         const part = await waitUntil(
           `${TOPIC}-0 fully in sync`,
           async () => {

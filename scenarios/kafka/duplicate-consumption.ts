@@ -127,7 +127,6 @@ export default defineLab({
         'The producer uses acks=all, set explicitly.',
       async () => {
         await k.admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3 });
-        await k.admin.waitForTopicOnBrokers(TOPIC, 1);
         const sent = await produce(k.bootstrap, lab.history, TOPIC, p.messages, { name: 'producer', acks: 'all' });
         lab.say(`${sent.filter((s) => s.ok).length} of ${p.messages} acknowledged`);
       },

@@ -77,7 +77,6 @@ export default defineLab({
     lab.observe('mode', k.mode);
     lab.observe('threshold', p.alertLag);
     await k.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
-    await k.admin.waitForTopicOnBrokers(TOPIC, PARTITIONS);
     const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
       name: 'consumer',
       groupId: GROUP,

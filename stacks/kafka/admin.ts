@@ -172,17 +172,48 @@ export class KafkaAdmin {
       },
       30_000,
     );
-    // Created on the controller; every broker learns it from the metadata a moment later.
-    const want = opts.assignment?.length ?? opts.partitions ?? 3;
+    await this.waitForTopic(topic, opts.assignment?.length ?? opts.partitions ?? 3);
+  }
+
+  /**
+   * Waits until a new topic is usable from anywhere. It is created on the controller; each
+   * broker learns it from the metadata a moment later (until then it answers
+   * UNKNOWN_TOPIC_OR_PARTITION, on which kafkajs's consumer gives up in subscribe), and a
+   * leader may be named in the metadata before it has taken the partition up ("This
+   * server does not host this topic-partition"). So: every live broker, each asked on its
+   * own, names a leader for every partition; then each leader answers ListOffsets for it.
+   */
+  private async waitForTopic(topic: string, partitions: number, timeoutMs = 30_000): Promise<void> {
+    const cluster = await this.use('describe cluster', (a) => a.describeCluster());
+    for (const b of cluster.brokers) {
+      const endpoint = `${b.host}:${b.port}`;
+      const one = new KafkaAdmin({ mode: this.mode, brokers: [endpoint] });
+      try {
+        await waitUntil(
+          `${nodeName(b.nodeId)} to know topic ${topic} (${partitions} partitions, each with a leader)`,
+          async () => {
+            const ps = await one.partitions([topic]);
+            return ps.length === partitions && ps.every((p) => p.leader)
+              ? { done: true, value: undefined }
+              : { done: false, seen: `${ps.filter((p) => p.leader).length} of ${partitions} partitions led` };
+          },
+          { timeoutMs, intervalMs: 100 },
+        );
+      } finally {
+        await one.close();
+      }
+    }
     await waitUntil(
-      `topic ${topic} with a leader for each of its ${want} partitions`,
+      `the leaders of ${topic} to answer for their partitions`,
       async () => {
-        const ps = await this.partitions([topic]);
-        return ps.length === want && ps.every((p) => p.leader)
-          ? { done: true, value: undefined }
-          : { done: false, seen: `${ps.filter((p) => p.leader).length} of ${want} partitions led` };
+        try {
+          await this.use(`list offsets of ${topic}`, (a) => a.fetchTopicOffsets(topic), 5000, false);
+          return { done: true, value: undefined };
+        } catch (err) {
+          return { done: false, seen: err instanceof Error ? err.message : String(err) };
+        }
       },
-      { timeoutMs: 30_000, intervalMs: 100 },
+      { timeoutMs, intervalMs: 200 },
     );
   }
 
@@ -405,38 +436,6 @@ export class KafkaAdmin {
       })
       .sort((a, b) => a.partition - b.partition);
     return { total: partitions.reduce((s, p) => s + p.lag, 0), partitions };
-  }
-
-  /**
-   * Polls each broker on its own until every one knows `topic` with a leader for each of
-   * its `partitions`. A new topic reaches the brokers' metadata a moment after the
-   * controller created it; a client that asks a broker that has not learnt it yet gets
-   * UNKNOWN_TOPIC_OR_PARTITION (kafkajs's consumer gives up on that in subscribe).
-   * `brokers`: host endpoints to ask (default: all).
-   */
-  async waitForTopicOnBrokers(
-    topic: string,
-    partitions: number,
-    opts: { brokers?: string[]; timeoutMs?: number } = {},
-  ): Promise<void> {
-    for (const endpoint of opts.brokers ?? this.brokerEndpoints) {
-      // A client of its own, connected to this broker only: kafkajs asks it the metadata.
-      const one = new KafkaAdmin({ mode: this.mode, brokers: [endpoint] });
-      try {
-        await waitUntil(
-          `${endpoint} to know topic ${topic} (${partitions} partitions, each with a leader)`,
-          async () => {
-            const ps = await one.partitions([topic]);
-            return ps.length === partitions && ps.every((p) => p.leader)
-              ? { done: true, value: undefined }
-              : { done: false, seen: `${ps.filter((p) => p.leader).length} of ${partitions} partitions led` };
-          },
-          { timeoutMs: opts.timeoutMs ?? 30_000, intervalMs: 100 },
-        );
-      } finally {
-        await one.close();
-      }
-    }
   }
 
   async close(): Promise<void> {
