@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { stacks } from '../../stacks/index.ts';
 import { UsageError } from '../errors.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
-import { listLabs, reap } from '../runtime/reaper.ts';
+import { listLabs, reap, reapLeftovers } from '../runtime/reaper.ts';
 import { startStack } from '../runtime/stack.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
@@ -55,6 +55,7 @@ Options:
     const t0 = Date.now();
     if (!values.json) process.stderr.write(`starting ${stack.name} ${JSON.stringify(given)} ...\n`);
     const started = await startStack(stack, given, {
+      kept: true,
       onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     });
     const seconds = (Date.now() - t0) / 1000;
@@ -80,8 +81,8 @@ export const ps: Command = {
   help: `Usage: midlab ps [--json]
 
 Lists every lab that has containers, with each node's state and published ports, and
-whether the midlab process that started it is still alive (a dead owner means a
-leftover: \`midlab reap\` removes it).`,
+who owns it: a midlab process still running, \`midlab up\` (kept until \`midlab down\`),
+or nobody (a leftover of a killed process: \`midlab reap\` removes it).`,
   async run(args) {
     const { values } = parse('ps', args, { json: { type: 'boolean' } });
     const labs = await listLabs();
@@ -91,7 +92,8 @@ leftover: \`midlab reap\` removes it).`,
     }
     if (!labs.length) process.stdout.write('no midlab containers\n');
     for (const l of labs) {
-      process.stdout.write(`${l.lab} (${l.stack}) ${l.alive ? `owner pid ${l.pid}` : 'owner gone'}\n`);
+      const owner = l.alive ? `owner pid ${l.pid}` : l.kept ? 'kept by `midlab up`' : 'leftover (owner gone)';
+      process.stdout.write(`${l.lab} (${l.stack}) ${owner}\n`);
       for (const n of l.nodes)
         process.stdout.write(`  ${n.name.padEnd(10)} ${n.state.padEnd(8)} ${n.ports.join(' ')}\n`);
     }
@@ -125,15 +127,22 @@ named after the stack).`,
 
 export const reapCommand: Command = {
   name: 'reap',
-  summary: 'remove everything midlab left behind (all labs)',
-  help: `Usage: midlab reap
+  summary: 'remove what killed midlab processes left behind (--all: every lab)',
+  help: `Usage: midlab reap [--all]
 
-Removes every container, network and volume labelled dev.midlab.lab: what a killed
-midlab process left behind, and any lab still running.`,
+Removes the containers, networks and volumes of labs whose midlab process is gone
+(killed before it could clean up). Runs still going and clusters kept by \`midlab up\`
+are left alone.
+
+Options:
+  --all    remove everything labelled dev.midlab.lab, running or kept too`,
   async run(args) {
-    parse('reap', args, {});
-    const r = await reap();
-    process.stdout.write(`removed ${r.containers} container(s), ${r.networks} network(s), ${r.volumes} volume(s)\n`);
+    const { values } = parse('reap', args, { all: { type: 'boolean' } });
+    const r = values.all ? { ...(await reap()), labs: [] } : await reapLeftovers();
+    const which = r.labs.length ? ` (${r.labs.join(', ')})` : '';
+    process.stdout.write(
+      `removed ${r.containers} container(s), ${r.networks} network(s), ${r.volumes} volume(s)${which}\n`,
+    );
     return 0;
   },
 };

@@ -1,19 +1,21 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { ImageMissingError } from '../errors.ts';
+import { ImageMissingError, MidlabError } from '../errors.ts';
 import { onShutdown } from './cleanup.ts';
 import { docker } from './docker.ts';
 import { labLabels, labSlug } from './labels.ts';
 import { type NodeSpec, StartedNode } from './node.ts';
 import { freePorts, HOST_IP } from './ports.ts';
-import { reap } from './reaper.ts';
+import { listLabs, reap } from './reaper.ts';
 
 export interface ClusterSpec {
   /** The lab id that owns every object (the `dev.midlab.lab` label). */
   lab: string;
   stack: string;
   nodes: NodeSpec[];
+  /** Kept after this process ends (`midlab up`), instead of being a leftover. */
+  kept?: boolean;
 }
 
 /**
@@ -74,18 +76,24 @@ export class StartedCluster {
 
 /**
  * Creates the lab network and every node, then starts them all in parallel. Leftovers
- * of the same lab are removed first; if anything fails, whatever was made is removed
- * before the error is rethrown.
+ * of the same lab are removed first, but a run of it still going is never touched; if
+ * anything fails, whatever was made is removed before the error is rethrown.
  */
 export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
   const d = docker();
   await Promise.all([...new Set(spec.nodes.map((n) => n.image))].map((img) => requireImage(img, spec.stack)));
+  const running = (await listLabs()).find((l) => l.lab === spec.lab && l.alive && l.pid !== process.pid);
+  if (running) {
+    throw new MidlabError('LAB_BUSY', `${spec.lab} is already running (midlab process ${running.pid})`, {
+      hint: `wait for it to end, or remove it with \`npx midlab down ${spec.lab}\``,
+    });
+  }
   await reap(spec.lab);
   const slug = labSlug(spec.lab);
   const network = `midlab-${slug}`;
   const unregister = onShutdown(() => reap(spec.lab).then(() => undefined));
   try {
-    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack));
+    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack, { kept: spec.kept }));
     const portCount = spec.nodes.reduce((sum, n) => sum + Object.keys(n.ports ?? {}).length, 0);
     const ports = await freePorts(portCount);
     const nodes = await Promise.all(
@@ -131,7 +139,7 @@ function createOptions(
     Image: n.image,
     Cmd: n.cmd,
     Env: Object.entries(n.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    Labels: labLabels(spec.lab, spec.stack, n.name),
+    Labels: labLabels(spec.lab, spec.stack, { node: n.name, kept: spec.kept }),
     ExposedPorts: exposed,
     HostConfig: {
       NetworkMode: network,

@@ -5,16 +5,23 @@ export const LABEL_STACK = 'dev.midlab.stack';
 export const LABEL_NODE = 'dev.midlab.node';
 /** The process that made it, so `midlab ps` can tell live labs from leftovers. */
 export const LABEL_PID = 'dev.midlab.pid';
+/** On labs started by `midlab up`: kept after their process ends, until `midlab down`. */
+export const LABEL_KEPT = 'dev.midlab.kept';
 /** On images: the hash of the recipe they were built from. */
 export const LABEL_RECIPE = 'dev.midlab.recipe';
 
-export function labLabels(lab: string, stack: string, node?: string): Record<string, string> {
+export function labLabels(
+  lab: string,
+  stack: string,
+  opts: { node?: string; kept?: boolean } = {},
+): Record<string, string> {
   const labels: Record<string, string> = {
     [LABEL_LAB]: lab,
     [LABEL_STACK]: stack,
     [LABEL_PID]: String(process.pid),
   };
-  if (node) labels[LABEL_NODE] = node;
+  if (opts.node) labels[LABEL_NODE] = opts.node;
+  if (opts.kept) labels[LABEL_KEPT] = 'true';
   return labels;
 }
 

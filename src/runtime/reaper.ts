@@ -1,5 +1,5 @@
 import { docker } from './docker.ts';
-import { LABEL_LAB } from './labels.ts';
+import { LABEL_KEPT, LABEL_LAB, LABEL_PID } from './labels.ts';
 
 export interface ReapResult {
   containers: number;
@@ -28,11 +28,43 @@ function gone(err: { statusCode?: number }): void {
   if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
 }
 
+/**
+ * Removes the leftovers: labs whose midlab process is gone, except those `midlab up`
+ * started to keep. A run still going and a kept cluster are left alone.
+ */
+export async function reapLeftovers(): Promise<ReapResult & { labs: string[] }> {
+  // Networks too: a process killed between creating its network and its containers.
+  const filters = JSON.stringify({ label: [LABEL_LAB] });
+  const d = docker();
+  const owned = [
+    ...(await d.listContainers({ all: true, filters })).map((c) => c.Labels),
+    ...(await d.listNetworks({ filters })).map((n) => n.Labels ?? {}),
+  ];
+  const labs = [
+    ...new Set(
+      owned
+        .filter((l) => l[LABEL_KEPT] !== 'true' && !isAlive(Number(l[LABEL_PID] ?? 0)))
+        .map((l) => l[LABEL_LAB] as string),
+    ),
+  ].sort();
+  const total = { containers: 0, networks: 0, volumes: 0, labs };
+  for (const lab of labs) {
+    const r = await reap(lab);
+    total.containers += r.containers;
+    total.networks += r.networks;
+    total.volumes += r.volumes;
+  }
+  return total;
+}
+
 export interface LabSummary {
   lab: string;
   stack: string;
   pid: number;
+  /** The midlab process that started it still runs. */
   alive: boolean;
+  /** Started by `midlab up`: meant to outlive its process. */
+  kept: boolean;
   nodes: { name: string; container: string; state: string; ports: string[] }[];
 }
 
@@ -43,10 +75,11 @@ export async function listLabs(): Promise<LabSummary[]> {
   const byLab = new Map<string, LabSummary>();
   for (const c of containers) {
     const lab = c.Labels[LABEL_LAB] ?? '?';
-    const pid = Number(c.Labels['dev.midlab.pid'] ?? 0);
+    const pid = Number(c.Labels[LABEL_PID] ?? 0);
     let s = byLab.get(lab);
     if (!s) {
-      s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive: isAlive(pid), nodes: [] };
+      const kept = c.Labels[LABEL_KEPT] === 'true';
+      s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive: isAlive(pid), kept, nodes: [] };
       byLab.set(lab, s);
     }
     s.nodes.push({

@@ -35,6 +35,8 @@ export interface StartOptions {
   onWarning?: (w: string) => void;
   /** Where node logs are saved when the stack is stopped. */
   logDir?: string;
+  /** Kept running after this process ends (`midlab up`). */
+  kept?: boolean;
 }
 
 /** Starts a stack and returns once the cluster is healthy; on failure nothing is left. */
@@ -45,7 +47,12 @@ export async function startStack<T extends ParamTable, H extends StartedStack>(
 ): Promise<H> {
   const p = resolveParams(stack.params, given, stack.name);
   for (const w of stack.validate(p)) opts.onWarning?.(w);
-  const cluster = await startCluster({ lab: opts.lab ?? stack.name, stack: stack.name, nodes: stack.nodes(p) });
+  const cluster = await startCluster({
+    lab: opts.lab ?? stack.name,
+    stack: stack.name,
+    nodes: stack.nodes(p),
+    kept: opts.kept,
+  });
   if (opts.logDir) cluster.keepLogsIn(opts.logDir);
   try {
     return await stack.connect(cluster, p);

@@ -10,14 +10,16 @@ describe('midlab up / down / reap', () => {
     expect(r.code).toBe(0);
   });
 
-  it('up prints 127.0.0.1 endpoints as JSON and down removes everything', async () => {
+  it('up prints 127.0.0.1 endpoints as JSON, keeps the cluster past reap, and down removes it', async () => {
     const r = midlab('up', 'zookeeper', '--nodes', '3', '--json');
     expect(r.code, r.err).toBe(0);
     const out = JSON.parse(r.out) as { lab: string; endpoints: Record<string, string> };
     expect(out.lab).toBe('zookeeper');
     expect(out.endpoints.connect).toMatch(/^127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/);
     expect(out.endpoints.zk1).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(midlab('ps').out).toMatch(/zookeeper \(zookeeper\)/);
+    expect(midlab('ps').out).toMatch(/zookeeper \(zookeeper\) kept by `midlab up`/);
+    expect(midlab('reap').code).toBe(0);
+    expect((await leftovers('zookeeper')).containers).toBe(3);
     expect(midlab('down', 'zookeeper').code).toBe(0);
     expect(await leftovers('zookeeper')).toEqual({ containers: 0, networks: 0 });
   });
@@ -30,21 +32,27 @@ describe('midlab up / down / reap', () => {
   });
 
   it('Ctrl-C during up removes what was started', async () => {
-    const child = await upUntilContainersExist();
+    const child = await startedUntilContainersExist(['up', 'zookeeper', '--nodes', '3'], 'zookeeper');
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(130);
     expect(await leftovers('zookeeper')).toEqual({ containers: 0, networks: 0 });
   });
 
-  it('after SIGKILL of up, reap removes the leftovers', async () => {
-    const child = await upUntilContainersExist();
+  it('a lab already running is refused, not clobbered; once its process is killed, reap removes it', async () => {
+    const lab = 'zookeeper/ensemble-basics';
+    const child = await startedUntilContainersExist(['run', lab], lab);
+    const second = midlab('run', lab);
+    expect(second.code).toBe(3);
+    expect(second.out).toMatch(/already running/);
+    expect(midlab('reap').code).toBe(0);
+    expect((await leftovers(lab)).containers).toBe(3);
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
-    expect((await leftovers('zookeeper')).containers).toBe(3);
-    expect(midlab('ps').out).toMatch(/owner gone/);
-    expect(midlab('reap').code).toBe(0);
-    expect(await leftovers()).toEqual({ containers: 0, networks: 0 });
+    expect(midlab('ps').out).toMatch(/leftover \(owner gone\)/);
+    const r = midlab('reap');
+    expect(r.out).toMatch(/removed 3 container\(s\), 1 network\(s\)/);
+    expect(await leftovers(lab)).toEqual({ containers: 0, networks: 0 });
   });
 
   it('down of an unknown lab is a usage error', async () => {
@@ -54,13 +62,13 @@ describe('midlab up / down / reap', () => {
   });
 });
 
-/** `midlab up zookeeper` in the background, once its three containers exist. */
-async function upUntilContainersExist() {
-  const child = midlabAsync('up', 'zookeeper', '--nodes', '3');
+/** The CLI in the background, once the lab's three containers exist. */
+async function startedUntilContainersExist(args: string[], lab: string) {
+  const child = midlabAsync(...args);
   await waitUntil(
-    'containers to exist',
+    `${lab}'s containers to exist`,
     async () => {
-      const l = await leftovers('zookeeper');
+      const l = await leftovers(lab);
       return l.containers === 3 ? { done: true, value: l } : { done: false, seen: JSON.stringify(l) };
     },
     { timeoutMs: 60_000 },
