@@ -378,7 +378,9 @@ export class KafkaGroupConsumer {
       heartbeatInterval: this.opts.heartbeatIntervalMs,
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
-      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2000 },
+      // kafkajs restarts a consumer that crashed (retries exhausted) for ever; once we
+      // stopped it, with the cluster perhaps gone, that loop would keep the process alive.
+      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: async () => !this.stopping },
     });
     this.consumer = c;
     const joined = new Promise<void>((resolve) => {
