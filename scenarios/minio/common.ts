@@ -111,9 +111,10 @@ export async function offlineView(lab: Ctx, via: string): Promise<string> {
 /**
  * Waits until the survivor `via` has noticed the kill: `mc admin info` counts the killed
  * nodes' drives offline (or, when reads are expected to fail, /minio/health/cluster/read is 503). A killed
- * container answers nothing (no reset), so peers notice only when their calls to it time
- * out: tens of seconds on this machine. Operations before that hang, which would measure
- * the detection delay, not the quorum rule. Never fails: returns what it saw.
+ * container answers nothing (no reset), so peers notice only when their unacknowledged
+ * data times out (the stack sets MINIO_CONN_USER_TIMEOUT=5s: seconds, not the ~50 s of the
+ * default). Operations before that hang, which would measure the detection delay, not
+ * the quorum rule. Never fails: returns what it saw.
  */
 export async function waitNoticed(lab: Ctx, via: string, down: string[], expected: Availability): Promise<string> {
   const drivesDown = down.length * lab.stack.params.drives;
@@ -127,7 +128,8 @@ export async function waitNoticed(lab: Ctx, via: string, down: string[], expecte
         if (!expected.read && h.read === 503) {
           return { done: true, value: `${via}'s health endpoints changed after ${Date.now() - t0} ms` };
         }
-        const info = await withTimeout(5000, 'mc admin info', () => lab.stack.info(via));
+        // With a node down an answer takes ~6 s (minio1 gives the dead peer its time).
+        const info = await withTimeout(15_000, 'mc admin info', () => lab.stack.info(via));
         return info.offlineDisks >= drivesDown
           ? { done: true, value: `${via} counts ${info.offlineDisks} drives offline after ${Date.now() - t0} ms` }
           : { done: false, seen: `${info.offlineDisks} offline` };
@@ -164,7 +166,8 @@ export async function killSeries(
     const k = i + 1;
     await lab.step(
       `Kill ${node} (${k} of ${lab.stack.params.nodes} nodes down)`,
-      narrate(k),
+      `${narrate(k)} A killed node answers nothing; its peers notice when their unacknowledged data times out. ` +
+        'This lab sets MINIO_CONN_USER_TIMEOUT=5s; with the default (10 min) requests here hung for about 50 s first.',
       async () => {
         await lab.faults.kill(node);
         down.push(node);
