@@ -1,5 +1,6 @@
 import { stacks } from '../../stacks/index.ts';
 import { UsageError } from '../errors.ts';
+import { parseKeyValues, resolveParams } from '../params.ts';
 import { startStack } from '../runtime/stack.ts';
 import type { Command } from './commands.ts';
 import { parse } from './commands.ts';
@@ -11,23 +12,35 @@ import { parse } from './commands.ts';
 export const bench: Command = {
   name: 'bench',
   summary: 'measure time to a healthy cluster and its memory, per stack',
-  help: `Usage: midlab bench [stack ...] [--runs N] [--json]
+  help: `Usage: midlab bench [stack ...] [--param key=value ...] [--runs N] [--json]
 
-For each stack (all by default) starts its default cluster N times (default 3), and
-reports the time from start to healthy and the memory of the running cluster (sum of
-its containers): median, min and max.`,
+For each stack (all by default) starts its cluster N times (default 3), and reports the
+time from start to healthy and the memory of the running cluster (sum of its
+containers): median, min and max. A stack with several shapes is measured in each
+(Kafka: KRaft and ZooKeeper mode), unless --param picks one.`,
   async run(args) {
-    const { values, positionals } = parse('bench', args, { runs: { type: 'string' }, json: { type: 'boolean' } });
+    const { values, positionals } = parse('bench', args, {
+      runs: { type: 'string' },
+      json: { type: 'boolean' },
+      param: { type: 'string', multiple: true },
+    });
     const runs = Number(values.runs ?? 3);
     if (!Number.isInteger(runs) || runs < 1) throw new UsageError('--runs must be a whole number >= 1');
+    const given = parseKeyValues((values.param as string[] | undefined) ?? []);
     const chosen = positionals.length ? positionals.map((n) => stacks.find((s) => s.name === n) ?? unknown(n)) : stacks;
+    const cases = chosen.flatMap((stack) =>
+      (Object.keys(given).length ? [given] : (stack.benchmarks ?? [{}])).map((params) => ({ stack, params })),
+    );
+    // Bad parameters are refused before any cluster starts.
+    for (const c of cases) resolveParams(c.stack.params, c.params, c.stack.name);
     const report: Record<string, { seconds: Stats; memoryMiB: Stats }> = {};
-    for (const stack of chosen) {
+    for (const { stack, params } of cases) {
+      const name = [stack.name, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)].join(' ');
       const secs: number[] = [];
       const mem: number[] = [];
       for (let i = 0; i < runs; i++) {
         const t0 = Date.now();
-        const s = await startStack(stack, {}, { lab: `bench-${stack.name}` });
+        const s = await startStack(stack, params, { lab: `bench-${stack.name}` });
         try {
           secs.push((Date.now() - t0) / 1000);
           const bytes = await Promise.all(s.cluster.nodes.map((n) => n.memoryBytes()));
@@ -37,16 +50,18 @@ its containers): median, min and max.`,
         }
         if (!values.json)
           process.stderr.write(
-            `  ${stack.name} run ${i + 1}/${runs}: ${secs.at(-1)?.toFixed(1)} s, ${mem.at(-1)?.toFixed(0)} MiB\n`,
+            `  ${name} run ${i + 1}/${runs}: ${secs.at(-1)?.toFixed(1)} s, ${mem.at(-1)?.toFixed(0)} MiB\n`,
           );
       }
-      report[stack.name] = { seconds: stats(secs), memoryMiB: stats(mem) };
+      report[name] = { seconds: stats(secs), memoryMiB: stats(mem) };
     }
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     else {
-      process.stdout.write('stack        healthy after (s) median [min-max]    memory (MiB) median [min-max]\n');
+      process.stdout.write(
+        `${'stack'.padEnd(22)} healthy after (s) median [min-max]    memory (MiB) median [min-max]\n`,
+      );
       for (const [name, r] of Object.entries(report)) {
-        process.stdout.write(`${name.padEnd(12)} ${fmt(r.seconds, 1).padEnd(36)} ${fmt(r.memoryMiB, 0)}\n`);
+        process.stdout.write(`${name.padEnd(22)} ${fmt(r.seconds, 1).padEnd(36)} ${fmt(r.memoryMiB, 0)}\n`);
       }
     }
     return 0;

@@ -12,6 +12,8 @@ export interface Stack<T extends ParamTable = ParamTable, H extends StartedStack
   name: string;
   summary: string;
   params: T;
+  /** The configurations `midlab bench` measures (default: one, with default parameters). */
+  benchmarks?: Record<string, string>[];
   /** Throws UsageError for an impossible topology; returns warnings for unwise ones. */
   validate(p: ParamValues<T>): string[];
   nodes(p: ParamValues<T>): NodeSpec[];

@@ -67,6 +67,7 @@ export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
     'Kafka 3.9 brokers kafka1..N (EXTERNAL 9094 published) in KRaft mode (Raft quorum in kafka1..3) or ' +
     'ZooKeeper mode (zk1..3 + brokers): --param mode=kraft|zookeeper',
   params: kafkaParams,
+  benchmarks: [{ mode: 'kraft' }, { mode: 'zookeeper' }],
   validate: validateKafka,
   nodes(p) {
     const cid = p.mode === 'kraft' ? clusterId() : undefined;

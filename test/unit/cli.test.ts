@@ -25,6 +25,10 @@ describe('midlab CLI', () => {
     const param = midlab('run', 'zookeeper/ephemeral-session', '--param', 'service=explode');
     expect(param.code).toBe(2);
     expect(param.err).toMatch(/choose from: freeze, kill/);
+    // Checked for every stack before any cluster starts.
+    const bench = midlab('bench', '--param', 'mode=kraft');
+    expect(bench.code).toBe(2);
+    expect(bench.err).toMatch(/zookeeper has no parameter "mode"/);
   });
   it('refuses an impossible topology before touching Docker', () => {
     const r = midlab('up', 'zookeeper', '--nodes', '0');
