@@ -111,10 +111,9 @@ export async function offlineView(lab: Ctx, via: string): Promise<string> {
 /**
  * Waits until the survivor `via` has noticed the kill: `mc admin info` counts the killed
  * nodes' drives offline (or, when reads are expected to fail, /minio/health/cluster/read is 503). A killed
- * container answers nothing (no reset), so peers notice only when their unacknowledged
- * data times out (the stack sets MINIO_CONN_USER_TIMEOUT=5s: seconds, not the ~50 s of the
- * default). Operations before that hang, which would measure the detection delay, not
- * the quorum rule. Never fails: returns what it saw.
+ * container answers nothing (no reset), so peers notice only when their calls to it time
+ * out: 10-60 s here. Operations before that hang, which would measure the detection
+ * delay, not the quorum rule. Never fails: returns what it saw.
  */
 export async function waitNoticed(lab: Ctx, via: string, down: string[], expected: Availability): Promise<string> {
   const drivesDown = down.length * lab.stack.params.drives;
@@ -166,8 +165,8 @@ export async function killSeries(
     const k = i + 1;
     await lab.step(
       `Kill ${node} (${k} of ${lab.stack.params.nodes} nodes down)`,
-      `${narrate(k)} A killed node answers nothing; its peers notice when their unacknowledged data times out. ` +
-        'This lab sets MINIO_CONN_USER_TIMEOUT=5s; with the default (10 min) requests here hung for about 50 s first.',
+      `${narrate(k)} A killed node answers nothing (no connection reset): its peers notice only when their calls ` +
+        'to it time out, so the lab first waits until the survivor counts its drives offline.',
       async () => {
         await lab.faults.kill(node);
         down.push(node);

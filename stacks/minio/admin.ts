@@ -83,12 +83,15 @@ export async function mcAdminInfo(
   return parseAdminInfo(r.stdout);
 }
 
-export type HealthKind = 'live' | 'cluster' | 'cluster/read';
+/** `maintenance`: /minio/health/cluster?maintenance=true, "would the cluster keep write
+ * quorum without this node", answered from this node's own view of its peers. */
+export type HealthKind = 'live' | 'cluster' | 'cluster/read' | 'maintenance';
 
 /** The HTTP status of a health endpoint, from the host (0: no answer within the timeout). */
 export async function health(endpoint: string, kind: HealthKind, timeoutMs = 5000): Promise<number> {
   try {
-    const r = await fetch(`http://${endpoint}/minio/health/${kind}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const path = kind === 'maintenance' ? 'cluster?maintenance=true' : kind;
+    const r = await fetch(`http://${endpoint}/minio/health/${path}`, { signal: AbortSignal.timeout(timeoutMs) });
     await r.arrayBuffer();
     return r.status;
   } catch {

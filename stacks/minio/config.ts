@@ -85,3 +85,14 @@ export function availabilityWithNodesDown(sets: { node: string }[][], parity: nu
   }
   return { read, write };
 }
+
+/**
+ * Whether the default layout keeps write quorum with any one node down (a prediction
+ * from the server's default rules; 2 nodes never do, 4 x 2 and 3 x 4 do).
+ */
+export function survivesOneNode(nodes: number, drivesPerNode: number, parity = 0): boolean {
+  if (nodes < 2) return false;
+  const set = setSize(nodes * drivesPerNode, nodes);
+  const p = parity || defaultParity(set);
+  return set - Math.ceil(set / nodes) >= writeQuorum(set, p);
+}

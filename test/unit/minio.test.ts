@@ -12,6 +12,7 @@ import {
   defaultParity,
   readQuorum,
   serverCommand,
+  survivesOneNode,
   writeQuorum,
 } from '../../stacks/minio/config.ts';
 import { minio } from '../../stacks/minio/stack.ts';
@@ -21,6 +22,13 @@ const params = (given: Record<string, number> = {}) => resolveParams(minio.param
 describe('minio: quorum arithmetic', () => {
   it('uses MinIO default parity by erasure-set size, not always half', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 8, 12, 16].map(defaultParity)).toEqual([0, 1, 1, 2, 2, 3, 3, 4, 4, 4]);
+  });
+  it('predicts which layouts keep writing with one node down', () => {
+    expect(survivesOneNode(4, 2)).toBe(true); // 8 drives EC:4: 6 left, write quorum 5
+    expect(survivesOneNode(3, 4)).toBe(true); // 12 drives EC:4: 8 left, write quorum 8
+    expect(survivesOneNode(3, 4, 6)).toBe(true); // EC:6: 8 left, write quorum 7
+    expect(survivesOneNode(2, 4)).toBe(false); // 4 left of 8, write quorum 5
+    expect(survivesOneNode(1, 4)).toBe(false);
   });
   it('read quorum = data shards; write quorum one more when data = parity', () => {
     expect([readQuorum(8, 4), writeQuorum(8, 4)]).toEqual([4, 5]);
