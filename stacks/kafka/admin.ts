@@ -135,6 +135,18 @@ export class KafkaAdmin {
     return c.brokers.map((b) => nodeName(b.nodeId)).sort();
   }
 
+  /** The brokers one broker's own metadata lists (asked of it alone, 5 s at most; [] if it did not answer). */
+  static async brokersSeenBy(mode: KafkaMode, endpoint: string): Promise<string[]> {
+    const one = new KafkaAdmin({ mode, brokers: [endpoint] });
+    try {
+      return await withTimeout(5000, `metadata of ${endpoint}`, () => one.liveBrokers());
+    } catch {
+      return [];
+    } finally {
+      await one.close();
+    }
+  }
+
   /**
    * The "controller" in the Metadata answer (what `kcat -L` marks). ZooKeeper mode: the
    * real controller. KRaft: any live broker, since clients never talk to controllers.

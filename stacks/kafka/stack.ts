@@ -22,7 +22,8 @@
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
  * /controller names one; KRaft: the quorum has all its voters and a leader, and the
- * metadata lists every broker unfenced), and no partition is under-replicated or offline.
+ * metadata lists every broker unfenced), no partition is under-replicated or offline, and
+ * every broker's own metadata lists every broker.
  *
  * This replaces the hand-run recipe (stacks/kafka/recipe/, since removed): same image,
  * same listener plan (INTERNAL 9092 / CONTROLLER 9093 / EXTERNAL 9094 advertised as
@@ -228,6 +229,19 @@ export class StartedKafka implements StartedStack {
     const urp = parts.filter((p) => p.isr.length < p.replicas.length);
     if (offline.length) problems.push(`${offline.length} offline partition(s) (${partitionNames(offline)})`);
     if (urp.length) problems.push(`${urp.length} under-replicated partition(s) (${partitionNames(urp)})`);
+    // Last, each broker's own view: right after start one can still list fewer brokers
+    // than the controller knows (a client bootstrapping from it would not see them all).
+    if (!problems.length) {
+      const views = await Promise.all(
+        this.brokers.map(
+          async (b) => [b, await KafkaAdmin.brokersSeenBy(this.mode, this.brokerEndpoints([b])[0] as string)] as const,
+        ),
+      );
+      for (const [b, seen] of views) {
+        if (seen.length < this.brokers.length)
+          problems.push(seen.length ? `${b}'s metadata lists only ${seen.join(', ')}` : `${b} gave no metadata`);
+      }
+    }
     return { healthy: problems.length === 0, problems, controller, registered };
   }
 
