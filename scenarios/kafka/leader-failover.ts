@@ -191,22 +191,22 @@ export default defineLab({
       },
       [describeTopicCommand(k, TOPIC, survivor)],
     );
+    const electArgs = [
+      'kafka-leader-election.sh',
+      '--election-type',
+      'PREFERRED',
+      '--topic',
+      TOPIC,
+      '--partition',
+      String(choice.partition),
+    ] as const;
     await lab.step(
       'Preferred-leader election',
       `The preferred leader of ${TOPIC}-${choice.partition} is the first replica of its assignment, ` +
         `${choice.victim}. kafka-leader-election.sh asks the controller to move leadership back to it, now that ` +
         'it is in sync again.',
       async () => {
-        const r = await k.tool(
-          survivor,
-          'kafka-leader-election.sh',
-          '--election-type',
-          'PREFERRED',
-          '--topic',
-          TOPIC,
-          '--partition',
-          String(choice.partition),
-        );
+        const r = await k.tool(survivor, ...electArgs);
         lab.say((r.stdout || r.stderr).trim().split('\n').slice(-1)[0] ?? `exit ${r.exitCode}`);
         const leader = await waitUntil(
           `${choice.victim} leading ${TOPIC}-${choice.partition} again`,
@@ -220,18 +220,7 @@ export default defineLab({
         ).catch(async () => (await k.admin.partition(TOPIC, choice.partition)).leader);
         lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
       },
-      [
-        k.toolCommand(
-          survivor,
-          'kafka-leader-election.sh',
-          '--election-type',
-          'PREFERRED',
-          '--topic',
-          TOPIC,
-          '--partition',
-          String(choice.partition),
-        ),
-      ],
+      [k.toolCommand(survivor, ...electArgs)],
     );
     await lab.step('Stop the workload', 'The final read then checks every acknowledged write.', async () => {
       await loop?.stop();
