@@ -196,7 +196,10 @@ export default defineLab({
     await lab.step(
       `Start ${first} and ${second} again`,
       'Both rejoin (the third node kept running, so they find the cluster at once); the members elect a leader, ' +
-        'and the returning members catch up from its log.',
+        'and the returning members catch up from its log. The management API can name a leader before there is ' +
+        'one: its leader field is the queue record, which trails the election. For a few seconds quorum_status ' +
+        `shows the truth: the returning members still reading their logs (term 0) and ${last} in pre_vote. The ` +
+        'lab waits for the Raft table: one leader, every member a follower in its term at its commit index.',
       async () => {
         await lab.faults.start(first);
         await lab.faults.start(second);
@@ -204,14 +207,25 @@ export default defineLab({
         const q = await r.waitForQueue(QUEUE, '3 members online', (x) => x.online.length === 3 && !!x.leader, {
           timeoutMs: 60_000,
         });
-        lab.observe('membersAfter', q.online.length, describeQueue(q));
+        lab.observe('membersAfter', q.online.length, `the API: ${describeQueue(q)}`);
+        const started = Date.now();
+        const raft = await r.waitRaftSettled(QUEUE, last, 3);
+        const leader = raft.find((m) => m.state === 'leader');
+        lab.observe(
+          'raftAfter',
+          raft,
+          `quorum_status: ${r.hostOf(leader?.node)} leads term ${leader?.term} at commit index ` +
+            `${leader?.commitIndex}, ${Date.now() - started} ms after the API showed a leader`,
+        );
       },
+      [rabbitmqQueues(r, last, `quorum_status ${QUEUE}`)],
     );
   },
   async final(lab) {
     const c = await lab.stack.client('rabbit3');
     try {
-      const got = await drainRecorded(lab.history, c, QUEUE);
+      // A settled leader delivers at once; the wait for a first message is only a margin.
+      const got = await drainRecorded(lab.history, c, QUEUE, { firstMs: 10_000 });
       lab.say(`${got.length} messages consumed after recovery`);
     } finally {
       await c.close();

@@ -81,3 +81,48 @@ export function promotionLines(log: string, queue: string): string[] {
 export function stripLogPrefix(line: string): string {
   return line.replace(/^.*?\[\w+\]\s+<[\d.]+>\s*/, '').trim();
 }
+
+/** One member's row of `rabbitmq-queues quorum_status <queue> --formatter json`. */
+export interface RaftMember {
+  node: string;
+  /** leader, follower, candidate, pre_vote, recover, ... */
+  state: string;
+  logIndex: number;
+  commitIndex: number;
+  term: number;
+}
+
+export function parseQuorumStatus(text: string): RaftMember[] {
+  const start = text.indexOf('[');
+  if (start < 0) throw new Error(`quorum_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  const rows = JSON.parse(text.slice(start)) as Record<string, unknown>[];
+  const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
+  return rows.map((r) => ({
+    node: String(r['Node Name'] ?? '?'),
+    state: String(r['Raft State'] ?? '?'),
+    logIndex: num(r['Log Index']),
+    commitIndex: num(r['Commit Index']),
+    term: num(r.Term),
+  }));
+}
+
+/**
+ * Settled: `members` rows, exactly one leader, everyone else a follower in the leader's
+ * term with the leader's commit index. A member still loading its log after a restart
+ * shows as a follower at term 0, and a lone survivor as pre_vote: not settled, whatever
+ * the management API's leader field (the queue's record, which can trail) says.
+ */
+export function raftSettled(rows: RaftMember[], members: number): { settled: boolean; seen: string } {
+  const seen =
+    rows.map((r) => `${r.node} ${r.state} term ${r.term} commit ${r.commitIndex}`).join('; ') || 'no members';
+  const leaders = rows.filter((r) => r.state === 'leader');
+  const leader = leaders[0];
+  const settled =
+    rows.length === members &&
+    leaders.length === 1 &&
+    leader !== undefined &&
+    rows.every(
+      (r) => (r === leader || r.state === 'follower') && r.term === leader.term && r.commitIndex === leader.commitIndex,
+    );
+  return { settled, seen };
+}

@@ -341,10 +341,14 @@ export class AmqpClient {
   }
 
   /**
-   * Takes everything from a queue (manual acks) until nothing has come for `idleMs`,
-   * or `maxMs` passed. Rejects when the queue cannot be consumed at all.
+   * Takes everything from a queue (manual acks) until nothing has come for `idleMs`
+   * (before the first message: `firstMs`, default `idleMs`), or `maxMs` passed. Rejects
+   * when the queue cannot be consumed at all.
    */
-  async drain(queue: string, opts: { idleMs?: number; maxMs?: number; onMessage?: (m: Received) => void } = {}) {
+  async drain(
+    queue: string,
+    opts: { idleMs?: number; firstMs?: number; maxMs?: number; onMessage?: (m: Received) => void } = {},
+  ) {
     const got: Received[] = [];
     let last = Date.now();
     const consumer = await this.consume(
@@ -358,9 +362,11 @@ export class AmqpClient {
     );
     const start = Date.now();
     const idle = opts.idleMs ?? 1500;
+    const first = Math.max(idle, opts.firstMs ?? idle);
     let ended = false;
     void consumer.ended.then(() => (ended = true));
-    while (!ended && Date.now() - last < idle && Date.now() - start < (opts.maxMs ?? 60_000)) {
+    const waited = () => Date.now() - last < (got.length ? idle : first);
+    while (!ended && waited() && Date.now() - start < (opts.maxMs ?? 60_000)) {
       await new Promise((r) => setTimeout(r, 100));
     }
     await consumer.cancel();

@@ -88,12 +88,13 @@ export async function drainRecorded(
   history: History,
   client: AmqpClient,
   queue: string,
-  opts: { process?: string; idleMs?: number; maxMs?: number } = {},
+  opts: { process?: string; idleMs?: number; firstMs?: number; maxMs?: number } = {},
 ): Promise<Received[]> {
   const process = opts.process ?? 'drainer';
   try {
     return await client.drain(queue, {
       idleMs: opts.idleMs,
+      firstMs: opts.firstMs,
       maxMs: opts.maxMs,
       onMessage: (m) => recordReceive(history, process, client.node, queue, m),
     });

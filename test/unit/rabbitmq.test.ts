@@ -4,7 +4,9 @@ import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/adm
 import {
   explainJoinFailure,
   parseClusterStatus,
+  parseQuorumStatus,
   promotionLines,
+  raftSettled,
   rejectedConnections,
   stripLogPrefix,
 } from '../../stacks/rabbitmq/cli.ts';
@@ -216,6 +218,38 @@ describe('rabbitmq CLI and log readers', () => {
     ]);
     expect(promotionLines(log, 'other')).toEqual([]);
     expect(stripLogPrefix('2026-11-22 01:00:00.1+00:00 [info] <0.1.0> hello')).toBe('hello');
+  });
+});
+
+describe('rabbitmq quorum_status', () => {
+  // What 3.10 printed a second after two killed members were started again, then once settled.
+  const row = (node: string, state: string, index: number, term: number) =>
+    `{"Node Name":"rabbit@${node}","Raft State":"${state}","Log Index":${index},"Commit Index":${index},` +
+    `"Snapshot Index":"undefined","Term":${term},"Machine Version":2}`;
+  const recovering = `[\n${row('rabbit1', 'follower', 0, 0)}\n,${row('rabbit3', 'follower', 0, 0)}\n,${row('rabbit2', 'pre_vote', 2507, 2)}\n]\n`;
+  const settled = `[\n${row('rabbit1', 'follower', 2811, 3)}\n,${row('rabbit2', 'leader', 2811, 3)}\n,${row('rabbit3', 'follower', 2811, 3)}\n]\n`;
+
+  it('reads each member row', () => {
+    expect(parseQuorumStatus(recovering)[2]).toEqual({
+      node: 'rabbit@rabbit2',
+      state: 'pre_vote',
+      logIndex: 2507,
+      commitIndex: 2507,
+      term: 2,
+    });
+    expect(() => parseQuorumStatus('Error: queue not found')).toThrow(/no JSON/);
+  });
+
+  it('is settled only with one leader and every member a follower in its term at its commit index', () => {
+    expect(raftSettled(parseQuorumStatus(settled), 3).settled).toBe(true);
+    const r = raftSettled(parseQuorumStatus(recovering), 3);
+    expect(r.settled).toBe(false);
+    expect(r.seen).toContain('rabbit@rabbit2 pre_vote term 2');
+    expect(raftSettled(parseQuorumStatus(settled), 5).settled).toBe(false);
+    const lagging = parseQuorumStatus(settled).map((m) => (m.node.endsWith('3') ? { ...m, commitIndex: 2800 } : m));
+    expect(raftSettled(lagging, 3).settled).toBe(false);
+    const twoLeaders = parseQuorumStatus(settled).map((m) => ({ ...m, state: 'leader' }));
+    expect(raftSettled(twoLeaders, 3).settled).toBe(false);
   });
 });
 
