@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { docker } from '../../src/runtime/docker.ts';
 import { leftovers, midlab } from '../helpers/docker.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const S3CMD = '/usr/bin/s3cmd';
 
@@ -27,7 +27,7 @@ describe.skipIf(!existsSync(S3CMD))('minio endpoint from `midlab up minio --json
         .inspect()
     ).Config.Env ?? []) as string[];
     const get = (k: string) => env.find((e) => e.startsWith(`${k}=`))?.slice(k.length + 1) ?? '';
-    const dir = mkdtempSync(join(tmpdir(), 'midlab-s3cmd-'));
+    const dir = tempDir('s3cmd');
     const args = [
       `--host=${endpoint}`,
       `--host-bucket=${endpoint}`,

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/checkers/check.ts';
@@ -7,6 +6,7 @@ import { defineLab } from '../../src/engine/lab.ts';
 import { runLab } from '../../src/engine/runner.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { leftovers } from '../helpers/docker.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 /** Labs made for testing the runner's verdicts on a real (one-node) ensemble. */
 const base = {
@@ -27,14 +27,14 @@ describe('runner verdicts and evidence', () => {
       mechanism: async () => ['mirrors were never synchronised'],
       check: () => [check('x', true, '', '')],
     });
-    const r = await runLab(lab, { outDir: mkdtempSync(join(tmpdir(), 'midlab-')) });
+    const r = await runLab(lab, { outDir: tempDir('runner') });
     expect(r.verdict).toBe('unknown');
     expect(r.reason).toMatch(/mirrors were never synchronised/);
     expect(await leftovers('test/misconfigured')).toEqual({ containers: 0, networks: 0 });
   });
 
   it('a failing check fails the lab and the evidence folder keeps everything', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'midlab-'));
+    const out = tempDir('runner');
     const lab = defineLab({
       ...base,
       id: 'test/failing',

@@ -1,12 +1,12 @@
 /// <reference lib="dom" />
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { runLab } from '../../src/engine/runner.ts';
 import { findLab } from '../../src/index.ts';
 import { startLiveView } from '../../src/report/live.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -32,7 +32,7 @@ describe.runIf(existsSync(CHROMIUM))('live view', () => {
       const run = runLab(findLab('kafka/leader-failover'), {
         params: { mode: 'kraft' },
         listeners: [live.listener],
-        outDir: mkdtempSync(join(tmpdir(), 'midlab-live-')),
+        outDir: tempDir('live'),
       });
       // Poll the page while the lab runs: a killed node must show, then every node up again.
       let done = false;
