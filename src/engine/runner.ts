@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Check, safely, type Verdict, verdictOf } from '../checkers/check.ts';
-import { describe } from '../errors.ts';
+import { describe, MidlabError } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
 import { writeEvidence } from '../report/evidence.ts';
@@ -124,12 +124,13 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
     }
   } catch (err) {
     verdict = 'unknown';
-    reason = `the run could not complete: ${describe(err)}`;
+    const hint = err instanceof MidlabError && err.hint ? ` (${err.hint})` : '';
+    reason = `the run could not complete: ${describe(err)}${hint}`;
     if (!(err instanceof Error && 'code' in err))
       events.emit({ kind: 'warning', text: (err as Error)?.stack ?? String(err) });
   } finally {
     abort.abort();
-    phase('teardown');
+    if (stack) phase('teardown');
     await stack?.stop().catch((e: unknown) => events.emit({ kind: 'warning', text: `teardown: ${describe(e)}` }));
     phase('evidence');
     const result: RunResult = {
