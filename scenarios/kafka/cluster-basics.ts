@@ -12,6 +12,8 @@ import {
   describeTopicCommand,
   groupCommand,
   kcatList,
+  kraftRoles,
+  layoutParam,
   modeParam,
   named,
   OUTDATED,
@@ -32,9 +34,9 @@ export default defineLab({
     OUTDATED +
     ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
     'inside Kafka itself.',
-  params: { mode: modeParam },
+  params: { mode: modeParam, layout: layoutParam },
   stack: kafka,
-  topology: (p) => ({ mode: p.mode }),
+  topology: (p) => ({ mode: p.mode, layout: p.layout }),
   async run(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
@@ -44,9 +46,9 @@ export default defineLab({
         ? 'In ZooKeeper mode each broker creates an ephemeral znode /brokers/ids/<broker.id> when it starts, and the ' +
             "first broker to create the ephemeral znode /controller becomes the controller (the notes' zooInspector " +
             "screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper session ends."
-        : 'In KRaft mode there is no ZooKeeper: kafka1..3 are "combined" nodes (process.roles=broker,controller). ' +
-            'Their controllers form a Raft quorum over the __cluster_metadata log; its leader is the active ' +
-            'controller. Brokers register with it and send heartbeats.',
+        : `In KRaft mode there is no ZooKeeper: ${kraftRoles(k)}. The controllers form a Raft quorum over the ` +
+            '__cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
+            'heartbeats.',
       async () => {
         const registered = await k.admin.registeredBrokers();
         const c = await k.admin.controller();
@@ -166,10 +168,17 @@ export default defineLab({
           )
         : (() => {
             const q = lastObservation(ev, 'quorum') as { leader: number; voters: number[] } | undefined;
+            // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
+            const brokerIds = brokers.map((b) => Number(b.replace('kafka', '')));
+            const isolated = p.layout === 'isolated';
+            const votersOk = isolated
+              ? q?.voters.every((v) => !brokerIds.includes(v))
+              : sameSet((q?.voters ?? []).map(String), brokerIds.map(String));
             return check(
               'a metadata quorum of 3 voters with a leader, 3 brokers registered',
-              (q?.voters.length ?? 0) === 3 && (q?.leader ?? -1) > 0 && registered.length === 3,
-              '3 voters, a leader, brokers 1,2,3 registered',
+              (q?.voters.length ?? 0) === 3 && votersOk === true && (q?.leader ?? -1) > 0 && registered.length === 3,
+              `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
+                'brokers 1,2,3 registered',
               `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
             );
           })(),

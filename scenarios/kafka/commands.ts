@@ -1,6 +1,7 @@
 import type { Evidence } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
+import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
 /** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */
@@ -40,7 +41,21 @@ export function groupCommand(k: StartedKafka, group: string, node = k.brokers[0]
 
 /** "kafka2" for narration, with its numeric id: "kafka2 (id 2)". */
 export function named(node: string | undefined): string {
-  return node ? `${node} (id ${node.replace(/\D/g, '')})` : 'none';
+  if (!node) return 'none';
+  const n = Number(node.replace(/\D/g, ''));
+  return `${node} (id ${node.startsWith('controller') ? CONTROLLER_ID_BASE + n : n})`;
+}
+
+/** KRaft labs that teach the controllers can also run them on nodes of their own. */
+export const layoutParam = kafkaParams.layout;
+
+/** Where the KRaft controllers run, in a sentence for narration. */
+export function kraftRoles(k: StartedKafka): string {
+  return k.params.layout === 'isolated'
+    ? `controller1..3 are controllers only (process.roles=controller, ids ${CONTROLLER_ID_BASE + 1}..` +
+        `${CONTROLLER_ID_BASE + 3}) and kafka1..3 brokers only, as production clusters run them`
+    : 'kafka1..3 are "combined" nodes (process.roles=broker,controller), each a controller and a broker: ' +
+        'fine for a lab, not recommended in production';
 }
 
 /** The mode the evidence was produced in (observed at the start of every Kafka lab). */

@@ -5,7 +5,7 @@ import { defineLab } from '../../src/engine/lab.ts';
 import { errorText } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce, readAll } from '../../stacks/kafka/workload.ts';
-import { controllerCommands, modeParam, named, OUTDATED } from './commands.ts';
+import { controllerCommands, kraftRoles, layoutParam, modeParam, named, OUTDATED } from './commands.ts';
 
 const TOPIC = 'after-failover';
 const MESSAGES = 20;
@@ -24,6 +24,7 @@ export default defineLab({
     `mode since Kafka 4.0) the controller is the leader of a Raft quorum, and no ZooKeeper is involved. ${OUTDATED}`,
   params: {
     mode: modeParam,
+    layout: layoutParam,
     maxFailoverMs: {
       type: 'int',
       default: 30_000,
@@ -32,7 +33,7 @@ export default defineLab({
     },
   },
   stack: kafka,
-  topology: (p) => ({ mode: p.mode }),
+  topology: (p) => ({ mode: p.mode, layout: p.layout }),
   async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
@@ -56,8 +57,8 @@ export default defineLab({
       k.mode === 'zookeeper'
         ? 'The controller is the broker named in the ephemeral znode /controller; /controller_epoch counts how ' +
             'many controllers there have been. Every other broker watches /controller.'
-        : 'The controller is the leader of the Raft quorum of controllers (here kafka1..3, each also a broker); ' +
-            'the leader epoch counts elections. The other voters fetch the metadata log from it.',
+        : `The controller is the leader of the Raft quorum of controllers (here ${kraftRoles(k)}); the leader ` +
+            'epoch counts elections. The other voters fetch the metadata log from it.',
       async () => {
         const c = await k.admin.controller();
         lab.observe('controllerBefore', c.node, `active controller: ${named(c.node)}, epoch ${c.epoch}`);
@@ -119,8 +120,9 @@ export default defineLab({
     );
     await lab.step(
       `Restart ${old}`,
-      'It comes back as an ordinary broker' +
-        (k.mode === 'zookeeper' ? ' and finds /controller taken: no failback.' : ' and a follower voter: no failback.'),
+      k.mode === 'zookeeper'
+        ? 'It comes back as an ordinary broker and finds /controller taken: no failback.'
+        : `It comes back as a follower voter${k.brokers.includes(old) ? ' (and a broker)' : ''}: no failback.`,
       async () => {
         await lab.faults.start(old);
         await k.waitHealthy();

@@ -45,6 +45,8 @@ export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknow
  */
 export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunResult> {
   const params = resolveParams(lab.params, opts.params ?? {}, lab.id) as ParamValues<typeof lab.params>;
+  // An impossible topology is a usage error, refused before anything starts.
+  lab.stack.validate(resolveParams(lab.stack.params, lab.topology(params), lab.stack.name));
   const seed = opts.seed ?? newSeed();
   const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const events = new EventStream();

@@ -12,9 +12,14 @@ const VARIANTS: Record<string, Record<string, string>[]> = {
   'kafka/acks1-data-loss': [{ variant: 'acksall' }, { election: 'tool' }],
   'kafka/duplicate-consumption': [{ variant: 'manual' }, { variant: 'idempotent' }],
 };
+/** KRaft-only variants: controllers on nodes of their own. */
+const KRAFT_VARIANTS: Record<string, Record<string, string>[]> = {
+  'kafka/cluster-basics': [{ layout: 'isolated' }],
+  'kafka/controller-failover': [{ layout: 'isolated' }],
+};
 const cases = kafkaLabs.flatMap((lab) =>
   MODES.flatMap((mode) =>
-    [{}, ...(VARIANTS[lab.id] ?? [])].map((extra: Record<string, string>) => ({
+    [{}, ...(VARIANTS[lab.id] ?? []), ...(mode === 'kraft' ? (KRAFT_VARIANTS[lab.id] ?? []) : [])].map((extra) => ({
       name: [lab.id, `mode=${mode}`, ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)].join(' '),
       mode,
       lab,

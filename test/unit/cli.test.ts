@@ -34,6 +34,10 @@ describe('midlab CLI', () => {
     const r = midlab('up', 'zookeeper', '--nodes', '0');
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/nodes=0 is out of range/);
+    const lab = midlab('run', 'kafka/cluster-basics', '--param', 'mode=zookeeper', '--param', 'layout=isolated');
+    expect(lab.code).toBe(2);
+    expect(lab.err).toMatch(/isolated controllers exist only in KRaft mode/);
+    expect(lab.out).not.toMatch(/starting/);
   });
   it('lists every lab with what it teaches', () => {
     const r = midlab('list', '--json');
