@@ -7,7 +7,7 @@ import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { type Acks, KafkaProducer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
 
 const TOPIC = 'acks';
 /**
@@ -57,6 +57,7 @@ export default defineLab({
     'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. The notes also predate Kafka 3.0, where the ' +
     "Java producer's default became acks=all with enable.idempotence=true: every lab sets acks explicitly. " +
     OUTDATED,
+  variants: bothModes(),
   params: {
     mode: modeParam,
     perPhase: { type: 'int', default: 5, min: 1, max: 100, describe: 'messages sent with each acks setting per phase' },

@@ -7,7 +7,7 @@ import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaProducer, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
@@ -50,6 +50,7 @@ export default defineLab({
     'unclean.leader.election.enable or by an operator forcing it (param election). Since Kafka 3.0 the Java producer ' +
     'defaults to acks=all with idempotence, so acks=1 is a choice someone made: the lab sets acks explicitly. ' +
     OUTDATED,
+  variants: bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
   params: {
     mode: modeParam,
     variant: {

@@ -8,6 +8,7 @@ import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
 import {
+  bothModes,
   controllerCommands,
   describeTopicCommand,
   groupCommand,
@@ -34,6 +35,7 @@ export default defineLab({
     OUTDATED +
     ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
     'inside Kafka itself.',
+  variants: bothModes([], [{ layout: 'isolated' }]),
   params: { mode: modeParam, layout: layoutParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode, layout: p.layout }),

@@ -12,6 +12,20 @@ export const modeParam = {
   describe: 'KRaft (Raft metadata quorum) or ZooKeeper mode (removed in Kafka 4.0)',
 } as const satisfies ParamSpec;
 
+/**
+ * The runs the tests make of a Kafka lab: the defaults and each of `extra` in both modes,
+ * and each of `kraftOnly` (isolated controllers) in KRaft mode.
+ */
+export function bothModes(
+  extra: Record<string, string>[] = [],
+  kraftOnly: Record<string, string>[] = [],
+): Record<string, string>[] {
+  return [
+    ...['kraft', 'zookeeper'].flatMap((mode) => [{}, ...extra].map((v) => ({ mode, ...v }))),
+    ...kraftOnly.map((v) => ({ mode: 'kraft', ...v })),
+  ];
+}
+
 /** What the notes get wrong about Kafka, said once and reused by the labs' `notes`. */
 export const OUTDATED =
   'The notes predate two changes: Kafka 4.0 removed ZooKeeper mode (3.9, run here, is the last line with ' +

@@ -7,7 +7,7 @@ import type { GroupState } from '../../stacks/kafka/admin.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { groupCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, groupCommand, modeParam, OUTDATED } from './commands.ts';
 
 const TOPIC = 'groups';
 const FIRST = 90;
@@ -77,6 +77,7 @@ export default defineLab({
     'not by message count; and "如果不指定组，则消费者算作是默认组中 ... 共享消息" is wrong: kafka-console-consumer.sh ' +
     'without --group makes a random group of its own (console-consumer-<n>), so every such consumer sees every ' +
     `message. ${OUTDATED}`,
+  variants: bothModes(),
   params: { mode: modeParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),

@@ -5,7 +5,7 @@ import { defineLab } from '../../src/engine/lab.ts';
 import { errorText } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce, readAll } from '../../stacks/kafka/workload.ts';
-import { controllerCommands, kraftRoles, layoutParam, modeParam, named, OUTDATED } from './commands.ts';
+import { bothModes, controllerCommands, kraftRoles, layoutParam, modeParam, named, OUTDATED } from './commands.ts';
 
 const TOPIC = 'after-failover';
 const MESSAGES = 20;
@@ -22,6 +22,7 @@ export default defineLab({
     'Zookeeper 来实现") and the 监控项 table ("Controller存活数": exactly 1). In ZooKeeper mode the notes are ' +
     'right: the controller is whoever creates the ephemeral /controller znode first. In KRaft mode (the only ' +
     `mode since Kafka 4.0) the controller is the leader of a Raft quorum, and no ZooKeeper is involved. ${OUTDATED}`,
+  variants: bothModes([], [{ layout: 'isolated' }]),
   params: {
     mode: modeParam,
     layout: layoutParam,

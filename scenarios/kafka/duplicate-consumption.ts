@@ -13,7 +13,7 @@ import { sleep, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
 import { KafkaGroupConsumer, type ReceivedMessage } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { groupCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, groupCommand, modeParam, OUTDATED } from './commands.ts';
 
 const TOPIC = 'payments';
 const GROUP = 'ledger';
@@ -57,6 +57,7 @@ export default defineLab({
     'commits on the Java schedule itself. Neither way is exactly-once: manual commits shrink the window to one ' +
     'batch, they do not close it. ' +
     OUTDATED,
+  variants: bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
   params: {
     mode: modeParam,
     variant: {

@@ -7,7 +7,7 @@ import { sleep, waitUntil } from '../../src/runtime/poll.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { ProducerLoop } from '../../stacks/kafka/workload.ts';
-import { groupCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, groupCommand, modeParam, OUTDATED } from './commands.ts';
 
 const TOPIC = 'orders';
 const GROUP = 'billing';
@@ -42,6 +42,7 @@ export default defineLab({
     'admin API every second. What the notes do not say: lag seen from outside is measured against *committed* ' +
     'offsets, so it includes up to one auto-commit interval of messages already processed. ' +
     OUTDATED,
+  variants: bothModes(),
   params: {
     mode: modeParam,
     alertLag: { type: 'int', default: 100, min: 1, describe: 'alert threshold: total lag in messages' },

@@ -7,7 +7,7 @@ import { sleep, waitUntil } from '../../src/runtime/poll.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { ProducerLoop, readAll } from '../../stacks/kafka/workload.ts';
-import { describeTopicCommand, modeParam, named, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, named, OUTDATED } from './commands.ts';
 
 const TOPIC = 'failover';
 /**
@@ -45,6 +45,7 @@ export default defineLab({
     'replicas out so the two rules disagree). And it is the controller that elects, not ZooKeeper: in ZooKeeper ' +
     "mode the controller reacts to the dead broker's znode vanishing, in KRaft mode to missed heartbeats. " +
     OUTDATED,
+  variants: bothModes(),
   params: {
     mode: modeParam,
     maxElectionMs: {

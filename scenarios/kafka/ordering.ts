@@ -7,7 +7,7 @@ import { waitUntil } from '../../src/runtime/poll.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
 
 const ONE = 'ordered-1';
 const THREE = 'ordered-3';
@@ -43,6 +43,7 @@ export default defineLab({
     'set partitions to 1 when order matters) and "Partition" (同一个partition数据是有顺序的, 不同的partition则是无序的). ' +
     'The notes are right here; the lab adds the usual fix they leave out: a message key, which keeps each key ' +
     `in one partition and so in order. ${OUTDATED}`,
+  variants: bothModes(),
   params: { mode: modeParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),

@@ -35,6 +35,7 @@ export default defineLab({
     'holds only with parity set to 6 (MINIO_STORAGE_CLASS_STANDARD=EC:6, run this lab with --param parity=6) - and even ' +
     'then two nodes down are 8 drives, more than 6. Also wrong: parity is not always half the drives, and fewer than 4 ' +
     'drives is allowed (2-3 drives get EC:1).',
+  variants: [{}, { parity: 6 }],
   params: {
     parity: {
       type: 'int',

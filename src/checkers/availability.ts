@@ -1,4 +1,4 @@
-import type { FaultRecord, Op } from '../engine/history.ts';
+import { type FaultRecord, type Op, pairs } from '../engine/history.ts';
 
 /**
  * How operations fared in each window of time: before any fault, during each fault,
@@ -31,16 +31,10 @@ export function availability(ops: Op[], faults: FaultRecord[], f?: string, endTi
     const label = active.length ? active.map((fr) => `${fr.kind} ${fr.targets.join(',')}`).join(' + ') : 'no fault';
     windows.push({ label, start, end: stop, ok: 0, fail: 0, info: 0 });
   }
-  const invokedAt = new Map<string, number>();
-  for (const op of ops) {
-    if (f !== undefined && op.f !== f) continue;
-    if (op.type === 'invoke') {
-      invokedAt.set(op.process, op.time);
-      continue;
-    }
-    const t = invokedAt.get(op.process) ?? op.time;
-    const w = windows.find((x) => t >= x.start && t < x.end) ?? windows[windows.length - 1];
-    if (w) w[op.type] += 1;
+  for (const { invoke, done } of pairs(ops, f)) {
+    if (!done || done.type === 'invoke') continue;
+    const w = windows.find((x) => invoke.time >= x.start && invoke.time < x.end) ?? windows[windows.length - 1];
+    if (w) w[done.type] += 1;
   }
   return windows.filter((w) => w.ok + w.fail + w.info > 0);
 }

@@ -6,7 +6,16 @@ import type { FaultRecord, Op } from './history.ts';
  * a test can consume the same stream.
  */
 export type RunEvent =
-  | { kind: 'start'; lab: string; params: Record<string, unknown>; seed: number; outDir: string }
+  | {
+      kind: 'start';
+      lab: string;
+      title: string;
+      notes: string;
+      params: Record<string, unknown>;
+      /** Absent when the lab makes no random choice. */
+      seed?: number;
+      outDir: string;
+    }
   | { kind: 'phase'; phase: Phase; detail?: string }
   | { kind: 'cluster'; nodes: string[] }
   | { kind: 'step'; index: number; title: string; narration: string; commands: string[] }

@@ -152,3 +152,66 @@ export function lastObservation(ev: Evidence, name: string): unknown {
   }
   return undefined;
 }
+
+/**
+ * The last value of every observation, typed by the lab that declares `T` once (the
+ * names and types it observes): `const seen = observed<Seen>(ev); seen.leader`.
+ * Anything may be missing (a run cut short), hence `Partial`.
+ */
+export function observed<T extends object>(ev: Evidence): Partial<T> {
+  const out: Record<string, unknown> = {};
+  for (const o of ev.observations) out[o.name] = o.value;
+  return out as Partial<T>;
+}
+
+/** Every value an observation took, in order (a series: lag samples, leaders over time). */
+export function observedSeries<V>(ev: Evidence, name: string): { time: number; value: V }[] {
+  return ev.observations.filter((o) => o.name === name).map((o) => ({ time: o.time, value: o.value as V }));
+}
+
+/** An invocation and its completion (absent when the run ended first). */
+export interface OpPair {
+  invoke: Op;
+  done: Op | undefined;
+}
+
+/**
+ * Pairs each invocation with its completion. A process runs one operation at a time, so
+ * the next completion of the same process and function completes the open invocation.
+ * The one place this pairing is written: checkers, reports and labs use it.
+ */
+export function pairs(ops: Op[], f?: string | ((f: string) => boolean)): OpPair[] {
+  const keep = f === undefined ? () => true : typeof f === 'string' ? (x: string) => x === f : f;
+  const out: OpPair[] = [];
+  const open = new Map<string, OpPair>();
+  for (const op of ops) {
+    if (!keep(op.f)) continue;
+    const key = `${op.process}\u0000${op.f}`;
+    if (op.type === 'invoke') {
+      const p: OpPair = { invoke: op, done: undefined };
+      open.set(key, p);
+      out.push(p);
+    } else {
+      const p = open.get(key);
+      if (p) {
+        p.done = op;
+        open.delete(key);
+      } else out.push({ invoke: { ...op, type: 'invoke' }, done: op });
+    }
+  }
+  return out;
+}
+
+/** Completed operations whose invocation fell in [from, until] (ms since the start). */
+export function invokedBetween(ops: Op[], f: string, from: number, until: number): Op[] {
+  return pairs(ops, f)
+    .filter((p) => p.done && p.invoke.time >= from && p.invoke.time <= until)
+    .map((p) => p.done as Op);
+}
+
+/** Counts of completions by outcome. */
+export function outcomes(done: Op[]): { ok: number; fail: number; info: number; total: number } {
+  const c = { ok: 0, fail: 0, info: 0, total: done.length };
+  for (const o of done) if (o.type !== 'invoke') c[o.type] += 1;
+  return c;
+}

@@ -1,6 +1,7 @@
 import type { Check } from '../checkers/check.ts';
 import type { Nemesis } from '../faults/nemesis.ts';
 import type { ParamTable, ParamValues } from '../params.ts';
+import type { Probe } from '../runtime/poll.ts';
 import type { Stack, StartedStack } from '../runtime/stack.ts';
 import type { Evidence, History } from './history.ts';
 import type { Random } from './random.ts';
@@ -25,11 +26,26 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
   /** The stack's parameters for this lab's parameters. */
   topology: (p: ParamValues<T>) => Record<string, string | number | boolean>;
   /**
+   * What `--seed` chooses in this lab (which node is paused first, which values are
+   * written). A lab without it makes no random choice, and `--seed` is refused for it.
+   */
+  random?: string;
+  /**
+   * Every parameter set the tests run this lab with (its variants, and for Kafka each
+   * mode). Default: one run with the defaults. The scenario tests read this list.
+   */
+  variants?: Record<string, string | number | boolean>[];
+  /**
    * Proves the mechanism being taught is really on before any fault. Return the reasons
    * it is not (an empty list when it is): the verdict is then `unknown`, not pass.
+   * Every lab has one.
    */
-  mechanism?: (lab: LabContext<H, ParamValues<T>>) => Promise<string[]>;
-  /** Workload and faults, as narrated steps. Faults still open afterwards are healed. */
+  mechanism: (lab: LabContext<H, ParamValues<T>>) => Promise<string[]>;
+  /**
+   * Workload and faults, as narrated steps. It observes and never decides: a wait that
+   * times out (`lab.until`) records what it saw and the run goes on, so `check` can say
+   * `fail`. Faults still open afterwards are healed.
+   */
   run: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
   /** After healing and convergence: final reads, drains. */
   final?: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
@@ -67,6 +83,17 @@ export interface LabContext<H extends StartedStack, P> {
   say(text: string): void;
   /** Records a fact for the checks, and tells the trainee when `text` is given. */
   observe<V>(name: string, value: V, text?: string): V;
+  /**
+   * Polls `probe` until done and returns its value, or `undefined` when `timeoutMs`
+   * passes: then it tells the trainee what it waited for and last saw, and the run goes
+   * on. Labs wait with this, never with a wait that throws, so a lesson that does not
+   * hold ends in `fail`, not `unknown`.
+   */
+  until<V>(
+    what: string,
+    probe: () => Promise<Probe<V>>,
+    opts: { timeoutMs: number; intervalMs?: number },
+  ): Promise<V | undefined>;
   warn(text: string): void;
 }
 

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { type Check, safely, type Verdict, verdictOf } from '../checkers/check.ts';
-import { describe, MidlabError } from '../errors.ts';
+import { describe, MidlabError, NotReadyError, UsageError } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
 import { writeEvidence } from '../report/evidence.ts';
 import { labSlug } from '../runtime/labels.ts';
+import { waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
@@ -25,6 +26,9 @@ export interface RunOptions {
 
 export interface RunResult {
   lab: string;
+  title: string;
+  /** Where in the study notes the lesson is, and what the notes get wrong. */
+  notes: string;
   params: Record<string, unknown>;
   seed: number;
   verdict: Verdict;
@@ -47,6 +51,11 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
   const params = resolveParams(lab.params, opts.params ?? {}, lab.id) as ParamValues<typeof lab.params>;
   // An impossible topology is a usage error, refused before anything starts.
   lab.stack.validate(resolveParams(lab.stack.params, lab.topology(params), lab.stack.name));
+  if (opts.seed !== undefined && !lab.random)
+    throw new UsageError(
+      `${lab.id} makes no random choice, so --seed would change nothing`,
+      'leave --seed out; `midlab list` shows what each lab takes',
+    );
   const seed = opts.seed ?? newSeed();
   const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const events = new EventStream();
@@ -69,7 +78,15 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
   let verdict: Verdict = 'unknown';
   let reason = '';
   const chosen = new Map<Prediction, number | undefined>();
-  events.emit({ kind: 'start', lab: lab.id, params, seed, outDir });
+  events.emit({
+    kind: 'start',
+    lab: lab.id,
+    title: lab.title,
+    notes: lab.notes,
+    params,
+    seed: lab.random ? seed : undefined,
+    outDir,
+  });
 
   try {
     phase('provision', `${lab.stack.name} ${JSON.stringify(lab.topology(params))}`);
@@ -105,9 +122,18 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
         return value;
       },
       warn: (text) => events.emit({ kind: 'warning', text }),
+      async until(what, probe, o) {
+        try {
+          return await waitUntil(what, probe, { ...o, signal: abort.signal });
+        } catch (err) {
+          if (!(err instanceof NotReadyError)) throw err;
+          events.emit({ kind: 'warning', text: `gave up waiting: ${err.message}` });
+          return undefined;
+        }
+      },
     };
     phase('mechanism');
-    const misconfigured = (await lab.mechanism?.(ctx)) ?? [];
+    const misconfigured = await lab.mechanism(ctx);
     if (misconfigured.length) {
       reason = `the mechanism this lab teaches is not in force: ${misconfigured.join('; ')}`;
     } else {
@@ -137,6 +163,8 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
     phase('evidence');
     const result: RunResult = {
       lab: lab.id,
+      title: lab.title,
+      notes: lab.notes,
       params,
       seed,
       verdict,

@@ -25,7 +25,12 @@ export function consoleReporter(opts: ConsoleOptions = {}): (e: RunEvent) => voi
     switch (e.kind) {
       case 'start':
         t0 = Date.now();
-        line(c.bold(`▶ ${e.lab}`) + c.dim(`  seed ${e.seed}  params ${JSON.stringify(e.params)}`));
+        line(
+          c.bold(`▶ ${e.lab}`) +
+            c.dim(`${e.seed === undefined ? '' : `  seed ${e.seed}`}  params ${JSON.stringify(e.params)}`),
+        );
+        line(c.bold(`  ${e.title}`));
+        for (const l of wrap(e.notes, 94)) line(c.dim(`  ${l}`));
         line(c.dim(`  evidence: ${e.outDir}`));
         break;
       case 'phase':

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { Evidence } from '../engine/history.ts';
+import { type Evidence, pairs } from '../engine/history.ts';
 import type { RunResult } from '../engine/runner.ts';
 
 /**
@@ -42,16 +42,11 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
   const fail = new Array<number>(n).fill(0);
   const info = new Array<number>(n).fill(0);
   const latency: PlotData['latency'] = [];
-  const open = new Map<string, number>();
-  for (const op of ev.ops) {
-    if (op.type === 'invoke') {
-      open.set(op.process, op.time);
-      continue;
-    }
-    const i = Math.floor(op.time / bucketMs);
-    ({ ok, fail, info })[op.type][i] = ({ ok, fail, info }[op.type][i] ?? 0) + 1;
-    const t = open.get(op.process);
-    if (t !== undefined) latency.push({ x: op.time / 1000, y: op.time - t });
+  for (const { invoke, done } of pairs(ev.ops)) {
+    if (!done || done.type === 'invoke') continue;
+    const i = Math.floor(done.time / bucketMs);
+    ({ ok, fail, info })[done.type][i] = ({ ok, fail, info }[done.type][i] ?? 0) + 1;
+    latency.push({ x: done.time / 1000, y: done.time - invoke.time });
   }
   const lag = ev.observations
     .filter((o) => o.name === 'lag' && typeof (o.value as { total?: number })?.total === 'number')
@@ -113,6 +108,8 @@ tr.bad td{background:#ffebe9}tr.unk td{background:#fff8c5}code{font-size:.85em;w
 </style></head><body>
 <h1>${esc(result.lab)} <span class="verdict ${result.verdict}">${result.verdict.toUpperCase()}</span></h1>
 <p>${esc(result.reason)}</p>
+<p class="meta">${esc(result.title)}</p>
+<p class="notes">${esc(result.notes)}</p>
 <p class="meta">seed ${result.seed} · params <code>${esc(JSON.stringify(result.params))}</code> · ${result.seconds.toFixed(1)} s</p>
 <h2>Checks</h2><table><tr><th></th><th>check</th><th>expected</th><th>observed</th></tr>${rows}</table>
 ${predictions ? `<h2>Predictions</h2><table><tr><th></th><th>question</th><th>you said</th><th>what happened</th></tr>${predictions}</table>` : ''}

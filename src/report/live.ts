@@ -116,7 +116,7 @@ setInterval(() => { if (!dirty) return; dirty = false;
   tp.update(); lg.update(); for (const k in counts) $(k).textContent = counts[k]; }, 500);
 const FAULT_STATE = { kill: 'killed', stop: 'stopped', pause: 'paused', partition: 'cut' };
 new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
-  if (e.kind === 'start') { $('lab').textContent = e.lab; say('seed ' + e.seed); }
+  if (e.kind === 'start') { $('lab').textContent = e.lab; say(e.title); say(e.notes); }
   if (e.kind === 'cluster') { for (const n of e.nodes) state[n] = 'up'; renderNodes(); }
   if (e.kind === 'step') { $('step').textContent = 'Step ' + e.index + ': ' + e.title; say('Step ' + e.index + '. ' + e.title); }
   if (e.kind === 'fault') { for (const n of e.fault.targets) if (n in state) state[n] = FAULT_STATE[e.fault.kind] ?? 'up';

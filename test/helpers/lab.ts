@@ -20,3 +20,13 @@ export async function expectLabPasses(lab: AnyLab, params: Record<string, string
   expect(existsSync(join(r.outDir, 'junit.xml'))).toBe(true);
   expect(await leftovers(lab.id)).toEqual({ containers: 0, networks: 0 });
 }
+
+/** One test case per variant a lab declares (`variants`, default: its defaults). */
+export function labCases(labs: AnyLab[]): { name: string; lab: AnyLab; params: Record<string, string> }[] {
+  return labs.flatMap((lab) =>
+    (lab.variants ?? [{}]).map((v) => {
+      const params = Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)]));
+      return { name: [lab.id, ...Object.entries(params).map(([k, x]) => `${k}=${x}`)].join(' '), lab, params };
+    }),
+  );
+}

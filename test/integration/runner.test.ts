@@ -16,6 +16,7 @@ const base = {
   params: {},
   stack: zookeeper,
   topology: () => ({ nodes: 1 }),
+  mechanism: async () => [] as string[],
   async run() {},
 };
 
@@ -31,6 +32,30 @@ describe('runner verdicts and evidence', () => {
     expect(r.verdict).toBe('unknown');
     expect(r.reason).toMatch(/mirrors were never synchronised/);
     expect(await leftovers('test/misconfigured')).toEqual({ containers: 0, networks: 0 });
+  });
+
+  it('a wait that runs out in run is evidence for the checks: fail, not unknown', async () => {
+    const lab = defineLab({
+      ...base,
+      id: 'test/gave-up',
+      async run(ctx) {
+        const v = await ctx.until('something that never happens', async () => ({ done: false, seen: 'nothing' }), {
+          timeoutMs: 300,
+          intervalMs: 50,
+        });
+        ctx.observe('reached', v !== undefined);
+      },
+      check: (ev) => [
+        check(
+          'it happened',
+          ev.observations.some((o) => o.name === 'reached' && o.value),
+          'true',
+          'false',
+        ),
+      ],
+    });
+    const r = await runLab(lab, { outDir: tempDir('runner') });
+    expect(r.verdict).toBe('fail');
   });
 
   it('a failing check fails the lab and the evidence folder keeps everything', async () => {

@@ -1,14 +1,9 @@
 import { describe, it } from 'vitest';
 import { redisLabs } from '../../scenarios/redis/index.ts';
-import { expectLabPasses } from '../helpers/lab.ts';
+import { expectLabPasses, labCases } from '../helpers/lab.ts';
 
-// Every Redis lab with its defaults, the failover lab in both variants.
-const runs = redisLabs.flatMap((lab) =>
-  lab.id === 'redis/sentinel-failover'
-    ? ['acks', 'wait'].map((variant) => ({ name: `${lab.id} (variant=${variant})`, lab, params: { variant } }))
-    : [{ name: lab.id, lab, params: {} }],
-);
-
-describe.each(runs)('$name', ({ lab, params }) => {
+// Every lab of the stack, once per variant it declares (scenarios/redis/index.ts: a lab
+// registered there, and its `variants`, run here without editing this file).
+describe.each(labCases(redisLabs))('$name', ({ lab, params }) => {
   it('passes, keeps its evidence and leaves nothing behind', () => expectLabPasses(lab, params));
 });

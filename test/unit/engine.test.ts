@@ -82,6 +82,8 @@ describe('junit', () => {
     const xml = junitXml([
       {
         lab: 'zk/x',
+        title: 'x',
+        notes: '',
         params: {},
         seed: 1,
         verdict: 'fail',
