@@ -12,6 +12,8 @@ export interface Command {
   name: string;
   summary: string;
   help: string;
+  /** Arguments after this many belong to another program (`shell`'s command), not to midlab. */
+  ownArgs?: number;
   run(args: string[]): Promise<number>;
 }
 

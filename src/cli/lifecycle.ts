@@ -150,6 +150,7 @@ Options:
 export const shell: Command = {
   name: 'shell',
   summary: 'open a shell in a node of a running lab',
+  ownArgs: 2,
   help: `Usage: midlab shell <lab> <node> [command ...]
 
 Opens an interactive bash in the node (or runs the command), like

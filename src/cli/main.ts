@@ -1,10 +1,14 @@
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MidlabError } from '../errors.ts';
 import { handleSignals } from '../runtime/cleanup.ts';
 import { commands, usage } from './commands.ts';
 
 /**
  * `midlab <command> [options]`. Typed errors print as one line with a hint and their
- * own exit code (2 usage, 3 infrastructure); anything unexpected prints in full, exit 1.
+ * own exit code (2 usage, 3 infrastructure); anything unexpected is midlab's own bug: one
+ * line, its trace in a file, exit 3 (never 1, which means a lab failed).
  */
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -23,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
     );
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const own = rest.slice(0, cmd.ownArgs ?? rest.length);
+  if (own.includes('--help') || own.includes('-h')) {
     process.stdout.write(`${cmd.help}\n`);
     return 0;
   }
@@ -39,9 +44,17 @@ try {
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     process.exitCode = err.exitCode;
   } else {
-    process.stderr.write(
-      `midlab: unexpected error (a bug; please report it):\n${(err as Error)?.stack ?? String(err)}\n`,
+    // Not a verdict: CI must not read midlab's own failure as "a lab failed" (exit 1).
+    const trace = (err as Error)?.stack ?? String(err);
+    const file = join(tmpdir(), `midlab-error-${Date.now()}.log`);
+    const kept = await writeFile(file, `${trace}\n`).then(
+      () => true,
+      () => false,
     );
-    process.exitCode = 1;
+    process.stderr.write(
+      `midlab: internal error (a bug; please report it): ${(err as Error)?.message ?? String(err)}\n` +
+        (kept ? `the full trace is in ${file}\n` : `${trace}\n`),
+    );
+    process.exitCode = 3;
   }
 }

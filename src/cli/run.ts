@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
 import type { GradedPrediction } from '../engine/lab.ts';
-import { EXIT_CODES, type RunResult, runLab } from '../engine/runner.ts';
+import { EXIT_CODES, type RunResult, runLab, validateRun } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
 import { findLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
@@ -47,11 +47,13 @@ happened against what the lab teaches, and removes everything it started.
 Options:
   --param key=value   a lab parameter (repeatable); \`midlab list\` shows each lab's
   --seed N            replay a run's random choices (the seed is printed)
-  --json              print one JSON object (or an array with several labs) on stdout;
-                      no narration
+  --json              no narration; one line of JSON per lab on stdout as each lab
+                      ends (the same shape whatever the number of labs: lab, title,
+                      params, seed, verdict, reason, checks, seconds, phases, outDir)
   --out DIR           evidence folder (default runs/<time>-<lab>); with several labs, one
                       sub-folder per lab
-  --junit FILE        also write the JUnit XML of all labs run to FILE
+  --junit FILE        also write JUnit XML to FILE, rewritten after each lab (a run cut
+                      short keeps the labs that finished)
   --ops               narrate every client operation (noisy)
   --live              serve a live view of the run on 127.0.0.1 (printed URL) for a
                       projector; it stays up until Enter (or 60 s) after the run
@@ -59,8 +61,12 @@ Options:
                       to try against the live nodes, and ask for predictions before
                       faults (graded at the end)
 
+A --param must be one that some chosen lab declares; with several labs each lab takes
+the parameters it declares. Everything is checked before any cluster starts.
+
 Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unknown
-(misconfigured, cluster never healthy, evidence incomplete) or infrastructure failed.`,
+(misconfigured, cluster never healthy, evidence incomplete), infrastructure failed, or
+midlab itself broke (the error and the file holding its trace are printed).`,
   async run(args) {
     const { values, positionals } = parse('run', args, {
       param: { type: 'string', multiple: true },
@@ -81,6 +87,16 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
     const seed = values.seed === undefined ? undefined : Number(values.seed);
     if (seed !== undefined && !Number.isInteger(seed))
       throw new UsageError(`--seed must be a whole number, not "${String(values.seed)}"`);
+    const unused = Object.keys(params).filter((k) => !chosen.some((l) => k in l.params));
+    if (unused.length)
+      throw new UsageError(
+        `no chosen lab takes --param ${unused.join(', ')}`,
+        '`midlab list` shows the parameters of each lab',
+      );
+    // Every lab's parameters and topology are checked before the first cluster starts.
+    const own = (lab: (typeof chosen)[number]) =>
+      Object.fromEntries(Object.entries(params).filter(([k]) => k in lab.params));
+    for (const lab of chosen) validateRun(lab, own(lab), seed);
     const results: RunResult[] = [];
     const steps = values.step ? stepMode() : undefined;
     const live = values.live ? await startLiveView() : undefined;
@@ -91,30 +107,24 @@ Exit codes: 0 every lab passed, 1 a lab failed, 2 bad usage, 3 a verdict was unk
           ? join(String(values.out), lab.id.replace('/', '-'))
           : String(values.out)
         : undefined;
-      // With --all, a parameter applies to the labs that declare it.
-      const own =
-        chosen.length > 1 ? Object.fromEntries(Object.entries(params).filter(([k]) => k in lab.params)) : params;
-      results.push(
-        await runLab(lab, {
-          params: own,
-          seed,
-          outDir,
-          listeners: [
-            ...(values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })]),
-            ...(live ? [live.listener] : []),
-          ],
-          ...steps,
-        }),
-      );
-      if (!values.json) printPredictions(results.at(-1)?.predictions);
+      const result = await runLab(lab, {
+        params: own(lab),
+        seed,
+        outDir,
+        listeners: [
+          ...(values.json ? [] : [consoleReporter({ ops: Boolean(values.ops) })]),
+          ...(live ? [live.listener] : []),
+        ],
+        ...steps,
+      });
+      results.push(result);
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else printPredictions(result.predictions);
+      if (values.junit) await writeFile(String(values.junit), junitXml(results));
     }
     steps?.close();
     if (live) await keepLiveViewOpen(live);
-    if (values.junit) await writeFile(String(values.junit), junitXml(results));
-    if (values.json) {
-      const out = results.map((r) => ({ ...r, checks: r.checks }));
-      process.stdout.write(`${JSON.stringify(out.length === 1 ? out[0] : out, null, 2)}\n`);
-    } else if (results.length > 1) {
+    if (!values.json && results.length > 1) {
       process.stdout.write('\nSummary:\n');
       for (const r of results)
         process.stdout.write(`  ${r.verdict.toUpperCase().padEnd(7)} ${r.lab} (${r.seconds.toFixed(0)} s)\n`);

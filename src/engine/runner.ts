@@ -43,19 +43,32 @@ export interface RunResult {
 export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknown: 3 };
 
 /**
+ * The lab's parameters resolved; an unknown parameter or value, an impossible topology
+ * or a seed for a lab that makes no random choice is a usage error (exit 2), refused
+ * before anything starts.
+ */
+export function validateRun(
+  lab: AnyLab,
+  given: Record<string, string | number | boolean>,
+  seed?: number,
+): ParamValues<AnyLab['params']> {
+  const params = resolveParams(lab.params, given, lab.id) as ParamValues<AnyLab['params']>;
+  lab.stack.validate(resolveParams(lab.stack.params, lab.topology(params), lab.stack.name));
+  if (seed !== undefined && !lab.random)
+    throw new UsageError(
+      `${lab.id} makes no random choice, so --seed would change nothing`,
+      'leave --seed out; `midlab list` shows what each lab takes',
+    );
+  return params;
+}
+
+/**
  * Runs one lab through its phases: provision, health, mechanism, workload (with
  * faults), heal, converge, final, check, evidence, teardown. Teardown always runs; the
  * evidence folder is always written, pass or fail.
  */
 export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunResult> {
-  const params = resolveParams(lab.params, opts.params ?? {}, lab.id) as ParamValues<typeof lab.params>;
-  // An impossible topology is a usage error, refused before anything starts.
-  lab.stack.validate(resolveParams(lab.stack.params, lab.topology(params), lab.stack.name));
-  if (opts.seed !== undefined && !lab.random)
-    throw new UsageError(
-      `${lab.id} makes no random choice, so --seed would change nothing`,
-      'leave --seed out; `midlab list` shows what each lab takes',
-    );
+  const params = validateRun(lab, opts.params ?? {}, opts.seed);
   const seed = opts.seed ?? newSeed();
   const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const events = new EventStream();

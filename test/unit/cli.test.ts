@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { labs } from '../../scenarios/index.ts';
 
 /** The CLI as a user meets it: exit codes and messages, no Docker needed. */
 function midlab(...args: string[]) {
@@ -7,7 +8,8 @@ function midlab(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-describe('midlab CLI', () => {
+// Each case spawns the CLI a few times (a second or more each on a busy 2-core machine).
+describe('midlab CLI', { timeout: 60_000 }, () => {
   it('explains itself', () => {
     const r = midlab('--help');
     expect(r.code).toBe(0);
@@ -38,6 +40,28 @@ describe('midlab CLI', () => {
     expect(lab.code).toBe(2);
     expect(lab.err).toMatch(/isolated controllers exist only in KRaft mode/);
     expect(lab.out).not.toMatch(/starting/);
+  });
+  it('refuses a parameter no chosen lab takes, whatever the number of labs, before starting anything', () => {
+    for (const args of [['kafka/ordering'], ['--all'], ['zookeeper/quorum-loss', 'zookeeper/observer']]) {
+      const r = midlab('run', ...args, '--param', 'nonsense=1');
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toMatch(/no chosen lab takes --param nonsense/);
+      expect(r.out).not.toMatch(/starting/);
+    }
+    // A value is checked for every lab that declares the parameter.
+    expect(midlab('run', '--all', '--param', 'mode=nonsense').code).toBe(2);
+  });
+  it('refuses --seed for a lab that makes no random choice', () => {
+    const plain = labs.find((l) => !l.random);
+    if (!plain) return;
+    const r = midlab('run', plain.id, '--seed', '7');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/makes no random choice/);
+  });
+  it('leaves --help after a shell command to that command', () => {
+    const r = midlab('shell', 'zookeeper/none', 'zk1', 'zkCli.sh', '--help');
+    expect(r.out).not.toMatch(/Usage: midlab shell/);
+    expect(midlab('shell', '--help').out).toMatch(/Usage: midlab shell/);
   });
   it('lists every lab with what it teaches', () => {
     const r = midlab('list', '--json');
