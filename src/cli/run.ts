@@ -1,12 +1,14 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
 import type { GradedPrediction } from '../engine/lab.ts';
-import { EXIT_CODES, type RunResult, runLab, validateRun } from '../engine/runner.ts';
+import { EXIT_CODES, type RunResult } from '../engine/result.ts';
+import { validateRun } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
-import { findLab } from '../index.ts';
+import { findLab, runLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
 import { consoleReporter, paint, useColor } from '../report/console.ts';
+import { indexPage } from '../report/html.ts';
 import { junitXml } from '../report/junit.ts';
 import { type LiveView, startLiveView } from '../report/live.ts';
 import type { Command } from './commands.ts';
@@ -51,7 +53,7 @@ Options:
                       ends (the same shape whatever the number of labs: lab, title,
                       params, seed, verdict, reason, checks, seconds, phases, outDir)
   --out DIR           evidence folder (default runs/<time>-<lab>); with several labs, one
-                      sub-folder per lab
+                      sub-folder per lab and an index.html linking every lab's report
   --junit FILE        also write JUnit XML to FILE, rewritten after each lab (a run cut
                       short keeps the labs that finished)
   --ops               narrate every client operation (noisy)
@@ -124,6 +126,15 @@ midlab itself broke (the error and the file holding its trace are printed).`,
     }
     steps?.close();
     if (live) await keepLiveViewOpen(live);
+    if (results.length > 1) {
+      const index = values.out ? join(String(values.out), 'index.html') : join('runs', `${stamp()}-index.html`);
+      await mkdir(dirname(index), { recursive: true });
+      await writeFile(
+        index,
+        indexPage(results, (r) => join(relative(dirname(index), r.outDir), 'report.html')),
+      );
+      if (!values.json) process.stdout.write(`\nreports: ${index}\n`);
+    }
     if (!values.json && results.length > 1) {
       process.stdout.write('\nSummary:\n');
       for (const r of results)
@@ -161,4 +172,8 @@ async function keepLiveViewOpen(live: LiveView): Promise<void> {
     process.stdin.pause();
   }
   await live.close();
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
 }

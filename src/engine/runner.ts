@@ -3,7 +3,6 @@ import { type Check, safely, type Verdict, verdictOf } from '../checkers/check.t
 import { describe, MidlabError, NotReadyError, UsageError } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
-import { writeEvidence } from '../report/evidence.ts';
 import { labSlug } from '../runtime/labels.ts';
 import { waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
@@ -11,6 +10,7 @@ import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
 import type { AnyLab, GradedPrediction, LabContext, Prediction } from './lab.ts';
 import { newSeed, Random } from './random.ts';
+import type { ResultSink, RunResult, RunStory } from './result.ts';
 
 export interface RunOptions {
   params?: Record<string, string | number | boolean>;
@@ -22,25 +22,9 @@ export interface RunOptions {
   beforeStep?: (info: { index: number; title: string; narration: string; commands: string[] }) => Promise<void>;
   /** Asks the trainee a prediction; resolves to the chosen index (undefined: skipped). */
   ask?: (p: Prediction) => Promise<number | undefined>;
+  /** What keeps the result once the run is over (the evidence folder: `writeEvidence`). */
+  sinks?: ResultSink[];
 }
-
-export interface RunResult {
-  lab: string;
-  title: string;
-  /** Where in the study notes the lesson is, and what the notes get wrong. */
-  notes: string;
-  params: Record<string, unknown>;
-  seed: number;
-  verdict: Verdict;
-  reason: string;
-  checks: Check[];
-  seconds: number;
-  phases: Partial<Record<Phase, number>>;
-  outDir: string;
-  predictions?: GradedPrediction[];
-}
-
-export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknown: 3 };
 
 /**
  * The lab's parameters resolved; an unknown parameter or value, an impossible topology
@@ -75,6 +59,23 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
   for (const l of opts.listeners ?? []) events.on(l);
   const history = new History();
   history.onOp((op) => events.emit({ kind: 'op', op }));
+  const story: RunStory = { nodes: [], lines: [] };
+  events.on((e) => {
+    const time = history.now();
+    if (e.kind === 'cluster') story.nodes = e.nodes;
+    else if (e.kind === 'step')
+      story.lines.push({
+        kind: 'step',
+        time,
+        index: e.index,
+        title: e.title,
+        narration: e.narration,
+        commands: e.commands,
+      });
+    else if (e.kind === 'say' || e.kind === 'warning') story.lines.push({ kind: e.kind, time, text: e.text });
+    else if (e.kind === 'fault' || e.kind === 'heal') story.lines.push({ kind: e.kind, time, text: e.text });
+    else if (e.kind === 'observe' && e.text) story.lines.push({ kind: 'observe', time, text: e.text });
+  });
   const phases: Partial<Record<Phase, number>> = {};
   let phaseStart = Date.now();
   let current: Phase | undefined;
@@ -188,9 +189,11 @@ export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunRes
       outDir,
       predictions: chosen.size ? grade(chosen, history) : undefined,
     };
-    await writeEvidence(outDir, result, history).catch((e: unknown) =>
-      events.emit({ kind: 'warning', text: `could not write the evidence folder ${outDir}: ${describe(e)}` }),
-    );
+    for (const sink of opts.sinks ?? []) {
+      await sink(result, history, story).catch((e: unknown) =>
+        events.emit({ kind: 'warning', text: `could not keep the results in ${outDir}: ${describe(e)}` }),
+      );
+    }
     events.emit({ kind: 'verdict', verdict, reason, seconds: result.seconds });
     // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
     return result;

@@ -1,16 +1,17 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { History } from '../engine/history.ts';
-import type { RunResult } from '../engine/runner.ts';
+import type { ResultSink } from '../engine/result.ts';
 import { htmlReport } from './html.ts';
 import { junitXml } from './junit.ts';
 
 /**
  * One folder per run: history.jsonl (every operation), faults.json (the ledger),
- * observations.json, result.json, junit.xml, report.html (with plots); node logs are saved into logs/ by the
+ * observations.json, result.json, story.json (what the trainee was told), junit.xml,
+ * report.html (the story, checks and plots); node logs are saved into logs/ by the
  * cluster's teardown.
  */
-export async function writeEvidence(dir: string, result: RunResult, history: History): Promise<void> {
+export const writeEvidence: ResultSink = async (result, history, story) => {
+  const dir = result.outDir;
   await mkdir(dir, { recursive: true });
   await Promise.all([
     writeFile(join(dir, 'history.jsonl'), `${history.ops.map((o) => JSON.stringify(o)).join('\n')}\n`),
@@ -18,6 +19,7 @@ export async function writeEvidence(dir: string, result: RunResult, history: His
     writeFile(join(dir, 'observations.json'), `${JSON.stringify(history.observations, null, 2)}\n`),
     writeFile(join(dir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`),
     writeFile(join(dir, 'junit.xml'), junitXml([result])),
-    writeFile(join(dir, 'report.html'), htmlReport(result, history.evidence())),
+    writeFile(join(dir, 'story.json'), `${JSON.stringify(story, null, 2)}\n`),
+    writeFile(join(dir, 'report.html'), htmlReport(result, history.evidence(), story)),
   ]);
-}
+};

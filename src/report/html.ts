@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type Evidence, pairs } from '../engine/history.ts';
-import type { RunResult } from '../engine/runner.ts';
+import type { RunResult, RunStory } from '../engine/result.ts';
 
 /**
- * A self-contained HTML report of one run: verdict and checks, predictions, the fault
- * timeline, and plots (operations per second by outcome, latency, lag when the lab
- * sampled it) with fault windows shaded. Chart.js is inlined, so it opens offline.
+ * A self-contained HTML report of one run, for the trainee to keep: verdict, the lab's
+ * notes, checks, predictions, the story as told (steps, narration, commands), the fault
+ * timeline, plots (operations per second by outcome, latency quantiles per second, lag
+ * when the lab sampled it) with fault windows shaded, and links to every node's log.
+ * Chart.js is inlined, so it opens offline.
  */
 const chartJs = (() => {
   let cached: string | undefined;
@@ -25,8 +27,8 @@ export interface PlotData {
   ok: number[];
   fail: number[];
   info: number[];
-  /** Latency (ms) of each completed operation, at its completion time (s). */
-  latency: { x: number; y: number }[];
+  /** Latency (ms) per bucket of completions: quantiles and maximum (a busy lab has too many points to draw each). */
+  latency: { p50: (number | null)[]; p95: (number | null)[]; p99: (number | null)[]; max: (number | null)[] };
   lag: { x: number; y: number }[];
   faults: { label: string; start: number; end: number }[];
 }
@@ -41,13 +43,20 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
   const ok = new Array<number>(n).fill(0);
   const fail = new Array<number>(n).fill(0);
   const info = new Array<number>(n).fill(0);
-  const latency: PlotData['latency'] = [];
+  const samples: number[][] = Array.from({ length: n }, () => []);
   for (const { invoke, done } of pairs(ev.ops)) {
     if (!done || done.type === 'invoke') continue;
     const i = Math.floor(done.time / bucketMs);
     ({ ok, fail, info })[done.type][i] = ({ ok, fail, info }[done.type][i] ?? 0) + 1;
-    latency.push({ x: done.time / 1000, y: done.time - invoke.time });
+    samples[i]?.push(done.time - invoke.time);
   }
+  const q = (p: number) =>
+    samples.map((xs) => {
+      if (!xs.length) return null;
+      const sorted = [...xs].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? null;
+    });
+  const latency = { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1) };
   const lag = ev.observations
     .filter((o) => o.name === 'lag' && typeof (o.value as { total?: number })?.total === 'number')
     .map((o) => ({ x: o.time / 1000, y: (o.value as { total: number }).total }));
@@ -66,7 +75,22 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
   };
 }
 
-export function htmlReport(result: RunResult, ev: Evidence): string {
+/** The story as the trainee was told it: steps with their narration and commands, faults, findings. */
+function storyHtml(story: RunStory, esc: (s: unknown) => string): string {
+  const at = (t: number) => `<span class="at">+${(t / 1000).toFixed(1)} s</span>`;
+  const mark = { say: '', observe: '• ', fault: '⚡ ', heal: '↺ ', warning: '⚠ ' } as const;
+  return story.lines
+    .map((l) =>
+      l.kind === 'step'
+        ? `<h3>Step ${l.index}. ${esc(l.title)} ${at(l.time)}</h3><p>${esc(l.narration)}</p>${l.commands
+            .map((c) => `<pre class="try">try: ${esc(c)}</pre>`)
+            .join('')}`
+        : `<p class="${l.kind}">${mark[l.kind]}${esc(l.text)} ${at(l.time)}</p>`,
+    )
+    .join('\n');
+}
+
+export function htmlReport(result: RunResult, ev: Evidence, story: RunStory = { nodes: [], lines: [] }): string {
   const data = plotData(ev);
   const esc = (s: unknown) =>
     String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
@@ -104,7 +128,9 @@ h1{font-size:1.6rem;margin:0}.verdict{display:inline-block;padding:.1rem .6rem;b
 .pass{background:#1a7f37}.fail{background:#cf222e}.unknown{background:#9a6700}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 tr.bad td{background:#ffebe9}tr.unk td{background:#fff8c5}code{font-size:.85em;word-break:break-all}
-.chart{height:300px;margin-bottom:1.5rem}.meta{color:#555}
+.chart{height:300px;margin-bottom:1.5rem}.meta{color:#555}.at{color:#777;font-size:.8em}
+.notes{background:#f6f8fa;padding:.5rem .8rem;border-left:3px solid #8250df}.fault{color:#cf222e}.heal{color:#1a7f37}
+.warning{color:#9a6700}pre.try{background:#f6f8fa;padding:.3rem .6rem;margin:.2rem 0;white-space:pre-wrap}
 </style></head><body>
 <h1>${esc(result.lab)} <span class="verdict ${result.verdict}">${result.verdict.toUpperCase()}</span></h1>
 <p>${esc(result.reason)}</p>
@@ -112,12 +138,14 @@ tr.bad td{background:#ffebe9}tr.unk td{background:#fff8c5}code{font-size:.85em;w
 <p class="notes">${esc(result.notes)}</p>
 <p class="meta">seed ${result.seed} · params <code>${esc(JSON.stringify(result.params))}</code> · ${result.seconds.toFixed(1)} s</p>
 <h2>Checks</h2><table><tr><th></th><th>check</th><th>expected</th><th>observed</th></tr>${rows}</table>
+${story.lines.length ? `<h2>The story</h2>${storyHtml(story, esc)}` : ''}
 ${predictions ? `<h2>Predictions</h2><table><tr><th></th><th>question</th><th>you said</th><th>what happened</th></tr>${predictions}</table>` : ''}
 <h2>Operations per second</h2><div class="chart"><canvas id="ops"></canvas></div>
 <h2>Latency</h2><div class="chart"><canvas id="latency"></canvas></div>
 ${data.lag.length ? '<h2>Consumer lag</h2><div class="chart"><canvas id="lag"></canvas></div>' : ''}
 <h2>Faults</h2><table><tr><th>fault</th><th>targets</th><th>from</th><th>to</th></tr>${faults || '<tr><td colspan="4">none</td></tr>'}</table>
 <h2>Observations</h2><table><tr><th>at</th><th>what</th><th>value</th></tr>${observations}</table>
+${story.nodes.length ? `<h2>Node logs</h2><p>${story.nodes.map((n) => `<a href="logs/${esc(n)}.log">${esc(n)}</a>`).join(' · ')}</p>` : ''}
 <script>${chartJs()}</script>
 <script>
 const data = ${JSON.stringify(data)};
@@ -140,12 +168,36 @@ new Chart(document.getElementById('ops'), { type: 'bar', plugins: [shade], data:
   { label: 'fail', data: pts(data.fail), backgroundColor: '#cf222e', stack: 's' },
   { label: 'unknown (info)', data: pts(data.info), backgroundColor: '#bf8700', stack: 's' } ] },
   options: { ...common, scales: { x: linear('seconds since start'), y: { ...linear('operations'), stacked: true } } } });
-new Chart(document.getElementById('latency'), { type: 'scatter', plugins: [shade],
-  data: { datasets: [{ label: 'latency (ms)', data: data.latency, pointRadius: 2, backgroundColor: '#0969da' }] },
-  options: { ...common, scales: { x: linear('seconds since start'), y: linear('ms') } } });
+new Chart(document.getElementById('latency'), { type: 'line', plugins: [shade],
+  data: { datasets: [['p50', '#0969da'], ['p95', '#bf8700'], ['p99', '#cf222e'], ['max', '#6e7781']].map(([k, c]) =>
+    ({ label: k, data: pts(data.latency[k]), borderColor: c, pointRadius: 1, spanGaps: false })) },
+  options: { ...common, scales: { x: linear('seconds since start'), y: linear('ms (per second of completions)') } } });
 if (data.lag.length) new Chart(document.getElementById('lag'), { type: 'line', plugins: [shade],
   data: { datasets: [{ label: 'lag (messages)', data: data.lag, borderColor: '#8250df' }] },
   options: { ...common, scales: { x: linear('seconds since start'), y: linear('messages') } } });
 </script></body></html>
+`;
+}
+
+/** The index of several runs (`run --all`): every lab's verdict, time and a link to its report. */
+export function indexPage(results: RunResult[], linkOf: (r: RunResult) => string): string {
+  const esc = (s: unknown) =>
+    String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+  const rows = results
+    .map(
+      (r) =>
+        `<tr><td><span class="verdict ${r.verdict}">${r.verdict.toUpperCase()}</span></td><td><a href="${esc(linkOf(r))}">${esc(r.lab)}</a></td><td>${esc(JSON.stringify(r.params))}</td><td>${r.seconds.toFixed(0)} s</td><td>${esc(r.reason)}</td></tr>`,
+    )
+    .join('');
+  const count = (v: string) => results.filter((r) => r.verdict === v).length;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>midlab: ${results.length} labs</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#222}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left}
+.verdict{display:inline-block;padding:0 .5rem;border-radius:.3rem;color:#fff;font-weight:700}
+.pass{background:#1a7f37}.fail{background:#cf222e}.unknown{background:#9a6700}</style></head><body>
+<h1>${results.length} labs: ${count('pass')} passed, ${count('fail')} failed, ${count('unknown')} unknown</h1>
+<table><tr><th></th><th>lab</th><th>params</th><th>time</th><th>why</th></tr>${rows}</table>
+</body></html>
 `;
 }

@@ -1,4 +1,4 @@
-import type { RunResult } from '../engine/runner.ts';
+import type { RunResult } from '../engine/result.ts';
 
 /** JUnit XML: one suite per lab run, one test case per check (unknown = error). */
 export function junitXml(results: RunResult[]): string {
@@ -18,7 +18,7 @@ export function junitXml(results: RunResult[]): string {
     const errors = r.checks.length ? r.checks.filter((c) => c.ok === 'unknown').length : 1;
     return [
       `  <testsuite name="${esc(r.lab)}" tests="${Math.max(1, r.checks.length)}" failures="${failures}" errors="${errors}" time="${r.seconds.toFixed(1)}">`,
-      `    <properties><property name="seed" value="${r.seed}"/><property name="verdict" value="${r.verdict}"/><property name="params" value="${esc(JSON.stringify(r.params))}"/></properties>`,
+      `    <properties><property name="seed" value="${r.seed}"/><property name="verdict" value="${r.verdict}"/><property name="params" value="${esc(JSON.stringify(r.params))}"/><property name="evidence" value="${esc(r.outDir)}"/></properties>`,
       ...cases,
       '  </testsuite>',
     ].join('\n');

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { AnyLab } from '../../src/engine/lab.ts';
-import { runLab } from '../../src/engine/runner.ts';
+import { runLab } from '../../src/index.ts';
 import { leftovers } from './docker.ts';
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { check } from '../../src/checkers/check.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { runLab } from '../../src/engine/runner.ts';
+import { runLab } from '../../src/index.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { leftovers } from '../helpers/docker.ts';
 import { tempDir } from '../helpers/temp.ts';

@@ -3,8 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { runLab } from '../../src/engine/runner.ts';
-import { findLab } from '../../src/index.ts';
+import { findLab, runLab } from '../../src/index.ts';
 import { startLiveView } from '../../src/report/live.ts';
 import { tempDir } from '../helpers/temp.ts';
 
