@@ -2,8 +2,7 @@ import { stacks } from '../../stacks/index.ts';
 import { UsageError } from '../errors.ts';
 import { parseKeyValues, resolveParams } from '../params.ts';
 import { startStack } from '../runtime/stack.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 
 /**
  * Start-to-healthy time and memory of each stack over several runs: median, min, max.

@@ -2,8 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { stacks } from '../../stacks/index.ts';
 import { composeFile } from '../runtime/compose.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 
 export const COMPOSE_DIR = fileURLToPath(new URL('../../compose/', import.meta.url));
 

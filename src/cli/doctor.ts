@@ -2,8 +2,7 @@ import { freemem } from 'node:os';
 import { describe } from '../errors.ts';
 import { engineInfo } from '../runtime/docker.ts';
 import { imageLabel, ROOT_IMAGE, recipes } from '../runtime/images.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 
 interface Finding {
   what: string;

@@ -1,7 +1,6 @@
 import { UsageError } from '../errors.ts';
 import { buildImages, imageLabel, loadImages, ROOT_IMAGE, recipes, saveImages } from '../runtime/images.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 
 export const images: Command = {
   name: 'images',

@@ -4,8 +4,7 @@ import { UsageError } from '../errors.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
 import { listLabs, reap, reapLeftovers } from '../runtime/reaper.ts';
 import { startStack } from '../runtime/stack.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 
 function findStack(name: string | undefined) {
   const s = stacks.find((x) => x.name === name);

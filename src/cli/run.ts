@@ -11,8 +11,7 @@ import { consoleReporter, paint, useColor } from '../report/console.ts';
 import { indexPage } from '../report/html.ts';
 import { junitXml } from '../report/junit.ts';
 import { type LiveView, startLiveView } from '../report/live.ts';
-import type { Command } from './commands.ts';
-import { parse } from './commands.ts';
+import { type Command, parse } from './args.ts';
 import { stepMode } from './step-mode.ts';
 
 export const list: Command = {
