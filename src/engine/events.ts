@@ -25,6 +25,8 @@ export type RunEvent =
   | { kind: 'heal'; fault: FaultRecord; text: string }
   | { kind: 'op'; op: Op }
   | { kind: 'warning'; text: string }
+  /** A wait still going: what for, what it last saw, for how long. */
+  | { kind: 'progress'; what: string; seen: string; ms: number }
   | { kind: 'check'; check: Check }
   | { kind: 'verdict'; verdict: Verdict; reason: string; seconds: number };
 

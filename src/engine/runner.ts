@@ -4,7 +4,7 @@ import { describe, MidlabError, NotReadyError, UsageError } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
 import { labSlug } from '../runtime/labels.ts';
-import { waitUntil } from '../runtime/poll.ts';
+import { waitProgress, waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
@@ -53,10 +53,23 @@ export function validateRun(
  */
 export async function runLab(lab: AnyLab, opts: RunOptions = {}): Promise<RunResult> {
   const params = validateRun(lab, opts.params ?? {}, opts.seed);
-  const seed = opts.seed ?? newSeed();
-  const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const events = new EventStream();
   for (const l of opts.listeners ?? []) events.on(l);
+  // Every wait below (cluster readiness, a lab's waits) shows its progress while it lasts.
+  return waitProgress.run(
+    (p) => events.emit({ kind: 'progress', ...p }),
+    () => runPhases(lab, opts, params, events),
+  );
+}
+
+async function runPhases(
+  lab: AnyLab,
+  opts: RunOptions,
+  params: ParamValues<AnyLab['params']>,
+  events: EventStream,
+): Promise<RunResult> {
+  const seed = opts.seed ?? newSeed();
+  const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const history = new History();
   history.onOp((op) => events.emit({ kind: 'op', op }));
   const story: RunStory = { nodes: [], lines: [] };

@@ -9,6 +9,8 @@ export interface ConsoleOptions {
   color?: boolean;
   /** Print every operation (noisy; for debugging a lab). */
   ops?: boolean;
+  /** A status line rewritten in place while a wait lasts (a terminal); else plain lines. */
+  statusLine?: boolean;
 }
 
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
@@ -20,9 +22,31 @@ export function consoleReporter(opts: ConsoleOptions = {}): (e: RunEvent) => voi
   const c = paint(opts.color ?? useColor());
   let t0 = Date.now();
   const at = () => c.dim(`[+${((Date.now() - t0) / 1000).toFixed(1)}s]`);
-  const line = (s = '') => write(`${s}\n`);
+  const statusLine = opts.statusLine ?? Boolean(process.stdout.isTTY);
+  let status = false;
+  const line = (s = '') => {
+    if (status) write('\r\u001b[K');
+    status = false;
+    write(`${s}\n`);
+  };
+  // Long waits say what they wait for: rewritten in place on a terminal; in a log, one
+  // line after 5 s and another every 10 s of the same wait.
+  let waitShown = { what: '', at: 0 };
+  const progress = (what: string, seen: string, ms: number) => {
+    const text = `   … waiting for ${what} (${(ms / 1000).toFixed(0)} s): ${seen}`;
+    if (statusLine) {
+      write(`\r\u001b[K${c.dim(text.slice(0, 110))}`);
+      status = true;
+    } else if (ms >= 5000 && (waitShown.what !== what || ms - waitShown.at >= 10_000)) {
+      waitShown = { what, at: ms };
+      line(c.dim(text));
+    }
+  };
   return (e) => {
     switch (e.kind) {
+      case 'progress':
+        progress(e.what, e.seen, e.ms);
+        break;
       case 'start':
         t0 = Date.now();
         line(

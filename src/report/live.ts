@@ -44,6 +44,8 @@ export async function startLiveView(port = 0): Promise<LiveView> {
   return {
     url,
     listener(e) {
+      // A wait's progress is for the console's status line; the page shows steps and faults.
+      if (e.kind === 'progress') return;
       // Operations are many: the page needs their outcome and time, not their values.
       const slim = e.kind === 'op' ? { kind: 'op', op: { type: e.op.type, f: e.op.f, time: e.op.time } } : e;
       const line = `data: ${JSON.stringify(slim)}\n\n`;

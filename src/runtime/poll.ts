@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, NotReadyError } from '../errors.ts';
 
 export interface PollOptions {
@@ -10,6 +11,19 @@ export interface PollOptions {
 
 /** One probe's answer: `done` with a value, or not yet with what was seen. */
 export type Probe<T> = { done: true; value: T } | { done: false; seen: string };
+
+/** What a wait is doing, for whoever shows progress (the console's status line). */
+export interface WaitProgress {
+  what: string;
+  seen: string;
+  ms: number;
+}
+
+/**
+ * Progress of every wait in the current async context goes to this listener: a run sets
+ * it once, and every readiness wait below it (stacks included) reports without being told.
+ */
+export const waitProgress = new AsyncLocalStorage<(p: WaitProgress) => void>();
 
 /**
  * Polls `probe` until it says done. A probe that throws counts as "not yet" and its
@@ -28,6 +42,7 @@ export async function waitUntil<T>(what: string, probe: () => Promise<Probe<T>>,
     } catch (err) {
       seen = describe(err);
     }
+    waitProgress.getStore()?.({ what, seen, ms: Date.now() - start });
     const left = opts.timeoutMs - (Date.now() - start);
     if (left <= 0) throw new NotReadyError(what, Date.now() - start, seen);
     await sleep(Math.min(interval, left), opts.signal);
