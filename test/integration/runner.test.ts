@@ -71,7 +71,16 @@ describe('runner verdicts and evidence', () => {
     });
     const r = await runLab(lab, { outDir: out });
     expect(r.verdict).toBe('fail');
-    for (const f of ['history.jsonl', 'faults.json', 'observations.json', 'result.json', 'junit.xml', 'logs/zk1.log']) {
+    for (const f of [
+      'history.jsonl',
+      'faults.json',
+      'observations.json',
+      'result.json',
+      'story.json',
+      'report.html',
+      'junit.xml',
+      'logs/zk1.log',
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     const faults = JSON.parse(readFileSync(join(out, 'faults.json'), 'utf8'));
