@@ -58,6 +58,9 @@ Options:
   --ops               narrate every client operation (noisy)
   --live              serve a live view of the run on 127.0.0.1 (printed URL) for a
                       projector; it stays up until Enter (or 60 s) after the run
+  --live-port N       the live view's port (default: a free one); implies --live
+  --live-host ADDR    the address it listens on (default 127.0.0.1); any other is said
+                      out loud, since then anyone who reaches it sees the run
   --step              stop before each step until Enter is pressed, show the commands
                       to try against the live nodes, and ask for predictions before
                       faults (graded at the end)
@@ -79,6 +82,8 @@ midlab itself broke (the error and the file holding its trace are printed).`,
       ops: { type: 'boolean' },
       step: { type: 'boolean' },
       live: { type: 'boolean' },
+      'live-port': { type: 'string' },
+      'live-host': { type: 'string' },
     });
     if (values.step && values.json) throw new UsageError('--step talks to a person; it cannot go with --json');
     if (values.all && positionals.length) throw new UsageError('give lab names or --all, not both');
@@ -100,8 +105,21 @@ midlab itself broke (the error and the file holding its trace are printed).`,
     for (const lab of chosen) validateRun(lab, own(lab), seed);
     const results: RunResult[] = [];
     const steps = values.step ? stepMode() : undefined;
-    const live = values.live ? await startLiveView() : undefined;
+    const livePort = values['live-port'] === undefined ? undefined : Number(values['live-port']);
+    if (livePort !== undefined && !(Number.isInteger(livePort) && livePort >= 0 && livePort < 65536))
+      throw new UsageError(`--live-port must be a port number, not "${String(values['live-port'])}"`);
+    const liveHost = values['live-host'] === undefined ? undefined : String(values['live-host']);
+    const live =
+      values.live || livePort !== undefined || liveHost !== undefined
+        ? await startLiveView({ port: livePort, host: liveHost }).catch((e: Error) => {
+            throw new UsageError(`the live view cannot listen there: ${e.message}`, 'pick another --live-port');
+          })
+        : undefined;
     if (live) process.stderr.write(`live view: ${live.url}\n`);
+    if (live && liveHost && !/^(127\.|::1$|localhost$)/.test(liveHost))
+      process.stderr.write(
+        `warning: the live view listens on ${liveHost}, not loopback: anyone who reaches that address sees this run\n`,
+      );
     for (const lab of chosen) {
       const outDir = values.out
         ? chosen.length > 1

@@ -16,7 +16,13 @@ export interface LiveView {
   close(): Promise<void>;
 }
 
-export async function startLiveView(port = 0): Promise<LiveView> {
+/**
+ * `host` is loopback unless the presenter asks for another address (then anyone who can
+ * reach it sees the run: the CLI says so out loud). `port` 0 picks a free one.
+ */
+export async function startLiveView(opts: { port?: number; host?: string } = {}): Promise<LiveView> {
+  const port = opts.port ?? 0;
+  const host = opts.host ?? HOST_IP;
   const history: string[] = [];
   const clients = new Set<import('node:http').ServerResponse>();
   const chartJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'));
@@ -27,7 +33,10 @@ export async function startLiveView(port = 0): Promise<LiveView> {
         'cache-control': 'no-cache',
         connection: 'keep-alive',
       });
-      for (const line of history) res.write(line);
+      // A reconnecting page says what it has (Last-Event-ID): it gets only the rest, so
+      // nothing is counted twice.
+      const last = Number(req.headers['last-event-id'] ?? -1);
+      for (const line of history.slice(Number.isInteger(last) ? last + 1 : 0)) res.write(line);
       clients.add(res);
       req.on('close', () => clients.delete(res));
     } else if (req.url === '/chart.js') {
@@ -38,9 +47,12 @@ export async function startLiveView(port = 0): Promise<LiveView> {
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(port, HOST_IP, resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   const addr = server.address();
-  const url = `http://${HOST_IP}:${typeof addr === 'object' && addr ? addr.port : port}/`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${typeof addr === 'object' && addr ? addr.port : port}/`;
   return {
     url,
     listener(e) {
@@ -48,7 +60,7 @@ export async function startLiveView(port = 0): Promise<LiveView> {
       if (e.kind === 'progress') return;
       // Operations are many: the page needs their outcome and time, not their values.
       const slim = e.kind === 'op' ? { kind: 'op', op: { type: e.op.type, f: e.op.f, time: e.op.time } } : e;
-      const line = `data: ${JSON.stringify(slim)}\n\n`;
+      const line = `id: ${history.length}\ndata: ${JSON.stringify(slim)}\n\n`;
       history.push(line);
       for (const c of clients) c.write(line);
     },
@@ -120,7 +132,7 @@ const FAULT_STATE = { kill: 'killed', stop: 'stopped', pause: 'paused', partitio
 new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'start') { $('lab').textContent = e.lab; say(e.title); say(e.notes); }
   if (e.kind === 'cluster') { for (const n of e.nodes) state[n] = 'up'; renderNodes(); }
-  if (e.kind === 'step') { $('step').textContent = 'Step ' + e.index + ': ' + e.title; say('Step ' + e.index + '. ' + e.title); }
+  if (e.kind === 'step') { $('step').textContent = 'Step ' + e.index + ': ' + e.title; say('Step ' + e.index + '. ' + e.title); say(e.narration); }
   if (e.kind === 'fault') { for (const n of e.fault.targets) if (n in state) state[n] = FAULT_STATE[e.fault.kind] ?? 'up';
     faults.push({ id: e.fault.id, label: e.fault.kind + ' ' + e.fault.targets.join(','), start: e.fault.start / 1000 });
     renderNodes(); say('⚡ ' + e.text); dirty = true; }
