@@ -1,3 +1,5 @@
+import { LABEL_OWNER, ownerOf } from './owner.ts';
+
 /** Every container, network and volume midlab makes carries these labels, so the
  * reaper can find whatever a dead process left behind. */
 export const LABEL_LAB = 'dev.midlab.lab';
@@ -19,6 +21,7 @@ export function labLabels(
     [LABEL_LAB]: lab,
     [LABEL_STACK]: stack,
     [LABEL_PID]: String(process.pid),
+    [LABEL_OWNER]: ownerOf(),
   };
   if (opts.node) labels[LABEL_NODE] = opts.node;
   if (opts.kept) labels[LABEL_KEPT] = 'true';

@@ -1,5 +1,6 @@
 import { docker } from './docker.ts';
 import { LABEL_KEPT, LABEL_LAB, LABEL_PID } from './labels.ts';
+import { LABEL_OWNER, ownerAlive } from './owner.ts';
 
 export interface ReapResult {
   containers: number;
@@ -43,7 +44,7 @@ export async function reapLeftovers(): Promise<ReapResult & { labs: string[] }> 
   const labs = [
     ...new Set(
       owned
-        .filter((l) => l[LABEL_KEPT] !== 'true' && !isAlive(Number(l[LABEL_PID] ?? 0)))
+        .filter((l) => l[LABEL_KEPT] !== 'true' && !ownerAlive(l[LABEL_OWNER], Number(l[LABEL_PID] ?? 0)))
         .map((l) => l[LABEL_LAB] as string),
     ),
   ].sort();
@@ -79,7 +80,8 @@ export async function listLabs(): Promise<LabSummary[]> {
     let s = byLab.get(lab);
     if (!s) {
       const kept = c.Labels[LABEL_KEPT] === 'true';
-      s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive: isAlive(pid), kept, nodes: [] };
+      const alive = ownerAlive(c.Labels[LABEL_OWNER], pid);
+      s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive, kept, nodes: [] };
       byLab.set(lab, s);
     }
     s.nodes.push({
@@ -91,14 +93,4 @@ export async function listLabs(): Promise<LabSummary[]> {
   }
   for (const s of byLab.values()) s.nodes.sort((a, b) => a.name.localeCompare(b.name));
   return [...byLab.values()].sort((a, b) => a.lab.localeCompare(b.lab));
-}
-
-function isAlive(pid: number): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
