@@ -54,6 +54,7 @@ Options:
     const t0 = Date.now();
     if (!values.json) process.stderr.write(`starting ${stack.name} ${JSON.stringify(given)} ...\n`);
     const started = await startStack(stack, given, {
+      lab: stack.name,
       kept: true,
       onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
     });

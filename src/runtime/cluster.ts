@@ -82,7 +82,14 @@ export class StartedCluster {
 export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
   const d = docker();
   await Promise.all([...new Set(spec.nodes.map((n) => n.image))].map((img) => requireImage(img, spec.stack)));
-  const running = (await listLabs()).find((l) => l.lab === spec.lab && l.alive && l.pid !== process.pid);
+  const same = (await listLabs()).filter((l) => l.lab === spec.lab);
+  const kept = same.find((l) => l.kept);
+  if (kept && !spec.kept) {
+    throw new MidlabError('LAB_BUSY', `${spec.lab} is a cluster kept by \`midlab up\``, {
+      hint: `use it as it is, or remove it first with \`npx midlab down ${spec.lab}\``,
+    });
+  }
+  const running = same.find((l) => l.alive && l.pid !== process.pid);
   if (running) {
     throw new MidlabError('LAB_BUSY', `${spec.lab} is already running (midlab process ${running.pid})`, {
       hint: `wait for it to end, or remove it with \`npx midlab down ${spec.lab}\``,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ParamTable, ParamValues } from '../params.ts';
 import { resolveParams } from '../params.ts';
 import { type StartedCluster, startCluster } from './cluster.ts';
@@ -32,6 +33,7 @@ export interface StartedStack extends AsyncDisposable {
 }
 
 export interface StartOptions {
+  /** The lab id its containers are labelled with; default: the stack's name and a fresh suffix, so parallel tests never collide. */
   lab?: string;
   /** Called with warnings about an unwise topology. */
   onWarning?: (w: string) => void;
@@ -50,7 +52,7 @@ export async function startStack<T extends ParamTable, H extends StartedStack>(
   const p = resolveParams(stack.params, given, stack.name);
   for (const w of stack.validate(p)) opts.onWarning?.(w);
   const cluster = await startCluster({
-    lab: opts.lab ?? stack.name,
+    lab: opts.lab ?? `${stack.name}-${randomBytes(3).toString('hex')}`,
     stack: stack.name,
     nodes: stack.nodes(p),
     kept: opts.kept,
