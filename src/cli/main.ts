@@ -36,6 +36,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 handleSignals();
+// `midlab list | head`: a reader that stopped reading is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {

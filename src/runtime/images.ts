@@ -5,10 +5,10 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { MidlabError, UsageError } from '../errors.ts';
 import { dialStream, docker } from './docker.ts';
 import { LABEL_RECIPE } from './labels.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 /**
  * Images are built here, never pulled: there may be no registry at all.
@@ -22,7 +22,7 @@ import { LABEL_RECIPE } from './labels.ts';
  * An image carries the hash of its recipe (its folder's files and its parent's hash),
  * so an unchanged image is never rebuilt.
  */
-export const STACKS_DIR = fileURLToPath(new URL('../../stacks/', import.meta.url));
+export const STACKS_DIR = join(PACKAGE_ROOT, 'stacks');
 export const ROOT_IMAGE = 'midlab/debian:bookworm';
 const DEBIAN_SUITE = 'bookworm';
 
