@@ -79,7 +79,7 @@ header{padding:.6rem 1.2rem;background:#161b22;display:flex;gap:1.5rem;align-ite
 h1{font-size:1.5rem;margin:0}#verdict{font-weight:700}
 main{display:grid;grid-template-columns:22rem 1fr;gap:1rem;padding:1rem}
 .node{display:flex;justify-content:space-between;padding:.4rem .7rem;margin:.3rem 0;border-radius:.4rem;background:#238636;font-weight:600}
-.node.killed,.node.stopped{background:#da3633}.node.paused{background:#9e6a03}.node.cut{background:#8957e5}
+.node.killed,.node.crashed,.node.stopped{background:#da3633}.node.paused{background:#9e6a03}.node.cut{background:#8957e5}
 .counters div{display:flex;justify-content:space-between;font-size:1.1rem}
 #story{height:14rem;overflow:auto;font-size:.95rem;background:#161b22;padding:.5rem;border-radius:.4rem}
 .chart{height:15rem;background:#161b22;border-radius:.4rem;padding:.4rem;margin-bottom:.8rem}
@@ -128,7 +128,7 @@ setInterval(() => { if (!dirty) return; dirty = false;
   const keys = [...buckets.keys()].sort((a, b) => a - b);
   ['ok', 'fail', 'info'].forEach((k, i) => tp.data.datasets[i].data = keys.map((x) => ({ x, y: buckets.get(x)[k] })));
   tp.update(); lg.update(); for (const k in counts) $(k).textContent = counts[k]; }, 500);
-const FAULT_STATE = { kill: 'killed', stop: 'stopped', pause: 'paused', partition: 'cut' };
+const FAULT_STATE = { kill: 'killed', crash: 'crashed', stop: 'stopped', pause: 'paused', partition: 'cut' };
 new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'start') { $('lab').textContent = e.lab; say(e.title); say(e.notes); }
   if (e.kind === 'cluster') { for (const n of e.nodes) state[n] = 'up'; renderNodes(); }
