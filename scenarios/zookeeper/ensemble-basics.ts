@@ -4,6 +4,7 @@ import { defineLab } from '../../src/engine/lab.ts';
 import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { srvrCommand, zkCli } from './commands.ts';
+import { unobserved } from './evidence.ts';
 import { describeModes, type Member, proveRoles, readMembers } from './roles.ts';
 
 interface Seen {
@@ -129,12 +130,14 @@ export default defineLab({
     const readers = new Set(fresh.map((r) => r.node));
     const missing = completions(ev.ops, 'read-missing')[0];
     return [
-      check(
-        'exactly one leader and two followers',
-        leaders === 1 && followers === 2,
-        '1 leader, 2 followers',
-        `${leaders} leader(s), ${followers} follower(s)`,
-      ),
+      seen.modes === undefined
+        ? unobserved('exactly one leader and two followers', '1 leader, 2 followers', "the nodes' modes")
+        : check(
+            'exactly one leader and two followers',
+            leaders === 1 && followers === 2,
+            '1 leader, 2 followers',
+            `${leaders} leader(s), ${followers} follower(s)`,
+          ),
       check(
         '/zookeeper/config lists 3 participants',
         participants.sort().join(',') === 'zk1,zk2,zk3',

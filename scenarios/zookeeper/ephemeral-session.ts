@@ -10,6 +10,7 @@ import { fourLetter } from '../../stacks/zookeeper/four-letter.ts';
 import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { zkCli } from './commands.ts';
+import { unobserved } from './evidence.ts';
 import { proveRoles } from './roles.ts';
 
 const PATH = '/services/demo/instance-1';
@@ -278,7 +279,15 @@ export default defineLab({
     const timeout = seen.sessionTimeoutMs;
     const reconnect = seen.reconnectMs;
     const deleted = seen.deletedAfterMs;
-    const { earliest, latest } = expiryWindow(p.sessionTimeoutMs, seen.tickMs ?? Number.NaN);
+    if (seen.tickMs === undefined || seen.presentBeforeTimeout === undefined)
+      return [
+        unobserved(
+          'the registration went after the session timeout, not before',
+          'the service stopped, the znode watched',
+          seen.tickMs === undefined ? 'the tickTime' : 'the stop of the service',
+        ),
+      ];
+    const { earliest, latest } = expiryWindow(p.sessionTimeoutMs, seen.tickMs);
     return [
       check(
         'the service was granted the session timeout asked for',

@@ -1,12 +1,12 @@
 import { availability } from '../../src/checkers/availability.ts';
 import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { invokedBetween, observed, outcomes } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
 import { srvrCommand } from './commands.ts';
+import { unobserved, writesKept } from './evidence.ts';
 import { proveRoles } from './roles.ts';
 
 const DIR = '/midlab/failover';
@@ -120,10 +120,13 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const ms = seen.electionMs;
-    const writesAfter = outcomes(
-      invokedBetween(ev.ops, 'write', seen.killedAt ?? Number.NaN, Number.POSITIVE_INFINITY),
-    );
     const newLeader = seen.leaderAfter !== undefined && seen.leaderAfter !== 'none';
+    if (seen.leaderBefore === undefined || seen.killedAt === undefined)
+      return [
+        unobserved('the leader was killed', 'a leader killed under load', 'the kill of the leader'),
+        ...writesKept(ev),
+      ];
+    const writesAfter = outcomes(invokedBetween(ev.ops, 'write', seen.killedAt, Number.POSITIVE_INFINITY));
     return [
       check(
         `a new leader within ${p.maxElectionMs} ms`,
@@ -139,11 +142,7 @@ export default defineLab({
         `${writesAfter.ok} of ${writesAfter.total} writes invoked after the kill acknowledged`,
         { windows: availability(ev.ops, ev.faults, 'write') },
       ),
-      ...deliveryChecks(
-        delivery(ev.ops, { send: 'write', receive: 'read-all' }),
-        { loss: 'forbidden', duplicates: 'allowed' },
-        'writes',
-      ),
+      ...writesKept(ev),
     ];
   },
 });

@@ -5,6 +5,7 @@ import { sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { srvrCommand, zkCli } from './commands.ts';
+import { unobserved } from './evidence.ts';
 import { describeModes, type Member, proveRoles, roleProblems } from './roles.ts';
 
 const VOTERS = ['zk1', 'zk2', 'zk3'];
@@ -186,6 +187,14 @@ export default defineLab({
     const lateWrites = completions(ev.ops, 'write-no-quorum');
     const tried = (ops: typeof lateReads) => OBSERVERS.every((o) => ops.some((x) => x.node === o));
     const served = [...lateReads, ...lateWrites].filter((x) => x.type === 'ok');
+    if (seen.modesBefore === undefined || seen.modesLater === undefined)
+      return [
+        unobserved(
+          'without a voting majority every survivor stops serving',
+          'roles read, two voters killed, the survivors watched',
+          seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault",
+        ),
+      ];
     return [
       check(
         'the observers report observer and /zookeeper/config lists them as observers',
