@@ -77,11 +77,12 @@ export default defineLab({
   teaches:
     'a client survives its server dying by moving to another within the session timeout; once the service stops heartbeating, its ephemeral znode is removed after the timeout and watchers are told',
   notes:
-    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" - services register their address in the tree ' +
-    '(服务注册, 服务发现). The registration is an ephemeral znode: it lives exactly as long as the session of the ' +
+    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" (seed lines 164-184) - services register ' +
+    'their address in the tree (服务注册, 服务发现). The registration is an ephemeral znode: it lives exactly as long as the session of the ' +
     "service that created it. The notes do not say when it goes: ZooKeeper's programmer's guide (\"ZooKeeper " +
     'Sessions") has the server grant a timeout between 2 and 20 ticks, and expire the session once it has heard ' +
-    'nothing for that long; the client pings after a third of it. The lab checks the granted timeout is the one ' +
+    "nothing for that long; the client pings after a third of it. The notes' zoo.cfg (lines 264-268) calls " +
+    'tickTime the heartbeat unit; it is also the unit of the granted timeout. The lab checks the granted timeout is the one ' +
     "asked for before anything else. It finds the service's server with `cons`, a four-letter word that since 3.5.3 " +
     'answers only when whitelisted (seed lines 524-537; the stack lists it in 4lw.commands.whitelist).',
   params: {
