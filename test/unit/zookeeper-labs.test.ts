@@ -177,6 +177,23 @@ describe('zookeeper/quorum-loss', () => {
     const c = expectVerdict(quorumLoss, quorum({ okDuring: true }), 'fail');
     expectCheck(c, 'writes without quorum fail or are indeterminate', false);
   });
+  it('counts a write answered after the restart as no violation, one answered before it as one', () => {
+    const late = quorum();
+    late.ops.push(
+      { index: late.ops.length, time: 5990, process: 'late', type: 'invoke', f: 'write', value: { id: 'late' } },
+      { index: late.ops.length + 1, time: 6100, process: 'late', type: 'ok', f: 'write', value: { id: 'late' } },
+    );
+    expectCheck(expectVerdict(quorumLoss, late, 'fail'), 'no acknowledged writes lost', false);
+    const read = late.ops.find((o) => o.f === 'read-all' && o.type === 'ok');
+    (read?.value as { ids: string[] }).ids.push('late');
+    expectVerdict(quorumLoss, late, 'pass');
+    const early = quorum();
+    early.ops.push(
+      { index: early.ops.length, time: 5900, process: 'late', type: 'invoke', f: 'write', value: { id: 'late' } },
+      { index: early.ops.length + 1, time: 5990, process: 'late', type: 'ok', f: 'write', value: { id: 'late' } },
+    );
+    expectCheck(expectVerdict(quorumLoss, early, 'fail'), 'writes without quorum fail or are indeterminate', false);
+  });
   it('fails when writes do not resume', () => {
     const c = expectVerdict(quorumLoss, quorum({ resume: false }), 'fail');
     expectCheck(c, 'writes resume once quorum is back', false);
