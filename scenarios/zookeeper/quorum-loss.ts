@@ -165,7 +165,7 @@ export default defineLab({
         'writes without quorum fail or are indeterminate',
         during.total > 0 && during.ok === 0,
         '0 acknowledged, every write failed or unknown',
-        `${during.total} invoked with two nodes down: ${during.ok} ok, ${during.fail} fail, ${during.info} unknown`,
+        `${during.total} invoked with two nodes down and answered before the restart: ${during.ok} ok, ${during.fail} fail, ${during.info} unknown`,
         { windows: availability(ev.ops, ev.faults, 'write') },
       ),
       check(
