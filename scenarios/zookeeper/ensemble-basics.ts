@@ -26,7 +26,10 @@ export default defineLab({
     'fix; `stat`/`ruok` from line 510 need it). And the zoo.cfg of lines 262-299 puts comments after values ' +
     '(`tickTime=2000  # ...`, line 265; `dataDir=/tmp/zookeeper  # ...`, line 275): zoo.cfg is read as Java ' +
     'properties, where `#` starts a comment only at the start of a line, so the comment becomes part of the ' +
-    'value (tickTime no longer parses). This lab renders comments on their own lines.',
+    'value: ZooKeeper 3.9 refuses to start ("Invalid config, exiting abnormally", NumberFormatException for ' +
+    '"2000  # ..."), and the dataDir line would name a directory with the comment in it. This lab renders ' +
+    'comments on their own lines. Lines 380-382 say the highest ZXID wins, then the highest myid; the election ' +
+    '(FastLeaderElection) compares the epoch first, then the ZXID, then the myid.',
   random: 'the value written through zk1',
   params: {},
   stack: zookeeper,
@@ -37,7 +40,7 @@ export default defineLab({
     await lab.step(
       'Who leads?',
       'Every node answers `srvr` with its Mode. A healthy ensemble of three has exactly one leader, elected by ' +
-        'the voters (highest zxid first, then highest myid), and two followers.',
+        'the voters (latest epoch, then highest zxid, then highest myid), and two followers.',
       async () => {
         const modes = await zk.modes();
         lab.observe('modes', modes, `modes: ${describeModes(modes)}`);
