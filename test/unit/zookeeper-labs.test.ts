@@ -185,7 +185,8 @@ describe('zookeeper/quorum-loss', () => {
     );
     expectCheck(expectVerdict(quorumLoss, late, 'fail'), 'no acknowledged writes lost', false);
     const read = late.ops.find((o) => o.f === 'read-all' && o.type === 'ok');
-    (read?.value as { ids: string[] }).ids.push('late');
+    expect(read).toBeDefined();
+    (read as { value: { ids: string[] } }).value.ids.push('late');
     expectVerdict(quorumLoss, late, 'pass');
     const early = quorum();
     early.ops.push(
