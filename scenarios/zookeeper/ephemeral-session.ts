@@ -149,6 +149,7 @@ export default defineLab({
               /* not an event line */
             }
           });
+          // Plumbing: a service that cannot register on a healthy ensemble means the run broke, not the lesson.
           const e = await waitUntil(
             'the service to register',
             async () => {
@@ -167,6 +168,7 @@ export default defineLab({
         },
         [zkCli(zk, 'zk1', `stat ${PATH}`)],
       );
+      // Plumbing too: which server holds the session only names the node to kill.
       const server = await waitUntil(
         "the service's server",
         async () => {
