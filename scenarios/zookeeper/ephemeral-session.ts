@@ -186,7 +186,7 @@ export default defineLab({
           `The service is connected to ${server}. Killing that server closes the connection; the client library ` +
             'reconnects to another server with the same session, so the registration stays. Only the session ' +
             'timeout matters, not which server holds the connection. (Seen here: usually within 0.2 s, but in some ' +
-            'runs about 1.4 s, a third of the timeout: the close did not reach the client through the port proxy, ' +
+            'runs about 1.4 s, a third of the timeout: most likely the close did not reach the client through the port proxy, ' +
             'and it noticed only when its next ping failed.)',
           async () => {
             const moved = new Promise<ServiceEvent>((resolve) => {
