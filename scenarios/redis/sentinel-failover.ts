@@ -1,4 +1,4 @@
-import { check } from '../../src/checkers/check.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
@@ -408,7 +408,7 @@ export default defineLab({
     const cutIds = cutWrites.map((o) => idsOf(o.value)[0] as string);
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicaViews = Object.entries(cut?.replicas ?? {});
-    const checks = [
+    const checks: Check[] = [
       check(
         `the Sentinels agree on a new primary within ${p.maxFailoverMs} ms`,
         typeof after === 'string' && after !== before && typeof ms === 'number' && ms <= p.maxFailoverMs,
@@ -443,6 +443,16 @@ export default defineLab({
           : 'no write after the failover',
       ),
     ];
+    if (!completions(ev.ops, 'read-all').some((o) => o.type === 'ok')) {
+      // Without the final read nothing says which writes survived: loss can be neither shown nor ruled out.
+      checks.push({
+        name: 'the final read shows which writes survived',
+        ok: 'unknown',
+        expected: 'a read of every key after the failover',
+        observed: 'no final read completed',
+      });
+      return checks;
+    }
     if (p.variant === 'wait') {
       const confirmed = writes.filter((o) => o.type === 'ok');
       const beforeConfirmed = confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-'));
