@@ -79,6 +79,9 @@ export default defineLab({
     'replication under "Redis 主从集群" (line 30367) and "冗余法" (lines 2792-2794: "可靠性是允许丢失其中一份数据", ' +
     'reliability means one copy may be lost). What the notes do not say: replication is asynchronous, so a copy ' +
     'can be missing exactly the writes a client was told succeeded, and losing the copy that had them loses them. ' +
+    'WAIT (redis.io, WAIT, "Consistency and WAIT"): it does not make Redis a strongly consistent store; it ' +
+    'guarantees only that the replicas it counted received the earlier writes, and Sentinel promoting one of ' +
+    'those is a best effort, so a write WAIT confirmed can still be lost. ' +
     'Lab timing: down-after-milliseconds 2000 and failover-timeout 10000; production defaults are 30000 and 180000.',
   params,
   variants: [{ variant: 'acks' }, { variant: 'wait' }],
