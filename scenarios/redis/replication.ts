@@ -27,7 +27,7 @@ export default defineLab({
   id: 'redis/replication',
   title: 'A primary and two replicas',
   teaches:
-    'replicas report their primary; a write to a replica is refused (READONLY); what is written to the primary is read from every replica within a second',
+    'replicas report their primary; a write to a replica is refused (READONLY); what is written to the primary is read from every replica within 100 ms',
   notes:
     'Notes: Redis appears only in passing - the StatefulSet table "Redis 主从集群" (a new node takes the latest data from ' +
     'the primary named by slaveof, restores it locally, then follows the replication stream) and the redundancy list ' +
@@ -37,8 +37,8 @@ export default defineLab({
   params: {
     maxReplicationMs: {
       type: 'int',
-      default: 1000,
-      min: 100,
+      default: 100,
+      min: 20,
       describe: 'how long each replica may take to return a write the primary acknowledged',
     },
   },
@@ -136,8 +136,9 @@ export default defineLab({
       `Write to the primary (${primary}), read from every replica`,
       'The primary acknowledges a write as soon as it has applied it; replication to the replicas is asynchronous, ' +
         'so a read from a replica a moment later may not see it yet. Each replica is read until it returns the ' +
-        `value, for at most ${lab.params.maxReplicationMs} ms (every read is recorded): on a quiet lab network ` +
-        'that is a few milliseconds, the first or second read.',
+        `value, every 20 ms (each read is recorded); the lab expects both to return it within ` +
+        `${lab.params.maxReplicationMs} ms. Measured on an idle lab machine: 0-2 ms, the first read; the bound ` +
+        'leaves room for a busy two-core host, not for a replica that falls behind.',
       async () => {
         const value = `v-${lab.random.int(1e9)}`;
         const c = await r.client(primary);
