@@ -338,6 +338,12 @@ export default defineLab({
               : `the Sentinels agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`,
           );
           for (const line of await r.failoverLog()) lab.say(line);
+          if (wait && chosen) {
+            lab.say(
+              `WAIT counted both replicas for the ${BEFORE} writes before the cut, so ${chosen} has them: they ` +
+                'survive because Sentinel promoted a replica WAIT counted, which is all WAIT can bound.',
+            );
+          }
           return chosen ?? primary;
         },
         [
