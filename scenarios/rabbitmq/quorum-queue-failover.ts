@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, lastObservation } from '../../src/engine/history.ts';
+import { completions, type Evidence, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { classifyRead } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, rabbitmq, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
@@ -23,6 +23,18 @@ interface Membership {
   members: string[];
   online: string[];
 }
+
+interface Seen {
+  membersBefore: Membership;
+  /** Absent when no new leader was seen within the watch. */
+  leaderAfter: string;
+  electionMs: number;
+  minorityGet: string;
+  membersAfter: number;
+}
+
+/** Measured: a new leader 0.1-0.3 s after the kill; the bound leaves room for a loaded machine. */
+const MAX_ELECTION_MS = 2000;
 
 /** Publishes `count` messages in batches of 500 and records them under `process`. */
 async function publishMany(
@@ -69,19 +81,13 @@ export default defineLab({
   id: 'rabbitmq/quorum-queue-failover',
   title: 'Quorum queue: a majority keeps it going, a minority stops it safely',
   teaches:
-    'a quorum queue elects a new leader within a second when its leader dies; with 2 of 3 members down it refuses publishes instead of losing them, and after recovery every confirmed message is there',
+    'a quorum queue elects a new leader within 2 s when its leader dies; with 2 of 3 members down it refuses publishes instead of losing them, and after recovery every confirmed message is there',
   notes:
     'Notes, RabbitMQ chapter: the notes only know "普通集群模式" and "镜像集群模式" (RabbitMQ集群模式). Quorum queues ' +
     '(x-queue-type: quorum, Raft, since 3.8) are what replaced classic mirroring, which RabbitMQ 4.0 removed. The ' +
     'rule is the ZooKeeper chapter\'s "半数以上可用": a write counts once a majority of the members has it.',
   params: {
     messages: { type: 'int', default: 2000, min: 1, max: 50_000, describe: 'confirmed messages before the first kill' },
-    maxElectionMs: {
-      type: 'int',
-      default: 15_000,
-      min: 100,
-      describe: 'the bound within which the API must show a new leader after the kill',
-    },
   },
   stack: rabbitmq,
   topology: () => ({ nodes: 3 }),
@@ -123,7 +129,7 @@ export default defineLab({
   async run(lab) {
     const r = lab.stack;
     const n = lab.params.messages;
-    const first = (lastObservation(lab.history.evidence(), 'membersBefore') as Membership).leader as string;
+    const first = observed<Seen>(lab.history.evidence()).membersBefore?.leader ?? DECLARED_ON;
     await lab.step(
       'Publish with confirms',
       `${n} persistent messages through rabbit2 (not the leader: its channel forwards them to the leader).`,
@@ -141,16 +147,22 @@ export default defineLab({
       async () => {
         await lab.faults.kill(first);
         const killed = Date.now();
-        const q = await r.waitForQueue(
-          QUEUE,
-          `a leader other than ${first}`,
-          (x) => !!x.leader && x.leader !== r.nodeName(first),
-          { via: afterFirst, timeoutMs: 60_000, intervalMs: 50 },
+        const q = await lab.until(
+          `a leader of ${QUEUE} other than ${first}`,
+          async () => {
+            const x = await r.queue(QUEUE, afterFirst).catch(() => undefined);
+            return x?.leader && x.leader !== r.nodeName(first)
+              ? { done: true, value: x }
+              : { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
         );
         const ms = Date.now() - killed;
-        const leader = r.hostOf(q.leader) as string;
-        lab.observe('leaderAfter', leader, `${leader} leads ${QUEUE} ${ms} ms after the kill`);
-        lab.observe('electionMs', ms);
+        const leader = r.hostOf(q?.leader) ?? (afterFirst[0] as string);
+        if (q) {
+          lab.observe('leaderAfter', leader, `${leader} leads ${QUEUE} ${ms} ms after the kill`);
+          lab.observe('electionMs', ms);
+        }
         const survivor = afterFirst.find((m) => m !== leader) as string;
         const t = await publishMany(lab.history, r, survivor, 'b', 500, 'publisher-majority');
         lab.say(`with 2 of 3 members, through ${survivor}: ${describeTally(t)}`);
@@ -236,16 +248,14 @@ export default defineLab({
       beforeStep: 3,
       question: 'The leader of the quorum queue is about to be killed. What happens to publishing?',
       choices: [
-        'a new leader within a second; publishes are confirmed again',
+        'a new leader within 2 s; publishes are confirmed again',
         'publishing stops until the old leader is back',
         'publishes go on, but the messages on the old leader are lost',
       ],
       answer: (ev) => {
         const lost = delivery(ev.ops).lost.length;
         if (lost > 0) return 2;
-        return typeof lastObservation(ev, 'leaderAfter') === 'string' && byProcess(ev, 'publisher-majority').ok > 0
-          ? 0
-          : 1;
+        return typeof observed<Seen>(ev).leaderAfter === 'string' && byProcess(ev, 'publisher-majority').ok > 0 ? 0 : 1;
       },
     },
     {
@@ -258,10 +268,11 @@ export default defineLab({
       },
     },
   ],
-  check(ev, p) {
-    const before = lastObservation(ev, 'membersBefore') as Membership | undefined;
-    const after = lastObservation(ev, 'leaderAfter');
-    const ms = Number(lastObservation(ev, 'electionMs'));
+  check(ev) {
+    const seen = observed<Seen>(ev);
+    const before = seen.membersBefore;
+    const after = seen.leaderAfter;
+    const ms = seen.electionMs;
     const majority = byProcess(ev, 'publisher-majority');
     const minority = byProcess(ev, 'publisher-minority');
     const get = completions(ev.ops, 'consume-attempt')[0];
@@ -273,10 +284,10 @@ export default defineLab({
         `${before?.online.length} online of ${before?.members.join(',')}, leader ${before?.leader}`,
       ),
       check(
-        `a new leader within ${p.maxElectionMs} ms`,
-        typeof after === 'string' && after !== before?.leader && ms <= p.maxElectionMs,
-        'a surviving member leads',
-        `${String(after)} after ${ms} ms`,
+        `a new leader within ${MAX_ELECTION_MS} ms`,
+        typeof after === 'string' && after !== before?.leader && ms !== undefined && ms <= MAX_ELECTION_MS,
+        `a surviving member leads within ${MAX_ELECTION_MS} ms`,
+        after === undefined ? 'no new leader seen in 30 s' : `${after} after ${ms} ms`,
         { electionMs: ms },
       ),
       check(
