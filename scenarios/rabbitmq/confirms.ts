@@ -283,8 +283,15 @@ export default defineLab({
       lossWithout(f),
       {
         name: 'without confirms the publisher cannot tell the lost from the arrived',
-        // With nothing lost there is nothing to tell apart: the loss check above decides.
-        ok: f.withoutTypes.ok > 0 ? false : f.withoutMissing.length === 0 ? 'unknown' : f.withoutTypes.info > 0,
+        // Nothing lost leaves nothing to tell apart: false as the loss check is (unknown when nothing was at risk).
+        ok:
+          f.withoutTypes.ok > 0
+            ? false
+            : f.withoutMissing.length > 0
+              ? f.withoutTypes.info > 0
+              : f.duringFreeze > 0
+                ? false
+                : 'unknown',
         expected: 'lost and arrived messages alike are "sent" (indeterminate) in its own record: none known safe',
         observed:
           `${f.sentWithout} sent: ${f.withoutTypes.ok} known safe, ${f.withoutTypes.info} of unknown fate ` +
