@@ -170,14 +170,18 @@ export default defineLab({
       );
       await lab.step(
         `Freeze ${PUBLISHER_NODE}, then kill it`,
-        `docker pause, then SIGKILL ${lab.params.freezeMs} ms later: a node that stalls (a long GC, a hung disk) ` +
+        `SIGSTOP to the broker, then SIGKILL ${lab.params.freezeMs} ms later: a node that stalls (a long GC, a hung disk) ` +
           'and then crashes. While it is frozen both publishers keep writing: their messages wait in the socket ' +
           `buffers of a node that will never read them. The kill throws them away with whatever ${PUBLISHER_NODE}'s ` +
           'channel processes held on their way to the queues; both connections close. The freeze is what makes ' +
           'the loss certain: a bare kill loses only what happens to be in flight at that instant, often nothing.',
         async () => {
           await confirming.nextBatchWritten();
-          const frozen = await lab.faults.pause(PUBLISHER_NODE);
+          // SIGSTOP to the Erlang VM rather than docker pause: the cgroup freezer can fail on a busy node.
+          const stopped = await r.cluster.node(PUBLISHER_NODE).exec(['pkill', '-STOP', '-x', 'beam.smp']);
+          if (stopped.exitCode !== 0)
+            lab.warn(`could not freeze ${PUBLISHER_NODE}: ${stopped.stderr || stopped.stdout}`);
+          const frozen = lab.faults.note('pause', [PUBLISHER_NODE], `froze ${PUBLISHER_NODE} (SIGSTOP to beam.smp)`);
           const atFreeze = blind.attempted.length;
           await sleep(lab.params.freezeMs);
           const during = blind.attempted.length - atFreeze;
