@@ -340,7 +340,7 @@ describe('rabbitmq/mirrored-queue-failover', () => {
         failoverMs?: number;
         lose?: boolean;
         cancelled?: string[];
-        redelivered?: 'flagged' | 'none' | 'unflagged';
+        redelivered?: 'flagged' | 'none' | 'unflagged' | 'flaggedOnce';
         unacked?: number;
       } = {},
     ) => {
@@ -399,6 +399,13 @@ describe('rabbitmq/mirrored-queue-failover', () => {
     it('fails when nothing was redelivered although deliveries were outstanding', () => {
       expectCheck(
         expectVerdict(mirrored, story({ redelivered: 'none' }), 'fail'),
+        'unacked deliveries came again, flagged redelivered',
+        false,
+      );
+    });
+    it('fails when deliveries are only flagged, none delivered twice', () => {
+      expectCheck(
+        expectVerdict(mirrored, story({ redelivered: 'flaggedOnce' }), 'fail'),
         'unacked deliveries came again, flagged redelivered',
         false,
       );
