@@ -354,6 +354,12 @@ describe('rabbitmq/mirrored-queue-failover', () => {
         .observe('masterAfter', 'rabbit2')
         .observe('failoverMs', o.failoverMs ?? 450);
       s.observe('consumerCancelled', o.cancelled ?? ['cancelled by the broker']).at(6000);
+      if (o.redelivered === 'flaggedOnce') {
+        // Flagged (the promoted mirror flags all it holds) but delivered only once.
+        s.op('consumer', 'receive', 'ok', { id: 'm000006', queue: 'ha.orders', redelivered: true });
+        receives(s, 'consumer', ids('m', 4, 7), { queue: 'ha.orders' });
+        return s.evidence();
+      }
       if (o.redelivered !== 'none') {
         s.op('consumer', 'receive', 'ok', {
           id: 'm000005',
