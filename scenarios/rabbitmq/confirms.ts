@@ -1,6 +1,6 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, invokedBetween, type Op } from '../../src/engine/history.ts';
+import { completions, type Evidence, invokedBetween, type Op, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { sleep, withTimeout } from '../../src/runtime/poll.ts';
 import { rabbitmq } from '../../stacks/rabbitmq/stack.ts';
@@ -39,8 +39,9 @@ function findings(ev: Evidence) {
   const sentWithout = completions(withoutOps, 'send');
   const frozen = ev.faults.find((x) => x.kind === 'pause');
   const killed = ev.faults.find((x) => x.kind === 'kill');
+  // Writes to a node that was never really frozen put nothing at risk: they do not count.
   const duringFreeze =
-    frozen && killed
+    frozen && killed && observed<{ frozen: boolean }>(ev).frozen === true
       ? invokedBetween(
           withoutOps.filter((o) => o.process === 'without-confirms'),
           'send',
