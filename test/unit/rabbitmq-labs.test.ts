@@ -390,8 +390,8 @@ describe('rabbitmq/mirrored-queue-failover', () => {
     });
     it('fails when the promotion took longer than the bound', () => {
       expectCheck(
-        expectVerdict(mirrored, story({ failoverMs: 2500 }), 'fail'),
-        'a mirror was promoted within 2000 ms',
+        expectVerdict(mirrored, story({ failoverMs: 1500 }), 'fail'),
+        'a mirror was promoted within 1000 ms',
         false,
       );
     });
@@ -468,7 +468,7 @@ describe('rabbitmq/mirrored-queue-failover', () => {
     it('fails when no mirror was promoted', () => {
       expectCheck(
         expectVerdict(mirrored, story({ promoted: false }), 'fail', p),
-        'a mirror was promoted within 2000 ms',
+        'a mirror was promoted within 1000 ms',
         false,
       );
     });
@@ -598,8 +598,8 @@ describe('rabbitmq/quorum-queue-failover', () => {
     );
   });
   it('fails when the election is slower than the bound, or never seen', () => {
-    expectCheck(expectVerdict(quorum, story({ electionMs: 2500 }), 'fail'), 'a new leader within 2000 ms', false);
-    expectCheck(expectVerdict(quorum, story({ elected: false }), 'fail'), 'a new leader within 2000 ms', false);
+    expectCheck(expectVerdict(quorum, story({ electionMs: 1500 }), 'fail'), 'a new leader within 1000 ms', false);
+    expectCheck(expectVerdict(quorum, story({ elected: false }), 'fail'), 'a new leader within 1000 ms', false);
   });
   it('fails when the majority does not confirm', () => {
     expectCheck(
