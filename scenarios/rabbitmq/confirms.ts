@@ -172,8 +172,8 @@ export default defineLab({
       await lab.step(
         `Freeze ${PUBLISHER_NODE}, then kill it`,
         `SIGSTOP to the broker, then SIGKILL ${lab.params.freezeMs} ms later: a node that stalls (a long GC, a hung disk) ` +
-          'and then crashes. While it is frozen both publishers keep writing: their messages wait in the socket ' +
-          `buffers of a node that will never read them. The kill throws them away with whatever ${PUBLISHER_NODE}'s ` +
+          'and then crashes. While it is frozen both publishers keep writing: their messages wait in the client library and the ' +
+          `socket buffers of a node that will never read them. The kill throws them away with whatever ${PUBLISHER_NODE}'s ` +
           'channel processes held on their way to the queues; both connections close. The freeze is what makes ' +
           'the loss certain: a bare kill loses only what happens to be in flight at that instant, often nothing.',
         async () => {
