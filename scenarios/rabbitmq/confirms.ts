@@ -175,7 +175,7 @@ export default defineLab({
           'and then crashes. While it is frozen both publishers keep writing: their messages wait in the client library and the ' +
           `socket buffers of a node that will never read them. The kill throws them away with whatever ${PUBLISHER_NODE}'s ` +
           'channel processes held on their way to the queues; both connections close. The freeze is what makes ' +
-          'the loss certain: a bare kill loses only what happens to be in flight at that instant, often nothing.',
+          'the loss certain: a bare kill loses only what happens to be in flight at that instant, which can be nothing.',
         async () => {
           await confirming.nextBatchWritten();
           // SIGSTOP to the Erlang VM rather than docker pause: the cgroup freezer can fail on a busy node.
