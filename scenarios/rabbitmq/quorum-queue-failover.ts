@@ -145,8 +145,11 @@ export default defineLab({
         'the other votes for it: 2 of 3 is a majority, so the queue goes on with a new leader. (A frozen leader, ' +
         'whose connections stay open, would only be noticed through timeouts, not at once.)',
       async () => {
+        // The clock starts when Docker reports the kill done; how long the call took is observed too.
+        const t0 = Date.now();
         await lab.faults.kill(first);
         const killed = Date.now();
+        lab.observe('killCallMs', killed - t0, `docker kill took ${killed - t0} ms`);
         const q = await lab.until(
           `a leader of ${QUEUE} other than ${first}`,
           async () => {
