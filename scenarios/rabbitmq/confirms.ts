@@ -180,8 +180,10 @@ export default defineLab({
           await confirming.nextBatchWritten();
           // SIGSTOP to the Erlang VM rather than docker pause: the cgroup freezer can fail on a busy node.
           const stopped = await r.cluster.node(PUBLISHER_NODE).exec(['pkill', '-STOP', '-x', 'beam.smp']);
-          if (stopped.exitCode !== 0)
+          if (stopped.exitCode !== 0) {
             lab.warn(`could not freeze ${PUBLISHER_NODE}: ${stopped.stderr || stopped.stdout}`);
+          }
+          lab.observe('frozen', stopped.exitCode === 0, undefined);
           const frozen = lab.faults.note('pause', [PUBLISHER_NODE], `froze ${PUBLISHER_NODE} (SIGSTOP to beam.smp)`);
           const atFreeze = blind.attempted.length;
           await sleep(lab.params.freezeMs);
