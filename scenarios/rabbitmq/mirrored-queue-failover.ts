@@ -449,8 +449,14 @@ async function steadyFailover(lab: Lab) {
       if (stopping) return;
       cancellations.push(why);
       lab.say(`the consumer's subscription ended (${why}); it subscribes again`);
-      await c.cancel();
-      if (!stopping) await subscribe().catch((e: Error) => lab.warn(`could not subscribe again: ${e.message}`));
+      // The old channel is closed without waiting: one run saw no delivery after the failover,
+      // and a close that never completes would have kept this consumer from subscribing again.
+      const t0 = Date.now();
+      void c.cancel().then(() => lab.say(`the old channel closed after ${Date.now() - t0} ms`));
+      if (stopping) return;
+      await subscribe()
+        .then(() => lab.say(`subscribed again after ${Date.now() - t0} ms`))
+        .catch((e: Error) => lab.warn(`could not subscribe again: ${e.message}`));
     });
   };
   const publisher = new Publisher(lab.history, publisherClient, {
