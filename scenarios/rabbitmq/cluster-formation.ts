@@ -46,7 +46,7 @@ export default defineLab({
   params: {
     maxFormationS: {
       type: 'int',
-      // Measured 15-19 s with other clusters running on 2 cores (13-20 s on an idle machine).
+      // Measured 16.6-27.5 s (median 18.5 s, 5 runs) with other clusters running on 2 cores.
       default: 60,
       min: 5,
       describe: 'bound on the time from container start to a formed cluster',
