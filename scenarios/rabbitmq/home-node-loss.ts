@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, lastObservation } from '../../src/engine/history.ts';
+import { completions, type Evidence, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { classifyRead } from '../../stacks/rabbitmq/client.ts';
 import { rabbitmq } from '../../stacks/rabbitmq/stack.ts';
@@ -12,6 +12,15 @@ const HOME = 'rabbit1';
 const VIA = 'rabbit2';
 /** Messages published while the home node is down, in each of the two ways. */
 const OUTAGE = 20;
+
+interface Seen {
+  home: string;
+  mirrorsBefore: string[];
+  before: number;
+  consumeError: string;
+  /** The queue's node once the home node is back (absent: it never came back). */
+  homeBack: string;
+}
 
 /** The outage publishes: confirmed (and dropped) without mandatory, returned with it. */
 function outage(ev: Evidence, mandatory: boolean) {
@@ -172,8 +181,17 @@ export default defineLab({
       async () => {
         await lab.faults.start(HOME);
         await r.waitHealthy(90_000);
-        const q = await r.waitForQueue(QUEUE, 'running again', (x) => x.node !== undefined);
-        lab.say(`${QUEUE} is back on ${r.hostOf(q.node)}`);
+        const q = await lab.until(
+          `${QUEUE} to run again`,
+          async () => {
+            const x = await r.queue(QUEUE).catch(() => undefined);
+            return x?.node && x.state === 'running'
+              ? { done: true, value: x }
+              : { done: false, seen: x ? `state ${x.state}` : 'the API did not answer' };
+          },
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
+        lab.observe('homeBack', r.hostOf(q?.node), q ? `${QUEUE} is back on ${r.hostOf(q.node)}` : undefined);
       },
       [rabbitmqctl(r, VIA, 'cluster_status')],
     );
@@ -198,7 +216,7 @@ export default defineLab({
         'an empty queue',
       ],
       answer: (ev) => {
-        const e = String(lastObservation(ev, 'consumeError') ?? '');
+        const e = String(observed<Seen>(ev).consumeError ?? '');
         return /home node/.test(e) ? 1 : e ? undefined : 0;
       },
     },
@@ -225,18 +243,25 @@ export default defineLab({
     );
     const plain = outage(ev, false);
     const mandatory = outage(ev, true);
+    const seen = observed<Seen>(ev);
     return [
       check(
         `the queue holds ${p.messages} messages before the stop`,
-        lastObservation(ev, 'before') === p.messages,
+        seen.before === p.messages,
         `${p.messages}`,
-        String(lastObservation(ev, 'before')),
+        String(seen.before),
       ),
       check(
         `consuming through ${VIA} fails while ${HOME} is down`,
         attempts.length === 3 && refused.length === 3,
         'get, consume and passive declare each fail: 404 home node down',
         `${refused.length} of ${attempts.length} refused${attempts[0]?.error ? `: ${attempts[0].error}` : ''}`,
+      ),
+      check(
+        `the queue runs again once ${HOME} is back`,
+        seen.homeBack === HOME,
+        `${QUEUE} running on ${HOME}`,
+        seen.homeBack ? `running on ${seen.homeBack}` : 'never seen running again',
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }, 'persistent messages'),
       check(

@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, lastObservation, type Op } from '../../src/engine/history.ts';
+import { completions, type Evidence, type Op, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { classifyRead } from '../../stacks/rabbitmq/client.ts';
 import { rabbitmq } from '../../stacks/rabbitmq/stack.ts';
@@ -14,6 +14,9 @@ const QUEUES = {
   persistent: { name: 'durable-queue-persistent-msgs', durable: true, persistent: true, prefix: 'p' },
   transientMsgs: { name: 'durable-queue-transient-msgs', durable: true, persistent: false, prefix: 'n' },
 } as const;
+
+/** `before:<queue>` and `after:<queue>`: messages counted by a passive declare (null: no such queue). */
+type Seen = Record<string, number | null>;
 
 const onQueue = (ev: Evidence, queue: string): Op[] =>
   ev.ops.filter((o) => (o.value as { queue?: string } | undefined)?.queue === queue);
@@ -162,7 +165,8 @@ export default defineLab({
         'none: RabbitMQ keeps messages in memory',
       ],
       answer: (ev) => {
-        const kept = Object.values(QUEUES).filter((q) => Number(lastObservation(ev, `after:${q.name}`)) > 0);
+        const seen = observed<Seen>(ev);
+        const kept = Object.values(QUEUES).filter((q) => Number(seen[`after:${q.name}`]) > 0);
         if (kept.length === 3) return 0;
         if (kept.length === 2) return 1;
         if (kept.length === 1 && kept[0]?.name === QUEUES.persistent.name) return 2;
@@ -175,13 +179,14 @@ export default defineLab({
     const transientAfter = exists(QUEUES.transient.name);
     const transientMsgsAfter = exists(QUEUES.transientMsgs.name);
     const tm = delivery(onQueue(ev, QUEUES.transientMsgs.name));
+    const seen = observed<Seen>(ev);
     return [
       check(
         'every message was confirmed before the restart',
-        Object.values(QUEUES).every((q) => lastObservation(ev, `before:${q.name}`) === p.messages),
+        Object.values(QUEUES).every((q) => seen[`before:${q.name}`] === p.messages),
         `${p.messages} in each queue`,
         Object.values(QUEUES)
-          .map((q) => `${q.name}: ${String(lastObservation(ev, `before:${q.name}`))}`)
+          .map((q) => `${q.name}: ${String(seen[`before:${q.name}`])}`)
           .join(', '),
       ),
       check(

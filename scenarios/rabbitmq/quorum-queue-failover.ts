@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, lastObservation } from '../../src/engine/history.ts';
+import { completions, type Evidence, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { classifyRead } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, rabbitmq, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
@@ -23,6 +23,18 @@ interface Membership {
   members: string[];
   online: string[];
 }
+
+interface Seen {
+  membersBefore: Membership;
+  /** Absent when no new leader was seen within the watch. */
+  leaderAfter: string;
+  electionMs: number;
+  minorityGet: string;
+  membersAfter: number;
+}
+
+/** Measured over 8 runs (API polled every 50 ms from the end of docker kill): a new leader 5-177 ms, median 22 ms. */
+const MAX_ELECTION_MS = 1000;
 
 /** Publishes `count` messages in batches of 500 and records them under `process`. */
 async function publishMany(
@@ -76,12 +88,6 @@ export default defineLab({
     'rule is the ZooKeeper chapter\'s "半数以上可用": a write counts once a majority of the members has it.',
   params: {
     messages: { type: 'int', default: 2000, min: 1, max: 50_000, describe: 'confirmed messages before the first kill' },
-    maxElectionMs: {
-      type: 'int',
-      default: 15_000,
-      min: 100,
-      describe: 'the bound within which the API must show a new leader after the kill',
-    },
   },
   stack: rabbitmq,
   topology: () => ({ nodes: 3 }),
@@ -123,7 +129,7 @@ export default defineLab({
   async run(lab) {
     const r = lab.stack;
     const n = lab.params.messages;
-    const first = (lastObservation(lab.history.evidence(), 'membersBefore') as Membership).leader as string;
+    const first = observed<Seen>(lab.history.evidence()).membersBefore?.leader ?? DECLARED_ON;
     await lab.step(
       'Publish with confirms',
       `${n} persistent messages through rabbit2 (not the leader: its channel forwards them to the leader).`,
@@ -139,18 +145,27 @@ export default defineLab({
         'the other votes for it: 2 of 3 is a majority, so the queue goes on with a new leader. (A frozen leader, ' +
         'whose connections stay open, would only be noticed through timeouts, not at once.)',
       async () => {
+        // The clock starts when Docker reports the kill done; how long the call took is observed too.
+        const t0 = Date.now();
         await lab.faults.kill(first);
         const killed = Date.now();
-        const q = await r.waitForQueue(
-          QUEUE,
-          `a leader other than ${first}`,
-          (x) => !!x.leader && x.leader !== r.nodeName(first),
-          { via: afterFirst, timeoutMs: 60_000, intervalMs: 50 },
+        lab.observe('killCallMs', killed - t0, `docker kill took ${killed - t0} ms`);
+        const q = await lab.until(
+          `a leader of ${QUEUE} other than ${first}`,
+          async () => {
+            const x = await r.queue(QUEUE, afterFirst).catch(() => undefined);
+            return x?.leader && x.leader !== r.nodeName(first)
+              ? { done: true, value: x }
+              : { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
         );
         const ms = Date.now() - killed;
-        const leader = r.hostOf(q.leader) as string;
-        lab.observe('leaderAfter', leader, `${leader} leads ${QUEUE} ${ms} ms after the kill`);
-        lab.observe('electionMs', ms);
+        const leader = r.hostOf(q?.leader) ?? (afterFirst[0] as string);
+        if (q) {
+          lab.observe('leaderAfter', leader, `${leader} leads ${QUEUE} ${ms} ms after the kill`);
+          lab.observe('electionMs', ms);
+        }
         const survivor = afterFirst.find((m) => m !== leader) as string;
         const t = await publishMany(lab.history, r, survivor, 'b', 500, 'publisher-majority');
         lab.say(`with 2 of 3 members, through ${survivor}: ${describeTally(t)}`);
@@ -204,19 +219,32 @@ export default defineLab({
         await lab.faults.start(first);
         await lab.faults.start(second);
         await r.waitHealthy(120_000);
-        const q = await r.waitForQueue(QUEUE, '3 members online', (x) => x.online.length === 3 && !!x.leader, {
-          timeoutMs: 60_000,
-        });
-        lab.observe('membersAfter', q.online.length, `the API: ${describeQueue(q)}`);
-        const started = Date.now();
-        const raft = await r.waitRaftSettled(QUEUE, last, 3);
-        const leader = raft.find((m) => m.state === 'leader');
-        lab.observe(
-          'raftAfter',
-          raft,
-          `quorum_status: ${r.hostOf(leader?.node)} leads term ${leader?.term} at commit index ` +
-            `${leader?.commitIndex}, ${Date.now() - started} ms after the API showed a leader`,
+        const q = await lab.until(
+          `${QUEUE}: 3 members online and a leader`,
+          async () => {
+            const x = await r.queue(QUEUE).catch(() => undefined);
+            return x && x.online.length === 3 && x.leader
+              ? { done: true, value: x }
+              : { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
+          },
+          { timeoutMs: 60_000, intervalMs: 250 },
         );
+        lab.observe('membersAfter', q?.online.length ?? 0, q ? `the API: ${describeQueue(q)}` : undefined);
+        const started = Date.now();
+        // Unsettled members only delay the drain, which decides: a wait that gives up is no verdict.
+        const raft = await r.waitRaftSettled(QUEUE, last, 3).catch((err: Error) => {
+          lab.warn(err.message);
+          return [];
+        });
+        const leader = raft.find((m) => m.state === 'leader');
+        if (leader) {
+          lab.observe(
+            'raftAfter',
+            raft,
+            `quorum_status: ${r.hostOf(leader.node)} leads term ${leader.term} at commit index ` +
+              `${leader.commitIndex}, ${Date.now() - started} ms after the API showed a leader`,
+          );
+        }
       },
       [rabbitmqQueues(r, last, `quorum_status ${QUEUE}`)],
     );
@@ -243,9 +271,7 @@ export default defineLab({
       answer: (ev) => {
         const lost = delivery(ev.ops).lost.length;
         if (lost > 0) return 2;
-        return typeof lastObservation(ev, 'leaderAfter') === 'string' && byProcess(ev, 'publisher-majority').ok > 0
-          ? 0
-          : 1;
+        return typeof observed<Seen>(ev).leaderAfter === 'string' && byProcess(ev, 'publisher-majority').ok > 0 ? 0 : 1;
       },
     },
     {
@@ -258,10 +284,11 @@ export default defineLab({
       },
     },
   ],
-  check(ev, p) {
-    const before = lastObservation(ev, 'membersBefore') as Membership | undefined;
-    const after = lastObservation(ev, 'leaderAfter');
-    const ms = Number(lastObservation(ev, 'electionMs'));
+  check(ev) {
+    const seen = observed<Seen>(ev);
+    const before = seen.membersBefore;
+    const after = seen.leaderAfter;
+    const ms = seen.electionMs;
     const majority = byProcess(ev, 'publisher-majority');
     const minority = byProcess(ev, 'publisher-minority');
     const get = completions(ev.ops, 'consume-attempt')[0];
@@ -273,10 +300,10 @@ export default defineLab({
         `${before?.online.length} online of ${before?.members.join(',')}, leader ${before?.leader}`,
       ),
       check(
-        `a new leader within ${p.maxElectionMs} ms`,
-        typeof after === 'string' && after !== before?.leader && ms <= p.maxElectionMs,
-        'a surviving member leads',
-        `${String(after)} after ${ms} ms`,
+        `a new leader within ${MAX_ELECTION_MS} ms`,
+        typeof after === 'string' && after !== before?.leader && ms !== undefined && ms <= MAX_ELECTION_MS,
+        `a surviving member leads within ${MAX_ELECTION_MS} ms`,
+        after === undefined ? 'no new leader seen in 30 s' : `${after} after ${ms} ms`,
         { electionMs: ms },
       ),
       check(

@@ -1,15 +1,14 @@
-import { check } from '../../src/checkers/check.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, lastObservation, type Op } from '../../src/engine/history.ts';
-import type { LabContext } from '../../src/engine/lab.ts';
+import { completions, type Evidence, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
-import { classify, type RedisClient, withDirect } from '../../stacks/redis/client.ts';
-import { redis, type StartedRedis } from '../../stacks/redis/stack.ts';
+import { sentinelProblems } from '../../stacks/redis/health.ts';
+import type { KeysView } from '../../stacks/redis/replication.ts';
+import type { SentinelView } from '../../stacks/redis/sentinel.ts';
+import { redis } from '../../stacks/redis/stack.ts';
+import { RedisWorkload } from '../../stacks/redis/workload.ts';
 import { hostCli, redisCli } from './commands.ts';
 
-/** Keys of identified writes: `midlab:w:<id>`; the final read scans this prefix only. */
-const PREFIX = 'midlab:w:';
 const PROBE_KEY = 'midlab:probe';
 /** Writes made (and replicated) before the cut. */
 const BEFORE = 10;
@@ -20,7 +19,7 @@ const params = {
     default: 'acks',
     choices: ['acks', 'wait'],
     describe:
-      'acks: a write counts once the primary says OK; wait: each write is followed by WAIT, and counts only if a replica confirmed it',
+      'acks: a write counts once the primary says OK; wait: each write is followed by WAIT, and counts only if a replica acknowledged it',
   },
   writes: { type: 'int', default: 100, min: 1, max: 10_000, describe: 'writes made while the replicas are cut off' },
   waitMs: {
@@ -32,63 +31,108 @@ const params = {
   },
   maxFailoverMs: {
     type: 'int',
-    default: 15_000,
+    default: 6000,
     min: 1000,
     describe: 'the bound within which every Sentinel must name a new primary after the kill',
   },
 } as const;
 
-type Ctx = LabContext<StartedRedis, { variant: string; writes: number; waitMs: number; maxFailoverMs: number }>;
-
-/** What the lab saw of each data node while the replicas were cut off. */
-interface CutView {
-  primary: string;
-  primaryDbsize: number;
-  primaryOffset: number;
-  replicas: Record<string, { dbsize: number; offset: number; link: string; lagSeenByPrimary?: number }>;
+/** What the lab observes, by name. */
+interface Seen {
+  /** The mechanism proof: each Sentinel's view of "mymaster" before any fault. */
+  sentinels: SentinelView[];
+  primaryBefore: string;
+  probeWait: number;
+  /** The primary's offset and each replica's after the writes before the cut (undefined: never caught up). */
+  caughtUp: Record<string, number>;
+  cutWrites: { ok: number; fail: number; info: number };
+  /** Seconds since each replica's last acknowledgement, as the primary saw it during the cut. */
+  silentFor: number[];
+  cut: KeysView;
+  /** Every Sentinel's answer, last seen while waiting for the failover. */
+  sentinelAnswers: Record<string, string>;
+  primaryAfter: string | null;
+  /** ms from the kill until every Sentinel named the same new primary (null: not within the wait). */
+  failoverMs: number | null;
+  clientNodeAfter: { endpointNode?: string; announced?: string; write: string };
+  oldPrimaryNow: string;
+  finalRead: { primary: string; keys: number };
 }
+
+/** The WAIT variant's claim, precisely: what WAIT bounds and what it does not. */
+const WAIT_LESSON =
+  'WAIT does not make Redis strongly consistent: it returns how many replicas acknowledged the write before it ' +
+  'returned, and nothing more. A write acknowledged by WAIT survives a failover that promotes one of those ' +
+  'replicas; Sentinel may still promote a replica that did not get it (WAIT 1 with two replicas), or the replicas ' +
+  'may lose it (a restart without persistence), and then an acknowledged write is lost all the same.';
 
 export default defineLab({
   id: 'redis/sentinel-failover',
   title: 'Sentinel fails over; asynchronous replication loses acknowledged writes',
   teaches:
-    'Sentinels agree on a new primary in seconds and ioredis follows it, but writes the old primary acknowledged and never replicated are lost; WAIT tells the client which writes a replica confirmed',
+    'Sentinels agree on a new primary within seconds and ioredis follows it, but writes the old primary acknowledged ' +
+    'and never replicated are lost; WAIT does not prevent that (Redis stays an asynchronous, not a CP, store): it ' +
+    'counts the replicas that acknowledged a write before it returned, so a write WAIT confirmed survives a failover ' +
+    'that promotes one of those replicas',
   notes:
-    'Notes: Sentinel is only named ("Redis哨兵模式的主从集群", under Operator); replication under "Redis 主从集群" and ' +
-    '"冗余法" (a copy may be lost and the data survives). What the notes do not say: replication is asynchronous, ' +
-    'so a copy can be missing exactly the writes a client was told succeeded. Lab timing: down-after-milliseconds ' +
-    '2000 and failover-timeout 10000; production defaults are 30000 and 180000.',
+    'Notes: Sentinel is only named ("Redis哨兵模式的主从集群", line 31443, as something an Operator deploys); ' +
+    'replication under "Redis 主从集群" (line 30367) and "冗余法" (lines 2792-2794: "可靠性是允许丢失其中一份数据", ' +
+    'reliability means one copy may be lost). What the notes do not say: replication is asynchronous, so a copy ' +
+    'can be missing exactly the writes a client was told succeeded, and losing the copy that had them loses them. ' +
+    'WAIT (redis.io, WAIT, "Consistency and WAIT"): it does not make Redis a strongly consistent store; it ' +
+    'guarantees only that the replicas it counted received the earlier writes, and Sentinel promoting one of ' +
+    'those is a best effort, so a write WAIT confirmed can still be lost. ' +
+    'Lab timing: down-after-milliseconds 2000 and failover-timeout 10000; production defaults are 30000 and 180000.',
   params,
+  variants: [{ variant: 'acks' }, { variant: 'wait' }],
   stack: redis,
   topology: () => ({ replicas: 2, sentinels: 3, downAfterMs: 2000 }),
   async mechanism(lab) {
     const r = lab.stack;
+    const w = new RedisWorkload(lab.history, r);
     const reasons: string[] = [];
     await lab.step(
-      'Replication works before any fault',
-      'Before anything is broken the lab proves what it relies on: every Sentinel names the same primary, a write ' +
-        'on the primary reaches every replica (WAIT counts the replicas that acknowledged it), and the primary ' +
-        'accepts writes whatever its replicas do (min-replicas-to-write 0, the Redis default).',
+      'Sentinel and replication work before any fault',
+      'Before anything is broken the lab proves what it relies on. Each Sentinel (SENTINEL MASTER / REPLICAS / ' +
+        `SENTINELS mymaster) names the same primary with no down flag, uses quorum ${r.layout.quorum}, lists both ` +
+        `replicas with their link ok and knows the ${r.sentinels.length - 1} other Sentinels - without those it ` +
+        'could not agree on a failover. Then a write on the primary reaches every replica (WAIT counts the ' +
+        'replicas that acknowledged it), and the primary accepts writes whatever its replicas do ' +
+        '(min-replicas-to-write 0, the Redis default).',
       async () => {
-        const primary = await r.primary();
+        const agreed = await r.agreedPrimary();
+        if (!agreed.done) {
+          reasons.push(`the Sentinels do not agree on a primary: ${agreed.seen}`);
+          return;
+        }
+        const primary = agreed.value;
         lab.observe('primaryBefore', primary, `all ${r.sentinels.length} Sentinels name ${primary} as the primary`);
         const replicas = r.dataNodes.filter((n) => n !== primary);
-        const token = `probe-${lab.random.int(1e9)}`;
+        const views = await Promise.all(r.sentinels.map((s) => r.sentinelView(s)));
+        lab.observe(
+          'sentinels',
+          views,
+          views
+            .map(
+              (v) =>
+                `${v.sentinel}: ${v.primary} (${v.flags}), quorum ${v.quorum}, replicas ` +
+                `${v.replicas.map((x) => `${x.name} ${x.link}`).join(' ')}, knows ${v.sentinels.map((x) => x.name).join(' ')}`,
+            )
+            .join('; '),
+        );
+        for (const v of views) {
+          reasons.push(...sentinelProblems(v, primary, replicas, r.sentinels.length - 1));
+          if (v.quorum !== r.layout.quorum)
+            reasons.push(`${v.sentinel} uses quorum ${v.quorum}, not ${r.layout.quorum}`);
+        }
         const c = await r.client(primary);
         try {
           const minReplicas = await c.configGet('min-replicas-to-write');
           if (minReplicas !== '0') {
             reasons.push(`min-replicas-to-write is ${minReplicas} on ${primary}: writes in the cut would be refused`);
           }
-          const w = await lab.history.record(
-            'probe',
-            'probe-write',
-            { token },
-            primary,
-            () => c.set(PROBE_KEY, token),
-            classify,
-          );
-          if (!w.ok) reasons.push(`the probe write failed: ${w.op.error}`);
+          const probe = await w.set('probe', c, PROBE_KEY, 'probe', 'probe-write');
+          if (!probe.ok) reasons.push(`the probe write failed: ${probe.op.error}`);
           const acked = await c.wait(replicas.length, 2000);
           lab.observe(
             'probeWait',
@@ -101,19 +145,28 @@ export default defineLab({
           c.close();
         }
         for (const n of replicas) {
-          const got = await withDirect(r.endpoint(n), (c2) => c2.get(PROBE_KEY));
-          if (got !== token) reasons.push(`${n} does not have the probe write (it has ${JSON.stringify(got)})`);
+          const c2 = await r.client(n);
+          try {
+            const got = await w.get('probe', c2, PROBE_KEY, 'probe-read');
+            if (!got.ok || got.result !== 'probe') reasons.push(`${n} does not have the probe write`);
+          } finally {
+            c2.close();
+          }
         }
         if (!reasons.length) lab.say(`the probe write is on ${replicas.join(' and ')}: replication is on`);
       },
-      [redisCli(r, r.firstPrimary, 'INFO replication')],
+      [
+        redisCli(r, r.sentinels[0] as string, 'SENTINEL MASTER mymaster'),
+        redisCli(r, r.firstPrimary, 'INFO replication'),
+      ],
     );
     return reasons;
   },
   async run(lab) {
     const r = lab.stack;
     const p = lab.params;
-    const primary = (lastObservation(lab.history.evidence(), 'primaryBefore') as string | undefined) ?? r.firstPrimary;
+    const w = new RedisWorkload(lab.history, r);
+    const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const wait = p.variant === 'wait';
     const app = await lab.step(
@@ -137,33 +190,36 @@ export default defineLab({
         wait
           ? `Each write is followed by \`WAIT ${replicas.length} 2000\`: it blocks until that many replicas acknowledged ` +
               'every earlier write of this connection, or 2 s passed, and returns how many did. A write counts as ' +
-              'confirmed (ok) only if at least one replica has it.'
+              `confirmed (ok) only if at least one replica has it; here both do, so whichever replica Sentinel ` +
+              'promotes later has them.'
           : 'Each write counts as done (ok) as soon as the primary answers OK - what every client does by default. ' +
               'The primary then streams it to the replicas, asynchronously.',
         async () => {
           for (let i = 1; i <= BEFORE; i++) {
-            await write(
-              lab,
+            await w.writeId(
+              'app',
               app,
               `before-${pad(i, 2)}`,
               wait ? { replicas: replicas.length, timeoutMs: 2000 } : undefined,
             );
           }
           const target = (await r.replication(primary)).masterReplOffset;
-          await waitUntil(
+          const offsets = await lab.until(
             'the replicas to apply every write',
             async () => {
-              const offsets = await Promise.all(
-                replicas.map(async (n) => (await r.replication(n)).slaveReplOffset ?? 0),
-              );
-              return offsets.every((o) => o >= target)
-                ? { done: true, value: offsets }
-                : { done: false, seen: `offsets ${offsets} < ${target}` };
+              const got = await Promise.all(replicas.map(async (n) => (await r.replication(n)).slaveReplOffset ?? 0));
+              return got.every((o) => o >= target)
+                ? { done: true, value: got }
+                : { done: false, seen: `offsets ${got} < ${target}` };
             },
             { timeoutMs: 10_000, intervalMs: 50 },
           );
-          lab.say(
-            `every replica has applied the stream up to offset ${target}: the ${BEFORE} writes are on all ${r.dataNodes.length} nodes`,
+          lab.observe(
+            'caughtUp',
+            offsets ? Object.fromEntries([[primary, target], ...replicas.map((n, i) => [n, offsets[i]])]) : undefined,
+            offsets
+              ? `every replica has applied the stream up to offset ${target}: the ${BEFORE} writes are on all ${r.dataNodes.length} nodes`
+              : `the replicas did not reach offset ${target} within 10 s`,
           );
         },
       );
@@ -180,12 +236,12 @@ export default defineLab({
         },
         [redisCli(r, replicas[0] as string, 'INFO replication')],
       );
-      const outcome = await lab.step(
+      await lab.step(
         `${p.writes} writes during the cut`,
         (wait
           ? `Each write is followed by \`WAIT 1 ${p.waitMs}\`, which now returns 0 after ${p.waitMs} ms: no replica ` +
             'has it. The client cannot know whether such a write will survive, so it is recorded as unknown (info), ' +
-            'not as confirmed. '
+            `not as confirmed. ${WAIT_LESSON} `
           : `Each write gets OK from ${primary} and is recorded as acknowledged (ok). `) +
           `Note: with \`min-replicas-to-write 1\` and \`min-replicas-max-lag 2\` the primary would start refusing ` +
           'writes ("NOREPLICAS Not enough good replicas to write.") 2-3 s into the cut, once no replica has ' +
@@ -194,8 +250,8 @@ export default defineLab({
         async () => {
           const types = { ok: 0, fail: 0, info: 0 };
           for (let i = 1; i <= p.writes; i++) {
-            const op = await write(
-              lab,
+            const op = await w.writeId(
+              'app',
               app,
               `cut-${pad(i, 4)}`,
               wait ? { replicas: 1, timeoutMs: p.waitMs } : undefined,
@@ -207,10 +263,8 @@ export default defineLab({
             types,
             `${p.writes} writes: ${types.ok} acknowledged, ${types.info} unconfirmed, ${types.fail} refused`,
           );
-          return types;
         },
       );
-      if (outcome.ok + outcome.info === 0) throw new Error('no write reached the primary during the cut');
       await lab.step(
         'Prove the replicas did not get them',
         'DBSIZE counts the keys on each node and the replication offsets count bytes of the stream: the primary ' +
@@ -220,17 +274,19 @@ export default defineLab({
           'copies already have, and Redis replication is asynchronous.',
         async () => {
           // The primary notices before anyone: its replicas' acknowledgements (one a second) stop.
-          await waitUntil(
+          const lags = await lab.until(
             `${primary} to see its replicas silent for 2 s`,
             async () => {
-              const lags = (await r.replication(primary)).replicas.map((x) => x.lag);
-              return lags.length === replicas.length && lags.every((l) => l >= 2)
-                ? { done: true, value: lags }
-                : { done: false, seen: `lags ${lags.join(',')}` };
+              const got = (await r.replication(primary)).replicas.map((x) => x.lag);
+              return got.length === replicas.length && got.every((l) => l >= 2)
+                ? { done: true, value: got }
+                : { done: false, seen: `lags ${got.join(',')}` };
             },
             { timeoutMs: 15_000, intervalMs: 100 },
           );
-          const view = await cutView(r, primary, replicas);
+          if (lags)
+            lab.observe('silentFor', lags, `${primary} last heard from its replicas ${lags.join(' and ')} s ago`);
+          const view = await r.data(primary, replicas);
           lab.observe(
             'cut',
             view,
@@ -249,20 +305,46 @@ export default defineLab({
         `Kill the primary (${primary})`,
         `SIGKILL. Each Sentinel marks ${primary} subjectively down (+sdown) once down-after-milliseconds (2000 ms ` +
           'here, 30000 in production) have passed since its last valid reply - Sentinels ping every second, so ' +
-          'that reply may predate the kill by up to a second; once a quorum (2 of 3) agrees it is objectively down ' +
+          `that reply may predate the kill by up to a second; once a quorum (${r.layout.quorum} of ` +
+          `${r.sentinels.length}) agrees it is objectively down ` +
           '(+odown), a majority elects one Sentinel leader for this epoch, which picks the best replica (priority, ' +
           'then replication offset, then run id), sends it REPLICAOF NO ONE and points the others at it ' +
           '(+switch-master). Both replicas stopped at the same offset, so either may win - and neither has the ' +
-          'writes made during the cut.',
+          `writes made during the cut. The lab expects every Sentinel to name the new primary within ` +
+          `${p.maxFailoverMs} ms of the kill. (Should two Sentinels ask for votes at once and neither get a ` +
+          'majority, the next attempt waits twice failover-timeout, 20 s here, and the bound is missed.)',
         async () => {
           await lab.faults.kill(primary);
           const killed = Date.now();
-          const chosen = await r.waitForPrimary(primary, lab.params.maxFailoverMs * 2, 50);
-          const ms = Date.now() - killed;
-          lab.observe('primaryAfter', chosen, `every Sentinel now names ${chosen}`);
-          lab.observe('failoverMs', ms, `the Sentinels agreed on ${chosen} ${ms} ms after the kill`);
-          for (const line of await sentinelEvents(r)) lab.say(line);
-          return chosen;
+          let answers: Record<string, string> = {};
+          const chosen = await lab.until(
+            `every Sentinel to name a primary other than ${primary}`,
+            async () => {
+              const agreed = await r.agreedPrimary(primary);
+              if (!agreed.done) answers = JSON.parse(agreed.seen) as Record<string, string>;
+              return agreed;
+            },
+            // Long enough to see a failover retried after a split vote (2 x failover-timeout).
+            { timeoutMs: 30_000, intervalMs: 50 },
+          );
+          const ms = chosen ? Date.now() - killed : null;
+          lab.observe('sentinelAnswers', chosen ? Object.fromEntries(r.sentinels.map((s) => [s, chosen])) : answers);
+          lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
+          lab.observe(
+            'failoverMs',
+            ms,
+            ms === null
+              ? 'the Sentinels did not agree on a new primary within 30 s'
+              : `the Sentinels agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`,
+          );
+          for (const line of await r.failoverLog()) lab.say(line);
+          if (wait && chosen) {
+            lab.say(
+              `WAIT counted both replicas for the ${BEFORE} writes before the cut, so ${chosen} has them: they ` +
+                'survive because Sentinel promoted a replica WAIT counted, which is all WAIT can bound.',
+            );
+          }
+          return chosen ?? primary;
         },
         [
           redisCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster'),
@@ -276,7 +358,7 @@ export default defineLab({
           '30 s). A log line "All sentinels are unreachable" during this is misleading: it means no Sentinel has ' +
           'named a reachable primary yet. One more write through the same client shows where it landed.',
         async () => {
-          const op = await write(lab, app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
+          const op = await w.writeId('app', app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
           const endpointNode = r.nodeAt(app.remote);
           const announced = await app.announcedName().catch(() => undefined);
           lab.observe(
@@ -299,8 +381,9 @@ export default defineLab({
   },
   async final(lab) {
     const r = lab.stack;
+    const w = new RedisWorkload(lab.history, r);
     const primary = await r.primary();
-    const old = lastObservation(lab.history.evidence(), 'primaryBefore') as string | undefined;
+    const old = observed<Seen>(lab.history.evidence()).primaryBefore;
     if (old && old !== primary) {
       const rep = await r.replication(old);
       lab.observe(
@@ -311,14 +394,7 @@ export default defineLab({
     }
     const c = await r.client(primary);
     try {
-      const rd = await lab.history.record(
-        'final-reader',
-        'read-all',
-        undefined,
-        primary,
-        async () => ({ ids: (await c.scan(`${PREFIX}*`)).map((k) => k.slice(PREFIX.length)).sort() }),
-        classify,
-      );
+      const rd = await w.readIds('final-reader', c);
       if (!rd.ok) throw rd.error;
       lab.observe(
         'finalRead',
@@ -330,24 +406,25 @@ export default defineLab({
     }
   },
   check(ev, p) {
-    const before = lastObservation(ev, 'primaryBefore') as string | undefined;
-    const after = lastObservation(ev, 'primaryAfter') as string | undefined;
-    const ms = Number(lastObservation(ev, 'failoverMs'));
-    const cut = lastObservation(ev, 'cut') as CutView | undefined;
-    const landed = lastObservation(ev, 'clientNodeAfter') as
-      | { endpointNode?: string; announced?: string; write: string }
-      | undefined;
+    const seen = observed<Seen>(ev);
+    const before = seen.primaryBefore;
+    const after = seen.primaryAfter ?? undefined;
+    const ms = seen.failoverMs;
+    const cut = seen.cut;
+    const landed = seen.clientNodeAfter;
     const writes = completions(ev.ops, 'write');
     const cutWrites = writes.filter((o) => idsOf(o.value)[0]?.startsWith('cut-'));
     const cutIds = cutWrites.map((o) => idsOf(o.value)[0] as string);
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicaViews = Object.entries(cut?.replicas ?? {});
-    const checks = [
+    const checks: Check[] = [
       check(
         `the Sentinels agree on a new primary within ${p.maxFailoverMs} ms`,
-        typeof after === 'string' && after !== before && Number.isFinite(ms) && ms <= p.maxFailoverMs,
-        `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms`,
-        `${String(after)} after ${Number.isFinite(ms) ? ms : '?'} ms (was ${String(before)})`,
+        typeof after === 'string' && after !== before && typeof ms === 'number' && ms <= p.maxFailoverMs,
+        `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms of the kill`,
+        typeof ms === 'number'
+          ? `${String(after)} after ${ms} ms (was ${String(before)})`
+          : `no agreement on a new primary (was ${String(before)}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
         { failoverMs: ms },
       ),
       check(
@@ -366,6 +443,7 @@ export default defineLab({
         // In the wait variant WAIT may return 0 while the other replica is still being repointed: the
         // write itself landed all the same.
         (landed?.write === 'ok' || (p.variant === 'wait' && landed?.write === 'info')) &&
+          after !== undefined &&
           landed.endpointNode === after &&
           landed.announced === after,
         `a write through the same client lands on ${String(after)}`,
@@ -374,19 +452,32 @@ export default defineLab({
           : 'no write after the failover',
       ),
     ];
+    if (!completions(ev.ops, 'read-all').some((o) => o.type === 'ok')) {
+      // Without the final read nothing says which writes survived: loss can be neither shown nor ruled out.
+      checks.push({
+        name: 'the final read shows which writes survived',
+        ok: 'unknown',
+        expected: 'a read of every key after the failover',
+        observed: 'no final read completed',
+      });
+      return checks;
+    }
     if (p.variant === 'wait') {
       const confirmed = writes.filter((o) => o.type === 'ok');
+      const beforeConfirmed = confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-'));
       const unconfirmed = cutWrites.filter((o) => o.type === 'info');
       const received = new Set(readIds(ev));
       const survived = unconfirmed.filter((o) => received.has(idsOf(o.value)[0] as string));
       checks.push(
         check(
-          'writes WAIT confirmed include writes made before the cut',
-          confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-')).length === BEFORE,
-          `all ${BEFORE} writes before the cut confirmed by at least one replica`,
-          `${confirmed.length} confirmed in all: ${sample(confirmed.map((o) => idsOf(o.value)[0] as string))}`,
+          'WAIT confirmed the writes made before the cut on every replica',
+          beforeConfirmed.length === BEFORE &&
+            beforeConfirmed.every((o) => (o.value as { replicas?: number }).replicas === replicaViews.length),
+          `all ${BEFORE} writes before the cut acknowledged by all ${replicaViews.length || 2} replicas, so by whichever is promoted`,
+          `${beforeConfirmed.length} confirmed, by ${[...new Set(beforeConfirmed.map((o) => (o.value as { replicas?: number }).replicas))].join('/') || '-'} replica(s); ` +
+            `${confirmed.length} confirmed in all: ${sample(confirmed.map((o) => idsOf(o.value)[0] as string))}`,
         ),
-        // In this variant `ok` means confirmed by WAIT: that is what must never be lost.
+        // In this variant `ok` means confirmed by WAIT, by replicas one of which was promoted.
         ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'forbidden' }, 'writes').map((c) =>
           c.name === 'no acknowledged writes lost' ? { ...c, name: 'no write WAIT confirmed is lost' } : c,
         ),
@@ -416,89 +507,6 @@ export default defineLab({
     return checks;
   },
 });
-
-/**
- * One identified write through the application's client, recorded. With `confirm`, it
- * is followed by WAIT: confirmed by a replica -> ok; WAIT returned 0 -> info (the
- * primary has it, no replica does: its survival is unknown).
- */
-async function write(
-  lab: Ctx,
-  app: RedisClient,
-  id: string,
-  confirm?: { replicas: number; timeoutMs: number },
-): Promise<Op> {
-  const node = lab.stack.nodeAt(app.remote);
-  const h = lab.history.invoke('app', 'write', { id }, node);
-  try {
-    await app.set(`${PREFIX}${id}`, id);
-  } catch (err) {
-    return classify(err) === 'fail' ? h.fail(err) : h.info(err);
-  }
-  if (!confirm) return h.ok();
-  try {
-    const n = await app.wait(confirm.replicas, confirm.timeoutMs);
-    return n >= 1
-      ? h.ok({ id, replicas: n })
-      : h.info(`WAIT ${confirm.replicas} ${confirm.timeoutMs} returned 0: no replica confirmed it`, {
-          id,
-          replicas: 0,
-        });
-  } catch (err) {
-    return h.info(err);
-  }
-}
-
-async function cutView(r: StartedRedis, primary: string, replicas: string[]): Promise<CutView> {
-  const p = await r.replication(primary);
-  const view: CutView = {
-    primary,
-    primaryDbsize: await r.dbsize(primary),
-    primaryOffset: p.masterReplOffset,
-    replicas: {},
-  };
-  for (const n of replicas) {
-    const rep = await r.replication(n);
-    view.replicas[n] = {
-      dbsize: await r.dbsize(n),
-      offset: rep.slaveReplOffset ?? rep.masterReplOffset,
-      link: rep.masterLinkStatus ?? '-',
-      lagSeenByPrimary: p.replicas.find((x) => x.ip === n)?.lag,
-    };
-  }
-  return view;
-}
-
-/**
- * The failover as the Sentinel that led it logged it, +sdown to +switch-master (which
- * comes once the other replicas are repointed, a moment after the others agree).
- */
-async function sentinelEvents(r: StartedRedis): Promise<string[]> {
-  const wanted = /[+-](sdown master|odown|try-failover|elected-leader|selected-slave|promoted-slave|switch-master)\b/;
-  const led = await waitUntil(
-    'a Sentinel to log +switch-master',
-    async () => {
-      for (const s of r.sentinels) {
-        const log = await r.cluster
-          .node(s)
-          .logs()
-          .catch(() => '');
-        if (log.includes('+elected-leader') && log.includes('+switch-master')) {
-          return { done: true, value: { s, log } } as const;
-        }
-      }
-      return { done: false, seen: 'no +switch-master yet' } as const;
-    },
-    { timeoutMs: 15_000, intervalMs: 250 },
-  ).catch(() => undefined);
-  if (!led) return [];
-  const lines = led.log
-    .split('\n')
-    .filter((l) => wanted.test(l))
-    // Docker's timestamp and Sentinel's pid/role prefix say nothing here.
-    .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
-  return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
-}
 
 function readIds(ev: Evidence): string[] {
   return completions(ev.ops, 'read-all')

@@ -1,33 +1,51 @@
 import { availability } from '../../src/checkers/availability.ts';
 import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { lastObservation } from '../../src/engine/history.ts';
+import { invokedBetween, observed, outcomes } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
 import { srvrCommand } from './commands.ts';
+import { unobserved, writesKept } from './evidence.ts';
+import { proveRoles } from './roles.ts';
 
 const DIR = '/midlab/failover';
+/** The bound the lab teaches and checks: twice the slowest election seen here (1003 ms). */
+const ELECTION_BOUND_MS = 2000;
+
+interface Seen {
+  leaderBefore: string;
+  /** The new leader, or "none" when no survivor led within the wait. */
+  leaderAfter: string;
+  /** From the moment the old leader's process died to a survivor answering Mode: leader. */
+  electionMs: number;
+  /** When the old leader's process died (ms since the start). */
+  killedAt: number;
+}
 
 export default defineLab({
   id: 'zookeeper/leader-failover',
   title: 'The leader dies under load',
-  teaches:
-    'killing the leader elects a new one in well under a second; the surviving pair serves; no acknowledged write is lost',
+  teaches: `killing the leader elects a new one within ${ELECTION_BOUND_MS / 1000} s; the surviving pair serves; no acknowledged write is lost`,
   notes:
     'Notes, ZooKeeper chapter: "集群角色" and "选举ID" (ZXID, then myid, decide the new leader) and "协议说明" (ZAB). ' +
-    'A write is acknowledged only once a majority has logged it, which is why the survivors still hold it.',
+    'A write is acknowledged only once a majority has logged it, which is why the survivors still hold it. ' +
+    "Seed lines 380-382 say the highest ZXID wins, then the highest myid; ZooKeeper's FastLeaderElection " +
+    '(totalOrderPredicate) compares the election epoch first, then the ZXID, then the id. The roles are read with ' +
+    '`srvr`, the one four-letter word answered by default since 3.5.3 (lines 524-537 show the whitelist).',
   params: {
     maxElectionMs: {
       type: 'int',
-      default: 10_000,
+      default: ELECTION_BOUND_MS,
       min: 100,
-      describe: 'the bound a new leader must be elected within',
+      describe:
+        'the bound a new leader must be elected within, from the death of the old leader (measured on 3 nodes: ' +
+        '0.2-1.0 s, median 0.45 s; the bound leaves twice the slowest seen)',
     },
   },
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
+  mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
     const writer = new ZkWriter(lab.history, zk.connectString(), DIR);
@@ -44,25 +62,36 @@ export default defineLab({
       },
       [srvrCommand(zk, 'zk1')],
     );
+    // The mechanism proved one leader a moment ago; none now means the cluster broke.
     if (!leader) throw new Error('no leader before the fault');
     const survivors = zk.names.filter((n) => n !== leader);
     await lab.step(
       `Kill the leader (${leader})`,
       'SIGKILL: the process dies, its sockets close at once, so followers notice immediately and start an ' +
-        'election. The lab measures the time until one survivor reports Mode: leader. (A frozen leader is only ' +
-        'noticed after syncLimit x tickTime; production tickTime is 2000 ms, here 500 ms.)',
+        `election. The lab measures the time until one survivor reports Mode: leader; this lab expects it within ` +
+        `${lab.params.maxElectionMs} ms. (A frozen leader is only noticed after syncLimit x tickTime; production ` +
+        'tickTime is 2000 ms, here 500 ms.)',
       async () => {
         const requested = Date.now();
         await lab.faults.kill(leader);
-        const newLeader = await zk.waitForLeader(survivors, 30_000);
+        const newLeader = await lab.until(
+          `a leader among ${survivors.join(',')}`,
+          async () => {
+            const l = await zk.leader(survivors);
+            return l ? { done: true, value: l } : { done: false, seen: 'no survivor leads' };
+          },
+          { timeoutMs: 30_000, intervalMs: 50 },
+        );
         const seen = Date.now();
         // Counted from the moment the process died (the engine's record), not from when
         // the kill request returned: under load that call alone can outlast an election.
-        const died = (await zk.cluster.node(leader).diedAt()) ?? requested;
-        const ms = Math.max(0, seen - Math.max(died, requested));
-        lab.observe('leaderAfter', newLeader, `new leader ${newLeader}`);
-        lab.observe('electionMs', ms, `elected ${ms} ms after the kill`);
-        lab.observe('survivorsServingFrom', lab.history.now());
+        const died = Math.max((await zk.cluster.node(leader).diedAt()) ?? requested, requested);
+        lab.observe('killedAt', lab.history.now() - (Date.now() - died));
+        lab.observe('leaderAfter', newLeader ?? 'none', `new leader ${newLeader ?? 'none'}`);
+        if (newLeader) {
+          const ms = Math.max(0, seen - died);
+          lab.observe('electionMs', ms, `elected ${ms} ms after the old leader died`);
+        }
         await sleep(2000);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
@@ -83,38 +112,37 @@ export default defineLab({
       question: 'The leader is about to be killed. How long until the survivors have a new leader?',
       choices: ['under a second', 'one to ten seconds', 'more than ten seconds', 'never: a human must intervene'],
       answer: (ev) => {
-        const ms = Number(lastObservation(ev, 'electionMs'));
-        return Number.isNaN(ms) ? 3 : ms < 1000 ? 0 : ms <= 10_000 ? 1 : 2;
+        const ms = observed<Seen>(ev).electionMs;
+        return ms === undefined ? 3 : ms < 1000 ? 0 : ms <= 10_000 ? 1 : 2;
       },
     },
   ],
   check(ev, p) {
-    const before = lastObservation(ev, 'leaderBefore');
-    const after = lastObservation(ev, 'leaderAfter');
-    const ms = Number(lastObservation(ev, 'electionMs'));
-    const servingFrom = Number(lastObservation(ev, 'survivorsServingFrom'));
-    const writesAfter = ev.ops.filter((o) => o.f === 'write' && o.type === 'ok' && o.time > servingFrom).length;
-    const windows = availability(ev.ops, ev.faults, 'write');
+    const seen = observed<Seen>(ev);
+    const ms = seen.electionMs;
+    const newLeader = seen.leaderAfter !== undefined && seen.leaderAfter !== 'none';
+    if (seen.leaderBefore === undefined || seen.killedAt === undefined)
+      return [
+        unobserved('the leader was killed', 'a leader killed under load', 'the kill of the leader'),
+        ...writesKept(ev),
+      ];
+    const writesAfter = outcomes(invokedBetween(ev.ops, 'write', seen.killedAt, Number.POSITIVE_INFINITY));
     return [
       check(
         `a new leader within ${p.maxElectionMs} ms`,
-        typeof after === 'string' && after !== before && ms <= p.maxElectionMs,
-        `a survivor leads within ${p.maxElectionMs} ms`,
-        `${String(after)} after ${ms} ms (was ${String(before)})`,
+        newLeader && seen.leaderAfter !== seen.leaderBefore && ms !== undefined && ms <= p.maxElectionMs,
+        `a survivor leads within ${p.maxElectionMs} ms of the old leader's death`,
+        `${String(seen.leaderAfter)} after ${ms ?? '?'} ms (was ${String(seen.leaderBefore)})`,
         { electionMs: ms },
       ),
       check(
         'the surviving pair serves writes',
-        writesAfter > 0,
-        'writes acknowledged after the election',
-        `${writesAfter} writes acknowledged after the election`,
-        { windows },
+        writesAfter.ok > 0,
+        'writes invoked after the kill are acknowledged',
+        `${writesAfter.ok} of ${writesAfter.total} writes invoked after the kill acknowledged`,
+        { windows: availability(ev.ops, ev.faults, 'write') },
       ),
-      ...deliveryChecks(
-        delivery(ev.ops, { send: 'write', receive: 'read-all' }),
-        { loss: 'forbidden', duplicates: 'allowed' },
-        'writes',
-      ),
+      ...writesKept(ev),
     ];
   },
 });

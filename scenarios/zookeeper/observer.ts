@@ -1,137 +1,237 @@
 import { check } from '../../src/checkers/check.ts';
-import { completions, lastObservation } from '../../src/engine/history.ts';
+import { completions, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { zookeeper } from '../../stacks/zookeeper/stack.ts';
 import { srvrCommand, zkCli } from './commands.ts';
+import { unobserved } from './evidence.ts';
+import { describeModes, type Member, proveRoles, roleProblems } from './roles.ts';
+
+const VOTERS = ['zk1', 'zk2', 'zk3'];
+/**
+ * Two observers, so that observers that did vote would show: with two voters down, one
+ * voter and two observers are 3 of 5, a majority that would elect a leader and serve.
+ */
+const OBSERVERS = ['zk4', 'zk5'];
+/** Longer than any election seen on this ensemble (under 1.1 s), so a quorum that could form, would. */
+const SETTLE_MS = 5000;
+
+interface Seen {
+  modesBefore: Record<string, string>;
+  members: Member[];
+  written: string;
+  /** The survivors' modes once every one stopped serving (or what they last said). */
+  modesWithoutQuorum: Record<string, string>;
+  /** The survivors' modes SETTLE_MS later: long enough for an election, had there been a majority. */
+  modesLater: Record<string, string>;
+}
 
 export default defineLab({
   id: 'zookeeper/observer',
-  title: 'An observer reads but does not vote',
-  teaches: 'an observer serves reads; with 2 of 3 voters down it stops serving too, because observers do not vote',
+  title: 'Observers read but do not vote',
+  teaches:
+    'observers serve reads and forward writes; with 2 of 3 voters down they stop serving too, though one voter and ' +
+    'two observers would be 3 of 5, because observers do not vote',
   notes:
-    'Notes, ZooKeeper chapter: "集群角色" - 观察者(Observer) ... 不参与Leader投票，也不参与写操作的"过半写成功"策略. ' +
-    'Observers scale reads without making elections or writes slower; they cannot make up a lost majority.',
+    'Notes, ZooKeeper chapter: "集群角色" (seed lines 368-370) - 观察者(Observer): 转交客户端写请求给leader节点 ... ' +
+    '不参与Leader投票，也不参与写操作的"过半写成功"策略. Observers scale reads without making elections or writes ' +
+    'slower; they cannot make up a lost majority. ZooKeeper\'s admin guide ("Observers") configures them with ' +
+    'peerType=observer and ":observer" on their server line, as this lab does; /zookeeper/config then lists them as ' +
+    'observer. Roles are read with `srvr`, the one four-letter word answered by default since 3.5.3 (lines 524-537).',
+  random: 'the value written through zk1',
   params: {},
   stack: zookeeper,
-  topology: () => ({ nodes: 3, observers: 1 }),
+  topology: () => ({ nodes: VOTERS.length, observers: OBSERVERS.length }),
+  mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const observer = zk.observers[0] as string;
     await lab.step(
       'Roles',
-      `zk1..zk3 vote; ${observer} is configured with peerType=observer and ":observer" on its server line.`,
+      `${VOTERS.join(', ')} vote; ${OBSERVERS.join(' and ')} are configured with peerType=observer and ":observer" ` +
+        'on their server lines. srvr says which is which.',
       async () => {
         const modes = await zk.modes();
-        lab.observe(
-          'modes',
-          modes,
-          Object.entries(modes)
-            .map(([n, m]) => `${n}=${m}`)
-            .join(', '),
-        );
+        lab.say(describeModes(modes));
       },
-      [srvrCommand(zk, observer)],
+      [srvrCommand(zk, 'zk4'), zkCli(zk, 'zk4', 'get /zookeeper/config')],
     );
     await lab.step(
-      `Read through the observer`,
-      'A value written through a voter is read through the observer (after sync).',
+      'Read through the observers, write through one',
+      'A value written through a voter is read through each observer (after sync). A write sent to an observer is ' +
+        'forwarded to the leader, which commits it with the voters alone.',
       async () => {
         const value = `v${lab.random.int(1e6)}`;
         const w = await ZkClient.connect(zk.endpoint('zk1'));
         await w.create('/midlab-observer', value).finally(() => w.close());
         lab.observe('written', value);
-        const r = await ZkClient.connect(zk.endpoint(observer));
-        try {
-          await r.sync('/midlab-observer');
-          const res = await lab.history.record(
-            'reader',
-            'read',
-            undefined,
-            observer,
-            () => r.get('/midlab-observer'),
-            classify,
-          );
-          lab.say(`read through ${observer}: ${res.ok ? res.result : res.op.error}`);
-        } finally {
-          r.close();
+        for (const o of OBSERVERS) {
+          const r = await ZkClient.connect(zk.endpoint(o));
+          try {
+            await r.sync('/midlab-observer').catch(() => undefined);
+            const res = await lab.history.record(
+              `reader-${o}`,
+              'read',
+              undefined,
+              o,
+              () => r.get('/midlab-observer'),
+              classify,
+            );
+            lab.say(`read through ${o}: ${res.ok ? res.result : res.op.error}`);
+            if (o === OBSERVERS[0]) {
+              const wr = await lab.history.record(
+                `writer-${o}`,
+                'write',
+                { id: `via-${o}` },
+                o,
+                () => r.create(`/midlab-observer-via-${o}`, o),
+                classify,
+              );
+              lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
+            }
+          } finally {
+            r.close();
+          }
         }
       },
-      [zkCli(zk, observer, 'get /midlab-observer')],
+      [zkCli(zk, 'zk4', 'get /midlab-observer')],
     );
     const leader = (await zk.leader(zk.voters)) ?? 'zk1';
     const victims = [leader, zk.voters.find((v) => v !== leader) as string];
+    const survivors = zk.names.filter((n) => !victims.includes(n));
     await lab.step(
       `Kill two voters (${victims.join(', ')})`,
-      'One voter of three is left. The observer has no vote to lend, so there is no quorum and it stops serving as well.',
+      `One voter of three is left. Had observers a vote, ${survivors.join(', ')} would be 3 of 5, a majority; they ` +
+        'have none, so there is no quorum and the observers stop serving as well. The lab waits for every survivor ' +
+        `to stop serving, then ${SETTLE_MS} ms more (longer than any election here), then tries a read and a write ` +
+        'through each observer.',
       async () => {
         for (const v of victims) await lab.faults.kill(v);
-        const mode = await waitUntil(
-          `${observer} to stop serving`,
+        let last: Record<string, string> = {};
+        const stopped = await lab.until(
+          `${survivors.join(', ')} to stop serving`,
           async () => {
-            const m = (await zk.modes([observer]))[observer];
-            return m === 'not serving' || m === 'down' ? { done: true, value: m } : { done: false, seen: String(m) };
+            last = await zk.modes(survivors);
+            return Object.values(last).every((m) => m === 'not serving')
+              ? { done: true, value: last }
+              : { done: false, seen: describeModes(last) };
           },
           { timeoutMs: 20_000, intervalMs: 100 },
         );
-        lab.observe('observerWithoutQuorum', mode, `${observer}: ${mode}`);
-        const r = await ZkClient.connect(zk.endpoint(observer), { connectTimeoutMs: 3000 }).catch((e: Error) => e);
-        if (r instanceof ZkClient) {
-          await lab.history.record(
-            'reader',
-            'read-no-quorum',
-            undefined,
-            observer,
-            () => r.get('/midlab-observer'),
-            classify,
-          );
-          r.close();
-        } else {
-          lab.history.invoke('reader', 'read-no-quorum', undefined, observer).fail(r);
+        lab.observe('modesWithoutQuorum', stopped ?? last, describeModes(stopped ?? last));
+        await sleep(SETTLE_MS);
+        const later = await zk.modes(survivors);
+        lab.observe('modesLater', later, `${SETTLE_MS} ms later: ${describeModes(later)}`);
+        for (const o of OBSERVERS) {
+          const c = await ZkClient.connect(zk.endpoint(o), { connectTimeoutMs: 3000 }).catch((e: Error) => e);
+          if (c instanceof ZkClient) {
+            try {
+              await lab.history.record(
+                `reader-${o}`,
+                'read-no-quorum',
+                undefined,
+                o,
+                () => c.get('/midlab-observer'),
+                classify,
+              );
+              await lab.history.record(
+                `writer-${o}`,
+                'write-no-quorum',
+                { id: `no-quorum-${o}` },
+                o,
+                () => c.create(`/midlab-no-quorum-${o}`, o),
+                classify,
+              );
+            } finally {
+              c.close();
+            }
+          } else {
+            lab.history.invoke(`reader-${o}`, 'read-no-quorum', undefined, o).fail(c);
+            lab.history.invoke(`writer-${o}`, 'write-no-quorum', { id: `no-quorum-${o}` }, o).fail(c);
+          }
         }
       },
-      [srvrCommand(zk, observer)],
+      [srvrCommand(zk, 'zk4')],
     );
   },
   predictions: [
     {
       beforeStep: 3,
-      question: 'Two of the three voters are about to die. Will the observer keep serving reads?',
-      choices: ['yes: it holds all the data', 'no: without a voting majority it stops serving'],
-      answer: (ev) => (lastObservation(ev, 'observerWithoutQuorum') === 'not serving' ? 1 : 0),
+      question: 'Two of the three voters are about to die. Will the observers keep serving?',
+      choices: [
+        'yes: one voter and two observers are 3 of 5',
+        'no: observers do not vote, so one voter of three is no quorum',
+      ],
+      answer: (ev) => {
+        const later = observed<Seen>(ev).modesLater;
+        if (!later) return undefined;
+        return OBSERVERS.every((o) => later[o] === 'not serving') ? 1 : 0;
+      },
     },
   ],
   check(ev) {
-    const modes = (lastObservation(ev, 'modes') as Record<string, string>) ?? {};
-    const observerName = Object.keys(modes).sort().at(-1) ?? 'zk4';
-    const read = completions(ev.ops, 'read')[0];
-    const noQuorum = lastObservation(ev, 'observerWithoutQuorum');
-    const late = completions(ev.ops, 'read-no-quorum')[0];
+    const seen = observed<Seen>(ev);
+    const roles = roleProblems(seen.modesBefore ?? {}, seen.members ?? [], VOTERS, OBSERVERS);
+    const reads = completions(ev.ops, 'read');
+    const readThrough = OBSERVERS.filter((o) =>
+      reads.some((r) => r.node === o && r.type === 'ok' && r.value === seen.written),
+    );
+    const forwarded = completions(ev.ops, 'write').filter((w) => w.type === 'ok');
+    const without = seen.modesWithoutQuorum ?? {};
+    const later = seen.modesLater ?? {};
+    const serving = (modes: Record<string, string>) =>
+      Object.entries(modes)
+        .filter(([, m]) => m !== 'not serving' && m !== 'down')
+        .map(([n, m]) => `${n}=${m}`);
+    const lateReads = completions(ev.ops, 'read-no-quorum');
+    const lateWrites = completions(ev.ops, 'write-no-quorum');
+    const tried = (ops: typeof lateReads) => OBSERVERS.every((o) => ops.some((x) => x.node === o));
+    const served = [...lateReads, ...lateWrites].filter((x) => x.type === 'ok');
+    if (seen.modesBefore === undefined || seen.modesLater === undefined)
+      return [
+        unobserved(
+          'without a voting majority every survivor stops serving',
+          'roles read, two voters killed, the survivors watched',
+          seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault",
+        ),
+      ];
     return [
       check(
-        'the observer reports observer',
-        modes[observerName] === 'observer',
-        'Mode: observer',
-        `${observerName}: ${modes[observerName]}`,
+        'the observers report observer and /zookeeper/config lists them as observers',
+        roles.length === 0,
+        `${VOTERS.join(',')} participants (one leader), ${OBSERVERS.join(',')} observers`,
+        roles.length ? roles.join('; ') : describeModes(seen.modesBefore ?? {}),
       ),
       check(
-        'the observer serves reads',
-        read?.type === 'ok' && read.value === lastObservation(ev, 'written'),
-        'the written value',
-        read ? `${read.type}: ${String(read.value ?? read.error)}` : 'no read',
+        'every observer serves reads',
+        readThrough.length === OBSERVERS.length,
+        `"${String(seen.written)}" read through ${OBSERVERS.join(' and ')}`,
+        `read through ${readThrough.join(', ') || 'none'}`,
       ),
       check(
-        'without a voting majority the observer stops serving',
-        noQuorum === 'not serving',
-        'not serving',
-        String(noQuorum),
+        'a write through an observer is forwarded and committed',
+        forwarded.length > 0,
+        'write through an observer acknowledged',
+        `${forwarded.length} acknowledged`,
       ),
       check(
-        'reads through it then fail',
-        late !== undefined && late.type !== 'ok',
-        'read fails',
-        late ? `${late.type}: ${late.error ?? ''}` : 'no read',
+        'without a voting majority every survivor stops serving',
+        Object.keys(without).length === VOTERS.length - 2 + OBSERVERS.length &&
+          Object.values(without).every((m) => m === 'not serving'),
+        'srvr: not currently serving requests, on the last voter and both observers',
+        describeModes(without) || 'nothing observed',
+      ),
+      check(
+        `no quorum forms among the survivors (${SETTLE_MS} ms later)`,
+        Object.keys(later).length > 0 && serving(later).length === 0,
+        'no leader, follower or observer among the survivors',
+        serving(later).length ? `serving: ${serving(later).join(', ')}` : describeModes(later) || 'nothing observed',
+      ),
+      check(
+        'reads and writes through the observers then fail',
+        tried(lateReads) && tried(lateWrites) && served.length === 0,
+        'every read and write through an observer fails',
+        [...lateReads, ...lateWrites].map((x) => `${x.f}@${x.node}: ${x.type}`).join(', ') || 'none tried',
       ),
     ];
   },

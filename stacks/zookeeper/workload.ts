@@ -2,6 +2,9 @@ import type { History } from '../../src/engine/history.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient, ZkError } from './client.ts';
 
+/** How long one write may take before its outcome is recorded as unknown (info). */
+export const WRITE_TIMEOUT_MS = 2000;
+
 /**
  * A steady writer: each write creates a znode named after its id under `dir`, so a
  * final read of the children shows which acknowledged writes survived. Every write is
@@ -27,7 +30,7 @@ export class ZkWriter {
   }
 
   async start(intervalMs = 50): Promise<void> {
-    this.client = await ZkClient.connect(this.connect, { sessionTimeoutMs: 4000, opTimeoutMs: 2000 });
+    this.client = await ZkClient.connect(this.connect, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS });
     await this.client.mkdirp(this.dir);
     this.running = true;
     this.loop = (async () => {
@@ -64,7 +67,7 @@ export class ZkWriter {
     try {
       this.client = await ZkClient.connect(this.connect, {
         sessionTimeoutMs: 4000,
-        opTimeoutMs: 2000,
+        opTimeoutMs: WRITE_TIMEOUT_MS,
         connectTimeoutMs: 2000,
       });
     } catch {

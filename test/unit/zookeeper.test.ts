@@ -13,6 +13,17 @@ describe('zookeeper stack', () => {
     expect(cfg).toContain('peerType=observer');
     expect(cfg).not.toMatch(/^[^#\n]+#/m);
   });
+  it('renders two observers after the voters, each marked, and only observers as peerType=observer', () => {
+    const p = params({ nodes: 3, observers: 2 });
+    for (const id of [4, 5]) {
+      const cfg = zooCfg(p, id);
+      expect(cfg).toContain('server.4=zk4:2888:3888:observer\n');
+      expect(cfg).toContain('server.5=zk5:2888:3888:observer\n');
+      expect(cfg).toContain('peerType=observer');
+    }
+    expect(zooCfg(p, 3)).not.toContain('peerType');
+    expect(zookeeper.nodes(p).map((n) => n.name)).toEqual(['zk1', 'zk2', 'zk3', 'zk4', 'zk5']);
+  });
   it('warns about even ensembles, and says two nodes tolerate no failure', () => {
     expect(zookeeper.validate(params({ nodes: 3 }))).toEqual([]);
     expect(zookeeper.validate(params({ nodes: 2 }))[0]).toMatch(/two nodes tolerate no failure/);

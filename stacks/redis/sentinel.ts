@@ -1,0 +1,81 @@
+import { waitUntil } from '../../src/runtime/poll.ts';
+import { withDirect } from './client.ts';
+import { MASTER_NAME } from './config.ts';
+import { parseMasterAddr, parseSentinelMaster, parseSentinelPeers } from './info.ts';
+import type { StartedRedis } from './started.ts';
+
+/**
+ * What one Sentinel knows of "mymaster" (SENTINEL MASTER, REPLICAS, SENTINELS): the
+ * evidence that Sentinel is watching what the labs think it watches.
+ */
+export interface SentinelView {
+  sentinel: string;
+  /** The primary it monitors, by host name. */
+  primary: string;
+  /** `master` when all is well; `master,s_down`, `master,o_down`, ... when not. */
+  flags: string;
+  /** Sentinels that must agree the primary is down before a failover is tried. */
+  quorum: number;
+  configEpoch: number;
+  replicas: { name: string; flags: string; link?: string; following?: string }[];
+  /** The other Sentinels it has heard from. */
+  sentinels: { name: string; flags: string }[];
+}
+
+export async function sentinelView(r: StartedRedis, sentinel: string): Promise<SentinelView> {
+  return withDirect(r.endpoint(sentinel), async (c) => {
+    const m = parseSentinelMaster(await c.sentinelCommand('MASTER', MASTER_NAME));
+    const reps = parseSentinelPeers(await c.sentinelCommand('REPLICAS', MASTER_NAME));
+    const peers = parseSentinelPeers(await c.sentinelCommand('SENTINELS', MASTER_NAME));
+    return {
+      sentinel,
+      primary: m.ip,
+      flags: m.flags,
+      quorum: m.quorum,
+      configEpoch: m.configEpoch,
+      replicas: reps.map((x) => ({ name: x.ip, flags: x.flags, link: x.masterLinkStatus, following: x.masterHost })),
+      sentinels: peers.map((x) => ({ name: x.ip, flags: x.flags })),
+    };
+  });
+}
+
+/** The primary one Sentinel names now (`SENTINEL GET-MASTER-ADDR-BY-NAME`): a host name. */
+export function primaryBy(r: StartedRedis, sentinel: string): Promise<string | undefined> {
+  return withDirect(r.endpoint(sentinel), async (c) => {
+    return parseMasterAddr(await c.sentinelCommand('GET-MASTER-ADDR-BY-NAME', MASTER_NAME))?.host;
+  });
+}
+
+const FAILOVER_EVENTS =
+  /[+-](sdown master|odown|try-failover|elected-leader|selected-slave|promoted-slave|switch-master)\b/;
+
+/**
+ * The failover as the Sentinel that led it logged it, +sdown to +switch-master (which
+ * comes once the other replicas are repointed, a moment after the others agree). Empty
+ * when no Sentinel logged a whole failover within 15 s: it is narration, not evidence.
+ */
+export async function failoverLog(r: StartedRedis): Promise<string[]> {
+  const led = await waitUntil(
+    'a Sentinel to log +switch-master',
+    async () => {
+      for (const s of r.sentinels) {
+        const log = await r.cluster
+          .node(s)
+          .logs()
+          .catch(() => '');
+        if (log.includes('+elected-leader') && log.includes('+switch-master')) {
+          return { done: true, value: { s, log } } as const;
+        }
+      }
+      return { done: false, seen: 'no +switch-master yet' } as const;
+    },
+    { timeoutMs: 15_000, intervalMs: 250 },
+  ).catch(() => undefined);
+  if (!led) return [];
+  const lines = led.log
+    .split('\n')
+    .filter((l) => FAILOVER_EVENTS.test(l))
+    // Docker's timestamp and Sentinel's pid/role prefix say nothing here.
+    .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
+  return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
+}
