@@ -192,6 +192,17 @@ export default defineLab({
     const e0 = Number(seen.epochBefore);
     const e1 = Number(seen.epochAfter);
     const created = ev.ops.find((o) => o.f === 'create-topic' && o.type !== 'invoke');
+    if (!old) {
+      // The run ended before the lab found and killed the controller: nothing here can be judged.
+      return [
+        {
+          name: 'the controller was killed',
+          ok: 'unknown',
+          expected: 'the active controller found and killed',
+          observed: 'the run ended before the fault',
+        },
+      ];
+    }
     return [
       check(
         `a new controller within ${p.maxFailoverMs} ms`,

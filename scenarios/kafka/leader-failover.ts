@@ -308,6 +308,17 @@ export default defineLab({
         (o.value as { partition?: number }).partition === target,
     ).length;
     const isrBefore = before.find((x) => x.partition === target)?.isr ?? [];
+    if (!c) {
+      // The run ended before the lab chose and killed a leader: nothing here can be judged.
+      return [
+        {
+          name: 'the leader was killed',
+          ok: 'unknown',
+          expected: 'a partition leader chosen and killed under load',
+          observed: 'the run ended before the fault',
+        },
+      ];
+    }
     return [
       check(
         `a new leader within ${p.maxElectionMs} ms`,
