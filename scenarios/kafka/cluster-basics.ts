@@ -25,6 +25,8 @@ import {
 const TOPIC = 'basics';
 const MESSAGES = 30;
 const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
+/** Created and deleted to show that deletion needs no setting. */
+const SCRATCH = 'scratch';
 /** What kafka-topics.sh (3.0 and later) says when given the removed option, and nothing else does. */
 const REMOVED = /zookeeper is not a recognized option/;
 
@@ -36,6 +38,8 @@ interface Seen {
   quorum: { leader: number; epoch: number; voters: number[] };
   partitions: PartitionState[];
   zookeeperFlag: { exitCode: number; line: string };
+  brokerDefaults: { 'delete.topic.enable'?: string; 'log.retention.bytes'?: string };
+  scratchDeleted: boolean;
 }
 
 export default defineLab({
@@ -43,7 +47,8 @@ export default defineLab({
   title: 'Three brokers, one topic of three partitions, three replicas each',
   teaches:
     'every broker registers (in ZooKeeper or in the KRaft quorum), one controller leads, and every partition of a ' +
-    'replication-factor-3 topic has all three replicas in sync',
+    'replication-factor-3 topic has all three replicas in sync; two defaults the notes get wrong ' +
+    '(delete.topic.enable=true, log.retention.bytes=-1), read from a broker',
   notes:
     'Notes, Kafka chapter: "Kafka角色和流程" (broker, controller, topic, partition, replication, AR/ISR/OSR), ' +
     '"集群部署" and "Kafka 读写数据" (创建Topic, 查看Topic详情, 生产/消费 Topic). ' +
@@ -149,6 +154,63 @@ export default defineLab({
     );
 
     await lab.step(
+      'Two defaults the notes get wrong, read from a broker',
+      "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false, " +
+        'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
+        'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
+        'changed or restarted first.',
+      async () => {
+        const r = await k.tool(
+          'kafka1',
+          'kafka-configs.sh',
+          '--describe',
+          '--entity-type',
+          'brokers',
+          '--entity-name',
+          '1',
+          '--all',
+        );
+        const value = (name: string) =>
+          new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
+        const defaults = {
+          'delete.topic.enable': value('delete.topic.enable'),
+          'log.retention.bytes': value('log.retention.bytes'),
+        };
+        lab.observe(
+          'brokerDefaults',
+          defaults,
+          Object.entries(defaults)
+            .map(([n, v]) => `${n}=${v ?? '(not shown)'}`)
+            .join(', '),
+        );
+        await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
+        await k.admin.deleteTopic(SCRATCH);
+        const gone = await lab.until(
+          `${SCRATCH} gone from the topic list`,
+          async () => {
+            const ts = await k.admin.listTopics();
+            return ts.includes(SCRATCH) ? { done: false, seen: 'still listed' } : { done: true, value: true };
+          },
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
+        lab.observe('scratchDeleted', gone === true, gone ? `${SCRATCH} deleted` : `${SCRATCH} still listed`);
+      },
+      [
+        k.toolCommand(
+          'kafka1',
+          'kafka-configs.sh',
+          '--describe',
+          '--entity-type',
+          'brokers',
+          '--entity-name',
+          '1',
+          '--all',
+        ),
+        k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
+      ],
+    );
+
+    await lab.step(
       `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
       'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
         'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
@@ -234,6 +296,15 @@ export default defineLab({
         flag !== undefined && flag.exitCode !== 0 && REMOVED.test(flag.line),
         'a non-zero exit and the tool\'s own error: "zookeeper is not a recognized option"',
         flag ? `exit ${flag.exitCode}: ${flag.line}` : 'not run',
+      ),
+      check(
+        'delete.topic.enable defaults to true, log.retention.bytes to -1, and a topic deletes as is',
+        seen.brokerDefaults?.['delete.topic.enable'] === 'true' &&
+          seen.brokerDefaults?.['log.retention.bytes'] === '-1' &&
+          seen.scratchDeleted === true,
+        `delete.topic.enable=true, log.retention.bytes=-1 (no size limit) on a broker the lab set neither on; ${SCRATCH} deleted`,
+        `delete.topic.enable=${seen.brokerDefaults?.['delete.topic.enable'] ?? '?'}, log.retention.bytes=` +
+          `${seen.brokerDefaults?.['log.retention.bytes'] ?? '?'}; ${SCRATCH} ${seen.scratchDeleted ? 'deleted' : 'not deleted'}`,
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }),
     ];

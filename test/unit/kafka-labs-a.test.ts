@@ -97,6 +97,8 @@ describe('kafka/cluster-basics', () => {
     voters?: number[];
     partitions?: PartitionState[];
     flag?: { exitCode: number; line: string };
+    defaults?: Record<string, string>;
+    deleted?: boolean;
     received?: number[];
     extra?: number[];
   }
@@ -113,6 +115,8 @@ describe('kafka/cluster-basics', () => {
     else s.observe('controllerZnode', '{"version":2,"brokerid":1,"timestamp":"1"}');
     s.observe('partitions', o.partitions ?? rotated(TOPIC));
     s.observe('zookeeperFlag', o.flag ?? { exitCode: 1, line: 'zookeeper is not a recognized option' });
+    s.observe('brokerDefaults', o.defaults ?? { 'delete.topic.enable': 'true', 'log.retention.bytes': '-1' });
+    s.observe('scratchDeleted', o.deleted ?? true);
     for (const i of range(30)) send(s, msg('producer', i, TOPIC, i % 3));
     for (const i of o.received ?? range(30)) receive(s, 'consumer', 'receive', msg('producer', i, TOPIC, i % 3));
     for (const i of o.extra ?? []) receive(s, 'consumer', 'receive', msg('stranger', i, TOPIC, 0));
@@ -156,6 +160,14 @@ describe('kafka/cluster-basics', () => {
     expectCheck(expectVerdict(clusterBasics, story({ flag: other }), 'fail', { mode: 'kraft' }), name, false);
     const zero = { exitCode: 0, line: 'zookeeper is not a recognized option' };
     expectCheck(expectVerdict(clusterBasics, story({ flag: zero }), 'fail', { mode: 'kraft' }), name, false);
+  });
+
+  it("fails when a broker runs with the notes' defaults, or a topic does not delete", () => {
+    const name = 'delete.topic.enable defaults to true, log.retention.bytes to -1, and a topic deletes as is';
+    const notes = { 'delete.topic.enable': 'false', 'log.retention.bytes': '1073741824' };
+    expectCheck(expectVerdict(clusterBasics, story({ defaults: notes }), 'fail', { mode: 'kraft' }), name, false);
+    expectCheck(expectVerdict(clusterBasics, story({ defaults: {} }), 'fail', { mode: 'kraft' }), name, false);
+    expectCheck(expectVerdict(clusterBasics, story({ deleted: false }), 'fail', { mode: 'kraft' }), name, false);
   });
 
   it('fails on a lost, duplicated or unexpected message', () => {
