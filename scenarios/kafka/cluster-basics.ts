@@ -1,8 +1,7 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { lastObservation } from '../../src/engine/history.ts';
+import { observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
@@ -17,31 +16,67 @@ import {
   layoutParam,
   modeParam,
   named,
+  notInSync,
   OUTDATED,
+  partText,
+  sameSet,
 } from './commands.ts';
 
 const TOPIC = 'basics';
 const MESSAGES = 30;
+const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
+/** Created and deleted to show that deletion needs no setting. */
+const SCRATCH = 'scratch';
+/** What kafka-topics.sh (3.0 and later) says when given the removed option, and nothing else does. */
+const REMOVED = /zookeeper is not a recognized option/;
+
+interface Seen {
+  mode: string;
+  liveBefore: string[];
+  registered: string[];
+  controller: string;
+  quorum: { leader: number; epoch: number; voters: number[] };
+  partitions: PartitionState[];
+  zookeeperFlag: { exitCode: number; line: string };
+  brokerDefaults: { 'delete.topic.enable'?: string; 'log.retention.bytes'?: string };
+  scratchDeleted: boolean;
+}
 
 export default defineLab({
   id: 'kafka/cluster-basics',
   title: 'Three brokers, one topic of three partitions, three replicas each',
   teaches:
     'every broker registers (in ZooKeeper or in the KRaft quorum), one controller leads, and every partition of a ' +
-    'replication-factor-3 topic has all three replicas in sync',
+    'replication-factor-3 topic has all three replicas in sync; two defaults the notes get wrong ' +
+    '(delete.topic.enable=true, log.retention.bytes=-1), read from a broker',
   notes:
     'Notes, Kafka chapter: "Kafka角色和流程" (broker, controller, topic, partition, replication, AR/ISR/OSR), ' +
     '"集群部署" and "Kafka 读写数据" (创建Topic, 查看Topic详情, 生产/消费 Topic). ' +
     OUTDATED +
     ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
-    'inside Kafka itself.',
+    "inside Kafka itself. Two settings the notes' server.properties comments get wrong (lines 1142 and 1158): " +
+    'log.retention.bytes defaults to -1 (no size limit; the notes say 1G), and delete.topic.enable defaults to ' +
+    'true since Kafka 1.0 (the notes say false, and line 1384 asks to set it and restart). Followers replicate by ' +
+    'fetching from the leader, as consumers do; the leader pushes nothing (line 1585 says the leader "passes" the ' +
+    'message to the ISR).',
   variants: bothModes([], [{ layout: 'isolated' }]),
   params: { mode: modeParam, layout: layoutParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode, layout: p.layout }),
-  async run(lab) {
+  async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
+    // The brokers the metadata names, before the lab asks anything else: 3 are needed for 3 replicas each.
+    const live = await k.admin.liveBrokers();
+    lab.observe('liveBefore', live);
+    return sameSet(live, BROKERS)
+      ? []
+      : [
+          `the metadata must name brokers ${BROKERS.join(',')} for a replication factor of 3: ${live.join(',') || 'none'}`,
+        ];
+  },
+  async run(lab) {
+    const k = lab.stack;
     await lab.step(
       'The brokers register',
       k.mode === 'zookeeper'
@@ -84,20 +119,22 @@ export default defineLab({
       `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
       'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 different ' +
         'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
-        'leads one partition. ISR (in-sync replicas) starts as the full replica list.',
+        'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
+        '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
       async () => {
         await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
         // Followers join the ISR once they have fetched: poll briefly rather than sleep.
-        const parts = await waitUntil(
-          `${TOPIC}: every ISR complete`,
-          async () => {
-            const ps = await k.admin.partitions([TOPIC]);
-            return ps.length === 3 && ps.every((p) => p.isr.length === p.replicas.length)
-              ? { done: true, value: ps }
-              : { done: false, seen: describeParts(ps) };
-          },
-          { timeoutMs: 30_000, intervalMs: 200 },
-        ).catch(() => k.admin.partitions([TOPIC]));
+        const parts =
+          (await lab.until(
+            `${TOPIC}: every ISR complete`,
+            async () => {
+              const ps = await k.admin.partitions([TOPIC]);
+              return notInSync(ps, 3, 3).length === 0
+                ? { done: true, value: ps }
+                : { done: false, seen: describeParts(ps) };
+            },
+            { timeoutMs: 30_000, intervalMs: 200 },
+          )) ?? (await k.admin.partitions([TOPIC]));
         lab.observe('partitions', parts, describeParts(parts));
       },
       [describeTopicCommand(k, TOPIC)],
@@ -109,15 +146,68 @@ export default defineLab({
         'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
       async () => {
         const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
-        const line =
-          `${r.stderr}\n${r.stdout}`
-            .split('\n')
-            .map((l) => l.trim())
-            .find((l) => /zookeeper/i.test(l) && /option|recognized/i.test(l)) ??
-          `${r.stderr}${r.stdout}`.trim().split('\n')[0];
+        const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
+        const line = lines.find((l) => REMOVED.test(l)) ?? lines.find((l) => l) ?? '(no output)';
         lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
       },
       [`docker exec ${k.cluster.node('kafka1').containerName} kafka-topics.sh --zookeeper zk1:2181 --list`],
+    );
+
+    await lab.step(
+      'Two defaults the notes get wrong, read from a broker',
+      "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false, " +
+        'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
+        'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
+        'changed or restarted first.',
+      async () => {
+        const r = await k.tool(
+          'kafka1',
+          'kafka-configs.sh',
+          '--describe',
+          '--entity-type',
+          'brokers',
+          '--entity-name',
+          '1',
+          '--all',
+        );
+        const value = (name: string) =>
+          new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
+        const defaults = {
+          'delete.topic.enable': value('delete.topic.enable'),
+          'log.retention.bytes': value('log.retention.bytes'),
+        };
+        lab.observe(
+          'brokerDefaults',
+          defaults,
+          Object.entries(defaults)
+            .map(([n, v]) => `${n}=${v ?? '(not shown)'}`)
+            .join(', '),
+        );
+        await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
+        await k.admin.deleteTopic(SCRATCH);
+        const gone = await lab.until(
+          `${SCRATCH} gone from the topic list`,
+          async () => {
+            const ts = await k.admin.listTopics();
+            return ts.includes(SCRATCH) ? { done: false, seen: 'still listed' } : { done: true, value: true };
+          },
+          { timeoutMs: 30_000, intervalMs: 250 },
+        );
+        lab.observe('scratchDeleted', gone === true, gone ? `${SCRATCH} deleted` : `${SCRATCH} still listed`);
+      },
+      [
+        k.toolCommand(
+          'kafka1',
+          'kafka-configs.sh',
+          '--describe',
+          '--entity-type',
+          'brokers',
+          '--entity-name',
+          '1',
+          '--all',
+        ),
+        k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
+      ],
     );
 
     await lab.step(
@@ -136,14 +226,14 @@ export default defineLab({
         });
         await consumer.start();
         try {
-          await waitUntil(
+          await lab.until(
             `the group reading ${MESSAGES} messages`,
             async () =>
               consumer.received >= MESSAGES
                 ? { done: true, value: undefined }
                 : { done: false, seen: `${consumer.received} received` },
             { timeoutMs: 60_000, intervalMs: 200 },
-          ).catch(() => undefined);
+          );
         } finally {
           await consumer.stop();
         }
@@ -153,23 +243,24 @@ export default defineLab({
     );
   },
   check(ev, p) {
-    const registered = (lastObservation(ev, 'registered') as string[] | undefined) ?? [];
-    const controller = lastObservation(ev, 'controller') as string | undefined;
-    const parts = (lastObservation(ev, 'partitions') as PartitionState[] | undefined) ?? [];
-    const flag = lastObservation(ev, 'zookeeperFlag') as { exitCode: number; line: string } | undefined;
-    const brokers = ['kafka1', 'kafka2', 'kafka3'];
+    const seen = observed<Seen>(ev);
+    const registered = seen.registered ?? [];
+    const controller = seen.controller;
+    const parts = seen.partitions ?? [];
+    const flag = seen.zookeeperFlag;
+    const brokers = BROKERS;
     const checks = [
       p.mode === 'zookeeper'
         ? check(
             '3 brokers in /brokers/ids and a /controller',
             brokers.every((b) => registered.includes(b)) &&
-              registered.length === 3 &&
+              sameSet(registered, brokers) &&
               brokers.includes(controller ?? ''),
             '/brokers/ids = 1,2,3; /controller names one of them',
             `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${named(controller)}`,
           )
         : (() => {
-            const q = lastObservation(ev, 'quorum') as { leader: number; voters: number[] } | undefined;
+            const q = seen.quorum;
             // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
             const brokerIds = brokers.map((b) => Number(b.replace('kafka', '')));
             const isolated = p.layout === 'isolated';
@@ -178,7 +269,10 @@ export default defineLab({
               : sameSet((q?.voters ?? []).map(String), brokerIds.map(String));
             return check(
               'a metadata quorum of 3 voters with a leader, 3 brokers registered',
-              (q?.voters.length ?? 0) === 3 && votersOk === true && (q?.leader ?? -1) > 0 && registered.length === 3,
+              (q?.voters.length ?? 0) === 3 &&
+                votersOk === true &&
+                (q?.voters ?? []).includes(q?.leader ?? -1) &&
+                sameSet(registered, brokers),
               `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
                 'brokers 1,2,3 registered',
               `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
@@ -199,9 +293,18 @@ export default defineLab({
       ),
       check(
         'kafka-topics.sh --zookeeper is refused (removed in Kafka 3.0)',
-        flag !== undefined && flag.exitCode !== 0,
-        'a non-zero exit and an unknown-option error',
+        flag !== undefined && flag.exitCode !== 0 && REMOVED.test(flag.line),
+        'a non-zero exit and the tool\'s own error: "zookeeper is not a recognized option"',
         flag ? `exit ${flag.exitCode}: ${flag.line}` : 'not run',
+      ),
+      check(
+        'delete.topic.enable defaults to true, log.retention.bytes to -1, and a topic deletes as is',
+        seen.brokerDefaults?.['delete.topic.enable'] === 'true' &&
+          seen.brokerDefaults?.['log.retention.bytes'] === '-1' &&
+          seen.scratchDeleted === true,
+        `delete.topic.enable=true, log.retention.bytes=-1 (no size limit) on a broker the lab set neither on; ${SCRATCH} deleted`,
+        `delete.topic.enable=${seen.brokerDefaults?.['delete.topic.enable'] ?? '?'}, log.retention.bytes=` +
+          `${seen.brokerDefaults?.['log.retention.bytes'] ?? '?'}; ${SCRATCH} ${seen.scratchDeleted ? 'deleted' : 'not deleted'}`,
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }),
     ];
@@ -209,15 +312,6 @@ export default defineLab({
   },
 });
 
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
-}
-
 function describeParts(ps: PartitionState[]): string {
-  return ps
-    .map(
-      (x) =>
-        `${x.topic}-${x.partition}: leader ${x.leader ?? '-'}, replicas ${x.replicas.join(',')}, isr ${x.isr.join(',')}`,
-    )
-    .join('; ');
+  return ps.map(partText).join('; ');
 }

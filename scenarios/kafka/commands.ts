@@ -1,6 +1,7 @@
-import type { Evidence } from '../../src/engine/history.ts';
+import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
+import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
@@ -75,4 +76,32 @@ export function kraftRoles(k: StartedKafka): string {
 /** The mode the evidence was produced in (observed at the start of every Kafka lab). */
 export function modeOf(ev: Evidence): string {
   return String(lastObservation(ev, 'mode') ?? '?');
+}
+
+/** The same members, in any order (ISR against replicas, voters against brokers). */
+export function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** One partition in a line: "t-0: leader kafka1, replicas kafka1,kafka2,kafka3, isr kafka1,kafka2". */
+export function partText(p: PartitionState): string {
+  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
+}
+
+/** The Kafka error name a failed operation carries (the client writes "TYPE: message"). */
+export function errorType(o: Op): string | undefined {
+  return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
+}
+
+/**
+ * Why `parts` are not what a lab needs before its fault: `count` partitions, each with
+ * `replicas` replicas, a leader and every replica in sync. Empty when they are.
+ */
+export function notInSync(parts: PartitionState[], count: number, replicas: number): string[] {
+  const out: string[] = [];
+  if (parts.length !== count) out.push(`${count} partitions expected, ${parts.length} found`);
+  for (const p of parts) {
+    if (p.replicas.length !== replicas || !p.leader || !sameSet(p.isr, p.replicas)) out.push(partText(p));
+  }
+  return out;
 }

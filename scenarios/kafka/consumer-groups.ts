@@ -1,13 +1,14 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, sample } from '../../src/checkers/delivery.ts';
-import { type Evidence, type History, lastObservation, type Op } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
-import type { GroupState } from '../../stacks/kafka/admin.ts';
+import { type Evidence, type History, type Op, observed } from '../../src/engine/history.ts';
+import { defineLab, type LabContext } from '../../src/engine/lab.ts';
+import type { GroupState, PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { bothModes, groupCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, groupCommand, modeParam, notInSync, OUTDATED, partText } from './commands.ts';
+
+type Lab = LabContext<StartedKafka, { mode: string }>;
 
 const TOPIC = 'groups';
 const FIRST = 90;
@@ -21,9 +22,23 @@ interface Split {
   counts: Record<string, number>;
 }
 
-/** Waits until a group is Stable with `members` members covering all 3 partitions; returns it. */
-async function stableGroup(k: StartedKafka, group: string, members: number): Promise<GroupState> {
-  return waitUntil(
+interface Seen {
+  mode: string;
+  partitions: PartitionState[];
+  twoAssignment: Record<string, number[]>;
+  twoSplit: Split;
+  otherCount: number;
+  consoleCounts: number[];
+  fourSplit: Split;
+  leaveAt: number;
+  rebalanceMs: number;
+  afterLeave: number[];
+}
+
+/** Waits until a group is Stable with `members` members covering all 3 partitions (undefined: it never was). */
+async function stableGroup(lab: Lab, group: string, members: number): Promise<GroupState | undefined> {
+  const k = lab.stack;
+  return lab.until(
     `group ${group} stable with ${members} members`,
     async () => {
       const g = await k.admin.group(group);
@@ -36,9 +51,10 @@ async function stableGroup(k: StartedKafka, group: string, members: number): Pro
   );
 }
 
-/** Waits until receives of function `f` cover `n` distinct messages of `producer`. */
-async function received(history: History, f: string, producer: string, n: number, what: string): Promise<void> {
-  await waitUntil(
+/** Waits until receives of function `f` cover `n` distinct messages of `producer` (or gives up). */
+async function received(lab: Lab, f: string, producer: string, n: number, what: string): Promise<void> {
+  const history: History = lab.history;
+  await lab.until(
     what,
     async () => {
       const ids = new Set(
@@ -72,19 +88,38 @@ export default defineLab({
     'follows partitions (not 50/50); another group gets every message again; a consumer beyond the partition ' +
     'count sits idle; a consumer leaving triggers a rebalance and nothing is lost',
   notes:
-    'Notes, Kafka chapter: "Consumer group" under "Kafka角色和流程" and "消费 Topic" (单播 within a group, 多播 across ' +
-    'groups). Two corrections: the notes say "共100条消息, A消费50条, B消费另外的50条" - the split is by partition, ' +
-    'not by message count; and "如果不指定组，则消费者算作是默认组中 ... 共享消息" is wrong: kafka-console-consumer.sh ' +
-    'without --group makes a random group of its own (console-consumer-<n>), so every such consumer sees every ' +
-    `message. ${OUTDATED}`,
+    'Notes, Kafka chapter: "Consumer group" under "Kafka角色和流程" (line 692) and "消费 Topic" (lines 1360-1373: ' +
+    '单播 within a group, 多播 across groups). Two corrections: the notes say "共100条消息, A消费50条, B消费另外的50条" ' +
+    '(line 1360) - the split is by partition, not by message count; and "如果不指定组，则消费者算作是默认组中 ... 共享消息" ' +
+    '(lines 692 and 1373) is wrong: kafka-console-consumer.sh without --group makes a random group of its own ' +
+    '(console-consumer-<random number>, with auto-commit off), so every such consumer sees every message. ' +
+    OUTDATED,
   variants: bothModes(),
   params: { mode: modeParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
-  async run(lab) {
+  async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
+    // The lesson's arithmetic (2 members share 3 partitions as 2+1, a 4th member idles) needs exactly 3.
+    const parts =
+      (await lab.until(
+        `${TOPIC}: 3 partitions, each led and in sync`,
+        async () => {
+          const ps = await k.admin.partitions([TOPIC]);
+          return notInSync(ps, 3, 3).length === 0 ? { done: true, value: ps } : { done: false, seen: partsText(ps) };
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      )) ?? (await k.admin.partitions([TOPIC]));
+    lab.observe('partitions', parts, partsText(parts));
+    const wrong = notInSync(parts, 3, 3);
+    return wrong.length
+      ? [`${TOPIC} must have 3 partitions, each with a leader and 3 replicas in sync: ${wrong.join('; ')}`]
+      : [];
+  },
+  async run(lab) {
+    const k = lab.stack;
     const member = (name: string, group: string, f: string) =>
       new KafkaGroupConsumer(k.bootstrap, lab.history, { name, groupId: group, topics: [TOPIC], f, commit: 'manual' });
     const [a, b] = [member('two-a', 'two', 'receive:two'), member('two-b', 'two', 'receive:two')];
@@ -96,10 +131,10 @@ export default defineLab({
         'evenly by two: one member gets two, the other one.',
       async () => {
         await Promise.all([a.start(), b.start()]);
-        const g = await stableGroup(k, 'two', 2);
+        const g = (await stableGroup(lab, 'two', 2)) ?? (await k.admin.group('two'));
         lab.observe('twoAssignment', assignmentOf(g), `assignment: ${JSON.stringify(assignmentOf(g))}`);
       },
-      [groupCommand(k, 'two')],
+      [groupCommand(k, 'two'), describeTopicCommand(k, TOPIC)],
     );
 
     await lab.step(
@@ -113,7 +148,7 @@ export default defineLab({
           acks: 'all',
           route: (seq) => ({ key: `key-${seq % 9}` }),
         });
-        await received(lab.history, 'receive:two', 'p1', FIRST, `group two receiving ${FIRST} messages`);
+        await received(lab, 'receive:two', 'p1', FIRST, `group two receiving ${FIRST} messages`);
         const split: Split = {
           assignment: Object.fromEntries([a, b].map((c) => [c.name, c.assignment[TOPIC] ?? []])),
           counts: { [a.name]: a.received, [b.name]: b.received },
@@ -132,7 +167,7 @@ export default defineLab({
       async () => {
         const o = member('other', 'other', 'receive:other');
         await o.start();
-        await received(lab.history, 'receive:other', 'p1', FIRST, `group other receiving ${FIRST} messages`);
+        await received(lab, 'receive:other', 'p1', FIRST, `group other receiving ${FIRST} messages`);
         await o.stop();
         lab.observe('otherCount', o.received, `group other received ${o.received}`);
         const consoleRun = (node: string) =>
@@ -178,7 +213,7 @@ export default defineLab({
       async () => {
         const four = ['four-a', 'four-b', 'four-c', 'four-d'].map((n) => member(n, 'four', 'receive:four'));
         await Promise.all(four.map((c) => c.start()));
-        const g = await stableGroup(k, 'four', 4);
+        const g = (await stableGroup(lab, 'four', 4)) ?? (await k.admin.group('four'));
         // Whoever joined first may already have read the old messages: count the new ones.
         lab.observe('fourStableAt', lab.history.now());
         await produce(k.bootstrap, lab.history, TOPIC, THIRD, {
@@ -186,8 +221,8 @@ export default defineLab({
           acks: 'all',
           route: (seq) => ({ key: `key-${seq % 9}` }),
         });
-        await received(lab.history, 'receive:four', 'p3', THIRD, `group four receiving ${THIRD} new messages`);
-        await received(lab.history, 'receive:four', 'p1', FIRST, `group four receiving the ${FIRST} old ones`);
+        await received(lab, 'receive:four', 'p3', THIRD, `group four receiving ${THIRD} new messages`);
+        await received(lab, 'receive:four', 'p1', FIRST, `group four receiving the ${FIRST} old ones`);
         const split: Split = {
           assignment: assignmentOf(g),
           counts: Object.fromEntries(
@@ -214,7 +249,7 @@ export default defineLab({
         lab.observe('leaveAt', lab.history.now());
         const t0 = Date.now();
         await b.stop();
-        await waitUntil(
+        await lab.until(
           `${a.name} owning all 3 partitions`,
           async () =>
             a.assignments.length > before && (a.assignment[TOPIC] ?? []).length === 3
@@ -229,7 +264,7 @@ export default defineLab({
           acks: 'all',
           route: (seq) => ({ key: `key-${seq % 9}` }),
         });
-        await received(lab.history, 'receive:two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
+        await received(lab, 'receive:two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
         await a.stop();
       },
       [groupCommand(k, 'two')],
@@ -245,7 +280,7 @@ export default defineLab({
         `each consumer gets all ${FIRST}`,
       ],
       answer: (ev) => {
-        const s = lastObservation(ev, 'twoSplit') as Split | undefined;
+        const s = observed<Seen>(ev).twoSplit;
         if (!s) return undefined;
         const counts = Object.values(s.counts);
         const sizes = Object.values(s.assignment)
@@ -258,18 +293,19 @@ export default defineLab({
     },
   ],
   check(ev) {
-    const two = lastObservation(ev, 'twoSplit') as Split | undefined;
-    const four = lastObservation(ev, 'fourSplit') as Split | undefined;
-    const other = Number(lastObservation(ev, 'otherCount'));
-    const consoleCounts = (lastObservation(ev, 'consoleCounts') as number[] | undefined) ?? [];
-    const leaveAt = Number(lastObservation(ev, 'leaveAt'));
-    const afterLeave = (lastObservation(ev, 'afterLeave') as number[] | undefined) ?? [];
+    const seen = observed<Seen>(ev);
+    const two = seen.twoSplit;
+    const four = seen.fourSplit;
+    const other = Number(seen.otherCount);
+    const consoleCounts = seen.consoleCounts ?? [];
+    const leaveAt = Number(seen.leaveAt);
+    const afterLeave = seen.afterLeave ?? [];
     const firstOnly = ev.ops.filter((o) => o.f !== 'send' || producerOf(o) === 'p1');
     const beforeLeave = firstOnly.filter((o) => o.f !== 'receive:two' || o.time < leaveAt);
     const once = delivery(beforeLeave, { receive: 'receive:two' });
     const partitionsSeen = partitionsBy(ev, 'receive:two', leaveAt);
     const assigned = two ? Object.values(two.assignment).map((ps) => [...ps].sort().join(',')) : [];
-    const seen = two ? Object.keys(two.assignment).map((c) => (partitionsSeen[c] ?? []).join(',')) : [];
+    const fromParts = two ? Object.keys(two.assignment).map((c) => (partitionsSeen[c] ?? []).join(',')) : [];
     const idle = four ? Object.entries(four.assignment).filter(([, ps]) => ps.length === 0) : [];
     const fourLost = delivery(
       ev.ops.filter((o) => o.f !== 'send' || producerOf(o) !== 'p2'),
@@ -290,7 +326,7 @@ export default defineLab({
             .map((x) => x.split(',').length)
             .sort()
             .join(',') === '1,2' &&
-          seen.join('|') === assigned.join('|'),
+          fromParts.join('|') === assigned.join('|'),
         'one consumer owns 2 partitions and the other 1, and each receives from exactly its own partitions',
         describeSplit(two),
         { partitionsSeen },
@@ -322,7 +358,7 @@ export default defineLab({
         'a consumer leaving triggers a rebalance',
         afterLeave.length === 3,
         'the remaining consumer owns partitions 0,1,2 after the rebalance',
-        `[${afterLeave.join(',')}] after ${String(lastObservation(ev, 'rebalanceMs'))} ms`,
+        `[${afterLeave.join(',')}] after ${String(seen.rebalanceMs)} ms`,
       ),
       ...deliveryChecks(delivery(ev.ops, { receive: 'receive:two' }), { loss: 'forbidden', duplicates: 'allowed' }).map(
         (c) => ({ ...c, name: `group "two": ${c.name}` }),
@@ -345,4 +381,8 @@ function partitionsBy(ev: Evidence, f: string, until: number): Record<string, st
     out[o.process] = set;
   }
   return Object.fromEntries(Object.entries(out).map(([c, s]) => [c, [...s].sort().map(String)]));
+}
+
+function partsText(ps: PartitionState[]): string {
+  return ps.map(partText).join('; ') || 'no partitions';
 }

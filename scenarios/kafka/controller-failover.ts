@@ -1,6 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { lastObservation } from '../../src/engine/history.ts';
+import { observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
 import { errorText } from '../../stacks/kafka/client.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
@@ -9,6 +9,25 @@ import { bothModes, controllerCommands, kraftRoles, layoutParam, modeParam, name
 
 const TOPIC = 'after-failover';
 const MESSAGES = 20;
+/**
+ * KRaft: the survivors notice after controller.quorum.fetch.timeout.ms (2 s) and elect, often
+ * after one split vote (the epoch then rises by 2); ZooKeeper mode: /controller goes when the
+ * dead broker's session (6 s in the lab) expires. Measured from the kill to another node being
+ * the controller: KRaft combined 2.1..4.5 s (median 4.1 s, 10 runs), KRaft isolated 6.1..6.4 s
+ * (median 6.2 s, 6 runs), ZooKeeper mode 5.1..5.9 s (median 5.3 s, 5 runs). The bound leaves
+ * about 2.5 s over the worst of them for a loaded machine.
+ */
+const FAILOVER_BOUND_MS = 9000;
+
+interface Seen {
+  mode: string;
+  controllerBefore: string;
+  epochBefore: number;
+  controllerAfter: string;
+  epochAfter: number;
+  failoverMs: number;
+  controllerAfterRestart: string;
+}
 
 export default defineLab({
   id: 'kafka/controller-failover',
@@ -28,9 +47,9 @@ export default defineLab({
     layout: layoutParam,
     maxFailoverMs: {
       type: 'int',
-      default: 30_000,
+      default: FAILOVER_BOUND_MS,
       min: 100,
-      describe: 'the bound a new controller must be active within',
+      describe: 'the bound a new controller must be active within (measured figures in the source)',
     },
   },
   stack: kafka,
@@ -40,14 +59,18 @@ export default defineLab({
     lab.observe('mode', k.mode);
     if (k.mode === 'zookeeper') {
       const registered = await k.admin.registeredBrokers();
-      return registered.length === k.brokers.length
-        ? []
-        : [`only ${registered.join(',')} registered in /brokers/ids: another broker could not take over`];
+      const c = await k.admin.controller();
+      return [
+        ...(registered.length === k.brokers.length
+          ? []
+          : [`only ${registered.join(',')} registered in /brokers/ids: another broker could not take over`]),
+        ...(c.node ? [] : ['no broker holds /controller']),
+      ];
     }
     // A Raft election needs a majority of voters that are caught up.
     const q = await k.admin.quorum();
     const lagging = q.voters.filter((v) => v.logEndOffset < q.highWatermark - 100);
-    return q.voters.length === 3 && lagging.length === 0
+    return q.voters.length === 3 && lagging.length === 0 && q.leaderId >= 0
       ? []
       : [`the quorum must have 3 caught-up voters: ${JSON.stringify(q.voters)} (high watermark ${q.highWatermark})`];
   },
@@ -82,16 +105,37 @@ export default defineLab({
             '(2 s, the production default) one of them starts an election and the one that gets a majority of ' +
             'votes (2 of 3) becomes leader. Both survivors may time out together and split the vote; each then ' +
             'retries after a random back-off, and the epoch counts every round.'
-      } The lab measures the time until another node is the active controller.`,
+      } The lab measures the time until another node is the active controller, and expects it within ` +
+        `${lab.params.maxFailoverMs} ms.`,
       async () => {
         await lab.faults.kill(old);
         const t0 = Date.now();
-        const now = await k.waitForController({ not: old, timeoutMs: lab.params.maxFailoverMs + 30_000 });
+        // Watched well past the bound, so that a slow failover is measured, not cut off.
+        const now = await lab.until(
+          `an active controller other than ${old}`,
+          async () => {
+            const c = await k.admin.controller();
+            return c.node && c.node !== old
+              ? { done: true, value: c }
+              : { done: false, seen: `controller ${c.node ?? 'none'} (epoch ${c.epoch ?? '?'})` };
+          },
+          { timeoutMs: lab.params.maxFailoverMs + 30_000, intervalMs: 50 },
+        );
         const ms = Date.now() - t0;
-        const c = await k.admin.controller();
-        lab.observe('controllerAfter', now, `new controller: ${named(now)}, epoch ${c.epoch}`);
-        lab.observe('epochAfter', c.epoch);
-        lab.observe('failoverMs', ms, `a new controller ${ms} ms after the kill`);
+        if (!now) return;
+        lab.observe('controllerAfter', now.node, `new controller: ${named(now.node)}, epoch ${now.epoch}`);
+        lab.observe('epochAfter', now.epoch);
+        lab.observe(
+          'failoverMs',
+          ms,
+          `a new controller ${ms} ms after the kill (bound ${lab.params.maxFailoverMs} ms)`,
+        );
+        const rounds = (now.epoch ?? 0) - (before.epoch ?? 0);
+        if (k.mode === 'kraft' && rounds > 1)
+          lab.say(
+            `the epoch rose by ${rounds}: ${rounds - 1} election round(s) ended without a winner (split vote) ` +
+              'before one survivor got 2 of 3 votes',
+          );
       },
       controllerCommands(k, survivor),
     );
@@ -143,25 +187,37 @@ export default defineLab({
       question: 'The active controller is about to be killed. How long until another node is the controller?',
       choices: ['under 1 s', '1 to 5 s', '5 to 20 s', 'more than 20 s'],
       answer: (ev) => {
-        const ms = Number(lastObservation(ev, 'failoverMs'));
+        const ms = Number(observed<Seen>(ev).failoverMs);
         if (Number.isNaN(ms)) return undefined;
         return ms < 1000 ? 0 : ms < 5000 ? 1 : ms <= 20_000 ? 2 : 3;
       },
     },
   ],
   check(ev, p) {
-    const old = lastObservation(ev, 'controllerBefore') as string | undefined;
-    const now = lastObservation(ev, 'controllerAfter') as string | undefined;
-    const ms = Number(lastObservation(ev, 'failoverMs'));
-    const e0 = Number(lastObservation(ev, 'epochBefore'));
-    const e1 = Number(lastObservation(ev, 'epochAfter'));
+    const seen = observed<Seen>(ev);
+    const old = seen.controllerBefore;
+    const now = seen.controllerAfter;
+    const ms = Number(seen.failoverMs);
+    const e0 = Number(seen.epochBefore);
+    const e1 = Number(seen.epochAfter);
     const created = ev.ops.find((o) => o.f === 'create-topic' && o.type !== 'invoke');
+    if (!old) {
+      // The run ended before the lab found and killed the controller: nothing here can be judged.
+      return [
+        {
+          name: 'the controller was killed',
+          ok: 'unknown',
+          expected: 'the active controller found and killed',
+          observed: 'the run ended before the fault',
+        },
+      ];
+    }
     return [
       check(
         `a new controller within ${p.maxFailoverMs} ms`,
         typeof now === 'string' && now !== old && ms <= p.maxFailoverMs,
         `another node is the active controller within ${p.maxFailoverMs} ms`,
-        `${named(now)} after ${ms} ms (was ${named(old)})`,
+        now ? `${named(now)} after ${ms} ms (was ${named(old)})` : `none within ${p.maxFailoverMs + 30_000} ms`,
         { failoverMs: ms },
       ),
       check(

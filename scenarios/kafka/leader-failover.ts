@@ -1,15 +1,22 @@
 import { availability } from '../../src/checkers/availability.ts';
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { lastObservation } from '../../src/engine/history.ts';
+import { observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { sleep, waitUntil } from '../../src/runtime/poll.ts';
+import { sleep } from '../../src/runtime/poll.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { ProducerLoop, readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, named, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, named, notInSync, OUTDATED, partText } from './commands.ts';
 
 const TOPIC = 'failover';
+/**
+ * A dead broker is noticed within the session timeout (6 s in the lab) of its last heartbeat,
+ * then the controller elects at once. Measured from the kill to the metadata naming the new
+ * leader: KRaft 4.8..6.2 s (median 5.5 s, 10 runs), ZooKeeper mode 4.5..5.9 s (median 4.6 s,
+ * 5 runs). The bound leaves about 3 s over the worst of them for a loaded machine.
+ */
+const ELECTION_BOUND_MS = 9000;
 /**
  * Each broker leads one partition and its followers are listed larger id first, so the
  * first live replica in assignment order is never the smallest id: the lab can tell
@@ -20,6 +27,20 @@ const ASSIGNMENT = [
   ['kafka2', 'kafka3', 'kafka1'],
   ['kafka3', 'kafka2', 'kafka1'],
 ];
+
+interface Seen {
+  mode: string;
+  isrBefore: PartitionState[];
+  controller: string;
+  choice: Choice;
+  newLeader: string;
+  electionMs: number;
+  servingFrom: number;
+  urpWhileDown: string[];
+  isrRecoveryMs: number;
+  isrAfterRestart: PartitionState[];
+  leaderAfterPreferred: string;
+}
 
 interface Choice {
   partition: number;
@@ -39,20 +60,25 @@ export default defineLab({
     'under-replicated while the broker is down; after its restart the ISR fills again and a preferred-leader ' +
     'election gives leadership back; no acks=all write is lost',
   notes:
-    'Notes, Kafka chapter: "Kafka 工作机制" (leader, follower, ISR, failover) and the interview answer "说说kafka是怎样' +
-    '选举的". The notes are wrong about the rule: their code picks Collections.min(isr), the smallest broker id; ' +
-    'Kafka picks the first replica in the assignment order that is alive and in the ISR (this lab lays the ' +
-    'replicas out so the two rules disagree). And it is the controller that elects, not ZooKeeper: in ZooKeeper ' +
-    "mode the controller reacts to the dead broker's znode vanishing, in KRaft mode to missed heartbeats. " +
+    'Notes, Kafka chapter: "Kafka 工作机制" (line 712 on: leader, follower, ISR, failover) and the interview ' +
+    'answer "说说kafka是怎样选举的" (line 1520 on). The notes are wrong about the rule: their code (line 1567) ' +
+    'picks Collections.min(isr), the smallest broker id; Kafka picks the first replica in the assignment order ' +
+    'that is alive and in the ISR (PartitionLeaderElectionAlgorithms in the ZooKeeper-mode controller, PartitionChangeBuilder in KRaft; this lab ' +
+    'lays the replicas out so the two rules disagree). It is the controller that elects, not ZooKeeper (lines ' +
+    "729-730 have ZooKeeper notify the replicas): in ZooKeeper mode the controller reacts to the dead broker's " +
+    'znode vanishing, in KRaft mode to missed heartbeats. And followers replicate by fetching from the leader, ' +
+    'as consumers do; the leader pushes nothing (line 1585 says the leader passes each message to the ISR). ' +
     OUTDATED,
   variants: bothModes(),
   params: {
     mode: modeParam,
     maxElectionMs: {
       type: 'int',
-      default: 30_000,
+      default: ELECTION_BOUND_MS,
       min: 100,
-      describe: 'the bound a new leader must be elected within (lab session timeout 6 s; production 18 s / 9 s)',
+      describe:
+        'the bound a new leader must be elected within: the lab session timeout (6 s; production 18 s / 9 s) plus ' +
+        'headroom',
     },
   },
   stack: kafka,
@@ -62,20 +88,24 @@ export default defineLab({
     const k = lab.stack;
     lab.observe('mode', k.mode);
     await k.admin.createTopic(TOPIC, { assignment: ASSIGNMENT, config: { 'min.insync.replicas': 2 } });
-    const parts = await waitUntil(
-      `${TOPIC}: ISR = replicas on every partition`,
-      async () => {
-        const ps = await k.admin.partitions([TOPIC]);
-        return ps.length === 3 && ps.every((x) => x.isr.length === x.replicas.length)
-          ? { done: true, value: ps }
-          : { done: false, seen: describeParts(ps) };
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    ).catch(() => k.admin.partitions([TOPIC]));
+    const parts =
+      (await lab.until(
+        `${TOPIC}: ISR = replicas on every partition`,
+        async () => {
+          const ps = await k.admin.partitions([TOPIC]);
+          return notInSync(ps, 3, 3).length === 0
+            ? { done: true, value: ps }
+            : { done: false, seen: describeParts(ps) };
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      )) ?? (await k.admin.partitions([TOPIC]));
     lab.observe('isrBefore', parts, describeParts(parts));
-    const notFull = parts.filter((x) => x.isr.length < x.replicas.length || x.leader !== x.replicas[0]);
+    const notFull = [
+      ...notInSync(parts, 3, 3),
+      ...parts.filter((x) => x.leader !== x.replicas[0]).map((x) => `${partText(x)} (leader not preferred)`),
+    ];
     return notFull.length
-      ? [`before the fault every replica must be in sync and leaders preferred: ${describeParts(notFull)}`]
+      ? [`before the fault every replica must be in sync and leaders preferred: ${notFull.join('; ')}`]
       : [];
   },
   async run(lab) {
@@ -130,17 +160,25 @@ export default defineLab({
           'broker.session.timeout.ms (6 s here, 9 s in production), elects new leaders for its partitions and ' +
           'removes it from every ISR.') +
         ` Writes to partition ${choice.partition} fail or wait meanwhile. The lab measures the time until the ` +
-        'metadata names a new leader.',
+        `metadata names a new leader, and expects it within ${lab.params.maxElectionMs} ms.`,
       async () => {
         await lab.faults.kill(choice.victim);
         const t0 = Date.now();
-        const leader = await k.waitForLeader(TOPIC, choice.partition, {
-          not: choice.victim,
-          timeoutMs: lab.params.maxElectionMs + 30_000,
-        });
+        // Watched well past the bound, so that a slow election is measured, not cut off.
+        const leader = await lab.until(
+          `a leader of ${TOPIC}-${choice.partition} other than ${choice.victim}`,
+          async () => {
+            const p = await k.admin.partition(TOPIC, choice.partition);
+            return p.leader && p.leader !== choice.victim
+              ? { done: true, value: p.leader }
+              : { done: false, seen: partText(p) };
+          },
+          { timeoutMs: lab.params.maxElectionMs + 30_000, intervalMs: 100 },
+        );
         const ms = Date.now() - t0;
+        if (leader === undefined) return;
         lab.observe('newLeader', leader, `new leader of ${TOPIC}-${choice.partition}: ${named(leader)}`);
-        lab.observe('electionMs', ms, `elected ${ms} ms after the kill`);
+        lab.observe('electionMs', ms, `elected ${ms} ms after the kill (bound ${lab.params.maxElectionMs} ms)`);
         lab.observe('servingFrom', lab.history.now());
         lab.say(
           leader === choice.expected
@@ -148,14 +186,15 @@ export default defineLab({
                 `"smallest id" rule would have picked ${choice.smallest}`
             : `unexpected: ${leader} (assignment ${choice.replicas.join(',')})`,
         );
-        const urp = await waitUntil(
-          'under-replicated partitions',
-          async () => {
-            const u = await k.admin.underReplicated();
-            return u.length ? { done: true, value: u } : { done: false, seen: 'none yet' };
-          },
-          { timeoutMs: 20_000, intervalMs: 200 },
-        ).catch(() => [] as PartitionState[]);
+        const urp =
+          (await lab.until(
+            'under-replicated partitions',
+            async () => {
+              const u = await k.admin.underReplicated();
+              return u.length ? { done: true, value: u } : { done: false, seen: 'none yet' };
+            },
+            { timeoutMs: 20_000, intervalMs: 200 },
+          )) ?? [];
         lab.observe(
           'urpWhileDown',
           urp.map((x) => `${x.topic}-${x.partition}`),
@@ -177,18 +216,20 @@ export default defineLab({
       async () => {
         await lab.faults.start(choice.victim);
         const t0 = Date.now();
-        const parts = await waitUntil(
+        const parts = await lab.until(
           `${TOPIC}: ISR full again`,
           async () => {
             const ps = await k.admin.partitions([TOPIC]);
-            return ps.every((x) => x.isr.length === x.replicas.length)
+            return notInSync(ps, 3, 3).length === 0
               ? { done: true, value: ps }
               : { done: false, seen: describeParts(ps) };
           },
           { timeoutMs: 120_000, intervalMs: 250 },
         );
-        lab.observe('isrRecoveryMs', Date.now() - t0, `ISR full again ${Date.now() - t0} ms after the restart`);
-        lab.observe('isrAfterRestart', parts, describeParts(parts));
+        const ms = Date.now() - t0;
+        if (parts) lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
+        const now = parts ?? (await k.admin.partitions([TOPIC]));
+        lab.observe('isrAfterRestart', now, describeParts(now));
       },
       [describeTopicCommand(k, TOPIC, survivor)],
     );
@@ -209,16 +250,17 @@ export default defineLab({
       async () => {
         const r = await k.tool(survivor, ...electArgs);
         lab.say((r.stdout || r.stderr).trim().split('\n').slice(-1)[0] ?? `exit ${r.exitCode}`);
-        const leader = await waitUntil(
-          `${choice.victim} leading ${TOPIC}-${choice.partition} again`,
-          async () => {
-            const p = await k.admin.partition(TOPIC, choice.partition);
-            return p.leader === choice.victim
-              ? { done: true, value: p.leader }
-              : { done: false, seen: `leader ${p.leader ?? 'none'}` };
-          },
-          { timeoutMs: 30_000, intervalMs: 200 },
-        ).catch(async () => (await k.admin.partition(TOPIC, choice.partition)).leader);
+        const leader =
+          (await lab.until(
+            `${choice.victim} leading ${TOPIC}-${choice.partition} again`,
+            async () => {
+              const p = await k.admin.partition(TOPIC, choice.partition);
+              return p.leader === choice.victim
+                ? { done: true, value: p.leader }
+                : { done: false, seen: `leader ${p.leader ?? 'none'}` };
+            },
+            { timeoutMs: 30_000, intervalMs: 200 },
+          )) ?? (await k.admin.partition(TOPIC, choice.partition)).leader;
         lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
       },
       [k.toolCommand(survivor, ...electArgs)],
@@ -243,22 +285,22 @@ export default defineLab({
         'none until the dead broker returns',
       ],
       answer: (ev) => {
-        const c = lastObservation(ev, 'choice') as Choice | undefined;
-        const leader = lastObservation(ev, 'newLeader');
+        const { choice: c, newLeader: leader } = observed<Seen>(ev);
         if (!c) return undefined;
         return leader === c.expected ? 0 : leader === c.smallest ? 1 : leader === undefined ? 2 : undefined;
       },
     },
   ],
   check(ev, p) {
-    const c = lastObservation(ev, 'choice') as Choice | undefined;
-    const before = (lastObservation(ev, 'isrBefore') as PartitionState[] | undefined) ?? [];
-    const leader = lastObservation(ev, 'newLeader') as string | undefined;
-    const ms = Number(lastObservation(ev, 'electionMs'));
-    const urp = (lastObservation(ev, 'urpWhileDown') as string[] | undefined) ?? [];
-    const after = (lastObservation(ev, 'isrAfterRestart') as PartitionState[] | undefined) ?? [];
-    const preferred = lastObservation(ev, 'leaderAfterPreferred') as string | undefined;
-    const servingFrom = Number(lastObservation(ev, 'servingFrom'));
+    const seen = observed<Seen>(ev);
+    const c = seen.choice;
+    const before = seen.isrBefore ?? [];
+    const leader = seen.newLeader;
+    const ms = Number(seen.electionMs);
+    const urp = seen.urpWhileDown ?? [];
+    const after = seen.isrAfterRestart ?? [];
+    const preferred = seen.leaderAfterPreferred;
+    const servingFrom = Number(seen.servingFrom);
     const target = c?.partition;
     const writesAfter = ev.ops.filter(
       (o) =>
@@ -268,12 +310,25 @@ export default defineLab({
         (o.value as { partition?: number }).partition === target,
     ).length;
     const isrBefore = before.find((x) => x.partition === target)?.isr ?? [];
+    if (!c) {
+      // The run ended before the lab chose and killed a leader: nothing here can be judged.
+      return [
+        {
+          name: 'the leader was killed',
+          ok: 'unknown',
+          expected: 'a partition leader chosen and killed under load',
+          observed: 'the run ended before the fault',
+        },
+      ];
+    }
     return [
       check(
         `a new leader within ${p.maxElectionMs} ms`,
         typeof leader === 'string' && leader !== c?.victim && ms <= p.maxElectionMs,
         `a surviving replica leads ${TOPIC}-${target} within ${p.maxElectionMs} ms`,
-        `${named(leader)} after ${ms} ms (was ${named(c?.victim)})`,
+        leader
+          ? `${named(leader)} after ${ms} ms (was ${named(c?.victim)})`
+          : `none within ${p.maxElectionMs + 30_000} ms`,
         { electionMs: ms },
       ),
       check(
@@ -291,7 +346,7 @@ export default defineLab({
       ),
       check(
         'after the restart every ISR is full again',
-        after.length === 3 && after.every((x) => x.isr.length === x.replicas.length),
+        notInSync(after, 3, 3).length === 0,
         'ISR = replicas on every partition',
         describeParts(after),
       ),
@@ -317,5 +372,5 @@ export default defineLab({
 });
 
 function describeParts(ps: PartitionState[]): string {
-  return ps.map((x) => `${x.partition}: leader ${x.leader ?? '-'} isr ${x.isr.join(',')}`).join('; ');
+  return ps.map(partText).join('; ');
 }

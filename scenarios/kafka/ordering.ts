@@ -1,18 +1,31 @@
 import { check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { ordering } from '../../src/checkers/ordering.ts';
-import { type Evidence, lastObservation, type Op } from '../../src/engine/history.ts';
+import { type Evidence, type Op, observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
+import { INTERNAL_PORT } from '../../stacks/kafka/config.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, modeParam, notInSync, OUTDATED, partText } from './commands.ts';
 
 const ONE = 'ordered-1';
 const THREE = 'ordered-3';
 const N = 60;
 const KEYED = 30;
+/** Keyless lines written by the Java console producer, to see where its partitioner puts them. */
+const KEYLESS = 'keyless-3';
+const LINES = 30;
+
+interface Seen {
+  mode: string;
+  topics: PartitionState[];
+  order1: number[];
+  order3: number[];
+  /** partition -> records the console producer's keyless lines landed in. */
+  keylessCounts: Record<string, number>;
+}
 
 interface Msg {
   seq: number;
@@ -41,21 +54,51 @@ export default defineLab({
   notes:
     'Notes, Kafka chapter: "顺序保证" under "Kafka 特点和优势" (Kafka保证一个Partiton内的消息的有序性, 分区间数据是无序的; ' +
     'set partitions to 1 when order matters) and "Partition" (同一个partition数据是有顺序的, 不同的partition则是无序的). ' +
-    'The notes are right here; the lab adds the usual fix they leave out: a message key, which keeps each key ' +
-    `in one partition and so in order. ${OUTDATED}`,
+    'The notes are right here (lines 670 and 694); the lab adds the usual fix they leave out: a message key, which ' +
+    'keeps each key in one partition and so in order. It also shows what the Java producer does with records ' +
+    'that have no key: not round robin but "sticky" (KIP-480, Kafka 2.4; since 3.3 KIP-794 switches partition ' +
+    `after batch.size bytes), so a small burst of keyless records lands in a single partition. ${OUTDATED}`,
   variants: bothModes(),
   params: { mode: modeParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
-  async run(lab) {
+  async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
     await k.admin.createTopic(ONE, { partitions: 1, replicationFactor: 3 });
     await k.admin.createTopic(THREE, { partitions: 3, replicationFactor: 3 });
+    await k.admin.createTopic(KEYLESS, { partitions: 3, replicationFactor: 3 });
+    // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
+    const wrong = async () => {
+      const [one, three, keyless] = await Promise.all([ONE, THREE, KEYLESS].map((t) => k.admin.partitions([t])));
+      return {
+        parts: [...(one ?? []), ...(three ?? []), ...(keyless ?? [])],
+        reasons: [
+          ...notInSync(one ?? [], 1, 3).map((r) => `${ONE}: ${r}`),
+          ...notInSync(three ?? [], 3, 3).map((r) => `${THREE}: ${r}`),
+          ...notInSync(keyless ?? [], 3, 3).map((r) => `${KEYLESS}: ${r}`),
+        ],
+      };
+    };
+    await lab.until(
+      'the topics led and in sync',
+      async () => {
+        const w = await wrong();
+        return w.reasons.length ? { done: false, seen: w.reasons.join('; ') } : { done: true, value: true };
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    const w = await wrong();
+    lab.observe('topics', w.parts, w.parts.map(partText).join('; '));
+    return w.reasons;
+  },
+  async run(lab) {
+    const k = lab.stack;
     await lab.step(
       `Write sequence numbers 1..${N} into a 1-partition and a 3-partition topic`,
-      `Producer "one" writes 1..${N} to ${ONE}. Producer "three" writes 1..${N} to ${THREE}, spreading them ` +
-        `over partitions 0, 1, 2 in turn (as the partitioner does for messages without a key). Producer ` +
+      `Producer "one" writes 1..${N} to ${ONE}. Producer "three" writes 1..${N} to ${THREE}, naming partitions ` +
+        '0, 1, 2 in turn itself (round robin is NOT what a keyless record gets from the Java client: see the next ' +
+        `step). Producer ` +
         `"keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one partition. ` +
         'All acks=all, one at a time, so the write order is the sequence order.',
       async () => {
@@ -74,6 +117,40 @@ export default defineLab({
       [describeTopicCommand(k, THREE)],
     );
     await lab.step(
+      `Keyless records from the Java console producer into ${KEYLESS}`,
+      `kafka-console-producer.sh (the Java client) sends the lines 1..${LINES}, without keys, into ${KEYLESS} ` +
+        '(3 partitions). The notes do not say where keyless records go; the common belief is round robin. Since ' +
+        'Kafka 2.4 the default partitioner is sticky (KIP-480): it fills a batch for one partition before it ' +
+        'moves on, and since 3.3 (KIP-794) it moves after batch.size (16384) bytes. So this burst should land in ' +
+        "a single partition: per-partition end offsets tell. Clients differ here: kafkajs (which the lab's own " +
+        'producers use) still spreads keyless records round robin.',
+      async () => {
+        const node = 'kafka1';
+        const r = await k.cluster
+          .node(node)
+          .exec([
+            'sh',
+            '-c',
+            `seq 1 ${LINES} | kafka-console-producer.sh --bootstrap-server ${node}:${INTERNAL_PORT} --topic ${KEYLESS}`,
+          ]);
+        if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+        const ends = await k.admin.endOffsets(KEYLESS);
+        const counts = Object.fromEntries(Object.entries(ends).map(([p, n]) => [p, Number(n)]));
+        lab.observe(
+          'keylessCounts',
+          counts,
+          `records per partition of ${KEYLESS}: ${Object.entries(counts)
+            .map(([p, n]) => `${p}: ${n}`)
+            .join(', ')}`,
+        );
+      },
+      [
+        `docker exec -i ${k.cluster.node('kafka1').containerName} kafka-console-producer.sh --bootstrap-server ` +
+          `kafka1:${INTERNAL_PORT} --topic ${KEYLESS}`,
+        k.toolCommand('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
+      ],
+    );
+    await lab.step(
       'Read both topics back',
       'One consumer group per topic reads from the beginning. The consumer fetches each partition from its ' +
         "leader and hands over one partition's batch at a time: within a batch, offsets (and so sequence " +
@@ -88,7 +165,7 @@ export default defineLab({
           });
           await c.start();
           try {
-            await waitUntil(
+            await lab.until(
               `${group} reading ${n} messages`,
               async () => (c.received >= n ? { done: true, value: undefined } : { done: false, seen: `${c.received}` }),
               { timeoutMs: 60_000, intervalMs: 200 },
@@ -122,7 +199,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      beforeStep: 3,
       question: `In what order will a consumer of the 3-partition topic see the sequence numbers 1..${N}?`,
       choices: [
         `1, 2, 3 ... ${N}: Kafka keeps the order of the topic`,
@@ -140,7 +217,9 @@ export default defineLab({
   check(ev) {
     const one = ordering(only(ev.ops, 'receive:1p', 'one'), 'receive:1p');
     const three = ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
-    const order1 = (lastObservation(ev, 'order1') as number[] | undefined) ?? [];
+    const seen = observed<Seen>(ev);
+    const order1 = seen.order1 ?? [];
+    const keyless = Object.values(seen.keylessCounts ?? {});
     const keyed = received(ev, 'receive:3p', 'keyed');
     const byKey = new Map<string, number[]>();
     for (const m of keyed) byKey.set(m.msgKey ?? '', [...(byKey.get(m.msgKey ?? '') ?? []), m.seq]);
@@ -162,14 +241,28 @@ export default defineLab({
           ? `${three.withinKey.length} inversions, e.g. ${JSON.stringify(three.withinKey[0])}`
           : `${three.received} received, no inversion within a partition`,
       ),
+      {
+        ...check(
+          `${THREE}: no order across partitions`,
+          three.crossKey !== undefined,
+          'some message arrives after one written later (in another partition)',
+          three.crossKey
+            ? `seq ${three.crossKey.later} arrived after seq ${three.crossKey.first}`
+            : 'everything arrived in write order: no counter-example this time, which cannot show an order either',
+          { crossKey: three.crossKey },
+        ),
+        // A lack of order is shown by one counter-example; its absence proves nothing.
+        ...(three.crossKey || three.received !== N ? {} : { ok: 'unknown' as const }),
+      },
       check(
-        `${THREE}: no order across partitions`,
-        three.crossKey !== undefined,
-        'some message arrives after one written later (in another partition)',
-        three.crossKey
-          ? `seq ${three.crossKey.later} arrived after seq ${three.crossKey.first}`
-          : 'everything arrived in write order (no counter-example this time)',
-        { crossKey: three.crossKey },
+        'keyless records from the Java producer stick to one partition',
+        keyless.length === 3 && keyless.reduce((a, b) => a + b, 0) === LINES && keyless.includes(LINES),
+        `all ${LINES} keyless lines in one of the 3 partitions (sticky partitioner), not ${LINES / 3} in each`,
+        seen.keylessCounts
+          ? Object.entries(seen.keylessCounts)
+              .map(([p, n]) => `partition ${p}: ${n}`)
+              .join(', ')
+          : 'not observed',
       ),
       check(
         'one key keeps its order',
