@@ -1,6 +1,7 @@
-import type { Evidence } from '../../src/engine/history.ts';
+import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
+import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
@@ -75,4 +76,19 @@ export function kraftRoles(k: StartedKafka): string {
 /** The mode the evidence was produced in (observed at the start of every Kafka lab). */
 export function modeOf(ev: Evidence): string {
   return String(lastObservation(ev, 'mode') ?? '?');
+}
+
+/** The same members, in any order (an ISR against the replicas the lesson needs). */
+export function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** A partition's leader, replicas and ISR, in a line for narration. */
+export function partText(p: PartitionState): string {
+  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
+}
+
+/** The Kafka error name a failed send carries (client.ts writes "TYPE: message"). */
+export function errorType(o: Op): string | undefined {
+  return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
 }
