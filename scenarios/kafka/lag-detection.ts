@@ -261,7 +261,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      beforeStep: 3,
       question: 'The group stops consuming while the producer goes on. What does the lag do?',
       choices: [
         'stays where it is',
