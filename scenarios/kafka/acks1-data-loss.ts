@@ -45,6 +45,8 @@ interface Seen {
   afterKill: { leader: string | undefined; isr: string[] };
   newLeader: string | undefined;
   election: Election;
+  /** Messages the final read found. */
+  finalRead: number;
 }
 
 export default defineLab({
@@ -350,7 +352,7 @@ export default defineLab({
   async final(lab) {
     const k = lab.stack;
     const n = await readAll(k.bootstrap, k.admin, lab.history, TOPIC);
-    lab.say(`final read: ${n} messages in ${TOPIC}`);
+    lab.observe('finalRead', n, `final read: ${n} messages in ${TOPIC}`);
   },
   predictions: [
     {
@@ -373,6 +375,16 @@ export default defineLab({
   check(ev, p) {
     const checks: Check[] = [];
     const seen = observed<Seen>(ev);
+    // Without the final read nothing can be said about what survived.
+    if (seen.finalRead === undefined)
+      return [
+        {
+          name: 'the final read ran',
+          ok: 'unknown',
+          expected: 'a read of the whole topic after healing',
+          observed: 'no final read',
+        },
+      ];
     const isr = seen.isrAlone;
     const newLeader = seen.newLeader;
     const election = seen.election;
