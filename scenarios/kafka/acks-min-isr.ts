@@ -385,7 +385,10 @@ async function settled(
   ok: (p: PartitionState) => boolean,
   timeoutMs: number,
 ): Promise<PartitionState> {
-  return (await settle(lab, admin, ok, timeoutMs)) ?? (await admin.partition(TOPIC, 0));
+  const t0 = Date.now();
+  const part = (await settle(lab, admin, ok, timeoutMs)) ?? (await admin.partition(TOPIC, 0));
+  lab.observe('isrMs', Date.now() - t0, `ISR ${part.isr.join(',')} ${Date.now() - t0} ms after the change`);
+  return part;
 }
 
 function summarize(rs: string[]): string {
