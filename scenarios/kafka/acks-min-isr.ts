@@ -62,8 +62,8 @@ export default defineLab({
     'with min.insync.replicas=2, acks=all keeps working with one follower down and is refused (NOT_ENOUGH_REPLICAS) ' +
     'with two down, while acks=1 and acks=0 carry on; nothing acknowledged with acks=all is ever lost',
   notes:
-    'Notes, Kafka chapter: "Kafka 工作机制" (要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
-    'and "说一下同步投递和重复消费" (# acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
+    'Notes, Kafka chapter (seed lines 712-746 and 1573-1595): "Kafka 工作机制" (line 744: 要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
+    'and "说一下同步投递和重复消费" (lines 1592-1595, # acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
     'for the *current* ISR, which may shrink to the leader alone; min.insync.replicas is what turns that into a ' +
     'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. acks=0 gets no answer at all, so its "ok" ' +
     'means only "handed to the socket": the lab reports what the final read holds of those sends and excludes ' +

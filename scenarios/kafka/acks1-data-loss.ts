@@ -57,11 +57,11 @@ export default defineLab({
     'elected uncleanly, those acknowledged messages are gone for good. With acks=all and min.insync.replicas=2 ' +
     'the same writes are refused instead, and nothing acknowledged is lost',
   notes:
-    'Notes, Kafka chapter: "说一下同步投递和重复消费" - "acks=1: ... 如果leader副本在消息传递给follower之前发生故障，' +
-    '消息可能会丢失", and "Kafka 工作机制" (Kafka允许领导者在数据还未被所有的追随者复制之前就将写操作确认为成功 ... ' +
+    'Notes, Kafka chapter: "说一下同步投递和重复消费" (seed line 1594) - "acks=1: ... 如果leader副本在消息传递给follower之前发生故障，' +
+    '消息可能会丢失", and "Kafka 工作机制" (lines 742-744: Kafka允许领导者在数据还未被所有的追随者复制之前就将写操作确认为成功 ... ' +
     '新数据可能会丢失; 要实现强一致性 ... min.insync.replicas ... acks 为 all). The lab makes "可能" certain: the follower ' +
     'is frozen out of the ISR before the writes. The notes also say a new leader comes from the ISR ("Kafka的领导者选举' +
-    '过程", "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
+    '过程", lines 720-731: "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
     'unclean.leader.election.enable or by an operator forcing it (param election). Since Kafka 3.0 the Java producer ' +
     'defaults to acks=all with idempotence, so acks=1 is a choice someone made: the lab sets acks explicitly. ' +
     'What the notes do not say: acks=1 loss does not need an unclean election. A follower still in the ISR that ' +

@@ -65,9 +65,9 @@ export default defineLab({
     'a group stops consuming, crosses an alert threshold, and drains back to zero once the group returns; in ' +
     'messages and in seconds',
   notes:
-    'Notes, Kafka chapter: "消息积压" - causes (消费者宕机, 消费者处理速度慢, 生产者速度过快), how to notice it ' +
-    '("Consumer Lag 是指消费者组相对于生产者的消息偏移量的差异"; kafka-consumer-groups.sh --describe, the LAG column) and ' +
-    '"警报系统: 当某些指标达到预定的阈值时触发警报". The lab does what such a monitor does: reads both offsets through the ' +
+    'Notes, Kafka chapter: "消息积压" (seed lines 1396-1445) - causes (消费者宕机, 消费者处理速度慢, 生产者速度过快), how to notice it ' +
+    '(line 1429: "Consumer Lag 是指消费者组相对于生产者的消息偏移量的差异"; kafka-consumer-groups.sh --describe, the LAG column) and ' +
+    '"警报系统" (line 1433: "当某些指标达到预定的阈值时触发警报"). The lab does what such a monitor does: reads both offsets through the ' +
     'admin API every second. What the notes do not say: lag seen from outside is measured against *committed* ' +
     'offsets, so it includes up to one auto-commit interval of messages already processed. ' +
     OUTDATED,
