@@ -76,7 +76,8 @@ export default defineLab({
   teaches:
     'a consumer that crashes after processing but before committing its offsets makes the group re-read exactly ' +
     'what was processed since the last commit; committing after each batch bounds that to one batch, and an ' +
-    'idempotent sink (upsert by message id) makes the redeliveries harmless',
+    'idempotent sink (a compacted topic keyed by message id: delivered twice, stored once) makes the redeliveries ' +
+    'harmless',
   notes:
     'Notes, Kafka chapter, seed lines 1613-1628: "说一下同步投递和重复消费" - 重复消费: "消费者使用自动提交偏移量，自动提交每5秒' +
     '会将消费者的偏移量提交给Kafka，如果消费者处理消息的时候过长(或者消费者在处理完消息之前崩溃或重启)，超过这个时间，那么下次就会' +
@@ -355,8 +356,8 @@ async function consume(
       : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client does by default (enable.auto.commit, ` +
         `auto.commit.interval.ms=5000): processed offsets are committed on a timer, whatever was done in between.` +
         (p.variant === 'idempotent'
-          ? ' Processing is an upsert keyed by message id into a table: a second write of the same id replaces ' +
-            'the row with the same content.'
+          ? ` Processing writes a record keyed by the payment's id to the compacted topic ${SINK_TOPIC}: a second ` +
+            'write of the same id supersedes the first, which the log cleaner then removes.'
           : '')) +
       ` Once it has processed ${crashAfter} messages past its last commit, it crashes: it stops and leaves the ` +
       'group without committing them. (kafkajs sends LeaveGroup on disconnect, so the group rebalances at once; a ' +
@@ -417,7 +418,9 @@ async function consume(
     `A new consumer joins group "${GROUP}" and starts where the group's committed offset says: ` +
       `${crash.committed}. Offsets ${Math.max(0, crash.committed)}..${crash.lastOffset} were processed already, and ` +
       'are processed again.' +
-      (p.variant === 'idempotent' ? ' The upsert makes the second processing a no-op for the table.' : ''),
+      (p.variant === 'idempotent'
+        ? ` Each is written to ${SINK_TOPIC} a second time: delivered twice, to be stored once after compaction.`
+        : ''),
     async () => {
       if (crashFault) lab.faults.endNote(crashFault, 'the consumer was started again');
       const second = new KafkaGroupConsumer(k.bootstrap, lab.history, {
