@@ -43,6 +43,8 @@ interface Seen {
   isrOneDown: string[];
   isrTwoDown: string[];
   isrBack: string[];
+  /** The leader's first own refusal of acks=all once the metadata showed it alone in the ISR. */
+  canaryRefused: { refused: boolean; ms: number; probes: string[] };
   /** The leader's first accepted acks=all send after the followers returned. */
   canary: { accepted: boolean; refusals: number; ms: number };
 }
@@ -189,7 +191,8 @@ export default defineLab({
         `Stop ${SECOND_DOWN}: two followers down`,
         `Now the ISR is ${LEADER} alone: 1 < min.insync.replicas=${MIN_ISR}. The leader refuses acks=all writes ` +
           'before appending them, with the error NOT_ENOUGH_REPLICAS (code 19): the producer is told, and can ' +
-          'retry later or alert. (NOT_ENOUGH_REPLICAS_AFTER_APPEND, code 20, is the rarer case where the ISR ' +
+          'retry later or alert. (The leader applies the shrink a moment after the metadata shows it; canary ' +
+          'writes, judged by no check, wait for its own first refusal.) (NOT_ENOUGH_REPLICAS_AFTER_APPEND, code 20, is the rarer case where the ISR ' +
           "shrank after the append: the write is in the leader's log but not acknowledged: unknown, not failed.) " +
           'acks=1 needs only the leader, so it carries on, each write held by a single copy. ' +
           (k.mode === 'kraft'
@@ -202,6 +205,29 @@ export default defineLab({
           await lab.faults.stop(SECOND_DOWN);
           const part = await settled(lab, probe, (x) => sameSet(x.isr, [LEADER]), p.isrTimeoutMs);
           lab.observe('isrTwoDown', part.isr, partText(part));
+          // The leader applies a shrink a moment after the metadata shows it: until then an acks=all write is
+          // appended and waits for a follower that is gone. Canary writes wait for the leader's own refusal.
+          const canary = producers[PRODUCERS.length] as KafkaProducer;
+          const t0 = Date.now();
+          const met: string[] = [];
+          const refused = await lab.until(
+            `${LEADER} to refuse acks=all itself`,
+            async () => {
+              const r = await canary.send(TOPIC, { partition: 0 });
+              const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
+              met.push(what);
+              return r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
+                ? { done: true, value: true }
+                : { done: false, seen: what };
+            },
+            { timeoutMs: p.isrTimeoutMs, intervalMs: 100 },
+          );
+          lab.observe(
+            'canaryRefused',
+            { refused: !!refused, ms: Date.now() - t0, probes: met },
+            `${LEADER} ${refused ? 'refuses' : 'never refused'} acks=all itself: ${met.length} canary write(s) in ` +
+              `${Date.now() - t0} ms (${met.join('; ')})`,
+          );
           await round('two-down', part);
         },
         [describeTopicCommand(k, TOPIC, LEADER), produceCommand(k, 'all')],

@@ -1,7 +1,7 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
 import { completions, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
+import { defineLab, type LabContext } from '../../src/engine/lab.ts';
 import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaProducer, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
@@ -13,6 +13,8 @@ const TOPIC = 'loss';
 const LEADER = 'kafka1';
 const FOLLOWER = 'kafka2';
 const BYSTANDER = 'kafka3';
+/** The acksall variant's probe writes: they wait for the leader to enforce the shrunk ISR, and are judged by no check. */
+const CANARY = 'canary';
 const SUCCESS = /Successfully completed leader election/i;
 const ELECT_ARGS = [
   'kafka-leader-election.sh',
@@ -47,6 +49,8 @@ interface Seen {
   election: Election;
   /** Messages the final read found. */
   finalRead: number;
+  /** acksall: the probe writes until the leader refused one itself. */
+  leaderRefuses: { refused: boolean; ms: number; probes: string[] };
 }
 
 export default defineLab({
@@ -229,8 +233,12 @@ export default defineLab({
               'cannot get them: it is not running. Every one of these is acknowledged, and held by one copy only.'
           : `acks=all with min.insync.replicas=2: the ISR is ${LEADER} alone, 1 < 2, so the leader refuses each write ` +
               'before appending it (NOT_ENOUGH_REPLICAS). The producer is told; nothing is acknowledged that only ' +
-              'one copy holds.',
+              'one copy holds. The leader applies the ISR shrink a moment after the controller publishes it (seen: ' +
+              'the first write after the shrink appended, waiting for the frozen follower, its outcome unknown), ' +
+              'so the lab first sends probe writes (process "canary", judged by no check) until the leader itself ' +
+              'refuses one.',
         async () => {
+          if (acks === 'all') await leaderRefuses(lab, p.isrTimeoutMs);
           const prod = await KafkaProducer.connect(k.brokerEndpoints([LEADER]), lab.history, {
             name: 'alone',
             acks,
@@ -460,11 +468,17 @@ export default defineLab({
           alone.length > 0 && before === alone.length,
           `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
           `${aloneOk.length} acknowledged, ${before} refused before the append, ${unknown} unknown, ` +
-            `${alone.length - aloneOk.length - before - unknown} other refusals (${types.join(', ') || 'no error'})`,
+            `${alone.length - aloneOk.length - before - unknown} other refusals (${types.join(', ') || 'no error'})` +
+            (seen.leaderRefuses
+              ? `; before them, ${seen.leaderRefuses.probes.length} probe write(s) over ${seen.leaderRefuses.ms} ms: ` +
+                seen.leaderRefuses.probes.join('; ')
+              : ''),
         ),
         ...deliveryChecks(
           delivery(
-            ev.ops.filter((o) => o.f !== 'send' || o.process === 'before' || o.process === 'alone'),
+            ev.ops.filter(
+              (o) => o.f !== 'send' || o.process === 'before' || o.process === 'alone' || o.process === CANARY,
+            ),
             { receive: 'read-all' },
           ),
           { loss: 'forbidden', duplicates: 'allowed' },
@@ -475,6 +489,45 @@ export default defineLab({
     return checks;
   },
 });
+
+/**
+ * Sends acks=all probe writes until the leader itself refuses one with NOT_ENOUGH_REPLICAS,
+ * and observes how long that took and what the probes met on the way.
+ */
+async function leaderRefuses(lab: LabContext<StartedKafka, unknown>, timeoutMs: number): Promise<void> {
+  const canary = await KafkaProducer.connect(lab.stack.brokerEndpoints([LEADER]), lab.history, {
+    name: CANARY,
+    acks: 'all',
+    retries: 0,
+    deliveryTimeoutMs: 6000,
+  });
+  const t0 = Date.now();
+  const met: string[] = [];
+  try {
+    const refused = await lab.until(
+      `${LEADER} to refuse acks=all itself`,
+      async () => {
+        const r = await canary.send(TOPIC, { partition: 0 });
+        const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
+        met.push(what);
+        return !r.ok && r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
+          ? { done: true, value: true }
+          : { done: false, seen: what };
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+    const ms = Date.now() - t0;
+    lab.observe(
+      'leaderRefuses',
+      { refused: !!refused, ms, probes: met },
+      refused
+        ? `${LEADER} refuses acks=all itself after ${met.length} probe write(s), ${ms} ms (${met.join('; ')})`
+        : `${LEADER} never refused a probe write within ${timeoutMs} ms (${met.join('; ')})`,
+    );
+  } finally {
+    await canary.disconnect();
+  }
+}
 
 /** The partition's leader as the bystander sees it; none while it is leaderless. */
 async function leaderState(probe: KafkaAdmin): Promise<{ leader: string | undefined; isr: string[] }> {
