@@ -180,7 +180,8 @@ export default defineLab({
           `its offsets every ${p.commitIntervalMs} ms (Java's enable.auto.commit, every 5000 ms by default). ` +
           `Every ${p.sampleMs} ms the lab asks the cluster, as a monitor would, for each partition's log-end ` +
           "offset (ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in " +
-          'time is the age of the oldest message the group has not committed yet.',
+          'time is the age of the oldest message the group has not committed yet: once the group is gone, it ' +
+          `should equal how long it has been gone, within one sample (${p.sampleMs} ms).`,
         async () => {
           await consumer.start();
           producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
@@ -369,12 +370,19 @@ export default defineLab({
           : `no sample of 0 after the producer stopped; last sample ${samples.at(-1)?.value.total}`,
       ),
       check(
-        'lag reported in messages and in time',
-        !!peak && peak.value.total > 0 && peak.value.seconds > 0,
-        'the peak with its age in seconds',
-        peak
-          ? `peak ${peak.value.total} messages (${partText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
-          : 'none',
+        `lag in time: at the alert, the oldest uncommitted message is as old as the group's absence (within ${p.sampleMs} ms)`,
+        !!peak &&
+          peak.value.total > 0 &&
+          alert !== undefined &&
+          w !== undefined &&
+          Math.abs(alert.value.seconds * 1000 - (alert.time - w.start)) <= p.sampleMs,
+        `the age of the oldest uncommitted message = time since the group left, +-${p.sampleMs} ms`,
+        (alert && w
+          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left; `
+          : 'no alert; ') +
+          (peak
+            ? `peak ${peak.value.total} messages (${partText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
+            : 'no peak'),
         { peak: peak?.value, samples: samples.length },
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
