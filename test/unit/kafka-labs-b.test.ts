@@ -75,7 +75,8 @@ function acksMinIsrStory(plan: AcksMinIsrPlan = {}): Story {
         ['acks1', 1],
         ['acksall', 'all'],
       ] as const) {
-        const seq = ++seqs[name];
+        const seq = (seqs[name] ?? 0) + 1;
+        seqs[name] = seq;
         const v = sendValue(name, seq, acks, { offset: seq });
         const id = v.id;
         if (name === 'acksall' && phase === 'two-down') {
@@ -419,7 +420,11 @@ describe('kafka/lag-detection', () => {
     expectVerdict(lab, lagStory().evidence(), 'pass');
   });
   it('fails when the lag does not grow while the group is away', () => {
-    onlyFalse(lab, lagStory({ stall: [110, 110, 110, 110] }), 'lag grows over successive samples');
+    expectStarting(
+      checksOf(lab, lagStory({ stall: [110, 110, 110, 110] }).evidence()),
+      'lag grows over successive samples',
+      false,
+    );
   });
   it('fails when the lag never crosses the threshold', () => {
     const checks = checksOf(lab, lagStory({ stall: [10, 20, 30, 40, 50] }).evidence());
