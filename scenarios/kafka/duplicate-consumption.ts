@@ -23,6 +23,8 @@ const SINK = 'sink';
 const SINK_READ = 'read-sink';
 /** Written last, after a pause longer than segment.ms: it rolls the segment, so every upsert is cleanable. */
 const MARKER = 'end-of-run';
+/** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
+const COMPACT_TIMEOUT_MS = 30_000;
 const SINK_CONFIG = {
   'cleanup.policy': 'compact',
   'segment.ms': 1000,
@@ -471,7 +473,7 @@ async function compacted(lab: LabContext<StartedKafka, DupParams>, sink: KafkaPr
       'closed segments in the background (it looks for work every log.cleaner.backoff.ms, 15 s by default): of ' +
       'each key only the latest record stays. After a pause longer than segment.ms the lab writes one marker ' +
       'record, which closes the segment holding the upserts, then reads the sink until it holds one record per ' +
-      'key (60 s at most), and reads it once more for the checks.',
+      `key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's backoff), and reads it once more for the checks.`,
     async () => {
       await sleep(Number(SINK_CONFIG['segment.ms']) + 500);
       await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
@@ -487,7 +489,7 @@ async function compacted(lab: LabContext<StartedKafka, DupParams>, sink: KafkaPr
             ? { done: true, value: true }
             : { done: false, seen: `${keys.length} records for ${distinct} keys` };
         },
-        { timeoutMs: 60_000, intervalMs: 2000 },
+        { timeoutMs: COMPACT_TIMEOUT_MS, intervalMs: 2000 },
       );
       if (done) lab.observe('compactedMs', Date.now() - t0, `compacted ${Date.now() - t0} ms after the marker`);
       await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
