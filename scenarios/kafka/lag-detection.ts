@@ -344,7 +344,13 @@ export default defineLab({
       ),
       check(
         `lag crosses the alert threshold (${p.alertLag}) and the lab raises an alert`,
-        f.alertAt !== undefined && alert !== undefined && alert.value.total >= p.alertLag && alert.time === f.alertAt,
+        // The alert is observed right after the sample that crossed (same total, before the next sample).
+        f.alertAt !== undefined &&
+          alert !== undefined &&
+          alert.value.total >= p.alertLag &&
+          alert.value.total === samples.find((x) => x.time === f.alertAt)?.value.total &&
+          alert.time >= f.alertAt &&
+          alert.time - f.alertAt < p.sampleMs,
         `an alert at the first sample >= ${p.alertLag}`,
         alert
           ? `alert at +${(alert.time / 1000).toFixed(1)} s: ${alert.value.total} messages, ` +

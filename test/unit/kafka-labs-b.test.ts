@@ -386,7 +386,7 @@ function lagStory(plan: LagPlan = {}): Story {
       });
     s.at(t).observe('lag', lagSample(n));
     if (plan.alert !== false && n >= 100 && stall.findIndex((x) => x >= 100) === i)
-      s.observe('alert', { ...lagSample(n), threshold: 100 });
+      s.at(t + 1).observe('alert', { ...lagSample(n), threshold: 100 });
   });
   const end = start + 1000 * stall.length + 200;
   s.at(end).observe('stall', { start, end });
