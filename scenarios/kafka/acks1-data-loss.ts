@@ -109,9 +109,11 @@ export default defineLab({
     },
     isrTimeoutMs: {
       type: 'int',
-      default: 60_000,
+      default: 20_000,
       min: 5000,
-      describe: 'the bound for the frozen follower to leave the ISR (replica.lag.time.max.ms is 10 s here)',
+      describe:
+        'the bound for the frozen follower to leave the ISR: the session timeout (6 s) or replica.lag.time.max.ms ' +
+        "(10 s) plus the leader's check every half of it, with headroom (seen 5.4..11.4 s)",
     },
     electionTimeoutMs: {
       type: 'int',
@@ -205,7 +207,8 @@ export default defineLab({
           (k.mode === 'kraft'
             ? 'broker.session.timeout.ms, production 9 s'
             : 'zookeeper.session.timeout.ms, production 18 s') +
-          `). The lab polls until the ISR is ${LEADER} alone, for at most ${p.isrTimeoutMs / 1000} s.`,
+          `). Whichever comes first removes it. The lab polls until the ISR is ${LEADER} alone, for at most ` +
+          `${p.isrTimeoutMs / 1000} s.`,
         async () => {
           await lab.faults.pause(FOLLOWER);
           const paused = Date.now();
@@ -278,7 +281,8 @@ export default defineLab({
           `would leave the partition offline until ${LEADER} returns. ` +
           (p.election === 'config'
             ? `With unclean.leader.election.enable=true on the topic the controller elects ${FOLLOWER} anyway, ` +
-              `as soon as it notices ${LEADER} is gone (its session timeout, 6 s here). The lab still runs the ` +
+              `once it notices ${LEADER} is gone (its session timeout, 6 s here, then the new leader reaches the ` +
+              `metadata ${BYSTANDER} serves: seen 6..10 s). The lab still runs the ` +
               "operator's command, kafka-leader-election.sh --election-type unclean, which then answers that a " +
               'valid leader is already elected. (KRaft honours the topic config only since 3.9, and a partition ' +
               'that is already leaderless when it is turned on waits for the next unclean.leader.election.interval.ms, ' +
