@@ -109,11 +109,11 @@ export default defineLab({
     },
     isrTimeoutMs: {
       type: 'int',
-      default: 20_000,
+      default: 25_000,
       min: 5000,
       describe:
-        'the bound for the frozen follower to leave the ISR: the session timeout (6 s) or replica.lag.time.max.ms ' +
-        "(10 s) plus the leader's check every half of it, with headroom (seen 5.4..11.4 s)",
+        'the bound for the frozen follower to leave the ISR: the session timeout (6 s), or replica.lag.time.max.ms ' +
+        "(10 s) plus up to half of it until the leader's periodic check, with headroom (seen 5.4..16.1 s)",
     },
     electionTimeoutMs: {
       type: 'int',
