@@ -282,7 +282,7 @@ export default defineLab({
           (p.election === 'config'
             ? `With unclean.leader.election.enable=true on the topic the controller elects ${FOLLOWER} anyway, ` +
               `once it notices ${LEADER} is gone (its session timeout, 6 s here, then the new leader reaches the ` +
-              `metadata ${BYSTANDER} serves: seen 6..10 s). The lab still runs the ` +
+              `metadata ${BYSTANDER} serves: seen 4.8..8.7 s). The lab still runs the ` +
               "operator's command, kafka-leader-election.sh --election-type unclean, which then answers that a " +
               'valid leader is already elected. (KRaft honours the topic config only since 3.9, and a partition ' +
               'that is already leaderless when it is turned on waits for the next unclean.leader.election.interval.ms, ' +
