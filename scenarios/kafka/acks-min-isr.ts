@@ -1,13 +1,12 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
-import type { Evidence, Op } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { type Evidence, invokedBetween, type Op, observed, observedSeries } from '../../src/engine/history.ts';
+import { defineLab, type LabContext } from '../../src/engine/lab.ts';
 import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { type Acks, KafkaProducer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, errorType, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
 
 const TOPIC = 'acks';
 /**
@@ -36,6 +35,20 @@ const ERROR_CODES: Record<string, number> = { NOT_ENOUGH_REPLICAS: 19, NOT_ENOUG
 const PHASES = ['all-up', 'one-down', 'two-down', 'back'] as const;
 type Phase = (typeof PHASES)[number];
 
+/** What the lab reads from the cluster, by observation name. */
+interface Seen {
+  mode: string;
+  topicConfig: { 'min.insync.replicas': string | undefined };
+  partitionBefore: PartitionState;
+  isrOneDown: string[];
+  isrTwoDown: string[];
+  isrBack: string[];
+  /** The leader's first own refusal of acks=all once the metadata showed it alone in the ISR. */
+  canaryRefused: { refused: boolean; ms: number; probes: string[] };
+  /** The leader's first accepted acks=all send after the followers returned. */
+  canary: { accepted: boolean; refusals: number; ms: number };
+}
+
 interface PhaseMark {
   phase: Phase;
   start: number;
@@ -51,10 +64,12 @@ export default defineLab({
     'with min.insync.replicas=2, acks=all keeps working with one follower down and is refused (NOT_ENOUGH_REPLICAS) ' +
     'with two down, while acks=1 and acks=0 carry on; nothing acknowledged with acks=all is ever lost',
   notes:
-    'Notes, Kafka chapter: "Kafka 工作机制" (要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
-    'and "说一下同步投递和重复消费" (# acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
+    'Notes, Kafka chapter (seed lines 712-746 and 1573-1595): "Kafka 工作机制" (line 744: 要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
+    'and "说一下同步投递和重复消费" (lines 1592-1595, # acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
     'for the *current* ISR, which may shrink to the leader alone; min.insync.replicas is what turns that into a ' +
-    'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. The notes also predate Kafka 3.0, where the ' +
+    'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. acks=0 gets no answer at all, so its "ok" ' +
+    'means only "handed to the socket": the lab reports what the final read holds of those sends and excludes ' +
+    'them from every loss check. The notes also predate Kafka 3.0, where the ' +
     "Java producer's default became acks=all with enable.idempotence=true: every lab sets acks explicitly. " +
     OUTDATED,
   variants: bothModes(),
@@ -86,7 +101,8 @@ export default defineLab({
           assignment: [REPLICAS],
           config: { 'min.insync.replicas': MIN_ISR },
         });
-        const part = await waitForIsr(k.admin, (p) => p.isr.length === REPLICAS.length, 30_000);
+        const part =
+          (await settle(lab, k.admin, (p) => sameSet(p.isr, REPLICAS), 30_000)) ?? (await k.admin.partition(TOPIC, 0));
         const cfg = await k.admin.topicConfig(TOPIC);
         lab.observe(
           'topicConfig',
@@ -97,7 +113,9 @@ export default defineLab({
         if (cfg['min.insync.replicas'] !== String(MIN_ISR))
           reasons.push(`the topic's min.insync.replicas is ${cfg['min.insync.replicas']}, not ${MIN_ISR}`);
         if (part.leader !== LEADER) reasons.push(`the leader is ${part.leader ?? 'none'}, not ${LEADER}`);
-        if (part.isr.length !== REPLICAS.length) reasons.push(`the ISR is ${part.isr.join(',')}, not all three`);
+        if (!sameSet(part.replicas, REPLICAS))
+          reasons.push(`the replicas are ${part.replicas.join(',')}, not ${REPLICAS.join(',')}`);
+        if (!sameSet(part.isr, REPLICAS)) reasons.push(`the ISR is ${part.isr.join(',')}, not all three replicas`);
       },
       [describeTopicCommand(k, TOPIC), configsCommand(k)],
     );
@@ -163,7 +181,7 @@ export default defineLab({
           `${SECOND_DOWN}: 2 >= min.insync.replicas, so acks=all still succeeds, now waiting for one follower.`,
         async () => {
           await lab.faults.stop(FIRST_DOWN);
-          const part = await waitForIsr(probe, (x) => sameSet(x.isr, [LEADER, SECOND_DOWN]), p.isrTimeoutMs);
+          const part = await settled(lab, probe, (x) => sameSet(x.isr, [LEADER, SECOND_DOWN]), p.isrTimeoutMs);
           lab.observe('isrOneDown', part.isr, partText(part));
           await round('one-down', part);
         },
@@ -173,7 +191,8 @@ export default defineLab({
         `Stop ${SECOND_DOWN}: two followers down`,
         `Now the ISR is ${LEADER} alone: 1 < min.insync.replicas=${MIN_ISR}. The leader refuses acks=all writes ` +
           'before appending them, with the error NOT_ENOUGH_REPLICAS (code 19): the producer is told, and can ' +
-          'retry later or alert. (NOT_ENOUGH_REPLICAS_AFTER_APPEND, code 20, is the rarer case where the ISR ' +
+          'retry later or alert. (The leader applies the shrink a moment after the metadata shows it; canary ' +
+          'writes, judged by no check, wait for its own first refusal.) (NOT_ENOUGH_REPLICAS_AFTER_APPEND, code 20, is the rarer case where the ISR ' +
           "shrank after the append: the write is in the leader's log but not acknowledged: unknown, not failed.) " +
           'acks=1 needs only the leader, so it carries on, each write held by a single copy. ' +
           (k.mode === 'kraft'
@@ -184,8 +203,31 @@ export default defineLab({
             : 'In ZooKeeper mode the controller moves to a live broker if it was on a stopped one.'),
         async () => {
           await lab.faults.stop(SECOND_DOWN);
-          const part = await waitForIsr(probe, (x) => sameSet(x.isr, [LEADER]), p.isrTimeoutMs);
+          const part = await settled(lab, probe, (x) => sameSet(x.isr, [LEADER]), p.isrTimeoutMs);
           lab.observe('isrTwoDown', part.isr, partText(part));
+          // The leader applies a shrink a moment after the metadata shows it: until then an acks=all write is
+          // appended and waits for a follower that is gone. Canary writes wait for the leader's own refusal.
+          const canary = producers[PRODUCERS.length] as KafkaProducer;
+          const t0 = Date.now();
+          const met: string[] = [];
+          const refused = await lab.until(
+            `${LEADER} to refuse acks=all itself`,
+            async () => {
+              const r = await canary.send(TOPIC, { partition: 0 });
+              const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
+              met.push(what);
+              return r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
+                ? { done: true, value: true }
+                : { done: false, seen: what };
+            },
+            { timeoutMs: p.isrTimeoutMs, intervalMs: 100 },
+          );
+          lab.observe(
+            'canaryRefused',
+            { refused: !!refused, ms: Date.now() - t0, probes: met },
+            `${LEADER} ${refused ? 'refuses' : 'never refused'} acks=all itself: ${met.length} canary write(s) in ` +
+              `${Date.now() - t0} ms (${met.join('; ')})`,
+          );
           await round('two-down', part);
         },
         [describeTopicCommand(k, TOPIC, LEADER), produceCommand(k, 'all')],
@@ -198,23 +240,30 @@ export default defineLab({
         async () => {
           await lab.faults.start(SECOND_DOWN);
           await lab.faults.start(FIRST_DOWN);
-          const part = await waitForIsr(probe, (x) => x.isr.length >= MIN_ISR, p.isrTimeoutMs);
+          const part = await settled(lab, probe, (x) => x.isr.length >= MIN_ISR, p.isrTimeoutMs);
           lab.observe('isrBack', part.isr, partText(part));
           // The metadata can show the larger ISR a moment before the leader's own partition
           // state has it (seen: one refusal 10 ms after). Ask the leader itself, bounded.
           const canary = producers[PRODUCERS.length] as KafkaProducer;
           const t0 = Date.now();
           let refusals = 0;
-          await waitUntil(
+          const accepted = await lab.until(
             `${LEADER} to accept acks=all again`,
             async () => {
               const r = await canary.send(TOPIC, { partition: 0 });
               if (!r.ok) refusals++;
-              return r.ok ? { done: true, value: undefined } : { done: false, seen: r.error ?? r.type };
+              return r.ok ? { done: true, value: true } : { done: false, seen: r.error ?? r.type };
             },
             { timeoutMs: p.isrTimeoutMs, intervalMs: 100 },
           );
-          lab.say(`${LEADER} accepts acks=all again (${refusals} canary send(s) refused, ${Date.now() - t0} ms)`);
+          const ms = Date.now() - t0;
+          lab.observe(
+            'canary',
+            { accepted: !!accepted, refusals, ms },
+            accepted
+              ? `${LEADER} accepts acks=all again (${refusals} canary send(s) refused, ${ms} ms)`
+              : `${LEADER} still refuses acks=all after ${ms} ms`,
+          );
           await round('back', part);
         },
         [describeTopicCommand(k, TOPIC, LEADER)],
@@ -243,13 +292,14 @@ export default defineLab({
         const r = phaseOps(ev, 'two-down', 'acksall');
         if (!r.length) return undefined;
         if (r.every((o) => o.type === 'ok')) return 0;
-        if (r.every((o) => o.type !== 'ok' && errorType(o)?.startsWith('NOT_ENOUGH_REPLICAS'))) return 1;
+        if (r.every((o) => o.type === 'fail' && errorType(o) === 'NOT_ENOUGH_REPLICAS')) return 1;
         return r.some((o) => o.type === 'info') ? 2 : undefined;
       },
     },
   ],
   check(ev) {
     const checks: Check[] = [];
+    const seen = observed<Seen>(ev);
     const marks = PHASES.map((ph) => phaseMark(ev, ph));
     const missing = PHASES.filter((_, i) => !marks[i]);
     if (missing.length) {
@@ -282,11 +332,12 @@ export default defineLab({
     const types = [...new Set(refused.map(errorType).filter((t): t is string => !!t))];
     checks.push(
       check(
-        `two followers down (ISR ${marks[2]?.isr.join(',')}): acks=all refused with NOT_ENOUGH_REPLICAS`,
+        `two followers down (ISR ${marks[2]?.isr.join(',')}): acks=all refused before the append (NOT_ENOUGH_REPLICAS)`,
         sameSet(marks[2]?.isr ?? [], [LEADER]) &&
           refused.length > 0 &&
-          refused.every((o) => o.type !== 'ok' && (errorType(o) ?? '').startsWith('NOT_ENOUGH_REPLICAS')),
-        `ISR ${LEADER} alone; every acks=all send refused: NOT_ENOUGH_REPLICAS (19) or ..._AFTER_APPEND (20)`,
+          refused.every((o) => o.type === 'fail' && errorType(o) === 'NOT_ENOUGH_REPLICAS'),
+        `ISR ${LEADER} alone; every acks=all send refused with NOT_ENOUGH_REPLICAS (19); an after-append refusal ` +
+          '(20) or an unknown outcome is not that',
         `ISR ${marks[2]?.isr.join(',')}; acks=all ${tally(refused)}; errors ${
           types.map((t) => `${t} (${ERROR_CODES[t] ?? '?'})`).join(', ') || 'none'
         }`,
@@ -302,7 +353,10 @@ export default defineLab({
         `followers back (ISR ${marks[3]?.isr.join(',')}): acks=all succeeds again`,
         (marks[3]?.isr.length ?? 0) >= MIN_ISR && okAll(all('back', 'acksall')),
         `ISR of at least ${MIN_ISR}; every acks=all send acknowledged`,
-        `ISR ${marks[3]?.isr.join(',')}; acks=all ${tally(all('back', 'acksall'))}`,
+        `ISR ${marks[3]?.isr.join(',')}; acks=all ${tally(all('back', 'acksall'))}` +
+          (seen.canary
+            ? `; the leader accepted acks=all ${seen.canary.ms} ms after the ISR grew (${seen.canary.refusals} canary refusal(s))`
+            : ''),
       ),
     );
     // The final read against each producer's sends.
@@ -319,7 +373,8 @@ export default defineLab({
       check(
         'acks=1 and acks=0: what the final read holds (reported)',
         true,
-        'reported only: the leader never changed, so nothing was truncated',
+        'reported only: the leader never changed, so nothing was truncated; acks=0 "ok" means only "handed to ' +
+          'the socket", so those sends are excluded from every loss check',
         `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${
           ones.lost.length ? ` (${sample(ones.lost)})` : ''
         }; acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
@@ -329,13 +384,17 @@ export default defineLab({
   },
 });
 
-/** Polls the partition until `ok` holds; returns its state. */
-async function waitForIsr(
+/**
+ * Polls the partition until `ok` holds; returns its state, or undefined at the bound (the
+ * trainee is told what was last seen, and the checks judge the ISR the round ran with).
+ */
+function settle(
+  lab: LabContext<StartedKafka, unknown>,
   admin: KafkaAdmin,
   ok: (p: PartitionState) => boolean,
   timeoutMs: number,
-): Promise<PartitionState> {
-  return waitUntil(
+): Promise<PartitionState | undefined> {
+  return lab.until(
     `${TOPIC}-0 to reach the expected ISR`,
     async () => {
       const part = await admin.partition(TOPIC, 0);
@@ -345,12 +404,17 @@ async function waitForIsr(
   );
 }
 
-function partText(p: PartitionState): string {
-  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
-}
-
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
+/** As `settle`, and on time-out the partition as it is then: the round runs with what is there. */
+async function settled(
+  lab: LabContext<StartedKafka, unknown>,
+  admin: KafkaAdmin,
+  ok: (p: PartitionState) => boolean,
+  timeoutMs: number,
+): Promise<PartitionState> {
+  const t0 = Date.now();
+  const part = (await settle(lab, admin, ok, timeoutMs)) ?? (await admin.partition(TOPIC, 0));
+  lab.observe('isrMs', Date.now() - t0, `ISR ${part.isr.join(',')} ${Date.now() - t0} ms after the change`);
+  return part;
 }
 
 function summarize(rs: string[]): string {
@@ -360,31 +424,14 @@ function summarize(rs: string[]): string {
 }
 
 function phaseMark(ev: Evidence, phase: Phase): PhaseMark | undefined {
-  return ev.observations.find((o) => o.name === 'phase' && (o.value as PhaseMark).phase === phase)?.value as
-    | PhaseMark
-    | undefined;
+  return observedSeries<PhaseMark>(ev, 'phase').find((o) => o.value.phase === phase)?.value;
 }
 
 /** Completions of one producer's sends invoked within a phase. */
 function phaseOps(ev: Evidence, phase: Phase, producer: string): Op[] {
   const m = phaseMark(ev, phase);
   if (!m) return [];
-  const invoked = new Map<string, number>();
-  const out: Op[] = [];
-  for (const o of ev.ops) {
-    if (o.process !== producer || o.f !== 'send') continue;
-    if (o.type === 'invoke') invoked.set(o.process, o.time);
-    else {
-      const t = invoked.get(o.process) ?? o.time;
-      if (t >= m.start && t <= m.end) out.push(o);
-    }
-  }
-  return out;
-}
-
-/** The Kafka error name a failed send carries (client.ts writes "TYPE: message"). */
-function errorType(o: Op): string | undefined {
-  return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
+  return invokedBetween(ev.ops, 'send', m.start, m.end).filter((o) => o.process === producer);
 }
 
 function tally(ops: Op[]): string {

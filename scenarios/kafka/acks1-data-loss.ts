@@ -1,19 +1,20 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
-import { completions, lastObservation, type Op } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { completions, type Op, observed } from '../../src/engine/history.ts';
+import { defineLab, type LabContext } from '../../src/engine/lab.ts';
 import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaProducer, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, OUTDATED } from './commands.ts';
+import { bothModes, describeTopicCommand, errorType, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const LEADER = 'kafka1';
 const FOLLOWER = 'kafka2';
 const BYSTANDER = 'kafka3';
+/** The acksall variant's probe writes: they wait for the leader to enforce the shrunk ISR, and are judged by no check. */
+const CANARY = 'canary';
 const SUCCESS = /Successfully completed leader election/i;
 const ELECT_ARGS = [
   'kafka-leader-election.sh',
@@ -34,6 +35,24 @@ interface Election {
   offlineSeen: boolean;
 }
 
+/** What the lab reads from the cluster, by observation name. */
+interface Seen {
+  mode: string;
+  variant: string;
+  partitionBefore: PartitionState;
+  /** The ISR once the frozen follower was out of it (or as last seen at the bound). */
+  isrAlone: string[];
+  /** Milliseconds from the pause to that ISR. */
+  isrAloneMs: number;
+  afterKill: { leader: string | undefined; isr: string[] };
+  newLeader: string | undefined;
+  election: Election;
+  /** Messages the final read found. */
+  finalRead: number;
+  /** acksall: the probe writes until the leader refused one itself. */
+  leaderRefuses: { refused: boolean; ms: number; probes: string[] };
+}
+
 export default defineLab({
   id: 'kafka/acks1-data-loss',
   title: 'acks=1 loses acknowledged messages when an out-of-sync follower takes over',
@@ -42,13 +61,18 @@ export default defineLab({
     'elected uncleanly, those acknowledged messages are gone for good. With acks=all and min.insync.replicas=2 ' +
     'the same writes are refused instead, and nothing acknowledged is lost',
   notes:
-    'Notes, Kafka chapter: "说一下同步投递和重复消费" - "acks=1: ... 如果leader副本在消息传递给follower之前发生故障，' +
-    '消息可能会丢失", and "Kafka 工作机制" (Kafka允许领导者在数据还未被所有的追随者复制之前就将写操作确认为成功 ... ' +
+    'Notes, Kafka chapter: "说一下同步投递和重复消费" (seed line 1594) - "acks=1: ... 如果leader副本在消息传递给follower之前发生故障，' +
+    '消息可能会丢失", and "Kafka 工作机制" (lines 742-744: Kafka允许领导者在数据还未被所有的追随者复制之前就将写操作确认为成功 ... ' +
     '新数据可能会丢失; 要实现强一致性 ... min.insync.replicas ... acks 为 all). The lab makes "可能" certain: the follower ' +
     'is frozen out of the ISR before the writes. The notes also say a new leader comes from the ISR ("Kafka的领导者选举' +
-    '过程", "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
+    '过程", lines 720-731: "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
     'unclean.leader.election.enable or by an operator forcing it (param election). Since Kafka 3.0 the Java producer ' +
     'defaults to acks=all with idempotence, so acks=1 is a choice someone made: the lab sets acks explicitly. ' +
+    'What the notes do not say: acks=1 loss does not need an unclean election. A follower still in the ISR that ' +
+    'has not fetched the newest acks=1 writes yet can be elected cleanly when the leader dies; the old leader then ' +
+    "truncates its log to the new leader's, and the acknowledged tail is gone just the same (the high watermark " +
+    'had not passed it, so no consumer saw it either). The lab freezes the follower out of the ISR first only to ' +
+    'make the window wide and certain. ' +
     OUTDATED,
   variants: bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
   params: {
@@ -85,9 +109,11 @@ export default defineLab({
     },
     isrTimeoutMs: {
       type: 'int',
-      default: 60_000,
+      default: 25_000,
       min: 5000,
-      describe: 'the bound for the frozen follower to leave the ISR (replica.lag.time.max.ms is 10 s here)',
+      describe:
+        'the bound for the frozen follower to leave the ISR: the session timeout (6 s), or replica.lag.time.max.ms ' +
+        "(10 s) plus up to half of it until the leader's periodic check, with headroom (seen 5.4..16.1 s)",
     },
     electionTimeoutMs: {
       type: 'int',
@@ -123,14 +149,15 @@ export default defineLab({
           assignment: [[LEADER, FOLLOWER]],
           config: { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': minIsr },
         });
-        const part = await waitUntil(
-          `${TOPIC}-0 fully in sync`,
-          async () => {
-            const x = await k.admin.partition(TOPIC, 0);
-            return x.isr.length === 2 ? { done: true, value: x } : { done: false, seen: partText(x) };
-          },
-          { timeoutMs: 30_000, intervalMs: 200 },
-        );
+        const part =
+          (await lab.until(
+            `${TOPIC}-0 fully in sync`,
+            async () => {
+              const x = await k.admin.partition(TOPIC, 0);
+              return sameSet(x.isr, [LEADER, FOLLOWER]) ? { done: true, value: x } : { done: false, seen: partText(x) };
+            },
+            { timeoutMs: 30_000, intervalMs: 200 },
+          )) ?? (await k.admin.partition(TOPIC, 0));
         const cfg = await k.admin.topicConfig(TOPIC);
         lab.observe('topicConfig', pick(cfg), configText(cfg));
         lab.observe('partitionBefore', part, partText(part));
@@ -139,6 +166,8 @@ export default defineLab({
         if (cfg['min.insync.replicas'] !== String(minIsr))
           reasons.push(`min.insync.replicas is ${cfg['min.insync.replicas']}, not ${minIsr}`);
         if (part.leader !== LEADER) reasons.push(`the leader is ${part.leader ?? 'none'}, not ${LEADER}`);
+        if (!sameSet(part.isr, [LEADER, FOLLOWER]))
+          reasons.push(`the ISR is ${part.isr.join(',')}, not both replicas ${LEADER},${FOLLOWER}`);
       },
       [describeTopicCommand(k, TOPIC), configsCommand(k)],
     );
@@ -178,25 +207,25 @@ export default defineLab({
           (k.mode === 'kraft'
             ? 'broker.session.timeout.ms, production 9 s'
             : 'zookeeper.session.timeout.ms, production 18 s') +
-          `). The lab polls until the ISR is ${LEADER} alone.`,
+          `). Whichever comes first removes it. The lab polls until the ISR is ${LEADER} alone, for at most ` +
+          `${p.isrTimeoutMs / 1000} s.`,
         async () => {
           await lab.faults.pause(FOLLOWER);
           const paused = Date.now();
-          const part = await waitUntil(
-            `${FOLLOWER} to leave the ISR of ${TOPIC}-0`,
-            async () => {
-              const x = await probe.partition(TOPIC, 0);
-              return x.leader === LEADER && sameSet(x.isr, [LEADER])
-                ? { done: true, value: x }
-                : { done: false, seen: partText(x) };
-            },
-            { timeoutMs: p.isrTimeoutMs, intervalMs: 250 },
-          );
-          lab.observe(
-            'isrAlone',
-            part.isr,
-            `${partText(part)} (${((Date.now() - paused) / 1000).toFixed(1)} s after the pause)`,
-          );
+          const part =
+            (await lab.until(
+              `${FOLLOWER} to leave the ISR of ${TOPIC}-0`,
+              async () => {
+                const x = await probe.partition(TOPIC, 0);
+                return x.leader === LEADER && sameSet(x.isr, [LEADER])
+                  ? { done: true, value: x }
+                  : { done: false, seen: partText(x) };
+              },
+              { timeoutMs: p.isrTimeoutMs, intervalMs: 250 },
+            )) ?? (await probe.partition(TOPIC, 0));
+          const ms = Date.now() - paused;
+          lab.observe('isrAloneMs', ms);
+          lab.observe('isrAlone', part.isr, `${partText(part)} (${(ms / 1000).toFixed(1)} s after the pause)`);
         },
         [describeTopicCommand(k, TOPIC, BYSTANDER)],
       );
@@ -207,8 +236,12 @@ export default defineLab({
               'cannot get them: it is not running. Every one of these is acknowledged, and held by one copy only.'
           : `acks=all with min.insync.replicas=2: the ISR is ${LEADER} alone, 1 < 2, so the leader refuses each write ` +
               'before appending it (NOT_ENOUGH_REPLICAS). The producer is told; nothing is acknowledged that only ' +
-              'one copy holds.',
+              'one copy holds. The leader applies the ISR shrink a moment after the controller publishes it (seen: ' +
+              'the first write after the shrink appended, waiting for the frozen follower, its outcome unknown), ' +
+              'so the lab first sends probe writes (process "canary", judged by no check) until the leader itself ' +
+              'refuses one.',
         async () => {
+          if (acks === 'all') await leaderRefuses(lab, p.isrTimeoutMs);
           const prod = await KafkaProducer.connect(k.brokerEndpoints([LEADER]), lab.history, {
             name: 'alone',
             acks,
@@ -248,7 +281,8 @@ export default defineLab({
           `would leave the partition offline until ${LEADER} returns. ` +
           (p.election === 'config'
             ? `With unclean.leader.election.enable=true on the topic the controller elects ${FOLLOWER} anyway, ` +
-              `as soon as it notices ${LEADER} is gone (its session timeout, 6 s here). The lab still runs the ` +
+              `once it notices ${LEADER} is gone (its session timeout, 6 s here, then the new leader reaches the ` +
+              `metadata ${BYSTANDER} serves: seen 4.8..8.7 s). The lab still runs the ` +
               "operator's command, kafka-leader-election.sh --election-type unclean, which then answers that a " +
               'valid leader is already elected. (KRaft honours the topic config only since 3.9, and a partition ' +
               'that is already leaderless when it is turned on waits for the next unclean.leader.election.interval.ms, ' +
@@ -262,21 +296,23 @@ export default defineLab({
         async (): Promise<Election> => {
           const killedAt = Date.now();
           // The controller notices the dead leader: a new leader (config) or none (tool).
-          const seen = await waitUntil(
+          const seen = (await lab.until(
             `the controller to notice ${LEADER} is gone`,
             async () => {
               const x = await leaderState(probe);
               return x.leader !== LEADER ? { done: true, value: x } : { done: false, seen: `leader ${x.leader}` };
             },
             { timeoutMs: p.electionTimeoutMs, intervalMs: 250 },
-          );
+          )) ?? { leader: LEADER, isr: [] };
           const after = ((Date.now() - killedAt) / 1000).toFixed(1);
           lab.observe(
             'afterKill',
             seen,
-            seen.leader
-              ? `${after} s after the kill the controller has elected ${seen.leader} by itself`
-              : `${after} s after the kill ${TOPIC}-0 has no leader (offline: LEADER_NOT_AVAILABLE)`,
+            seen.leader === LEADER
+              ? `${after} s after the kill the partition still names ${LEADER} its leader`
+              : seen.leader
+                ? `${after} s after the kill the controller has elected ${seen.leader} by itself`
+                : `${after} s after the kill ${TOPIC}-0 has no leader (offline: LEADER_NOT_AVAILABLE)`,
           );
           const outputs: string[] = [];
           let lastTool = 0;
@@ -293,7 +329,7 @@ export default defineLab({
             lab.say(`kafka-leader-election.sh --election-type unclean: ${text}`);
           };
           await elect();
-          const leader = await waitUntil(
+          const leader = await lab.until(
             `${FOLLOWER} to lead ${TOPIC}-0`,
             async () => {
               const x = await leaderState(probe);
@@ -303,7 +339,7 @@ export default defineLab({
               return { done: false, seen: `leader ${x.leader ?? 'none'}` };
             },
             { timeoutMs: p.electionTimeoutMs, intervalMs: 250 },
-          ).catch(() => undefined);
+          );
           const electedBy: Election['electedBy'] = outputs.some((o) => SUCCESS.test(o))
             ? 'kafka-leader-election.sh'
             : 'controller';
@@ -328,7 +364,7 @@ export default defineLab({
   async final(lab) {
     const k = lab.stack;
     const n = await readAll(k.bootstrap, k.admin, lab.history, TOPIC);
-    lab.say(`final read: ${n} messages in ${TOPIC}`);
+    lab.observe('finalRead', n, `final read: ${n} messages in ${TOPIC}`);
   },
   predictions: [
     {
@@ -350,9 +386,20 @@ export default defineLab({
   ],
   check(ev, p) {
     const checks: Check[] = [];
-    const isr = lastObservation(ev, 'isrAlone') as string[] | undefined;
-    const newLeader = lastObservation(ev, 'newLeader') as string | undefined;
-    const election = lastObservation(ev, 'election') as Election | undefined;
+    const seen = observed<Seen>(ev);
+    // Without the final read nothing can be said about what survived.
+    if (seen.finalRead === undefined)
+      return [
+        {
+          name: 'the final read ran',
+          ok: 'unknown',
+          expected: 'a read of the whole topic after healing',
+          observed: 'no final read',
+        },
+      ];
+    const isr = seen.isrAlone;
+    const newLeader = seen.newLeader;
+    const election = seen.election;
     const before = completions(ev.ops, 'send').filter((o) => o.process === 'before');
     const alone = completions(ev.ops, 'send').filter((o) => o.process === 'alone');
     const aloneOk = alone.filter((o) => o.type === 'ok');
@@ -367,7 +414,9 @@ export default defineLab({
         `the frozen follower left the ISR (ISR = ${LEADER} alone)`,
         sameSet(isr ?? [], [LEADER]),
         `ISR ${LEADER}`,
-        `ISR ${isr?.join(',') ?? 'never observed'}`,
+        `ISR ${isr?.join(',') ?? 'never observed'}${
+          seen.isrAloneMs !== undefined ? ` ${(seen.isrAloneMs / 1000).toFixed(1)} s after the pause` : ''
+        }`,
       ),
       check(
         `unclean election: ${FOLLOWER}, outside the ISR, became leader`,
@@ -415,17 +464,25 @@ export default defineLab({
       );
     } else {
       const types = [...new Set(alone.map(errorType).filter((t): t is string => !!t))];
+      const before = alone.filter((o) => o.type === 'fail' && errorType(o) === 'NOT_ENOUGH_REPLICAS').length;
+      const unknown = alone.filter((o) => o.type === 'info').length;
       checks.push(
         check(
-          'acks=all with min.insync.replicas=2: every write to the lone leader refused with NOT_ENOUGH_REPLICAS',
-          alone.length > 0 &&
-            alone.every((o) => o.type !== 'ok' && (errorType(o) ?? '').startsWith('NOT_ENOUGH_REPLICAS')),
-          `${p.messages} refused, 0 acknowledged`,
-          `${aloneOk.length} acknowledged, ${alone.length - aloneOk.length} refused (${types.join(', ') || 'no error'})`,
+          'acks=all with min.insync.replicas=2: every write to the lone leader refused before the append (NOT_ENOUGH_REPLICAS)',
+          alone.length > 0 && before === alone.length,
+          `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
+          `${aloneOk.length} acknowledged, ${before} refused before the append, ${unknown} unknown, ` +
+            `${alone.length - aloneOk.length - before - unknown} other refusals (${types.join(', ') || 'no error'})` +
+            (seen.leaderRefuses
+              ? `; before them, ${seen.leaderRefuses.probes.length} probe write(s) over ${seen.leaderRefuses.ms} ms: ` +
+                seen.leaderRefuses.probes.join('; ')
+              : ''),
         ),
         ...deliveryChecks(
           delivery(
-            ev.ops.filter((o) => o.f !== 'send' || o.process === 'before' || o.process === 'alone'),
+            ev.ops.filter(
+              (o) => o.f !== 'send' || o.process === 'before' || o.process === 'alone' || o.process === CANARY,
+            ),
             { receive: 'read-all' },
           ),
           { loss: 'forbidden', duplicates: 'allowed' },
@@ -436,6 +493,45 @@ export default defineLab({
     return checks;
   },
 });
+
+/**
+ * Sends acks=all probe writes until the leader itself refuses one with NOT_ENOUGH_REPLICAS,
+ * and observes how long that took and what the probes met on the way.
+ */
+async function leaderRefuses(lab: LabContext<StartedKafka, unknown>, timeoutMs: number): Promise<void> {
+  const canary = await KafkaProducer.connect(lab.stack.brokerEndpoints([LEADER]), lab.history, {
+    name: CANARY,
+    acks: 'all',
+    retries: 0,
+    deliveryTimeoutMs: 6000,
+  });
+  const t0 = Date.now();
+  const met: string[] = [];
+  try {
+    const refused = await lab.until(
+      `${LEADER} to refuse acks=all itself`,
+      async () => {
+        const r = await canary.send(TOPIC, { partition: 0 });
+        const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
+        met.push(what);
+        return !r.ok && r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
+          ? { done: true, value: true }
+          : { done: false, seen: what };
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+    const ms = Date.now() - t0;
+    lab.observe(
+      'leaderRefuses',
+      { refused: !!refused, ms, probes: met },
+      refused
+        ? `${LEADER} refuses acks=all itself after ${met.length} probe write(s), ${ms} ms (${met.join('; ')})`
+        : `${LEADER} never refused a probe write within ${timeoutMs} ms (${met.join('; ')})`,
+    );
+  } finally {
+    await canary.disconnect();
+  }
+}
 
 /** The partition's leader as the bystander sees it; none while it is leaderless. */
 async function leaderState(probe: KafkaAdmin): Promise<{ leader: string | undefined; isr: string[] }> {
@@ -468,18 +564,6 @@ function project(ops: Op[], producer: string): Op[] {
       (o.f === 'send' && o.process === producer) ||
       (o.f === 'read-all' && o.type === 'ok' && (idsOf(o.value)[0] ?? '').startsWith(`${producer}-`)),
   );
-}
-
-function errorType(o: Op): string | undefined {
-  return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
-}
-
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
-}
-
-function partText(p: PartitionState): string {
-  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
 }
 
 function configText(cfg: Record<string, string>): string {

@@ -1,13 +1,21 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { lag as lagFindings } from '../../src/checkers/lag.ts';
-import { type Evidence, type History, lastObservation } from '../../src/engine/history.ts';
+import { type Evidence, type History, observed, observedSeries } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { sleep, waitUntil } from '../../src/runtime/poll.ts';
+import { sleep } from '../../src/runtime/poll.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { ProducerLoop } from '../../stacks/kafka/workload.ts';
-import { bothModes, groupCommand, modeParam, OUTDATED } from './commands.ts';
+import {
+  bothModes,
+  describeTopicCommand,
+  groupCommand,
+  modeParam,
+  OUTDATED,
+  partText as partitionText,
+  sameSet,
+} from './commands.ts';
 
 const TOPIC = 'orders';
 const GROUP = 'billing';
@@ -28,6 +36,27 @@ interface Window {
   end: number;
 }
 
+/** What the lab reads from the cluster, by observation name. */
+interface Seen {
+  mode: string;
+  threshold: number;
+  /** The group's committed offsets before it ever ran (-1: none). */
+  committedBefore: Record<number, number>;
+  steadyLag: number;
+  alert: LagObservation & { threshold: number };
+  alertCleared: LagObservation;
+  stall: Window;
+  resumedAt: number;
+  producerStoppedAt: number;
+  /** The first sample of 0 after the producer stopped, ms after it stopped (absent: none). */
+  drainMs: number;
+}
+
+/** Lag reaches 0 at the group's next commit after the producer stops: one commit interval and two samples. */
+function drainBoundMs(p: { commitIntervalMs: number; sampleMs: number }): number {
+  return p.commitIntervalMs + 2 * p.sampleMs;
+}
+
 export default defineLab({
   id: 'kafka/lag-detection',
   title: 'Consumer lag: it grows while the group is away, raises an alert, and drains',
@@ -36,9 +65,9 @@ export default defineLab({
     'a group stops consuming, crosses an alert threshold, and drains back to zero once the group returns; in ' +
     'messages and in seconds',
   notes:
-    'Notes, Kafka chapter: "消息积压" - causes (消费者宕机, 消费者处理速度慢, 生产者速度过快), how to notice it ' +
-    '("Consumer Lag 是指消费者组相对于生产者的消息偏移量的差异"; kafka-consumer-groups.sh --describe, the LAG column) and ' +
-    '"警报系统: 当某些指标达到预定的阈值时触发警报". The lab does what such a monitor does: reads both offsets through the ' +
+    'Notes, Kafka chapter: "消息积压" (seed lines 1396-1445) - causes (消费者宕机, 消费者处理速度慢, 生产者速度过快), how to notice it ' +
+    '(line 1429: "Consumer Lag 是指消费者组相对于生产者的消息偏移量的差异"; kafka-consumer-groups.sh --describe, the LAG column) and ' +
+    '"警报系统" (line 1433: "当某些指标达到预定的阈值时触发警报"). The lab does what such a monitor does: reads both offsets through the ' +
     'admin API every second. What the notes do not say: lag seen from outside is measured against *committed* ' +
     'offsets, so it includes up to one auto-commit interval of messages already processed. ' +
     OUTDATED,
@@ -72,12 +101,49 @@ export default defineLab({
   },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
+  async mechanism(lab) {
+    const k = lab.stack;
+    lab.observe('mode', k.mode);
+    lab.observe('threshold', lab.params.alertLag);
+    const reasons: string[] = [];
+    await lab.step(
+      `Topic "${TOPIC}": ${PARTITIONS} partitions, each on all three brokers, and a group with nothing committed`,
+      'Lag is read per partition, so the topic must have the partitions the lab sums over, fully replicated (no ' +
+        'partition leaderless or shrunk while the monitor reads it). The group must start with no committed ' +
+        'offsets: every lag figure then comes from what this run produced and committed.',
+      async () => {
+        await k.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
+        const parts =
+          (await lab.until(
+            `every partition of ${TOPIC} fully in sync`,
+            async () => {
+              const xs = await k.admin.partitions([TOPIC]);
+              return xs.length === PARTITIONS && xs.every((x) => x.replicas.length === 3 && sameSet(x.isr, x.replicas))
+                ? { done: true, value: xs }
+                : { done: false, seen: xs.map(partitionText).join('; ') };
+            },
+            { timeoutMs: 30_000, intervalMs: 200 },
+          )) ?? (await k.admin.partitions([TOPIC]));
+        for (const x of parts) lab.say(partitionText(x));
+        if (parts.length !== PARTITIONS) reasons.push(`${TOPIC} has ${parts.length} partitions, not ${PARTITIONS}`);
+        for (const x of parts)
+          if (x.replicas.length !== 3 || !sameSet(x.isr, x.replicas)) reasons.push(`not in sync: ${partitionText(x)}`);
+        const committed = lab.observe(
+          'committedBefore',
+          await k.admin.committed(GROUP, TOPIC),
+          `group ${GROUP} has committed nothing yet`,
+        );
+        const any = Object.entries(committed).filter(([, o]) => o >= 0);
+        if (any.length)
+          reasons.push(`group ${GROUP} already has committed offsets (${any.map(([q, o]) => `p${q}@${o}`)})`);
+      },
+      [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)],
+    );
+    return reasons;
+  },
   async run(lab) {
     const k = lab.stack;
     const p = lab.params;
-    lab.observe('mode', k.mode);
-    lab.observe('threshold', p.alertLag);
-    await k.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
     const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
       name: 'consumer',
       groupId: GROUP,
@@ -114,7 +180,8 @@ export default defineLab({
           `its offsets every ${p.commitIntervalMs} ms (Java's enable.auto.commit, every 5000 ms by default). ` +
           `Every ${p.sampleMs} ms the lab asks the cluster, as a monitor would, for each partition's log-end ` +
           "offset (ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in " +
-          'time is the age of the oldest message the group has not committed yet.',
+          'time is the age of the oldest message the group has not committed yet: once the group is gone, it ' +
+          `should equal how long it has been gone, within one sample (${p.sampleMs} ms).`,
         async () => {
           await consumer.start();
           producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
@@ -137,14 +204,14 @@ export default defineLab({
         async (): Promise<Window> => {
           await consumer.stop();
           const start = lab.history.now();
-          await waitUntil(
+          await lab.until(
             `the lag to reach ${p.alertLag}`,
             async () =>
               sampler.alerted && sampler.since(start) >= 3
-                ? { done: true, value: undefined }
+                ? { done: true, value: true }
                 : { done: false, seen: `lag ${sampler.last?.total ?? '?'}` },
             { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
-          ).catch(() => lab.warn(`the lag did not reach ${p.alertLag} within ${p.maxStallSec} s`));
+          );
           const w = { start, end: lab.history.now() };
           lab.observe('stall', w);
           return w;
@@ -155,30 +222,35 @@ export default defineLab({
         'The group comes back; then the producer stops',
         'The consumer joins the group again and resumes from the committed offsets: it reads the backlog much ' +
           'faster than the producer adds to it, so the lag falls while the producer is still sending. Then the ' +
-          'producer stops, and the lag reaches exactly 0 at the next commit.',
+          `producer stops, and the lag reaches exactly 0 at the group's next commit: within one commit interval and ` +
+          `two samples, ${drainBoundMs(p)} ms.`,
         async () => {
           await consumer.start();
           lab.observe('resumedAt', lab.history.now());
-          await waitUntil(
+          await lab.until(
             'the lag to fall below the threshold',
             async () =>
-              sampler.cleared ? { done: true, value: undefined } : { done: false, seen: `lag ${sampler.last?.total}` },
+              sampler.cleared ? { done: true, value: true } : { done: false, seen: `lag ${sampler.last?.total}` },
             { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
-          ).catch(() => undefined);
+          );
           await sleep(2000);
           await producer?.stop();
           producer = undefined;
-          lab.observe('producerStoppedAt', lab.history.now());
-          await waitUntil(
+          const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
+          const drainedAt = await lab.until(
             'the lag to drain to 0',
             async () =>
-              sampler.last &&
-              sampler.last.total === 0 &&
-              sampler.lastTime > (lastObservation(lab.history.evidence(), 'producerStoppedAt') as number)
-                ? { done: true, value: undefined }
+              sampler.last && sampler.last.total === 0 && sampler.lastTime > stoppedAt
+                ? { done: true, value: sampler.lastTime }
                 : { done: false, seen: `lag ${sampler.last?.total}` },
-            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
-          ).catch(() => lab.warn(`the lag did not drain to 0 within ${p.drainTimeoutSec} s`));
+            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
+          );
+          if (drainedAt !== undefined)
+            lab.observe(
+              'drainMs',
+              drainedAt - stoppedAt,
+              `lag 0 ${drainedAt - stoppedAt} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`,
+            );
         },
         [groupCommand(k, GROUP)],
       );
@@ -190,7 +262,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      beforeStep: 3,
       question: 'The group stops consuming while the producer goes on. What does the lag do?',
       choices: [
         'stays where it is',
@@ -206,11 +278,12 @@ export default defineLab({
       samples.map((s) => ({ time: s.time, lag: s.value.total })),
       p.alertLag,
     );
+    const seen = observed<Seen>(ev);
     const stall = stallGrowth(ev);
-    const alert = ev.observations.find((o) => o.name === 'alert');
-    const resumedAt = Number(lastObservation(ev, 'resumedAt'));
-    const stoppedAt = Number(lastObservation(ev, 'producerStoppedAt'));
-    const cleared = ev.observations.find((o) => o.name === 'alertCleared');
+    const alert = observedSeries<LagObservation>(ev, 'alert')[0];
+    const resumedAt = Number(seen.resumedAt);
+    const stoppedAt = Number(seen.producerStoppedAt);
+    const cleared = observedSeries<LagObservation>(ev, 'alertCleared')[0];
     const peak = samples.reduce<(typeof samples)[number] | undefined>(
       (m, s) => (!m || s.value.total > m.value.total ? s : m),
       undefined,
@@ -227,7 +300,21 @@ export default defineLab({
       ];
     }
     // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
-    const w = lastObservation(ev, 'stall') as Window | undefined;
+    const w = seen.stall;
+    // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
+    const commitsBefore = ev.ops.filter(
+      (o) => o.f === 'commit' && o.type === 'ok' && o.process === 'consumer' && w !== undefined && o.time <= w.start,
+    ).length;
+    if (commitsBefore === 0) {
+      return [
+        {
+          name: 'the group committed its offsets while it kept up',
+          ok: 'unknown',
+          expected: 'at least one commit before the group left',
+          observed: 'no commit',
+        },
+      ];
+    }
     const producedInStall = ev.ops.filter(
       (o) => o.f === 'send' && o.type === 'ok' && w !== undefined && o.time > w.start && o.time <= w.end,
     ).length;
@@ -241,7 +328,14 @@ export default defineLab({
         },
       ];
     }
+    const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
     checks.push(
+      check(
+        `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
+        seen.steadyLag !== undefined && seen.steadyLag < p.alertLag,
+        `at most ${p.alertLag - 1} messages during the warm-up`,
+        `at most ${seen.steadyLag ?? '?'} messages`,
+      ),
       check(
         'lag grows over successive samples while the group is away',
         !!stall?.grew && f.grew,
@@ -250,11 +344,18 @@ export default defineLab({
       ),
       check(
         `lag crosses the alert threshold (${p.alertLag}) and the lab raises an alert`,
-        f.alertAt !== undefined && alert !== undefined && Number((alert.value as LagObservation).total) >= p.alertLag,
+        // The alert is observed right after the sample that crossed (same total, before the next sample).
+        f.alertAt !== undefined &&
+          alert !== undefined &&
+          alert.value.total >= p.alertLag &&
+          alert.value.total === samples.find((x) => x.time === f.alertAt)?.value.total &&
+          alert.time >= f.alertAt &&
+          alert.time - f.alertAt < p.sampleMs,
         `an alert at the first sample >= ${p.alertLag}`,
         alert
-          ? `alert at +${(alert.time / 1000).toFixed(1)} s: ${(alert.value as LagObservation).total} messages, ` +
-              `${(alert.value as LagObservation).seconds.toFixed(1)} s behind`
+          ? `alert at +${(alert.time / 1000).toFixed(1)} s: ${alert.value.total} messages, ` +
+              `${alert.value.seconds.toFixed(1)} s behind` +
+              (w ? ` (${((alert.time - w.start) / 1000).toFixed(1)} s after the group left)` : '')
           : `no alert (peak ${f.peak})`,
       ),
       check(
@@ -266,20 +367,28 @@ export default defineLab({
           : 'never cleared',
       ),
       check(
-        'after the group returns the lag drains to 0',
-        f.drainedAt !== undefined && f.drainedAt > resumedAt,
-        'a sample of 0 after the group returned',
-        f.drainedAt !== undefined
-          ? `0 at +${(f.drainedAt / 1000).toFixed(1)} s (${((f.drainedAt - resumedAt) / 1000).toFixed(1)} s after the group returned)`
-          : `last sample ${samples.at(-1)?.value.total}`,
+        `after the producer stops the lag drains to 0 within ${drainBoundMs(p)} ms (one commit interval, two samples)`,
+        drained !== undefined && drained.time - stoppedAt <= drainBoundMs(p),
+        `a sample of 0 at most ${drainBoundMs(p)} ms after the producer stopped`,
+        drained !== undefined
+          ? `0 at +${(drained.time / 1000).toFixed(1)} s, ${drained.time - stoppedAt} ms after the producer stopped ` +
+              `(${((drained.time - resumedAt) / 1000).toFixed(1)} s after the group returned)`
+          : `no sample of 0 after the producer stopped; last sample ${samples.at(-1)?.value.total}`,
       ),
       check(
-        'lag reported in messages and in time',
-        !!peak && peak.value.total > 0 && peak.value.seconds > 0,
-        'the peak with its age in seconds',
-        peak
-          ? `peak ${peak.value.total} messages (${partText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
-          : 'none',
+        `lag in time: at the alert, the oldest uncommitted message is as old as the group's absence (within ${p.sampleMs} ms)`,
+        !!peak &&
+          peak.value.total > 0 &&
+          alert !== undefined &&
+          w !== undefined &&
+          Math.abs(alert.value.seconds * 1000 - (alert.time - w.start)) <= p.sampleMs,
+        `the age of the oldest uncommitted message = time since the group left, +-${p.sampleMs} ms`,
+        (alert && w
+          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left; `
+          : 'no alert; ') +
+          (peak
+            ? `peak ${peak.value.total} messages (${partText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
+            : 'no peak'),
         { peak: peak?.value, samples: samples.length },
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
@@ -372,14 +481,12 @@ class LagSampler {
 }
 
 function lagSamples(ev: Evidence): { time: number; value: LagObservation }[] {
-  return ev.observations
-    .filter((o) => o.name === 'lag' && typeof (o.value as LagObservation)?.total === 'number')
-    .map((o) => ({ time: o.time, value: o.value as LagObservation }));
+  return observedSeries<LagObservation>(ev, 'lag').filter((o) => typeof o.value?.total === 'number');
 }
 
 /** The samples taken while the group was away: do they grow? */
 function stallGrowth(ev: Evidence): { grew: boolean; values: number[] } | undefined {
-  const w = lastObservation(ev, 'stall') as Window | undefined;
+  const w = observed<Seen>(ev).stall;
   if (!w) return undefined;
   const values = lagSamples(ev)
     .filter((s) => s.time > w.start && s.time <= w.end)
