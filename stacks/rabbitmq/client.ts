@@ -299,15 +299,16 @@ export class AmqpClient {
   async consume(
     queue: string,
     handle: (m: Received) => void,
-    opts: { prefetch?: number; ackDelayMs?: number; arguments?: Record<string, unknown> } = {},
+    opts: { prefetch?: number; ackDelayMs?: number; arguments?: Record<string, unknown>; timeoutMs?: number } = {},
   ): Promise<Consumer> {
     if (this.closedError) throw this.closedError;
     const ch = await this.openChannel(() => this.model.createChannel());
+    const timeoutMs = opts.timeoutMs ?? this.opTimeoutMs;
     let cancelled!: (why: string) => void;
     const ended = new Promise<string>((resolve) => (cancelled = resolve));
     ch.on('close', () => cancelled('channel closed'));
     try {
-      await withTimeout(this.opTimeoutMs, `consume from ${queue}`, async () => {
+      await withTimeout(timeoutMs, `consume from ${queue}`, async () => {
         await ch.prefetch(opts.prefetch ?? 100);
         await ch.consume(
           queue,

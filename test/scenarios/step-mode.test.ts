@@ -25,6 +25,6 @@ describe('step mode', () => {
     expect(out.match(/Enter runs this step/g)).toHaveLength(3);
     expect(out).toMatch(/try: docker exec midlab-zookeeper-observer-zk4 /);
     expect(out).toMatch(/Two of the three voters are about to die/);
-    expect(out).toMatch(/✓ Two of the three voters[\s\S]*you said: no: without a voting majority it stops serving/);
+    expect(out).toMatch(/✓ Two of the three voters[\s\S]*you said: no: observers do not vote/);
   });
 });
