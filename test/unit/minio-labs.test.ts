@@ -309,9 +309,9 @@ describe('minio/healing', () => {
     );
   });
   it('fails when healing left an object off the drive, or took longer than the bound', () => {
-    const name = "healing restores the drive's shards within 20 s";
+    const name = "healing restores the drive's shards within 5 s";
     expectCheck(expectVerdict(lab, story({ heal: { ids: ['obj-1k'], ms: undefined } }), 'fail'), name, false);
-    expectCheck(expectVerdict(lab, story({ heal: { ids, ms: 25_000 } }), 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story({ heal: { ids, ms: 6000 } }), 'fail'), name, false);
   });
   it('fails when a drive is not ok afterwards, or an object is gone', () => {
     const ev = story();
