@@ -379,7 +379,7 @@ export function upgradeChecks(ev: Evidence, view: ErasureView | undefined): Chec
       const name =
         `objects written with ${s.down.join(', ')} down get EC:${want}` +
         (want === view.parity
-          ? ' (the default is already half the set)'
+          ? ` (EC:${view.parity} is already half the set)`
           : ` (EC:${view.parity} + ${offline} offline drives, at most half)`);
       const expected = `every object put in this step has ${view.setDrives - want} data + ${want} parity shards in its xl.meta`;
       const got = s.written.map((w) => `${w.id} ${w.data}+${w.parity}`).join(', ');

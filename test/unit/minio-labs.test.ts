@@ -175,7 +175,7 @@ describe('minio/erasure-tolerance', () => {
   it('fails when an object written with a node down has another parity than EC:4', () => {
     const up = steps.map((s, i) => (i === 0 ? { ...s, parity: 2 } : s));
     const checks = expectVerdict(lab, killSeriesStory(view, up).evidence(), 'fail');
-    expectCheck(checks, 'objects written with minio4 down get EC:4 (the default is already half the set)', false);
+    expectCheck(checks, 'objects written with minio4 down get EC:4 (EC:4 is already half the set)', false);
   });
   it('fails on a read that returned other bytes', () => {
     const ev = killSeriesStory(view, steps, (s) =>
