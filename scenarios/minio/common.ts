@@ -27,7 +27,7 @@ export type NodeFault = 'crash' | 'kill';
 export const NODE_FAULT_TEXT: Record<NodeFault, string> = {
   crash:
     "the server process is SIGKILLed while its container (and address) stays, as when the process crashes: peers' " +
-    'connections are refused at once, so the survivor counts its drives offline within 3 s (the bound the lab checks)',
+    'connections are refused at once, so the survivor counts its drives offline within 2 s (the bound the lab checks)',
   kill:
     "the container is SIGKILLed and its address vanishes, as when the machine dies: peers' calls to it hang until " +
     'they time out, so the survivor counts its drives offline only after tens of seconds (within 60 s, the bound the lab checks)',
@@ -343,7 +343,7 @@ export function availabilityChecks(ev: Evidence, view: ErasureView | undefined):
 }
 
 /** The longest the lab lets the survivor take to notice a downed node, as the narration says. */
-export const NOTICE_BOUND_MS: Record<NodeFault, number> = { crash: 3_000, kill: 60_000 };
+export const NOTICE_BOUND_MS: Record<NodeFault, number> = { crash: 2_000, kill: 60_000 };
 
 /** The survivor noticed every downed node within the bound its kind of fault allows. */
 export function noticeChecks(ev: Evidence): Check[] {

@@ -45,7 +45,7 @@ export default defineLab({
     'defaults to EC:4 for sets of 8 to 16 drives, EC:3 for 6-7, EC:2 for 4-5, so with 12 or 16 drives reads need more ' +
     'than half; and wrong that erasure coding needs at least 4 drives (lines 2816, 2863: 2 or 3 drives get EC:1). ' +
     'Nodes are taken down by crashing their server process (the container and its address stay), so the survivor ' +
-    'counts its drives offline within 3 s; `minio/notes-topology --param fault=kill` shows a machine crash, noticed ' +
+    'counts its drives offline within 2 s; `minio/notes-topology --param fault=kill` shows a machine crash, noticed ' +
     'only by time-outs.',
   params: {},
   stack: minio,

@@ -145,9 +145,9 @@ describe('minio/erasure-tolerance', () => {
     expectCheck(checks, 'each number of nodes down was tried', false);
   });
   it('fails when the survivor took longer than the bound to notice', () => {
-    const slow = steps.map((s, i) => (i === 1 ? { ...s, noticedMs: 4000 } : s));
+    const slow = steps.map((s, i) => (i === 1 ? { ...s, noticedMs: 2500 } : s));
     const checks = expectVerdict(lab, killSeriesStory(view, slow).evidence(), 'fail');
-    expectCheck(checks, 'the survivor noticed each crashed server within 3 s', false);
+    expectCheck(checks, 'the survivor noticed each crashed server within 2 s', false);
   });
   it('fails when a write got through with only half the drives (no +1)', () => {
     const ev = killSeriesStory(view, steps, (s) =>
@@ -246,10 +246,10 @@ describe('minio/notes-topology', () => {
     expectCheck(expectVerdict(lab, ev, 'fail'), 'every acknowledged object is read after recovery', false);
   });
   it('fails when the survivor was slow to notice, and when a step is missing', () => {
-    const slow = steps(4).map((s) => ({ ...s, noticedMs: 3500 }));
+    const slow = steps(4).map((s) => ({ ...s, noticedMs: 2500 }));
     expectCheck(
       expectVerdict(lab, killSeriesStory(erasure(3, 4, 4), slow).evidence(), 'fail'),
-      'the survivor noticed each crashed server within 3 s',
+      'the survivor noticed each crashed server within 2 s',
       false,
     );
     expectCheck(
