@@ -365,9 +365,9 @@ describe('minio/bitrot', () => {
     expectCheck(expectVerdict(lab, ev2, 'fail'), 'every object read back matches its checksum', false);
   });
   it('fails when the heal did not restore the shard within the bound', () => {
-    const name = 'healing rewrites the corrupted shard within 20 s';
+    const name = 'healing rewrites the corrupted shard within 5 s';
     expectCheck(expectVerdict(lab, story({ healed: { sha256: 'bbb', ms: undefined } }), 'fail'), name, false);
-    expectCheck(expectVerdict(lab, story({ healed: { sha256: 'aaa', ms: 21_000 } }), 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story({ healed: { sha256: 'aaa', ms: 6000 } }), 'fail'), name, false);
   });
 });
 
