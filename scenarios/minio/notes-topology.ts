@@ -131,7 +131,7 @@ export default defineLab({
           ? ' Watch for a finding: in earlier runs with docker kill, an object stored before the kill once answered ' +
             'NoSuchKey right when the survivor marked the killed node offline, and stayed lost after every node was ' +
             'back (1 run in 4, and 2 in 3 with a 5 s internode time-out, before midlab waited for every node to ' +
-            'report itself ready; not reproduced in 11 runs since). The final read of every acknowledged object checks for it.'
+            'report itself ready; not reproduced in 14 runs since). The final read of every acknowledged object checks for it.'
           : ' The lab crashes the server process rather than killing the machine: the quorum rule does not depend on ' +
             'how the node died, a crash is noticed at once, and it avoids the slow time-out window in which a machine ' +
             'kill (--param fault=kill) once lost an acknowledged object.')
