@@ -55,7 +55,7 @@ export default defineLab({
     '...数据就是安全的") likewise assumes parity N/2. Not in the notes: an object written while drives are offline gets one ' +
     'more parity shard per offline drive, up to half the set (EC:6 here with a node down). Line 2736 (MinIO as a gateway ' +
     'to S3 or Azure) is outdated: gateway mode was removed in 2022. Nodes go down by a process crash here (noticed at ' +
-    'once, connection refused); with a machine crash (docker kill, noticed only by time-outs after ~40 s) an ' +
+    'once, connection refused); with a machine crash (docker kill, noticed only by time-outs, after 10-55 s here) an ' +
     'acknowledged object was once seen lost, see the lab narration.',
   variants: [{}, { parity: 6 }],
   params: {
