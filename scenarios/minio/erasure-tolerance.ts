@@ -76,8 +76,9 @@ export default defineLab({
       async () => {
         await lab.stack.client(VIA).makeBucket(BUCKET);
         const ok = await putEach(lab, VIA, 's3-0down', 'base');
-        const got = await getAll(lab, VIA, 's3-0down');
-        lab.say(`${ok} objects stored, ${got} read back`);
+        // Read back through every node, not only the one that took the writes, before any fault.
+        const got = await Promise.all(lab.stack.nodeNames.map((n) => getAll(lab, n, 's3-0down')));
+        lab.say(`${ok} objects stored, read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')}`);
       },
       [
         lab.stack.mcCommand(VIA, `ls local/${BUCKET}`),
