@@ -138,7 +138,7 @@ export default defineLab({
             'written through minio1 and read back only there answered NoSuchKey when a node went down a fraction of a ' +
             'second later, and still after every node was back, although every drive still held their xl.meta (3 of 4 ' +
             'such runs; earlier also with docker kill). The upload step therefore reads each object back through every ' +
-            'node first; since then (17 runs) the stored objects always came back, but once (parity 6, cluster ready after ' +
+            'node first; since then (20 runs) the stored objects always came back, but once (parity 6, cluster ready after ' +
             '4.4 s) two of three writes with one node down answered 503 and the one acknowledged was gone after ' +
             'recovery. Both look like a young cluster whose nodes still reconnect to each other; the cause inside MinIO ' +
             'is not established.')
