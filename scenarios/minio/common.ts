@@ -1,15 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import { type Check, check } from '../../src/checkers/check.ts';
-import { completions, type Evidence, type Op } from '../../src/engine/history.ts';
+import { completions, type Evidence, type Op, observed } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
-import { type Probe, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
+import { type Probe, withTimeout } from '../../src/runtime/poll.ts';
 import type { ClusterInfo } from '../../stacks/minio/admin.ts';
 import { type Availability, availabilityWithNodesDown, readQuorum, writeQuorum } from '../../stacks/minio/config.ts';
 import type { StartedMinio } from '../../stacks/minio/stack.ts';
+import { ecOf, xlMeta } from './shards.ts';
 
 export const BUCKET = 'midlab';
-/** Small objects keep a lab near a minute: one inlined in xl.meta, two with part files. */
+/**
+ * Small objects keep a lab near a minute. MinIO inlines an object in xl.meta when its
+ * *shard* is at most 128 KiB (storage class inline_block), not the object: with 4 or 8
+ * data shards the 1 KiB and the 256 KiB objects are inlined, the 2 MiB one gets part files.
+ */
 export const SIZES: Record<string, number> = { '1k': 1024, '256k': 256 * 1024, '2m': 2 * 1024 * 1024 };
+
+/**
+ * How a lab takes a node down. `crash`: the server process is killed and the container
+ * keeps its address, so peers are refused at once (a process crash). `kill`: the whole
+ * container dies and its address vanishes, so peers learn it only when their calls time
+ * out (a machine crash, ~40 s here).
+ */
+export type NodeFault = 'crash' | 'kill';
+
+export const NODE_FAULT_TEXT: Record<NodeFault, string> = {
+  crash:
+    "the server process is SIGKILLed while its container (and address) stays, as when the process crashes: peers' " +
+    'connections are refused at once, so the survivor counts its drives offline within 2 s (the bound the lab checks)',
+  kill:
+    "the container is SIGKILLed and its address vanishes, as when the machine dies: peers' calls to it hang until " +
+    'they time out, so the survivor counts its drives offline only after tens of seconds (10-55 s measured; within 75 s, the bound the lab checks)',
+};
 
 export type Ctx = LabContext<StartedMinio, Record<string, unknown>>;
 
@@ -108,84 +130,138 @@ export async function offlineView(lab: Ctx, via: string): Promise<string> {
   }
 }
 
+/** How long the survivor took to count the downed node's drives offline. */
+export interface Noticed {
+  /** ms from the fault to the survivor's view changing (undefined: it never did within the wait). */
+  ms: number | undefined;
+  how: string;
+}
+
+/** The longest the lab waits for the survivor to notice a downed node. */
+export const NOTICE_WAIT_MS: Record<NodeFault, number> = { crash: 10_000, kill: 90_000 };
+
 /**
- * Waits until the survivor `via` has noticed the kill: `mc admin info` counts the killed
- * nodes' drives offline (or, when reads are expected to fail, /minio/health/cluster/read is 503). A killed
- * container answers nothing (no reset), so peers notice only when their calls to it time
- * out: 10-60 s here. Operations before that hang, which would measure the detection
- * delay, not the quorum rule. Never fails: returns what it saw.
+ * Waits until the survivor `via` has noticed the fault: `mc admin info` counts the
+ * downed nodes' drives offline (or, when reads are expected to fail, the read-health
+ * endpoint is 503). Operations before that may hang on the dead peer, which would
+ * measure the detection delay, not the quorum rule.
  */
-export async function waitNoticed(lab: Ctx, via: string, down: string[], expected: Availability): Promise<string> {
+export async function waitNoticed(
+  lab: Ctx,
+  via: string,
+  down: string[],
+  expected: Availability,
+  fault: NodeFault,
+): Promise<Noticed> {
   const drivesDown = down.length * lab.stack.params.drives;
   const t0 = Date.now();
-  try {
-    return await waitUntil(
-      `${via} to notice ${down.join(', ')} down`,
-      async (): Promise<Probe<string>> => {
-        const h = await healthView(lab, via);
-        // With read quorum gone the admin API itself may hang: the read-health 503 is the sign.
-        if (!expected.read && h.read === 503) {
-          return { done: true, value: `${via}'s health endpoints changed after ${Date.now() - t0} ms` };
-        }
-        // With a node down an answer takes ~6 s (minio1 gives the dead peer its time).
-        const info = await withTimeout(15_000, 'mc admin info', () => lab.stack.info(via));
-        return info.offlineDisks >= drivesDown
-          ? { done: true, value: `${via} counts ${info.offlineDisks} drives offline after ${Date.now() - t0} ms` }
-          : { done: false, seen: `${info.offlineDisks} offline` };
-      },
-      { timeoutMs: 60_000, intervalMs: 1000 },
-    );
-  } catch (err) {
-    return `${via} did not show the kill: ${(err as Error).message.slice(0, 200)}`;
+  const seen = await lab.until(
+    `${via} to count ${down.join(', ')}'s drives offline`,
+    async (): Promise<Probe<string>> => {
+      const h = await healthView(lab, via);
+      // With read quorum gone the admin API itself may hang: the read-health 503 is the sign.
+      if (!expected.read && h.read === 503) return { done: true, value: 'its read-health endpoint answered 503' };
+      const info = await withTimeout(15_000, 'mc admin info', () => lab.stack.info(via)).catch(() => undefined);
+      if (!info) return { done: false, seen: 'mc admin info gave no answer' };
+      return info.offlineDisks >= drivesDown
+        ? { done: true, value: `it counts ${info.offlineDisks} drives offline` }
+        : { done: false, seen: `${info.offlineDisks} drives offline` };
+    },
+    { timeoutMs: NOTICE_WAIT_MS[fault], intervalMs: 500 },
+  );
+  return seen === undefined
+    ? { ms: undefined, how: `${via} did not show it within ${NOTICE_WAIT_MS[fault] / 1000} s` }
+    : { ms: Date.now() - t0, how: seen };
+}
+
+/** Data and parity shards an object was written with, read from its xl.meta on `via`'s first drive. */
+export interface Written {
+  id: string;
+  data: number;
+  parity: number;
+}
+
+export async function writtenWith(lab: Ctx, via: string, ids: string[]): Promise<Written[]> {
+  const out: Written[] = [];
+  for (const id of ids) {
+    const meta = await xlMeta(lab, { node: via, path: '/data1' }, BUCKET, id);
+    const ec = meta && ecOf(meta);
+    if (ec) out.push({ id, data: ec.data, parity: ec.parity });
   }
+  return out;
+}
+
+/**
+ * The parity MinIO gives an object written while `offline` drives of its set are
+ * down (storage class optimize=availability, the default): one more per offline drive,
+ * at most half the set, so the object is as safe as one written with every drive up.
+ */
+export function upgradedParity(parity: number, setDrives: number, offline: number): number {
+  return Math.min(parity + offline, Math.floor(setDrives / 2));
 }
 
 export interface StepRecord {
   step: number;
   down: string[];
+  fault: NodeFault;
   expected: Availability;
   health: { cluster: number; read: number };
+  noticed: Noticed;
+  /** Objects put in this step, with the shards they were written with. */
+  written: Written[];
 }
 
 /**
- * Kills `order` one at a time. After each kill: wait until the survivor `via` sees it,
- * read the health endpoints, put one object of each size, get every acknowledged object.
- * Operations are recorded under process `s3-<k>down`.
+ * Takes `order` down one at a time (`fault`). After each: wait until the survivor `via`
+ * sees it, read the health endpoints, put one object of each size, get every
+ * acknowledged object. Operations are recorded under process `s3-<k>down`.
  */
 export async function killSeries(
   lab: Ctx,
   via: string,
   order: string[],
+  fault: NodeFault,
   narrate: (k: number) => string,
 ): Promise<void> {
-  const view = (lab.history.last('erasure') as ErasureView | undefined) ?? undefined;
+  const view = observed<{ erasure: ErasureView }>(lab.history.evidence()).erasure;
   if (!view) throw new Error('the erasure layout was not observed');
   const down: string[] = [];
   for (const [i, node] of order.entries()) {
     const k = i + 1;
     await lab.step(
-      `Kill ${node} (${k} of ${lab.stack.params.nodes} nodes down)`,
-      `${narrate(k)} A killed node answers nothing (no connection reset): its peers notice only when their calls ` +
-        'to it time out, so the lab first waits until the survivor counts its drives offline.',
+      `${fault === 'crash' ? 'Crash' : 'Kill'} ${node} (${k} of ${lab.stack.params.nodes} nodes down)`,
+      `${narrate(k)} How: ${NODE_FAULT_TEXT[fault]}. The lab first waits until the survivor counts its drives offline.`,
       async () => {
-        await lab.faults.kill(node);
+        if (fault === 'crash') await lab.faults.crash(node);
+        else await lab.faults.kill(node);
         down.push(node);
         const expected = availabilityWithNodesDown(view.sets, view.parity, down);
-        lab.say(await waitNoticed(lab, via, down, expected));
+        const noticed = await waitNoticed(lab, via, down, expected, fault);
+        lab.say(noticed.ms === undefined ? noticed.how : `${via} noticed after ${noticed.ms} ms: ${noticed.how}`);
         const proc = `s3-${k}down`;
         const acked = ackedIds(lab).length;
         // Reads of what is stored and new writes at once, with the health endpoints.
-        const [gets, puts, health] = await Promise.all([
+        const [gets, puts, health, offline] = await Promise.all([
           getAll(lab, via, proc),
           putEach(lab, via, proc, `w${k}down`),
           healthView(lab, via),
+          offlineView(lab, via),
         ]);
-        lab.say(await offlineView(lab, via));
-        lab.observe<StepRecord>(`step-${k}`, { step: k, down: [...down], expected, health });
+        const written = await writtenWith(
+          lab,
+          via,
+          ackedIds(lab).filter((id) => id.startsWith(`w${k}down-`)),
+        );
+        lab.say(offline);
+        lab.observe<StepRecord>(`step-${k}`, { step: k, down: [...down], fault, expected, health, noticed, written });
         lab.say(
           `expected from parity EC:${view.parity}: reads ${expected.read ? 'work' : 'fail'}, writes ${expected.write ? 'work' : 'fail'}; ` +
             `observed: ${puts}/${Object.keys(SIZES).length} puts ok, ${gets}/${acked} gets ok; ` +
-            `/minio/health/cluster ${health.cluster}, /minio/health/cluster/read ${health.read}`,
+            `/minio/health/cluster ${health.cluster}, /minio/health/cluster/read ${health.read}` +
+            (written.length
+              ? `; written with ${[...new Set(written.map((w) => `EC:${w.parity} (${w.data}+${w.parity})`))].join(', ')} ` +
+                `(server default EC:${view.parity}, ${down.length * lab.stack.params.drives} drives offline)`
+              : ''),
         );
       },
       [
@@ -198,16 +274,20 @@ export async function killSeries(
   }
 }
 
-/** Restarts every killed node and waits for all drives online. */
-export async function restartAll(lab: Ctx, nodes: string[]): Promise<void> {
+/** Restarts every downed node and waits for all drives online. */
+export async function restartAll(lab: Ctx, nodes: string[], fault: NodeFault): Promise<void> {
   await lab.step(
     `Start ${nodes.join(', ')} again`,
-    'The killed containers start again with their drives as they were (plain directories in each container). ' +
+    (fault === 'crash'
+      ? 'The crashed servers run again in their containers, with their drives as they were. '
+      : 'The killed containers start again with their drives as they were (plain directories in each container). ') +
       "Objects written while a node was down miss that node's shards; MinIO heals them in the background " +
       '(and on access). The stack waits until `mc admin info` shows every drive ok and /minio/health/cluster is 200.',
     async () => {
       for (const n of nodes) await lab.faults.start(n);
+      const t0 = Date.now();
       await lab.stack.waitHealthy(120_000);
+      lab.say(`every drive online and write quorum on every node ${Date.now() - t0} ms after the last start`);
       const info = await lab.stack.info('minio1');
       lab.observe(
         'afterRestart',
@@ -262,6 +342,57 @@ export function availabilityChecks(ev: Evidence, view: ErasureView | undefined):
   });
 }
 
+/** The longest the lab lets the survivor take to notice a downed node, as the narration says. */
+export const NOTICE_BOUND_MS: Record<NodeFault, number> = { crash: 2_000, kill: 75_000 };
+
+/** The survivor noticed every downed node within the bound its kind of fault allows. */
+export function noticeChecks(ev: Evidence): Check[] {
+  const steps = stepsOf(ev);
+  const kinds = [...new Set(steps.map((s) => s.fault))];
+  return kinds.map((fault) => {
+    const mine = steps.filter((s) => s.fault === fault);
+    const times = mine.map((s) => s.noticed.ms);
+    const bound = NOTICE_BOUND_MS[fault];
+    return check(
+      `the survivor noticed each ${fault === 'crash' ? 'crashed server' : 'killed machine'} within ${bound / 1000} s`,
+      times.length > 0 && times.every((t) => t !== undefined && t <= bound),
+      `its drives counted offline within ${bound / 1000} s of each ${fault}`,
+      mine
+        .map((s) => `${s.down.at(-1)}: ${s.noticed.ms === undefined ? s.noticed.how : `${s.noticed.ms} ms`}`)
+        .join(', '),
+      { times },
+    );
+  });
+}
+
+/**
+ * Objects written while drives were offline carry the upgraded parity (one more per
+ * offline drive, at most half the set), read from their xl.meta.
+ */
+export function upgradeChecks(ev: Evidence, view: ErasureView | undefined): Check[] {
+  if (!view) return [];
+  return stepsOf(ev)
+    .filter((s) => opsOf(ev, `s3-${s.step}down`, 'put').some((o) => o.type === 'ok'))
+    .map((s): Check => {
+      const offline = view.sets.flat().filter((d) => s.down.includes(d.node)).length;
+      const want = upgradedParity(view.parity, view.setDrives, offline);
+      const name =
+        `objects written with ${s.down.join(', ')} down get EC:${want}` +
+        (want === view.parity
+          ? ` (EC:${view.parity} is already half the set)`
+          : ` (EC:${view.parity} + ${offline} offline drives, at most half)`);
+      const expected = `every object put in this step has ${view.setDrives - want} data + ${want} parity shards in its xl.meta`;
+      const got = s.written.map((w) => `${w.id} ${w.data}+${w.parity}`).join(', ');
+      if (!s.written.length) return { name, ok: 'unknown', expected, observed: 'no xl.meta could be read' };
+      return check(
+        name,
+        s.written.every((w) => w.parity === want && w.data === view.setDrives - want),
+        expected,
+        got,
+      );
+    });
+}
+
 /** Every get that succeeded returned exactly what the acknowledged put stored. */
 export function checksumCheck(ev: Evidence): Check {
   const stored = new Map<string, string>();
@@ -284,11 +415,15 @@ export function checksumCheck(ev: Evidence): Check {
   );
 }
 
+export interface DrivesSeen {
+  online: number;
+  offline: number;
+  states: string[];
+}
+
 /** After restart every drive is ok. */
 export function allDrivesCheck(ev: Evidence, name: string, total: number): Check {
-  const after = ev.observations.filter((o) => o.name === name).at(-1)?.value as
-    | { online: number; offline: number; states: string[] }
-    | undefined;
+  const after = (observed(ev) as Record<string, DrivesSeen | undefined>)[name];
   return check(
     name === 'afterRestart' ? 'after restart all drives are online' : 'afterwards every drive is online',
     after !== undefined && after.online === total && after.offline === 0,

@@ -1,7 +1,6 @@
 import { check } from '../../src/checkers/check.ts';
-import { lastObservation } from '../../src/engine/history.ts';
+import { observed } from '../../src/engine/history.ts';
 import { defineLab } from '../../src/engine/lab.ts';
-import { defaultParity } from '../../stacks/minio/config.ts';
 import { minio } from '../../stacks/minio/stack.ts';
 import {
   allDrivesCheck,
@@ -9,14 +8,18 @@ import {
   BUCKET,
   type Ctx,
   checksumCheck,
+  type DrivesSeen,
   type ErasureView,
   finalReadCheck,
   getAll,
   killSeries,
+  type NodeFault,
+  noticeChecks,
   observeErasure,
   putEach,
   restartAll,
   stepsOf,
+  upgradeChecks,
 } from './common.ts';
 
 const VIA = 'minio1';
@@ -24,17 +27,36 @@ const KILL_ORDER = ['minio3', 'minio2'];
 const NODES = 3;
 const DRIVES = 4;
 
+interface ParityChoice {
+  chosen: number;
+  requested: number;
+  notesClaim: number;
+}
+
+interface Seen {
+  erasure: ErasureView;
+  parityChoice: ParityChoice;
+  afterRestart: DrivesSeen;
+}
+
 export default defineLab({
   id: 'minio/notes-topology',
   title: "The notes' 3 nodes x 4 drives: which parity, and what it survives",
   teaches:
-    'the server, not the drive count, decides the parity: 12 drives default to EC:4 (8 data + 4 parity), not the 6+6 the notes describe; one node down leaves reads and writes, two leave neither',
+    "the server, not the drive count, decides the parity (12 drives: EC:4 by default, 8 data + 4 parity, not the notes' 6+6); the availability at one and two nodes down follows from the parity the server reports; objects written with a node down get a higher parity",
   notes:
-    'Notes: "二进制安装MinIO 实现3节点4磁盘的分布式集群部署" (the 3 x 4 layout) and "纠删码EC" ("12块盘...6个数据块、6个奇偶校验块, ' +
-    '你可以丢失任意6块盘"). Wrong by default: 12 drives get EC:4, so any 4 drives (one node) may be lost, not 6. The 6+6 claim ' +
-    'holds only with parity set to 6 (MINIO_STORAGE_CLASS_STANDARD=EC:6, run this lab with --param parity=6) - and even ' +
-    'then two nodes down are 8 drives, more than 6. Also wrong: parity is not always half the drives, and fewer than 4 ' +
-    'drives is allowed (2-3 drives get EC:1).',
+    'Notes (seed file, MinIO chapter): line 3107 "二进制安装MinIO 实现3节点4磁盘的分布式集群部署" (this layout) and line 2813 ' +
+    '"如果是12块盘，一个对象会被分成6个数据块、6个奇偶校验块，你可以丢失任意6块盘". Wrong by default: MinIO gives 12 drives ' +
+    'EC:4, so any 4 drives (one node) may be lost, not 6; the lab reports what the server chose. The 6+6 claim holds only ' +
+    'with parity set to 6 (MINIO_STORAGE_CLASS_STANDARD=EC:6, --param parity=6), and even then two nodes down are 8 ' +
+    'drives, more than 6. Line 3075 ("一个16节点Minio集群，每个节点16块硬盘，就算8台服务器宕机，这个集群仍然可读的") is wrong ' +
+    'too under the default parity: 256 drives form sets of 16 with EC:4, one drive per node, so 8 servers down leave 8 of ' +
+    '16 drives per set, fewer than the 12 data shards a read needs (it holds only with EC:8). Line 3097 ("磁盘只要存活M*N/2 ' +
+    '...数据就是安全的") likewise assumes parity N/2. Not in the notes: an object written while drives are offline gets one ' +
+    'more parity shard per offline drive, up to half the set (EC:6 here with a node down). Line 2736 (MinIO as a gateway ' +
+    'to S3 or Azure) is outdated: gateway mode was removed in 2022. Nodes go down by a process crash here (noticed at ' +
+    'once, connection refused; --param fault=kill kills the machine instead, noticed only by time-outs, after 10-55 s ' +
+    'here). Acknowledged objects were seen lost on a freshly started cluster, see the lab narration.',
   variants: [{}, { parity: 6 }],
   params: {
     parity: {
@@ -44,66 +66,96 @@ export default defineLab({
       max: 6,
       describe: "EC:N for the standard storage class (0: the server default; 6: the notes' 6+6)",
     },
+    fault: {
+      type: 'enum',
+      default: 'crash',
+      choices: ['crash', 'kill'],
+      describe:
+        'how nodes go down: crash (server process, noticed at once) or kill (the machine, noticed by time-outs)',
+    },
   },
   stack: minio,
-  topology: (p) => ({ nodes: NODES, drives: DRIVES, parity: p.parity }),
+  topology: (p) => ({ nodes: NODES, drives: DRIVES, parity: p.parity, crashable: true }),
   async mechanism(raw) {
     const lab = raw as unknown as Ctx;
     const problems = await observeErasure(lab, VIA);
-    const v = lastObservation(lab.history.evidence(), 'erasure') as ErasureView;
-    const wanted = (lab.params.parity as number) || defaultParity(v.setDrives);
-    lab.observe(
+    const v = observed<Seen>(lab.history.evidence()).erasure;
+    if (!v) return problems;
+    const requested = lab.params.parity as number;
+    lab.observe<ParityChoice>(
       'parityChoice',
-      { chosen: v.parity, requested: lab.params.parity, notesClaim: (NODES * DRIVES) / 2 },
-      lab.params.parity
-        ? `asked for EC:${lab.params.parity}; the server runs EC:${v.parity}`
+      { chosen: v.parity, requested, notesClaim: (NODES * DRIVES) / 2 },
+      requested
+        ? `asked for EC:${requested}; the server runs EC:${v.parity}`
         : `nothing asked: the server chose EC:${v.parity} for ${v.setDrives} drives ` +
             `(${v.setDrives - v.parity} data + ${v.parity} parity), ${v.parity === v.setDrives / 2 ? 'half, as the notes say' : `not the notes' ${v.setDrives / 2}+${v.setDrives / 2}`}`,
     );
-    if (v.parity !== wanted) problems.push(`expected EC:${wanted}, the server runs EC:${v.parity}`);
+    if (v.sets.length !== 1 || v.setDrives !== NODES * DRIVES) {
+      problems.push(
+        `${v.sets.length} set(s) of ${v.setDrives} drives: the notes' layout is one set of ${NODES * DRIVES}`,
+      );
+    }
+    // A parity the lab asked for and the server ignored: the variant's premise is not in force.
+    if (requested && v.parity !== requested) problems.push(`asked for EC:${requested}, the server runs EC:${v.parity}`);
     return problems;
   },
   async run(raw) {
     const lab = raw as unknown as Ctx;
-    const v = lastObservation(lab.history.evidence(), 'erasure') as ErasureView;
+    const v = observed<Seen>(lab.history.evidence()).erasure as ErasureView;
+    const fault = lab.params.fault as NodeFault;
     await lab.step(
       'Upload objects with checksums',
-      `Every node runs \`minio server http://minio{1...3}:9000/data{1...4}\`: one erasure set of 12 drives. With EC:${v.parity} ` +
-        `each object is ${v.setDrives - v.parity} data + ${v.parity} parity shards: reads need ${v.readQuorum} drives, ` +
-        `writes ${v.writeQuorum}. A node holds 4 shards of every object.`,
+      `Every node runs \`minio server http://minio{1...3}:9000/data{1...4}\`: one erasure set of 12 drives. The server ` +
+        `reports EC:${v.parity}, so each object is ${v.setDrives - v.parity} data + ${v.parity} parity shards: reads need ` +
+        `${v.readQuorum} drives, writes ${v.writeQuorum}. A node holds 4 shards of every object.`,
       async () => {
         await lab.stack.client(VIA).makeBucket(BUCKET);
         const ok = await putEach(lab, VIA, 's3-0down', 'base');
-        const got = await getAll(lab, VIA, 's3-0down');
-        lab.say(`${ok} objects stored, ${got} read back`);
+        // Read back through every node, not only the one that took the writes, before any fault.
+        const got = await Promise.all(lab.stack.nodeNames.map((n) => getAll(lab, n, 's3-0down')));
+        lab.say(`${ok} objects stored, read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')}`);
       },
       [lab.stack.mcCommand(VIA, 'admin info local --json'), lab.stack.mcCommand(VIA, `ls local/${BUCKET}`)],
     );
-    await killSeries(lab, VIA, KILL_ORDER, (k) => {
+    await killSeries(lab, VIA, KILL_ORDER, fault, (k) => {
       const online = v.setDrives - k * DRIVES;
+      const upgraded = Math.min(v.parity + k * DRIVES, v.setDrives / 2);
       return (
         `${k} node(s) down: ${online} of 12 drives left. With EC:${v.parity}: reads ${online >= v.readQuorum ? 'work' : 'fail'} ` +
         `(need ${v.readQuorum}), writes ${online >= v.writeQuorum ? 'work' : 'fail'} (need ${v.writeQuorum}). ` +
-        'The notes\' "lose any 6 of 12" counts drives; a node takes 4 of them with it.'
+        'The notes\' "lose any 6 of 12" counts drives; a node takes 4 of them with it. ' +
+        (online >= v.writeQuorum
+          ? `An object written now gets EC:${upgraded} (one more parity shard per offline drive, at most half the set), ` +
+            `so it too survives ${upgraded} lost drives once all are back.`
+          : '') +
+        (fault === 'kill'
+          ? ' A machine kill is noticed only when calls to the dead peer time out (10-55 s here).'
+          : ' The lab crashes the server process rather than killing the machine: the quorum rule does not depend on ' +
+            'how the node died, and a crash is noticed at once.') +
+        (k > 1
+          ? ''
+          : ' A finding, watched by the final read of every acknowledged object: on a freshly started cluster, objects ' +
+            'written through minio1 and read back only there answered NoSuchKey when a node went down a fraction of a ' +
+            'second later, and still after every node was back, although every drive still held their xl.meta (3 of 4 ' +
+            'such runs; earlier also with docker kill). The upload step therefore reads each object back through every ' +
+            'node first; since then (20 runs) the stored objects always came back, but once (parity 6, cluster ready after ' +
+            '4.4 s) two of three writes with one node down answered 503 and the one acknowledged was gone after ' +
+            'recovery. Both look like a young cluster whose nodes still reconnect to each other; the cause inside MinIO ' +
+            'is not established.')
       );
     });
-    await restartAll(lab, KILL_ORDER);
+    await restartAll(lab, KILL_ORDER, fault);
   },
   async final(raw) {
     await getAll(raw as unknown as Ctx, VIA, 'final');
   },
-  check(ev, p) {
-    const view = lastObservation(ev, 'erasure') as ErasureView | undefined;
-    const wanted = p.parity || defaultParity(view?.setDrives ?? 0);
+  check(ev) {
+    const { erasure: view } = observed<Seen>(ev);
     return [
-      check(
-        'the server reports the parity it chose',
-        view !== undefined && view.parity === wanted && view.setDrives === NODES * DRIVES,
-        `one set of 12 drives, EC:${wanted}${p.parity ? ' (as asked)' : ' (the default for 12 drives; the notes say 6)'}`,
-        view ? `${view.sets.length} set(s) of ${view.setDrives}, EC:${view.parity}` : 'not observed',
-      ),
       check('one and two nodes down were tried', stepsOf(ev).length === 2, '2 steps', `${stepsOf(ev).length}`),
+      ...noticeChecks(ev),
       ...availabilityChecks(ev, view),
+      ...upgradeChecks(ev, view),
       checksumCheck(ev),
       allDrivesCheck(ev, 'afterRestart', NODES * DRIVES),
       finalReadCheck(ev),
@@ -114,12 +166,13 @@ export default defineLab({
       beforeStep: 2,
       question:
         'The notes say 12 drives are split 6 data + 6 parity. What parity will the server report, and what survives one node (4 drives) down?',
-      choices: ['EC:6; reads and writes', 'EC:4; reads and writes', 'EC:4; reads only'],
+      choices: ['EC:6; reads and writes', 'EC:4; reads and writes', 'EC:4; reads only', 'another parity'],
       answer: (ev) => {
-        const v = lastObservation(ev, 'erasure') as ErasureView | undefined;
+        const v = observed<Seen>(ev).erasure;
         const s = stepsOf(ev).find((x) => x.down.length === 1);
         if (!v || !s) return undefined;
         if (v.parity === 6) return 0;
+        if (v.parity !== 4) return 3;
         return s.expected.write ? 1 : 2;
       },
     },

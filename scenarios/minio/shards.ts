@@ -29,25 +29,34 @@ export async function fileSha256(lab: Ctx, node: string, file: string): Promise<
   return r.exitCode === 0 ? r.stdout.split(' ')[0] : undefined;
 }
 
+/** The small integer msgpack stores after `key` in an xl.meta (undefined: absent or not small). */
+function intAfter(xlMeta: Buffer, key: string): number | undefined {
+  const k = Buffer.concat([Buffer.from([0xa0 | key.length]), Buffer.from(key)]);
+  const at = xlMeta.indexOf(k);
+  if (at < 0) return undefined;
+  const b = xlMeta[at + k.length];
+  if (b === undefined) return undefined;
+  if (b <= 0x7f) return b; // positive fixint
+  if (b === 0xcc || b === 0xd0) return xlMeta[at + k.length + 1]; // uint8 / int8
+  return undefined;
+}
+
 /**
  * This drive's erasure index and the data-shard count, from the object's xl.meta
  * (msgpack: the keys "EcIndex" and "EcM" followed by small integers). Index 1..EcM
  * hold data shards: the ones a GET reads first.
  */
 export function ecIndexOf(xlMeta: Buffer): { index: number; data: number } | undefined {
-  const intAfter = (key: string): number | undefined => {
-    const k = Buffer.concat([Buffer.from([0xa0 | key.length]), Buffer.from(key)]);
-    const at = xlMeta.indexOf(k);
-    if (at < 0) return undefined;
-    const b = xlMeta[at + k.length];
-    if (b === undefined) return undefined;
-    if (b <= 0x7f) return b; // positive fixint
-    if (b === 0xcc || b === 0xd0) return xlMeta[at + k.length + 1]; // uint8 / int8
-    return undefined;
-  };
-  const index = intAfter('EcIndex');
-  const data = intAfter('EcM');
+  const index = intAfter(xlMeta, 'EcIndex');
+  const data = intAfter(xlMeta, 'EcM');
   return index !== undefined && data !== undefined ? { index, data } : undefined;
+}
+
+/** The data (EcM) and parity (EcN) shards an object was written with, from its xl.meta. */
+export function ecOf(xlMeta: Buffer): { data: number; parity: number } | undefined {
+  const data = intAfter(xlMeta, 'EcM');
+  const parity = intAfter(xlMeta, 'EcN');
+  return data !== undefined && parity !== undefined ? { data, parity } : undefined;
 }
 
 export async function xlMeta(lab: Ctx, d: DriveRef, bucket: string, id: string): Promise<Buffer | undefined> {

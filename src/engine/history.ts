@@ -38,7 +38,7 @@ export interface FaultRecord {
   peers?: string[];
 }
 
-export type FaultKind = 'kill' | 'stop' | 'pause' | 'partition' | 'restart' | 'wipe' | 'corrupt';
+export type FaultKind = 'kill' | 'crash' | 'stop' | 'pause' | 'partition' | 'restart' | 'wipe' | 'corrupt';
 
 export interface Evidence {
   ops: Op[];

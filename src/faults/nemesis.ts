@@ -3,7 +3,7 @@ import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
 import type { StartedCluster } from '../runtime/cluster.ts';
 
 /**
- * Faults with a ledger. Each fault is a start/stop pair: `kill`, `stop` and `pause`
+ * Faults with a ledger. Each fault is a start/stop pair: `kill`, `crash`, `stop` and `pause`
  * end when the node is started or resumed again, `partition` when healed. `healAll`
  * undoes whatever is still open, in the final phase of every run.
  */
@@ -41,16 +41,29 @@ export class Nemesis {
     return this.open('kill', [node], `killed ${node} (SIGKILL)`);
   }
 
+  /**
+   * SIGKILL of the server process alone, the container and its address kept: peers are
+   * refused at once (a process crash; `kill` is a machine crash, found only by time-outs).
+   * The node must run a `crashable` command.
+   */
+  async crash(node: string): Promise<FaultRecord> {
+    await this.cluster.node(node).crash();
+    return this.open('crash', [node], `crashed ${node}'s server process (SIGKILL, the container stays up)`);
+  }
+
   /** SIGTERM, then SIGKILL after the grace period: a clean shutdown. */
   async stop(node: string): Promise<FaultRecord> {
     await this.cluster.node(node).stop();
     return this.open('stop', [node], `stopped ${node}`);
   }
 
-  /** Starts a killed or stopped node again (the same container, its data kept). */
+  /** Starts a killed, stopped or crashed node again (the same container, its data kept). */
   async start(node: string): Promise<void> {
-    await this.cluster.node(node).start();
-    this.close(['kill', 'stop'], node, `started ${node} again`);
+    const n = this.cluster.node(node);
+    const crashed = this.openFaults().some((f) => f.kind === 'crash' && f.targets.includes(node));
+    if (crashed && (await n.state()) === 'running') await n.relaunch();
+    else await n.start();
+    this.close(['kill', 'stop', 'crash'], node, `started ${node} again`);
   }
 
   /** Freezes every process of the node: no crash, no closed socket, only silence. */
@@ -101,7 +114,7 @@ export class Nemesis {
         const isNode = this.cluster.nodes.some((n) => n.name === node);
         if (!isNode) this.endNote(f, `${f.kind} on ${node} ended`);
         else if (f.kind === 'pause') await this.resume(node);
-        else if (f.kind === 'kill' || f.kind === 'stop') await this.start(node);
+        else if (f.kind === 'kill' || f.kind === 'stop' || f.kind === 'crash') await this.start(node);
         else if (f.kind === 'partition') await this.heal(node);
         else this.endNote(f, `${f.kind} on ${node} ended`);
       }

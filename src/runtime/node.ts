@@ -24,6 +24,32 @@ export interface NodeSpec {
   tmpfs?: Record<string, string>;
 }
 
+const CRASHED = '/tmp/midlab-crashed';
+const SERVER_PID = '/tmp/midlab-server.pid';
+
+/**
+ * Wraps a node's command so that `crash` can kill the server process alone: a shell as
+ * the first process runs `cmd`, notes its pid, and when the server dies after `crash`
+ * waits for `relaunch` before running it again; any other exit of the server ends the
+ * container as it would without the shell. The container and its address stay while
+ * the server is dead, so peers are refused at once instead of timing out (a process
+ * crash, where `kill` is a machine crash).
+ */
+export function crashable(cmd: string[]): string[] {
+  const script = [
+    `rm -f ${CRASHED}`,
+    'trap \'kill -TERM "$pid" 2>/dev/null\' TERM INT',
+    'while :; do',
+    `  "$@" & pid=$!; echo "$pid" > ${SERVER_PID}`,
+    // A trapped signal ends `wait` early: wait again until the server has really exited.
+    '  wait "$pid"; rc=$?; while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done',
+    `  [ -e ${CRASHED} ] || exit "$rc"`,
+    `  while [ -e ${CRASHED} ]; do sleep 0.1; done`,
+    'done',
+  ].join('\n');
+  return ['sh', '-c', script, 'midlab-crashable', ...cmd];
+}
+
 export type NodeState = 'running' | 'paused' | 'exited' | 'created' | 'restarting' | 'dead' | 'removing';
 
 export interface ExecResult {
@@ -136,6 +162,14 @@ export class StartedNode {
   }
   async restart(timeoutSec = 10): Promise<void> {
     await this.container.restart({ t: timeoutSec });
+  }
+  /** SIGKILL of the server process only (the node runs a `crashable` command). */
+  async crash(): Promise<void> {
+    await this.run(['sh', '-c', `touch ${CRASHED} && kill -KILL "$(cat ${SERVER_PID})"`]);
+  }
+  /** Runs the server of a crashed `crashable` node again. */
+  async relaunch(): Promise<void> {
+    await this.run(['rm', '-f', CRASHED]);
   }
   async pause(): Promise<void> {
     await this.container.pause();

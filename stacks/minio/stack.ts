@@ -1,7 +1,7 @@
 import { UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
 import type { StartedCluster } from '../../src/runtime/cluster.ts';
-import type { NodeSpec } from '../../src/runtime/node.ts';
+import { crashable, type NodeSpec } from '../../src/runtime/node.ts';
 import { type Probe, waitUntil } from '../../src/runtime/poll.ts';
 import { secret } from '../../src/runtime/secrets.ts';
 import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
@@ -26,6 +26,11 @@ export const minioParams = {
     min: 0,
     max: 8,
     describe: 'parity shards of the standard storage class, EC:N (0: the server default)',
+  },
+  crashable: {
+    type: 'bool',
+    default: false,
+    describe: "run the server under a shell, so a lab can crash its process alone (the node's address stays)",
   },
 } as const;
 export type MinioParams = ParamValues<typeof minioParams>;
@@ -62,7 +67,7 @@ export const minio: Stack<typeof minioParams, StartedMinio> = {
       (name): NodeSpec => ({
         name,
         image: IMAGE,
-        cmd: serverCommand(p.nodes, p.drives),
+        cmd: p.crashable ? crashable(serverCommand(p.nodes, p.drives)) : serverCommand(p.nodes, p.drives),
         env: {
           MINIO_ROOT_USER: user,
           MINIO_ROOT_PASSWORD: password,
