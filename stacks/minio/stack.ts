@@ -152,9 +152,10 @@ export class StartedMinio implements StartedStack {
    * the layout survives a node's loss, the maintenance check too (it sees enough of its
    * peers). One node's view is not enough: right after start a peer can still be
    * initialising, or hold another "offline temporarily"; objects written then were seen
-   * lost once that node was killed.
+   * lost once that node was killed. `via`: the node whose `mc admin info` is read, or
+   * 'all' for every node's own view.
    */
-  async healthProblems(via = this.nodeNames[0] as string): Promise<string[]> {
+  async healthProblems(via: string = this.nodeNames[0] as string): Promise<string[]> {
     const problems: string[] = [];
     const kinds: HealthKind[] = survivesOneNode(this.params.nodes, this.params.drives, this.params.parity)
       ? ['cluster', 'maintenance']
@@ -164,21 +165,40 @@ export class StartedMinio implements StartedStack {
     checks.forEach(([n, k], i) => {
       if (statuses[i] !== 200) problems.push(`${n} ${k} check: ${statuses[i] || 'no answer'}`);
     });
-    const info = await this.info(via);
     const expected = this.params.nodes * this.params.drives;
-    const bad = info.drives.filter((d) => d.state !== 'ok');
-    if (info.drives.length !== expected) problems.push(`${info.drives.length} of ${expected} drives listed`);
-    if (bad.length) problems.push(`drives not ok: ${bad.map((d) => `${d.endpoint}=${d.state}`).join(', ')}`);
-    if (info.onlineDisks !== expected) problems.push(`${info.onlineDisks} drives online, ${info.offlineDisks} offline`);
+    const views = via === 'all' ? this.nodeNames : [via];
+    const infos = await Promise.all(views.map((n) => this.info(n)));
+    infos.forEach((info, i) => {
+      const who = views.length > 1 ? `${views[i]} sees ` : '';
+      const bad = info.drives.filter((d) => d.state !== 'ok');
+      if (info.drives.length !== expected) problems.push(`${who}${info.drives.length} of ${expected} drives listed`);
+      if (bad.length) problems.push(`${who}drives not ok: ${bad.map((d) => `${d.endpoint}=${d.state}`).join(', ')}`);
+      if (info.onlineDisks !== expected)
+        problems.push(`${who}${info.onlineDisks} drives online, ${info.offlineDisks} offline`);
+    });
     return problems;
   }
 
+  /**
+   * Healthy as every node sees it (each one's `mc admin info` lists every drive online),
+   * twice in a row a second apart. A young cluster's nodes are still reconnecting to each
+   * other after the first healthy answer; objects written then and a node lost a moment
+   * later were seen answering NoSuchKey for good (see minio/notes-topology).
+   */
   async waitHealthy(timeoutMs = 90_000): Promise<void> {
+    let healthySince: number | undefined;
     await waitUntil(
-      `MinIO with all ${this.params.nodes * this.params.drives} drives online and write quorum`,
+      `MinIO with all ${this.params.nodes * this.params.drives} drives online in every node's view, for 1 s`,
       async (): Promise<Probe<undefined>> => {
-        const problems = await this.healthProblems();
-        return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: undefined };
+        const problems = await this.healthProblems('all');
+        if (problems.length) {
+          healthySince = undefined;
+          return { done: false, seen: problems.join('; ') };
+        }
+        healthySince ??= Date.now();
+        return Date.now() - healthySince >= 1000
+          ? { done: true, value: undefined }
+          : { done: false, seen: 'healthy in every view; holding 1 s' };
       },
       { timeoutMs, intervalMs: 500 },
     );
