@@ -4,9 +4,9 @@ import { compose } from './compose.ts';
 import { doctor } from './doctor.ts';
 import { images } from './images.ts';
 import { down, ps, reapCommand, shell, up } from './lifecycle.ts';
-import { list, run } from './run.ts';
+import { list, run, show } from './run.ts';
 
-export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, shell, list, run, bench, compose];
+export const commands: Command[] = [doctor, images, up, ps, down, reapCommand, shell, list, show, run, bench, compose];
 
 export function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -7,7 +7,7 @@ import { validateRun } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
 import { findLab, runLab } from '../index.ts';
 import { describeParams, parseKeyValues } from '../params.ts';
-import { consoleReporter, paint, useColor } from '../report/console.ts';
+import { consoleReporter, paint, useColor, wrap } from '../report/console.ts';
 import { indexPage } from '../report/html.ts';
 import { junitXml } from '../report/junit.ts';
 import { type LiveView, startLiveView } from '../report/live.ts';
@@ -32,6 +32,45 @@ Lists every lab as <stack>/<lab> with one line of what it teaches and its parame
       process.stdout.write(`${l.id.padEnd(width)}  ${l.teaches}\n`);
       for (const p of describeParams(l.params)) process.stdout.write(`${''.padEnd(width)}    --param ${p}\n`);
     }
+    return 0;
+  },
+};
+
+export const show: Command = {
+  name: 'show',
+  summary: 'read a lab before running it: what it teaches, its notes, parameters and variants',
+  help: `Usage: midlab show <lab> [--json]
+
+Prints the lab sheet without touching Docker: the lesson, where the study notes teach it
+and what they get wrong, the stack it starts, its parameters, the variants the tests run,
+what --seed chooses, and the questions step mode asks before faults.`,
+  async run(args) {
+    const { values, positionals } = parse('show', args, { json: { type: 'boolean' } });
+    if (positionals.length !== 1) throw new UsageError('show takes one lab', '`midlab list` shows them');
+    const lab = findLab(positionals[0] as string);
+    const sheet = {
+      id: lab.id,
+      title: lab.title,
+      teaches: lab.teaches,
+      notes: lab.notes,
+      stack: lab.stack.name,
+      params: describeParams(lab.params),
+      variants: (lab.variants ?? [{}]).map((v) => JSON.stringify(v)),
+      random: lab.random ?? 'nothing: this lab makes no random choice, so it takes no --seed',
+      predictions: (lab.predictions ?? []).map((p) => ({ question: p.question, choices: p.choices })),
+    };
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(sheet, null, 2)}\n`);
+      return 0;
+    }
+    const out: string[] = [`${sheet.id}: ${sheet.title}`, '', ...wrap(sheet.teaches, 92), ''];
+    out.push('Notes:', ...wrap(sheet.notes, 90).map((l) => `  ${l}`), '');
+    out.push(`Stack: ${sheet.stack}`, `--seed chooses: ${sheet.random}`);
+    if (sheet.params.length) out.push('Parameters:', ...sheet.params.map((p) => `  --param ${p}`));
+    out.push('Runs in the tests with:', ...sheet.variants.map((v) => `  ${v}`));
+    for (const p of sheet.predictions)
+      out.push('', `Step mode asks: ${p.question}`, ...p.choices.map((c) => `  - ${c}`));
+    process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   },
 };

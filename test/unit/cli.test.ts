@@ -63,6 +63,18 @@ describe('midlab CLI', { timeout: 60_000 }, () => {
     expect(r.out).not.toMatch(/Usage: midlab shell/);
     expect(midlab('shell', '--help').out).toMatch(/Usage: midlab shell/);
   });
+  it('shows a lab sheet without touching Docker', () => {
+    const r = spawnSync(process.execPath, ['bin/midlab.js', 'show', 'kafka/acks-min-isr'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+      env: { ...process.env, DOCKER_HOST: 'tcp://127.0.0.1:1' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/min\.insync\.replicas=2/);
+    expect(r.stdout).toMatch(/Notes:[\s\S]*seed lines/);
+    expect(r.stdout).toMatch(/Runs in the tests with:\n {2}\{"mode":"kraft"\}\n {2}\{"mode":"zookeeper"\}/);
+    expect(midlab('show', 'kafka/nope').code).toBe(2);
+  });
   it('lists every lab with what it teaches', () => {
     const r = midlab('list', '--json');
     const labs = JSON.parse(r.out) as { id: string; teaches: string }[];
