@@ -6,7 +6,16 @@ import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { type Acks, KafkaProducer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, errorType, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
+import {
+  bothModes,
+  describeTopicCommand,
+  errorType,
+  modeParam,
+  OUTDATED,
+  partText,
+  sameSet,
+  untilLeaderRefuses,
+} from './commands.ts';
 
 const TOPIC = 'acks';
 /**
@@ -208,25 +217,12 @@ export default defineLab({
           // The leader applies a shrink a moment after the metadata shows it: until then an acks=all write is
           // appended and waits for a follower that is gone. Canary writes wait for the leader's own refusal.
           const canary = producers[PRODUCERS.length] as KafkaProducer;
-          const t0 = Date.now();
-          const met: string[] = [];
-          const refused = await lab.until(
-            `${LEADER} to refuse acks=all itself`,
-            async () => {
-              const r = await canary.send(TOPIC, { partition: 0 });
-              const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
-              met.push(what);
-              return r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
-                ? { done: true, value: true }
-                : { done: false, seen: what };
-            },
-            { timeoutMs: p.isrTimeoutMs, intervalMs: 100 },
-          );
+          const c = await untilLeaderRefuses(lab, canary, LEADER, TOPIC, p.isrTimeoutMs);
           lab.observe(
             'canaryRefused',
-            { refused: !!refused, ms: Date.now() - t0, probes: met },
-            `${LEADER} ${refused ? 'refuses' : 'never refused'} acks=all itself: ${met.length} canary write(s) in ` +
-              `${Date.now() - t0} ms (${met.join('; ')})`,
+            c,
+            `${LEADER} ${c.refused ? 'refuses' : 'never refused'} acks=all itself: ${c.probes.length} canary ` +
+              `write(s) in ${c.ms} ms (${c.probes.join('; ')})`,
           );
           await round('two-down', part);
         },

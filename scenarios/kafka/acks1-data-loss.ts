@@ -6,7 +6,16 @@ import { KafkaAdmin, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaProducer, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, errorType, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
+import {
+  bothModes,
+  describeTopicCommand,
+  errorType,
+  modeParam,
+  OUTDATED,
+  partText,
+  sameSet,
+  untilLeaderRefuses,
+} from './commands.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
@@ -505,28 +514,14 @@ async function leaderRefuses(lab: LabContext<StartedKafka, unknown>, timeoutMs: 
     retries: 0,
     deliveryTimeoutMs: 6000,
   });
-  const t0 = Date.now();
-  const met: string[] = [];
   try {
-    const refused = await lab.until(
-      `${LEADER} to refuse acks=all itself`,
-      async () => {
-        const r = await canary.send(TOPIC, { partition: 0 });
-        const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
-        met.push(what);
-        return !r.ok && r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
-          ? { done: true, value: true }
-          : { done: false, seen: what };
-      },
-      { timeoutMs, intervalMs: 100 },
-    );
-    const ms = Date.now() - t0;
+    const c = await untilLeaderRefuses(lab, canary, LEADER, TOPIC, timeoutMs);
     lab.observe(
       'leaderRefuses',
-      { refused: !!refused, ms, probes: met },
-      refused
-        ? `${LEADER} refuses acks=all itself after ${met.length} probe write(s), ${ms} ms (${met.join('; ')})`
-        : `${LEADER} never refused a probe write within ${timeoutMs} ms (${met.join('; ')})`,
+      c,
+      c.refused
+        ? `${LEADER} refuses acks=all itself after ${c.probes.length} probe write(s), ${c.ms} ms (${c.probes.join('; ')})`
+        : `${LEADER} never refused a probe write within ${timeoutMs} ms (${c.probes.join('; ')})`,
     );
   } finally {
     await canary.disconnect();

@@ -16,12 +16,23 @@ import {
   layoutParam,
   modeParam,
   named,
-  notInSync,
   OUTDATED,
   partText,
   sameSet,
+  untilInSync,
 } from './commands.ts';
 
+/** kafka-configs.sh showing every config broker 1 runs with, defaults included. */
+const BROKER_CONFIGS = [
+  'kafka1',
+  'kafka-configs.sh',
+  '--describe',
+  '--entity-type',
+  'brokers',
+  '--entity-name',
+  '1',
+  '--all',
+] as const;
 const TOPIC = 'basics';
 const MESSAGES = 30;
 const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
@@ -124,17 +135,7 @@ export default defineLab({
       async () => {
         await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
         // Followers join the ISR once they have fetched: poll briefly rather than sleep.
-        const parts =
-          (await lab.until(
-            `${TOPIC}: every ISR complete`,
-            async () => {
-              const ps = await k.admin.partitions([TOPIC]);
-              return notInSync(ps, 3, 3).length === 0
-                ? { done: true, value: ps }
-                : { done: false, seen: describeParts(ps) };
-            },
-            { timeoutMs: 30_000, intervalMs: 200 },
-          )) ?? (await k.admin.partitions([TOPIC]));
+        const parts = (await untilInSync(lab, TOPIC, 3, 3, 30_000)) ?? (await k.admin.partitions([TOPIC]));
         lab.observe('partitions', parts, describeParts(parts));
       },
       [describeTopicCommand(k, TOPIC)],
@@ -160,16 +161,7 @@ export default defineLab({
         'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
         'changed or restarted first.',
       async () => {
-        const r = await k.tool(
-          'kafka1',
-          'kafka-configs.sh',
-          '--describe',
-          '--entity-type',
-          'brokers',
-          '--entity-name',
-          '1',
-          '--all',
-        );
+        const r = await k.tool(...BROKER_CONFIGS);
         const value = (name: string) =>
           new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
         const defaults = {
@@ -195,19 +187,7 @@ export default defineLab({
         );
         lab.observe('scratchDeleted', gone === true, gone ? `${SCRATCH} deleted` : `${SCRATCH} still listed`);
       },
-      [
-        k.toolCommand(
-          'kafka1',
-          'kafka-configs.sh',
-          '--describe',
-          '--entity-type',
-          'brokers',
-          '--entity-name',
-          '1',
-          '--all',
-        ),
-        k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
-      ],
+      [k.toolCommand(...BROKER_CONFIGS), k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH)],
     );
 
     await lab.step(

@@ -1,7 +1,9 @@
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
 import type { ParamSpec } from '../../src/params.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
+import type { KafkaProducer } from '../../stacks/kafka/client.ts';
 import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
@@ -104,4 +106,58 @@ export function notInSync(parts: PartitionState[], count: number, replicas: numb
     if (p.replicas.length !== replicas || !p.leader || !sameSet(p.isr, p.replicas)) out.push(partText(p));
   }
   return out;
+}
+
+/**
+ * Waits until `topic` has `count` partitions, each led with all `replicas` replicas in
+ * sync (followers join the ISR once they have fetched). Undefined when `timeoutMs`
+ * passes: the lab observes what it has and its check decides.
+ */
+export function untilInSync(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack'>,
+  topic: string,
+  count: number,
+  replicas: number,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<PartitionState[] | undefined> {
+  return lab.until(
+    `${topic}: ${count} partition(s), ISR = replicas`,
+    async () => {
+      const ps = await lab.stack.admin.partitions([topic]);
+      const wrong = notInSync(ps, count, replicas);
+      return wrong.length === 0 ? { done: true, value: ps } : { done: false, seen: wrong.join('; ') };
+    },
+    { timeoutMs, intervalMs },
+  );
+}
+
+/**
+ * Sends acks=all canary writes to partition 0 until `leader` itself refuses one with
+ * NOT_ENOUGH_REPLICAS. The leader applies an ISR shrink a moment after the metadata shows
+ * it; until then an acks=all write is appended and waits for a follower that is gone.
+ * What the canaries met is shown in the story and judged by no check.
+ */
+export async function untilLeaderRefuses(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until'>,
+  canary: KafkaProducer,
+  leader: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<{ refused: boolean; ms: number; probes: string[] }> {
+  const t0 = Date.now();
+  const probes: string[] = [];
+  const refused = await lab.until(
+    `${leader} to refuse acks=all itself`,
+    async () => {
+      const r = await canary.send(topic, { partition: 0 });
+      const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
+      probes.push(what);
+      return !r.ok && r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
+        ? { done: true, value: true }
+        : { done: false, seen: what };
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  return { refused: refused === true, ms: Date.now() - t0, probes };
 }

@@ -6,7 +6,16 @@ import type { GroupState, PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
 import { produce } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, groupCommand, modeParam, notInSync, OUTDATED, partText } from './commands.ts';
+import {
+  bothModes,
+  describeTopicCommand,
+  groupCommand,
+  modeParam,
+  notInSync,
+  OUTDATED,
+  partText,
+  untilInSync,
+} from './commands.ts';
 
 type Lab = LabContext<StartedKafka, { mode: string }>;
 
@@ -103,15 +112,7 @@ export default defineLab({
     lab.observe('mode', k.mode);
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
     // The lesson's arithmetic (2 members share 3 partitions as 2+1, a 4th member idles) needs exactly 3.
-    const parts =
-      (await lab.until(
-        `${TOPIC}: 3 partitions, each led and in sync`,
-        async () => {
-          const ps = await k.admin.partitions([TOPIC]);
-          return notInSync(ps, 3, 3).length === 0 ? { done: true, value: ps } : { done: false, seen: partsText(ps) };
-        },
-        { timeoutMs: 30_000, intervalMs: 200 },
-      )) ?? (await k.admin.partitions([TOPIC]));
+    const parts = (await untilInSync(lab, TOPIC, 3, 3, 30_000)) ?? (await k.admin.partitions([TOPIC]));
     lab.observe('partitions', parts, partsText(parts));
     const wrong = notInSync(parts, 3, 3);
     return wrong.length

@@ -7,7 +7,16 @@ import { sleep } from '../../src/runtime/poll.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { ProducerLoop, readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, named, notInSync, OUTDATED, partText } from './commands.ts';
+import {
+  bothModes,
+  describeTopicCommand,
+  modeParam,
+  named,
+  notInSync,
+  OUTDATED,
+  partText,
+  untilInSync,
+} from './commands.ts';
 
 const TOPIC = 'failover';
 /**
@@ -88,17 +97,7 @@ export default defineLab({
     const k = lab.stack;
     lab.observe('mode', k.mode);
     await k.admin.createTopic(TOPIC, { assignment: ASSIGNMENT, config: { 'min.insync.replicas': 2 } });
-    const parts =
-      (await lab.until(
-        `${TOPIC}: ISR = replicas on every partition`,
-        async () => {
-          const ps = await k.admin.partitions([TOPIC]);
-          return notInSync(ps, 3, 3).length === 0
-            ? { done: true, value: ps }
-            : { done: false, seen: describeParts(ps) };
-        },
-        { timeoutMs: 30_000, intervalMs: 200 },
-      )) ?? (await k.admin.partitions([TOPIC]));
+    const parts = (await untilInSync(lab, TOPIC, 3, 3, 30_000)) ?? (await k.admin.partitions([TOPIC]));
     lab.observe('isrBefore', parts, describeParts(parts));
     const notFull = [
       ...notInSync(parts, 3, 3),
@@ -216,16 +215,7 @@ export default defineLab({
       async () => {
         await lab.faults.start(choice.victim);
         const t0 = Date.now();
-        const parts = await lab.until(
-          `${TOPIC}: ISR full again`,
-          async () => {
-            const ps = await k.admin.partitions([TOPIC]);
-            return notInSync(ps, 3, 3).length === 0
-              ? { done: true, value: ps }
-              : { done: false, seen: describeParts(ps) };
-          },
-          { timeoutMs: 120_000, intervalMs: 250 },
-        );
+        const parts = await untilInSync(lab, TOPIC, 3, 3, 120_000, 250);
         const ms = Date.now() - t0;
         if (parts) lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
         const now = parts ?? (await k.admin.partitions([TOPIC]));
