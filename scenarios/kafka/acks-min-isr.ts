@@ -226,7 +226,7 @@ export default defineLab({
           );
           await round('two-down', part);
         },
-        [describeTopicCommand(k, TOPIC, LEADER), produceCommand(k, 'all')],
+        { key: 'second-down', commands: [describeTopicCommand(k, TOPIC, LEADER), produceCommand(k, 'all')] },
       );
       await lab.step(
         `Start ${SECOND_DOWN} and ${FIRST_DOWN} again`,
@@ -276,7 +276,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 4,
+      before: 'second-down',
       question: `Only the leader is left in the ISR (min.insync.replicas=${MIN_ISR}). What happens to acks=all sends?`,
       choices: [
         'they succeed, held by the leader only',

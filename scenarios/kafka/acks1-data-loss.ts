@@ -283,6 +283,7 @@ export default defineLab({
           await lab.faults.kill(LEADER);
           await lab.faults.resume(FOLLOWER);
         },
+        { key: 'kill-leader' },
       );
       await lab.step(
         `Unclean election: ${FOLLOWER} becomes leader`,
@@ -377,7 +378,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 5,
+      before: 'kill-leader',
       question: `${LEADER} is about to die holding messages ${FOLLOWER} never got. After the unclean election, what happens to them?`,
       choices: [
         `${FOLLOWER} fetches them from ${LEADER} when it returns`,

@@ -157,7 +157,7 @@ export default defineLab({
         lab.observe('twoSplit', split, describeSplit(split));
         lab.observe('ends', await k.admin.endOffsets(TOPIC));
       },
-      [groupCommand(k, 'two')],
+      { key: 'produce', commands: [groupCommand(k, 'two')] },
     );
 
     await lab.step(
@@ -273,7 +273,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'produce',
       question: `Group "two" has 2 consumers and the topic 3 partitions. ${FIRST} messages arrive. How are they split?`,
       choices: [
         '45 and 45: the group shares messages evenly',

@@ -137,7 +137,7 @@ export default defineLab({
               'before one survivor got 2 of 3 votes',
           );
       },
-      controllerCommands(k, survivor),
+      { key: 'kill-controller', commands: controllerCommands(k, survivor) },
     );
     await lab.step(
       `Create topic "${TOPIC}" with the new controller`,
@@ -183,7 +183,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'kill-controller',
       question: 'The active controller is about to be killed. How long until another node is the controller?',
       choices: ['under 1 s', '1 to 5 s', '5 to 20 s', 'more than 20 s'],
       answer: (ev) => {

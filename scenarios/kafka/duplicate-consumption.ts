@@ -212,7 +212,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 4,
+      before: 'restart',
       question: 'The consumer restarts after the crash. Which messages does it process?',
       choices: [
         'only the ones nobody processed: Kafka knows what was done',
@@ -456,7 +456,7 @@ async function consume(
       ).length;
       lab.observe('redelivered', redelivered, `${redelivered} messages processed a second time`);
     },
-    [groupCommand(k, GROUP)],
+    { key: 'restart', commands: [groupCommand(k, GROUP)] },
   );
 }
 

@@ -2,7 +2,7 @@ import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { lag as lagFindings } from '../../src/checkers/lag.ts';
 import { type Evidence, type History, observed, observedSeries } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
+import { defineLab, plot } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
 import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
@@ -21,7 +21,7 @@ const TOPIC = 'orders';
 const GROUP = 'billing';
 const PARTITIONS = 3;
 
-/** One lag sample, as observed under the name 'lag' (the reports plot `total`). */
+/** One lag sample, as observed under the name 'lag' (the lab plots `total`). */
 export interface LagObservation {
   /** Messages: log-end offset minus committed offset, summed over partitions. */
   total: number;
@@ -100,6 +100,7 @@ export default defineLab({
     drainTimeoutSec: { type: 'int', default: 60, min: 5, describe: 'the bound for the lag to return to 0' },
   },
   stack: kafka,
+  plots: [plot<LagObservation>('lag', 'consumer lag (messages)', (s) => s.total)],
   topology: (p) => ({ mode: p.mode }),
   async mechanism(lab) {
     const k = lab.stack;
@@ -216,7 +217,7 @@ export default defineLab({
           lab.observe('stall', w);
           return w;
         },
-        [groupCommand(k, GROUP)],
+        { key: 'stop-group', commands: [groupCommand(k, GROUP)] },
       );
       await lab.step(
         'The group comes back; then the producer stops',
@@ -262,7 +263,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'stop-group',
       question: 'The group stops consuming while the producer goes on. What does the lag do?',
       choices: [
         'stays where it is',

@@ -202,10 +202,13 @@ export default defineLab({
         await sleep(2000);
         lab.say(`${loop?.acknowledged ?? 0} writes acknowledged so far`);
       },
-      [
-        describeTopicCommand(k, TOPIC, survivor),
-        k.toolCommand(survivor, 'kafka-topics.sh', '--describe', '--under-replicated-partitions'),
-      ],
+      {
+        key: 'kill-leader',
+        commands: [
+          describeTopicCommand(k, TOPIC, survivor),
+          k.toolCommand(survivor, 'kafka-topics.sh', '--describe', '--under-replicated-partitions'),
+        ],
+      },
     );
     await lab.step(
       `Restart ${choice.victim}`,
@@ -265,7 +268,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'kill-leader',
       question:
         'The leader of the partition is about to be killed. Its replicas are listed as [leader, b, c] with b > c. ' +
         'Which broker becomes the new leader?',

@@ -183,23 +183,26 @@ export default defineLab({
         lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
         lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);
       },
-      [
-        `kcat -b ${k.bootstrapServers()} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
-        k.toolCommand(
-          'kafka1',
-          'kafka-console-consumer.sh',
-          '--topic',
-          THREE,
-          '--from-beginning',
-          '--max-messages',
-          String(N),
-        ),
-      ],
+      {
+        key: 'read',
+        commands: [
+          `kcat -b ${k.bootstrapServers()} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
+          k.toolCommand(
+            'kafka1',
+            'kafka-console-consumer.sh',
+            '--topic',
+            THREE,
+            '--from-beginning',
+            '--max-messages',
+            String(N),
+          ),
+        ],
+      },
     );
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'read',
       question: `In what order will a consumer of the 3-partition topic see the sequence numbers 1..${N}?`,
       choices: [
         `1, 2, 3 ... ${N}: Kafka keeps the order of the topic`,

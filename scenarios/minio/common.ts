@@ -264,12 +264,15 @@ export async function killSeries(
               : ''),
         );
       },
-      [
-        lab.stack.mcCommand(via, 'admin info local'),
-        `curl -i http://${lab.stack.s3Endpoint(via)}/minio/health/cluster`,
-        `curl -i http://${lab.stack.s3Endpoint(via)}/minio/health/cluster/read`,
-        lab.stack.mcCommand(via, `ls local/${BUCKET}`),
-      ],
+      {
+        key: `down-${k}`,
+        commands: [
+          lab.stack.mcCommand(via, 'admin info local'),
+          `curl -i http://${lab.stack.s3Endpoint(via)}/minio/health/cluster`,
+          `curl -i http://${lab.stack.s3Endpoint(via)}/minio/health/cluster/read`,
+          lab.stack.mcCommand(via, `ls local/${BUCKET}`),
+        ],
+      },
     );
   }
 }

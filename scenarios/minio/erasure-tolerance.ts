@@ -122,7 +122,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'down-2',
       question: 'Two of the four nodes (4 of 8 drives) are about to be down. What still works?',
       choices: ['reads and writes', 'reads only', 'neither'],
       answer: (ev) => {

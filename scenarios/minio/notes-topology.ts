@@ -163,7 +163,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'down-1',
       question:
         'The notes say 12 drives are split 6 data + 6 parity. What parity will the server report, and what survives one node (4 drives) down?',
       choices: ['EC:6; reads and writes', 'EC:4; reads and writes', 'EC:4; reads only', 'another parity'],

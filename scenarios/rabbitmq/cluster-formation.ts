@@ -180,10 +180,13 @@ export default defineLab({
         const seen = Object.fromEntries(views.map((v) => [v.node, (v.nodes ?? []).map((n) => n.name).sort()]));
         lab.observe('membersAfter', seen, `the members never let it in: ${TARGET} sees ${seen[TARGET]?.join(', ')}`);
       },
-      [
-        rabbitmqctl(r, INTRUDER, 'join_cluster rabbit@rabbit1'),
-        `docker logs ${r.containerName(TARGET)} 2>&1 | grep -i rejected`,
-      ],
+      {
+        key: 'join',
+        commands: [
+          rabbitmqctl(r, INTRUDER, 'join_cluster rabbit@rabbit1'),
+          `docker logs ${r.containerName(TARGET)} 2>&1 | grep -i rejected`,
+        ],
+      },
     );
     await lab.step(
       'Your turn: fix the intruder (optional)',
@@ -215,7 +218,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'join',
       question: `A node with a different Erlang cookie runs \`join_cluster rabbit@${TARGET}\`. What happens?`,
       choices: [
         'it joins: the cookie only matters for the CLI',

@@ -197,6 +197,7 @@ export default defineLab({
           lab.observe('withConfirms', { ...confirming.tally }, `with confirms: ${describeTally(confirming.tally)}`);
           lab.observe('withoutConfirms', { ...blind.tally }, `without confirms: ${describeTally(blind.tally)}`);
         },
+        { key: 'kill' },
       );
     } finally {
       await confirming.stop();
@@ -256,7 +257,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'kill',
       question: `${PUBLISHER_NODE} is about to die mid-publish. What can the publisher WITHOUT confirms tell afterwards?`,
       choices: [
         'which of its messages were lost',

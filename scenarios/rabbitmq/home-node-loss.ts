@@ -124,6 +124,7 @@ export default defineLab({
         const ms = await stopCleanly(lab, HOME);
         lab.say(`${HOME} stopped cleanly in ${(ms / 1000).toFixed(1)} s`);
       },
+      { key: 'stop-home' },
     );
     await lab.step(
       `Consume through ${VIA}`,
@@ -174,6 +175,7 @@ export default defineLab({
           await c.close();
         }
       },
+      { key: 'publish-down' },
     );
     await lab.step(
       `Start ${HOME} again`,
@@ -207,7 +209,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'stop-home',
       question: `${HOME}, home of the queue, is about to stop. What does a consumer connected to ${VIA} get?`,
       choices: [
         `the messages: ${VIA} serves them from its copy`,
@@ -221,7 +223,7 @@ export default defineLab({
       },
     },
     {
-      beforeStep: 5,
+      before: 'publish-down',
       question: `With ${HOME} down, a publisher with confirms (no mandatory flag) sends ${OUTAGE} messages. What happens to them?`,
       choices: [
         'the broker nacks them',

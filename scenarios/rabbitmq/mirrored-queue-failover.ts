@@ -285,7 +285,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'kill-master',
       question: `The master of ${QUEUE} is about to be killed. What happens to the confirmed messages?`,
       choices: [
         'a mirror is promoted and serves every one of them',
@@ -520,10 +520,13 @@ async function steadyFailover(lab: Lab) {
         await sleep(3000);
         lab.say(`${received} received so far; publisher: ${describeTally(publisher.tally)}`);
       },
-      [
-        rabbitmqctl(r, CONSUMER_NODE, 'list_queues name pid slave_pids synchronised_slave_pids messages'),
-        `docker logs ${r.containerName(CONSUMER_NODE)} 2>&1 | grep -i promoting`,
-      ],
+      {
+        key: 'kill-master',
+        commands: [
+          rabbitmqctl(r, CONSUMER_NODE, 'list_queues name pid slave_pids synchronised_slave_pids messages'),
+          `docker logs ${r.containerName(CONSUMER_NODE)} 2>&1 | grep -i promoting`,
+        ],
+      },
     );
     await lab.step(
       'Stop publishing and consuming',
@@ -598,10 +601,13 @@ async function unsyncedFailover(lab: Lab) {
         await c?.close();
       }
     },
-    [
-      rabbitmqctl(r, CONSUMER_NODE, 'list_queues name pid slave_pids synchronised_slave_pids messages state'),
-      `docker logs ${r.containerName(CONSUMER_NODE)} 2>&1 | grep -i -e promoting -e 'not promoting' -e unsynchron`,
-    ],
+    {
+      key: 'kill-master',
+      commands: [
+        rabbitmqctl(r, CONSUMER_NODE, 'list_queues name pid slave_pids synchronised_slave_pids messages state'),
+        `docker logs ${r.containerName(CONSUMER_NODE)} 2>&1 | grep -i -e promoting -e 'not promoting' -e unsynchron`,
+      ],
+    },
   );
   await lab.step(
     `Start ${MASTER} again`,

@@ -112,7 +112,7 @@ export default defineLab({
         await r.waitHealthy(90_000);
         lab.say(`${NODE} is back`);
       },
-      [rabbitmqctl(r, NODE, 'await_startup'), listQueues(r, NODE)],
+      { key: 'restart', commands: [rabbitmqctl(r, NODE, 'await_startup'), listQueues(r, NODE)] },
     );
     await lab.step(
       'Which queues are still there?',
@@ -156,7 +156,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'restart',
       question: 'The broker is about to restart. Which queue still holds its messages afterwards?',
       choices: [
         'all three',

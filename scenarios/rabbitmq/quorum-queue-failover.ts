@@ -171,7 +171,7 @@ export default defineLab({
         lab.say(`with 2 of 3 members, through ${survivor}: ${describeTally(t)}`);
         return leader;
       },
-      [rabbitmqQueues(r, afterFirst[0] as string, `quorum_status ${QUEUE}`)],
+      { key: 'kill-leader', commands: [rabbitmqQueues(r, afterFirst[0] as string, `quorum_status ${QUEUE}`)] },
     );
     const last = afterFirst.find((m) => m !== second) as string;
     await lab.step(
@@ -206,7 +206,10 @@ export default defineLab({
         const q = await r.queue(QUEUE, [last]).catch(() => undefined);
         if (q) lab.say(`the API on ${last}: ${describeQueue(q)}`);
       },
-      [rabbitmqQueues(r, last, `quorum_status ${QUEUE}`), apiCommand(r, last, `/api/queues/%2F/${QUEUE}`)],
+      {
+        key: 'kill-second',
+        commands: [rabbitmqQueues(r, last, `quorum_status ${QUEUE}`), apiCommand(r, last, `/api/queues/%2F/${QUEUE}`)],
+      },
     );
     await lab.step(
       `Start ${first} and ${second} again`,
@@ -261,7 +264,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'kill-leader',
       question: 'The leader of the quorum queue is about to be killed. What happens to publishing?',
       choices: [
         'a new leader within a second; publishes are confirmed again',
@@ -275,7 +278,7 @@ export default defineLab({
       },
     },
     {
-      beforeStep: 4,
+      before: 'kill-second',
       question: 'A second member is about to die: 1 of 3 left. What happens to a publish with confirms?',
       choices: ['the last member confirms it', 'it is refused or never confirmed', 'it is confirmed, and lost later'],
       answer: (ev) => {

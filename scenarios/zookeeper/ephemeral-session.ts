@@ -211,6 +211,7 @@ export default defineLab({
             await lab.faults.start(server);
             await zk.waitHealthy(30_000);
           },
+          { key: 'kill-server' },
         );
         await lab.step(
           `${p.service === 'freeze' ? 'Freeze' : 'Kill'} the service itself`,
@@ -248,7 +249,7 @@ export default defineLab({
               );
             else lab.warn(`no deletion event in ${p.sessionTimeoutMs * 3} ms: ${PATH} is still registered`);
           },
-          [zkCli(zk, other, `ls /services/demo`)],
+          { key: 'stop-service', commands: [zkCli(zk, other, `ls /services/demo`)] },
         );
       } finally {
         watcher.close();
@@ -259,7 +260,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'kill-server',
       question: "The server the service is connected to is about to die. What happens to the service's registration?",
       choices: [
         'it disappears at once',
@@ -269,7 +270,7 @@ export default defineLab({
       answer: (ev) => (observed<Seen>(ev).presentAfterMove === true ? 1 : 0),
     },
     {
-      beforeStep: 3,
+      before: 'stop-service',
       question: 'The service itself is about to stop heartbeating. When does its ephemeral znode disappear?',
       choices: ['at once', 'after about the session timeout', 'never, until someone deletes it'],
       answer: (ev) => {

@@ -95,7 +95,7 @@ export default defineLab({
         await sleep(2000);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      [srvrCommand(zk, survivors[0] as string)],
+      { key: 'kill-leader', commands: [srvrCommand(zk, survivors[0] as string)] },
     );
     await lab.step(
       'Stop the workload',
@@ -108,7 +108,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'kill-leader',
       question: 'The leader is about to be killed. How long until the survivors have a new leader?',
       choices: ['under a second', 'one to ten seconds', 'more than ten seconds', 'never: a human must intervene'],
       answer: (ev) => {

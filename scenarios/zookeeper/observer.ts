@@ -151,12 +151,12 @@ export default defineLab({
           }
         }
       },
-      [srvrCommand(zk, 'zk4')],
+      { key: 'kill-voters', commands: [srvrCommand(zk, 'zk4')] },
     );
   },
   predictions: [
     {
-      beforeStep: 3,
+      before: 'kill-voters',
       question: 'Two of the three voters are about to die. Will the observers keep serving?',
       choices: [
         'yes: one voter and two observers are 3 of 5',

@@ -97,7 +97,7 @@ export default defineLab({
         );
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      [srvrCommand(zk, lastNode)],
+      { key: 'kill-two', commands: [srvrCommand(zk, lastNode)] },
     );
     await lab.step(
       `Start ${first} again`,
@@ -134,7 +134,7 @@ export default defineLab({
   },
   predictions: [
     {
-      beforeStep: 2,
+      before: 'kill-two',
       question: 'Two of the three servers are about to die. What will the last one do?',
       choices: [
         'keep serving reads and writes',

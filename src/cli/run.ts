@@ -57,7 +57,7 @@ what --seed chooses, and the questions step mode asks before faults.`,
       params: describeParams(lab.params),
       variants: (lab.variants ?? [{}]).map((v) => JSON.stringify(v)),
       random: lab.random ?? 'nothing: this lab makes no random choice, so it takes no --seed',
-      predictions: (lab.predictions ?? []).map((p) => ({ question: p.question, choices: p.choices })),
+      predictions: (lab.predictions ?? []).map((p) => ({ before: p.before, question: p.question, choices: p.choices })),
     };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(sheet, null, 2)}\n`);
@@ -69,7 +69,7 @@ what --seed chooses, and the questions step mode asks before faults.`,
     if (sheet.params.length) out.push('Parameters:', ...sheet.params.map((p) => `  --param ${p}`));
     out.push('Runs in the tests with:', ...sheet.variants.map((v) => `  ${v}`));
     for (const p of sheet.predictions)
-      out.push('', `Step mode asks: ${p.question}`, ...p.choices.map((c) => `  - ${c}`));
+      out.push('', `Step mode asks before step "${p.before}": ${p.question}`, ...p.choices.map((c) => `  - ${c}`));
     process.stdout.write(`${out.join('\n')}\n`);
     return 0;
   },

@@ -18,9 +18,11 @@ export type RunEvent =
     }
   | { kind: 'phase'; phase: Phase; detail?: string }
   | { kind: 'cluster'; nodes: string[] }
-  | { kind: 'step'; index: number; title: string; narration: string; commands: string[] }
+  | { kind: 'step'; index: number; title: string; narration: string; commands: string[]; key?: string }
   | { kind: 'say'; text: string }
   | { kind: 'observe'; name: string; value: unknown; text?: string; time: number }
+  /** A point of a series the lab plots (its `plots`), read from an observation. */
+  | { kind: 'point'; label: string; time: number; y: number }
   | { kind: 'fault'; fault: FaultRecord; text: string }
   | { kind: 'heal'; fault: FaultRecord; text: string }
   | { kind: 'op'; op: Op }

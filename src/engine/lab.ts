@@ -53,15 +53,43 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
   check: (ev: Evidence, p: ParamValues<T>) => Check[];
   /** Questions step mode asks before a fault; graded against the evidence at the end. */
   predictions?: Prediction[];
+  /** Observations the reports draw as a line over time (consumer lag, say). */
+  plots?: Plot[];
 }
 
 export interface Prediction {
-  /** Asked before this step (1-based, in the order the lab runs its steps). */
-  beforeStep: number;
+  /** Asked before the step that carries this key (`lab.step(..., { key })`). */
+  before: string;
   question: string;
   choices: string[];
   /** The index of the right choice, read from the evidence (undefined: cannot tell). */
   answer: (ev: Evidence) => number | undefined;
+}
+
+/** A series the reports draw: each observation named `observation`, read as a number by `y`. */
+export interface Plot {
+  observation: string;
+  /** The line's legend, with its unit: "consumer lag (messages)". */
+  label: string;
+  y: (value: unknown) => number | undefined;
+}
+
+/** A plot of the observations `observation`, read with `y` (typed as the lab observes them). */
+export function plot<V>(observation: string, label: string, y: (value: V) => number | undefined): Plot {
+  return {
+    observation,
+    label,
+    y: (v) => {
+      const n = y(v as V);
+      return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+    },
+  };
+}
+
+/** How a step is shown: the commands a trainee can try now; the key a prediction names. */
+export interface StepOptions {
+  commands?: string[];
+  key?: string;
 }
 
 export interface GradedPrediction {
@@ -78,8 +106,11 @@ export interface LabContext<H extends StartedStack, P> {
   readonly faults: Nemesis;
   readonly random: Random;
   readonly signal: AbortSignal;
-  /** A narrated step; `commands` are what a trainee can type against the live nodes now. */
-  step<T>(title: string, narration: string, fn: () => Promise<T>, commands?: string[]): Promise<T>;
+  /**
+   * A narrated step. `commands` (or `opts.commands`) are what a trainee can type against
+   * the live nodes now; `opts.key` names the step for the predictions asked before it.
+   */
+  step<T>(title: string, narration: string, fn: () => Promise<T>, opts?: string[] | StepOptions): Promise<T>;
   say(text: string): void;
   /** Records a fact for the checks, and tells the trainee when `text` is given. */
   observe<V>(name: string, value: V, text?: string): V;

@@ -28,6 +28,14 @@ export const EXIT_CODES: Record<Verdict, 0 | 1 | 3> = { pass: 0, fail: 1, unknow
 export interface RunStory {
   nodes: string[];
   lines: StoryLine[];
+  /** The lab's plots, as drawn: a label and its points (seconds, value). */
+  series?: Series[];
+}
+
+export interface Series {
+  label: string;
+  observation: string;
+  points: { x: number; y: number }[];
 }
 
 export type StoryLine =

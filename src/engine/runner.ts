@@ -72,7 +72,11 @@ async function runPhases(
   const outDir = opts.outDir ?? join('runs', `${new Date().toISOString().replace(/[:.]/g, '-')}-${labSlug(lab.id)}`);
   const history = new History();
   history.onOp((op) => events.emit({ kind: 'op', op }));
-  const story: RunStory = { nodes: [], lines: [] };
+  const story: RunStory = {
+    nodes: [],
+    lines: [],
+    series: (lab.plots ?? []).map((p) => ({ label: p.label, observation: p.observation, points: [] })),
+  };
   events.on((e) => {
     const time = history.now();
     if (e.kind === 'cluster') story.nodes = e.nodes;
@@ -88,6 +92,8 @@ async function runPhases(
     else if (e.kind === 'say' || e.kind === 'warning') story.lines.push({ kind: e.kind, time, text: e.text });
     else if (e.kind === 'fault' || e.kind === 'heal') story.lines.push({ kind: e.kind, time, text: e.text });
     else if (e.kind === 'observe' && e.text) story.lines.push({ kind: 'observe', time, text: e.text });
+    else if (e.kind === 'point')
+      story.series?.find((x) => x.label === e.label)?.points.push({ x: e.time / 1000, y: e.y });
   });
   const phases: Partial<Record<Phase, number>> = {};
   let phaseStart = Date.now();
@@ -125,6 +131,7 @@ async function runPhases(
     events.emit({ kind: 'cluster', nodes: stack.cluster.nodes.map((n) => n.name) });
     phase('health');
     let stepIndex = 0;
+    const keys = new Set<string>();
     const faults = new Nemesis(stack.cluster, history, events);
     const ctx: LabContext<StartedStack, typeof params> = {
       stack,
@@ -133,10 +140,12 @@ async function runPhases(
       faults,
       random: new Random(seed),
       signal: abort.signal,
-      async step(title, narration, fn, commands = []) {
+      async step(title, narration, fn, o = []) {
         const index = ++stepIndex;
-        events.emit({ kind: 'step', index, title, narration, commands });
-        for (const p of lab.predictions?.filter((x) => x.beforeStep === index) ?? []) {
+        const { commands = [], key } = Array.isArray(o) ? { commands: o } : o;
+        if (key) keys.add(key);
+        events.emit({ kind: 'step', index, title, narration, commands, key });
+        for (const p of lab.predictions?.filter((x) => key !== undefined && x.before === key) ?? []) {
           if (opts.ask) chosen.set(p, await opts.ask(p));
         }
         await opts.beforeStep?.({ index, title, narration, commands });
@@ -146,6 +155,10 @@ async function runPhases(
       observe(name, value, text) {
         const o = history.observe(name, value);
         events.emit({ kind: 'observe', name, value, text, time: o.time });
+        for (const pl of lab.plots ?? []) {
+          const y = pl.observation === name ? pl.y(value) : undefined;
+          if (y !== undefined) events.emit({ kind: 'point', label: pl.label, time: o.time, y });
+        }
         return value;
       },
       warn: (text) => events.emit({ kind: 'warning', text }),
@@ -175,6 +188,12 @@ async function runPhases(
       phase('check');
       checks = safely('checks', 'the lab checks run', () => lab.check(history.evidence(), params));
       for (const c of checks) events.emit({ kind: 'check', check: c });
+      for (const p of lab.predictions ?? [])
+        if (!keys.has(p.before))
+          events.emit({
+            kind: 'warning',
+            text: `no step has the key "${p.before}" that the prediction "${p.question}" names`,
+          });
       ({ verdict, reason } = verdictOf(checks));
     }
   } catch (err) {

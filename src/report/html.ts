@@ -7,7 +7,7 @@ import type { RunResult, RunStory } from '../engine/result.ts';
 /**
  * A self-contained HTML report of one run, for the trainee to keep: verdict, the lab's
  * notes, checks, predictions, the story as told (steps, narration, commands), the fault
- * timeline, plots (operations per second by outcome, latency quantiles per second, lag
+ * timeline, plots (operations per second by outcome, latency quantiles per second, the lab's own
  * when the lab sampled it) with fault windows shaded, and links to every node's log.
  * Chart.js is inlined, so it opens offline.
  */
@@ -29,7 +29,6 @@ export interface PlotData {
   info: number[];
   /** Latency (ms) per bucket of completions: quantiles and maximum (a busy lab has too many points to draw each). */
   latency: { p50: (number | null)[]; p95: (number | null)[]; p99: (number | null)[]; max: (number | null)[] };
-  lag: { x: number; y: number }[];
   faults: { label: string; start: number; end: number }[];
 }
 
@@ -57,16 +56,12 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
       return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? null;
     });
   const latency = { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1) };
-  const lag = ev.observations
-    .filter((o) => o.name === 'lag' && typeof (o.value as { total?: number })?.total === 'number')
-    .map((o) => ({ x: o.time / 1000, y: (o.value as { total: number }).total }));
   return {
     buckets: Array.from({ length: n }, (_, i) => (i * bucketMs) / 1000),
     ok,
     fail,
     info,
     latency,
-    lag,
     faults: ev.faults.map((f) => ({
       label: `${f.kind} ${f.targets.join(',')}`,
       start: f.start / 1000,
@@ -91,7 +86,9 @@ function storyHtml(story: RunStory, esc: (s: unknown) => string): string {
 }
 
 export function htmlReport(result: RunResult, ev: Evidence, story: RunStory = { nodes: [], lines: [] }): string {
-  const data = plotData(ev);
+  const series = (story.series ?? []).filter((x) => x.points.length);
+  const data = { ...plotData(ev), series };
+  const plotted = new Set(series.map((x) => x.observation));
   const esc = (s: unknown) =>
     String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
   const mark = (ok: boolean | 'unknown') => (ok === true ? '✓' : ok === false ? '✗' : '?');
@@ -114,7 +111,7 @@ export function htmlReport(result: RunResult, ev: Evidence, story: RunStory = { 
     )
     .join('');
   const observations = ev.observations
-    .filter((o) => o.name !== 'lag')
+    .filter((o) => !plotted.has(o.name))
     .map(
       (o) =>
         `<tr><td>${(o.time / 1000).toFixed(1)} s</td><td>${esc(o.name)}</td><td><code>${esc(JSON.stringify(o.value))}</code></td></tr>`,
@@ -142,7 +139,7 @@ ${story.lines.length ? `<h2>The story</h2>${storyHtml(story, esc)}` : ''}
 ${predictions ? `<h2>Predictions</h2><table><tr><th></th><th>question</th><th>you said</th><th>what happened</th></tr>${predictions}</table>` : ''}
 <h2>Operations per second</h2><div class="chart"><canvas id="ops"></canvas></div>
 <h2>Latency</h2><div class="chart"><canvas id="latency"></canvas></div>
-${data.lag.length ? '<h2>Consumer lag</h2><div class="chart"><canvas id="lag"></canvas></div>' : ''}
+${series.map((x, i) => `<h2>${esc(x.label)}</h2><div class="chart"><canvas id="series${i}"></canvas></div>`).join('\n')}
 <h2>Faults</h2><table><tr><th>fault</th><th>targets</th><th>from</th><th>to</th></tr>${faults || '<tr><td colspan="4">none</td></tr>'}</table>
 <h2>Observations</h2><table><tr><th>at</th><th>what</th><th>value</th></tr>${observations}</table>
 ${story.nodes.length ? `<h2>Node logs</h2><p>${story.nodes.map((n) => `<a href="logs/${esc(n)}.log">${esc(n)}</a>`).join(' · ')}</p>` : ''}
@@ -172,9 +169,9 @@ new Chart(document.getElementById('latency'), { type: 'line', plugins: [shade],
   data: { datasets: [['p50', '#0969da'], ['p95', '#bf8700'], ['p99', '#cf222e'], ['max', '#6e7781']].map(([k, c]) =>
     ({ label: k, data: pts(data.latency[k]), borderColor: c, pointRadius: 1, spanGaps: false })) },
   options: { ...common, scales: { x: linear('seconds since start'), y: linear('ms (per second of completions)') } } });
-if (data.lag.length) new Chart(document.getElementById('lag'), { type: 'line', plugins: [shade],
-  data: { datasets: [{ label: 'lag (messages)', data: data.lag, borderColor: '#8250df' }] },
-  options: { ...common, scales: { x: linear('seconds since start'), y: linear('messages') } } });
+data.series.forEach((s, i) => new Chart(document.getElementById('series' + i), { type: 'line', plugins: [shade],
+  data: { datasets: [{ label: s.label, data: s.points, borderColor: '#8250df' }] },
+  options: { ...common, scales: { x: linear('seconds since start'), y: linear(s.label) } } }));
 </script></body></html>
 `;
 }

@@ -7,7 +7,7 @@ import { HOST_IP } from '../runtime/ports.ts';
 
 /**
  * The live view for presenters: a page on 127.0.0.1 that follows the run's event stream
- * (server-sent events): nodes and their state, counters, throughput and lag with fault
+ * (server-sent events): nodes and their state, counters, throughput and the lab's plots with fault
  * windows shaded, and the story so far. A page opened late replays what it missed.
  */
 export interface LiveView {
@@ -97,14 +97,14 @@ main{display:grid;grid-template-columns:22rem 1fr;gap:1rem;padding:1rem}
 <h2>Checks</h2><div id="checks"></div>
 </section><section>
 <div class="chart"><canvas id="throughput"></canvas></div>
-<div class="chart" id="lagbox" hidden><canvas id="lag"></canvas></div>
+<div id="plots"></div>
 <div id="story"></div>
 </section></main>
 <script src="/chart.js"></script>
 <script>
 const $ = (id) => document.getElementById(id);
 const state = {}; const counts = { ok: 0, fail: 0, info: 0, received: 0 };
-const faults = []; const buckets = new Map(); const lag = [];
+const faults = []; const buckets = new Map(); const plots = new Map();
 const shade = { id: 'faults', beforeDatasetsDraw(chart) {
   const { ctx, chartArea: a, scales: { x } } = chart; ctx.save();
   for (const f of faults) { const x0 = x.getPixelForValue(f.start), x1 = x.getPixelForValue(f.end ?? x.max);
@@ -118,8 +118,11 @@ const tp = new Chart($('throughput'), { type: 'bar', plugins: [shade], data: { d
   { label: 'fail / s', data: [], backgroundColor: '#f85149', stack: 's' },
   { label: 'unknown / s', data: [], backgroundColor: '#d29922', stack: 's' }] },
   options: { animation: false, maintainAspectRatio: false, scales: { x: axis('seconds'), y: { ...axis('operations'), stacked: true } } } });
-const lg = new Chart($('lag'), { type: 'line', plugins: [shade], data: { datasets: [{ label: 'consumer lag (messages)', data: lag, borderColor: '#a371f7' }] },
-  options: { animation: false, maintainAspectRatio: false, scales: { x: axis('seconds'), y: axis('messages') } } });
+function plotOf(label) { if (plots.has(label)) return plots.get(label);
+  const box = document.createElement('div'); box.className = 'chart'; const cv = document.createElement('canvas'); box.appendChild(cv); $('plots').appendChild(box);
+  const ch = new Chart(cv, { type: 'line', plugins: [shade], data: { datasets: [{ label, data: [], borderColor: '#a371f7' }] },
+    options: { animation: false, maintainAspectRatio: false, scales: { x: axis('seconds'), y: axis(label) } } });
+  plots.set(label, ch); return ch; }
 function renderNodes() { $('nodes').innerHTML = Object.entries(state).map(([n, s]) =>
   '<div class="node ' + s + '" data-node="' + n + '" data-state="' + s + '"><span>' + n + '</span><span>' + s + '</span></div>').join(''); }
 function say(t) { const p = document.createElement('div'); p.textContent = t; $('story').appendChild(p); $('story').scrollTop = 1e9; }
@@ -127,7 +130,7 @@ let dirty = false;
 setInterval(() => { if (!dirty) return; dirty = false;
   const keys = [...buckets.keys()].sort((a, b) => a - b);
   ['ok', 'fail', 'info'].forEach((k, i) => tp.data.datasets[i].data = keys.map((x) => ({ x, y: buckets.get(x)[k] })));
-  tp.update(); lg.update(); for (const k in counts) $(k).textContent = counts[k]; }, 500);
+  tp.update(); for (const ch of plots.values()) ch.update(); for (const k in counts) $(k).textContent = counts[k]; }, 500);
 const FAULT_STATE = { kill: 'killed', crash: 'crashed', stop: 'stopped', pause: 'paused', partition: 'cut' };
 new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'start') { $('lab').textContent = e.lab; say(e.title); say(e.notes); }
@@ -138,8 +141,8 @@ new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
     renderNodes(); say('⚡ ' + e.text); dirty = true; }
   if (e.kind === 'heal') { for (const n of e.fault.targets) if (n in state) state[n] = 'up';
     const f = faults.find((x) => x.id === e.fault.id); if (f) f.end = e.fault.end / 1000; renderNodes(); say('↺ ' + e.text); dirty = true; }
-  if (e.kind === 'observe') { if (e.text) say('• ' + e.text);
-    if (e.name === 'lag' && typeof e.value?.total === 'number') { $('lagbox').hidden = false; lag.push({ x: e.time / 1000, y: e.value.total }); dirty = true; } }
+  if (e.kind === 'observe' && e.text) say('• ' + e.text);
+  if (e.kind === 'point') { plotOf(e.label).data.datasets[0].data.push({ x: e.time / 1000, y: e.y }); dirty = true; }
   if (e.kind === 'op' && e.op.type !== 'invoke') { const x = Math.floor(e.op.time / 1000);
     if (!buckets.has(x)) buckets.set(x, { ok: 0, fail: 0, info: 0 }); buckets.get(x)[e.op.type]++;
     if (/^(receive|read)/.test(e.op.f) && e.op.type === 'ok') counts.received++; else counts[e.op.type]++; dirty = true; }

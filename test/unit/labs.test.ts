@@ -22,6 +22,19 @@ describe('the lab catalogue', () => {
     for (const v of lab.variants ?? [{}]) expect(() => resolveParams(lab.params, v, lab.id)).not.toThrow();
   });
 
+  // A prediction names the step it is asked before by that step's key; a key no step of
+  // the stack's scenarios carries would never be asked.
+  it.each(labs.map((l) => [l.id, l] as const))('%s asks each prediction before a step that has its key', (id, lab) => {
+    const dir = join(import.meta.dirname, '../../scenarios', id.split('/')[0] as string);
+    const source = readdirSync(dir)
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('\n');
+    for (const p of lab.predictions ?? []) {
+      const templated = p.before.replace(/-\d+$/, '-${');
+      expect(source.includes(`key: '${p.before}'`) || source.includes(`key: \`${templated}`), p.before).toBe(true);
+    }
+  });
+
   it('has no two labs with one id', () => {
     expect(new Set(labs.map((l) => l.id)).size).toBe(labs.length);
   });

@@ -49,6 +49,17 @@ describe('report', () => {
     for (const n of story.nodes) expect(html).toContain(`href="logs/${n}.log"`);
   });
 
+  it("draws the lab's declared plots, by label, and leaves their observations out of the table", () => {
+    const s = new Story();
+    s.at(1000).observe('lag', { total: 7 });
+    const series = [{ label: 'consumer lag (messages)', observation: 'lag', points: [{ x: 1, y: 7 }] }];
+    const html = htmlReport(result, s.evidence(), { ...story, series });
+    expect(html).toContain('<h2>consumer lag (messages)</h2>');
+    expect(html).toContain('"points":[{"x":1,"y":7}]');
+    expect(html).not.toContain('{&quot;total&quot;:7}');
+    expect(htmlReport(result, s.evidence(), story)).not.toContain('consumer lag');
+  });
+
   it('stays small on a busy lab', () => {
     const s = new Story();
     for (let i = 0; i < 100_000; i++) s.at(i).op(`p${i % 8}`, 'send', 'ok', { id: i });
