@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { describe, NotReadyError } from '../errors.ts';
+import { describe, MidlabError, NotReadyError } from '../errors.ts';
 
 export interface PollOptions {
   /** Give up after this long. */
@@ -77,6 +77,12 @@ export async function withTimeout<T>(ms: number, what: string, fn: () => Promise
   }
 }
 
-export class TimeoutError extends Error {
-  override name = 'TimeoutError';
+/** An operation that did not answer in time: its outcome is unknown (`info` in a history). */
+export class TimeoutError extends MidlabError {
+  constructor(message: string) {
+    super('TIMEOUT', message, {
+      hint: 'the node may be down, paused or cut off; its log in the run folder says which',
+    });
+    this.name = 'TimeoutError';
+  }
 }
