@@ -12,7 +12,13 @@ export type ParamSpec =
 export type ParamTable = Record<string, ParamSpec>;
 
 export type ParamValues<T extends ParamTable> = {
-  [K in keyof T]: T[K] extends { type: 'int' } ? number : T[K] extends { type: 'bool' } ? boolean : string;
+  [K in keyof T]: T[K] extends { type: 'int' }
+    ? number
+    : T[K] extends { type: 'bool' }
+      ? boolean
+      : T[K] extends { choices: readonly (infer C)[] }
+        ? C
+        : string;
 };
 
 /** Defaults overlaid with the given strings or values; every key and value checked. */

@@ -1,13 +1,21 @@
-import { availability } from '../../src/checkers/availability.ts';
-import { check } from '../../src/checkers/check.ts';
-import { invokedBetween, type Op, observed, outcomes, pairs } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { sleep } from '../../src/runtime/poll.ts';
-import { zookeeper } from '../../stacks/zookeeper/stack.ts';
-import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
-import { srvrCommand } from './commands.ts';
-import { unobserved, writesKept } from './evidence.ts';
-import { proveRoles } from './roles.ts';
+import {
+  availability,
+  check,
+  defineLab,
+  finalRead,
+  invokedBetween,
+  type Op,
+  observed,
+  outcomes,
+  pairs,
+  proveRoles,
+  sleep,
+  srvrCommand,
+  unobserved,
+  writesKept,
+  ZkWriter,
+  zookeeper,
+} from './kit.ts';
 
 const DIR = '/midlab/quorum';
 /** The lone node is held without quorum at least this long after it stops serving... */
@@ -49,26 +57,37 @@ export default defineLab({
   params: {},
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
+  steps: {
+    writes: {
+      title: 'Writes while all three are up',
+      narration: 'A client writes one znode every 50 ms through any of the three servers.',
+    },
+    'kill-two': {
+      title: 'Kill {first} and {second}',
+      narration:
+        '{last} alone is one vote of three: not a majority. It stops serving: srvr answers "This ZooKeeper ' +
+        'instance is not currently serving requests", and the client\'s writes fail or time out. Those that time ' +
+        'out are recorded as unknown (info), never as lost. The lab keeps it so for at least ' +
+        `${HOLD_MS / 1000} s and until ${TRIES} writes have been answered.`,
+    },
+    restart: {
+      title: 'Start {first} again',
+      narration: 'Two of three is a majority again: a leader is elected, the client reconnects and writes resume.',
+    },
+  },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
     const writer = new ZkWriter(lab.history, zk.connectString(), DIR);
     const [first, second, lastNode] = zk.names as [string, string, string];
+    const vars = { first, second, last: lastNode };
+    await lab.step('writes', async () => {
+      await writer.start();
+      await sleep(1500);
+      lab.say(`${writer.acknowledged} writes acknowledged`);
+    });
     await lab.step(
-      'Writes while all three are up',
-      'A client writes one znode every 50 ms through any of the three servers.',
-      async () => {
-        await writer.start();
-        await sleep(1500);
-        lab.say(`${writer.acknowledged} writes acknowledged`);
-      },
-    );
-    await lab.step(
-      `Kill ${first} and ${second}`,
-      `${lastNode} alone is one vote of three: not a majority. It stops serving: srvr answers "This ZooKeeper ` +
-        'instance is not currently serving requests", and the client\'s writes fail or time out. Those that time ' +
-        'out are recorded as unknown (info), never as lost. The lab keeps it so for at least ' +
-        `${HOLD_MS / 1000} s and until ${TRIES} writes have been answered.`,
+      'kill-two',
       async () => {
         await lab.faults.kill(first);
         await lab.faults.kill(second);
@@ -97,11 +116,10 @@ export default defineLab({
         );
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      { key: 'kill-two', commands: [srvrCommand(zk, lastNode)] },
+      { vars, commands: [srvrCommand(zk, lastNode)] },
     );
     await lab.step(
-      `Start ${first} again`,
-      `Two of three is a majority again: a leader is elected, the client reconnects and writes resume.`,
+      'restart',
       async () => {
         lab.observe('restartAt', lab.history.now());
         await lab.faults.start(first);
@@ -127,6 +145,7 @@ export default defineLab({
         await writer.stop();
         lab.say(`${writer.acknowledged} writes acknowledged in all`);
       },
+      { vars },
     );
   },
   async final(lab) {

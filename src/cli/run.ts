@@ -1,7 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
-import type { GradedPrediction } from '../engine/lab.ts';
+import { safely } from '../checkers/check.ts';
+import { History } from '../engine/history.ts';
+import { fillText, type GradedPrediction } from '../engine/lab.ts';
 import { EXIT_CODES, type RunResult } from '../engine/result.ts';
 import { validateRun } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
@@ -43,11 +45,14 @@ export const show: Command = {
 
 Prints the lab sheet without touching Docker: the lesson, where the study notes teach it
 and what they get wrong, the stack it starts, its parameters, the variants the tests run,
-what --seed chooses, and the questions step mode asks before faults.`,
+what --seed chooses, its steps and their narration (with the default parameters; {name}
+marks what the run fills in), the checks that decide, and the questions step mode asks
+before faults.`,
   async run(args) {
     const { values, positionals } = parse('show', args, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('show takes one lab', '`midlab list` shows them');
     const lab = findLab(positionals[0] as string);
+    const defaults = validateRun(lab, {});
     const sheet = {
       id: lab.id,
       title: lab.title,
@@ -57,6 +62,14 @@ what --seed chooses, and the questions step mode asks before faults.`,
       params: describeParams(lab.params),
       variants: (lab.variants ?? [{}]).map((v) => JSON.stringify(v)),
       random: lab.random ?? 'nothing: this lab makes no random choice, so it takes no --seed',
+      steps: Object.entries(lab.steps ?? {}).map(([key, t]) => ({
+        key,
+        title: fillText(t.title, defaults),
+        narration: fillText(typeof t.narration === 'function' ? t.narration(defaults) : t.narration, defaults),
+      })),
+      checks: safely('checks', 'the lab checks run', () => lab.check(new History().evidence(), defaults)).map(
+        (c) => c.name,
+      ),
       predictions: (lab.predictions ?? []).map((p) => ({ before: p.before, question: p.question, choices: p.choices })),
     };
     if (values.json) {
@@ -68,6 +81,9 @@ what --seed chooses, and the questions step mode asks before faults.`,
     out.push(`Stack: ${sheet.stack}`, `--seed chooses: ${sheet.random}`);
     if (sheet.params.length) out.push('Parameters:', ...sheet.params.map((p) => `  --param ${p}`));
     out.push('Runs in the tests with:', ...sheet.variants.map((v) => `  ${v}`));
+    for (const [i, st] of sheet.steps.entries())
+      out.push('', `Step ${i + 1} (${st.key}). ${st.title}`, ...wrap(st.narration, 90).map((l) => `  ${l}`));
+    if (sheet.checks.length) out.push('', 'Checks:', ...sheet.checks.map((c) => `  - ${c}`));
     for (const p of sheet.predictions)
       out.push('', `Step mode asks before step "${p.before}": ${p.question}`, ...p.choices.map((c) => `  - ${c}`));
     process.stdout.write(`${out.join('\n')}\n`);

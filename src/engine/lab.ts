@@ -13,7 +13,7 @@ import type { Random } from './random.ts';
  *
  * Scenarios live in `scenarios/<stack>/<lab>.ts` and export `defineLab({...})`.
  */
-export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
+export interface LabDefinition<T extends ParamTable, H extends StartedStack, K extends string = string> {
   /** `<stack>/<lab>` */
   id: string;
   title: string;
@@ -40,26 +40,44 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack> {
    * it is not (an empty list when it is): the verdict is then `unknown`, not pass.
    * Every lab has one.
    */
-  mechanism: (lab: LabContext<H, ParamValues<T>>) => Promise<string[]>;
+  mechanism: (lab: LabContext<H, ParamValues<T>, K>) => Promise<string[]>;
   /**
    * Workload and faults, as narrated steps. It observes and never decides: a wait that
    * times out (`lab.until`) records what it saw and the run goes on, so `check` can say
    * `fail`. Faults still open afterwards are healed.
    */
-  run: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
+  run: (lab: LabContext<H, ParamValues<T>, K>) => Promise<void>;
   /** After healing and convergence: final reads, drains. */
-  final?: (lab: LabContext<H, ParamValues<T>>) => Promise<void>;
+  final?: (lab: LabContext<H, ParamValues<T>, K>) => Promise<void>;
   /** Pure: the evidence and parameters in, checks out. */
   check: (ev: Evidence, p: ParamValues<T>) => Check[];
+  /**
+   * The steps, in the order the lab usually runs them: a key, a title and the narration.
+   * `run` (and `mechanism`) perform them with `lab.step(key, fn, { vars, commands })`;
+   * `{name}` in the text is filled from `vars` and the lab's parameters. `midlab show`
+   * prints them without running anything.
+   */
+  steps?: Record<K, StepText<ParamValues<T>>>;
   /** Questions step mode asks before a fault; graded against the evidence at the end. */
-  predictions?: Prediction[];
+  predictions?: Prediction<NoInfer<K>>[];
   /** Observations the reports draw as a line over time (consumer lag, say). */
   plots?: Plot[];
 }
 
-export interface Prediction {
-  /** Asked before the step that carries this key (`lab.step(..., { key })`). */
-  before: string;
+/** A step as the lab declares it; narration may depend on the parameters. */
+export interface StepText<P> {
+  title: string;
+  narration: string | ((p: P) => string);
+}
+
+/** Fills `{name}` in a step's text from `vars`; a name not given stays as written. */
+export function fillText(text: string, vars: Record<string, unknown>): string {
+  return text.replace(/\{(\w+)\}/g, (all, name: string) => (name in vars ? String(vars[name]) : all));
+}
+
+export interface Prediction<K extends string = string> {
+  /** Asked before the step with this key. */
+  before: K;
   question: string;
   choices: string[];
   /** The index of the right choice, read from the evidence (undefined: cannot tell). */
@@ -99,7 +117,13 @@ export interface GradedPrediction {
   right: boolean | undefined;
 }
 
-export interface LabContext<H extends StartedStack, P> {
+/** How a declared step is performed: values for its `{name}` placeholders, commands to try. */
+export interface StepRun {
+  vars?: Record<string, string | number | boolean>;
+  commands?: string[];
+}
+
+export interface LabContext<H extends StartedStack, P, K extends string = string> {
   readonly stack: H;
   readonly params: P;
   readonly history: History;
@@ -107,8 +131,13 @@ export interface LabContext<H extends StartedStack, P> {
   readonly random: Random;
   readonly signal: AbortSignal;
   /**
-   * A narrated step. `commands` (or `opts.commands`) are what a trainee can type against
-   * the live nodes now; `opts.key` names the step for the predictions asked before it.
+   * A declared step (see `steps`): narrated with its title and text, then performed.
+   * `commands` are what a trainee can type against the live nodes now.
+   */
+  step<T>(key: K, fn: () => Promise<T>, run?: StepRun): Promise<T>;
+  /**
+   * A step written in place (the older form, until every lab declares its steps).
+   * `opts.key` names it for the predictions asked before it.
    */
   step<T>(title: string, narration: string, fn: () => Promise<T>, opts?: string[] | StepOptions): Promise<T>;
   say(text: string): void;
@@ -130,6 +159,8 @@ export interface LabContext<H extends StartedStack, P> {
 
 export type AnyLab = LabDefinition<ParamTable, StartedStack>;
 
-export function defineLab<T extends ParamTable, H extends StartedStack>(lab: LabDefinition<T, H>): AnyLab {
+export function defineLab<const T extends ParamTable, H extends StartedStack, K extends string = string>(
+  lab: LabDefinition<T, H, K>,
+): AnyLab {
   return lab as unknown as AnyLab;
 }

@@ -8,7 +8,15 @@ import { waitProgress, waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
-import type { AnyLab, GradedPrediction, LabContext, Prediction } from './lab.ts';
+import {
+  type AnyLab,
+  fillText,
+  type GradedPrediction,
+  type LabContext,
+  type Prediction,
+  type StepOptions,
+  type StepRun,
+} from './lab.ts';
 import { newSeed, Random } from './random.ts';
 import type { ResultSink, RunResult, RunStory } from './result.ts';
 
@@ -140,9 +148,9 @@ async function runPhases(
       faults,
       random: new Random(seed),
       signal: abort.signal,
-      async step(title, narration, fn, o = []) {
+      async step(...args: unknown[]) {
         const index = ++stepIndex;
-        const { commands = [], key } = Array.isArray(o) ? { commands: o } : o;
+        const { title, narration, fn, commands, key } = stepArgs(lab, params, args);
         if (key) keys.add(key);
         events.emit({ kind: 'step', index, title, narration, commands, key });
         for (const p of lab.predictions?.filter((x) => key !== undefined && x.before === key) ?? []) {
@@ -230,6 +238,38 @@ async function runPhases(
     // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
     return result;
   }
+}
+
+/** A step call in either form: a declared step's key, or a title and narration in place. */
+function stepArgs(
+  lab: AnyLab,
+  params: ParamValues<AnyLab['params']>,
+  args: unknown[],
+): { title: string; narration: string; fn: () => Promise<unknown>; commands: string[]; key?: string } {
+  if (typeof args[1] === 'function') {
+    const key = args[0] as string;
+    const text = lab.steps?.[key];
+    if (!text) throw new MidlabError('NO_SUCH_STEP', `${lab.id} declares no step "${key}"`, { exitCode: 3 });
+    const run = (args[2] ?? {}) as StepRun;
+    const vars = { ...params, ...run.vars };
+    const narration = typeof text.narration === 'function' ? text.narration(params) : text.narration;
+    return {
+      title: fillText(text.title, vars),
+      narration: fillText(narration, vars),
+      fn: args[1] as () => Promise<unknown>,
+      commands: run.commands ?? [],
+      key,
+    };
+  }
+  const o = (args[3] ?? []) as string[] | StepOptions;
+  const { commands = [], key } = Array.isArray(o) ? { commands: o } : o;
+  return {
+    title: args[0] as string,
+    narration: args[1] as string,
+    fn: args[2] as () => Promise<unknown>,
+    commands,
+    key,
+  };
 }
 
 /** Each asked prediction against what the evidence says happened. */

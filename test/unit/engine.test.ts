@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { History } from '../../src/engine/history.ts';
+import { fillText } from '../../src/engine/lab.ts';
 import { Random } from '../../src/engine/random.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseKeyValues, resolveParams } from '../../src/params.ts';
@@ -125,5 +126,13 @@ describe('host ports in node files', async () => {
     );
     expect(n.env?.A).toBe('p=40001');
     expect(n.files?.[0]?.content).toBe('EXTERNAL://127.0.0.1:40001 @HOSTPORT:other@');
+  });
+});
+
+describe('step text', () => {
+  it('fills {name} from the run and the parameters, and leaves unknown names as written', () => {
+    expect(fillText('Kill {victim} ({mode}); {later}', { victim: 'kafka2', mode: 'kraft' })).toBe(
+      'Kill kafka2 (kraft); {later}',
+    );
   });
 });
