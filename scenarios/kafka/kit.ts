@@ -1,0 +1,30 @@
+// What a Kafka lab imports: the engine's lab kit, the stack (admin, clients, recorded
+// workload) and the pieces the Kafka labs share (modes, commands to try, ISR waits).
+export * from '../../src/kit.ts';
+export * from '../../stacks/kafka/admin.ts';
+export {
+  type Acks,
+  type AssignmentChange,
+  type ConsumerOptions,
+  classifySendError,
+  errorChain,
+  KafkaGroupConsumer,
+  KafkaProducer,
+  kafkaErrorType,
+  type MessageId,
+  type ProducerOptions,
+  type ReceivedMessage,
+  type SendOptions,
+  type SendResult,
+} from '../../stacks/kafka/client.ts';
+export {
+  CONTROLLER_ID_BASE,
+  INTERNAL_PORT,
+  type KafkaMode,
+  kafkaParams,
+  replicationOf,
+} from '../../stacks/kafka/config.ts';
+export * from '../../stacks/kafka/stack.ts';
+export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
+export * from '../../stacks/kafka/workload.ts';
+export * from './commands.ts';
