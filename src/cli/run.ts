@@ -190,6 +190,7 @@ midlab itself broke (the error and the file holding its trace are printed).`,
           ...(live ? [live.listener] : []),
         ],
         ...steps,
+        watchRoles: live !== undefined,
       });
       results.push(result);
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);

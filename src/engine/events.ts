@@ -26,6 +26,8 @@ export type RunEvent =
   | { kind: 'fault'; fault: FaultRecord; text: string }
   | { kind: 'heal'; fault: FaultRecord; text: string }
   | { kind: 'op'; op: Op }
+  /** Each node's role, when it changed (only while roles are watched: the live view). */
+  | { kind: 'roles'; roles: Record<string, string>; time: number }
   | { kind: 'warning'; text: string }
   /** A wait still going: what for, what it last saw, for how long. */
   | { kind: 'progress'; what: string; seen: string; ms: number }

@@ -4,7 +4,7 @@ import { describe, MidlabError, NotReadyError, UsageError } from '../errors.ts';
 import { Nemesis } from '../faults/nemesis.ts';
 import { type ParamValues, resolveParams } from '../params.ts';
 import { labSlug } from '../runtime/labels.ts';
-import { waitProgress, waitUntil } from '../runtime/poll.ts';
+import { sleep, waitProgress, waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
@@ -32,6 +32,11 @@ export interface RunOptions {
   ask?: (p: Prediction) => Promise<number | undefined>;
   /** What keeps the result once the run is over (the evidence folder: `writeEvidence`). */
   sinks?: ResultSink[];
+  /**
+   * Polls the stack's node roles about once a second while the lab runs and emits a
+   * `roles` event when they change (the live view's tiles). Off by default: it is load.
+   */
+  watchRoles?: boolean;
 }
 
 /**
@@ -100,6 +105,14 @@ async function runPhases(
     else if (e.kind === 'say' || e.kind === 'warning') story.lines.push({ kind: e.kind, time, text: e.text });
     else if (e.kind === 'fault' || e.kind === 'heal') story.lines.push({ kind: e.kind, time, text: e.text });
     else if (e.kind === 'observe' && e.text) story.lines.push({ kind: 'observe', time, text: e.text });
+    else if (e.kind === 'roles')
+      story.lines.push({
+        kind: 'observe',
+        time,
+        text: `roles: ${Object.entries(e.roles)
+          .map(([n, r]) => `${n} ${r}`)
+          .join(', ')}`,
+      });
     else if (e.kind === 'point')
       story.series?.find((x) => x.label === e.label)?.points.push({ x: e.time / 1000, y: e.y });
   });
@@ -180,6 +193,7 @@ async function runPhases(
         }
       },
     };
+    if (opts.watchRoles && stack.roles) void watchRoles(stack, abort.signal, history, events);
     phase('mechanism');
     const misconfigured = await lab.mechanism(ctx);
     if (misconfigured.length) {
@@ -237,6 +251,20 @@ async function runPhases(
     events.emit({ kind: 'verdict', verdict, reason, seconds: result.seconds });
     // biome-ignore lint/correctness/noUnsafeFinally: the result is the point of the run
     return result;
+  }
+}
+
+/** Emits the nodes' roles whenever they change, until the run ends. */
+async function watchRoles(stack: StartedStack, signal: AbortSignal, history: History, events: EventStream) {
+  let last = '';
+  while (!signal.aborted) {
+    const roles = await stack.roles?.().catch(() => undefined);
+    const key = JSON.stringify(roles);
+    if (roles && key !== last && !signal.aborted) {
+      last = key;
+      events.emit({ kind: 'roles', roles, time: history.now() });
+    }
+    await sleep(1000, signal).catch(() => undefined);
   }
 }
 

@@ -13,6 +13,8 @@ import { HOST_IP } from '../runtime/ports.ts';
 export interface LiveView {
   url: string;
   listener: (e: RunEvent) => void;
+  /** Ends every page's stream, as a network blip would: the pages reconnect and resume. */
+  dropPages(): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startLiveView(opts: { port?: number; host?: string } = {})
       });
       // A reconnecting page says what it has (Last-Event-ID): it gets only the rest, so
       // nothing is counted twice.
+      res.write('retry: 500\n\n');
       const last = Number(req.headers['last-event-id'] ?? -1);
       for (const line of history.slice(Number.isInteger(last) ? last + 1 : 0)) res.write(line);
       clients.add(res);
@@ -64,6 +67,10 @@ export async function startLiveView(opts: { port?: number; host?: string } = {})
       history.push(line);
       for (const c of clients) c.write(line);
     },
+    dropPages() {
+      for (const c of clients) c.end();
+      clients.clear();
+    },
     async close() {
       for (const c of clients) c.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -78,6 +85,7 @@ body{font:20px/1.4 system-ui,sans-serif;margin:0;background:#0d1117;color:#e6edf
 header{padding:.6rem 1.2rem;background:#161b22;display:flex;gap:1.5rem;align-items:baseline}
 h1{font-size:1.5rem;margin:0}#verdict{font-weight:700}
 main{display:grid;grid-template-columns:22rem 1fr;gap:1rem;padding:1rem}
+.node .role{font-weight:400;font-style:italic}.node[data-role=leader] .role,.node[data-role=controller] .role,.node[data-role=primary] .role{font-weight:800;font-style:normal}
 .node{display:flex;justify-content:space-between;padding:.4rem .7rem;margin:.3rem 0;border-radius:.4rem;background:#238636;font-weight:600}
 .node.killed,.node.crashed,.node.stopped{background:#da3633}.node.paused{background:#9e6a03}.node.cut{background:#8957e5}
 .counters div{display:flex;justify-content:space-between;font-size:1.1rem}
@@ -123,8 +131,10 @@ function plotOf(label) { if (plots.has(label)) return plots.get(label);
   const ch = new Chart(cv, { type: 'line', plugins: [shade], data: { datasets: [{ label, data: [], borderColor: '#a371f7' }] },
     options: { animation: false, maintainAspectRatio: false, scales: { x: axis('seconds'), y: axis(label) } } });
   plots.set(label, ch); return ch; }
+const roles = {};
 function renderNodes() { $('nodes').innerHTML = Object.entries(state).map(([n, s]) =>
-  '<div class="node ' + s + '" data-node="' + n + '" data-state="' + s + '"><span>' + n + '</span><span>' + s + '</span></div>').join(''); }
+  '<div class="node ' + s + '" data-node="' + n + '" data-state="' + s + '" data-role="' + (roles[n] ?? '') + '"><span>' + n +
+  '</span><span class="role">' + (roles[n] ?? '') + '</span><span>' + s + '</span></div>').join(''); }
 function say(t) { const p = document.createElement('div'); p.textContent = t; $('story').appendChild(p); $('story').scrollTop = 1e9; }
 let dirty = false;
 setInterval(() => { if (!dirty) return; dirty = false;
@@ -135,6 +145,7 @@ const FAULT_STATE = { kill: 'killed', crash: 'crashed', stop: 'stopped', pause: 
 new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'start') { $('lab').textContent = e.lab; say(e.title); say(e.notes); }
   if (e.kind === 'cluster') { for (const n of e.nodes) state[n] = 'up'; renderNodes(); }
+  if (e.kind === 'roles') { for (const n in roles) delete roles[n]; Object.assign(roles, e.roles); renderNodes(); }
   if (e.kind === 'step') { $('step').textContent = 'Step ' + e.index + ': ' + e.title; say('Step ' + e.index + '. ' + e.title); say(e.narration); }
   if (e.kind === 'fault') { for (const n of e.fault.targets) if (n in state) state[n] = FAULT_STATE[e.fault.kind] ?? 'up';
     faults.push({ id: e.fault.id, label: e.fault.kind + ' ' + e.fault.targets.join(','), start: e.fault.start / 1000 });

@@ -29,6 +29,12 @@ export interface StartedStack extends AsyncDisposable {
   endpoints(): Record<string, string | string[]>;
   /** Polls until the cluster is healthy again (after faults were healed). */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * Each reachable node's role now (leader, follower, observer, controller, primary,
+   * replica...), for the live view's tiles; a node that does not answer is left out.
+   * Quick and side-effect free: it is polled about once a second while a lab runs.
+   */
+  roles?(): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 
