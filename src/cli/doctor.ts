@@ -2,6 +2,7 @@ import { freemem } from 'node:os';
 import { describe } from '../errors.ts';
 import { engineInfo } from '../runtime/docker.ts';
 import { imageLabel, ROOT_IMAGE, recipes } from '../runtime/images.ts';
+import { HOST_IP, isIpLiteral } from '../runtime/ports.ts';
 import { type Command, parse } from './args.ts';
 
 interface Finding {
@@ -37,6 +38,14 @@ memory; prints each problem with its remedy. Exit 0 only when everything is read
         what: 'docker engine',
         ok: true,
         detail: `${e.version} (API ${e.apiVersion}), ${e.cpus} CPUs, ${gib(e.memoryBytes)} GiB`,
+      });
+      findings.push({
+        what: 'published on',
+        ok: isIpLiteral(HOST_IP),
+        detail: process.env.DOCKER_HOST?.startsWith('tcp')
+          ? `${HOST_IP}: the engine is remote (DOCKER_HOST=${process.env.DOCKER_HOST}), so every port and endpoint is on its host`
+          : `${HOST_IP} (the local engine's socket)`,
+        remedy: 'write DOCKER_HOST=tcp://<the engine host IP>:<port>',
       });
     } catch (err) {
       findings.push({

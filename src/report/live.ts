@@ -3,7 +3,6 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunEvent } from '../engine/events.ts';
-import { HOST_IP } from '../runtime/ports.ts';
 
 /**
  * The live view for presenters: a page on 127.0.0.1 that follows the run's event stream
@@ -24,7 +23,7 @@ export interface LiveView {
  */
 export async function startLiveView(opts: { port?: number; host?: string } = {}): Promise<LiveView> {
   const port = opts.port ?? 0;
-  const host = opts.host ?? HOST_IP;
+  const host = opts.host ?? '127.0.0.1';
   const history: string[] = [];
   const clients = new Set<import('node:http').ServerResponse>();
   const chartJs = readFileSync(join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js'));

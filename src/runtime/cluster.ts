@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { ImageMissingError, MidlabError } from '../errors.ts';
+import { ImageMissingError, MidlabError, UsageError } from '../errors.ts';
 import { onShutdown } from './cleanup.ts';
 import { docker } from './docker.ts';
 import { labLabels, labSlug } from './labels.ts';
 import { type NodeSpec, StartedNode } from './node.ts';
-import { freePorts, HOST_IP } from './ports.ts';
+import { freePorts, HOST_IP, isIpLiteral } from './ports.ts';
 import { listLabs, reap } from './reaper.ts';
 
 export interface ClusterSpec {
@@ -80,6 +80,11 @@ export class StartedCluster {
  * anything fails, whatever was made is removed before the error is rethrown.
  */
 export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
+  if (!isIpLiteral(HOST_IP))
+    throw new UsageError(
+      `DOCKER_HOST names the engine's host as "${HOST_IP}": ports can be published on an IP address only`,
+      'write DOCKER_HOST=tcp://<the engine host IP>:<port>',
+    );
   const d = docker();
   await Promise.all([...new Set(spec.nodes.map((n) => n.image))].map((img) => requireImage(img, spec.stack)));
   const same = (await listLabs()).filter((l) => l.lab === spec.lab);

@@ -36,5 +36,22 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** The only host address midlab ever publishes on. */
-export const HOST_IP = '127.0.0.1';
+/**
+ * The address clusters publish their ports on, and every endpoint names: 127.0.0.1 for a
+ * local engine; with `DOCKER_HOST=tcp://ADDR:PORT` (a remote engine, docker-in-docker on
+ * a CI runner) the engine's own ADDR, since its ports are on that host. Never 0.0.0.0.
+ */
+export const HOST_IP = engineHostIp(process.env.DOCKER_HOST);
+
+/** The host address for a `DOCKER_HOST` value (undefined: the local socket). */
+export function engineHostIp(dockerHost: string | undefined): string {
+  const m = /^(?:tcp|http|https):\/\/(\[[^\]]+\]|[^:/]+)/.exec(dockerHost ?? '');
+  const addr = m?.[1]?.replace(/^\[|\]$/g, '');
+  if (!addr || addr === '0.0.0.0' || addr === '::') return '127.0.0.1';
+  return addr;
+}
+
+/** Whether a host address is an IP literal (Docker publishes ports only on those). */
+export function isIpLiteral(addr: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(addr) || addr.includes(':');
+}
