@@ -105,7 +105,7 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
   const network = `midlab-${slug}`;
   const unregister = onShutdown(() => reap(spec.lab).then(() => undefined));
   try {
-    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack, { kept: spec.kept }));
+    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack));
     const portCount = spec.nodes.reduce((sum, n) => sum + Object.keys(n.ports ?? {}).length, 0);
     const ports = await freePorts(portCount);
     const nodes = await Promise.all(
@@ -151,7 +151,7 @@ function createOptions(
     Image: n.image,
     Cmd: n.cmd,
     Env: Object.entries(n.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    Labels: labLabels(spec.lab, spec.stack, { node: n.name, kept: spec.kept }),
+    Labels: labLabels(spec.lab, spec.stack, { node: n.name }),
     ExposedPorts: exposed,
     HostConfig: {
       NetworkMode: network,

@@ -7,16 +7,16 @@ export const LABEL_STACK = 'dev.midlab.stack';
 export const LABEL_NODE = 'dev.midlab.node';
 /** The process that made it, so `midlab ps` can tell live labs from leftovers. */
 export const LABEL_PID = 'dev.midlab.pid';
-/** On labs started by `midlab up`: kept after their process ends, until `midlab down`. */
+/**
+ * On the marker volume `midlab up` creates once its cluster is healthy: the lab is kept
+ * after its process ends, until `midlab down`. An `up` killed before that leaves a
+ * leftover like any other run, which `reap` removes.
+ */
 export const LABEL_KEPT = 'dev.midlab.kept';
 /** On images: the hash of the recipe they were built from. */
 export const LABEL_RECIPE = 'dev.midlab.recipe';
 
-export function labLabels(
-  lab: string,
-  stack: string,
-  opts: { node?: string; kept?: boolean } = {},
-): Record<string, string> {
+export function labLabels(lab: string, stack: string, opts: { node?: string } = {}): Record<string, string> {
   const labels: Record<string, string> = {
     [LABEL_LAB]: lab,
     [LABEL_STACK]: stack,
@@ -24,7 +24,6 @@ export function labLabels(
     [LABEL_OWNER]: ownerOf(),
   };
   if (opts.node) labels[LABEL_NODE] = opts.node;
-  if (opts.kept) labels[LABEL_KEPT] = 'true';
   return labels;
 }
 

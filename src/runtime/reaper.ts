@@ -1,5 +1,5 @@
 import { docker } from './docker.ts';
-import { LABEL_KEPT, LABEL_LAB, LABEL_PID } from './labels.ts';
+import { LABEL_KEPT, LABEL_LAB, LABEL_PID, labLabels, labSlug } from './labels.ts';
 import { LABEL_OWNER, ownerAlive } from './owner.ts';
 
 export interface ReapResult {
@@ -29,6 +29,20 @@ function gone(err: { statusCode?: number }): void {
   if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
 }
 
+/** Marks a healthy cluster of `midlab up` as kept (a labelled volume; `down` removes it). */
+export async function markKept(lab: string, stack: string): Promise<void> {
+  await docker().createVolume({
+    Name: `midlab-${labSlug(lab)}-kept`,
+    Labels: { ...labLabels(lab, stack), [LABEL_KEPT]: 'true' },
+  });
+}
+
+/** The labs `midlab up` marked as kept. */
+async function keptLabs(): Promise<Set<string>> {
+  const { Volumes } = await docker().listVolumes({ filters: JSON.stringify({ label: [`${LABEL_KEPT}=true`] }) });
+  return new Set((Volumes ?? []).map((v) => v.Labels?.[LABEL_LAB] ?? ''));
+}
+
 /**
  * Removes the leftovers: labs whose midlab process is gone, except those `midlab up`
  * started to keep. A run still going and a kept cluster are left alone.
@@ -41,10 +55,11 @@ export async function reapLeftovers(): Promise<ReapResult & { labs: string[] }> 
     ...(await d.listContainers({ all: true, filters })).map((c) => c.Labels),
     ...(await d.listNetworks({ filters })).map((n) => n.Labels ?? {}),
   ];
+  const kept = await keptLabs();
   const labs = [
     ...new Set(
       owned
-        .filter((l) => l[LABEL_KEPT] !== 'true' && !ownerAlive(l[LABEL_OWNER], Number(l[LABEL_PID] ?? 0)))
+        .filter((l) => !kept.has(l[LABEL_LAB] ?? '') && !ownerAlive(l[LABEL_OWNER], Number(l[LABEL_PID] ?? 0)))
         .map((l) => l[LABEL_LAB] as string),
     ),
   ].sort();
@@ -74,12 +89,13 @@ export async function listLabs(): Promise<LabSummary[]> {
   const d = docker();
   const containers = await d.listContainers({ all: true, filters: JSON.stringify({ label: [LABEL_LAB] }) });
   const byLab = new Map<string, LabSummary>();
+  const keptSet = await keptLabs();
   for (const c of containers) {
     const lab = c.Labels[LABEL_LAB] ?? '?';
     const pid = Number(c.Labels[LABEL_PID] ?? 0);
     let s = byLab.get(lab);
     if (!s) {
-      const kept = c.Labels[LABEL_KEPT] === 'true';
+      const kept = keptSet.has(lab);
       const alive = ownerAlive(c.Labels[LABEL_OWNER], pid);
       s = { lab, stack: c.Labels['dev.midlab.stack'] ?? '?', pid, alive, kept, nodes: [] };
       byLab.set(lab, s);

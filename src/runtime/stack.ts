@@ -3,6 +3,7 @@ import type { ParamTable, ParamValues } from '../params.ts';
 import { resolveParams } from '../params.ts';
 import { type StartedCluster, startCluster } from './cluster.ts';
 import type { NodeSpec } from './node.ts';
+import { markKept } from './reaper.ts';
 
 /**
  * A middleware stack: how to lay out its nodes for given parameters, when the cluster
@@ -57,15 +58,19 @@ export async function startStack<T extends ParamTable, H extends StartedStack>(
 ): Promise<H> {
   const p = resolveParams(stack.params, given, stack.name);
   for (const w of stack.validate(p)) opts.onWarning?.(w);
+  const lab = opts.lab ?? `${stack.name}-${randomBytes(3).toString('hex')}`;
   const cluster = await startCluster({
-    lab: opts.lab ?? `${stack.name}-${randomBytes(3).toString('hex')}`,
+    lab,
     stack: stack.name,
     nodes: stack.nodes(p),
     kept: opts.kept,
   });
   if (opts.logDir) cluster.keepLogsIn(opts.logDir);
   try {
-    return await stack.connect(cluster, p);
+    const started = await stack.connect(cluster, p);
+    // Only a healthy cluster is kept: an `up` killed before this leaves a leftover.
+    if (opts.kept) await markKept(lab, stack.name);
+    return started;
   } catch (err) {
     await cluster.stop();
     throw err;

@@ -39,6 +39,15 @@ describe('midlab up / down / reap', () => {
     expect(await leftovers('zookeeper')).toEqual({ containers: 0, networks: 0 });
   });
 
+  it('up killed before its cluster is healthy leaves a leftover that reap removes, not a kept cluster', async () => {
+    const child = await startedUntilContainersExist(['up', 'zookeeper', '--nodes', '3'], 'zookeeper');
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('exit', resolve));
+    expect(midlab('ps').out).toMatch(/leftover \(owner gone\)/);
+    expect(midlab('reap').code).toBe(0);
+    expect(await leftovers('zookeeper')).toEqual({ containers: 0, networks: 0 });
+  });
+
   it('a lab already running is refused, not clobbered; once its process is killed, reap removes it', async () => {
     // A lab that holds its cluster for 15 s: ensemble-basics ended (and removed its
     // cluster) before the assertions ran on a quiet machine.
