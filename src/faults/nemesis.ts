@@ -1,4 +1,4 @@
-import type { EventStream } from '../engine/events.ts';
+import { EventStream } from '../engine/events.ts';
 import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
 import type { StartedCluster } from '../runtime/cluster.ts';
 
@@ -13,7 +13,7 @@ export class Nemesis {
   private readonly events: EventStream;
   private nextId = 1;
 
-  constructor(cluster: StartedCluster, history: History, events: EventStream) {
+  constructor(cluster: StartedCluster, history: History, events: EventStream = new EventStream()) {
     this.cluster = cluster;
     this.history = history;
     this.events = events;

@@ -16,6 +16,8 @@ export interface ClusterSpec {
   nodes: NodeSpec[];
   /** Kept after this process ends (`midlab up`), instead of being a leftover. */
   kept?: boolean;
+  /** Containers someone else started and will remove (testcontainers): `stop` leaves them. */
+  adopted?: boolean;
 }
 
 /**
@@ -31,7 +33,10 @@ export class StartedCluster {
   private disposed = false;
   private readonly unregister: () => void;
 
+  private readonly adopted: boolean;
+
   constructor(spec: ClusterSpec, network: string, nodes: StartedNode[]) {
+    this.adopted = spec.adopted ?? false;
     this.lab = spec.lab;
     this.stack = spec.stack;
     this.network = network;
@@ -66,7 +71,7 @@ export class StartedCluster {
     this.disposed = true;
     this.unregister();
     if (this.logDir) await this.saveLogs(this.logDir).catch(() => {});
-    await reap(this.lab);
+    if (!this.adopted) await reap(this.lab);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
