@@ -18,5 +18,6 @@ export { writeEvidence } from '../report/evidence.ts';
 export { htmlReport } from '../report/html.ts';
 export { junitXml } from '../report/junit.ts';
 export { runLab } from '../run-lab.ts';
+export { adoptCluster } from '../runtime/adopt.ts';
 export { reap } from '../runtime/reaper.ts';
 export { type Stack, type StartedStack, type StartOptions, startStack } from '../runtime/stack.ts';

@@ -33,20 +33,24 @@ describe('the package', () => {
     );
     expect(plain.trim()).toBe('function function');
 
-    writeFileSync(
-      join(app, 'zk.test.js'),
-      `import { expect, it } from 'vitest';
+    // Two test files, each starting its own ZooKeeper, run at the same time (two workers):
+    // each startStack gets a lab id of its own, so neither touches the other's cluster.
+    for (const name of ['zk-a', 'zk-b'])
+      writeFileSync(
+        join(app, `${name}.test.js`),
+        `import { expect, it } from 'vitest';
 import { startStack } from 'midlab/engine';
 import { zookeeper, ZkClient } from 'midlab/zookeeper';
-it('starts ZooKeeper through the installed package', { timeout: 120000 }, async () => {
+it('starts ZooKeeper through the installed package', { timeout: 180000 }, async () => {
   await using zk = await startStack(zookeeper, { nodes: 1 });
   const c = await ZkClient.connect(zk.connectString());
-  await c.create('/from-a-package', 'yes');
-  expect(String(await c.get('/from-a-package'))).toBe('yes');
+  await c.create('/from-${name}', 'yes');
+  expect(String(await c.get('/from-${name}'))).toBe('yes');
+  expect(await c.exists('/from-${name === 'zk-a' ? 'zk-b' : 'zk-a'}')).toBe(false);
   c.close();
 });
 `,
-    );
-    expect(run('npx', ['vitest', 'run'], app)).toMatch(/1 passed/);
+      );
+    expect(run('npx', ['vitest', 'run', '--maxWorkers', '2'], app)).toMatch(/2 passed/);
   });
 });
