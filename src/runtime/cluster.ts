@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -7,7 +8,7 @@ import { docker } from './docker.ts';
 import { labLabels, labSlug } from './labels.ts';
 import { type NodeSpec, StartedNode } from './node.ts';
 import { freePorts, HOST_IP, isIpLiteral } from './ports.ts';
-import { listLabs, reap } from './reaper.ts';
+import { listLabs, madeBy, ownerGone, reap } from './reaper.ts';
 
 export interface ClusterSpec {
   /** The lab id that owns every object (the `dev.midlab.lab` label). */
@@ -18,6 +19,8 @@ export interface ClusterSpec {
   kept?: boolean;
   /** Containers someone else started and will remove (testcontainers): `stop` leaves them. */
   adopted?: boolean;
+  /** This start's own label (set by startCluster). */
+  run?: string;
 }
 
 /**
@@ -34,9 +37,11 @@ export class StartedCluster {
   private readonly unregister: () => void;
 
   private readonly adopted: boolean;
+  private readonly run: string | undefined;
 
   constructor(spec: ClusterSpec, network: string, nodes: StartedNode[]) {
     this.adopted = spec.adopted ?? false;
+    this.run = spec.run;
     this.lab = spec.lab;
     this.stack = spec.stack;
     this.network = network;
@@ -71,7 +76,7 @@ export class StartedCluster {
     this.disposed = true;
     this.unregister();
     if (this.logDir) await this.saveLogs(this.logDir).catch(() => {});
-    if (!this.adopted) await reap(this.lab);
+    if (!this.adopted) await reap(this.lab, this.run ? madeBy(this.run) : () => true);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -105,12 +110,17 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
       hint: `wait for it to end, or remove it with \`npx midlab down ${spec.lab}\``,
     });
   }
-  await reap(spec.lab);
+  // Leftovers of dead runs go (a kept cluster too, when `up` makes it again); a run that
+  // starts at the same moment is never touched: whichever creates the network second
+  // is refused, and removes only what it made itself.
+  await reap(spec.lab, kept ? () => true : ownerGone);
+  const run = randomBytes(6).toString('hex');
+  spec = { ...spec, run };
   const slug = labSlug(spec.lab);
   const network = `midlab-${slug}`;
-  const unregister = onShutdown(() => reap(spec.lab).then(() => undefined));
+  const unregister = onShutdown(() => reap(spec.lab, madeBy(run)).then(() => undefined));
   try {
-    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack));
+    const subnet = await createLabNetwork(network, labLabels(spec.lab, spec.stack, { run }));
     const portCount = spec.nodes.reduce((sum, n) => sum + Object.keys(n.ports ?? {}).length, 0);
     const ports = await freePorts(portCount);
     const nodes = await Promise.all(
@@ -128,7 +138,12 @@ export async function startCluster(spec: ClusterSpec): Promise<StartedCluster> {
     await Promise.all(nodes.map((n) => n.container.start()));
     return new StartedCluster(spec, network, nodes);
   } catch (err) {
-    await reap(spec.lab).catch(() => {});
+    await reap(spec.lab, madeBy(run)).catch(() => {});
+    if ((err as { statusCode?: number }).statusCode === 409)
+      throw new MidlabError('LAB_BUSY', `${spec.lab} is being started by another process at the same moment`, {
+        hint: `wait for it to end, or remove it with \`npx midlab down ${spec.lab}\``,
+        cause: err,
+      });
     throw err;
   } finally {
     unregister();
@@ -156,7 +171,7 @@ function createOptions(
     Image: n.image,
     Cmd: n.cmd,
     Env: Object.entries(n.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    Labels: labLabels(spec.lab, spec.stack, { node: n.name }),
+    Labels: labLabels(spec.lab, spec.stack, { node: n.name, run: spec.run }),
     ExposedPorts: exposed,
     HostConfig: {
       NetworkMode: network,
@@ -192,7 +207,8 @@ export function withHostPorts(n: NodeSpec, hostPorts: Record<string, number>): N
  */
 async function createLabNetwork(name: string, labels: Record<string, string>): Promise<string> {
   const d = docker();
-  const probe = await d.createNetwork({ Name: name, Driver: 'bridge', Labels: labels });
+  // CheckDuplicate: a second network of the same name is refused (409), not made beside it.
+  const probe = await d.createNetwork({ Name: name, Driver: 'bridge', Labels: labels, CheckDuplicate: true });
   const info = await probe.inspect();
   const config = info.IPAM?.Config?.[0] as { Subnet?: string; Gateway?: string } | undefined;
   if (!config?.Subnet) throw new Error(`network ${name} has no IPv4 subnet`);
@@ -200,6 +216,7 @@ async function createLabNetwork(name: string, labels: Record<string, string>): P
   await d.createNetwork({
     Name: name,
     Driver: 'bridge',
+    CheckDuplicate: true,
     Labels: labels,
     IPAM: { Driver: 'default', Config: [{ Subnet: config.Subnet, Gateway: config.Gateway }] },
   });

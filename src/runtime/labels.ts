@@ -13,10 +13,16 @@ export const LABEL_PID = 'dev.midlab.pid';
  * leftover like any other run, which `reap` removes.
  */
 export const LABEL_KEPT = 'dev.midlab.kept';
+/** One start of a cluster: what a failed or concurrent start removes is only its own. */
+export const LABEL_RUN = 'dev.midlab.run';
 /** On images: the hash of the recipe they were built from. */
 export const LABEL_RECIPE = 'dev.midlab.recipe';
 
-export function labLabels(lab: string, stack: string, opts: { node?: string } = {}): Record<string, string> {
+export function labLabels(
+  lab: string,
+  stack: string,
+  opts: { node?: string; run?: string } = {},
+): Record<string, string> {
   const labels: Record<string, string> = {
     [LABEL_LAB]: lab,
     [LABEL_STACK]: stack,
@@ -24,6 +30,7 @@ export function labLabels(lab: string, stack: string, opts: { node?: string } = 
     [LABEL_OWNER]: ownerOf(),
   };
   if (opts.node) labels[LABEL_NODE] = opts.node;
+  if (opts.run) labels[LABEL_RUN] = opts.run;
   return labels;
 }
 

@@ -1,5 +1,5 @@
 import { docker } from './docker.ts';
-import { LABEL_KEPT, LABEL_LAB, LABEL_PID, labLabels, labSlug } from './labels.ts';
+import { LABEL_KEPT, LABEL_LAB, LABEL_PID, LABEL_RUN, labLabels, labSlug } from './labels.ts';
 import { LABEL_OWNER, ownerAlive } from './owner.ts';
 
 export interface ReapResult {
@@ -9,21 +9,35 @@ export interface ReapResult {
 }
 
 /**
- * Removes everything midlab labelled: for one lab, or every lab. Idempotent; safe to
- * run while nothing is left.
+ * Removes everything midlab labelled: for one lab, or every lab; with `which`, only the
+ * objects whose labels it accepts (`madeBy(run)`, `ownerGone`). Idempotent; safe to run
+ * while nothing is left.
  */
-export async function reap(lab?: string): Promise<ReapResult> {
+export async function reap(
+  lab?: string,
+  which: (labels: Record<string, string>) => boolean = () => true,
+): Promise<ReapResult> {
   const label = lab ? `${LABEL_LAB}=${lab}` : LABEL_LAB;
   const filters = JSON.stringify({ label: [label] });
   const d = docker();
-  const containers = await d.listContainers({ all: true, filters });
+  const containers = (await d.listContainers({ all: true, filters })).filter((c) => which(c.Labels));
   await Promise.all(containers.map((c) => d.getContainer(c.Id).remove({ force: true, v: true }).catch(gone)));
-  const networks = await d.listNetworks({ filters });
+  const networks = (await d.listNetworks({ filters })).filter((n) => which(n.Labels ?? {}));
   await Promise.all(networks.map((n) => d.getNetwork(n.Id).remove().catch(gone)));
-  const { Volumes } = await d.listVolumes({ filters });
-  await Promise.all((Volumes ?? []).map((v) => d.getVolume(v.Name).remove().catch(gone)));
-  return { containers: containers.length, networks: networks.length, volumes: Volumes?.length ?? 0 };
+  const volumes = ((await d.listVolumes({ filters })).Volumes ?? []).filter((v) => which(v.Labels ?? {}));
+  await Promise.all(volumes.map((v) => d.getVolume(v.Name).remove().catch(gone)));
+  return { containers: containers.length, networks: networks.length, volumes: volumes.length };
 }
+
+/** Objects one start of a cluster made. */
+export const madeBy =
+  (run: string) =>
+  (labels: Record<string, string>): boolean =>
+    labels[LABEL_RUN] === run;
+
+/** Objects whose making process is gone. */
+export const ownerGone = (labels: Record<string, string>): boolean =>
+  !ownerAlive(labels[LABEL_OWNER], Number(labels[LABEL_PID] ?? 0));
 
 function gone(err: { statusCode?: number }): void {
   if (err.statusCode !== 404 && err.statusCode !== 409) throw err;

@@ -89,3 +89,24 @@ describe('runtime on a real ZooKeeper ensemble', () => {
     expect(r.stdout + r.stderr).toMatch(/\[zookeeper\]/);
   });
 });
+
+describe('two starts of one lab at the same moment', () => {
+  it('one wins, the other is refused as busy and removes nothing of the winner', async () => {
+    const lab = 'it-race';
+    const starts = await Promise.allSettled([
+      startStack(zookeeper, { nodes: 3 }, { lab }),
+      startStack(zookeeper, { nodes: 3 }, { lab }),
+    ]);
+    const won = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const lost = starts.flatMap((s) => (s.status === 'rejected' ? [s.reason as { code?: string }] : []));
+    try {
+      expect(won).toHaveLength(1);
+      expect(lost.map((e) => e.code)).toEqual(['LAB_BUSY']);
+      expect(await leftovers(lab)).toEqual({ containers: 3, networks: 1 });
+      await won[0]?.waitHealthy(30_000);
+    } finally {
+      await Promise.all(won.map((z) => z.stop()));
+    }
+    expect(await leftovers(lab)).toEqual({ containers: 0, networks: 0 });
+  });
+});
