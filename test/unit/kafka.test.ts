@@ -3,7 +3,7 @@ import { UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { withHostPorts } from '../../src/runtime/cluster.ts';
 import { fixedSecrets } from '../../src/runtime/secrets.ts';
-import { classifySendError, kafkaErrorType } from '../../stacks/kafka/client.ts';
+import { classify, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { clusterId, nodeId, nodeName, serverProperties, voters } from '../../stacks/kafka/config.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { Reader, Writer } from '../../stacks/kafka/wire.ts';
@@ -141,24 +141,24 @@ describe('kafka validation', () => {
 describe('kafka client error classification', () => {
   const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
   it('a refusal before the append is a certain failure', () => {
-    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
-    expect(classifySendError(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
-    expect(classifySendError(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
+    expect(classify(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
+    expect(classify(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
+    expect(classify(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
   });
   it('timeouts, dropped connections and appends without enough replicas are unknown', () => {
-    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
-    expect(classifySendError(protocol('REQUEST_TIMED_OUT'))).toBe('info');
-    expect(
-      classifySendError(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })),
-    ).toBe('info');
-    expect(classifySendError(new Error('something else'))).toBe('info');
+    expect(classify(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
+    expect(classify(protocol('REQUEST_TIMED_OUT'))).toBe('info');
+    expect(classify(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }))).toBe(
+      'info',
+    );
+    expect(classify(new Error('something else'))).toBe('info');
   });
   it('looks through kafkajs wrappers', () => {
     const wrapped = Object.assign(new Error('retries exceeded'), {
       name: 'KafkaJSNumberOfRetriesExceeded',
       originalError: protocol('NOT_ENOUGH_REPLICAS'),
     });
-    expect(classifySendError(wrapped)).toBe('fail');
+    expect(classify(wrapped)).toBe('fail');
     expect(kafkaErrorType(wrapped)).toBe('NOT_ENOUGH_REPLICAS');
   });
 });
