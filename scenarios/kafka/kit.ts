@@ -6,6 +6,7 @@ export {
   type Acks,
   type AssignmentChange,
   type ConsumerOptions,
+  classify,
   classifySendError,
   errorChain,
   KafkaGroupConsumer,
@@ -24,7 +25,10 @@ export {
   kafkaParams,
   replicationOf,
 } from '../../stacks/kafka/config.ts';
+export * from '../../stacks/kafka/partitions.ts';
 export * from '../../stacks/kafka/stack.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';
+export * from './evidence.ts';
+export * from './steps.ts';

@@ -125,3 +125,25 @@ export async function readAll(
   }
   return consumer.received;
 }
+
+/** Producers connected at once, one per `specs` entry, sharing the other options. */
+export function connectProducers(
+  brokers: string[],
+  history: History,
+  specs: Pick<ProducerOptions, 'name' | 'acks'>[],
+  opts: Omit<ProducerOptions, 'name' | 'acks'> = {},
+): Promise<KafkaProducer[]> {
+  return Promise.all(specs.map((s) => KafkaProducer.connect(brokers, history, { ...opts, ...s })));
+}
+
+/** `n` rounds: in each, every producer sends one message to `topic`, in turn; returns what each met. */
+export async function sendRounds(
+  producers: KafkaProducer[],
+  topic: string,
+  n: number,
+  route: SendOptions = {},
+): Promise<SendResult[]> {
+  const out: SendResult[] = [];
+  for (let i = 0; i < n; i++) for (const p of producers) out.push(await p.send(topic, route));
+  return out;
+}
