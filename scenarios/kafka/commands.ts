@@ -11,6 +11,7 @@ import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
 import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
+import { electionArgs } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
 /** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */
@@ -20,6 +21,11 @@ export const modeParam = {
   choices: ['kraft', 'zookeeper'],
   describe: 'KRaft (Raft metadata quorum) or ZooKeeper mode (removed in Kafka 4.0)',
 } as const satisfies ParamSpec;
+
+/** An integer parameter in one line: its default, what it is, and its bounds. */
+export function intParam(dflt: number, describe: string, min = 1, max?: number): Extract<ParamSpec, { type: 'int' }> {
+  return { type: 'int', default: dflt, min, ...(max === undefined ? {} : { max }), describe };
+}
 
 /**
  * The runs the tests make of a Kafka lab: the defaults and each of `extra` in both modes,
@@ -65,6 +71,12 @@ export function consoleProducerCommand(k: StartedKafka, node: string, topic: str
   return k
     .toolCommand(node, 'kafka-console-producer.sh', '--topic', topic, ...args)
     .replace(/^docker exec /, 'docker exec -it ');
+}
+
+/** kafka-leader-election.sh for one partition, run on `node`. */
+export function electionCommand(k: StartedKafka, node: string, type: 'unclean' | 'preferred', topic: string): string {
+  const [tool, ...args] = electionArgs(type, topic) as [string, ...string[]];
+  return k.toolCommand(node, tool, ...args);
 }
 
 export function kcatList(k: StartedKafka): string {

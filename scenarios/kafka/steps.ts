@@ -87,8 +87,9 @@ export function resultsText(rs: SendResult[]): string {
 
 /**
  * Waits until partition 0 of `topic`, seen through `probe`, satisfies `ok` (at most
- * `timeoutMs`); observes `isrMs` and the ISR under `name`, and returns the partition as it
- * is then: the lab goes on with what is there, and its checks judge it.
+ * `timeoutMs`); observes the ISR under `name` and the milliseconds it took under
+ * `${name}Ms`, and returns the partition as it is then: the lab goes on with what is
+ * there, and its checks judge it.
  */
 export async function settledIsr(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe'>,
@@ -97,10 +98,12 @@ export async function settledIsr(
   name: string,
   ok: (p: PartitionState) => boolean,
   timeoutMs: number,
+  intervalMs = 200,
 ): Promise<PartitionState> {
-  const s = await untilPartition(lab, probe, topic, ok, { what: `${topic}-0 to reach the expected ISR`, timeoutMs });
-  lab.observe('isrMs', s.ms, `ISR ${s.part.isr.join(',')} ${s.ms} ms after the change`);
-  lab.observe(name, s.part.isr, partText(s.part));
+  const what = `${topic}-0 to reach the expected ISR`;
+  const s = await untilPartition(lab, probe, topic, ok, { what, timeoutMs, intervalMs });
+  lab.observe(`${name}Ms`, s.ms);
+  lab.observe(name, s.part.isr, `${partText(s.part)} (${(s.ms / 1000).toFixed(1)} s after the change)`);
   return s.part;
 }
 
@@ -146,4 +149,16 @@ export async function sendPhase(
 ): Promise<void> {
   const rs = await phase(lab, name, part, () => sendRounds(producers, topic, n, { partition: 0 }));
   lab.say(labels.map((l, i) => `${l}: ${resultsText(rs.filter((_, j) => j % producers.length === i))}`).join('; '));
+}
+
+/** Observes the group's committed offsets on `topic` as `committedBefore`; the reasons it is not a fresh group. */
+export async function freshGroup(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'stack' | 'observe'>,
+  group: string,
+  topic: string,
+): Promise<string[]> {
+  const committed = await lab.stack.admin.committed(group, topic);
+  const any = Object.entries(committed).filter(([, o]) => o >= 0);
+  lab.observe('committedBefore', committed, any.length ? undefined : `group ${group} has committed nothing yet`);
+  return any.length ? [`group ${group} already has committed offsets (${any.map(([q, o]) => `p${q}@${o}`)})`] : [];
 }

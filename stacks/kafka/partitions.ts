@@ -188,3 +188,26 @@ export async function untilLeaderRefuses(
   const c = await untilLeader(lab, canary, leader, topic, 'refuses', timeoutMs);
   return { refused: c.answered, ms: c.ms, probes: c.probes };
 }
+
+/** kafka-leader-election.sh's arguments for one partition (`unclean` or `preferred`). */
+export function electionArgs(type: 'unclean' | 'preferred', topic: string, partition = 0): string[] {
+  return ['kafka-leader-election.sh', '--election-type', type, '--topic', topic, '--partition', String(partition)];
+}
+
+/** Runs kafka-leader-election.sh on `node`; returns what it said about the election, in a line. */
+export async function electLeader(
+  k: StartedKafka,
+  node: string,
+  type: 'unclean' | 'preferred',
+  topic: string,
+  partition = 0,
+): Promise<string> {
+  const r = await k.tool(node, ...(electionArgs(type, topic, partition) as [string, ...string[]]));
+  return (
+    `${r.stdout}\n${r.stderr}`
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /elect/i.test(l))
+      .join(' ') || `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`
+  );
+}
