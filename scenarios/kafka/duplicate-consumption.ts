@@ -1,12 +1,38 @@
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type FaultRecord, History, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab, type LabContext } from '../../src/engine/lab.ts';
-import { sleep, withTimeout } from '../../src/runtime/poll.ts';
-import { KafkaGroupConsumer, KafkaProducer, type ReceivedMessage } from '../../stacks/kafka/client.ts';
-import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
-import { produce, readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, groupCommand, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
+import {
+  bothModes,
+  type Check,
+  cannotTell,
+  check,
+  completions,
+  createInSync,
+  defineLab,
+  delivery,
+  deliveryChecks,
+  describeTopicCommand,
+  type FaultRecord,
+  freshGroup,
+  groupCommand,
+  type History,
+  intParam,
+  KafkaGroupConsumer,
+  KafkaProducer,
+  kafka,
+  type LabContext,
+  modeParam,
+  type Op,
+  OUTDATED,
+  observed,
+  partText,
+  produce,
+  type ReceivedMessage,
+  readAll,
+  type StartedKafka,
+  sample,
+  sleep,
+  topicConfigCommand,
+  topicKeys,
+  withTimeout,
+} from './kit.ts';
 
 const TOPIC = 'payments';
 const GROUP = 'ledger';
@@ -108,88 +134,107 @@ export default defineLab({
         'auto: auto-commit every commitIntervalMs; manual: commit after each batch of `batch` messages; ' +
         'idempotent: auto-commit, but processing is an upsert keyed by message id',
     },
-    messages: { type: 'int', default: 100, min: 20, max: 10_000, describe: 'messages produced before consuming' },
-    processMs: { type: 'int', default: 100, min: 1, max: 5000, describe: 'the time processing one message takes' },
-    commitIntervalMs: {
-      type: 'int',
-      default: 5000,
-      min: 500,
-      max: 60_000,
-      describe: "auto-commit interval (the notes' 5 s; Java's auto.commit.interval.ms default)",
-    },
-    batch: {
-      type: 'int',
-      default: 10,
-      min: 2,
-      max: 1000,
-      describe: 'manual variant: messages per batch (committed after each)',
-    },
-    crashAfter: {
-      type: 'int',
-      default: 0,
-      min: 0,
-      describe:
-        'the consumer crashes once it has processed this many messages past its last commit ' +
+    messages: intParam(100, 'messages produced before consuming', 20, 10_000),
+    processMs: intParam(100, 'the time processing one message takes', 1, 5000),
+    commitIntervalMs: intParam(
+      5000,
+      "auto-commit interval (the notes' 5 s; Java's auto.commit.interval.ms default)",
+      500,
+      60_000,
+    ),
+    batch: intParam(10, 'manual variant: messages per batch (committed after each)', 2, 1000),
+    crashAfter: intParam(
+      0,
+      'the consumer crashes once it has processed this many messages past its last commit ' +
         '(0: 20 with auto-commit, half a batch with manual commits)',
-    },
-    timeoutSec: { type: 'int', default: 90, min: 10, describe: 'the bound on each phase (consuming, restarting)' },
+      0,
+    ),
+    timeoutSec: intParam(90, 'the bound on each phase (consuming, restarting)', 10),
   },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
-  async mechanism(lab) {
-    const k = lab.stack;
-    const p = lab.params;
-    lab.observe('mode', k.mode);
-    lab.observe('variant', p.variant);
-    const reasons: string[] = [];
-    await lab.step(
-      `Topic "${TOPIC}": one partition on all three brokers; group "${GROUP}" with nothing committed` +
-        (p.variant === 'idempotent' ? `; the sink "${SINK_TOPIC}", a compacted topic` : ''),
-      `One partition, so one consumer owns everything and offsets read as a single sequence. The group must start ` +
-        'with nothing committed: where it resumes after the crash is then only what this run committed.' +
+  steps: {
+    topic: {
+      title: `Topic "${TOPIC}": one partition on all three brokers; group "${GROUP}" with nothing committed{sink}`,
+      narration: (p) =>
+        'One partition, so one consumer owns everything and offsets read as a single sequence. The group starts ' +
+        'with nothing committed: where it resumes after the crash is only what this run committed.' +
         (p.variant === 'idempotent'
           ? ` The sink is a compacted topic (cleanup.policy=compact): a write is a record keyed by the payment's id, ` +
             "and Kafka's log cleaner keeps only the latest record of each key, so writing a payment twice is an " +
             'upsert. segment.ms=1000 and min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
           : ''),
+    },
+    produce: {
+      title: '{messages} payments on a one-partition topic',
+      narration: 'Offsets 0..{last} in one partition. The producer uses acks=all, set explicitly.',
+    },
+    crash: {
+      title: 'The consumer processes, commits, and crashes between two commits',
+      narration: (p) =>
+        (p.variant === 'manual'
+          ? `Manual commits: the consumer takes at most ${p.batch} messages at a time, processes them (${p.processMs} ` +
+            "ms each) and commits the batch's offsets before taking the next."
+          : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client does by default (enable.auto.commit, ` +
+            'auto.commit.interval.ms=5000): processed offsets are committed on a timer, whatever was done in between.' +
+            (p.variant === 'idempotent'
+              ? ` Processing writes a record keyed by the payment's id to the compacted topic ${SINK_TOPIC}: a second ` +
+                'write of the same id supersedes the first, which the log cleaner then removes.'
+              : '')) +
+        ` Once it has processed ${crashPoint(p)} messages past its last commit, it crashes: it stops and leaves the ` +
+        'group without committing them. (kafkajs sends LeaveGroup on disconnect, so the group rebalances at once; ' +
+        'a process killed outright is noticed after session.timeout.ms, 6 s here, 45 s by default in Java.)',
+    },
+    restart: {
+      title: 'The consumer restarts and the group resumes from its committed offset',
+      narration: (p) =>
+        `A new consumer joins group "${GROUP}" and starts where the group's committed offset says: {committed}. ` +
+        'Offsets {from}..{last} were processed already, and are processed again.' +
+        (p.variant === 'idempotent'
+          ? ` Each is written to ${SINK_TOPIC} a second time: delivered twice, to be stored once after compaction.`
+          : ''),
+    },
+    sink: {
+      title: 'The sink after the cleaner: one record per payment?',
+      narration:
+        `Every delivery, the second ones included, wrote a record to ${SINK_TOPIC}. Kafka's log cleaner compacts ` +
+        'closed segments in the background (it looks for work every log.cleaner.backoff.ms, 15 s by default): of ' +
+        'each key only the latest record stays. After a pause longer than segment.ms the lab writes one marker ' +
+        'record, which closes the segment holding the upserts, then reads the sink until it holds one record per ' +
+        `key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's backoff), and once more for the checks.`,
+    },
+  },
+  async mechanism(lab) {
+    const k = lab.stack;
+    const p = lab.params;
+    lab.observe('mode', k.mode);
+    lab.observe('variant', p.variant);
+    const sinkOn = p.variant === 'idempotent';
+    return lab.step(
+      'topic',
       async () => {
-        await k.admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3 });
-        const part =
-          (await lab.until(
-            `${TOPIC}-0 fully in sync`,
-            async () => {
-              const x = await k.admin.partition(TOPIC, 0);
-              return x.replicas.length === 3 && sameSet(x.isr, x.replicas)
-                ? { done: true, value: x }
-                : { done: false, seen: partText(x) };
-            },
-            { timeoutMs: 30_000, intervalMs: 200 },
-          )) ?? (await k.admin.partition(TOPIC, 0));
-        lab.say(partText(part));
-        if (part.replicas.length !== 3 || !sameSet(part.isr, part.replicas))
-          reasons.push(`not in sync: ${partText(part)}`);
-        const committed = lab.observe('committedBefore', await k.admin.committed(GROUP, TOPIC));
-        if (Object.values(committed).some((o) => o >= 0))
-          reasons.push(`group ${GROUP} already has committed offsets: ${JSON.stringify(committed)}`);
-        if (p.variant === 'idempotent') {
-          await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
-          const cfg = await k.admin.topicConfig(SINK_TOPIC);
-          const policy = lab.observe(
-            'sinkPolicy',
-            cfg['cleanup.policy'] ?? '?',
-            `${SINK_TOPIC}: cleanup.policy=${cfg['cleanup.policy']}, segment.ms=${cfg['segment.ms']}, ` +
-              `min.cleanable.dirty.ratio=${cfg['min.cleanable.dirty.ratio']}`,
-          );
-          if (policy !== 'compact') reasons.push(`the sink's cleanup.policy is ${policy}, not compact`);
-        }
+        const { parts, reasons } = await createInSync(lab, TOPIC, { partitions: 1, replicationFactor: 3, replicas: 3 });
+        for (const x of parts) lab.say(partText(x));
+        reasons.push(...(await freshGroup(lab, GROUP, TOPIC)));
+        if (!sinkOn) return reasons;
+        await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
+        const cfg = await k.admin.topicConfig(SINK_TOPIC);
+        const policy = cfg['cleanup.policy'] ?? '?';
+        const text = Object.keys(SINK_CONFIG)
+          .map((key) => `${key}=${cfg[key]}`)
+          .join(', ');
+        lab.observe('sinkPolicy', policy, `${SINK_TOPIC}: ${text}`);
+        return policy === 'compact' ? reasons : [...reasons, `the sink's cleanup.policy is ${policy}, not compact`];
       },
-      [
-        describeTopicCommand(k, TOPIC),
-        groupCommand(k, GROUP),
-        ...(p.variant === 'idempotent' ? [sinkConfigCommand(k)] : []),
-      ],
+      {
+        vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' },
+        commands: [
+          describeTopicCommand(k, TOPIC),
+          groupCommand(k, GROUP),
+          ...(sinkOn ? [topicConfigCommand(k, SINK_TOPIC)] : []),
+        ],
+      },
     );
-    return reasons;
   },
   async run(lab) {
     const k = lab.stack;
@@ -205,7 +250,7 @@ export default defineLab({
     };
     try {
       await consume(lab, handle);
-      if (sink) await compacted(lab, sink);
+      if (sink) await lab.step('sink', () => compacted(lab, sink), { commands: [topicConfigCommand(k, SINK_TOPIC)] });
     } finally {
       await sink?.disconnect();
     }
@@ -222,7 +267,7 @@ export default defineLab({
       answer: (ev) => {
         const c = observed<Seen>(ev).crash;
         if (!c) return undefined;
-        const again = secondOffsets(ev).filter((o) => o <= c.lastOffset);
+        const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
         if (again.length === 0) return 0;
         return Math.min(...again) === Math.max(0, c.committed) ? 1 : 2;
       },
@@ -231,10 +276,7 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const c = seen.crash;
-    if (!c)
-      return [
-        { name: 'the consumer crashed', ok: 'unknown', expected: 'a crash between commits', observed: 'no crash' },
-      ];
+    if (!c) return cannotTell('the consumer crashed', 'a crash between commits', 'no crash');
     // The payments alone: the sink's writes and reads are judged apart.
     const payments = ev.ops.filter((o) => o.process !== SINK && o.f !== SINK_READ);
     const commitsBefore = completions(ev.ops, 'commit').filter(
@@ -243,8 +285,8 @@ export default defineLab({
     const findings = delivery(payments);
     const dups = Object.keys(findings.duplicated);
     // Offsets processed by the first consumer and not covered by the committed offset.
-    const expected = offsetsOf(ev, FIRST).filter((o) => o >= Math.max(0, c.committed));
-    const again = secondOffsets(ev).filter((o) => o <= c.lastOffset);
+    const expected = offsetsOf(ev.ops, FIRST).filter((o) => o >= Math.max(0, c.committed));
+    const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
     const checks: Check[] = [
       check(
         'the consumer committed before it crashed, and crashed with processed messages uncommitted',
@@ -321,53 +363,35 @@ export default defineLab({
   },
 });
 
+type Lab = LabContext<StartedKafka, DupParams, 'topic' | 'produce' | 'crash' | 'restart' | 'sink'>;
+
 /** The consumer's life: produce, consume and crash between two commits, restart and catch up. */
-async function consume(
-  lab: LabContext<StartedKafka, DupParams>,
-  handle: (m: ReceivedMessage) => Promise<void>,
-): Promise<void> {
+async function consume(lab: Lab, handle: (m: ReceivedMessage) => Promise<void>): Promise<void> {
   const k = lab.stack;
   const p = lab.params;
-  const commit = p.variant === 'manual' ? 'manual' : 'auto';
-  const crashAfter = crashPoint(p);
-  lab.observe('crashAfter', crashAfter);
+  const crashAfter = lab.observe('crashAfter', crashPoint(p));
   const consumerOpts = {
     groupId: GROUP,
     topics: [TOPIC],
-    commit: commit as 'auto' | 'manual',
+    commit: p.variant === 'manual' ? ('manual' as const) : ('auto' as const),
     autoCommitIntervalMs: p.commitIntervalMs,
     ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
   };
-
   await lab.step(
-    `${p.messages} payments on a one-partition topic`,
-    `One partition, so one consumer owns everything and offsets read as a single sequence (0..${p.messages - 1}). ` +
-      'The producer uses acks=all, set explicitly.',
+    'produce',
     async () => {
       const sent = await produce(k.bootstrap, lab.history, TOPIC, p.messages, { name: 'producer', acks: 'all' });
       lab.say(`${sent.filter((s) => s.ok).length} of ${p.messages} acknowledged`);
     },
+    { vars: { last: p.messages - 1 } },
   );
 
   let crashFault: FaultRecord | undefined;
   const crash = await lab.step(
-    'The consumer processes, commits, and crashes between two commits',
-    (p.variant === 'manual'
-      ? `Manual commits: the consumer takes at most ${p.batch} messages at a time, processes them (${p.processMs} ms ` +
-        "each) and commits the batch's offsets before taking the next."
-      : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client does by default (enable.auto.commit, ` +
-        `auto.commit.interval.ms=5000): processed offsets are committed on a timer, whatever was done in between.` +
-        (p.variant === 'idempotent'
-          ? ` Processing writes a record keyed by the payment's id to the compacted topic ${SINK_TOPIC}: a second ` +
-            'write of the same id supersedes the first, which the log cleaner then removes.'
-          : '')) +
-      ` Once it has processed ${crashAfter} messages past its last commit, it crashes: it stops and leaves the ` +
-      'group without committing them. (kafkajs sends LeaveGroup on disconnect, so the group rebalances at once; a ' +
-      'process killed outright is noticed after session.timeout.ms, 6 s here, 45 s by default in Java.)',
+    'crash',
     async (): Promise<Crash | undefined> => {
       let crashed: Promise<void> | undefined;
       let crashTime = 0;
-      let fault: FaultRecord | undefined;
       const first: KafkaGroupConsumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
         ...consumerOpts,
         name: FIRST,
@@ -379,7 +403,7 @@ async function consume(
             // The crash happens here, inside the processing of message m: nothing more is committed.
             crashTime = lab.history.now();
             crashed = first.crash();
-            fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${m.offset}`);
+            crashFault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${m.offset}`);
           }
         },
       });
@@ -401,7 +425,6 @@ async function consume(
       const lastOffset = Math.max(...mine.map((o) => Number((o.value as { offset: number }).offset)));
       const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
       const c: Crash = { processed: mine.length, lastOffset, committed, time: crashTime };
-      crashFault = fault;
       lab.observe(
         'crash',
         c,
@@ -410,19 +433,13 @@ async function consume(
       );
       return c;
     },
-    [groupCommand(k, GROUP)],
+    { commands: [groupCommand(k, GROUP)] },
   );
   // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
   if (!crash) return;
 
   await lab.step(
-    'The consumer restarts and the group resumes from its committed offset',
-    `A new consumer joins group "${GROUP}" and starts where the group's committed offset says: ` +
-      `${crash.committed}. Offsets ${Math.max(0, crash.committed)}..${crash.lastOffset} were processed already, and ` +
-      'are processed again.' +
-      (p.variant === 'idempotent'
-        ? ` Each is written to ${SINK_TOPIC} a second time: delivered twice, to be stored once after compaction.`
-        : ''),
+    'restart',
     async () => {
       if (crashFault) lab.faults.endNote(crashFault, 'the consumer was started again');
       const second = new KafkaGroupConsumer(k.bootstrap, lab.history, {
@@ -450,13 +467,13 @@ async function consume(
       } finally {
         await second.stop();
       }
-      const redelivered = completions(lab.history.ops, 'receive').filter(
-        (o) =>
-          o.process === SECOND && o.type === 'ok' && Number((o.value as { offset: number }).offset) <= crash.lastOffset,
-      ).length;
-      lab.observe('redelivered', redelivered, `${redelivered} messages processed a second time`);
+      const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
+      lab.observe('redelivered', again, `${again} messages processed a second time`);
     },
-    { key: 'restart', commands: [groupCommand(k, GROUP)] },
+    {
+      vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset },
+      commands: [groupCommand(k, GROUP)],
+    },
   );
 }
 
@@ -465,39 +482,26 @@ async function consume(
  * rolls the sink's segment (the cleaner never touches the active one); the lab reads the
  * sink, unrecorded, until it holds one record per key, then once more for the checks.
  */
-async function compacted(lab: LabContext<StartedKafka, DupParams>, sink: KafkaProducer): Promise<void> {
+async function compacted(lab: Lab, sink: KafkaProducer): Promise<void> {
   const k = lab.stack;
-  await lab.step(
-    `The sink after the cleaner: one record per payment?`,
-    `Every delivery, the second ones included, wrote a record to ${SINK_TOPIC}. Kafka's log cleaner compacts ` +
-      'closed segments in the background (it looks for work every log.cleaner.backoff.ms, 15 s by default): of ' +
-      'each key only the latest record stays. After a pause longer than segment.ms the lab writes one marker ' +
-      'record, which closes the segment holding the upserts, then reads the sink until it holds one record per ' +
-      `key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's backoff), and reads it once more for the checks.`,
+  await sleep(Number(SINK_CONFIG['segment.ms']) + 500);
+  await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
+  const t0 = Date.now();
+  const done = await lab.until(
+    `${SINK_TOPIC} compacted to one record per key`,
     async () => {
-      await sleep(Number(SINK_CONFIG['segment.ms']) + 500);
-      await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-      const t0 = Date.now();
-      const done = await lab.until(
-        `${SINK_TOPIC} compacted to one record per key`,
-        async () => {
-          const scratch = new History();
-          await readAll(k.bootstrap, k.admin, scratch, SINK_TOPIC, { process: 'sink-probe', f: SINK_READ });
-          const keys = sinkKeys(scratch.ops);
-          const distinct = new Set(keys).size;
-          return keys.length === distinct
-            ? { done: true, value: true }
-            : { done: false, seen: `${keys.length} records for ${distinct} keys` };
-        },
-        { timeoutMs: COMPACT_TIMEOUT_MS, intervalMs: 2000 },
-      );
-      if (done) lab.observe('compactedMs', Date.now() - t0, `compacted ${Date.now() - t0} ms after the marker`);
-      await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
-      const keys = sinkKeys(lab.history.ops);
-      lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
+      const keys = await topicKeys(k.bootstrap, k.admin, SINK_TOPIC);
+      const distinct = new Set(keys).size;
+      return keys.length === distinct
+        ? { done: true, value: true }
+        : { done: false, seen: `${keys.length} records for ${distinct} keys` };
     },
-    [sinkConfigCommand(k)],
+    { timeoutMs: COMPACT_TIMEOUT_MS, intervalMs: 2000 },
   );
+  if (done) lab.observe('compactedMs', Date.now() - t0, `compacted ${Date.now() - t0} ms after the marker`);
+  await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
+  const keys = sinkKeys(lab.history.ops);
+  lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
 }
 
 /** The keys of the sink records a read returned (the marker included). */
@@ -505,18 +509,6 @@ function sinkKeys(ops: Op[]): string[] {
   return ops
     .filter((o) => o.f === SINK_READ && o.type === 'ok')
     .map((o) => String((o.value as { msgKey?: string }).msgKey));
-}
-
-function sinkConfigCommand(k: StartedKafka): string {
-  return k.toolCommand(
-    'kafka1',
-    'kafka-configs.sh',
-    '--describe',
-    '--entity-type',
-    'topics',
-    '--entity-name',
-    SINK_TOPIC,
-  );
 }
 
 /** After how many messages past the last commit the consumer crashes (less than a batch with manual commits). */
@@ -540,15 +532,11 @@ function processedSinceCommit(history: History, process: string, offset: number)
   return { commits, count: committed < 0 ? offset + 1 : offset + 1 - committed };
 }
 
-function offsetsOf(ev: Evidence, process: string): number[] {
-  return completions(ev.ops, 'receive')
+function offsetsOf(ops: Op[], process: string): number[] {
+  return completions(ops, 'receive')
     .filter((o: Op) => o.process === process && o.type === 'ok')
     .map((o) => Number((o.value as { offset: number }).offset))
     .sort((a, b) => a - b);
-}
-
-function secondOffsets(ev: Evidence): number[] {
-  return offsetsOf(ev, SECOND);
 }
 
 function sameNumbers(a: number[], b: number[]): boolean {

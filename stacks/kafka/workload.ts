@@ -1,4 +1,4 @@
-import type { History } from '../../src/engine/history.ts';
+import { History } from '../../src/engine/history.ts';
 import { sleep, waitUntil } from '../../src/runtime/poll.ts';
 import type { KafkaAdmin } from './admin.ts';
 import {
@@ -146,4 +146,16 @@ export async function sendRounds(
   const out: SendResult[] = [];
   for (let i = 0; i < n; i++) for (const p of producers) out.push(await p.send(topic, route));
   return out;
+}
+
+/**
+ * The message keys a topic holds now, in log order, read without recording anything in
+ * the lab's History (a probe: what a compacted topic keeps, say).
+ */
+export async function topicKeys(brokers: string[], admin: KafkaAdmin, topic: string): Promise<string[]> {
+  const scratch = new History();
+  await readAll(brokers, admin, scratch, topic, { process: 'key-probe', f: 'peek' });
+  return scratch.ops
+    .filter((o) => o.f === 'peek' && o.type === 'ok')
+    .map((o) => String((o.value as { msgKey?: string }).msgKey));
 }
