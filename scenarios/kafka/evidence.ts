@@ -78,3 +78,35 @@ export function phaseOps(ev: Evidence, name: string, producer: string): Op[] {
   const m = phaseMark(ev, name);
   return m ? invokedBetween(ev.ops, 'send', m.start, m.end).filter((o) => o.process === producer) : [];
 }
+
+/** The offsets `process` received (completions of `receive`, ok), sorted. */
+export function offsetsOf(ops: Op[], process: string): number[] {
+  return completions(ops, 'receive')
+    .filter((o) => o.process === process && o.type === 'ok')
+    .map((o) => Number((o.value as { offset: number }).offset))
+    .sort((a, b) => a - b);
+}
+
+/** The distinct message ids received so far (every receiver). */
+export function receivedIds(ops: Op[]): Set<string> {
+  return new Set(
+    completions(ops, 'receive')
+      .filter((o) => o.type === 'ok')
+      .map((o) => (o.value as { id: string }).id),
+  );
+}
+
+/** Offsets in a few words: "none", "7", "20..39 (20)". */
+export function offsetRange(xs: number[]): string {
+  if (!xs.length) return 'none';
+  return xs.length === 1 ? String(xs[0]) : `${xs[0]}..${xs.at(-1)} (${xs.length})`;
+}
+
+/** The ids of the acknowledged sends (completions of `send`, ok). */
+export function ackedIds(ops: Op[]): Set<string> {
+  return new Set(
+    completions(ops, 'send')
+      .filter((o) => o.type === 'ok')
+      .map((o) => (o.value as { id: string }).id),
+  );
+}

@@ -2,9 +2,11 @@ import { History } from '../../src/engine/history.ts';
 import { sleep, waitUntil } from '../../src/runtime/poll.ts';
 import type { KafkaAdmin } from './admin.ts';
 import {
+  type ConsumerOptions,
   KafkaGroupConsumer,
   KafkaProducer,
   type ProducerOptions,
+  type ReceivedMessage,
   type SendOptions,
   type SendResult,
 } from './client.ts';
@@ -158,4 +160,59 @@ export async function topicKeys(brokers: string[], admin: KafkaAdmin, topic: str
   return scratch.ops
     .filter((o) => o.f === 'peek' && o.type === 'ok')
     .map((o) => String((o.value as { msgKey?: string }).msgKey));
+}
+
+/** How many messages `process` has processed past its last successful commit, up to `offset`. */
+export function processedSinceCommit(
+  history: History,
+  process: string,
+  offset: number,
+): { commits: number; count: number } {
+  let committed = -1;
+  let commits = 0;
+  for (const o of history.ops) {
+    if (o.process === process && o.f === 'commit' && o.type === 'ok') {
+      commits++;
+      const offs = Object.values((o.value as { offsets?: Record<string, number> })?.offsets ?? {});
+      if (offs.length) committed = Math.max(committed, ...offs);
+    }
+  }
+  // The message being processed now is not in the History yet: it counts too.
+  return { commits, count: committed < 0 ? offset + 1 : offset + 1 - committed };
+}
+
+/**
+ * A group consumer that processes with `handle` and crashes (stops and leaves without
+ * committing) inside the processing of the message that puts it `crashAfter` messages past
+ * its last successful commit, once it has committed at least once. `crashed` is set then;
+ * `onCrash` is told the offset (to note the fault).
+ */
+export class CrashingConsumer {
+  readonly consumer: KafkaGroupConsumer;
+  crashed: Promise<void> | undefined;
+  /** History time of the crash. */
+  crashTime = 0;
+
+  constructor(
+    brokers: string[],
+    history: History,
+    opts: Omit<ConsumerOptions, 'onMessage'>,
+    crashAfter: number,
+    handle: (m: ReceivedMessage) => Promise<void>,
+    onCrash: (offset: number) => void,
+  ) {
+    this.consumer = new KafkaGroupConsumer(brokers, history, {
+      ...opts,
+      onMessage: async (m) => {
+        await handle(m);
+        if (this.crashed) return;
+        const since = processedSinceCommit(history, opts.name, m.offset);
+        if (since.commits > 0 && since.count >= crashAfter) {
+          this.crashTime = history.now();
+          this.crashed = this.consumer.crash();
+          onCrash(m.offset);
+        }
+      },
+    });
+  }
 }
