@@ -27,27 +27,18 @@ import {
   produce,
   type ReceivedMessage,
   readAll,
-  receivedIds,
   sample,
   sleep,
   topicConfigCommand,
-  topicKeys,
-  withTimeout,
+  untilCompacted,
+  untilReceived,
 } from './kit.ts';
 
-const TOPIC = 'payments';
-const GROUP = 'ledger';
+const [TOPIC, GROUP] = ['payments', 'ledger'];
 /** History processes: the consumer before the crash, and after the restart. */
-const FIRST = 'consumer';
-const SECOND = 'consumer-restarted';
-/**
- * The idempotent variant's sink: a compacted topic keyed by payment id (an upsert is a record
- * with that key; the log cleaner keeps the latest per key). Its writer (`sink`) and its final
- * reader (function `read-sink`) are apart from the payments in the History.
- */
-const SINK_TOPIC = 'ledger-rows';
-const SINK = 'sink';
-const SINK_READ = 'read-sink';
+const [FIRST, SECOND] = ['consumer', 'consumer-restarted'];
+/** The idempotent variant's sink topic, its writer (a History process) and final read (a function), apart from the payments. */
+const [SINK_TOPIC, SINK, SINK_READ] = ['ledger-rows', 'sink', 'read-sink'];
 /** Written last, after a pause longer than segment.ms: it rolls the segment, so every upsert is cleanable. */
 const MARKER = 'end-of-run';
 /** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
@@ -57,7 +48,7 @@ const SINK_CONFIG = {
   'segment.ms': 1000,
   'min.cleanable.dirty.ratio': 0.01,
   'min.compaction.lag.ms': 0,
-} as const;
+};
 
 /** What the lab reads, by observation name. */
 interface Seen {
@@ -120,51 +111,45 @@ export default defineLab({
     topic: {
       title: `Topic "${TOPIC}": one partition on all three brokers; group "${GROUP}" with nothing committed{sink}`,
       narration: (p) =>
-        'One partition, so one consumer owns everything and offsets read as a single sequence. The group starts ' +
-        'with nothing committed: where it resumes after the crash is only what this run committed.' +
+        'One partition: one consumer owns everything, offsets are one sequence. The group starts with nothing ' +
+        'committed, so where it resumes after the crash is only what this run committed.' +
         (p.variant === 'idempotent'
-          ? ` The sink is a compacted topic (cleanup.policy=compact): a write is a record keyed by the payment's id, ` +
-            "and Kafka's log cleaner keeps only the latest record of each key, so writing a payment twice is an " +
-            'upsert. segment.ms=1000 and min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
+          ? " The sink is compacted (cleanup.policy=compact): a write is a record keyed by the payment's id and the " +
+            'log cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
+            'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
           : ''),
     },
     produce: {
       title: '{messages} payments on a one-partition topic',
-      narration: 'Offsets 0..{last} in one partition. The producer uses acks=all, set explicitly.',
+      narration: 'Offsets 0..{last}. The producer uses acks=all, set explicitly.',
     },
     crash: {
       title: 'The consumer processes, commits, and crashes between two commits',
       narration: (p) =>
         (p.variant === 'manual'
-          ? `Manual commits: the consumer takes at most ${p.batch} messages at a time, processes them (${p.processMs} ` +
-            "ms each) and commits the batch's offsets before taking the next."
-          : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client does by default (enable.auto.commit, ` +
-            'auto.commit.interval.ms=5000): processed offsets are committed on a timer, whatever was done in between.' +
-            (p.variant === 'idempotent'
-              ? ` Processing writes a record keyed by the payment's id to the compacted topic ${SINK_TOPIC}: a second ` +
-                'write of the same id supersedes the first, which the log cleaner then removes.'
-              : '')) +
-        ` Once it has processed ${crashPoint(p)} messages past its last commit, it crashes: it stops and leaves the ` +
-        'group without committing them. (kafkajs sends LeaveGroup on disconnect, so the group rebalances at once; ' +
-        'a process killed outright is noticed after session.timeout.ms, 6 s here, 45 s by default in Java.)',
+          ? `Manual commits: at most ${p.batch} messages at a time, processed (${p.processMs} ms each), then the ` +
+            "batch's offsets committed before the next."
+          : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client by default (enable.auto.commit, ` +
+            'auto.commit.interval.ms=5000): processed offsets are committed on a timer.' +
+            (p.variant === 'idempotent' ? ` Processing writes the payment's id to ${SINK_TOPIC}.` : '')) +
+        ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
+        'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
+        'after session.timeout.ms, 6 s here, 45 s by default in Java).',
     },
     restart: {
       title: 'The consumer restarts and the group resumes from its committed offset',
       narration: (p) =>
-        `A new consumer joins group "${GROUP}" and starts where the group's committed offset says: {committed}. ` +
-        'Offsets {from}..{last} were processed already, and are processed again.' +
-        (p.variant === 'idempotent'
-          ? ` Each is written to ${SINK_TOPIC} a second time: delivered twice, to be stored once after compaction.`
-          : ''),
+        `A new consumer joins "${GROUP}" at the committed offset, {committed}: offsets {from}..{last} were processed ` +
+        `already, and are processed again${p.variant === 'idempotent' ? `, and written to ${SINK_TOPIC} again` : ''}.`,
     },
     sink: {
       title: 'The sink after the cleaner: one record per payment?',
       narration:
-        `Every delivery, the second ones included, wrote a record to ${SINK_TOPIC}. Kafka's log cleaner compacts ` +
-        'closed segments in the background (it looks for work every log.cleaner.backoff.ms, 15 s by default): of ' +
-        'each key only the latest record stays. After a pause longer than segment.ms the lab writes one marker ' +
-        'record, which closes the segment holding the upserts, then reads the sink until it holds one record per ' +
-        `key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's backoff), and once more for the checks.`,
+        'Every delivery, the second ones included, wrote a record. The log cleaner compacts closed segments (it ' +
+        'looks for work every log.cleaner.backoff.ms, 15 s by default), keeping the latest record per key. After a ' +
+        'pause longer than segment.ms a marker record closes the segment holding the upserts; the lab reads the ' +
+        `sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's ` +
+        'backoff), then once more for the checks.',
     },
   },
   async mechanism(lab) {
@@ -236,17 +221,7 @@ export default defineLab({
               fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
             },
           );
-          await first.consumer.start();
-          const did = await lab.until(
-            'the consumer to crash between two commits',
-            async () =>
-              first.crashed
-                ? { done: true, value: true }
-                : { done: false, seen: `${first.consumer.received} processed, ${first.consumer.commits} commits` },
-            { timeoutMs: p.timeoutSec * 1000, intervalMs: 100 },
-          );
-          if (!did) return void (await first.consumer.stop());
-          await withTimeout(20_000, 'the crashed consumer to go', () => first.crashed as Promise<void>);
+          if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
           const mine = offsetsOf(lab.history.ops, FIRST);
           const lastOffset = Math.max(...mine);
           const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
@@ -265,43 +240,21 @@ export default defineLab({
           if (fault) lab.faults.endNote(fault, 'the consumer was started again');
           const second = new KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name: SECOND, onMessage: handle });
           await second.start();
-          const caughtUp = await lab
-            .until(
-              'the restarted consumer to reach the end of the topic',
-              async () => {
-                const n = receivedIds(lab.history.ops).size;
-                return n >= p.messages ? { done: true, value: true } : { done: false, seen: `${n} distinct processed` };
-              },
-              { timeoutMs: p.timeoutSec * 1000, intervalMs: 200 },
-            )
-            .finally(() => second.stop());
-          lab.observe('caughtUp', !!caughtUp);
+          const caughtUp = await untilReceived(lab, p.messages, p.timeoutSec * 1000).finally(() => second.stop());
+          lab.observe('caughtUp', caughtUp);
           const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
           lab.observe('redelivered', again, `${again} messages processed a second time`);
         },
         { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset }, commands },
       );
       if (!sink) return;
-      // After a pause longer than segment.ms a marker rolls the sink's segment (the cleaner never touches the
-      // active one); the lab reads the sink, unrecorded, until it holds one record per key, then once more.
       await lab.step(
         'sink',
         async () => {
           await sleep(SINK_CONFIG['segment.ms'] + 500);
           await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-          const t0 = Date.now();
-          const done = await lab.until(
-            `${SINK_TOPIC} compacted to one record per key`,
-            async () => {
-              const keys = await topicKeys(k.bootstrap, k.admin, SINK_TOPIC);
-              const distinct = new Set(keys).size;
-              return keys.length === distinct
-                ? { done: true, value: true }
-                : { done: false, seen: `${keys.length} records for ${distinct} keys` };
-            },
-            { timeoutMs: COMPACT_TIMEOUT_MS, intervalMs: 2000 },
-          );
-          if (done) lab.observe('compactedMs', Date.now() - t0, `compacted ${Date.now() - t0} ms after the marker`);
+          const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
+          if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
           await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
           const keys = sinkKeys(lab.history.ops);
           lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);

@@ -11,6 +11,7 @@ import {
 } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 import { sendRounds } from '../../stacks/kafka/workload.ts';
+import { receivedIds } from './evidence.ts';
 
 /** What the Kafka labs' steps share: a topic placed by hand, proven before any fault; rounds of sends. */
 type Lab = Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe'>;
@@ -115,13 +116,10 @@ export async function settledIsr(
 export async function askLeader(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe'>,
   name: string,
-  canary: KafkaProducer,
-  leader: string,
-  topic: string,
-  awaited: 'refuses' | 'accepts',
-  timeoutMs: number,
+  ...ask: Parameters<typeof untilLeader> extends [unknown, ...infer A] ? A : never
 ): Promise<CanaryProbes> {
-  const c = await untilLeader(lab, canary, leader, topic, awaited, timeoutMs);
+  const [, leader, , awaited] = ask;
+  const c = await untilLeader(lab, ...ask);
   const refusals = c.probes.filter((x) => x !== 'ok').length;
   const what = awaited === 'refuses' ? { refused: c.answered } : { accepted: c.answered };
   const answer = awaited === 'refuses' ? 'refuses acks=all itself' : 'accepts acks=all again';
@@ -161,4 +159,21 @@ export async function freshGroup(
   const any = Object.entries(committed).filter(([, o]) => o >= 0);
   lab.observe('committedBefore', committed, any.length ? undefined : `group ${group} has committed nothing yet`);
   return any.length ? [`group ${group} already has committed offsets (${any.map(([q, o]) => `p${q}@${o}`)})`] : [];
+}
+
+/** Waits (at most `timeoutMs`) until `n` distinct messages have been received; whether they were. */
+export async function untilReceived(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'history'>,
+  n: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const done = await lab.until(
+    `${n} distinct messages received`,
+    async () => {
+      const got = receivedIds(lab.history.ops).size;
+      return got >= n ? { done: true, value: true } : { done: false, seen: `${got} distinct received` };
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  return done === true;
 }

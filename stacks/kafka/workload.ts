@@ -1,5 +1,7 @@
 import { History } from '../../src/engine/history.ts';
-import { sleep, waitUntil } from '../../src/runtime/poll.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
+import { sleep, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
+import type { StartedStack } from '../../src/runtime/stack.ts';
 import type { KafkaAdmin } from './admin.ts';
 import {
   type ConsumerOptions,
@@ -215,4 +217,51 @@ export class CrashingConsumer {
       },
     });
   }
+
+  /**
+   * Starts it and waits (with `until`, which gives up without throwing) until it has
+   * crashed and is gone. False, and stopped, when it did not crash within `timeoutMs`.
+   */
+  async run(lab: Pick<LabContext<StartedStack, unknown>, 'until'>, timeoutMs: number): Promise<boolean> {
+    const c = this.consumer;
+    await c.start();
+    const did = await lab.until(
+      'the consumer to crash between two commits',
+      async () =>
+        this.crashed
+          ? { done: true, value: true }
+          : { done: false, seen: `${c.received} processed, ${c.commits} commits` },
+      { timeoutMs, intervalMs: 100 },
+    );
+    if (!did) await c.stop();
+    else await withTimeout(20_000, 'the crashed consumer to go', () => this.crashed as Promise<void>);
+    return did === true;
+  }
+}
+
+/**
+ * Reads `topic` (unrecorded, every `intervalMs`) until it holds one record per key: the log
+ * cleaner has compacted it. The milliseconds it took, or undefined at the bound.
+ */
+export async function untilCompacted(
+  lab: Pick<LabContext<StartedStack, unknown>, 'until'>,
+  brokers: string[],
+  admin: KafkaAdmin,
+  topic: string,
+  timeoutMs: number,
+  intervalMs = 2000,
+): Promise<number | undefined> {
+  const t0 = Date.now();
+  const done = await lab.until(
+    `${topic} compacted to one record per key`,
+    async () => {
+      const keys = await topicKeys(brokers, admin, topic);
+      const distinct = new Set(keys).size;
+      return keys.length === distinct
+        ? { done: true, value: true }
+        : { done: false, seen: `${keys.length} records for ${distinct} keys` };
+    },
+    { timeoutMs, intervalMs },
+  );
+  return done ? Date.now() - t0 : undefined;
 }
