@@ -7,9 +7,9 @@ import {
   delivery,
   describeTopicCommand,
   electionCommand,
-  electLeader,
   errorTypes,
   finalReadChecks,
+  forceLeader,
   intParam,
   KafkaProducer,
   KafkaReader,
@@ -39,7 +39,6 @@ import {
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const [LEADER, FOLLOWER, BYSTANDER] = ['kafka1', 'kafka2', 'kafka3'];
-const SUCCESS = /Successfully completed leader election/i;
 
 interface Election {
   /** What each run of kafka-leader-election.sh printed. */
@@ -401,27 +400,10 @@ async function elect(
         ? `${after} the controller has elected ${seen.leader} by itself`
         : `${after} ${TOPIC}-0 has no leader (offline: LEADER_NOT_AVAILABLE)`,
   );
-  const outputs: string[] = [];
-  let lastTool = 0;
-  const run = async () => {
-    lastTool = Date.now();
-    outputs.push(await electLeader(lab.stack, BYSTANDER, 'unclean', TOPIC));
-    lab.say(`kafka-leader-election.sh --election-type unclean: ${outputs.at(-1)}`);
-  };
-  await run();
-  const leader = await lab.until(
-    `${FOLLOWER} to lead ${TOPIC}-0`,
-    async () => {
-      const x = await leaderState(probe, TOPIC);
-      if (x.leader === FOLLOWER) return { done: true, value: x.leader };
-      if (!x.leader && Date.now() - lastTool > 5000) await run();
-      return { done: false, seen: `leader ${x.leader ?? 'none'}` };
-    },
-    { timeoutMs, intervalMs: 250 },
-  );
+  const { leader, outputs, byTool } = await forceLeader(lab, probe, BYSTANDER, 'unclean', TOPIC, FOLLOWER, timeoutMs);
   const part = await probe.partition(TOPIC, 0).catch(() => undefined);
   lab.observe('newLeader', leader, `new leader: ${leader ?? 'none'}${part ? ` (${partText(part)})` : ''}`);
-  const electedBy = outputs.some((o) => SUCCESS.test(o)) ? 'kafka-leader-election.sh' : 'controller';
+  const electedBy = byTool ? 'kafka-leader-election.sh' : 'controller';
   const result: Election = { outputs, electedBy, offlineSeen: !seen.leader };
   lab.observe('election', result, `elected by ${electedBy}`);
   const end = await logEnd(probe, TOPIC);

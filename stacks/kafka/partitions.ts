@@ -211,3 +211,40 @@ export async function electLeader(
       .join(' ') || `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`
   );
 }
+
+/**
+ * An operator forcing `want` to lead partition 0 of `topic`: runs kafka-leader-election.sh
+ * (`type`) on `node`, and again every 5 s while the partition stays leaderless (the replica
+ * may not be registered again yet), until `want` leads or `timeoutMs` passes. Returns the
+ * leader then (undefined at the bound), what each run of the tool said, and whether one of
+ * them did the election ("Successfully completed leader election").
+ */
+export async function forceLeader(
+  lab: Waits & Pick<LabContext<StartedKafka, unknown>, 'say' | 'stack'>,
+  probe: KafkaReader,
+  node: string,
+  type: 'unclean' | 'preferred',
+  topic: string,
+  want: string,
+  timeoutMs: number,
+): Promise<{ leader: string | undefined; outputs: string[]; byTool: boolean }> {
+  const outputs: string[] = [];
+  let lastTool = 0;
+  const run = async () => {
+    lastTool = Date.now();
+    outputs.push(await electLeader(lab.stack, node, type, topic));
+    lab.say(`kafka-leader-election.sh --election-type ${type}: ${outputs.at(-1)}`);
+  };
+  await run();
+  const leader = await lab.until(
+    `${want} to lead ${topic}-0`,
+    async () => {
+      const x = await leaderState(probe, topic);
+      if (x.leader === want) return { done: true, value: x.leader };
+      if (!x.leader && Date.now() - lastTool > 5000) await run();
+      return { done: false, seen: `leader ${x.leader ?? 'none'}` };
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+  return { leader, outputs, byTool: outputs.some((o) => /Successfully completed leader election/i.test(o)) };
+}
