@@ -1,4 +1,5 @@
-// The partition views and waits moved to the stack; named here too for the labs that import them from this file.
+// Partition views and waits live in the stack (stacks/kafka/partitions.ts); named here too for the labs that
+// import them from this file.
 export {
   notInSync,
   partText,
