@@ -1,10 +1,18 @@
+// Partition views and waits live in the stack (stacks/kafka/partitions.ts); named here too for the labs that
+// import them from this file.
+export {
+  notInSync,
+  partText,
+  sameSet,
+  untilInSync,
+  untilLeaderRefuses,
+} from '../../stacks/kafka/partitions.ts';
+
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
-import type { LabContext } from '../../src/engine/lab.ts';
 import type { ParamSpec } from '../../src/params.ts';
-import type { PartitionState } from '../../stacks/kafka/admin.ts';
-import type { KafkaProducer } from '../../stacks/kafka/client.ts';
 import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
+import { electionArgs } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 
 /** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */
@@ -14,6 +22,11 @@ export const modeParam = {
   choices: ['kraft', 'zookeeper'],
   describe: 'KRaft (Raft metadata quorum) or ZooKeeper mode (removed in Kafka 4.0)',
 } as const satisfies ParamSpec;
+
+/** An integer parameter in one line: its default, what it is, and its bounds. */
+export function intParam(dflt: number, describe: string, min = 1, max?: number): Extract<ParamSpec, { type: 'int' }> {
+  return { type: 'int', default: dflt, min, ...(max === undefined ? {} : { max }), describe };
+}
 
 /**
  * The runs the tests make of a Kafka lab: the defaults and each of `extra` in both modes,
@@ -48,6 +61,25 @@ export function describeTopicCommand(k: StartedKafka, topic: string, node = k.br
   return k.toolCommand(node, 'kafka-topics.sh', '--describe', '--topic', topic);
 }
 
+/** The topic's configuration, as kafka-configs.sh describes it. */
+export function topicConfigCommand(k: StartedKafka, topic: string, node = 'kafka1'): string {
+  return k.toolCommand(node, 'kafka-configs.sh', '--describe', '--entity-type', 'topics', '--entity-name', topic);
+}
+
+/** An interactive console producer on `node` with producer properties (`acks=all`). */
+export function consoleProducerCommand(k: StartedKafka, node: string, topic: string, ...props: string[]): string {
+  const args = props.flatMap((x) => ['--producer-property', x]);
+  return k
+    .toolCommand(node, 'kafka-console-producer.sh', '--topic', topic, ...args)
+    .replace(/^docker exec /, 'docker exec -it ');
+}
+
+/** kafka-leader-election.sh for one partition, run on `node`. */
+export function electionCommand(k: StartedKafka, node: string, type: 'unclean' | 'preferred', topic: string): string {
+  const [tool, ...args] = electionArgs(type, topic) as [string, ...string[]];
+  return k.toolCommand(node, tool, ...args);
+}
+
 export function kcatList(k: StartedKafka): string {
   return `kcat -b ${k.bootstrapServers()} -L`;
 }
@@ -80,84 +112,7 @@ export function modeOf(ev: Evidence): string {
   return String(lastObservation(ev, 'mode') ?? '?');
 }
 
-/** The same members, in any order (ISR against replicas, voters against brokers). */
-export function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
-}
-
-/** One partition in a line: "t-0: leader kafka1, replicas kafka1,kafka2,kafka3, isr kafka1,kafka2". */
-export function partText(p: PartitionState): string {
-  return `${p.topic}-${p.partition}: leader ${p.leader ?? 'none'}, replicas ${p.replicas.join(',')}, isr ${p.isr.join(',')}`;
-}
-
 /** The Kafka error name a failed operation carries (the client writes "TYPE: message"). */
 export function errorType(o: Op): string | undefined {
   return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
-}
-
-/**
- * Why `parts` are not what a lab needs before its fault: `count` partitions, each with
- * `replicas` replicas, a leader and every replica in sync. Empty when they are.
- */
-export function notInSync(parts: PartitionState[], count: number, replicas: number): string[] {
-  const out: string[] = [];
-  if (parts.length !== count) out.push(`${count} partitions expected, ${parts.length} found`);
-  for (const p of parts) {
-    if (p.replicas.length !== replicas || !p.leader || !sameSet(p.isr, p.replicas)) out.push(partText(p));
-  }
-  return out;
-}
-
-/**
- * Waits until `topic` has `count` partitions, each led with all `replicas` replicas in
- * sync (followers join the ISR once they have fetched). Undefined when `timeoutMs`
- * passes: the lab observes what it has and its check decides.
- */
-export function untilInSync(
-  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack'>,
-  topic: string,
-  count: number,
-  replicas: number,
-  timeoutMs: number,
-  intervalMs = 200,
-): Promise<PartitionState[] | undefined> {
-  return lab.until(
-    `${topic}: ${count} partition(s), ISR = replicas`,
-    async () => {
-      const ps = await lab.stack.admin.partitions([topic]);
-      const wrong = notInSync(ps, count, replicas);
-      return wrong.length === 0 ? { done: true, value: ps } : { done: false, seen: wrong.join('; ') };
-    },
-    { timeoutMs, intervalMs },
-  );
-}
-
-/**
- * Sends acks=all canary writes to partition 0 until `leader` itself refuses one with
- * NOT_ENOUGH_REPLICAS. The leader applies an ISR shrink a moment after the metadata shows
- * it; until then an acks=all write is appended and waits for a follower that is gone.
- * What the canaries met is shown in the story and judged by no check.
- */
-export async function untilLeaderRefuses(
-  lab: Pick<LabContext<StartedKafka, unknown>, 'until'>,
-  canary: KafkaProducer,
-  leader: string,
-  topic: string,
-  timeoutMs: number,
-): Promise<{ refused: boolean; ms: number; probes: string[] }> {
-  const t0 = Date.now();
-  const probes: string[] = [];
-  const refused = await lab.until(
-    `${leader} to refuse acks=all itself`,
-    async () => {
-      const r = await canary.send(topic, { partition: 0 });
-      const what = r.ok ? 'ok' : `${r.type} ${(r.error ?? '').split(':')[0]}`;
-      probes.push(what);
-      return !r.ok && r.type === 'fail' && (r.error ?? '').startsWith('NOT_ENOUGH_REPLICAS:')
-        ? { done: true, value: true }
-        : { done: false, seen: what };
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
-  return { refused: refused === true, ms: Date.now() - t0, probes };
 }

@@ -1,26 +1,44 @@
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type FaultRecord, History, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab, type LabContext } from '../../src/engine/lab.ts';
-import { sleep, withTimeout } from '../../src/runtime/poll.ts';
-import { KafkaGroupConsumer, KafkaProducer, type ReceivedMessage } from '../../stacks/kafka/client.ts';
-import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
-import { produce, readAll } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, groupCommand, modeParam, OUTDATED, partText, sameSet } from './commands.ts';
+import {
+  ackedIds,
+  bothModes,
+  CrashingConsumer,
+  cannotTell,
+  check,
+  completions,
+  createInSync,
+  defineLab,
+  delivery,
+  deliveryChecks,
+  describeTopicCommand,
+  type FaultRecord,
+  freshGroup,
+  groupCommand,
+  intParam,
+  KafkaGroupConsumer,
+  KafkaProducer,
+  kafka,
+  modeParam,
+  type Op,
+  OUTDATED,
+  observed,
+  offsetRange,
+  offsetsOf,
+  partText,
+  produce,
+  type ReceivedMessage,
+  readAll,
+  sample,
+  sleep,
+  topicConfigCommand,
+  untilCompacted,
+  untilReceived,
+} from './kit.ts';
 
-const TOPIC = 'payments';
-const GROUP = 'ledger';
+const [TOPIC, GROUP] = ['payments', 'ledger'];
 /** History processes: the consumer before the crash, and after the restart. */
-const FIRST = 'consumer';
-const SECOND = 'consumer-restarted';
-/**
- * The idempotent variant's sink: a compacted topic keyed by payment id, so an upsert is a
- * record with that key and Kafka's log cleaner keeps the latest one per key. Its writer
- * and its final reader are History processes of their own, apart from the payments.
- */
-const SINK_TOPIC = 'ledger-rows';
-const SINK = 'sink';
-const SINK_READ = 'read-sink';
+const [FIRST, SECOND] = ['consumer', 'consumer-restarted'];
+/** The idempotent variant's sink topic, its writer (a History process) and final read (a function), apart from the payments. */
+const [SINK_TOPIC, SINK, SINK_READ] = ['ledger-rows', 'sink', 'read-sink'];
 /** Written last, after a pause longer than segment.ms: it rolls the segment, so every upsert is cleanable. */
 const MARKER = 'end-of-run';
 /** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
@@ -30,44 +48,12 @@ const SINK_CONFIG = {
   'segment.ms': 1000,
   'min.cleanable.dirty.ratio': 0.01,
   'min.compaction.lag.ms': 0,
-} as const;
+};
 
-/** What the lab saw at the crash. */
-interface Crash {
-  /** Messages the first consumer processed. */
-  processed: number;
-  /** The last offset it processed. */
-  lastOffset: number;
-  /** The group's committed offset right after the crash (the next offset to read). */
-  committed: number;
-  /** History time of the crash. */
-  time: number;
-}
-
-/** The parameters the consumer's life reads. */
-interface DupParams {
-  variant: string;
-  messages: number;
-  processMs: number;
-  commitIntervalMs: number;
-  batch: number;
-  crashAfter: number;
-  timeoutSec: number;
-}
-
-/** What the lab reads from the cluster, by observation name. */
+/** What the lab reads, by observation name. */
 interface Seen {
-  mode: string;
-  variant: string;
-  crashAfter: number;
-  /** The group's committed offset before anyone consumed (-1: none). */
-  committedBefore: Record<number, number>;
-  crash: Crash;
-  /** The restarted consumer read to the end of the topic within the bound. */
-  caughtUp: boolean;
-  redelivered: number;
-  /** The sink topic's cleanup.policy as the cluster reports it. */
-  sinkPolicy: string;
+  /** At the crash: messages processed, the last offset processed, the group's committed offset, History time. */
+  crash: { processed: number; lastOffset: number; committed: number; time: number };
   /** Milliseconds from the marker to a read of the sink with one record per key (absent: not within the bound). */
   compactedMs: number;
 }
@@ -87,15 +73,14 @@ export default defineLab({
     'processing for longer than the 5 s auto-commit interval causes nothing by itself. The Java client auto-commits ' +
     'inside poll(), the offsets of what earlier polls returned, so slow processing only delays the commit. ' +
     'Duplicates come from a consumer that stops before its next commit: a crash or kill (this lab), or processing ' +
-    'between two polls that exceeds max.poll.interval.ms (default 300000 ms). Then the member is removed from the ' +
-    'group, its commit fails (CommitFailedException) and the next owner reads again from the last commit. The 5 s ' +
-    'only bounds how much is read again. Three remedies are run here (param variant): auto-commit, manual commits ' +
-    'after each batch, and an idempotent sink (a compacted topic keyed by payment id, read back at the end). The ' +
-    "notes' 使用事务 is Kafka's own exactly-once for consume-process-produce into Kafka: the output and the consumed " +
-    'offsets commit in one transaction (sendOffsetsToTransaction, read_committed readers); it does not cover a sink ' +
-    "outside Kafka, where idempotence is the answer. The 5 s is the Java client's auto.commit.interval.ms default; " +
-    "kafkajs commits after every batch by default, so this lab's client commits on the Java schedule itself. " +
-    'Manual commits shrink the window to one batch; they do not close it. ' +
+    'between two polls beyond max.poll.interval.ms (default 300000 ms): the member is removed, its commit fails ' +
+    '(CommitFailedException) and the next owner reads again from the last commit. The 5 s only bounds how much is ' +
+    'read again. The lab runs three remedies (param variant): auto-commit, manual commits after each batch, and an ' +
+    "idempotent sink (a compacted topic keyed by payment id, read back at the end). The notes' 使用事务 is Kafka's " +
+    'exactly-once for consume-process-produce into Kafka (output and consumed offsets in one transaction, ' +
+    'sendOffsetsToTransaction, read_committed readers); it does not cover a sink outside Kafka, where idempotence is ' +
+    "the answer. kafkajs commits after every batch by default: this lab's client commits on the Java schedule " +
+    '(auto.commit.interval.ms, 5 s) itself. Manual commits shrink the window to one batch; they do not close it. ' +
     OUTDATED,
   variants: bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
   params: {
@@ -108,88 +93,88 @@ export default defineLab({
         'auto: auto-commit every commitIntervalMs; manual: commit after each batch of `batch` messages; ' +
         'idempotent: auto-commit, but processing is an upsert keyed by message id',
     },
-    messages: { type: 'int', default: 100, min: 20, max: 10_000, describe: 'messages produced before consuming' },
-    processMs: { type: 'int', default: 100, min: 1, max: 5000, describe: 'the time processing one message takes' },
-    commitIntervalMs: {
-      type: 'int',
-      default: 5000,
-      min: 500,
-      max: 60_000,
-      describe: "auto-commit interval (the notes' 5 s; Java's auto.commit.interval.ms default)",
-    },
-    batch: {
-      type: 'int',
-      default: 10,
-      min: 2,
-      max: 1000,
-      describe: 'manual variant: messages per batch (committed after each)',
-    },
-    crashAfter: {
-      type: 'int',
-      default: 0,
-      min: 0,
-      describe:
-        'the consumer crashes once it has processed this many messages past its last commit ' +
+    messages: intParam(100, 'messages produced before consuming', 20, 10_000),
+    processMs: intParam(100, 'the time processing one message takes', 1, 5000),
+    commitIntervalMs: intParam(5000, "auto-commit interval (the notes' 5 s; Java's default)", 500, 60_000),
+    batch: intParam(10, 'manual variant: messages per batch (committed after each)', 2, 1000),
+    crashAfter: intParam(
+      0,
+      'the consumer crashes once it has processed this many messages past its last commit ' +
         '(0: 20 with auto-commit, half a batch with manual commits)',
-    },
-    timeoutSec: { type: 'int', default: 90, min: 10, describe: 'the bound on each phase (consuming, restarting)' },
+      0,
+    ),
+    timeoutSec: intParam(90, 'the bound on each phase (consuming, restarting)', 10),
   },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
+  steps: {
+    topic: {
+      title: `Topic "${TOPIC}": one partition on all three brokers; group "${GROUP}" with nothing committed{sink}`,
+      narration: (p) =>
+        'One partition: one consumer owns everything, offsets are one sequence. The group starts with nothing ' +
+        'committed, so where it resumes after the crash is only what this run committed.' +
+        (p.variant === 'idempotent'
+          ? " The sink is compacted (cleanup.policy=compact): a write is a record keyed by the payment's id and the " +
+            'log cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
+            'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
+          : ''),
+    },
+    produce: {
+      title: '{messages} payments on a one-partition topic',
+      narration: 'Offsets 0..{last}. The producer uses acks=all, set explicitly.',
+    },
+    crash: {
+      title: 'The consumer processes, commits, and crashes between two commits',
+      narration: (p) =>
+        (p.variant === 'manual'
+          ? `Manual commits: at most ${p.batch} messages at a time, processed (${p.processMs} ms each), then the ` +
+            "batch's offsets committed before the next."
+          : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client by default (enable.auto.commit, ` +
+            'auto.commit.interval.ms=5000): processed offsets are committed on a timer.' +
+            (p.variant === 'idempotent' ? ` Processing writes the payment's id to ${SINK_TOPIC}.` : '')) +
+        ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
+        'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
+        'after session.timeout.ms, 6 s here, 45 s by default in Java).',
+    },
+    restart: {
+      title: 'The consumer restarts and the group resumes from its committed offset',
+      narration: (p) =>
+        `A new consumer joins "${GROUP}" at the committed offset, {committed}: offsets {from}..{last} were processed ` +
+        `already, and are processed again${p.variant === 'idempotent' ? `, and written to ${SINK_TOPIC} again` : ''}.`,
+    },
+    sink: {
+      title: 'The sink after the cleaner: one record per payment?',
+      narration:
+        'Every delivery, the second ones included, wrote a record. The log cleaner compacts closed segments (it ' +
+        'looks for work every log.cleaner.backoff.ms, 15 s by default), keeping the latest record per key. After a ' +
+        'pause longer than segment.ms a marker record closes the segment holding the upserts; the lab reads the ' +
+        `sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's ` +
+        'backoff), then once more for the checks.',
+    },
+  },
   async mechanism(lab) {
     const k = lab.stack;
-    const p = lab.params;
+    const sinkOn = lab.params.variant === 'idempotent';
     lab.observe('mode', k.mode);
-    lab.observe('variant', p.variant);
-    const reasons: string[] = [];
-    await lab.step(
-      `Topic "${TOPIC}": one partition on all three brokers; group "${GROUP}" with nothing committed` +
-        (p.variant === 'idempotent' ? `; the sink "${SINK_TOPIC}", a compacted topic` : ''),
-      `One partition, so one consumer owns everything and offsets read as a single sequence. The group must start ` +
-        'with nothing committed: where it resumes after the crash is then only what this run committed.' +
-        (p.variant === 'idempotent'
-          ? ` The sink is a compacted topic (cleanup.policy=compact): a write is a record keyed by the payment's id, ` +
-            "and Kafka's log cleaner keeps only the latest record of each key, so writing a payment twice is an " +
-            'upsert. segment.ms=1000 and min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
-          : ''),
+    lab.observe('variant', lab.params.variant);
+    const commands = [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)];
+    return lab.step(
+      'topic',
       async () => {
-        await k.admin.createTopic(TOPIC, { partitions: 1, replicationFactor: 3 });
-        const part =
-          (await lab.until(
-            `${TOPIC}-0 fully in sync`,
-            async () => {
-              const x = await k.admin.partition(TOPIC, 0);
-              return x.replicas.length === 3 && sameSet(x.isr, x.replicas)
-                ? { done: true, value: x }
-                : { done: false, seen: partText(x) };
-            },
-            { timeoutMs: 30_000, intervalMs: 200 },
-          )) ?? (await k.admin.partition(TOPIC, 0));
-        lab.say(partText(part));
-        if (part.replicas.length !== 3 || !sameSet(part.isr, part.replicas))
-          reasons.push(`not in sync: ${partText(part)}`);
-        const committed = lab.observe('committedBefore', await k.admin.committed(GROUP, TOPIC));
-        if (Object.values(committed).some((o) => o >= 0))
-          reasons.push(`group ${GROUP} already has committed offsets: ${JSON.stringify(committed)}`);
-        if (p.variant === 'idempotent') {
-          await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
-          const cfg = await k.admin.topicConfig(SINK_TOPIC);
-          const policy = lab.observe(
-            'sinkPolicy',
-            cfg['cleanup.policy'] ?? '?',
-            `${SINK_TOPIC}: cleanup.policy=${cfg['cleanup.policy']}, segment.ms=${cfg['segment.ms']}, ` +
-              `min.cleanable.dirty.ratio=${cfg['min.cleanable.dirty.ratio']}`,
-          );
-          if (policy !== 'compact') reasons.push(`the sink's cleanup.policy is ${policy}, not compact`);
-        }
+        const { parts, reasons } = await createInSync(lab, TOPIC, { partitions: 1, replicationFactor: 3, replicas: 3 });
+        for (const x of parts) lab.say(partText(x));
+        reasons.push(...(await freshGroup(lab, GROUP, TOPIC)));
+        if (!sinkOn) return reasons;
+        await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
+        const cfg = await k.admin.topicConfig(SINK_TOPIC);
+        const policy = lab.observe('sinkPolicy', cfg['cleanup.policy'] ?? '?', `${SINK_TOPIC}: ${cfgText(cfg)}`);
+        return policy === 'compact' ? reasons : [...reasons, `the sink's cleanup.policy is ${policy}, not compact`];
       },
-      [
-        describeTopicCommand(k, TOPIC),
-        groupCommand(k, GROUP),
-        ...(p.variant === 'idempotent' ? [sinkConfigCommand(k)] : []),
-      ],
+      {
+        vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' },
+        commands: sinkOn ? [...commands, topicConfigCommand(k, SINK_TOPIC)] : commands,
+      },
     );
-    return reasons;
   },
   async run(lab) {
     const k = lab.stack;
@@ -203,9 +188,79 @@ export default defineLab({
       await sleep(p.processMs);
       await sink?.send(SINK_TOPIC, { key: m.id, partition: 0 });
     };
+    const opts = {
+      groupId: GROUP,
+      topics: [TOPIC],
+      commit: p.variant === 'manual' ? ('manual' as const) : ('auto' as const),
+      autoCommitIntervalMs: p.commitIntervalMs,
+      ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
+    };
+    const commands = [groupCommand(k, GROUP)];
     try {
-      await consume(lab, handle);
-      if (sink) await compacted(lab, sink);
+      await lab.step(
+        'produce',
+        async () => {
+          const sent = await produce(k.bootstrap, lab.history, TOPIC, p.messages, { name: 'producer', acks: 'all' });
+          lab.say(`${sent.filter((s) => s.ok).length} of ${p.messages} acknowledged`);
+        },
+        { vars: { last: p.messages - 1 } },
+      );
+      let fault: FaultRecord | undefined;
+      const crashAfter = lab.observe('crashAfter', crashPoint(p));
+      const crash = await lab.step(
+        'crash',
+        async () => {
+          const first = new CrashingConsumer(
+            k.bootstrap,
+            lab.history,
+            { ...opts, name: FIRST },
+            crashAfter,
+            handle,
+            (o) => {
+              // The crash happens inside the processing of message o: nothing more is committed.
+              fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
+            },
+          );
+          if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
+          const mine = offsetsOf(lab.history.ops, FIRST);
+          const lastOffset = Math.max(...mine);
+          const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
+          const text =
+            `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
+            `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
+          return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
+        },
+        { commands },
+      );
+      // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
+      if (!crash) return;
+      await lab.step(
+        'restart',
+        async () => {
+          if (fault) lab.faults.endNote(fault, 'the consumer was started again');
+          const second = new KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name: SECOND, onMessage: handle });
+          await second.start();
+          const caughtUp = await untilReceived(lab, p.messages, p.timeoutSec * 1000).finally(() => second.stop());
+          lab.observe('caughtUp', caughtUp);
+          const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
+          lab.observe('redelivered', again, `${again} messages processed a second time`);
+        },
+        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset }, commands },
+      );
+      if (!sink) return;
+      await lab.step(
+        'sink',
+        async () => {
+          await sleep(SINK_CONFIG['segment.ms'] + 500);
+          await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
+          const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
+          if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
+          await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
+          const keys = sinkKeys(lab.history.ops);
+          lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
+        },
+        { commands: [topicConfigCommand(k, SINK_TOPIC)] },
+      );
     } finally {
       await sink?.disconnect();
     }
@@ -222,7 +277,7 @@ export default defineLab({
       answer: (ev) => {
         const c = observed<Seen>(ev).crash;
         if (!c) return undefined;
-        const again = secondOffsets(ev).filter((o) => o <= c.lastOffset);
+        const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
         if (again.length === 0) return 0;
         return Math.min(...again) === Math.max(0, c.committed) ? 1 : 2;
       },
@@ -231,274 +286,80 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const c = seen.crash;
-    if (!c)
-      return [
-        { name: 'the consumer crashed', ok: 'unknown', expected: 'a crash between commits', observed: 'no crash' },
-      ];
+    if (!c) return cannotTell('the consumer crashed', 'a crash between commits', 'no crash');
     // The payments alone: the sink's writes and reads are judged apart.
     const payments = ev.ops.filter((o) => o.process !== SINK && o.f !== SINK_READ);
-    const commitsBefore = completions(ev.ops, 'commit').filter(
+    const commits = completions(ev.ops, 'commit').filter(
       (o) => o.process === FIRST && o.type === 'ok' && o.time <= c.time,
     );
     const findings = delivery(payments);
     const dups = Object.keys(findings.duplicated);
     // Offsets processed by the first consumer and not covered by the committed offset.
-    const expected = offsetsOf(ev, FIRST).filter((o) => o >= Math.max(0, c.committed));
-    const again = secondOffsets(ev).filter((o) => o <= c.lastOffset);
-    const checks: Check[] = [
+    const expected = offsetsOf(ev.ops, FIRST).filter((o) => o >= Math.max(0, c.committed));
+    const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
+    const manual = p.variant === 'manual';
+    const checks = [
       check(
         'the consumer committed before it crashed, and crashed with processed messages uncommitted',
-        commitsBefore.length > 0 && c.committed >= 0 && c.lastOffset + 1 > c.committed,
+        commits.length > 0 && c.committed >= 0 && c.lastOffset + 1 > c.committed,
         'at least one commit; committed offset below the last processed offset + 1',
-        `${commitsBefore.length} commit(s); committed ${c.committed}, last processed ${c.lastOffset}`,
+        `${commits.length} commit(s); committed ${c.committed}, last processed ${c.lastOffset}`,
       ),
       check(
         'the restarted consumer re-reads exactly from the committed offset',
-        sameNumbers(again, expected),
-        `offsets ${range(expected)} processed again`,
-        `offsets ${range(again)} processed again`,
+        again.length === expected.length && again.every((x, i) => x === expected[i]),
+        `offsets ${offsetRange(expected)} processed again`,
+        `offsets ${offsetRange(again)} processed again`,
+      ),
+      ...deliveryChecks(findings, { loss: 'forbidden', duplicates: manual ? 'allowed' : 'expected' }),
+      manual
+        ? check(
+            `duplicates bounded by one batch (<= ${p.batch})`,
+            dups.length >= 1 && dups.length <= p.batch,
+            `1..${p.batch} messages processed twice`,
+            `${dups.length} processed twice${dups.length ? ` (${sample(dups)})` : ''}`,
+            { duplicated: findings.duplicated },
+          )
+        : check(
+            'duplicates = what was processed since the last commit',
+            dups.length > 0 && dups.length === expected.length,
+            `${expected.length} (offsets ${offsetRange(expected)})`,
+            `${dups.length} processed twice`,
+            { duplicated: findings.duplicated },
+          ),
+    ];
+    if (p.variant !== 'idempotent') return checks;
+    const sent = ackedIds(payments);
+    const deliveries = completions(payments, 'receive').filter((o) => o.type === 'ok');
+    const upserts = completions(ev.ops, 'send').filter((o) => o.process === SINK && o.type === 'ok');
+    const upsertKeys = upserts.map((o) => String((o.value as { key?: string }).key));
+    const stored = sinkKeys(ev.ops).filter((key) => key !== MARKER);
+    const distinct = new Set(stored);
+    return [
+      ...checks,
+      check(
+        'every delivery, the duplicates included, was written to the sink',
+        deliveries.length > sent.size && upserts.length - (upsertKeys.includes(MARKER) ? 1 : 0) === deliveries.length,
+        `${deliveries.length} acknowledged upserts, one per delivery (more deliveries than the ${sent.size} payments)`,
+        `${deliveries.length} deliveries of ${sent.size} payments; ${upserts.length} acknowledged writes to ` +
+          `${SINK_TOPIC} (the marker included), ${upsertKeys.length - new Set(upsertKeys).size} of them a key written before`,
+      ),
+      check(
+        `the sink, read back after the cleaner, holds each payment once`,
+        stored.length > 0 &&
+          stored.length === sent.size &&
+          distinct.size === stored.length &&
+          [...sent].every((id) => distinct.has(id)),
+        `${sent.size} records, one per payment`,
+        `${stored.length} records for ${distinct.size} keys` +
+          (seen.compactedMs !== undefined
+            ? `; compacted ${seen.compactedMs} ms after the marker`
+            : '; not compacted within the bound'),
+        { stored: stored.length, keys: distinct.size },
       ),
     ];
-    if (p.variant === 'manual') {
-      checks.push(
-        ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'allowed' }),
-        check(
-          `duplicates bounded by one batch (<= ${p.batch})`,
-          dups.length >= 1 && dups.length <= p.batch,
-          `1..${p.batch} messages processed twice`,
-          `${dups.length} processed twice${dups.length ? ` (${sample(dups)})` : ''}`,
-          { duplicated: findings.duplicated },
-        ),
-      );
-    } else {
-      checks.push(
-        ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'expected' }),
-        check(
-          'duplicates = what was processed since the last commit',
-          dups.length > 0 && dups.length === expected.length,
-          `${expected.length} (offsets ${range(expected)})`,
-          `${dups.length} processed twice`,
-          { duplicated: findings.duplicated },
-        ),
-      );
-    }
-    if (p.variant === 'idempotent') {
-      const sent = new Set(
-        completions(payments, 'send')
-          .filter((o) => o.type === 'ok')
-          .map((o) => (o.value as { id: string }).id),
-      );
-      const deliveries = completions(payments, 'receive').filter((o) => o.type === 'ok');
-      const upserts = completions(ev.ops, 'send').filter((o) => o.process === SINK && o.type === 'ok');
-      const upsertKeys = upserts.map((o) => String((o.value as { key?: string }).key));
-      const stored = sinkKeys(ev.ops).filter((key) => key !== MARKER);
-      const distinct = new Set(stored);
-      const twice = upsertKeys.length - new Set(upsertKeys).size;
-      checks.push(
-        check(
-          'every delivery, the duplicates included, was written to the sink',
-          deliveries.length > sent.size && upserts.length - (upsertKeys.includes(MARKER) ? 1 : 0) === deliveries.length,
-          `${deliveries.length} acknowledged upserts, one per delivery (more deliveries than the ${sent.size} payments)`,
-          `${deliveries.length} deliveries of ${sent.size} payments; ${upserts.length} acknowledged writes to ` +
-            `${SINK_TOPIC} (the marker included), ${twice} of them a key written before`,
-        ),
-        check(
-          `the sink, read back after the cleaner, holds each payment once`,
-          stored.length > 0 &&
-            stored.length === sent.size &&
-            distinct.size === stored.length &&
-            [...sent].every((id) => distinct.has(id)),
-          `${sent.size} records, one per payment`,
-          `${stored.length} records for ${distinct.size} keys` +
-            (seen.compactedMs !== undefined
-              ? `; compacted ${seen.compactedMs} ms after the marker`
-              : '; not compacted within the bound'),
-          { stored: stored.length, keys: distinct.size },
-        ),
-      );
-    }
-    return checks;
   },
 });
-
-/** The consumer's life: produce, consume and crash between two commits, restart and catch up. */
-async function consume(
-  lab: LabContext<StartedKafka, DupParams>,
-  handle: (m: ReceivedMessage) => Promise<void>,
-): Promise<void> {
-  const k = lab.stack;
-  const p = lab.params;
-  const commit = p.variant === 'manual' ? 'manual' : 'auto';
-  const crashAfter = crashPoint(p);
-  lab.observe('crashAfter', crashAfter);
-  const consumerOpts = {
-    groupId: GROUP,
-    topics: [TOPIC],
-    commit: commit as 'auto' | 'manual',
-    autoCommitIntervalMs: p.commitIntervalMs,
-    ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
-  };
-
-  await lab.step(
-    `${p.messages} payments on a one-partition topic`,
-    `One partition, so one consumer owns everything and offsets read as a single sequence (0..${p.messages - 1}). ` +
-      'The producer uses acks=all, set explicitly.',
-    async () => {
-      const sent = await produce(k.bootstrap, lab.history, TOPIC, p.messages, { name: 'producer', acks: 'all' });
-      lab.say(`${sent.filter((s) => s.ok).length} of ${p.messages} acknowledged`);
-    },
-  );
-
-  let crashFault: FaultRecord | undefined;
-  const crash = await lab.step(
-    'The consumer processes, commits, and crashes between two commits',
-    (p.variant === 'manual'
-      ? `Manual commits: the consumer takes at most ${p.batch} messages at a time, processes them (${p.processMs} ms ` +
-        "each) and commits the batch's offsets before taking the next."
-      : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client does by default (enable.auto.commit, ` +
-        `auto.commit.interval.ms=5000): processed offsets are committed on a timer, whatever was done in between.` +
-        (p.variant === 'idempotent'
-          ? ` Processing writes a record keyed by the payment's id to the compacted topic ${SINK_TOPIC}: a second ` +
-            'write of the same id supersedes the first, which the log cleaner then removes.'
-          : '')) +
-      ` Once it has processed ${crashAfter} messages past its last commit, it crashes: it stops and leaves the ` +
-      'group without committing them. (kafkajs sends LeaveGroup on disconnect, so the group rebalances at once; a ' +
-      'process killed outright is noticed after session.timeout.ms, 6 s here, 45 s by default in Java.)',
-    async (): Promise<Crash | undefined> => {
-      let crashed: Promise<void> | undefined;
-      let crashTime = 0;
-      let fault: FaultRecord | undefined;
-      const first: KafkaGroupConsumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
-        ...consumerOpts,
-        name: FIRST,
-        onMessage: async (m) => {
-          await handle(m);
-          if (crashed) return;
-          const since = processedSinceCommit(lab.history, FIRST, m.offset);
-          if (since.commits > 0 && since.count >= crashAfter) {
-            // The crash happens here, inside the processing of message m: nothing more is committed.
-            crashTime = lab.history.now();
-            crashed = first.crash();
-            fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${m.offset}`);
-          }
-        },
-      });
-      await first.start();
-      const did = await lab.until(
-        'the consumer to crash between two commits',
-        async () =>
-          crashed
-            ? { done: true, value: true }
-            : { done: false, seen: `${first.received} processed, ${first.commits} commits` },
-        { timeoutMs: p.timeoutSec * 1000, intervalMs: 100 },
-      );
-      if (!did) {
-        await first.stop();
-        return undefined;
-      }
-      await withTimeout(20_000, 'the crashed consumer to go', () => crashed as Promise<void>);
-      const mine = completions(lab.history.ops, 'receive').filter((o) => o.process === FIRST && o.type === 'ok');
-      const lastOffset = Math.max(...mine.map((o) => Number((o.value as { offset: number }).offset)));
-      const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
-      const c: Crash = { processed: mine.length, lastOffset, committed, time: crashTime };
-      crashFault = fault;
-      lab.observe(
-        'crash',
-        c,
-        `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
-          `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`,
-      );
-      return c;
-    },
-    [groupCommand(k, GROUP)],
-  );
-  // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
-  if (!crash) return;
-
-  await lab.step(
-    'The consumer restarts and the group resumes from its committed offset',
-    `A new consumer joins group "${GROUP}" and starts where the group's committed offset says: ` +
-      `${crash.committed}. Offsets ${Math.max(0, crash.committed)}..${crash.lastOffset} were processed already, and ` +
-      'are processed again.' +
-      (p.variant === 'idempotent'
-        ? ` Each is written to ${SINK_TOPIC} a second time: delivered twice, to be stored once after compaction.`
-        : ''),
-    async () => {
-      if (crashFault) lab.faults.endNote(crashFault, 'the consumer was started again');
-      const second = new KafkaGroupConsumer(k.bootstrap, lab.history, {
-        ...consumerOpts,
-        name: SECOND,
-        onMessage: handle,
-      });
-      await second.start();
-      try {
-        const caughtUp = await lab.until(
-          'the restarted consumer to reach the end of the topic',
-          async () => {
-            const seen = new Set(
-              completions(lab.history.ops, 'receive')
-                .filter((o) => o.type === 'ok')
-                .map((o) => (o.value as { id: string }).id),
-            );
-            return seen.size >= p.messages
-              ? { done: true, value: true }
-              : { done: false, seen: `${seen.size} distinct processed` };
-          },
-          { timeoutMs: p.timeoutSec * 1000, intervalMs: 200 },
-        );
-        lab.observe('caughtUp', !!caughtUp);
-      } finally {
-        await second.stop();
-      }
-      const redelivered = completions(lab.history.ops, 'receive').filter(
-        (o) =>
-          o.process === SECOND && o.type === 'ok' && Number((o.value as { offset: number }).offset) <= crash.lastOffset,
-      ).length;
-      lab.observe('redelivered', redelivered, `${redelivered} messages processed a second time`);
-    },
-    { key: 'restart', commands: [groupCommand(k, GROUP)] },
-  );
-}
-
-/**
- * The idempotent variant's proof: after a pause longer than segment.ms a marker record
- * rolls the sink's segment (the cleaner never touches the active one); the lab reads the
- * sink, unrecorded, until it holds one record per key, then once more for the checks.
- */
-async function compacted(lab: LabContext<StartedKafka, DupParams>, sink: KafkaProducer): Promise<void> {
-  const k = lab.stack;
-  await lab.step(
-    `The sink after the cleaner: one record per payment?`,
-    `Every delivery, the second ones included, wrote a record to ${SINK_TOPIC}. Kafka's log cleaner compacts ` +
-      'closed segments in the background (it looks for work every log.cleaner.backoff.ms, 15 s by default): of ' +
-      'each key only the latest record stays. After a pause longer than segment.ms the lab writes one marker ' +
-      'record, which closes the segment holding the upserts, then reads the sink until it holds one record per ' +
-      `key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's backoff), and reads it once more for the checks.`,
-    async () => {
-      await sleep(Number(SINK_CONFIG['segment.ms']) + 500);
-      await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-      const t0 = Date.now();
-      const done = await lab.until(
-        `${SINK_TOPIC} compacted to one record per key`,
-        async () => {
-          const scratch = new History();
-          await readAll(k.bootstrap, k.admin, scratch, SINK_TOPIC, { process: 'sink-probe', f: SINK_READ });
-          const keys = sinkKeys(scratch.ops);
-          const distinct = new Set(keys).size;
-          return keys.length === distinct
-            ? { done: true, value: true }
-            : { done: false, seen: `${keys.length} records for ${distinct} keys` };
-        },
-        { timeoutMs: COMPACT_TIMEOUT_MS, intervalMs: 2000 },
-      );
-      if (done) lab.observe('compactedMs', Date.now() - t0, `compacted ${Date.now() - t0} ms after the marker`);
-      await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
-      const keys = sinkKeys(lab.history.ops);
-      lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
-    },
-    [sinkConfigCommand(k)],
-  );
-}
 
 /** The keys of the sink records a read returned (the marker included). */
 function sinkKeys(ops: Op[]): string[] {
@@ -507,55 +368,12 @@ function sinkKeys(ops: Op[]): string[] {
     .map((o) => String((o.value as { msgKey?: string }).msgKey));
 }
 
-function sinkConfigCommand(k: StartedKafka): string {
-  return k.toolCommand(
-    'kafka1',
-    'kafka-configs.sh',
-    '--describe',
-    '--entity-type',
-    'topics',
-    '--entity-name',
-    SINK_TOPIC,
-  );
+function cfgText(cfg: Record<string, string>): string {
+  return ['cleanup.policy', 'segment.ms', 'min.cleanable.dirty.ratio'].map((key) => `${key}=${cfg[key]}`).join(', ');
 }
 
 /** After how many messages past the last commit the consumer crashes (less than a batch with manual commits). */
 function crashPoint(p: { variant: string; crashAfter: number; batch: number }): number {
   if (p.variant === 'manual') return Math.min(p.crashAfter || Math.ceil(p.batch / 2), p.batch - 1);
   return p.crashAfter || 20;
-}
-
-/** How many messages `process` has processed past its last successful commit, up to `offset`. */
-function processedSinceCommit(history: History, process: string, offset: number): { commits: number; count: number } {
-  let committed = -1;
-  let commits = 0;
-  for (const o of history.ops) {
-    if (o.process === process && o.f === 'commit' && o.type === 'ok') {
-      commits++;
-      const offs = Object.values((o.value as { offsets?: Record<string, number> })?.offsets ?? {});
-      if (offs.length) committed = Math.max(committed, ...offs);
-    }
-  }
-  // The message being processed now is not in the History yet: it counts too.
-  return { commits, count: committed < 0 ? offset + 1 : offset + 1 - committed };
-}
-
-function offsetsOf(ev: Evidence, process: string): number[] {
-  return completions(ev.ops, 'receive')
-    .filter((o: Op) => o.process === process && o.type === 'ok')
-    .map((o) => Number((o.value as { offset: number }).offset))
-    .sort((a, b) => a - b);
-}
-
-function secondOffsets(ev: Evidence): number[] {
-  return offsetsOf(ev, SECOND);
-}
-
-function sameNumbers(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function range(xs: number[]): string {
-  if (!xs.length) return 'none';
-  return xs.length === 1 ? String(xs[0]) : `${xs[0]}..${xs.at(-1)} (${xs.length})`;
 }

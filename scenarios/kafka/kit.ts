@@ -1,11 +1,13 @@
-// What a Kafka lab imports: the engine's lab kit, the stack (admin, clients, recorded
-// workload) and the pieces the Kafka labs share (modes, commands to try, ISR waits).
+// What a Kafka lab imports: the engine's lab kit, the stack (admin, clients, partition
+// views and waits, lag, recorded workload) and the pieces the Kafka labs share (modes,
+// commands to try, steps and evidence readers).
 export * from '../../src/kit.ts';
 export * from '../../stacks/kafka/admin.ts';
 export {
   type Acks,
   type AssignmentChange,
   type ConsumerOptions,
+  classify,
   classifySendError,
   errorChain,
   KafkaGroupConsumer,
@@ -24,7 +26,11 @@ export {
   kafkaParams,
   replicationOf,
 } from '../../stacks/kafka/config.ts';
+export * from '../../stacks/kafka/lag.ts';
+export * from '../../stacks/kafka/partitions.ts';
 export * from '../../stacks/kafka/stack.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';
+export * from './evidence.ts';
+export * from './steps.ts';

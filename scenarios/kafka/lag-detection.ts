@@ -1,55 +1,43 @@
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { lag as lagFindings } from '../../src/checkers/lag.ts';
-import { type Evidence, type History, observed, observedSeries } from '../../src/engine/history.ts';
-import { defineLab, plot } from '../../src/engine/lab.ts';
-import { sleep } from '../../src/runtime/poll.ts';
-import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
-import { kafka, type StartedKafka } from '../../stacks/kafka/stack.ts';
-import { ProducerLoop } from '../../stacks/kafka/workload.ts';
 import {
   bothModes,
+  cannotTell,
+  check,
+  createInSync,
+  defineLab,
+  delivery,
+  deliveryChecks,
   describeTopicCommand,
+  type Evidence,
+  freshGroup,
   groupCommand,
+  intParam,
+  KafkaGroupConsumer,
+  kafka,
+  type LagObservation,
+  LagSampler,
+  lag as lagFindings,
+  lagText,
   modeParam,
   OUTDATED,
-  partText as partitionText,
-  sameSet,
-} from './commands.ts';
+  observed,
+  observedSeries,
+  ProducerLoop,
+  partText,
+  plot,
+  sleep,
+} from './kit.ts';
 
 const TOPIC = 'orders';
 const GROUP = 'billing';
 const PARTITIONS = 3;
 
-/** One lag sample, as observed under the name 'lag' (the lab plots `total`). */
-export interface LagObservation {
-  /** Messages: log-end offset minus committed offset, summed over partitions. */
-  total: number;
-  /** Per partition. */
-  partitions: Record<string, number>;
-  /** Lag in time: age of the oldest message not yet committed by the group (0 when none). */
-  seconds: number;
-}
-
-interface Window {
-  start: number;
-  end: number;
-}
-
-/** What the lab reads from the cluster, by observation name. */
+/** What the checks read, by observation name (and the series `lag`, `alert`, `alertCleared`). */
 interface Seen {
-  mode: string;
-  threshold: number;
-  /** The group's committed offsets before it ever ran (-1: none). */
-  committedBefore: Record<number, number>;
   steadyLag: number;
-  alert: LagObservation & { threshold: number };
-  alertCleared: LagObservation;
-  stall: Window;
+  /** When the group was away (History times). */
+  stall: { start: number; end: number };
   resumedAt: number;
   producerStoppedAt: number;
-  /** The first sample of 0 after the producer stopped, ms after it stopped (absent: none). */
-  drainMs: number;
 }
 
 /** Lag reaches 0 at the group's next commit after the producer stops: one commit interval and two samples. */
@@ -74,73 +62,82 @@ export default defineLab({
   variants: bothModes(),
   params: {
     mode: modeParam,
-    alertLag: { type: 'int', default: 100, min: 1, describe: 'alert threshold: total lag in messages' },
-    intervalMs: {
-      type: 'int',
-      default: 50,
-      min: 5,
-      max: 5000,
-      describe: 'the producer sends one message, waits for its acknowledgement, then waits this long',
-    },
-    sampleMs: { type: 'int', default: 1000, min: 200, max: 10_000, describe: 'how often the lag is read' },
-    commitIntervalMs: {
-      type: 'int',
-      default: 1000,
-      min: 100,
-      max: 10_000,
-      describe: "the consumer's auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
-    },
-    warmupSec: { type: 'int', default: 5, min: 1, max: 60, describe: 'seconds of normal consumption first' },
-    maxStallSec: {
-      type: 'int',
-      default: 90,
-      min: 5,
-      describe: 'the bound on the stall: the group stays away until the alert fires, at most this long',
-    },
-    drainTimeoutSec: { type: 'int', default: 60, min: 5, describe: 'the bound for the lag to return to 0' },
+    alertLag: intParam(100, 'alert threshold: total lag in messages'),
+    intervalMs: intParam(
+      50,
+      'the producer sends one message, waits for its acknowledgement, then waits this long',
+      5,
+      5000,
+    ),
+    sampleMs: intParam(1000, 'how often the lag is read', 200, 10_000),
+    commitIntervalMs: intParam(
+      1000,
+      "the consumer's auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
+      100,
+      10_000,
+    ),
+    warmupSec: intParam(5, 'seconds of normal consumption first', 1, 60),
+    maxStallSec: intParam(
+      90,
+      'the bound on the stall: the group stays away until the alert fires, at most this long',
+      5,
+    ),
+    drainTimeoutSec: intParam(60, 'the bound for the lag to return to 0', 5),
   },
   stack: kafka,
   plots: [plot<LagObservation>('lag', 'consumer lag (messages)', (s) => s.total)],
   topology: (p) => ({ mode: p.mode }),
+  steps: {
+    topic: {
+      title: `Topic "${TOPIC}": ${PARTITIONS} partitions, each on all three brokers, and a group with nothing committed`,
+      narration:
+        'Lag is read per partition: the topic must have the partitions the lab sums over, fully replicated (none ' +
+        'leaderless or shrunk while the monitor reads it), and the group no committed offsets, so every lag figure ' +
+        'comes from what this run produced and committed.',
+    },
+    steady: {
+      title: 'A steady producer, and a consumer group keeping up',
+      narration: (p) =>
+        `A producer sends one identified message to one of ${PARTITIONS} partitions every ~${p.intervalMs} ms ` +
+        `(acks=1, set explicitly: this lab is about the consumer side). Group "${GROUP}" consumes and commits its ` +
+        `offsets every ${p.commitIntervalMs} ms (Java's enable.auto.commit, every 5000 ms by default). Every ` +
+        `${p.sampleMs} ms the lab asks the cluster, as a monitor would, for each partition's log-end offset ` +
+        "(ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in time is the " +
+        'age of the oldest message the group has not committed: once the group is gone, it should equal how long ' +
+        `it has been gone, within one sample (${p.sampleMs} ms).`,
+    },
+    'stop-group': {
+      title: 'The group stops consuming; the producer goes on',
+      narration:
+        'The consumer commits what it processed and leaves the group, as a crashed or stopped service would (the ' +
+        'notes\' "消费者宕机"). Nobody consumes: each new message adds one to the lag of its partition. The alert ' +
+        'fires at the first sample at or above {alertLag} messages; the group stays away until then.',
+    },
+    back: {
+      title: 'The group comes back; then the producer stops',
+      narration: (p) =>
+        'The consumer rejoins and resumes from the committed offsets, reading the backlog much faster than the ' +
+        'producer adds to it: the lag falls while the producer still sends. Then the producer stops, and the lag ' +
+        `reaches exactly 0 at the group's next commit: within one commit interval and two samples, ${drainBoundMs(p)} ms.`,
+    },
+  },
   async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
     lab.observe('threshold', lab.params.alertLag);
-    const reasons: string[] = [];
-    await lab.step(
-      `Topic "${TOPIC}": ${PARTITIONS} partitions, each on all three brokers, and a group with nothing committed`,
-      'Lag is read per partition, so the topic must have the partitions the lab sums over, fully replicated (no ' +
-        'partition leaderless or shrunk while the monitor reads it). The group must start with no committed ' +
-        'offsets: every lag figure then comes from what this run produced and committed.',
+    return lab.step(
+      'topic',
       async () => {
-        await k.admin.createTopic(TOPIC, { partitions: PARTITIONS, replicationFactor: 3 });
-        const parts =
-          (await lab.until(
-            `every partition of ${TOPIC} fully in sync`,
-            async () => {
-              const xs = await k.admin.partitions([TOPIC]);
-              return xs.length === PARTITIONS && xs.every((x) => x.replicas.length === 3 && sameSet(x.isr, x.replicas))
-                ? { done: true, value: xs }
-                : { done: false, seen: xs.map(partitionText).join('; ') };
-            },
-            { timeoutMs: 30_000, intervalMs: 200 },
-          )) ?? (await k.admin.partitions([TOPIC]));
-        for (const x of parts) lab.say(partitionText(x));
-        if (parts.length !== PARTITIONS) reasons.push(`${TOPIC} has ${parts.length} partitions, not ${PARTITIONS}`);
-        for (const x of parts)
-          if (x.replicas.length !== 3 || !sameSet(x.isr, x.replicas)) reasons.push(`not in sync: ${partitionText(x)}`);
-        const committed = lab.observe(
-          'committedBefore',
-          await k.admin.committed(GROUP, TOPIC),
-          `group ${GROUP} has committed nothing yet`,
-        );
-        const any = Object.entries(committed).filter(([, o]) => o >= 0);
-        if (any.length)
-          reasons.push(`group ${GROUP} already has committed offsets (${any.map(([q, o]) => `p${q}@${o}`)})`);
+        const { parts, reasons } = await createInSync(lab, TOPIC, {
+          partitions: PARTITIONS,
+          replicationFactor: 3,
+          replicas: 3,
+        });
+        for (const x of parts) lab.say(partText(x));
+        return [...reasons, ...(await freshGroup(lab, GROUP, TOPIC))];
       },
-      [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)],
+      { commands: [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)] },
     );
-    return reasons;
   },
   async run(lab) {
     const k = lab.stack;
@@ -153,56 +150,41 @@ export default defineLab({
       autoCommitIntervalMs: p.commitIntervalMs,
     });
     let producer: ProducerLoop | undefined;
-    const sampler = new LagSampler(lab.stack, (s) => {
-      lab.observe(
-        'lag',
-        s,
-        `lag ${s.total} messages (${partText(s)}), oldest uncommitted ${s.seconds.toFixed(1)} s old`,
-      );
-    });
-    sampler.onSample = (s) => {
-      if (!sampler.alerted && s.total >= p.alertLag) {
-        sampler.alerted = true;
+    const sampler = new LagSampler(k, GROUP, TOPIC, p.alertLag, {
+      sample: (s) =>
+        lab.observe(
+          'lag',
+          s,
+          `lag ${s.total} messages (${lagText(s)}), oldest uncommitted ${s.seconds.toFixed(1)} s old`,
+        ),
+      alert: (s) => {
         lab.warn(
           `ALERT: consumer group ${GROUP} is ${s.total} messages behind on ${TOPIC} (threshold ${p.alertLag}); ` +
             `the oldest uncommitted message is ${s.seconds.toFixed(1)} s old`,
         );
         lab.observe('alert', { ...s, threshold: p.alertLag });
-      } else if (sampler.alerted && !sampler.cleared && s.total < p.alertLag) {
-        sampler.cleared = true;
-        lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${p.alertLag}`);
-      }
-    };
+      },
+      clear: (s) => lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${p.alertLag}`),
+    });
+    const lagNow = () => `lag ${sampler.last?.total ?? '?'}`;
+    const commands = [groupCommand(k, GROUP)];
     try {
       await lab.step(
-        'A steady producer, and a consumer group keeping up',
-        `A producer sends one identified message to one of ${PARTITIONS} partitions every ~${p.intervalMs} ms ` +
-          `(acks=1, set explicitly: this lab is about the consumer side). Group "${GROUP}" consumes and commits ` +
-          `its offsets every ${p.commitIntervalMs} ms (Java's enable.auto.commit, every 5000 ms by default). ` +
-          `Every ${p.sampleMs} ms the lab asks the cluster, as a monitor would, for each partition's log-end ` +
-          "offset (ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in " +
-          'time is the age of the oldest message the group has not committed yet: once the group is gone, it ' +
-          `should equal how long it has been gone, within one sample (${p.sampleMs} ms).`,
+        'steady',
         async () => {
           await consumer.start();
-          producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
-            name: 'producer',
-            acks: 1,
-            intervalMs: p.intervalMs,
-            route: (seq) => ({ partition: seq % PARTITIONS }),
-          });
+          const route = (seq: number) => ({ partition: seq % PARTITIONS });
+          const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
+          producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
           sampler.start(lab.history, p.sampleMs);
           await sleep(p.warmupSec * 1000);
           lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
         },
-        [groupCommand(k, GROUP)],
+        { commands },
       );
       await lab.step(
-        'The group stops consuming; the producer goes on',
-        `The consumer commits what it processed and leaves the group (as a crashed or stopped service would; the ` +
-          'notes\' "消费者宕机"). Nobody consumes now: each new message adds one to the lag of its partition. ' +
-          `The alert fires at the first sample at or above ${p.alertLag} messages; the group stays away until then.`,
-        async (): Promise<Window> => {
+        'stop-group',
+        async () => {
           await consumer.stop();
           const start = lab.history.now();
           await lab.until(
@@ -210,28 +192,21 @@ export default defineLab({
             async () =>
               sampler.alerted && sampler.since(start) >= 3
                 ? { done: true, value: true }
-                : { done: false, seen: `lag ${sampler.last?.total ?? '?'}` },
+                : { done: false, seen: lagNow() },
             { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
           );
-          const w = { start, end: lab.history.now() };
-          lab.observe('stall', w);
-          return w;
+          lab.observe('stall', { start, end: lab.history.now() });
         },
-        { key: 'stop-group', commands: [groupCommand(k, GROUP)] },
+        { commands },
       );
       await lab.step(
-        'The group comes back; then the producer stops',
-        'The consumer joins the group again and resumes from the committed offsets: it reads the backlog much ' +
-          'faster than the producer adds to it, so the lag falls while the producer is still sending. Then the ' +
-          `producer stops, and the lag reaches exactly 0 at the group's next commit: within one commit interval and ` +
-          `two samples, ${drainBoundMs(p)} ms.`,
+        'back',
         async () => {
           await consumer.start();
           lab.observe('resumedAt', lab.history.now());
           await lab.until(
             'the lag to fall below the threshold',
-            async () =>
-              sampler.cleared ? { done: true, value: true } : { done: false, seen: `lag ${sampler.last?.total}` },
+            async () => (sampler.cleared ? { done: true, value: true } : { done: false, seen: lagNow() }),
             { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
           );
           await sleep(2000);
@@ -241,19 +216,17 @@ export default defineLab({
           const drainedAt = await lab.until(
             'the lag to drain to 0',
             async () =>
-              sampler.last && sampler.last.total === 0 && sampler.lastTime > stoppedAt
+              sampler.last?.total === 0 && sampler.lastTime > stoppedAt
                 ? { done: true, value: sampler.lastTime }
-                : { done: false, seen: `lag ${sampler.last?.total}` },
+                : { done: false, seen: lagNow() },
             { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
           );
-          if (drainedAt !== undefined)
-            lab.observe(
-              'drainMs',
-              drainedAt - stoppedAt,
-              `lag 0 ${drainedAt - stoppedAt} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`,
-            );
+          if (drainedAt !== undefined) {
+            const ms = drainedAt - stoppedAt;
+            lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
+          }
         },
-        [groupCommand(k, GROUP)],
+        { commands },
       );
     } finally {
       await sampler.stop();
@@ -289,48 +262,29 @@ export default defineLab({
       (m, s) => (!m || s.value.total > m.value.total ? s : m),
       undefined,
     );
-    const checks: Check[] = [];
-    if (samples.length < 5) {
-      return [
-        {
-          name: 'lag was sampled',
-          ok: 'unknown',
-          expected: 'at least 5 samples',
-          observed: `${samples.length} samples`,
-        },
-      ];
-    }
-    // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
+    if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     const w = seen.stall;
     // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
-    const commitsBefore = ev.ops.filter(
-      (o) => o.f === 'commit' && o.type === 'ok' && o.process === 'consumer' && w !== undefined && o.time <= w.start,
-    ).length;
-    if (commitsBefore === 0) {
-      return [
-        {
-          name: 'the group committed its offsets while it kept up',
-          ok: 'unknown',
-          expected: 'at least one commit before the group left',
-          observed: 'no commit',
-        },
-      ];
-    }
-    const producedInStall = ev.ops.filter(
-      (o) => o.f === 'send' && o.type === 'ok' && w !== undefined && o.time > w.start && o.time <= w.end,
-    ).length;
-    if (producedInStall === 0) {
-      return [
-        {
-          name: 'the producer kept producing while the group was away',
-          ok: 'unknown',
-          expected: 'messages acknowledged during the stall',
-          observed: w ? 'none acknowledged' : 'no stall observed',
-        },
-      ];
-    }
+    const during = (o: { time: number }, from: number, to: number) => w !== undefined && o.time > from && o.time <= to;
+    if (
+      !ev.ops.some(
+        (o) => o.f === 'commit' && o.type === 'ok' && o.process === 'consumer' && during(o, -1, w?.start ?? 0),
+      )
+    )
+      return cannotTell(
+        'the group committed its offsets while it kept up',
+        'at least one commit before the group left',
+        'no commit',
+      );
+    // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
+    if (!ev.ops.some((o) => o.f === 'send' && o.type === 'ok' && during(o, w?.start ?? 0, w?.end ?? 0)))
+      return cannotTell(
+        'the producer kept producing while the group was away',
+        'messages acknowledged during the stall',
+        w ? 'none acknowledged' : 'no stall observed',
+      );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
-    checks.push(
+    return [
       check(
         `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
         seen.steadyLag !== undefined && seen.steadyLag < p.alertLag,
@@ -388,98 +342,14 @@ export default defineLab({
           ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left; `
           : 'no alert; ') +
           (peak
-            ? `peak ${peak.value.total} messages (${partText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
+            ? `peak ${peak.value.total} messages (${lagText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
             : 'no peak'),
         { peak: peak?.value, samples: samples.length },
       ),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
-    );
-    return checks;
+    ];
   },
 });
-
-/**
- * Reads the group's lag through the admin API every `intervalMs`, and its age from the
- * History: the time the oldest uncommitted message was acknowledged to the producer.
- */
-class LagSampler {
-  private readonly k: StartedKafka;
-  private readonly record: (s: LagObservation) => void;
-  onSample: (s: LagObservation) => void = () => {};
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private readonly samples: { time: number; s: LagObservation }[] = [];
-  /** '<partition>/<offset>' -> History time of the acknowledgement. */
-  private readonly sentAt = new Map<string, number>();
-  private scanned = 0;
-  alerted = false;
-  cleared = false;
-  last: LagObservation | undefined;
-  lastTime = 0;
-
-  constructor(k: StartedKafka, record: (s: LagObservation) => void) {
-    this.k = k;
-    this.record = record;
-  }
-
-  start(history: History, intervalMs: number): void {
-    this.running = true;
-    this.loop = (async () => {
-      while (this.running) {
-        const t0 = Date.now();
-        try {
-          const l = await this.k.admin.lag(GROUP, TOPIC);
-          this.index(history);
-          const now = history.now();
-          let oldest = now;
-          const partitions: Record<string, number> = {};
-          for (const x of l.partitions) {
-            partitions[String(x.partition)] = x.lag;
-            if (x.lag > 0) {
-              const at = this.sentAt.get(`${x.partition}/${Math.max(0, x.committed)}`);
-              if (at !== undefined) oldest = Math.min(oldest, at);
-            }
-          }
-          const s: LagObservation = { total: l.total, partitions, seconds: l.total > 0 ? (now - oldest) / 1000 : 0 };
-          if (!this.running) break;
-          this.samples.push({ time: now, s });
-          this.last = s;
-          this.lastTime = now;
-          this.record(s);
-          this.onSample(s);
-        } catch {
-          // A sample the admin could not take is skipped, not guessed.
-        }
-        await sleep(Math.max(0, intervalMs - (Date.now() - t0)));
-      }
-    })();
-  }
-
-  /** Acknowledged sends by partition and offset, from the History. */
-  private index(history: History): void {
-    const ops = history.ops;
-    for (; this.scanned < ops.length; this.scanned++) {
-      const o = ops[this.scanned];
-      if (o?.f !== 'send' || o.type !== 'ok') continue;
-      const v = o.value as { partition?: number; offset?: number };
-      if (v.partition !== undefined && v.offset !== undefined) this.sentAt.set(`${v.partition}/${v.offset}`, o.time);
-    }
-  }
-
-  max(): number {
-    return Math.max(0, ...this.samples.map((x) => x.s.total));
-  }
-
-  /** Samples taken after History time `t`. */
-  since(t: number): number {
-    return this.samples.filter((x) => x.time > t).length;
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await this.loop;
-  }
-}
 
 function lagSamples(ev: Evidence): { time: number; value: LagObservation }[] {
   return observedSeries<LagObservation>(ev, 'lag').filter((o) => typeof o.value?.total === 'number');
@@ -497,10 +367,4 @@ function stallGrowth(ev: Evidence): { grew: boolean; values: number[] } | undefi
     values.every((v, i) => i === 0 || v >= (values[i - 1] ?? 0)) &&
     (values.at(-1) ?? 0) > (values[0] ?? 0);
   return { grew, values };
-}
-
-function partText(s: LagObservation): string {
-  return Object.entries(s.partitions)
-    .map(([p, n]) => `p${p} ${n}`)
-    .join(', ');
 }

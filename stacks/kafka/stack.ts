@@ -8,17 +8,22 @@
  *   startStack(kafka, { mode, ... })        -> StartedKafka (healthy)
  *   k.bootstrap / k.bootstrapServers()      host endpoints, for clients (`127.0.0.1:PORT`)
  *   k.broker('kafka2')                      one broker's host endpoint
- *   k.admin                                 KafkaAdmin (admin.ts): partitions(), partition(),
+ *   k.admin                                 KafkaAdmin (admin.ts): the reads of KafkaReader
+ *                                           (admin-reads.ts: partitions(), partition(),
  *                                           underReplicated(), controller(), quorum(),
  *                                           registeredBrokers(), liveBrokers(), group(),
- *                                           committed(), endOffsets(), lag(), createTopic()
+ *                                           committed(), endOffsets(), lag()) and the
+ *                                           actions createTopic(), alterTopicConfig()
  *   k.health() / k.waitHealthy()            what is not right yet / poll until healthy
  *   k.waitForLeader(topic, p, {not})        a partition's leader, once it is not `not`
  *   k.waitForController({not})              the active controller, once it is not `not`
  *   k.tool(node, 'kafka-topics.sh', ...)    run a Kafka tool inside a node (slow: a JVM)
  *   k.toolCommand(node, ...)                the same as a `docker exec` line for narration
- *   KafkaProducer / KafkaGroupConsumer      client.ts: identified messages into the History
- *   ProducerLoop, readAll                   workload.ts: steady sends, final reads
+ *   KafkaProducer / KafkaGroupConsumer      client.ts (producer.ts, consumer.ts; errors.ts:
+ *                                           classify): identified messages into the History
+ *   ProducerLoop, readAll, CrashingConsumer workload.ts: steady sends, final reads, a crash
+ *   untilInSync, untilLeader, forceLeader   partitions.ts: partition views, waits, elections
+ *   LagSampler                              lag.ts: consumer lag in messages and in seconds
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
  * /controller names one; KRaft: the quorum has all its voters and a leader, and the

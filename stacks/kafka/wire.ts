@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { MidlabError } from '../../src/errors.ts';
 
 /**
  * The few Kafka protocol requests kafkajs does not speak, over one socket each:
@@ -66,12 +67,19 @@ export async function describeQuorum(endpoint: string, timeoutMs = 2000): Promis
   return { leaderId, leaderEpoch, highWatermark, voters, observers };
 }
 
-export class KafkaWireError extends Error {
-  readonly code: number;
-  constructor(code: number, api: string) {
-    super(`${api} failed with Kafka error code ${code}${ERRORS[code] ? ` (${ERRORS[code]})` : ''}`);
+/** A Kafka API answered with an error code (`errorCode`, Kafka's number; `kafkaError`, its name). */
+export class KafkaWireError extends MidlabError {
+  readonly errorCode: number;
+  readonly kafkaError: string | undefined;
+  constructor(errorCode: number, api: string) {
+    super(
+      'KAFKA_WIRE',
+      `${api} failed with Kafka error code ${errorCode}${ERRORS[errorCode] ? ` (${ERRORS[errorCode]})` : ''}`,
+      { hint: 'the node logs in the run folder say why the broker or controller refused', exitCode: 3 },
+    );
     this.name = 'KafkaWireError';
-    this.code = code;
+    this.errorCode = errorCode;
+    this.kafkaError = ERRORS[errorCode];
   }
 }
 

@@ -1,10 +1,14 @@
-import type { History } from '../../src/engine/history.ts';
-import { sleep, waitUntil } from '../../src/runtime/poll.ts';
+import { History } from '../../src/engine/history.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
+import { sleep, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
+import type { StartedStack } from '../../src/runtime/stack.ts';
 import type { KafkaAdmin } from './admin.ts';
 import {
+  type ConsumerOptions,
   KafkaGroupConsumer,
   KafkaProducer,
   type ProducerOptions,
+  type ReceivedMessage,
   type SendOptions,
   type SendResult,
 } from './client.ts';
@@ -124,4 +128,140 @@ export async function readAll(
     await consumer.stop();
   }
   return consumer.received;
+}
+
+/** Producers connected at once, one per `specs` entry, sharing the other options. */
+export function connectProducers(
+  brokers: string[],
+  history: History,
+  specs: Pick<ProducerOptions, 'name' | 'acks'>[],
+  opts: Omit<ProducerOptions, 'name' | 'acks'> = {},
+): Promise<KafkaProducer[]> {
+  return Promise.all(specs.map((s) => KafkaProducer.connect(brokers, history, { ...opts, ...s })));
+}
+
+/** `n` rounds: in each, every producer sends one message to `topic`, in turn; returns what each met. */
+export async function sendRounds(
+  producers: KafkaProducer[],
+  topic: string,
+  n: number,
+  route: SendOptions = {},
+): Promise<SendResult[]> {
+  const out: SendResult[] = [];
+  for (let i = 0; i < n; i++) for (const p of producers) out.push(await p.send(topic, route));
+  return out;
+}
+
+/**
+ * The message keys a topic holds now, in log order, read without recording anything in
+ * the lab's History (a probe: what a compacted topic keeps, say).
+ */
+export async function topicKeys(brokers: string[], admin: KafkaAdmin, topic: string): Promise<string[]> {
+  const scratch = new History();
+  await readAll(brokers, admin, scratch, topic, { process: 'key-probe', f: 'peek' });
+  return scratch.ops
+    .filter((o) => o.f === 'peek' && o.type === 'ok')
+    .map((o) => String((o.value as { msgKey?: string }).msgKey));
+}
+
+/** How many messages `process` has processed past its last successful commit, up to `offset`. */
+export function processedSinceCommit(
+  history: History,
+  process: string,
+  offset: number,
+): { commits: number; count: number } {
+  let committed = -1;
+  let commits = 0;
+  for (const o of history.ops) {
+    if (o.process === process && o.f === 'commit' && o.type === 'ok') {
+      commits++;
+      const offs = Object.values((o.value as { offsets?: Record<string, number> })?.offsets ?? {});
+      if (offs.length) committed = Math.max(committed, ...offs);
+    }
+  }
+  // The message being processed now is not in the History yet: it counts too.
+  return { commits, count: committed < 0 ? offset + 1 : offset + 1 - committed };
+}
+
+/**
+ * A group consumer that processes with `handle` and crashes (stops and leaves without
+ * committing) inside the processing of the message that puts it `crashAfter` messages past
+ * its last successful commit, once it has committed at least once. `crashed` is set then;
+ * `onCrash` is told the offset (to note the fault).
+ */
+export class CrashingConsumer {
+  readonly consumer: KafkaGroupConsumer;
+  crashed: Promise<void> | undefined;
+  /** History time of the crash. */
+  crashTime = 0;
+
+  constructor(
+    brokers: string[],
+    history: History,
+    opts: Omit<ConsumerOptions, 'onMessage'>,
+    crashAfter: number,
+    handle: (m: ReceivedMessage) => Promise<void>,
+    onCrash: (offset: number) => void,
+  ) {
+    this.consumer = new KafkaGroupConsumer(brokers, history, {
+      ...opts,
+      onMessage: async (m) => {
+        await handle(m);
+        if (this.crashed) return;
+        const since = processedSinceCommit(history, opts.name, m.offset);
+        if (since.commits > 0 && since.count >= crashAfter) {
+          this.crashTime = history.now();
+          this.crashed = this.consumer.crash();
+          onCrash(m.offset);
+        }
+      },
+    });
+  }
+
+  /**
+   * Starts it and waits (with `until`, which gives up without throwing) until it has
+   * crashed and is gone. False, and stopped, when it did not crash within `timeoutMs`.
+   */
+  async run(lab: Pick<LabContext<StartedStack, unknown>, 'until'>, timeoutMs: number): Promise<boolean> {
+    const c = this.consumer;
+    await c.start();
+    const did = await lab.until(
+      'the consumer to crash between two commits',
+      async () =>
+        this.crashed
+          ? { done: true, value: true }
+          : { done: false, seen: `${c.received} processed, ${c.commits} commits` },
+      { timeoutMs, intervalMs: 100 },
+    );
+    if (!did) await c.stop();
+    else await withTimeout(20_000, 'the crashed consumer to go', () => this.crashed as Promise<void>);
+    return did === true;
+  }
+}
+
+/**
+ * Reads `topic` (unrecorded, every `intervalMs`) until it holds one record per key: the log
+ * cleaner has compacted it. The milliseconds it took, or undefined at the bound.
+ */
+export async function untilCompacted(
+  lab: Pick<LabContext<StartedStack, unknown>, 'until'>,
+  brokers: string[],
+  admin: KafkaAdmin,
+  topic: string,
+  timeoutMs: number,
+  intervalMs = 2000,
+): Promise<number | undefined> {
+  const t0 = Date.now();
+  const done = await lab.until(
+    `${topic} compacted to one record per key`,
+    async () => {
+      const keys = await topicKeys(brokers, admin, topic);
+      const distinct = new Set(keys).size;
+      return keys.length === distinct
+        ? { done: true, value: true }
+        : { done: false, seen: `${keys.length} records for ${distinct} keys` };
+    },
+    { timeoutMs, intervalMs },
+  );
+  return done ? Date.now() - t0 : undefined;
 }

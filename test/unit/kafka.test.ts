@@ -1,12 +1,29 @@
 import { describe, expect, it } from 'vitest';
+import {
+  allOk,
+  cannotTell,
+  configMismatch,
+  errorCodes,
+  finalReadChecks,
+  offsetRange,
+  offsetsOf,
+  ofProducer,
+  phaseMark,
+  phaseOps,
+  receivedIds,
+  refusedBeforeAppend,
+  sendsOf,
+  tally,
+} from '../../scenarios/kafka/kit.ts';
 import { UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { withHostPorts } from '../../src/runtime/cluster.ts';
 import { fixedSecrets } from '../../src/runtime/secrets.ts';
-import { classifySendError, kafkaErrorType } from '../../stacks/kafka/client.ts';
+import { classify, kafkaErrorType } from '../../stacks/kafka/client.ts';
 import { clusterId, nodeId, nodeName, serverProperties, voters } from '../../stacks/kafka/config.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { Reader, Writer } from '../../stacks/kafka/wire.ts';
+import { Story } from '../helpers/evidence.ts';
 
 const params = (given: Record<string, string | number | boolean> = {}) => resolveParams(kafka.params, given, 'kafka');
 const props = (text: string): Record<string, string> =>
@@ -141,24 +158,24 @@ describe('kafka validation', () => {
 describe('kafka client error classification', () => {
   const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
   it('a refusal before the append is a certain failure', () => {
-    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
-    expect(classifySendError(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
-    expect(classifySendError(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
+    expect(classify(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
+    expect(classify(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
+    expect(classify(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
   });
   it('timeouts, dropped connections and appends without enough replicas are unknown', () => {
-    expect(classifySendError(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
-    expect(classifySendError(protocol('REQUEST_TIMED_OUT'))).toBe('info');
-    expect(
-      classifySendError(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' })),
-    ).toBe('info');
-    expect(classifySendError(new Error('something else'))).toBe('info');
+    expect(classify(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
+    expect(classify(protocol('REQUEST_TIMED_OUT'))).toBe('info');
+    expect(classify(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }))).toBe(
+      'info',
+    );
+    expect(classify(new Error('something else'))).toBe('info');
   });
   it('looks through kafkajs wrappers', () => {
     const wrapped = Object.assign(new Error('retries exceeded'), {
       name: 'KafkaJSNumberOfRetriesExceeded',
       originalError: protocol('NOT_ENOUGH_REPLICAS'),
     });
-    expect(classifySendError(wrapped)).toBe('fail');
+    expect(classify(wrapped)).toBe('fail');
     expect(kafkaErrorType(wrapped)).toBe('NOT_ENOUGH_REPLICAS');
   });
 });
@@ -172,5 +189,85 @@ describe('kafka wire encoding', () => {
     expect(r.int32()).toBe(-1);
     r.skipTags();
     expect(r.offset).toBe(buf.length);
+  });
+});
+
+describe('kafka lab kit: shared evidence readers and check builders', () => {
+  const sendOk = (s: Story, producer: string, seq: number) =>
+    s.op(producer, 'send', 'ok', { id: `${producer}-${seq}`, producer, seq, topic: 't', partition: 0 });
+  const readBack = (s: Story, id: string) => s.op('final-reader', 'read-all', 'ok', { id, partition: 0 });
+
+  it('ofProducer keeps one producer and its part of the final read; finalReadChecks judge it', () => {
+    const s = new Story();
+    for (const i of [1, 2]) sendOk(s, 'a', i);
+    sendOk(s, 'b', 1);
+    for (const id of ['a-1', 'a-2', 'b-1']) readBack(s, id);
+    const a = ofProducer(s.evidence().ops, 'a');
+    expect(a.filter((o) => o.type === 'ok').map((o) => (o.value as { id: string }).id)).toEqual([
+      'a-1',
+      'a-2',
+      'a-1',
+      'a-2',
+    ]);
+    expect(finalReadChecks(a, 'a messages').every((c) => c.ok === true)).toBe(true);
+    // One acknowledged message missing from the read: the loss check fails; with loss expected, it holds.
+    const lost = ofProducer(
+      readBack(sendOk(new Story(), 'a', 1).op('a', 'send', 'ok', { id: 'a-2' }), 'a-1').evidence().ops,
+      'a',
+    );
+    expect(finalReadChecks(lost, 'a messages').find((c) => c.name === 'no acknowledged a messages lost')?.ok).toBe(
+      false,
+    );
+    expect(
+      finalReadChecks(lost, 'a messages', 'expected').find((c) => c.name === 'acknowledged a messages are lost')?.ok,
+    ).toBe(true);
+  });
+
+  it('tally, errorCodes and refusedBeforeAppend tell a refusal from an append without replicas', () => {
+    const s = new Story()
+      .op('p', 'send', 'fail', { id: 'p-1' }, { error: 'NOT_ENOUGH_REPLICAS: fewer in-sync replicas' })
+      .op('p', 'send', 'fail', { id: 'p-2' }, { error: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND: appended' })
+      .op('p', 'send', 'info', { id: 'p-3' }, { error: 'REQUEST_TIMED_OUT: timed out' });
+    const ops = sendsOf(s.evidence().ops, 'p');
+    expect(ops.map(refusedBeforeAppend)).toEqual([true, false, false]);
+    expect(tally(ops)).toBe(
+      '0 ok, 2 refused, 1 unknown of 3 (NOT_ENOUGH_REPLICAS, NOT_ENOUGH_REPLICAS_AFTER_APPEND, REQUEST_TIMED_OUT)',
+    );
+    expect(errorCodes(ops.slice(0, 2))).toBe('NOT_ENOUGH_REPLICAS (19), NOT_ENOUGH_REPLICAS_AFTER_APPEND (20)');
+    expect(errorCodes([])).toBe('none');
+    expect(allOk(ops)).toBe(false);
+    expect(allOk([])).toBe(false);
+  });
+
+  it('phaseOps reads the sends invoked within a phase mark', () => {
+    const s = new Story().at(0);
+    sendOk(s, 'p', 1);
+    s.at(100).observe('phase', { phase: 'one', start: 100, end: 200, isr: ['kafka1'], leader: 'kafka1' });
+    sendOk(s.at(150), 'p', 2);
+    sendOk(s.at(250), 'p', 3);
+    const ev = s.evidence();
+    expect(phaseOps(ev, 'one', 'p').map((o) => (o.value as { seq: number }).seq)).toEqual([2]);
+    expect(phaseOps(ev, 'two', 'p')).toEqual([]);
+    expect(phaseMark(ev, 'one')?.isr).toEqual(['kafka1']);
+  });
+
+  it('offsets received, ranges, and "cannot tell"', () => {
+    const s = new Story();
+    for (const o of [3, 1, 2]) s.op('c', 'receive', 'ok', { id: `p-${o}`, offset: o });
+    const ops = s.evidence().ops;
+    expect(offsetsOf(ops, 'c')).toEqual([1, 2, 3]);
+    expect(offsetRange(offsetsOf(ops, 'c'))).toBe('1..3 (3)');
+    expect(offsetRange([])).toBe('none');
+    expect(receivedIds(ops).size).toBe(3);
+    expect(cannotTell('x', 'y', 'z')[0]?.ok).toBe('unknown');
+  });
+
+  it('configMismatch names every key not in force', () => {
+    const cfg = { 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'false' };
+    expect(configMismatch(cfg, { 'min.insync.replicas': 2, 'unclean.leader.election.enable': false })).toEqual([]);
+    expect(configMismatch(cfg, { 'min.insync.replicas': 1, 'unclean.leader.election.enable': true })).toEqual([
+      "the topic's min.insync.replicas is 2, not 1",
+      "the topic's unclean.leader.election.enable is false, not true",
+    ]);
   });
 });
