@@ -7,7 +7,7 @@ import type { PartitionState } from '../../stacks/kafka/admin.ts';
 import { errorText } from '../../stacks/kafka/client.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
 import { readAll } from '../../stacks/kafka/workload.ts';
-import { named, partText, untilInSync } from './commands.ts';
+import { named, notInSync, partText, untilInSync } from './commands.ts';
 
 /** Partitions in a line each: "t-0: leader kafka1, replicas ..., isr ...; t-1: ...". */
 export function partsText(ps: PartitionState[]): string {
@@ -129,4 +129,49 @@ export async function finalRead(
   topic: string,
 ): Promise<void> {
   await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, topic);
+}
+
+/** `count` partitions, each led, with its `replicas` replicas all in the ISR. */
+export function allInSync(name: string, parts: PartitionState[], count: number, replicas: number): Check {
+  const expected = `${count} partition(s), each led, with ISR = replicas (${replicas} of ${replicas})`;
+  return check(name, notInSync(parts, count, replicas).length === 0, expected, partsText(parts), { partitions: parts });
+}
+
+/**
+ * The proof labs that start from a healthy topic share: `topic` has `count` partitions, each
+ * led (by its preferred replica too, with `preferred`) with all `replicas` in sync, waited
+ * for up to 30 s and observed as `observation`. The reasons it is not, or none.
+ */
+export async function topicHealthy(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe'>,
+  observation: string,
+  topic: string,
+  count: number,
+  replicas: number,
+  preferred = false,
+): Promise<string[]> {
+  const parts = await inSync(lab, topic, count, replicas);
+  lab.observe(observation, parts, partsText(parts));
+  const notPreferred = preferred ? parts.filter((x) => x.leader !== x.replicas[0]) : [];
+  const wrong = [
+    ...notInSync(parts, count, replicas),
+    ...notPreferred.map((x) => `${partText(x)} (leader not preferred)`),
+  ];
+  if (!wrong.length) return [];
+  const led = preferred ? 'led by its preferred replica' : 'led';
+  return [
+    `${topic} must have ${count} partition(s), each ${led} with ${replicas} replicas in sync: ${wrong.join('; ')}`,
+  ];
+}
+
+/** kafka-topics.sh listing the under-replicated partitions, as typed on `node`. */
+export function underReplicatedCommand(k: StartedKafka, node: string): string {
+  return k.toolCommand(node, 'kafka-topics.sh', '--describe', '--under-replicated-partitions');
+}
+
+/** For a prediction: the index of the first of `limits` that `ms` is under (limits.length past the last). */
+export function band(ms: number | undefined, limits: number[]): number | undefined {
+  if (ms === undefined || Number.isNaN(ms)) return undefined;
+  const i = limits.findIndex((b) => ms < b);
+  return i < 0 ? limits.length : i;
 }
