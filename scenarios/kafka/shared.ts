@@ -175,3 +175,8 @@ export function band(ms: number | undefined, limits: number[]): number | undefin
   const i = limits.findIndex((b) => ms < b);
   return i < 0 ? limits.length : i;
 }
+
+/** kafka-consumer-groups.sh listing every group, as typed on kafka1. */
+export function listGroupsCommand(k: StartedKafka): string {
+  return k.toolCommand('kafka1', 'kafka-consumer-groups.sh', '--list');
+}
