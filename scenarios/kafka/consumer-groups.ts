@@ -22,7 +22,7 @@ import {
   type Split,
   sample,
   stableGroup,
-  topicHealthy,
+  topicsHealthy,
   untilOwns,
   untilReceived,
 } from './kit.ts';
@@ -102,7 +102,7 @@ export default defineLab({
     const k = observeMode(lab);
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
     // The lesson's arithmetic (2 members share 3 partitions as 2+1, a 4th member idles) needs exactly 3.
-    return topicHealthy(lab, 'partitions', TOPIC, 3, 3);
+    return topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
   },
   async run(lab) {
     const k = lab.stack;

@@ -30,7 +30,7 @@ import {
   sample,
   sleep,
   takenOver,
-  topicHealthy,
+  topicsHealthy,
   underReplicatedCommand,
   untilLeader,
   untilUnderReplicated,
@@ -131,7 +131,7 @@ export default defineLab({
   async mechanism(lab) {
     const k = observeMode(lab);
     await k.admin.createTopic(TOPIC, { assignment: ASSIGNMENT, config: { 'min.insync.replicas': 2 } });
-    return topicHealthy(lab, 'isrBefore', TOPIC, 3, 3, true);
+    return topicsHealthy(lab, 'isrBefore', { [TOPIC]: 3 }, 3, true);
   },
   async run(lab) {
     const [k, bound] = [lab.stack, lab.params.maxElectionMs];

@@ -138,30 +138,30 @@ export function allInSync(name: string, parts: PartitionState[], count: number, 
 }
 
 /**
- * The proof labs that start from a healthy topic share: `topic` has `count` partitions, each
- * led (by its preferred replica too, with `preferred`) with all `replicas` in sync, waited
- * for up to 30 s and observed as `observation`. The reasons it is not, or none.
+ * The proof labs that start from healthy topics share: each of `topics` (name -> partition
+ * count) has its partitions led (by the preferred replica too, with `preferred`) with all
+ * `replicas` in sync, each waited for up to 30 s; all observed together as `observation`.
+ * The reasons they are not, or none.
  */
-export async function topicHealthy(
+export async function topicsHealthy(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe'>,
   observation: string,
-  topic: string,
-  count: number,
+  topics: Record<string, number>,
   replicas: number,
   preferred = false,
 ): Promise<string[]> {
-  const parts = await inSync(lab, topic, count, replicas);
-  lab.observe(observation, parts, partsText(parts));
-  const notPreferred = preferred ? parts.filter((x) => x.leader !== x.replicas[0]) : [];
-  const wrong = [
-    ...notInSync(parts, count, replicas),
-    ...notPreferred.map((x) => `${partText(x)} (leader not preferred)`),
-  ];
-  if (!wrong.length) return [];
+  const all: PartitionState[] = [];
+  const wrong: string[] = [];
+  for (const [topic, count] of Object.entries(topics)) {
+    const parts = await inSync(lab, topic, count, replicas);
+    all.push(...parts);
+    const notPreferred = preferred ? parts.filter((x) => x.leader !== x.replicas[0]) : [];
+    wrong.push(...notInSync(parts, count, replicas).map((w) => `${topic}: ${w}`));
+    wrong.push(...notPreferred.map((x) => `${partText(x)} (leader not preferred)`));
+  }
+  lab.observe(observation, all, partsText(all));
   const led = preferred ? 'led by its preferred replica' : 'led';
-  return [
-    `${topic} must have ${count} partition(s), each ${led} with ${replicas} replicas in sync: ${wrong.join('; ')}`,
-  ];
+  return wrong.length ? [`every partition must be ${led} with ${replicas} replicas in sync: ${wrong.join('; ')}`] : [];
 }
 
 /** kafka-topics.sh listing the under-replicated partitions, as typed on `node`. */
