@@ -134,14 +134,12 @@ export default defineLab({
           lab.observe('quorum', { leader: q.leaderId, epoch: q.leaderEpoch, voters }, text);
         }
         const md = await k.admin.metadataController();
-        lab.observe(
-          'metadataController',
-          md,
+        const who =
           k.mode === 'zookeeper'
-            ? `the Metadata answer (kcat -L) names ${named(md)} as controller: the real one`
-            : `the Metadata answer (kcat -L) names ${named(md)} as "controller": in KRaft that is just some live ` +
-                'broker (clients never talk to controllers), not necessarily the quorum leader',
-        );
+            ? 'the real one'
+            : 'in KRaft just some live broker (clients never talk to ' +
+              'controllers), not necessarily the quorum leader';
+        lab.observe('metadataController', md, `the Metadata answer (kcat -L) names ${named(md)} as controller: ${who}`);
       },
       { vars: { roles: kraftRoles(k) }, commands: [...controllerCommands(k), kcatList(k)] },
     );
@@ -154,7 +152,7 @@ export default defineLab({
       },
       { commands: [describeTopicCommand(k, TOPIC)] },
     );
-    const kafka1 = k.cluster.node('kafka1');
+    const [kafka1, kafkaTopics] = [k.cluster.node('kafka1'), k.toolCommand('kafka1', 'kafka-topics.sh')];
     await lab.step(
       'zookeeper-flag',
       async () => {
@@ -171,10 +169,7 @@ export default defineLab({
         const r = await k.tool('kafka1', 'kafka-configs.sh', ...CONFIGS);
         const value = (name: string) =>
           new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
-        const defaults = {
-          'delete.topic.enable': value('delete.topic.enable'),
-          'log.retention.bytes': value('log.retention.bytes'),
-        };
+        const defaults = Object.fromEntries(['delete.topic.enable', 'log.retention.bytes'].map((n) => [n, value(n)]));
         const text = Object.entries(defaults).map(([n, v]) => `${n}=${v ?? '(not shown)'}`);
         lab.observe('brokerDefaults', defaults, text.join(', '));
         await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
@@ -192,7 +187,7 @@ export default defineLab({
       {
         commands: [
           k.toolCommand('kafka1', 'kafka-configs.sh', ...CONFIGS),
-          k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
+          `${kafkaTopics} --delete --topic ${SCRATCH}`,
         ],
       },
     );
