@@ -1,40 +1,31 @@
-import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import type { PartitionState } from '../../stacks/kafka/admin.ts';
-import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
-import { kafka } from '../../stacks/kafka/stack.ts';
-import { produce } from '../../stacks/kafka/workload.ts';
 import {
+  allInSync,
   bothModes,
+  check,
   controllerCommands,
+  defineLab,
   describeTopicCommand,
   groupCommand,
+  kafka,
   kcatList,
   kraftRoles,
   layoutParam,
   modeParam,
   named,
+  nothingLost,
   OUTDATED,
-  partText,
+  observed,
+  observeMode,
+  type PartitionState,
+  produce,
+  readGroup,
   sameSet,
-  untilInSync,
-} from './commands.ts';
+  topicsHealthy,
+} from './kit.ts';
 
-/** kafka-configs.sh showing every config broker 1 runs with, defaults included. */
-const BROKER_CONFIGS = [
-  'kafka1',
-  'kafka-configs.sh',
-  '--describe',
-  '--entity-type',
-  'brokers',
-  '--entity-name',
-  '1',
-  '--all',
-] as const;
-const TOPIC = 'basics';
-const MESSAGES = 30;
+/** kafka-configs.sh arguments showing every config broker 1 runs with, defaults included. */
+const CONFIGS = '--describe --entity-type brokers --entity-name 1 --all'.split(' ');
+const [TOPIC, MESSAGES] = ['basics', 30] as const;
 const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
 /** Created and deleted to show that deletion needs no setting. */
 const SCRATCH = 'scratch';
@@ -42,8 +33,6 @@ const SCRATCH = 'scratch';
 const REMOVED = /zookeeper is not a recognized option/;
 
 interface Seen {
-  mode: string;
-  liveBefore: string[];
   registered: string[];
   controller: string;
   quorum: { leader: number; epoch: number; voters: number[] };
@@ -74,12 +63,52 @@ export default defineLab({
   params: { mode: modeParam, layout: layoutParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode, layout: p.layout }),
+  steps: {
+    register: {
+      title: 'The brokers register',
+      narration: (p) =>
+        p.mode === 'zookeeper'
+          ? 'In ZooKeeper mode each broker creates an ephemeral znode /brokers/ids/<broker.id> when it starts, and ' +
+            "the first broker to create the ephemeral znode /controller becomes the controller (the notes' " +
+            "zooInspector screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper " +
+            'session ends.'
+          : 'In KRaft mode there is no ZooKeeper: {roles}. The controllers form a Raft quorum over the ' +
+            '__cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
+            'heartbeats.',
+    },
+    create: {
+      title: `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
+      narration:
+        'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 different ' +
+        'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
+        'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
+        '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
+    },
+    'zookeeper-flag': {
+      title: "The notes' old command: kafka-topics.sh --zookeeper",
+      narration:
+        'The notes show "旧版命令" with --zookeeper. Kafka 3.0 removed that option (tools talk to brokers, never to ' +
+        'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
+    },
+    defaults: {
+      title: 'Two defaults the notes get wrong, read from a broker',
+      narration:
+        "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false, " +
+        'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
+        'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
+        'changed or restarted first.',
+    },
+    produce: {
+      title: `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
+      narration:
+        'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
+        'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
+    },
+  },
   async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
+    const k = observeMode(lab);
     // The brokers the metadata names, before the lab asks anything else: 3 are needed for 3 replicas each.
-    const live = await k.admin.liveBrokers();
-    lab.observe('liveBefore', live);
+    const live = lab.observe('liveBefore', await k.admin.liveBrokers());
     return sameSet(live, BROKERS)
       ? []
       : [
@@ -89,14 +118,7 @@ export default defineLab({
   async run(lab) {
     const k = lab.stack;
     await lab.step(
-      'The brokers register',
-      k.mode === 'zookeeper'
-        ? 'In ZooKeeper mode each broker creates an ephemeral znode /brokers/ids/<broker.id> when it starts, and the ' +
-            "first broker to create the ephemeral znode /controller becomes the controller (the notes' zooInspector " +
-            "screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper session ends."
-        : `In KRaft mode there is no ZooKeeper: ${kraftRoles(k)}. The controllers form a Raft quorum over the ` +
-            '__cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
-            'heartbeats.',
+      'register',
       async () => {
         const registered = await k.admin.registeredBrokers();
         const c = await k.admin.controller();
@@ -107,164 +129,114 @@ export default defineLab({
           lab.observe('controllerZnode', text, `/controller = ${text}`);
         } else {
           const q = await k.admin.quorum();
-          lab.observe(
-            'quorum',
-            { leader: q.leaderId, epoch: q.leaderEpoch, voters: q.voters.map((v) => v.id) },
-            `quorum: leader ${q.leaderId}, epoch ${q.leaderEpoch}, voters ${q.voters.map((v) => v.id).join(',')}`,
-          );
+          const voters = q.voters.map((v) => v.id);
+          const text = `quorum: leader ${q.leaderId}, epoch ${q.leaderEpoch}, voters ${voters.join(',')}`;
+          lab.observe('quorum', { leader: q.leaderId, epoch: q.leaderEpoch, voters }, text);
         }
         const md = await k.admin.metadataController();
-        lab.observe(
-          'metadataController',
-          md,
+        const who =
           k.mode === 'zookeeper'
-            ? `the Metadata answer (kcat -L) names ${named(md)} as controller: the real one`
-            : `the Metadata answer (kcat -L) names ${named(md)} as "controller": in KRaft that is just some live ` +
-                'broker (clients never talk to controllers), not necessarily the quorum leader',
-        );
+            ? 'the real one'
+            : 'in KRaft just some live broker (clients never talk to ' +
+              'controllers), not necessarily the quorum leader';
+        lab.observe('metadataController', md, `the Metadata answer (kcat -L) names ${named(md)} as controller: ${who}`);
       },
-      [...controllerCommands(k), kcatList(k)],
+      { vars: { roles: kraftRoles(k) }, commands: [...controllerCommands(k), kcatList(k)] },
     );
-
     await lab.step(
-      `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
-      'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 different ' +
-        'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
-        'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
-        '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
+      'create',
       async () => {
         await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
         // Followers join the ISR once they have fetched: poll briefly rather than sleep.
-        const parts = (await untilInSync(lab, TOPIC, 3, 3, 30_000)) ?? (await k.admin.partitions([TOPIC]));
-        lab.observe('partitions', parts, describeParts(parts));
+        await topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
       },
-      [describeTopicCommand(k, TOPIC)],
+      { commands: [describeTopicCommand(k, TOPIC)] },
     );
-
+    const [kafka1, kafkaTopics] = [k.cluster.node('kafka1'), k.toolCommand('kafka1', 'kafka-topics.sh')];
     await lab.step(
-      "The notes' old command: kafka-topics.sh --zookeeper",
-      'The notes show "旧版命令" with --zookeeper. Kafka 3.0 removed that option (tools talk to brokers, never to ' +
-        'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
+      'zookeeper-flag',
       async () => {
-        const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
+        const r = await kafka1.exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
         const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
         const line = lines.find((l) => REMOVED.test(l)) ?? lines.find((l) => l) ?? '(no output)';
         lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
       },
-      [`docker exec ${k.cluster.node('kafka1').containerName} kafka-topics.sh --zookeeper zk1:2181 --list`],
+      { commands: [`docker exec ${kafka1.containerName} kafka-topics.sh --zookeeper zk1:2181 --list`] },
     );
-
     await lab.step(
-      'Two defaults the notes get wrong, read from a broker',
-      "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false, " +
-        'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
-        'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
-        'changed or restarted first.',
+      'defaults',
       async () => {
-        const r = await k.tool(...BROKER_CONFIGS);
+        const r = await k.tool('kafka1', 'kafka-configs.sh', ...CONFIGS);
         const value = (name: string) =>
           new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
-        const defaults = {
-          'delete.topic.enable': value('delete.topic.enable'),
-          'log.retention.bytes': value('log.retention.bytes'),
-        };
-        lab.observe(
-          'brokerDefaults',
-          defaults,
-          Object.entries(defaults)
-            .map(([n, v]) => `${n}=${v ?? '(not shown)'}`)
-            .join(', '),
-        );
+        const defaults = Object.fromEntries(['delete.topic.enable', 'log.retention.bytes'].map((n) => [n, value(n)]));
+        const text = Object.entries(defaults).map(([n, v]) => `${n}=${v ?? '(not shown)'}`);
+        lab.observe('brokerDefaults', defaults, text.join(', '));
         await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
         await k.admin.deleteTopic(SCRATCH);
         const gone = await lab.until(
           `${SCRATCH} gone from the topic list`,
-          async () => {
-            const ts = await k.admin.listTopics();
-            return ts.includes(SCRATCH) ? { done: false, seen: 'still listed' } : { done: true, value: true };
-          },
+          async () =>
+            (await k.admin.listTopics()).includes(SCRATCH)
+              ? { done: false, seen: 'still listed' }
+              : { done: true, value: true },
           { timeoutMs: 30_000, intervalMs: 250 },
         );
-        lab.observe('scratchDeleted', gone === true, gone ? `${SCRATCH} deleted` : `${SCRATCH} still listed`);
+        lab.observe('scratchDeleted', gone === true, `${SCRATCH} ${gone ? 'deleted' : 'still listed'}`);
       },
-      [k.toolCommand(...BROKER_CONFIGS), k.toolCommand('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH)],
+      {
+        commands: [
+          k.toolCommand('kafka1', 'kafka-configs.sh', ...CONFIGS),
+          `${kafkaTopics} --delete --topic ${SCRATCH}`,
+        ],
+      },
     );
-
     await lab.step(
-      `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
-      'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
-        'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
+      'produce',
       async () => {
         const route = (seq: number) => ({ key: `k${seq % 10}` });
         const sent = await produce(k.bootstrap, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all', route });
         lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} acknowledged`);
-        const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
-          name: 'consumer',
-          groupId: 'basics-readers',
-          topics: [TOPIC],
-          commit: 'manual',
-        });
-        await consumer.start();
-        try {
-          await lab.until(
-            `the group reading ${MESSAGES} messages`,
-            async () =>
-              consumer.received >= MESSAGES
-                ? { done: true, value: undefined }
-                : { done: false, seen: `${consumer.received} received` },
-            { timeoutMs: 60_000, intervalMs: 200 },
-          );
-        } finally {
-          await consumer.stop();
-        }
-        lab.say(`${consumer.received} received by the group`);
+        const opts = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
+        lab.say(`${await readGroup(lab, MESSAGES, opts)} received by the group`);
       },
-      [`kcat -b ${k.bootstrapServers()} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, groupCommand(k, 'basics-readers')],
+      {
+        commands: [
+          `kcat -b ${k.bootstrapServers()} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`,
+          groupCommand(k, 'basics-readers'),
+        ],
+      },
     );
   },
   check(ev, p) {
-    const seen = observed<Seen>(ev);
-    const registered = seen.registered ?? [];
-    const controller = seen.controller;
-    const parts = seen.partitions ?? [];
-    const flag = seen.zookeeperFlag;
-    const brokers = BROKERS;
-    const checks = [
+    const { registered = [], controller, partitions: parts = [], zookeeperFlag: flag, ...seen } = observed<Seen>(ev);
+    const [q, ids, isolated] = [
+      seen.quorum,
+      BROKERS.map((b) => Number(b.replace('kafka', ''))),
+      p.layout === 'isolated',
+    ];
+    const allRegistered = BROKERS.every((b) => registered.includes(b)) && sameSet(registered, BROKERS);
+    // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
+    const votersOk = isolated
+      ? q?.voters.every((v) => !ids.includes(v))
+      : sameSet((q?.voters ?? []).map(String), ids.map(String));
+    const [del, bytes] = [seen.brokerDefaults?.['delete.topic.enable'], seen.brokerDefaults?.['log.retention.bytes']];
+    return [
       p.mode === 'zookeeper'
         ? check(
             '3 brokers in /brokers/ids and a /controller',
-            brokers.every((b) => registered.includes(b)) &&
-              sameSet(registered, brokers) &&
-              brokers.includes(controller ?? ''),
+            allRegistered && BROKERS.includes(controller ?? ''),
             '/brokers/ids = 1,2,3; /controller names one of them',
             `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${named(controller)}`,
           )
-        : (() => {
-            const q = seen.quorum;
-            // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
-            const brokerIds = brokers.map((b) => Number(b.replace('kafka', '')));
-            const isolated = p.layout === 'isolated';
-            const votersOk = isolated
-              ? q?.voters.every((v) => !brokerIds.includes(v))
-              : sameSet((q?.voters ?? []).map(String), brokerIds.map(String));
-            return check(
-              'a metadata quorum of 3 voters with a leader, 3 brokers registered',
-              (q?.voters.length ?? 0) === 3 &&
-                votersOk === true &&
-                (q?.voters ?? []).includes(q?.leader ?? -1) &&
-                sameSet(registered, brokers),
-              `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
-                'brokers 1,2,3 registered',
-              `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
-            );
-          })(),
-      check(
-        'every partition has ISR = replicas (3 of 3)',
-        parts.length === 3 && parts.every((x) => x.replicas.length === 3 && sameSet(x.isr, x.replicas)),
-        '3 partitions, each with 3 replicas all in sync',
-        describeParts(parts),
-        { partitions: parts },
-      ),
+        : check(
+            'a metadata quorum of 3 voters with a leader, 3 brokers registered',
+            q?.voters.length === 3 && votersOk === true && q.voters.includes(q.leader) && sameSet(registered, BROKERS),
+            `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
+              'brokers 1,2,3 registered',
+            `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
+          ),
+      allInSync('every partition has ISR = replicas (3 of 3)', parts, 3, 3),
       check(
         'each broker leads one partition',
         new Set(parts.map((x) => x.leader)).size === 3 && parts.every((x) => x.leader === x.replicas[0]),
@@ -279,19 +251,12 @@ export default defineLab({
       ),
       check(
         'delete.topic.enable defaults to true, log.retention.bytes to -1, and a topic deletes as is',
-        seen.brokerDefaults?.['delete.topic.enable'] === 'true' &&
-          seen.brokerDefaults?.['log.retention.bytes'] === '-1' &&
-          seen.scratchDeleted === true,
+        del === 'true' && bytes === '-1' && seen.scratchDeleted === true,
         `delete.topic.enable=true, log.retention.bytes=-1 (no size limit) on a broker the lab set neither on; ${SCRATCH} deleted`,
-        `delete.topic.enable=${seen.brokerDefaults?.['delete.topic.enable'] ?? '?'}, log.retention.bytes=` +
-          `${seen.brokerDefaults?.['log.retention.bytes'] ?? '?'}; ${SCRATCH} ${seen.scratchDeleted ? 'deleted' : 'not deleted'}`,
+        `delete.topic.enable=${del ?? '?'}, log.retention.bytes=${bytes ?? '?'}; ` +
+          `${SCRATCH} ${seen.scratchDeleted ? 'deleted' : 'not deleted'}`,
       ),
-      ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }),
+      ...nothingLost(ev.ops, 'receive', 'forbidden'),
     ];
-    return checks;
   },
 });
-
-function describeParts(ps: PartitionState[]): string {
-  return ps.map(partText).join('; ');
-}

@@ -31,7 +31,7 @@ import {
   sleep,
   topicConfigCommand,
   untilCompacted,
-  untilReceived,
+  untilDistinct,
 } from './kit.ts';
 
 const [TOPIC, GROUP] = ['payments', 'ledger'];
@@ -240,7 +240,7 @@ export default defineLab({
           if (fault) lab.faults.endNote(fault, 'the consumer was started again');
           const second = new KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name: SECOND, onMessage: handle });
           await second.start();
-          const caughtUp = await untilReceived(lab, p.messages, p.timeoutSec * 1000).finally(() => second.stop());
+          const caughtUp = await untilDistinct(lab, p.messages, p.timeoutSec * 1000).finally(() => second.stop());
           lab.observe('caughtUp', caughtUp);
           const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
           lab.observe('redelivered', again, `${again} messages processed a second time`);

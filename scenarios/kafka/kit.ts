@@ -26,11 +26,14 @@ export {
   kafkaParams,
   replicationOf,
 } from '../../stacks/kafka/config.ts';
+export * from '../../stacks/kafka/groups.ts';
 export * from '../../stacks/kafka/lag.ts';
+export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
 export * from '../../stacks/kafka/stack.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';
 export * from './evidence.ts';
+export * from './shared.ts';
 export * from './steps.ts';

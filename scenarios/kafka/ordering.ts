@@ -1,26 +1,29 @@
-import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { ordering } from '../../src/checkers/ordering.ts';
-import { type Evidence, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import type { PartitionState } from '../../stacks/kafka/admin.ts';
-import { KafkaGroupConsumer } from '../../stacks/kafka/client.ts';
-import { INTERNAL_PORT } from '../../stacks/kafka/config.ts';
-import { kafka } from '../../stacks/kafka/stack.ts';
-import { produce } from '../../stacks/kafka/workload.ts';
-import { bothModes, describeTopicCommand, modeParam, notInSync, OUTDATED, partText } from './commands.ts';
+import {
+  bothModes,
+  check,
+  defineLab,
+  describeTopicCommand,
+  INTERNAL_PORT,
+  kafka,
+  modeParam,
+  nothingLost,
+  type Op,
+  OUTDATED,
+  observed,
+  observeMode,
+  ordering,
+  produce,
+  producerOf,
+  readGroup,
+  receivesOf,
+  topicsHealthy,
+} from './kit.ts';
 
-const ONE = 'ordered-1';
-const THREE = 'ordered-3';
-const N = 60;
-const KEYED = 30;
+const [ONE, THREE, N, KEYED] = ['ordered-1', 'ordered-3', 60, 30] as const;
 /** Keyless lines written by the Java console producer, to see where its partitioner puts them. */
-const KEYLESS = 'keyless-3';
-const LINES = 30;
+const [KEYLESS, LINES] = ['keyless-3', 30] as const;
 
 interface Seen {
-  mode: string;
-  topics: PartitionState[];
   order1: number[];
   order3: number[];
   /** partition -> records the console producer's keyless lines landed in. */
@@ -34,14 +37,21 @@ interface Msg {
   msgKey?: string;
 }
 
-function received(ev: Evidence, f: string, producer?: string): Msg[] {
-  return ev.ops
-    .filter((o) => o.f === f && o.type === 'ok' && (!producer || (o.value as Msg).producer === producer))
-    .map((o) => o.value as Msg);
+/** What `producer`'s messages carried, as received (function `f`), in receive order. */
+function received(ops: Op[], f: string, producer: string): Msg[] {
+  return receivesOf(ops, f, producer).map((o) => o.value as Msg);
 }
 
+/** "0: 30, 1: 0, 2: 0" (`label` before each partition). */
+function perPartition(counts: Record<string, number>, label = ''): string {
+  return Object.entries(counts)
+    .map(([p, n]) => `${label}${p}: ${n}`)
+    .join(', ');
+}
+
+/** The receives `f` of `producer`'s messages, whatever their outcome. */
 function only(ops: Op[], f: string, producer: string): Op[] {
-  return ops.filter((o) => o.f === f && (o.value as Msg | undefined)?.producer === producer);
+  return ops.filter((o) => o.f === f && producerOf(o) === producer);
 }
 
 export default defineLab({
@@ -62,139 +72,90 @@ export default defineLab({
   params: { mode: modeParam },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
-  async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
-    await k.admin.createTopic(ONE, { partitions: 1, replicationFactor: 3 });
-    await k.admin.createTopic(THREE, { partitions: 3, replicationFactor: 3 });
-    await k.admin.createTopic(KEYLESS, { partitions: 3, replicationFactor: 3 });
-    // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
-    const wrong = async () => {
-      const [one, three, keyless] = await Promise.all([ONE, THREE, KEYLESS].map((t) => k.admin.partitions([t])));
-      return {
-        parts: [...(one ?? []), ...(three ?? []), ...(keyless ?? [])],
-        reasons: [
-          ...notInSync(one ?? [], 1, 3).map((r) => `${ONE}: ${r}`),
-          ...notInSync(three ?? [], 3, 3).map((r) => `${THREE}: ${r}`),
-          ...notInSync(keyless ?? [], 3, 3).map((r) => `${KEYLESS}: ${r}`),
-        ],
-      };
-    };
-    await lab.until(
-      'the topics led and in sync',
-      async () => {
-        const w = await wrong();
-        return w.reasons.length ? { done: false, seen: w.reasons.join('; ') } : { done: true, value: true };
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
-    const w = await wrong();
-    lab.observe('topics', w.parts, w.parts.map(partText).join('; '));
-    return w.reasons;
-  },
-  async run(lab) {
-    const k = lab.stack;
-    await lab.step(
-      `Write sequence numbers 1..${N} into a 1-partition and a 3-partition topic`,
-      `Producer "one" writes 1..${N} to ${ONE}. Producer "three" writes 1..${N} to ${THREE}, naming partitions ` +
+  steps: {
+    write: {
+      title: `Write sequence numbers 1..${N} into a 1-partition and a 3-partition topic`,
+      narration:
+        `Producer "one" writes 1..${N} to ${ONE}. Producer "three" writes 1..${N} to ${THREE}, naming partitions ` +
         '0, 1, 2 in turn itself (round robin is NOT what a keyless record gets from the Java client: see the next ' +
-        `step). Producer ` +
-        `"keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one partition. ` +
-        'All acks=all, one at a time, so the write order is the sequence order.',
-      async () => {
-        await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
-        await produce(k.bootstrap, lab.history, THREE, N, {
-          name: 'three',
-          acks: 'all',
-          route: (seq) => ({ partition: (seq - 1) % 3 }),
-        });
-        await produce(k.bootstrap, lab.history, THREE, KEYED, {
-          name: 'keyed',
-          acks: 'all',
-          route: (seq) => ({ key: `acct-${seq % 3}` }),
-        });
-      },
-      [describeTopicCommand(k, THREE)],
-    );
-    await lab.step(
-      `Keyless records from the Java console producer into ${KEYLESS}`,
-      `kafka-console-producer.sh (the Java client) sends the lines 1..${LINES}, without keys, into ${KEYLESS} ` +
+        `step). Producer "keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one ` +
+        'partition. All acks=all, one at a time, so the write order is the sequence order.',
+    },
+    keyless: {
+      title: `Keyless records from the Java console producer into ${KEYLESS}`,
+      narration:
+        `kafka-console-producer.sh (the Java client) sends the lines 1..${LINES}, without keys, into ${KEYLESS} ` +
         '(3 partitions). The notes do not say where keyless records go; the common belief is round robin. Since ' +
         'Kafka 2.4 the default partitioner is sticky (KIP-480): it fills a batch for one partition before it ' +
         'moves on, and since 3.3 (KIP-794) it moves after batch.size (16384) bytes. So this burst should land in ' +
         "a single partition: per-partition end offsets tell. Clients differ here: kafkajs (which the lab's own " +
         'producers use) still spreads keyless records round robin.',
-      async () => {
-        const node = 'kafka1';
-        const r = await k.cluster
-          .node(node)
-          .exec([
-            'sh',
-            '-c',
-            `seq 1 ${LINES} | kafka-console-producer.sh --bootstrap-server ${node}:${INTERNAL_PORT} --topic ${KEYLESS}`,
-          ]);
-        if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
-        const ends = await k.admin.endOffsets(KEYLESS);
-        const counts = Object.fromEntries(Object.entries(ends).map(([p, n]) => [p, Number(n)]));
-        lab.observe(
-          'keylessCounts',
-          counts,
-          `records per partition of ${KEYLESS}: ${Object.entries(counts)
-            .map(([p, n]) => `${p}: ${n}`)
-            .join(', ')}`,
-        );
-      },
-      [
-        `docker exec -i ${k.cluster.node('kafka1').containerName} kafka-console-producer.sh --bootstrap-server ` +
-          `kafka1:${INTERNAL_PORT} --topic ${KEYLESS}`,
-        k.toolCommand('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
-      ],
-    );
-    await lab.step(
-      'Read both topics back',
-      'One consumer group per topic reads from the beginning. The consumer fetches each partition from its ' +
+    },
+    read: {
+      title: 'Read both topics back',
+      narration:
+        'One consumer group per topic reads from the beginning. The consumer fetches each partition from its ' +
         "leader and hands over one partition's batch at a time: within a batch, offsets (and so sequence " +
         'numbers) rise; between partitions nothing relates them.',
+    },
+  },
+  async mechanism(lab) {
+    const k = observeMode(lab);
+    for (const [t, n] of [
+      [ONE, 1],
+      [THREE, 3],
+      [KEYLESS, 3],
+    ] as const)
+      await k.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
+    // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
+    return topicsHealthy(lab, 'topics', { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 }, 3);
+  },
+  async run(lab) {
+    const k = lab.stack;
+    await lab.step(
+      'write',
       async () => {
-        const read = async (topic: string, group: string, f: string, n: number) => {
-          const c = new KafkaGroupConsumer(k.bootstrap, lab.history, {
-            name: group,
-            groupId: group,
-            topics: [topic],
-            f,
-          });
-          await c.start();
-          try {
-            await lab.until(
-              `${group} reading ${n} messages`,
-              async () => (c.received >= n ? { done: true, value: undefined } : { done: false, seen: `${c.received}` }),
-              { timeoutMs: 60_000, intervalMs: 200 },
-            );
-          } finally {
-            await c.stop();
-          }
-        };
-        await read(ONE, 'reader-1', 'receive:1p', N);
-        await read(THREE, 'reader-3', 'receive:3p', N + KEYED);
-        const order = (f: string, p: string) =>
-          lab.history.ops
-            .filter((o) => o.f === f && o.type === 'ok' && (o.value as Msg).producer === p)
-            .map((o) => (o.value as Msg).seq);
+        await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
+        const rr = (seq: number) => ({ partition: (seq - 1) % 3 });
+        await produce(k.bootstrap, lab.history, THREE, N, { name: 'three', acks: 'all', route: rr });
+        const byKey = (seq: number) => ({ key: `acct-${seq % 3}` });
+        await produce(k.bootstrap, lab.history, THREE, KEYED, { name: 'keyed', acks: 'all', route: byKey });
+      },
+      { commands: [describeTopicCommand(k, THREE)] },
+    );
+    const producer = `kafka-console-producer.sh --bootstrap-server kafka1:${INTERNAL_PORT} --topic ${KEYLESS}`;
+    await lab.step(
+      'keyless',
+      async () => {
+        const r = await k.cluster.node('kafka1').exec(['sh', '-c', `seq 1 ${LINES} | ${producer}`]);
+        if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+        const ends = Object.entries(await k.admin.endOffsets(KEYLESS));
+        const counts = Object.fromEntries(ends.map(([p, n]) => [p, Number(n)]));
+        lab.observe('keylessCounts', counts, `records per partition of ${KEYLESS}: ${perPartition(counts)}`);
+      },
+      {
+        commands: [
+          `docker exec -i ${k.cluster.node('kafka1').containerName} ${producer}`,
+          k.toolCommand('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
+        ],
+      },
+    );
+    await lab.step(
+      'read',
+      async () => {
+        await readGroup(lab, N, { name: 'reader-1', groupId: 'reader-1', topics: [ONE], f: 'receive:1p' });
+        await readGroup(lab, N + KEYED, { name: 'reader-3', groupId: 'reader-3', topics: [THREE], f: 'receive:3p' });
+        const order = (f: string, p: string) => received(lab.history.ops, f, p).map((m) => m.seq);
         lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
         lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);
       },
       {
-        key: 'read',
         commands: [
           `kcat -b ${k.bootstrapServers()} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
           k.toolCommand(
             'kafka1',
             'kafka-console-consumer.sh',
-            '--topic',
-            THREE,
-            '--from-beginning',
-            '--max-messages',
-            String(N),
+            ...`--topic ${THREE} --from-beginning --max-messages ${N}`.split(' '),
           ),
         ],
       },
@@ -223,7 +184,7 @@ export default defineLab({
     const seen = observed<Seen>(ev);
     const order1 = seen.order1 ?? [];
     const keyless = Object.values(seen.keylessCounts ?? {});
-    const keyed = received(ev, 'receive:3p', 'keyed');
+    const keyed = received(ev.ops, 'receive:3p', 'keyed');
     const byKey = new Map<string, number[]>();
     for (const m of keyed) byKey.set(m.msgKey ?? '', [...(byKey.get(m.msgKey ?? '') ?? []), m.seq]);
     const keyInversions = [...byKey].filter(([, seqs]) => seqs.some((s, i) => i > 0 && s < (seqs[i - 1] as number)));
@@ -261,11 +222,7 @@ export default defineLab({
         'keyless records from the Java producer stick to one partition',
         keyless.length === 3 && keyless.reduce((a, b) => a + b, 0) === LINES && keyless.includes(LINES),
         `all ${LINES} keyless lines in one of the 3 partitions (sticky partitioner), not ${LINES / 3} in each`,
-        seen.keylessCounts
-          ? Object.entries(seen.keylessCounts)
-              .map(([p, n]) => `partition ${p}: ${n}`)
-              .join(', ')
-          : 'not observed',
+        seen.keylessCounts ? perPartition(seen.keylessCounts, 'partition ') : 'not observed',
       ),
       check(
         'one key keeps its order',
@@ -273,14 +230,8 @@ export default defineLab({
         'within each key (acct-0..2) sequence numbers rise',
         `${keyed.length} keyed messages, ${keyInversions.length} keys out of order`,
       ),
-      ...deliveryChecks(delivery(sends(ONE), { receive: 'receive:1p' }), {
-        loss: 'forbidden',
-        duplicates: 'forbidden',
-      }).map((c) => ({ ...c, name: `${ONE}: ${c.name}` })),
-      ...deliveryChecks(delivery(sends(THREE), { receive: 'receive:3p' }), {
-        loss: 'forbidden',
-        duplicates: 'forbidden',
-      }).map((c) => ({ ...c, name: `${THREE}: ${c.name}` })),
+      ...nothingLost(sends(ONE), 'receive:1p', 'forbidden', ONE),
+      ...nothingLost(sends(THREE), 'receive:3p', 'forbidden', THREE),
     ];
   },
 });

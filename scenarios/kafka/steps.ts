@@ -6,7 +6,7 @@ import {
   configMismatch,
   partText,
   sameSet,
-  untilLeader,
+  untilCanary,
   untilPartition,
 } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
@@ -110,16 +110,16 @@ export async function settledIsr(
 
 /**
  * Asks `leader` itself with acks=all canary writes until it `refuses` (NOT_ENOUGH_REPLICAS)
- * or `accepts` again (see `untilLeader`), and observes under `name` what the canaries met:
+ * or `accepts` again (see `untilCanary`), and observes under `name` what the canaries met:
  * `refused` or `accepted`, the refusals, the time and each probe. Judged by no check.
  */
 export async function askLeader(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe'>,
   name: string,
-  ...ask: Parameters<typeof untilLeader> extends [unknown, ...infer A] ? A : never
+  ...ask: Parameters<typeof untilCanary> extends [unknown, ...infer A] ? A : never
 ): Promise<CanaryProbes> {
   const [, leader, , awaited] = ask;
-  const c = await untilLeader(lab, ...ask);
+  const c = await untilCanary(lab, ...ask);
   const refusals = c.probes.filter((x) => x !== 'ok').length;
   const what = awaited === 'refuses' ? { refused: c.answered } : { accepted: c.answered };
   const answer = awaited === 'refuses' ? 'refuses acks=all itself' : 'accepts acks=all again';
@@ -162,7 +162,7 @@ export async function freshGroup(
 }
 
 /** Waits (at most `timeoutMs`) until `n` distinct messages have been received; whether they were. */
-export async function untilReceived(
+export async function untilDistinct(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'history'>,
   n: number,
   timeoutMs: number,

@@ -150,7 +150,7 @@ export interface CanaryProbes {
  * that is gone; a refusal 10 ms after the ISR grew). What the canaries met is shown in the
  * story and judged by no check.
  */
-export async function untilLeader(
+export async function untilCanary(
   lab: Waits,
   canary: KafkaProducer,
   leader: string,
@@ -176,7 +176,7 @@ export async function untilLeader(
 }
 
 /**
- * As `untilLeader(..., 'refuses', ...)`, in the shape the labs observe it (`refused`).
+ * As `untilCanary(..., 'refuses', ...)`, in the shape the labs observe it (`refused`).
  */
 export async function untilLeaderRefuses(
   lab: Waits,
@@ -185,7 +185,7 @@ export async function untilLeaderRefuses(
   topic: string,
   timeoutMs: number,
 ): Promise<{ refused: boolean; ms: number; probes: string[] }> {
-  const c = await untilLeader(lab, canary, leader, topic, 'refuses', timeoutMs);
+  const c = await untilCanary(lab, canary, leader, topic, 'refuses', timeoutMs);
   return { refused: c.answered, ms: c.ms, probes: c.probes };
 }
 

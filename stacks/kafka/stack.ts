@@ -22,7 +22,7 @@
  *   KafkaProducer / KafkaGroupConsumer      client.ts (producer.ts, consumer.ts; errors.ts:
  *                                           classify): identified messages into the History
  *   ProducerLoop, readAll, CrashingConsumer workload.ts: steady sends, final reads, a crash
- *   untilInSync, untilLeader, forceLeader   partitions.ts: partition views, waits, elections
+ *   untilInSync, untilCanary, forceLeader   partitions.ts: partition views, waits, elections
  *   LagSampler                              lag.ts: consumer lag in messages and in seconds
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
