@@ -2,7 +2,6 @@ import {
   availability,
   check,
   defineLab,
-  finalRead,
   invokedBetween,
   type Op,
   observed,
@@ -12,8 +11,10 @@ import {
   sleep,
   srvrCommand,
   unobserved,
+  untilLeader,
+  untilNotServing,
   writesKept,
-  ZkWriter,
+  ZkWorkload,
   zookeeper,
 } from './kit.ts';
 
@@ -78,7 +79,7 @@ export default defineLab({
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const writer = new ZkWriter(lab.history, zk.connectString(), DIR);
+    const writer = new ZkWorkload(lab.history, zk).writer(DIR);
     const [first, second, lastNode] = zk.names as [string, string, string];
     const vars = { first, second, last: lastNode };
     await lab.step('writes', async () => {
@@ -92,16 +93,8 @@ export default defineLab({
         await lab.faults.kill(first);
         await lab.faults.kill(second);
         const bothDownAt = lab.observe('bothDownAt', lab.history.now());
-        let lastMode = 'nothing yet';
-        const mode = await lab.until(
-          `${lastNode} to stop serving`,
-          async () => {
-            lastMode = (await zk.modes([lastNode]))[lastNode] ?? 'down';
-            return lastMode === 'not serving' ? { done: true, value: lastMode } : { done: false, seen: lastMode };
-          },
-          { timeoutMs: 20_000, intervalMs: 100 },
-        );
-        lab.observe('loneMode', mode ?? lastMode, `${lastNode}: ${mode ?? lastMode}`);
+        const mode = (await untilNotServing(lab, [lastNode]))[lastNode] ?? 'nothing yet';
+        lab.observe('loneMode', mode, `${lastNode}: ${mode}`);
         const holdUntil = Date.now() + HOLD_MS;
         // A client retrying a lost connection answers about once a second: wait for a few answers.
         await lab.until(
@@ -123,15 +116,8 @@ export default defineLab({
       async () => {
         lab.observe('restartAt', lab.history.now());
         await lab.faults.start(first);
-        const leader = await lab.until(
-          `a leader among ${first},${lastNode}`,
-          async () => {
-            const l = await zk.leader([first, lastNode]);
-            return l ? { done: true, value: l } : { done: false, seen: 'no leader' };
-          },
-          { timeoutMs: 30_000, intervalMs: 100 },
-        );
-        lab.observe('leaderAfterRecovery', leader ?? 'none', `quorum is back: ${leader ?? 'no'} leader`);
+        const leader = await untilLeader(lab, [first, lastNode]);
+        lab.observe('leaderAfterRecovery', leader, `quorum is back: ${leader} leader`);
         const acked = writer.acknowledged;
         await lab.until(
           'writes to be acknowledged again',
@@ -149,7 +135,7 @@ export default defineLab({
     );
   },
   async final(lab) {
-    await finalRead(lab.history, lab.stack.connectString(), DIR);
+    await new ZkWorkload(lab.history, lab.stack).finalRead(DIR);
   },
   predictions: [
     {

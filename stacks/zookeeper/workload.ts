@@ -1,9 +1,68 @@
-import type { History } from '../../src/engine/history.ts';
+import type { History, Op } from '../../src/engine/history.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient, ZkError } from './client.ts';
+import type { StartedZooKeeper } from './stack.ts';
 
 /** How long one write may take before its outcome is recorded as unknown (info). */
 export const WRITE_TIMEOUT_MS = 2000;
+
+/** The outcome of a recorded operation: its result when it succeeded, and the op either way. */
+export type Recorded<T> = { ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op };
+
+/**
+ * The operations the ZooKeeper labs record, each an invocation and a completion in the
+ * history given here once. One classifier (client.ts `classify`) decides every error: a
+ * lost connection or a timeout is `info` (the operation may have happened), any other
+ * error `fail`.
+ */
+export class ZkWorkload {
+  private readonly history: History;
+  private readonly zk: StartedZooKeeper;
+
+  constructor(history: History, zk: StartedZooKeeper) {
+    this.history = history;
+    this.zk = zk;
+  }
+
+  /** create `path` = `data` through `client`, recorded as `f` with `value`. */
+  create(process: string, client: ZkClient, path: string, data: string, f = 'write', value?: unknown) {
+    return this.record(process, f, value, client, () => client.create(path, data));
+  }
+
+  /** get `path` through `client`, recorded as `f`; a read's value is the data it returned. */
+  get(process: string, client: ZkClient, path: string, f = 'read'): Promise<Recorded<string>> {
+    return this.record(process, f, undefined, client, () => client.get(path));
+  }
+
+  /** An operation that could not even be sent (no session), recorded as failed. */
+  refused(process: string, f: string, node: string | undefined, err: unknown, value?: unknown): Op {
+    return this.history.invoke(process, f, value, node).fail(err);
+  }
+
+  /** A steady writer of one znode per write under `dir`, through every server. */
+  writer(dir: string, process = 'writer'): ZkWriter {
+    return new ZkWriter(this.history, this.zk.connectString(), dir, process);
+  }
+
+  /** Reads every znode under `dir` through a fresh session, as `read-all` `{ ids }`: the final read. */
+  async finalRead(dir: string): Promise<string[]> {
+    const client = await this.zk.client(undefined, { sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
+    try {
+      await client.sync(dir);
+      const r = await this.record('final-reader', 'read-all', undefined, client, async () => ({
+        ids: await client.children(dir),
+      }));
+      if (!r.ok) throw r.error;
+      return r.result.ids;
+    } finally {
+      client.close();
+    }
+  }
+
+  private record<T>(process: string, f: string, value: unknown, client: ZkClient, fn: () => Promise<T>) {
+    return this.history.record(process, f, value, this.zk.nodeAt(client.connectString), fn, classify);
+  }
+}
 
 /**
  * A steady writer: each write creates a znode named after its id under `dir`, so a
@@ -30,7 +89,7 @@ export class ZkWriter {
   }
 
   async start(intervalMs = 50): Promise<void> {
-    this.client = await ZkClient.connect(this.connect, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS });
+    this.client = await connect(this.connect);
     await this.client.mkdirp(this.dir);
     this.running = true;
     this.loop = (async () => {
@@ -64,15 +123,7 @@ export class ZkWriter {
 
   private async ensureClient(): Promise<ZkClient | undefined> {
     if (this.client) return this.client;
-    try {
-      this.client = await ZkClient.connect(this.connect, {
-        sessionTimeoutMs: 4000,
-        opTimeoutMs: WRITE_TIMEOUT_MS,
-        connectTimeoutMs: 2000,
-      });
-    } catch {
-      return undefined;
-    }
+    this.client = await connect(this.connect, 2000).catch(() => undefined);
     return this.client;
   }
 
@@ -88,25 +139,6 @@ export class ZkWriter {
   }
 }
 
-/** Reads every znode under `dir` through a fresh session: the final read. */
-export async function finalRead(history: History, connect: string, dir: string): Promise<string[]> {
-  const client = await ZkClient.connect(connect, { sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-  try {
-    await client.sync(dir);
-    const r = await history.record(
-      'final-reader',
-      'read-all',
-      undefined,
-      undefined,
-      async () => {
-        const ids = await client.children(dir);
-        return { ids };
-      },
-      classify,
-    );
-    if (!r.ok) throw r.error;
-    return r.result.ids;
-  } finally {
-    client.close();
-  }
+function connect(connectString: string, connectTimeoutMs?: number): Promise<ZkClient> {
+  return ZkClient.connect(connectString, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS, connectTimeoutMs });
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import ensembleBasics from '../../scenarios/zookeeper/ensemble-basics.ts';
-import ephemeralSession, { expiryWindow } from '../../scenarios/zookeeper/ephemeral-session.ts';
+import ephemeralSession from '../../scenarios/zookeeper/ephemeral-session.ts';
 import leaderFailover from '../../scenarios/zookeeper/leader-failover.ts';
 import observer from '../../scenarios/zookeeper/observer.ts';
 import quorumLoss from '../../scenarios/zookeeper/quorum-loss.ts';
-import { parseConfig, roleProblems } from '../../scenarios/zookeeper/roles.ts';
+import { parseConfig, roleProblems } from '../../stacks/zookeeper/roles.ts';
+import { expiryWindow } from '../../stacks/zookeeper/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 const participants = (...hosts: string[]) => hosts.map((h, i) => ({ id: i + 1, host: h, role: 'participant' }));
