@@ -79,3 +79,9 @@ export async function failoverLog(r: StartedRedis): Promise<string[]> {
     .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
   return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
 }
+
+/** One Sentinel's view in words: its primary and flags, quorum, replicas and the Sentinels it knows. */
+export function describeSentinelView(v: SentinelView): string {
+  const replicas = v.replicas.map((x) => `${x.name} ${x.link}`).join(' ');
+  return `${v.sentinel}: ${v.primary} (${v.flags}), quorum ${v.quorum}, replicas ${replicas}, knows ${v.sentinels.map((x) => x.name).join(' ')}`;
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import replicationLab, { READONLY_ERROR } from '../../scenarios/redis/replication.ts';
 import failoverLab from '../../scenarios/redis/sentinel-failover.ts';
 import { sentinelProblems } from '../../stacks/redis/health.ts';
-import { type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
+import { followProblems, type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
 import type { SentinelView } from '../../stacks/redis/sentinel.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
@@ -93,6 +93,24 @@ describe('redis/replication', () => {
     const checks = expectVerdict(replicationLab, story({ delays: { redis2: 1, redis3: 101 } }), 'fail');
     expectCheck(checks, 'data written to the primary is read from every replica', false);
     expectVerdict(replicationLab, story({ delays: { redis2: 1, redis3: 100 } }), 'pass');
+  });
+
+  describe('the replicas report the primary: followProblems', () => {
+    it('holds for one master followed by both replicas, link up, whatever their offsets', () => {
+      expect(followProblems(links({ redis3: replicaLink(900) }), 2)).toEqual([]);
+    });
+    it('names two masters, a replica following another node, a master missing a connection', () => {
+      expect(followProblems(links({ redis2: primaryLink(1240) }), 2)).toEqual([
+        '2 masters',
+        '1 of 1 replicas follow redis1 with the link up',
+      ]);
+      expect(followProblems(links({ redis3: { ...replicaLink(1240), masterHost: 'redis2' } }), 2)).toEqual([
+        '1 of 2 replicas follow redis1 with the link up',
+      ]);
+      expect(followProblems(links({ redis1: { ...primaryLink(1240), connectedSlaves: 1 } }), 2)).toEqual([
+        'redis1 has 1 connected replicas',
+      ]);
+    });
   });
 
   describe('mechanism: the links', () => {
