@@ -7,6 +7,7 @@ import { completions, type Evidence } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import type { StartedRedis } from '../../stacks/redis/stack.ts';
 
+export * from '../../src/checkers/failover.ts';
 export * from '../../src/kit.ts';
 export { classify, RedisClient, RedisError, withDirect } from '../../stacks/redis/client.ts';
 export { sentinelProblems } from '../../stacks/redis/health.ts';

@@ -99,12 +99,7 @@ export default defineLab({
           { timeoutMs: 5000, intervalMs: 100 },
         );
         const last = views ?? (await r.links());
-        lab.observe(
-          'links',
-          last,
-          `${primary}: master at offset ${last[primary]?.offset}; ` +
-            replicas.map((n) => `${n}: link ${last[n]?.masterLinkStatus}, offset ${last[n]?.offset}`).join('; '),
-        );
+        lab.observe('links', last, describeLinks(last));
       },
       { vars: { primary, replicas: replicas.join(' and ') }, commands: [redisCli(r, primary, 'INFO replication')] },
     );
@@ -154,11 +149,7 @@ export default defineLab({
             withDirect(r.endpoint(n), async (c) => {
               const { ms, tries } = await w.readUntil(`client-${n}`, c, KEY, value, lab.params.maxReplicationMs);
               delays[n] = ms;
-              lab.say(
-                ms === null
-                  ? `${n} still does not return it after ${tries} reads`
-                  : `${n} returned it after ${tries} read(s), ${ms} ms`,
-              );
+              lab.say(`${n}: ${ms === null ? 'not returned' : `returned after ${ms} ms`}, ${tries} read(s)`);
             }),
           ),
         );

@@ -7,6 +7,7 @@ import {
   deliveryChecks,
   describeKeys,
   describeSentinelView,
+  failoverWithin,
   finalReadMissing,
   hostCli,
   idsOf,
@@ -17,7 +18,7 @@ import {
   redis,
   redisCli,
   sample,
-  sentinelProblems,
+  sentinelViewsProblems,
   untilFailover,
   withDirect,
 } from './kit.ts';
@@ -65,12 +66,7 @@ export default defineLab({
     },
     writes: { type: 'int', default: 100, min: 1, max: 10_000, describe: 'writes made while the replicas are cut off' },
     waitMs: { type: 'int', default: 200, min: 10, max: 5000, describe: 'wait variant: `WAIT 1 <ms>` during the cut' },
-    maxFailoverMs: {
-      type: 'int',
-      default: 6000,
-      min: 1000,
-      describe: 'the bound within which every Sentinel must name a new primary after the kill',
-    },
+    maxFailoverMs: { type: 'int', default: 6000, min: 1000, describe: 'bound on every Sentinel naming a new primary' },
   },
   variants: [{ variant: 'acks' }, { variant: 'wait' }],
   stack: redis,
@@ -79,74 +75,73 @@ export default defineLab({
     proof: {
       title: 'Sentinel and replication work before any fault',
       narration:
-        'Each Sentinel (SENTINEL MASTER / REPLICAS / SENTINELS mymaster) must name the same primary with no down ' +
-        'flag, use quorum {quorum}, list both replicas with their link ok and know the {others} other Sentinels - ' +
-        'without those it could not agree on a failover. A write on the primary must reach every replica (WAIT ' +
-        'counts them), and the primary must accept writes whatever its replicas do (min-replicas-to-write 0, the default).',
+        'Each Sentinel (SENTINEL MASTER / REPLICAS / SENTINELS mymaster) must name the same primary unflagged, use ' +
+        'quorum {quorum}, list both replicas with link ok and know the {others} other Sentinels, or they could not ' +
+        'agree on a failover; a probe write must reach every replica (WAIT counts them); and the primary must accept ' +
+        'writes whatever its replicas do (min-replicas-to-write 0, the default).',
     },
     connect: {
       title: 'The application connects through the Sentinels',
       narration:
-        'An application does not hard-code the primary: ioredis in Sentinel mode asks any Sentinel ' +
-        '`SENTINEL get-master-addr-by-name mymaster`, connects to the answer, and asks again whenever its ' +
-        'connection breaks. The Sentinels announce host names (redis1:6379), reached from this host through ports ' +
-        'published on 127.0.0.1: the client is given a NAT map. This is what the notes\' "Redis哨兵模式的主从集群" ' +
-        'consists of: three Sentinels watching one primary and its replicas.',
+        'ioredis in Sentinel mode asks a Sentinel `SENTINEL get-master-addr-by-name mymaster`, connects to the ' +
+        'answer and asks again whenever the connection breaks: no hard-coded primary. Sentinels announce host names ' +
+        '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map. This is what ' +
+        'the notes\' "Redis哨兵模式的主从集群" consists of: three Sentinels watching a primary and its replicas.',
     },
     before: {
       title: `${BEFORE} writes while the replicas keep up`,
       narration: (p) =>
         p.variant === 'wait'
-          ? 'Each write is followed by `WAIT {replicaCount} 2000`, which blocks until that many replicas acknowledged ' +
-            "this connection's earlier writes, or 2 s passed, and returns how many did. A write counts as confirmed " +
-            '(ok) only if a replica has it; here both do, so whichever Sentinel promotes has them.'
-          : 'Each write counts as done (ok) once the primary answers OK - what every client does by default. The ' +
-            'primary then streams it to the replicas, asynchronously.',
+          ? 'Each write is followed by `WAIT {replicaCount} 2000`: it returns how many replicas acknowledged this ' +
+            "connection's writes within 2 s. A write is confirmed (ok) only if a replica has it; here both do, so " +
+            'whichever Sentinel promotes has them.'
+          : 'A write is done (ok) once the primary answers OK, as every client does by default; the primary then ' +
+            'streams it to the replicas, asynchronously.',
     },
     cut: {
       title: 'Cut the replicas off from {primary}',
       narration:
-        'iptables inside {replicas} drops every packet to and from {primary}. The Sentinels still reach it and ' +
-        'the application still writes to it: from outside nothing is wrong. The replicas do not notice either ' +
-        '(master_link_status stays "up" until repl-timeout, 60 s). Only the offsets tell.',
+        'iptables inside {replicas} drops every packet to and from {primary}. Sentinels and the application still ' +
+        'reach it: from outside nothing is wrong, and the replicas keep master_link_status "up" until repl-timeout ' +
+        '(60 s). Only the offsets tell.',
     },
     'cut-writes': {
       title: '{writes} writes during the cut',
       narration: (p) =>
         (p.variant === 'wait'
-          ? `Each write is followed by \`WAIT 1 ${p.waitMs}\`, which now returns 0: no replica has it, so it is ` +
-            'recorded as unknown (info), not confirmed. WAIT only counts replicas: had Sentinel promoted one WAIT did ' +
-            'not count (WAIT 1 with two replicas), or the replicas lost it (a restart without persistence), a ' +
-            'confirmed write would be lost all the same. '
-          : 'Each write gets OK from {primary}: acknowledged (ok). ') +
+          ? `Each is followed by \`WAIT 1 ${p.waitMs}\`, now 0: no replica has it, so it is unknown (info), not ` +
+            'confirmed. WAIT only counts: had Sentinel promoted a replica it did not count (WAIT 1 of two), or the ' +
+            'replicas lost it (a restart without persistence), a confirmed write would be lost all the same. '
+          : 'Each gets OK from {primary}: acknowledged (ok). ') +
         'With `min-replicas-to-write 1` and `min-replicas-max-lag 2` the primary would refuse writes (NOREPLICAS) ' +
-        '2-3 s into the cut: the loss is bounded to those seconds, not removed (try `midlab up redis --param ' +
+        '2-3 s into the cut: the loss bounded to those seconds, not removed (`midlab up redis --param ' +
         'minReplicasToWrite=1`; the default max lag is 10 s).',
     },
     'prove-cut': {
       title: 'Prove the replicas did not get them',
       narration:
-        'DBSIZE counts keys, replication offsets count bytes of the stream: the primary holds {writes} keys more ' +
-        'than each replica, whose offset stopped at the cut; it sees them fall silent (lag grows) yet accepts ' +
-        'writes. The notes\' "冗余法" (one copy may be lost) holds only for data the copies already have.',
+        'DBSIZE counts keys, offsets count bytes of stream: the primary holds {writes} keys more than each replica, ' +
+        "whose offset stopped at the cut, and sees them fall silent (lag grows) yet accepts writes. The notes' " +
+        '"冗余法" (one copy may be lost) holds only for data the copies already have.',
     },
     kill: {
       title: 'Kill the primary ({primary})',
       narration:
-        'SIGKILL. Each Sentinel marks {primary} down (+sdown) once down-after-milliseconds (2000 ms here, 30000 in ' +
-        'production) pass since its last reply - pings are a second apart, so that may predate the kill by a ' +
-        'second. Once {quorum} of {sentinels} agree (+odown), a majority elects one Sentinel leader, which picks ' +
-        'the best replica (priority, offset, run id), sends it REPLICAOF NO ONE and repoints the others ' +
-        "(+switch-master). Both replicas stopped at the same offset: either may win, neither has the cut's " +
-        'writes. Expected: every Sentinel names it within {maxFailoverMs} ms. (A split vote retries after twice ' +
-        'failover-timeout, 20 s here, and misses the bound.)',
+        'SIGKILL. Each Sentinel flags it down (+sdown) down-after-milliseconds (2000 ms here, 30000 in production) ' +
+        'after its last reply, which may predate the kill by a second (pings are a second apart). Once {quorum} of ' +
+        '{sentinels} agree (+odown), a majority elects a leader Sentinel; it picks the best replica (priority, ' +
+        'offset, run id), sends it REPLICAOF NO ONE and repoints the others (+switch-master). Both replicas stopped ' +
+        "at the same offset: either may win; neither has the cut's writes. Expected: every Sentinel names it within " +
+        '{maxFailoverMs} ms (a split vote retries after twice failover-timeout, 20 s here, and misses that).',
     },
     follow: {
       title: 'The Sentinel-aware client follows',
       narration:
-        'ioredis asks the Sentinels again, connects to the new primary and checks its role; queued commands wait ' +
-        '(here up to 30 s). Its "All sentinels are unreachable" meanwhile means no Sentinel has named a reachable ' +
-        'primary yet. One more write through the same client shows where it lands.',
+        'ioredis asks the Sentinels again and connects to the new primary once its role is master; queued commands ' +
+        'wait (up to 30 s). "All sentinels are unreachable" meanwhile means no Sentinel named a reachable primary ' +
+        'yet. A write through the same client shows where it lands. Healed, {primary} restarts as an empty primary ' +
+        '(no persistence, its original redis.conf: a client going to it directly sees no data) until Sentinel, ' +
+        'which lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
     },
   },
   async mechanism(lab) {
@@ -159,21 +154,20 @@ export default defineLab({
       async () => {
         const agreed = await r.agreedPrimary();
         if (!agreed.done) return reasons.push(`the Sentinels do not agree on a primary: ${agreed.seen}`);
-        const primary = agreed.value;
-        lab.observe('primaryBefore', primary, `all ${r.sentinels.length} Sentinels name ${primary} as the primary`);
+        const primary = lab.observe('primaryBefore', agreed.value, `every Sentinel names ${agreed.value} the primary`);
         const replicas = r.dataNodes.filter((n) => n !== primary);
         const views = await Promise.all(r.sentinels.map((s) => r.sentinelView(s)));
         lab.observe('sentinels', views, views.map(describeSentinelView).join('; '));
-        for (const v of views) {
-          reasons.push(...sentinelProblems(v, primary, replicas, r.sentinels.length - 1));
-          if (v.quorum !== r.layout.quorum) reasons.push(`${v.sentinel} uses quorum ${v.quorum}, not ${vars.quorum}`);
-        }
+        reasons.push(...sentinelViewsProblems(views, primary, replicas, r.layout.quorum));
         const min = await withDirect(r.endpoint(primary), (c) => c.configGet('min-replicas-to-write'));
         if (min !== '0')
           reasons.push(`min-replicas-to-write is ${min} on ${primary}: writes in the cut would be refused`);
         const probe = await new RedisWorkload(lab.history, r).probe(primary, replicas, PROBE_KEY);
-        const said = `WAIT ${replicas.length} 2000 after a probe write: ${probe.acked} replica(s) acknowledged it`;
-        lab.observe('probeWait', probe.acked, said);
+        lab.observe(
+          'probeWait',
+          probe.acked,
+          `WAIT ${replicas.length} 2000 after a probe write: ${probe.acked} acknowledged it`,
+        );
         reasons.push(...probe.problems);
         if (!reasons.length) lab.say(`the probe write is on ${replicas.join(' and ')}: replication is on`);
       },
@@ -198,30 +192,20 @@ export default defineLab({
       },
       { commands: [hostCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster')] },
     );
+    const write = (prefix: string, n: number, width: number, confirm: { replicas: number; timeoutMs: number }) =>
+      w.writeIds('app', app, prefix, n, width, wait ? confirm : undefined);
     try {
       await lab.step(
         'before',
         async () => {
-          await w.writeIds(
-            'app',
-            app,
-            'before',
-            BEFORE,
-            2,
-            wait ? { replicas: replicas.length, timeoutMs: 2000 } : undefined,
-          );
+          await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
           const target = (await r.replication(primary)).masterReplOffset;
-          const offsets = await lab.until('the replicas to apply every write', () => r.caughtUp(replicas, target), {
-            timeoutMs: 10_000,
-            intervalMs: 50,
-          });
-          lab.observe(
-            'caughtUp',
-            offsets && Object.fromEntries([[primary, target], ...replicas.map((n, i) => [n, offsets[i]])]),
-            offsets
-              ? `every replica has applied the stream up to offset ${target}: the ${BEFORE} writes are on all ${r.dataNodes.length} nodes`
-              : `the replicas did not reach offset ${target} within 10 s`,
-          );
+          const caughtUp = () => r.caughtUp(primary, replicas, target);
+          const offsets = await lab.until('every write applied', caughtUp, { timeoutMs: 10_000, intervalMs: 50 });
+          const said = offsets
+            ? `every replica at offset ${target}: the ${BEFORE} writes are on all nodes`
+            : 'not in 10 s';
+          lab.observe('caughtUp', offsets, said);
         },
         { vars },
       );
@@ -237,19 +221,8 @@ export default defineLab({
       await lab.step(
         'cut-writes',
         async () => {
-          const t = await w.writeIds(
-            'app',
-            app,
-            'cut',
-            p.writes,
-            4,
-            wait ? { replicas: 1, timeoutMs: p.waitMs } : undefined,
-          );
-          lab.observe(
-            'cutWrites',
-            t,
-            `${p.writes} writes: ${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`,
-          );
+          const t = await write('cut', p.writes, 4, { replicas: 1, timeoutMs: p.waitMs });
+          lab.observe('cutWrites', t, `${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`);
         },
         { vars },
       );
@@ -257,14 +230,8 @@ export default defineLab({
         'prove-cut',
         async () => {
           // The primary notices before anyone: its replicas' acknowledgements (one a second) stop.
-          const lags = await lab.until(
-            `${primary} to see its replicas silent for 2 s`,
-            () => r.silent(primary, replicas.length, 2),
-            {
-              timeoutMs: 15_000,
-              intervalMs: 100,
-            },
-          );
+          const silent = () => r.silent(primary, replicas.length, 2);
+          const lags = await lab.until('the replicas silent for 2 s', silent, { timeoutMs: 15_000, intervalMs: 100 });
           if (lags)
             lab.observe('silentFor', lags, `${primary} last heard from its replicas ${lags.join(' and ')} s ago`);
           const view = await r.data(primary, replicas);
@@ -279,19 +246,12 @@ export default defineLab({
           const { chosen, ms, answers } = await untilFailover(lab, primary, Date.now());
           lab.observe('sentinelAnswers', answers);
           lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
-          lab.observe(
-            'failoverMs',
-            ms ?? null,
-            ms === undefined
-              ? 'the Sentinels did not agree on a new primary within 30 s'
-              : `the Sentinels agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`,
-          );
+          const said = chosen
+            ? `agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`
+            : 'none in 30 s';
+          lab.observe('failoverMs', ms ?? null, `the Sentinels ${said}`);
           for (const line of await r.failoverLog()) lab.say(line);
-          if (wait && chosen)
-            lab.say(
-              `WAIT counted both replicas for the ${BEFORE} writes before the cut, so ${chosen} has them: they ` +
-                'survive because Sentinel promoted a replica WAIT counted, which is all WAIT can bound.',
-            );
+          if (wait && chosen) lab.say(`WAIT counted both replicas for the writes before the cut: ${chosen} has them`);
           return chosen ?? primary;
         },
         {
@@ -311,13 +271,8 @@ export default defineLab({
           const said = `the write went to ${endpointNode} (which calls itself ${announced}): ${op.type}`;
           lab.observe('clientNodeAfter', { endpointNode, announced, write: op.type }, said);
           if (app.lastError) lab.say(`ioredis' last complaint while it searched: "${app.lastError}"`);
-          lab.say(
-            `In the heal phase ${primary} is started again. With no persistence and its original redis.conf it comes ` +
-              'back as an empty primary; a client that went to it directly would see no data. Sentinel, which ' +
-              `still lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from ${newPrimary}.`,
-          );
         },
-        { commands: [hostCli(r, newPrimary, 'DBSIZE')] },
+        { vars: { primary, newPrimary }, commands: [hostCli(r, newPrimary, 'DBSIZE')] },
       );
     } finally {
       app.close();
@@ -349,14 +304,12 @@ export default defineLab({
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicaViews = Object.entries(cut?.replicas ?? {});
     const checks: Check[] = [
-      check(
+      failoverWithin(
         `the Sentinels agree on a new primary within ${p.maxFailoverMs} ms`,
-        typeof after === 'string' && after !== before && typeof ms === 'number' && ms <= p.maxFailoverMs,
+        { before, after, ms },
+        p.maxFailoverMs,
         `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms of the kill`,
-        typeof ms === 'number'
-          ? `${String(after)} after ${ms} ms (was ${String(before)})`
-          : `no agreement on a new primary (was ${String(before)}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
-        { failoverMs: ms },
+        `no agreement on a new primary (was ${before}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
       ),
       check(
         'the replicas did not receive the writes made during the cut',

@@ -6,6 +6,7 @@ import {
   type Member,
   observed,
   proveRoles,
+  readThrough,
   srvrCommand,
   unobserved,
   ZkWorkload,
@@ -120,9 +121,6 @@ export default defineLab({
     const leaders = modes.filter((m) => m === 'leader').length;
     const followers = modes.filter((m) => m === 'follower').length;
     const participants = (seen.members ?? []).filter((m) => m.role === 'participant').map((m) => m.host);
-    const reads = completions(ev.ops, 'read');
-    const fresh = reads.filter((r) => r.type === 'ok' && r.value === seen.written);
-    const readers = new Set(fresh.map((r) => r.node));
     const missing = completions(ev.ops, 'read-missing')[0];
     return [
       seen.modes === undefined
@@ -139,12 +137,7 @@ export default defineLab({
         'zk1, zk2, zk3',
         `${participants.length}: ${participants.join(', ')}`,
       ),
-      check(
-        'a value written through zk1 is read through every node',
-        seen.written !== undefined && readers.size === 3,
-        `"${String(seen.written)}" read through zk1, zk2 and zk3`,
-        `${fresh.length} of ${reads.length} reads returned it (through ${[...readers].join(', ') || 'none'})`,
-      ),
+      readThrough(ev, 'a value written through zk1 is read through every node', seen.written, ['zk1', 'zk2', 'zk3']),
       check(
         'a missing znode gives a clean "no node" error',
         missing?.type === 'fail' && /no node/i.test(missing.error ?? ''),

@@ -16,11 +16,10 @@ import {
 
 const PATH = '/services/demo/instance-1';
 
+/** What the lab observes (the mechanism also records `negotiatedTimeoutMs`, its probe session's timeout). */
 interface Seen {
-  /** The timeout the servers granted the lab's own probe session in the mechanism. */
-  negotiatedTimeoutMs: number;
   tickMs: number;
-  /** The timeout the service's own session got. */
+  /** The service's own session: its timeout, its id, and its id after the move. */
   sessionTimeoutMs: number;
   sessionId: string;
   sessionAfterMove: string;
@@ -38,14 +37,13 @@ export default defineLab({
   teaches:
     'a client survives its server dying by moving to another within the session timeout; once the service stops heartbeating, its ephemeral znode is removed after the timeout and watchers are told',
   notes:
-    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" (seed lines 164-184) - services register ' +
-    'their address in the tree (服务注册, 服务发现). The registration is an ephemeral znode: it lives exactly as long as the session of the ' +
-    "service that created it. The notes do not say when it goes: ZooKeeper's programmer's guide (\"ZooKeeper " +
-    'Sessions") has the server grant a timeout between 2 and 20 ticks, and expire the session once it has heard ' +
-    "nothing for that long; the client pings after a third of it. The notes' zoo.cfg (lines 264-268) calls " +
-    'tickTime the heartbeat unit; it is also the unit of the granted timeout. The lab checks the granted timeout is the one ' +
-    "asked for before anything else. It finds the service's server with `cons`, a four-letter word that since 3.5.3 " +
-    'answers only when whitelisted (seed lines 524-537; the stack lists it in 4lw.commands.whitelist).',
+    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" (seed lines 164-184) - services register their ' +
+    'address in the tree (服务注册, 服务发现), as an ephemeral znode that lives exactly as long as its session. The notes ' +
+    'do not say when it goes: the programmer\'s guide ("ZooKeeper Sessions") has the server grant a timeout of 2 to 20 ' +
+    'ticks and expire the session once it has heard nothing for that long; the client pings after a third of it. The ' +
+    "notes' zoo.cfg (lines 264-268) calls tickTime the heartbeat unit; it is also the granted timeout's unit (the lab " +
+    "first checks it granted the timeout asked for). The service's server is found with `cons`, a four-letter word " +
+    'answered since 3.5.3 only when whitelisted (seed lines 524-537; the stack whitelists it).',
   params: {
     sessionTimeoutMs: {
       type: 'int',
@@ -68,26 +66,24 @@ export default defineLab({
     register: {
       title: 'A service registers itself',
       narration:
-        'A separate process (the "service") opens a session with a {sessionTimeoutMs} ms timeout and creates the ' +
-        `ephemeral znode ${PATH}. It pings its server every third of the timeout to keep the session alive.`,
+        'A separate process (the "service") opens a session with a {sessionTimeoutMs} ms timeout, creates the ' +
+        `ephemeral znode ${PATH} and pings its server every third of the timeout to keep the session alive.`,
     },
     'kill-server': {
       title: "Kill the service's server ({server})",
       narration:
-        'The service is connected to {server}. Killing that server closes the connection; the client library ' +
-        'reconnects to another server with the same session, so the registration stays. Only the session ' +
-        'timeout matters, not which server holds the connection. (Seen here: usually within 0.2 s, but in some ' +
-        'runs about 1.4 s, a third of the timeout: most likely the close did not reach the client through the port ' +
-        'proxy, and it noticed only when its next ping failed.)',
+        'Killing {server} closes the connection; the client library reconnects to another server with the same ' +
+        'session, so the registration stays: only the session timeout matters, not which server holds it. (Seen ' +
+        'here: usually within 0.2 s, in some runs about 1.4 s, a third of the timeout: most likely the close did not ' +
+        'reach the client through the port proxy, and it noticed only when its next ping failed.)',
     },
     'stop-service': {
       title: '{Stop} the service itself',
       narration:
-        'Now the service stops heartbeating (a frozen or crashed process). The servers cannot tell "slow" from ' +
-        '"dead": they wait out the session timeout, counted from the last ping (which may be up to a third of ' +
-        'the timeout before the fault), then expire the session, delete its ephemeral znodes and notify watchers: ' +
-        'here between {earliest} and {latest} ms after it stops (2/3 of {sessionTimeoutMs} ms at the earliest; at ' +
-        `the latest the timeout, two ticks of {tickMs} ms and ${LATE_SLACK_MS} ms of slack).`,
+        'The service stops heartbeating (frozen or crashed). The servers cannot tell "slow" from "dead": they wait ' +
+        'out the session timeout from the last ping (up to a third of it before the fault), then expire the ' +
+        'session, delete its ephemeral znodes and notify watchers: here {earliest} to {latest} ms after it stops ' +
+        `(2/3 of {sessionTimeoutMs} ms; at the latest the timeout, two ticks of {tickMs} ms and ${LATE_SLACK_MS} ms slack).`,
     },
   },
   async mechanism(lab) {
@@ -99,10 +95,7 @@ export default defineLab({
     const granted = await zk.grantedTimeout(asked);
     lab.observe('negotiatedTimeoutMs', granted, `asked for a ${asked} ms session timeout, granted ${granted} ms`);
     if (granted !== asked)
-      problems.push(
-        `the servers granted a ${granted} ms session timeout, not the ${asked} ms asked for ` +
-          `(allowed: 2..20 ticks of ${tick} ms)`,
-      );
+      problems.push(`granted ${granted} ms, not the ${asked} ms asked for (2..20 ticks of ${tick} ms)`);
     if (!(tick > 0)) problems.push('conf did not say the tickTime');
     return problems;
   },
@@ -117,11 +110,7 @@ export default defineLab({
         'register',
         async () => {
           const e = await service.registered();
-          lab.observe(
-            'sessionTimeoutMs',
-            e.timeoutMs,
-            `registered with session ${e.sessionId}, timeout ${e.timeoutMs} ms`,
-          );
+          lab.observe('sessionTimeoutMs', e.timeoutMs, `registered: session ${e.sessionId}, timeout ${e.timeoutMs} ms`);
           lab.observe('sessionId', e.sessionId);
           return e;
         },
@@ -135,19 +124,14 @@ export default defineLab({
       await lab.step(
         'kill-server',
         async () => {
-          const moved = service.nextConnection();
-          const killedAt = Date.now();
+          const moved = service.reconnection(p.sessionTimeoutMs + 5000);
           await lab.faults.kill(server);
-          const e = await within(p.sessionTimeoutMs + 5000, moved);
-          if (e) {
-            const ms = e.t - killedAt;
-            lab.observe(
-              'reconnectMs',
-              ms,
-              `the service reconnected to ${await zk.serverOf(e.sessionId)} after ${ms} ms`,
-            );
+          const e = await moved;
+          if (!e) lab.warn(`the service did not reconnect within ${p.sessionTimeoutMs + 5000} ms`);
+          else {
+            lab.observe('reconnectMs', e.ms, `reconnected to ${await zk.serverOf(e.sessionId)} after ${e.ms} ms`);
             lab.observe('sessionAfterMove', e.sessionId);
-          } else lab.warn(`the service did not reconnect within ${p.sessionTimeoutMs + 5000} ms`);
+          }
           const present = await w.exists(PATH);
           lab.observe('presentAfterMove', present, `${PATH} ${present ? 'is still registered' : 'is gone'}`);
           await lab.faults.start(server);
@@ -205,13 +189,10 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const { sessionTimeoutMs: timeout, reconnectMs: reconnect, deletedAfterMs: deleted } = seen;
+    const missing = seen.tickMs === undefined ? 'the tickTime' : 'the stop of the service';
     if (seen.tickMs === undefined || seen.presentBeforeTimeout === undefined)
       return [
-        unobserved(
-          'the registration went after the session timeout, not before',
-          'the service stopped, the znode watched',
-          seen.tickMs === undefined ? 'the tickTime' : 'the stop of the service',
-        ),
+        unobserved('the registration went after the session timeout, not before', 'the service stopped', missing),
       ];
     const { earliest, latest } = expiryWindow(p.sessionTimeoutMs, seen.tickMs);
     return [

@@ -1,12 +1,14 @@
 // What a ZooKeeper lab imports: the engine's lab kit, the stack, its recorded workload,
 // and the pieces the ZooKeeper labs share (commands to try, the role proof, waits, checks).
-import type { Check } from '../../src/checkers/check.ts';
+import { availability } from '../../src/checkers/availability.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import type { Evidence } from '../../src/engine/history.ts';
+import { completions, type Evidence, invokedBetween, outcomes } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { describeModes, roleProblems } from '../../stacks/zookeeper/roles.ts';
 import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
 
+export * from '../../src/checkers/failover.ts';
 export * from '../../src/kit.ts';
 export { ZkClient, ZkError } from '../../stacks/zookeeper/client.ts';
 export * from '../../stacks/zookeeper/roles.ts';
@@ -93,5 +95,26 @@ export function writesKept(ev: Evidence): Check[] {
     delivery(ev.ops, { send: 'write', receive: 'read-all' }),
     { loss: 'forbidden', duplicates: 'allowed' },
     'writes',
+  );
+}
+
+/** Writes invoked from `from` on were acknowledged: the ensemble served again (with the availability windows). */
+export function writesServed(ev: Evidence, name: string, from: number, expected: string, when: string): Check {
+  const after = outcomes(invokedBetween(ev.ops, 'write', from, Number.POSITIVE_INFINITY));
+  return check(name, after.ok > 0, expected, `${after.ok} of ${after.total} writes invoked ${when} acknowledged`, {
+    windows: availability(ev.ops, ev.faults, 'write'),
+  });
+}
+
+/** A read (`read`) through each of `nodes` returned `value`. */
+export function readThrough(ev: Evidence, name: string, value: unknown, nodes: string[]): Check {
+  const reads = completions(ev.ops, 'read');
+  const fresh = reads.filter((r) => r.type === 'ok' && r.value === value);
+  const through = nodes.filter((n) => fresh.some((r) => r.node === n));
+  return check(
+    name,
+    value !== undefined && through.length === nodes.length,
+    `"${String(value)}" read through ${nodes.join(', ')}`,
+    `${fresh.length} of ${reads.length} reads returned it (through ${through.join(', ') || 'none'})`,
   );
 }

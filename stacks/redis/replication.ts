@@ -111,13 +111,13 @@ export async function dataView(r: StartedRedis, primary: string, replicas: strin
   return view;
 }
 
-/** One line per node: the primary with its replica count, each replica with the primary it follows. */
+/** Per node: the primary with its replica count, each replica with its primary and link; each one's offset. */
 export function describeLinks(views: Record<string, LinkView>): string {
   return Object.entries(views)
     .map(([n, v]) =>
       v.role === 'master'
-        ? `${n}: master with ${v.connectedSlaves} replicas`
-        : `${n}: replica of ${v.masterHost}, link ${v.masterLinkStatus}`,
+        ? `${n}: master with ${v.connectedSlaves} replicas, offset ${v.offset}`
+        : `${n}: replica of ${v.masterHost}, link ${v.masterLinkStatus}, offset ${v.offset}`,
     )
     .join('; ');
 }

@@ -115,13 +115,13 @@ export class StartedRedis implements StartedStack {
   }
 
   /**
-   * A probe for `lab.until`: done with each replica's applied offset once every one has
-   * applied `primary`'s stream up to `target`.
+   * A probe for `lab.until`: once every replica has applied `primary`'s stream up to
+   * `target`, done with each node's offset (the primary's: `target`).
    */
-  async caughtUp(replicas: string[], target: number): Promise<Probe<number[]>> {
+  async caughtUp(primary: string, replicas: string[], target: number): Promise<Probe<Record<string, number>>> {
     const got = await Promise.all(replicas.map(async (n) => (await this.replication(n)).slaveReplOffset ?? 0));
     return got.every((o) => o >= target)
-      ? { done: true, value: got }
+      ? { done: true, value: Object.fromEntries([[primary, target], ...replicas.map((n, i) => [n, got[i] ?? 0])]) }
       : { done: false, seen: `offsets ${got} < ${target}` };
   }
 

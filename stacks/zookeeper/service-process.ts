@@ -51,13 +51,19 @@ export class ServiceProcess {
     );
   }
 
-  /** Resolves with the next reconnection of the service's client. */
-  nextConnection(): Promise<ServiceEvent> {
-    return new Promise((resolve) => {
+  /**
+   * The next reconnection of the service's client, counted from now: its session id and
+   * the ms it took, or undefined when none comes within `withinMs`.
+   */
+  reconnection(withinMs: number): Promise<{ sessionId: string; ms: number } | undefined> {
+    const from = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    return new Promise<{ sessionId: string; ms: number } | undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), withinMs);
       this.next = (e) => {
-        if (e.event === 'connected') resolve(e);
+        if (e.event === 'connected') resolve({ sessionId: e.sessionId, ms: e.t - from });
       };
-    });
+    }).finally(() => clearTimeout(timer));
   }
 
   signal(sig: 'SIGSTOP' | 'SIGKILL'): void {

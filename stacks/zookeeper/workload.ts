@@ -1,5 +1,5 @@
 import type { History, Op } from '../../src/engine/history.ts';
-import { sleep } from '../../src/runtime/poll.ts';
+import { type Probe, sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient, ZkError } from './client.ts';
 import type { StartedZooKeeper } from './stack.ts';
 
@@ -98,6 +98,12 @@ export class ZkWriter {
         await sleep(intervalMs);
       }
     })();
+  }
+
+  /** A probe for `lab.until`: done once more than `n` writes have been acknowledged. */
+  async acknowledgedMoreThan(n: number): Promise<Probe<number>> {
+    const a = this.acknowledged;
+    return a > n ? { done: true, value: a } : { done: false, seen: `${a} acknowledged` };
   }
 
   /** One identified write; returns whether it was acknowledged. */
