@@ -24,7 +24,10 @@ export class ServiceProcess {
   private readonly events: ServiceEvent[] = [];
   private next: ((e: ServiceEvent) => void) | undefined;
 
+  private readonly zk: StartedZooKeeper;
+
   constructor(zk: StartedZooKeeper, path: string, sessionTimeoutMs: number) {
+    this.zk = zk;
     this.child = spawn(process.execPath, [SERVICE, zk.connectString(), path, String(sessionTimeoutMs)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -39,9 +42,12 @@ export class ServiceProcess {
     });
   }
 
-  /** The registration; throws when there is none in `timeoutMs` (on a healthy ensemble: a broken run). */
-  registered(timeoutMs = 15_000): Promise<ServiceEvent> {
-    return waitUntil(
+  /**
+   * The registration, and the server its session is on (from `cons`); throws when there is
+   * none in `timeoutMs` (on a healthy ensemble: a broken run, not a lesson).
+   */
+  async registered(timeoutMs = 15_000): Promise<ServiceEvent & { server: string }> {
+    const e = await waitUntil(
       'the service to register',
       async () => {
         const r = this.events.find((x) => x.event === 'registered');
@@ -49,6 +55,7 @@ export class ServiceProcess {
       },
       { timeoutMs, intervalMs: 50 },
     );
+    return { ...e, server: await this.zk.waitServerOf(e.sessionId) };
   }
 
   /**

@@ -202,9 +202,17 @@ export class StartedZooKeeper implements StartedStack {
     );
   }
 
-  /** The session timeout the servers grant a client asking for `askedMs` (they allow 2..20 ticks). */
-  grantedTimeout(askedMs: number): Promise<number> {
-    return this.withClient(undefined, async (c) => c.sessionTimeoutMs, { sessionTimeoutMs: askedMs });
+  /**
+   * The session terms the servers offer: their tickTime, the timeout they grant a client
+   * asking for `askedMs` (they allow 2..20 ticks), and why that is not what was asked.
+   */
+  async sessionTerms(askedMs: number): Promise<{ tickMs: number; grantedMs: number; problems: string[] }> {
+    const tickMs = await this.tickMs();
+    const grantedMs = await this.withClient(undefined, async (c) => c.sessionTimeoutMs, { sessionTimeoutMs: askedMs });
+    const problems = tickMs > 0 ? [] : ['conf did not say the tickTime'];
+    if (grantedMs !== askedMs)
+      problems.unshift(`granted ${grantedMs} ms, not the ${askedMs} ms asked for (2..20 ticks of ${tickMs} ms)`);
+    return { tickMs, grantedMs, problems };
   }
 
   /** Each node's mode, or "down" when it does not answer, "not serving" when it answers without a mode. */

@@ -3,7 +3,7 @@ import replicationLab, { READONLY_ERROR } from '../../scenarios/redis/replicatio
 import failoverLab from '../../scenarios/redis/sentinel-failover.ts';
 import { sentinelProblems } from '../../stacks/redis/health.ts';
 import { followProblems, type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
-import type { SentinelView } from '../../stacks/redis/sentinel.ts';
+import { type SentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 const primaryLink = (offset: number, lagging = offset): LinkView => ({
@@ -338,6 +338,16 @@ describe('redis/sentinel-failover', () => {
     const problems = (v: SentinelView) => sentinelProblems(v, 'redis1', ['redis2', 'redis3'], 2);
     it('holds when the Sentinel sees the primary, both replicas and the two other Sentinels', () => {
       expect(problems(view())).toEqual([]);
+    });
+    it('all three views: each must also use the quorum the lab configured', () => {
+      const three = [view(), view({ sentinel: 'sentinel2' }), view({ sentinel: 'sentinel3', quorum: 1 })];
+      expect(sentinelViewsProblems(three.slice(0, 2), 'redis1', ['redis2', 'redis3'], 2)).toEqual([
+        'sentinel1 knows 2 other Sentinels, not 1',
+        'sentinel2 knows 2 other Sentinels, not 1',
+      ]);
+      expect(sentinelViewsProblems(three, 'redis1', ['redis2', 'redis3'], 2)).toEqual([
+        'sentinel3 uses quorum 1, not 2',
+      ]);
     });
     it('names a down primary, a missing replica, a replica link down, a Sentinel it never heard of', () => {
       expect(problems(view({ flags: 'master,s_down' }))).toEqual(['sentinel1 sees redis1 with flags master,s_down']);
