@@ -16,10 +16,9 @@ import {
 
 const PATH = '/services/demo/instance-1';
 
-/** What the lab observes (the mechanism also records `negotiatedTimeoutMs`, its probe session's timeout). */
 interface Seen {
   tickMs: number;
-  /** The service's own session: its timeout, its id, its id after the move, and the ms the move took. */
+  /** The service's session (the mechanism's probe session: negotiatedTimeoutMs): timeout, id, id after the move. */
   sessionTimeoutMs: number;
   sessionId: string;
   sessionAfterMove: string;
@@ -36,13 +35,12 @@ export default defineLab({
   teaches:
     'a client survives its server dying by moving to another within the session timeout; once the service stops heartbeating, its ephemeral znode is removed after the timeout and watchers are told',
   notes:
-    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" (seed lines 164-184) - services register their ' +
-    'address in the tree (服务注册, 服务发现), as an ephemeral znode that lives exactly as long as its session. The notes ' +
-    'do not say when it goes: the programmer\'s guide ("ZooKeeper Sessions") has the server grant a timeout of 2 to 20 ' +
-    'ticks and expire the session once it has heard nothing for that long; the client pings after a third of it. The ' +
-    "notes' zoo.cfg (lines 264-268) calls tickTime the heartbeat unit; it is also the granted timeout's unit (the lab " +
-    "first checks it granted the timeout asked for). The service's server is found with `cons`, a four-letter word " +
-    'answered since 3.5.3 only when whitelisted (seed lines 524-537; the stack whitelists it).',
+    'Notes, ZooKeeper chapter: "Zookeeper解决的问题" / "Zookeeper的功能" (seed lines 164-184): services register their ' +
+    'address (服务注册, 服务发现) as an ephemeral znode, which lives as long as its session. When it goes, the notes do not ' +
+    'say: the programmer\'s guide ("ZooKeeper Sessions") has the server grant 2 to 20 ticks and expire a session silent ' +
+    "that long; the client pings after a third of it. The notes' zoo.cfg (lines 264-268) calls tickTime the heartbeat " +
+    "unit; it is the unit of the granted timeout too. `cons` finds the service's server: since 3.5.3 it answers only " +
+    'when whitelisted (seed lines 524-537; the stack does).',
   params: {
     sessionTimeoutMs: {
       type: 'int',
@@ -94,8 +92,7 @@ export default defineLab({
     return [...problems, ...t.problems];
   },
   async run(lab) {
-    const zk = lab.stack;
-    const p = lab.params;
+    const { stack: zk, params: p } = lab;
     const service = new ServiceProcess(zk, PATH, p.sessionTimeoutMs);
     let w: ZkClient | undefined;
     try {
@@ -119,11 +116,9 @@ export default defineLab({
           const moved = service.reconnection(p.sessionTimeoutMs + 5000);
           await lab.faults.kill(server);
           const e = await moved;
-          if (!e) lab.warn(`the service did not reconnect within ${p.sessionTimeoutMs + 5000} ms`);
-          else {
-            lab.observe('reconnectMs', e.ms, `reconnected to ${await zk.serverOf(e.sessionId)} after ${e.ms} ms`);
-            lab.observe('sessionAfterMove', e.sessionId);
-          }
+          if (e) lab.observe('sessionAfterMove', e.sessionId, `reconnected to ${await zk.serverOf(e.sessionId)}`);
+          if (e) lab.observe('reconnectMs', e.ms, `after ${e.ms} ms`);
+          else lab.warn(`the service did not reconnect within ${p.sessionTimeoutMs + 5000} ms`);
           const present = await watcher.exists(PATH);
           lab.observe('presentAfterMove', present, `${PATH} ${present ? 'is still registered' : 'is gone'}`);
           await lab.faults.start(server);
@@ -142,8 +137,8 @@ export default defineLab({
           const stoppedAt = Date.now();
           service.signal(freeze ? 'SIGSTOP' : 'SIGKILL');
           lab.faults.note(freeze ? 'pause' : 'kill', ['service'], `${freeze ? 'froze' : 'killed'} the service`);
-          const half = (p.sessionTimeoutMs * 2) / 3 - 300;
-          await sleep(Math.max(0, half));
+          const half = Math.max(0, (p.sessionTimeoutMs * 2) / 3 - 300);
+          await sleep(half);
           const still = await watcher.exists(PATH);
           lab.observe('presentBeforeTimeout', still, `${Math.round(half)} ms after: ${still ? 'still there' : 'gone'}`);
           const at = await within(p.sessionTimeoutMs * 3, deleted);
@@ -161,11 +156,7 @@ export default defineLab({
     {
       before: 'kill-server',
       question: "The server the service is connected to is about to die. What happens to the service's registration?",
-      choices: [
-        'it disappears at once',
-        'it stays: the client moves to another server with the same session',
-        'it disappears after the session timeout',
-      ],
+      choices: ['gone at once', 'it stays: the client moves to another server, same session', 'gone after the timeout'],
       answer: (ev) => (observed<Seen>(ev).presentAfterMove === true ? 1 : 0),
     },
     {
