@@ -7,6 +7,7 @@ import { completions, type Evidence, invokedBetween, outcomes } from '../../src/
 import type { LabContext } from '../../src/engine/lab.ts';
 import { describeModes, roleProblems } from '../../stacks/zookeeper/roles.ts';
 import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
+import { ZkWorkload } from '../../stacks/zookeeper/workload.ts';
 
 export * from '../../src/checkers/failover.ts';
 export * from '../../src/kit.ts';
@@ -68,6 +69,13 @@ export async function untilLeader(lab: ZkLab, nodes: string[], intervalMs = 100)
     intervalMs,
   });
   return l ?? 'none';
+}
+
+/** The `final` of a lab whose writer wrote under `dir`: one read of every znode there (`read-all`). */
+export function finalReadOf(dir: string): (lab: ZkLab) => Promise<void> {
+  return async (lab) => {
+    await new ZkWorkload(lab.history, lab.stack).finalRead(dir);
+  };
 }
 
 /** Resolves with the value, or undefined after `ms`: a wait that does not decide. */

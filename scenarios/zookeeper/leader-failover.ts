@@ -1,6 +1,7 @@
 import {
   defineLab,
   failoverWithin,
+  finalReadOf,
   observed,
   proveRoles,
   sleep,
@@ -111,9 +112,7 @@ export default defineLab({
     );
     await lab.step('stop', () => writer.stop());
   },
-  async final(lab) {
-    await new ZkWorkload(lab.history, lab.stack).finalRead(DIR);
-  },
+  final: finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-leader',

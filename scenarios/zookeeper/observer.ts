@@ -8,11 +8,11 @@ import {
   proveRoles,
   readThrough,
   roleProblems,
+  serving,
   sleep,
   srvrCommand,
   unobserved,
   untilNotServing,
-  ZkClient,
   ZkWorkload,
   zkCli,
   zookeeper,
@@ -112,26 +112,10 @@ export default defineLab({
         await sleep(SETTLE_MS);
         const later = await zk.modes(survivors);
         lab.observe('modesLater', later, `${SETTLE_MS} ms later: ${describeModes(later)}`);
-        for (const o of OBSERVERS) {
-          const c = await zk.client(o, { connectTimeoutMs: 3000 }).catch((e: Error) => e);
-          const write = { id: `no-quorum-${o}` };
-          if (!(c instanceof ZkClient)) {
-            w.refused(`reader-${o}`, 'read-no-quorum', o, c);
-            w.refused(`writer-${o}`, 'write-no-quorum', o, c, write);
-            continue;
-          }
-          try {
-            await w.get(`reader-${o}`, c, '/midlab-observer', 'read-no-quorum');
-            await w.create(`writer-${o}`, c, `/midlab-no-quorum-${o}`, o, 'write-no-quorum', write);
-          } finally {
-            c.close();
-          }
-        }
+        for (const o of OBSERVERS)
+          await w.readAndWrite(o, '/midlab-observer', `/midlab-no-quorum-${o}`, 'no-quorum', `no-quorum-${o}`);
       },
-      {
-        vars: { victims: victims.join(', '), survivors: survivors.join(', ') },
-        commands: [srvrCommand(zk, 'zk4')],
-      },
+      { vars: { victims: victims.join(', '), survivors: survivors.join(', ') }, commands: [srvrCommand(zk, 'zk4')] },
     );
   },
   predictions: [
@@ -155,22 +139,13 @@ export default defineLab({
     const forwarded = completions(ev.ops, 'write').filter((w) => w.type === 'ok');
     const without = seen.modesWithoutQuorum ?? {};
     const later = seen.modesLater ?? {};
-    const serving = (modes: Record<string, string>) =>
-      Object.entries(modes)
-        .filter(([, m]) => m !== 'not serving' && m !== 'down')
-        .map(([n, m]) => `${n}=${m}`);
     const lateReads = completions(ev.ops, 'read-no-quorum');
     const lateWrites = completions(ev.ops, 'write-no-quorum');
     const tried = (ops: typeof lateReads) => OBSERVERS.every((o) => ops.some((x) => x.node === o));
     const served = [...lateReads, ...lateWrites].filter((x) => x.type === 'ok');
+    const what = seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault";
     if (seen.modesBefore === undefined || seen.modesLater === undefined)
-      return [
-        unobserved(
-          'without a voting majority every survivor stops serving',
-          'roles read, two voters killed, the survivors watched',
-          seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault",
-        ),
-      ];
+      return [unobserved('without a voting majority every survivor stops serving', 'two voters killed, watched', what)];
     return [
       check(
         'the observers report observer and /zookeeper/config lists them as observers',

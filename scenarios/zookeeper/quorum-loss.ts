@@ -2,6 +2,7 @@ import {
   availability,
   check,
   defineLab,
+  finalReadOf,
   type Op,
   observed,
   outcomes,
@@ -121,9 +122,7 @@ export default defineLab({
       { vars },
     );
   },
-  async final(lab) {
-    await new ZkWorkload(lab.history, lab.stack).finalRead(DIR);
-  },
+  final: finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-two',

@@ -17,6 +17,13 @@ export function parseConfig(text: string): Member[] {
   return out;
 }
 
+/** The nodes that serve (neither "not serving" nor "down"), as `node=mode`. */
+export function serving(modes: Record<string, string>): string[] {
+  return Object.entries(modes)
+    .filter(([, m]) => m !== 'not serving' && m !== 'down')
+    .map(([n, m]) => `${n}=${m}`);
+}
+
 export function describeModes(modes: Record<string, string>): string {
   return Object.entries(modes)
     .map(([n, m]) => `${n}=${m}`)

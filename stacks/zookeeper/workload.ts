@@ -34,9 +34,24 @@ export class ZkWorkload {
     return this.record(process, f, undefined, client, () => client.get(path));
   }
 
-  /** An operation that could not even be sent (no session), recorded as failed. */
-  refused(process: string, f: string, node: string | undefined, err: unknown, value?: unknown): Op {
-    return this.history.invoke(process, f, value, node).fail(err);
+  /**
+   * Through a fresh session on `node` (`reader-<node>`, `writer-<node>`): a recorded get of
+   * `read` as `f`-read and create of `write` (`{ id }`) as `f`-write. A session that cannot
+   * open within `connectTimeoutMs` fails both: nothing was sent.
+   */
+  async readAndWrite(node: string, read: string, write: string, f: string, id: string, connectTimeoutMs = 3000) {
+    const c = await this.zk.client(node, { connectTimeoutMs }).catch((e: Error) => e);
+    if (!(c instanceof ZkClient)) {
+      this.history.invoke(`reader-${node}`, `read-${f}`, undefined, node).fail(c);
+      this.history.invoke(`writer-${node}`, `write-${f}`, { id }, node).fail(c);
+      return;
+    }
+    try {
+      await this.get(`reader-${node}`, c, read, `read-${f}`);
+      await this.create(`writer-${node}`, c, write, node, `write-${f}`, { id });
+    } finally {
+      c.close();
+    }
   }
 
   /** A steady writer of one znode per write under `dir`, through every server. */
