@@ -1,11 +1,19 @@
-import { check } from '../../src/checkers/check.ts';
-import { completions, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { sleep } from '../../src/runtime/poll.ts';
-import { type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
-import { redis } from '../../stacks/redis/stack.ts';
-import { RedisWorkload } from '../../stacks/redis/workload.ts';
-import { hostCli, redisCli } from './commands.ts';
+import {
+  check,
+  completions,
+  defineLab,
+  describeLinks,
+  describeRoles,
+  followProblems,
+  hostCli,
+  type LinkView,
+  linkProblems,
+  observed,
+  RedisWorkload,
+  redis,
+  redisCli,
+  withDirect,
+} from './kit.ts';
 
 export const READONLY_ERROR = "READONLY You can't write against a read only replica.";
 const REFUSED_KEY = 'midlab:written-to-a-replica';
@@ -44,38 +52,58 @@ export default defineLab({
   },
   stack: redis,
   topology: () => ({ replicas: 2, sentinels: 0 }),
+  steps: {
+    links: {
+      title: 'The replicas are linked and caught up',
+      narration:
+        'Before anything else the lab proves replication is running: in `INFO replication` {primary} is master and ' +
+        'lists {replicas} online, each at its own offset (master_repl_offset: bytes of stream sent), and each ' +
+        'replica says master_link_status:up with the same offset applied. The offsets are read until they match ' +
+        'for up to 5 s: a replica acknowledges once a second.',
+    },
+    roles: {
+      title: 'Who replicates from whom?',
+      narration:
+        "Each replica's redis.conf says `replicaof {primary} 6379` (the notes' slaveof). At start the replica " +
+        'connects, receives a full copy (an RDB snapshot, streamed over the socket here: repl-diskless-sync), ' +
+        "loads it, then applies the primary's command stream. `INFO replication` shows it: the primary reports " +
+        'role:master and its connected replicas; each replica role:slave, the primary it follows and master_link_status.',
+    },
+    'write-replica': {
+      title: 'Write to a replica ({replica})',
+      narration:
+        'Replicas are read-only by default (replica-read-only yes): a write sent to one is refused with a READONLY ' +
+        'error rather than silently diverging from the primary. The client must send writes to the primary - ' +
+        'which is what a Sentinel-aware client does for you (next lab).',
+    },
+    'write-primary': {
+      title: 'Write to the primary ({primary}), read from every replica',
+      narration:
+        'The primary acknowledges a write as soon as it has applied it; replication to the replicas is ' +
+        'asynchronous, so a read from a replica a moment later may not see it yet. Each replica is read every 20 ms ' +
+        '(each read recorded) until it returns the value; the lab expects both to within {maxReplicationMs} ms. ' +
+        'Measured on an idle lab machine: 0-2 ms, the first read; the bound leaves room for a busy two-core host, ' +
+        'not for a replica that falls behind.',
+    },
+  },
   async mechanism(lab) {
     const r = lab.stack;
     const primary = r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
-    let problems: string[] = [];
     await lab.step(
-      'The replicas are linked and caught up',
-      `Before anything else the lab proves replication is running: in \`INFO replication\` ${primary} is master and ` +
-        `lists ${replicas.join(' and ')} online, each at its own offset (master_repl_offset: bytes of stream sent), ` +
-        'and each replica says master_link_status:up with the same offset applied. The offsets are read until they ' +
-        'match for up to 5 s: a replica acknowledges once a second.',
+      'links',
       async () => {
         const views = await lab.until(
           'every replica linked to the primary with its offset caught up',
-          async () => {
-            const v = await r.links();
-            problems = linkProblems(v, primary, replicas);
-            return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: v };
-          },
+          () => r.linksCaughtUp(primary, replicas),
           { timeoutMs: 5000, intervalMs: 100 },
         );
         const last = views ?? (await r.links());
-        lab.observe(
-          'links',
-          last,
-          `${primary}: master at offset ${last[primary]?.offset}; ` +
-            replicas.map((n) => `${n}: link ${last[n]?.masterLinkStatus}, offset ${last[n]?.offset}`).join('; '),
-        );
+        lab.observe('links', last, describeLinks(last));
       },
-      [redisCli(r, primary, 'INFO replication')],
+      { vars: { primary, replicas: replicas.join(' and ') }, commands: [redisCli(r, primary, 'INFO replication')] },
     );
-    return problems;
+    return linkProblems(observed<Seen>(lab.history.evidence()).links ?? {}, primary, replicas);
   },
   async run(lab) {
     const r = lab.stack;
@@ -84,140 +112,78 @@ export default defineLab({
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const [replica] = replicas as [string];
     await lab.step(
-      'Who replicates from whom?',
-      `Each replica's redis.conf says \`replicaof ${primary} 6379\` (the notes' slaveof). At start the replica connects, ` +
-        'receives a full copy (an RDB snapshot, streamed over the socket here: repl-diskless-sync), loads it, then ' +
-        "applies the primary's command stream. `INFO replication` shows it: the primary reports role:master and " +
-        'its connected replicas; each replica role:slave, the primary it follows and master_link_status.',
+      'roles',
       async () => {
         const views = await r.links();
-        lab.observe(
-          'replication',
-          views,
-          r.dataNodes
-            .map((n) => {
-              const v = views[n] as LinkView;
-              return v.role === 'master'
-                ? `${n}: master with ${v.connectedSlaves} replicas`
-                : `${n}: replica of ${v.masterHost}, link ${v.masterLinkStatus}`;
-            })
-            .join('; '),
-        );
+        lab.observe('replication', views, describeLinks(views));
       },
-      [redisCli(r, replica, 'INFO replication'), redisCli(r, primary, 'INFO replication')],
+      {
+        vars: { primary },
+        commands: [redisCli(r, replica, 'INFO replication'), redisCli(r, primary, 'INFO replication')],
+      },
     );
     await lab.step(
-      `Write to a replica (${replica})`,
-      'Replicas are read-only by default (replica-read-only yes): a write sent to one is refused with a READONLY ' +
-        'error rather than silently diverging from the primary. The client must send writes to the primary - ' +
-        'which is what a Sentinel-aware client does for you (next lab).',
+      'write-replica',
       async () => {
-        const c = await r.client(replica);
-        try {
+        const done = await withDirect(r.endpoint(replica), async (c) => {
           lab.observe('replicaReadOnly', await c.configGet('replica-read-only'));
-          const done = await w.set(`client-${replica}`, c, REFUSED_KEY, 'nope');
-          lab.say(done.ok ? `unexpectedly accepted by ${replica}` : `${replica} answered: ${done.op.error}`);
-        } finally {
-          c.close();
-        }
+          return w.set(`client-${replica}`, c, REFUSED_KEY, 'nope');
+        });
+        lab.say(done.ok ? `unexpectedly accepted by ${replica}` : `${replica} answered: ${done.op.error}`);
         // The refused write must exist nowhere: not on the replica, not on the primary.
-        for (const n of [replica, primary]) {
-          const c2 = await r.client(n);
-          try {
-            await w.get(`client-${n}`, c2, REFUSED_KEY, 'read-refused');
-          } finally {
-            c2.close();
-          }
-        }
+        for (const n of [replica, primary])
+          await withDirect(r.endpoint(n), (c) => w.get(`client-${n}`, c, REFUSED_KEY, 'read-refused'));
       },
-      [hostCli(r, replica, `SET ${REFUSED_KEY} nope`)],
+      { vars: { replica }, commands: [hostCli(r, replica, `SET ${REFUSED_KEY} nope`)] },
     );
     await lab.step(
-      `Write to the primary (${primary}), read from every replica`,
-      'The primary acknowledges a write as soon as it has applied it; replication to the replicas is asynchronous, ' +
-        'so a read from a replica a moment later may not see it yet. Each replica is read until it returns the ' +
-        `value, every 20 ms (each read is recorded); the lab expects both to return it within ` +
-        `${lab.params.maxReplicationMs} ms. Measured on an idle lab machine: 0-2 ms, the first read; the bound ` +
-        'leaves room for a busy two-core host, not for a replica that falls behind.',
+      'write-primary',
       async () => {
         const value = `v-${lab.random.int(1e9)}`;
-        const c = await r.client(primary);
-        try {
-          const done = await w.set(`client-${primary}`, c, KEY, value);
-          if (!done.ok) throw done.error;
-        } finally {
-          c.close();
-        }
+        const done = await withDirect(r.endpoint(primary), (c) => w.set(`client-${primary}`, c, KEY, value));
+        if (!done.ok) throw done.error;
         lab.observe('written', value, `SET ${KEY} ${value} on ${primary}: OK`);
         const delays: Record<string, number | null> = {};
         await Promise.all(
-          replicas.map(async (n) => {
-            const c2 = await r.client(n);
-            const t0 = Date.now();
-            try {
-              for (let tries = 1; ; tries++) {
-                const rd = await w.get(`client-${n}`, c2, KEY);
-                if (rd.ok && rd.result === value) {
-                  delays[n] = Date.now() - t0;
-                  lab.say(`${n} returned it after ${tries} read(s), ${delays[n]} ms`);
-                  return;
-                }
-                if (Date.now() - t0 > lab.params.maxReplicationMs) {
-                  delays[n] = null;
-                  lab.say(`${n} still does not return it after ${tries} reads`);
-                  return;
-                }
-                await sleep(20);
-              }
-            } finally {
-              c2.close();
-            }
-          }),
+          replicas.map((n) =>
+            withDirect(r.endpoint(n), async (c) => {
+              const { ms, tries } = await w.readUntil(`client-${n}`, c, KEY, value, lab.params.maxReplicationMs);
+              delays[n] = ms;
+              lab.say(`${n}: ${ms === null ? 'not returned' : `returned after ${ms} ms`}, ${tries} read(s)`);
+            }),
+          ),
         );
         lab.observe('replicationMs', delays);
-        const offsets = await Promise.all(r.dataNodes.map(async (n) => [n, (await r.replication(n)).masterReplOffset]));
-        lab.say(
-          `replication offsets now: ${offsets.map(([n, o]) => `${n}=${o}`).join(', ')} (equal: every replica has ` +
-            'applied the whole stream)',
+        const offsets = await Promise.all(
+          r.dataNodes.map(async (n) => `${n}=${(await r.replication(n)).masterReplOffset}`),
         );
+        lab.say(`replication offsets now: ${offsets.join(', ')} (equal: every replica has applied the whole stream)`);
       },
-      [hostCli(r, replicas[1] ?? replica, `GET ${KEY}`), redisCli(r, replica, 'INFO replication')],
+      {
+        vars: { primary },
+        commands: [hostCli(r, replicas[1] ?? replica, `GET ${KEY}`), redisCli(r, replica, 'INFO replication')],
+      },
     );
   },
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const views = seen.replication ?? {};
-    const nodes = Object.keys(views);
-    const primaries = nodes.filter((n) => views[n]?.role === 'master');
-    const replicas = nodes.filter((n) => views[n]?.role === 'slave');
-    const primary = primaries[0];
-    const following = replicas.filter((n) => views[n]?.masterHost === primary && views[n]?.masterLinkStatus === 'up');
-    const writes = completions(ev.ops, 'write');
-    const refused = writes.find((o) => o.node !== primary);
+    const problems = followProblems(views, 2);
+    const primary = Object.keys(views).find((n) => views[n]?.role === 'master');
+    const replicas = Object.keys(views).filter((n) => views[n]?.role === 'slave');
+    const refused = completions(ev.ops, 'write').find((o) => o.node !== primary);
     const refusedReads = completions(ev.ops, 'read-refused');
     const written = seen.written;
-    const reads = completions(ev.ops, 'read');
-    const readBy = (n: string): Op[] => reads.filter((o) => o.node === n && o.type === 'ok');
+    const readBy = (n: string) => completions(ev.ops, 'read').filter((o) => o.node === n && o.type === 'ok');
     const delays = seen.replicationMs ?? {};
-    const inTime = (n: string) => {
-      const ms = delays[n];
-      return typeof ms === 'number' && ms <= p.maxReplicationMs;
-    };
+    const inTime = (n: string) => typeof delays[n] === 'number' && delays[n] <= p.maxReplicationMs;
     const fresh = replicas.filter((n) => readBy(n).some((o) => o.value === written) && inTime(n));
     return [
       check(
         'the replicas report the primary',
-        primaries.length === 1 &&
-          replicas.length === 2 &&
-          following.length === 2 &&
-          views[primary as string]?.connectedSlaves === 2,
+        problems.length === 0,
         '1 master with 2 connected replicas; each replica follows it, link up',
-        nodes
-          .map((n) => {
-            const v = views[n] as LinkView;
-            return `${n}=${v.role}${v.role === 'slave' ? `(${v.masterHost}, link ${v.masterLinkStatus})` : `(${v.connectedSlaves} replicas)`}`;
-          })
-          .join(', ') || 'nothing observed',
+        [describeRoles(views) || 'nothing observed', ...problems].join('; '),
       ),
       check(
         'a write to a replica is refused with READONLY',

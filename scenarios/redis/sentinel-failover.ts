@@ -1,53 +1,35 @@
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { sentinelProblems } from '../../stacks/redis/health.ts';
-import type { KeysView } from '../../stacks/redis/replication.ts';
-import type { SentinelView } from '../../stacks/redis/sentinel.ts';
-import { redis } from '../../stacks/redis/stack.ts';
-import { RedisWorkload } from '../../stacks/redis/workload.ts';
-import { hostCli, redisCli } from './commands.ts';
+import {
+  type Check,
+  check,
+  completions,
+  defineLab,
+  delivery,
+  deliveryChecks,
+  describeKeys,
+  describeSentinelView,
+  failoverWithin,
+  finalReadMissing,
+  hostCli,
+  idsOf,
+  type KeysView,
+  observed,
+  RedisWorkload,
+  readIds,
+  redis,
+  redisCli,
+  sample,
+  sentinelViewsProblems,
+  untilFailover,
+  withDirect,
+} from './kit.ts';
 
 const PROBE_KEY = 'midlab:probe';
 /** Writes made (and replicated) before the cut. */
 const BEFORE = 10;
 
-const params = {
-  variant: {
-    type: 'enum',
-    default: 'acks',
-    choices: ['acks', 'wait'],
-    describe:
-      'acks: a write counts once the primary says OK; wait: each write is followed by WAIT, and counts only if a replica acknowledged it',
-  },
-  writes: { type: 'int', default: 100, min: 1, max: 10_000, describe: 'writes made while the replicas are cut off' },
-  waitMs: {
-    type: 'int',
-    default: 200,
-    min: 10,
-    max: 5000,
-    describe: 'wait variant: the timeout of `WAIT 1 <ms>` after each write during the cut',
-  },
-  maxFailoverMs: {
-    type: 'int',
-    default: 6000,
-    min: 1000,
-    describe: 'the bound within which every Sentinel must name a new primary after the kill',
-  },
-} as const;
-
-/** What the lab observes, by name. */
+/** What the lab observes, by name (the mechanism also records `sentinels`, `probeWait`; the run `caughtUp`, `silentFor`). */
 interface Seen {
-  /** The mechanism proof: each Sentinel's view of "mymaster" before any fault. */
-  sentinels: SentinelView[];
   primaryBefore: string;
-  probeWait: number;
-  /** The primary's offset and each replica's after the writes before the cut (undefined: never caught up). */
-  caughtUp: Record<string, number>;
-  cutWrites: { ok: number; fail: number; info: number };
-  /** Seconds since each replica's last acknowledgement, as the primary saw it during the cut. */
-  silentFor: number[];
   cut: KeysView;
   /** Every Sentinel's answer, last seen while waiting for the failover. */
   sentinelAnswers: Record<string, string>;
@@ -55,16 +37,7 @@ interface Seen {
   /** ms from the kill until every Sentinel named the same new primary (null: not within the wait). */
   failoverMs: number | null;
   clientNodeAfter: { endpointNode?: string; announced?: string; write: string };
-  oldPrimaryNow: string;
-  finalRead: { primary: string; keys: number };
 }
-
-/** The WAIT variant's claim, precisely: what WAIT bounds and what it does not. */
-const WAIT_LESSON =
-  'WAIT does not make Redis strongly consistent: it returns how many replicas acknowledged the write before it ' +
-  'returned, and nothing more. A write acknowledged by WAIT survives a failover that promotes one of those ' +
-  'replicas; Sentinel may still promote a replica that did not get it (WAIT 1 with two replicas), or the replicas ' +
-  'may lose it (a restart without persistence), and then an acknowledged write is lost all the same.';
 
 export default defineLab({
   id: 'redis/sentinel-failover',
@@ -83,82 +56,122 @@ export default defineLab({
     'guarantees only that the replicas it counted received the earlier writes, and Sentinel promoting one of ' +
     'those is a best effort, so a write WAIT confirmed can still be lost. ' +
     'Lab timing: down-after-milliseconds 2000 and failover-timeout 10000; production defaults are 30000 and 180000.',
-  params,
+  params: {
+    variant: {
+      type: 'enum',
+      default: 'acks',
+      choices: ['acks', 'wait'],
+      describe:
+        'acks: a write counts once the primary says OK; wait: each write is followed by WAIT, and counts only if a replica acknowledged it',
+    },
+    writes: { type: 'int', default: 100, min: 1, max: 10_000, describe: 'writes made while the replicas are cut off' },
+    waitMs: { type: 'int', default: 200, min: 10, max: 5000, describe: 'wait variant: `WAIT 1 <ms>` during the cut' },
+    maxFailoverMs: { type: 'int', default: 6000, min: 1000, describe: 'bound on every Sentinel naming a new primary' },
+  },
   variants: [{ variant: 'acks' }, { variant: 'wait' }],
   stack: redis,
   topology: () => ({ replicas: 2, sentinels: 3, downAfterMs: 2000 }),
+  steps: {
+    proof: {
+      title: 'Sentinel and replication work before any fault',
+      narration:
+        'Each Sentinel (SENTINEL MASTER / REPLICAS / SENTINELS mymaster) must name the same primary unflagged, use ' +
+        'quorum {quorum}, list both replicas with link ok and know the {others} other Sentinels, or they could not ' +
+        'agree on a failover; a probe write must reach every replica (WAIT counts them); and the primary must accept ' +
+        'writes whatever its replicas do (min-replicas-to-write 0, the default).',
+    },
+    connect: {
+      title: 'The application connects through the Sentinels',
+      narration:
+        'ioredis in Sentinel mode asks a Sentinel `SENTINEL get-master-addr-by-name mymaster`, connects to the ' +
+        'answer and asks again whenever the connection breaks: no hard-coded primary. Sentinels announce host names ' +
+        '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map. This is what ' +
+        'the notes\' "Redis哨兵模式的主从集群" consists of: three Sentinels watching a primary and its replicas.',
+    },
+    before: {
+      title: `${BEFORE} writes while the replicas keep up`,
+      narration: (p) =>
+        p.variant === 'wait'
+          ? 'Each write is followed by `WAIT {replicaCount} 2000`: it returns how many replicas acknowledged this ' +
+            "connection's writes within 2 s. A write is confirmed (ok) only if a replica has it; here both do, so " +
+            'whichever Sentinel promotes has them.'
+          : 'A write is done (ok) once the primary answers OK, as every client does by default; the primary then ' +
+            'streams it to the replicas, asynchronously.',
+    },
+    cut: {
+      title: 'Cut the replicas off from {primary}',
+      narration:
+        'iptables inside {replicas} drops every packet to and from {primary}. Sentinels and the application still ' +
+        'reach it: from outside nothing is wrong, and the replicas keep master_link_status "up" until repl-timeout ' +
+        '(60 s). Only the offsets tell.',
+    },
+    'cut-writes': {
+      title: '{writes} writes during the cut',
+      narration: (p) =>
+        (p.variant === 'wait'
+          ? `Each is followed by \`WAIT 1 ${p.waitMs}\`, now 0: no replica has it, so it is unknown (info), not ` +
+            'confirmed. WAIT only counts: had Sentinel promoted a replica it did not count (WAIT 1 of two), or the ' +
+            'replicas lost it (a restart without persistence), a confirmed write would be lost all the same. '
+          : 'Each gets OK from {primary}: acknowledged (ok). ') +
+        'With `min-replicas-to-write 1` and `min-replicas-max-lag 2` the primary would refuse writes (NOREPLICAS) ' +
+        '2-3 s into the cut: the loss bounded to those seconds, not removed (`midlab up redis --param ' +
+        'minReplicasToWrite=1`; the default max lag is 10 s).',
+    },
+    'prove-cut': {
+      title: 'Prove the replicas did not get them',
+      narration:
+        'DBSIZE counts keys, offsets count bytes of stream: the primary holds {writes} keys more than each replica, ' +
+        "whose offset stopped at the cut, and sees them fall silent (lag grows) yet accepts writes. The notes' " +
+        '"冗余法" (one copy may be lost) holds only for data the copies already have.',
+    },
+    kill: {
+      title: 'Kill the primary ({primary})',
+      narration:
+        'SIGKILL. Each Sentinel flags it down (+sdown) down-after-milliseconds (2000 ms here, 30000 in production) ' +
+        'after its last reply, which may predate the kill by a second (pings are a second apart). Once {quorum} of ' +
+        '{sentinels} agree (+odown), a majority elects a leader Sentinel; it picks the best replica (priority, ' +
+        'offset, run id), sends it REPLICAOF NO ONE and repoints the others (+switch-master). Both replicas stopped ' +
+        "at the same offset: either may win; neither has the cut's writes. Expected: every Sentinel names it within " +
+        '{maxFailoverMs} ms (a split vote retries after twice failover-timeout, 20 s here, and misses that).',
+    },
+    follow: {
+      title: 'The Sentinel-aware client follows',
+      narration:
+        'ioredis asks the Sentinels again and connects to the new primary once its role is master; queued commands ' +
+        'wait (up to 30 s). "All sentinels are unreachable" meanwhile means no Sentinel named a reachable primary ' +
+        'yet. A write through the same client shows where it lands. Healed, {primary} restarts as an empty primary ' +
+        '(no persistence, its original redis.conf: a client going to it directly sees no data) until Sentinel, ' +
+        'which lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
+    },
+  },
   async mechanism(lab) {
     const r = lab.stack;
-    const w = new RedisWorkload(lab.history, r);
     const reasons: string[] = [];
+    const vars = { quorum: r.layout.quorum, others: r.sentinels.length - 1 };
+    const commands = [redisCli(r, r.sentinels[0] as string, 'SENTINEL MASTER mymaster')];
     await lab.step(
-      'Sentinel and replication work before any fault',
-      'Before anything is broken the lab proves what it relies on. Each Sentinel (SENTINEL MASTER / REPLICAS / ' +
-        `SENTINELS mymaster) names the same primary with no down flag, uses quorum ${r.layout.quorum}, lists both ` +
-        `replicas with their link ok and knows the ${r.sentinels.length - 1} other Sentinels - without those it ` +
-        'could not agree on a failover. Then a write on the primary reaches every replica (WAIT counts the ' +
-        'replicas that acknowledged it), and the primary accepts writes whatever its replicas do ' +
-        '(min-replicas-to-write 0, the Redis default).',
+      'proof',
       async () => {
         const agreed = await r.agreedPrimary();
-        if (!agreed.done) {
-          reasons.push(`the Sentinels do not agree on a primary: ${agreed.seen}`);
-          return;
-        }
-        const primary = agreed.value;
-        lab.observe('primaryBefore', primary, `all ${r.sentinels.length} Sentinels name ${primary} as the primary`);
+        if (!agreed.done) return reasons.push(`the Sentinels do not agree on a primary: ${agreed.seen}`);
+        const primary = lab.observe('primaryBefore', agreed.value, `every Sentinel names ${agreed.value} the primary`);
         const replicas = r.dataNodes.filter((n) => n !== primary);
         const views = await Promise.all(r.sentinels.map((s) => r.sentinelView(s)));
+        lab.observe('sentinels', views, views.map(describeSentinelView).join('; '));
+        reasons.push(...sentinelViewsProblems(views, primary, replicas, r.layout.quorum));
+        const min = await withDirect(r.endpoint(primary), (c) => c.configGet('min-replicas-to-write'));
+        if (min !== '0')
+          reasons.push(`min-replicas-to-write is ${min} on ${primary}: writes in the cut would be refused`);
+        const probe = await new RedisWorkload(lab.history, r).probe(primary, replicas, PROBE_KEY);
         lab.observe(
-          'sentinels',
-          views,
-          views
-            .map(
-              (v) =>
-                `${v.sentinel}: ${v.primary} (${v.flags}), quorum ${v.quorum}, replicas ` +
-                `${v.replicas.map((x) => `${x.name} ${x.link}`).join(' ')}, knows ${v.sentinels.map((x) => x.name).join(' ')}`,
-            )
-            .join('; '),
+          'probeWait',
+          probe.acked,
+          `WAIT ${replicas.length} 2000 after a probe write: ${probe.acked} acknowledged it`,
         );
-        for (const v of views) {
-          reasons.push(...sentinelProblems(v, primary, replicas, r.sentinels.length - 1));
-          if (v.quorum !== r.layout.quorum)
-            reasons.push(`${v.sentinel} uses quorum ${v.quorum}, not ${r.layout.quorum}`);
-        }
-        const c = await r.client(primary);
-        try {
-          const minReplicas = await c.configGet('min-replicas-to-write');
-          if (minReplicas !== '0') {
-            reasons.push(`min-replicas-to-write is ${minReplicas} on ${primary}: writes in the cut would be refused`);
-          }
-          const probe = await w.set('probe', c, PROBE_KEY, 'probe', 'probe-write');
-          if (!probe.ok) reasons.push(`the probe write failed: ${probe.op.error}`);
-          const acked = await c.wait(replicas.length, 2000);
-          lab.observe(
-            'probeWait',
-            acked,
-            `WAIT ${replicas.length} 2000 after a probe write: ${acked} replica(s) acknowledged it`,
-          );
-          if (acked !== replicas.length)
-            reasons.push(`only ${acked} of ${replicas.length} replicas acknowledged a write`);
-        } finally {
-          c.close();
-        }
-        for (const n of replicas) {
-          const c2 = await r.client(n);
-          try {
-            const got = await w.get('probe', c2, PROBE_KEY, 'probe-read');
-            if (!got.ok || got.result !== 'probe') reasons.push(`${n} does not have the probe write`);
-          } finally {
-            c2.close();
-          }
-        }
+        reasons.push(...probe.problems);
         if (!reasons.length) lab.say(`the probe write is on ${replicas.join(' and ')}: replication is on`);
       },
-      [
-        redisCli(r, r.sentinels[0] as string, 'SENTINEL MASTER mymaster'),
-        redisCli(r, r.firstPrimary, 'INFO replication'),
-      ],
+      { vars, commands: [...commands, redisCli(r, r.firstPrimary, 'INFO replication')] },
     );
     return reasons;
   },
@@ -169,211 +182,97 @@ export default defineLab({
     const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const wait = p.variant === 'wait';
+    const vars = { primary, replicas: replicas.join(' and '), replicaCount: replicas.length };
     const app = await lab.step(
-      'The application connects through the Sentinels',
-      'An application does not hard-code the primary: it asks any Sentinel `SENTINEL get-master-addr-by-name ' +
-        'mymaster` and connects to the answer. ioredis does this in Sentinel mode, and asks again whenever its ' +
-        'connection breaks. The Sentinels announce host names (redis1:6379); from this host those are reached ' +
-        'through ports published on 127.0.0.1, so the client is given a NAT map from names to ports. (The notes ' +
-        'name "Redis哨兵模式的主从集群" only as something an Operator deploys; this is what it consists of: ' +
-        'three Sentinels watching one primary and its replicas.)',
+      'connect',
       async () => {
         const c = await r.sentinelClient();
         lab.observe('clientNodeBefore', r.nodeAt(c.remote), `the client is connected to ${r.nodeAt(c.remote)}`);
         return c;
       },
-      [hostCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster')],
+      { commands: [hostCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster')] },
     );
+    const write = (prefix: string, n: number, width: number, confirm: { replicas: number; timeoutMs: number }) =>
+      w.writeIds('app', app, prefix, n, width, wait ? confirm : undefined);
     try {
       await lab.step(
-        `${BEFORE} writes while the replicas keep up`,
-        wait
-          ? `Each write is followed by \`WAIT ${replicas.length} 2000\`: it blocks until that many replicas acknowledged ` +
-              'every earlier write of this connection, or 2 s passed, and returns how many did. A write counts as ' +
-              `confirmed (ok) only if at least one replica has it; here both do, so whichever replica Sentinel ` +
-              'promotes later has them.'
-          : 'Each write counts as done (ok) as soon as the primary answers OK - what every client does by default. ' +
-              'The primary then streams it to the replicas, asynchronously.',
+        'before',
         async () => {
-          for (let i = 1; i <= BEFORE; i++) {
-            await w.writeId(
-              'app',
-              app,
-              `before-${pad(i, 2)}`,
-              wait ? { replicas: replicas.length, timeoutMs: 2000 } : undefined,
-            );
-          }
+          await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
           const target = (await r.replication(primary)).masterReplOffset;
-          const offsets = await lab.until(
-            'the replicas to apply every write',
-            async () => {
-              const got = await Promise.all(replicas.map(async (n) => (await r.replication(n)).slaveReplOffset ?? 0));
-              return got.every((o) => o >= target)
-                ? { done: true, value: got }
-                : { done: false, seen: `offsets ${got} < ${target}` };
-            },
-            { timeoutMs: 10_000, intervalMs: 50 },
-          );
-          lab.observe(
-            'caughtUp',
-            offsets ? Object.fromEntries([[primary, target], ...replicas.map((n, i) => [n, offsets[i]])]) : undefined,
-            offsets
-              ? `every replica has applied the stream up to offset ${target}: the ${BEFORE} writes are on all ${r.dataNodes.length} nodes`
-              : `the replicas did not reach offset ${target} within 10 s`,
-          );
+          const caughtUp = () => r.caughtUp(primary, replicas, target);
+          const offsets = await lab.until('every write applied', caughtUp, { timeoutMs: 10_000, intervalMs: 50 });
+          const said = offsets
+            ? `every replica at offset ${target}: the ${BEFORE} writes are on all nodes`
+            : 'not in 10 s';
+          lab.observe('caughtUp', offsets, said);
         },
+        { vars },
       );
+      // The rules live in the replicas, not in the primary: the primary is killed later, and
+      // healing a partition execs iptables inside its target, which a dead container refuses.
       await lab.step(
-        `Cut the replicas off from ${primary}`,
-        `iptables inside ${replicas.join(' and ')} now drops every packet to and from ${primary}, both ways. The ` +
-          `Sentinels still reach ${primary} and the application still writes to it: from the outside nothing is ` +
-          `wrong. The replicas do not notice either: master_link_status stays "up" until repl-timeout (60 s) passes ` +
-          'without data. Only the offsets tell: the primary streams on, the replicas receive nothing.',
+        'cut',
         async () => {
-          // The rules live in the replicas, not in the primary: the primary is killed later, and
-          // healing a partition execs iptables inside its target, which a dead container refuses.
           for (const n of replicas) await lab.faults.partition(n, [primary]);
         },
-        [redisCli(r, replicas[0] as string, 'INFO replication')],
+        { vars, commands: [redisCli(r, replicas[0] as string, 'INFO replication')] },
       );
       await lab.step(
-        `${p.writes} writes during the cut`,
-        (wait
-          ? `Each write is followed by \`WAIT 1 ${p.waitMs}\`, which now returns 0 after ${p.waitMs} ms: no replica ` +
-            'has it. The client cannot know whether such a write will survive, so it is recorded as unknown (info), ' +
-            `not as confirmed. ${WAIT_LESSON} `
-          : `Each write gets OK from ${primary} and is recorded as acknowledged (ok). `) +
-          `Note: with \`min-replicas-to-write 1\` and \`min-replicas-max-lag 2\` the primary would start refusing ` +
-          'writes ("NOREPLICAS Not enough good replicas to write.") 2-3 s into the cut, once no replica has ' +
-          'acknowledged for more than 2 s: the loss is bounded to those first seconds of writes, not removed ' +
-          '(midlab up redis --param minReplicasToWrite=1 to try it; the Redis default max lag is 10 s).',
+        'cut-writes',
         async () => {
-          const types = { ok: 0, fail: 0, info: 0 };
-          for (let i = 1; i <= p.writes; i++) {
-            const op = await w.writeId(
-              'app',
-              app,
-              `cut-${pad(i, 4)}`,
-              wait ? { replicas: 1, timeoutMs: p.waitMs } : undefined,
-            );
-            types[op.type as keyof typeof types] += 1;
-          }
-          lab.observe(
-            'cutWrites',
-            types,
-            `${p.writes} writes: ${types.ok} acknowledged, ${types.info} unconfirmed, ${types.fail} refused`,
-          );
+          const t = await write('cut', p.writes, 4, { replicas: 1, timeoutMs: p.waitMs });
+          lab.observe('cutWrites', t, `${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`);
         },
+        { vars },
       );
       await lab.step(
-        'Prove the replicas did not get them',
-        'DBSIZE counts the keys on each node and the replication offsets count bytes of the stream: the primary ' +
-          `holds ${p.writes} keys more than each replica, whose offset stopped when the cut began. The primary ` +
-          "sees its replicas fall silent (INFO replication: lag grows), yet accepts writes as before. The notes' " +
-          '"冗余法" says a replicated system may lose one copy and keep the data; that holds only for data the ' +
-          'copies already have, and Redis replication is asynchronous.',
+        'prove-cut',
         async () => {
           // The primary notices before anyone: its replicas' acknowledgements (one a second) stop.
-          const lags = await lab.until(
-            `${primary} to see its replicas silent for 2 s`,
-            async () => {
-              const got = (await r.replication(primary)).replicas.map((x) => x.lag);
-              return got.length === replicas.length && got.every((l) => l >= 2)
-                ? { done: true, value: got }
-                : { done: false, seen: `lags ${got.join(',')}` };
-            },
-            { timeoutMs: 15_000, intervalMs: 100 },
-          );
+          const silent = () => r.silent(primary, replicas.length, 2);
+          const lags = await lab.until('the replicas silent for 2 s', silent, { timeoutMs: 15_000, intervalMs: 100 });
           if (lags)
             lab.observe('silentFor', lags, `${primary} last heard from its replicas ${lags.join(' and ')} s ago`);
           const view = await r.data(primary, replicas);
-          lab.observe(
-            'cut',
-            view,
-            `${primary}: ${view.primaryDbsize} keys, offset ${view.primaryOffset}; ` +
-              replicas
-                .map((n) => {
-                  const v = view.replicas[n];
-                  return `${n}: ${v?.dbsize} keys, offset ${v?.offset}, link ${v?.link}, silent for ${v?.lagSeenByPrimary} s`;
-                })
-                .join('; '),
-          );
+          lab.observe('cut', view, describeKeys(view));
         },
-        [redisCli(r, primary, 'DBSIZE'), redisCli(r, replicas[0] as string, 'DBSIZE')],
+        { vars, commands: [redisCli(r, primary, 'DBSIZE'), redisCli(r, replicas[0] as string, 'DBSIZE')] },
       );
       const newPrimary = await lab.step(
-        `Kill the primary (${primary})`,
-        `SIGKILL. Each Sentinel marks ${primary} subjectively down (+sdown) once down-after-milliseconds (2000 ms ` +
-          'here, 30000 in production) have passed since its last valid reply - Sentinels ping every second, so ' +
-          `that reply may predate the kill by up to a second; once a quorum (${r.layout.quorum} of ` +
-          `${r.sentinels.length}) agrees it is objectively down ` +
-          '(+odown), a majority elects one Sentinel leader for this epoch, which picks the best replica (priority, ' +
-          'then replication offset, then run id), sends it REPLICAOF NO ONE and points the others at it ' +
-          '(+switch-master). Both replicas stopped at the same offset, so either may win - and neither has the ' +
-          `writes made during the cut. The lab expects every Sentinel to name the new primary within ` +
-          `${p.maxFailoverMs} ms of the kill. (Should two Sentinels ask for votes at once and neither get a ` +
-          'majority, the next attempt waits twice failover-timeout, 20 s here, and the bound is missed.)',
+        'kill',
         async () => {
           await lab.faults.kill(primary);
-          const killed = Date.now();
-          let answers: Record<string, string> = {};
-          const chosen = await lab.until(
-            `every Sentinel to name a primary other than ${primary}`,
-            async () => {
-              const agreed = await r.agreedPrimary(primary);
-              if (!agreed.done) answers = JSON.parse(agreed.seen) as Record<string, string>;
-              return agreed;
-            },
-            // Long enough to see a failover retried after a split vote (2 x failover-timeout).
-            { timeoutMs: 30_000, intervalMs: 50 },
-          );
-          const ms = chosen ? Date.now() - killed : null;
-          lab.observe('sentinelAnswers', chosen ? Object.fromEntries(r.sentinels.map((s) => [s, chosen])) : answers);
+          const { chosen, ms, answers } = await untilFailover(lab, primary, Date.now());
+          lab.observe('sentinelAnswers', answers);
           lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
-          lab.observe(
-            'failoverMs',
-            ms,
-            ms === null
-              ? 'the Sentinels did not agree on a new primary within 30 s'
-              : `the Sentinels agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`,
-          );
+          const said = chosen
+            ? `agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`
+            : 'none in 30 s';
+          lab.observe('failoverMs', ms ?? null, `the Sentinels ${said}`);
           for (const line of await r.failoverLog()) lab.say(line);
-          if (wait && chosen) {
-            lab.say(
-              `WAIT counted both replicas for the ${BEFORE} writes before the cut, so ${chosen} has them: they ` +
-                'survive because Sentinel promoted a replica WAIT counted, which is all WAIT can bound.',
-            );
-          }
+          if (wait && chosen) lab.say(`WAIT counted both replicas for the writes before the cut: ${chosen} has them`);
           return chosen ?? primary;
         },
-        [
-          redisCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster'),
-          `docker logs ${r.cluster.node(r.sentinels[0] as string).containerName}`,
-        ],
+        {
+          vars: { ...vars, quorum: r.layout.quorum, sentinels: r.sentinels.length },
+          commands: [
+            redisCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster'),
+            `docker logs ${r.cluster.node(r.sentinels[0] as string).containerName}`,
+          ],
+        },
       );
       await lab.step(
-        'The Sentinel-aware client follows',
-        "The application's connection to the dead primary broke; ioredis asks the Sentinels again, gets the new " +
-          'primary and connects to it, checking that its role is master. Meanwhile queued commands wait (here up to ' +
-          '30 s). A log line "All sentinels are unreachable" during this is misleading: it means no Sentinel has ' +
-          'named a reachable primary yet. One more write through the same client shows where it landed.',
+        'follow',
         async () => {
           const op = await w.writeId('app', app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
           const endpointNode = r.nodeAt(app.remote);
           const announced = await app.announcedName().catch(() => undefined);
-          lab.observe(
-            'clientNodeAfter',
-            { endpointNode, announced, write: op.type },
-            `the write went to ${endpointNode} (which calls itself ${announced}): ${op.type}`,
-          );
+          const said = `the write went to ${endpointNode} (which calls itself ${announced}): ${op.type}`;
+          lab.observe('clientNodeAfter', { endpointNode, announced, write: op.type }, said);
           if (app.lastError) lab.say(`ioredis' last complaint while it searched: "${app.lastError}"`);
-          lab.say(
-            `In the heal phase ${primary} is started again. With no persistence and its original redis.conf it comes ` +
-              'back as an empty primary; a client that went to it directly would see no data. Sentinel, which ' +
-              `still lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from ${newPrimary}.`,
-          );
         },
-        [hostCli(r, newPrimary, 'DBSIZE')],
+        { vars: { primary, newPrimary }, commands: [hostCli(r, newPrimary, 'DBSIZE')] },
       );
     } finally {
       app.close();
@@ -381,51 +280,36 @@ export default defineLab({
   },
   async final(lab) {
     const r = lab.stack;
-    const w = new RedisWorkload(lab.history, r);
     const primary = await r.primary();
     const old = observed<Seen>(lab.history.evidence()).primaryBefore;
     if (old && old !== primary) {
       const rep = await r.replication(old);
-      lab.observe(
-        'oldPrimaryNow',
-        rep.role,
-        `${old} is back as a ${rep.role === 'slave' ? `replica of ${rep.masterHost}` : rep.role}`,
-      );
+      const as = rep.role === 'slave' ? `replica of ${rep.masterHost}` : rep.role;
+      lab.observe('oldPrimaryNow', rep.role, `${old} is back as a ${as}`);
     }
-    const c = await r.client(primary);
-    try {
-      const rd = await w.readIds('final-reader', c);
-      if (!rd.ok) throw rd.error;
-      lab.observe(
-        'finalRead',
-        { primary, keys: rd.result.ids.length },
-        `${primary} holds ${rd.result.ids.length} of the written keys`,
-      );
-    } finally {
-      c.close();
-    }
+    const rd = await withDirect(r.endpoint(primary), (c) =>
+      new RedisWorkload(lab.history, r).readIds('final-reader', c),
+    );
+    if (!rd.ok) throw rd.error;
+    const keys = rd.result.ids.length;
+    lab.observe('finalRead', { primary, keys }, `${primary} holds ${keys} of the written keys`);
   },
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    const before = seen.primaryBefore;
+    const { primaryBefore: before, failoverMs: ms, cut, clientNodeAfter: landed } = seen;
     const after = seen.primaryAfter ?? undefined;
-    const ms = seen.failoverMs;
-    const cut = seen.cut;
-    const landed = seen.clientNodeAfter;
     const writes = completions(ev.ops, 'write');
     const cutWrites = writes.filter((o) => idsOf(o.value)[0]?.startsWith('cut-'));
     const cutIds = cutWrites.map((o) => idsOf(o.value)[0] as string);
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicaViews = Object.entries(cut?.replicas ?? {});
     const checks: Check[] = [
-      check(
+      failoverWithin(
         `the Sentinels agree on a new primary within ${p.maxFailoverMs} ms`,
-        typeof after === 'string' && after !== before && typeof ms === 'number' && ms <= p.maxFailoverMs,
+        { before, after, ms },
+        p.maxFailoverMs,
         `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms of the kill`,
-        typeof ms === 'number'
-          ? `${String(after)} after ${ms} ms (was ${String(before)})`
-          : `no agreement on a new primary (was ${String(before)}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
-        { failoverMs: ms },
+        `no agreement on a new primary (was ${before}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
       ),
       check(
         'the replicas did not receive the writes made during the cut',
@@ -452,68 +336,50 @@ export default defineLab({
           : 'no write after the failover',
       ),
     ];
-    if (!completions(ev.ops, 'read-all').some((o) => o.type === 'ok')) {
-      // Without the final read nothing says which writes survived: loss can be neither shown nor ruled out.
-      checks.push({
-        name: 'the final read shows which writes survived',
-        ok: 'unknown',
-        expected: 'a read of every key after the failover',
-        observed: 'no final read completed',
-      });
-      return checks;
-    }
-    if (p.variant === 'wait') {
-      const confirmed = writes.filter((o) => o.type === 'ok');
-      const beforeConfirmed = confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-'));
-      const unconfirmed = cutWrites.filter((o) => o.type === 'info');
-      const received = new Set(readIds(ev));
-      const survived = unconfirmed.filter((o) => received.has(idsOf(o.value)[0] as string));
-      checks.push(
-        check(
-          'WAIT confirmed the writes made before the cut on every replica',
-          beforeConfirmed.length === BEFORE &&
-            beforeConfirmed.every((o) => (o.value as { replicas?: number }).replicas === replicaViews.length),
-          `all ${BEFORE} writes before the cut acknowledged by all ${replicaViews.length || 2} replicas, so by whichever is promoted`,
-          `${beforeConfirmed.length} confirmed, by ${[...new Set(beforeConfirmed.map((o) => (o.value as { replicas?: number }).replicas))].join('/') || '-'} replica(s); ` +
-            `${confirmed.length} confirmed in all: ${sample(confirmed.map((o) => idsOf(o.value)[0] as string))}`,
-        ),
-        // In this variant `ok` means confirmed by WAIT, by replicas one of which was promoted.
-        ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'forbidden' }, 'writes').map((c) =>
-          c.name === 'no acknowledged writes lost' ? { ...c, name: 'no write WAIT confirmed is lost' } : c,
-        ),
-        check(
-          'writes WAIT did not confirm are reported as unconfirmed',
-          cutWrites.length === p.writes && unconfirmed.length === p.writes,
-          `all ${p.writes} writes in the cut recorded as unknown (info), none as ok`,
-          `${unconfirmed.length} unconfirmed, ${cutWrites.filter((o) => o.type === 'ok').length} confirmed; ` +
-            `of the unconfirmed, ${survived.length} survived`,
-          { unconfirmed: unconfirmed.map((o) => idsOf(o.value)[0]), survived: survived.length },
-        ),
-      );
-    } else {
-      const lostSet = new Set(findings.lost);
-      checks.push(
+    const unread = finalReadMissing(ev);
+    if (unread) return [...checks, unread];
+    if (p.variant === 'acks') {
+      const lost = new Set(findings.lost);
+      const other = findings.lost.filter((id) => !id.startsWith('cut-')).length;
+      return [
+        ...checks,
         ...deliveryChecks(findings, { loss: 'expected', duplicates: 'forbidden' }, 'writes'),
         check(
           'exactly the writes made during the cut are lost',
-          cutIds.length === p.writes && cutIds.every((id) => lostSet.has(id)) && lostSet.size === cutIds.length,
+          cutIds.length === p.writes && cutIds.every((id) => lost.has(id)) && lost.size === cutIds.length,
           `the ${p.writes} writes of the cut lost; the ${BEFORE} before it and the one after the failover kept`,
-          `${findings.lost.filter((id) => id.startsWith('cut-')).length} of ${cutIds.length} cut writes lost, ` +
-            `${findings.lost.filter((id) => !id.startsWith('cut-')).length} other writes lost`,
+          `${findings.lost.length - other} of ${cutIds.length} cut writes lost, ${other} other writes lost`,
           { lost: findings.lost },
         ),
-      );
+      ];
     }
-    return checks;
+    const confirmed = writes.filter((o) => o.type === 'ok');
+    const replicasOf = (o: { value?: unknown }) => (o.value as { replicas?: number }).replicas;
+    const beforeConfirmed = confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-'));
+    const unconfirmed = cutWrites.filter((o) => o.type === 'info');
+    const received = new Set(readIds(ev));
+    const survived = unconfirmed.filter((o) => received.has(idsOf(o.value)[0] as string));
+    return [
+      ...checks,
+      check(
+        'WAIT confirmed the writes made before the cut on every replica',
+        beforeConfirmed.length === BEFORE && beforeConfirmed.every((o) => replicasOf(o) === replicaViews.length),
+        `all ${BEFORE} writes before the cut acknowledged by all ${replicaViews.length || 2} replicas, so by whichever is promoted`,
+        `${beforeConfirmed.length} confirmed, by ${[...new Set(beforeConfirmed.map(replicasOf))].join('/') || '-'} replica(s); ` +
+          `${confirmed.length} confirmed in all: ${sample(confirmed.map((o) => idsOf(o.value)[0] as string))}`,
+      ),
+      // In this variant `ok` means confirmed by WAIT, by replicas one of which was promoted.
+      ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'forbidden' }, 'writes').map((c) =>
+        c.name === 'no acknowledged writes lost' ? { ...c, name: 'no write WAIT confirmed is lost' } : c,
+      ),
+      check(
+        'writes WAIT did not confirm are reported as unconfirmed',
+        cutWrites.length === p.writes && unconfirmed.length === p.writes,
+        `all ${p.writes} writes in the cut recorded as unknown (info), none as ok`,
+        `${unconfirmed.length} unconfirmed, ${cutWrites.filter((o) => o.type === 'ok').length} confirmed; ` +
+          `of the unconfirmed, ${survived.length} survived`,
+        { unconfirmed: unconfirmed.map((o) => idsOf(o.value)[0]), survived: survived.length },
+      ),
+    ];
   },
 });
-
-function readIds(ev: Evidence): string[] {
-  return completions(ev.ops, 'read-all')
-    .filter((o) => o.type === 'ok')
-    .flatMap((o) => idsOf(o.value));
-}
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
-}

@@ -1,11 +1,18 @@
-import { check } from '../../src/checkers/check.ts';
-import { completions, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
-import { zookeeper } from '../../stacks/zookeeper/stack.ts';
-import { srvrCommand, zkCli } from './commands.ts';
-import { unobserved } from './evidence.ts';
-import { describeModes, type Member, proveRoles, readMembers } from './roles.ts';
+import {
+  check,
+  completions,
+  defineLab,
+  describeModes,
+  type Member,
+  observed,
+  proveRoles,
+  readThrough,
+  srvrCommand,
+  unobserved,
+  ZkWorkload,
+  zkCli,
+  zookeeper,
+} from './kit.ts';
 
 interface Seen {
   modes: Record<string, string>;
@@ -34,92 +41,78 @@ export default defineLab({
   params: {},
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
+  steps: {
+    leader: {
+      title: 'Who leads?',
+      narration:
+        'Every node answers `srvr` with its Mode. A healthy ensemble of three has exactly one leader, elected by ' +
+        'the voters (latest epoch, then highest zxid, then highest myid), and two followers.',
+    },
+    config: {
+      title: 'The ensemble describes itself',
+      narration:
+        'The znode /zookeeper/config holds the membership every server agreed on: one server.N line per participant.',
+    },
+    'write-read': {
+      title: 'Write through one node, read through every node',
+      narration:
+        'A write goes to the leader whichever server receives it, and is committed once a majority has it. A ' +
+        'client reading from a follower may be a little behind; `sync` first makes that server catch up with the ' +
+        'leader, so each read below is fresh.',
+    },
+    missing: {
+      title: 'Reading what does not exist',
+      narration: 'A missing znode is not an empty value: the server answers with a clean NONODE error.',
+    },
+  },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
+    const w = new ZkWorkload(lab.history, zk);
     await lab.step(
-      'Who leads?',
-      'Every node answers `srvr` with its Mode. A healthy ensemble of three has exactly one leader, elected by ' +
-        'the voters (latest epoch, then highest zxid, then highest myid), and two followers.',
+      'leader',
       async () => {
         const modes = await zk.modes();
         lab.observe('modes', modes, `modes: ${describeModes(modes)}`);
       },
-      [srvrCommand(zk, 'zk1')],
+      { commands: [srvrCommand(zk, 'zk1')] },
     );
     await lab.step(
-      'The ensemble describes itself',
-      'The znode /zookeeper/config holds the membership every server agreed on: one server.N line per participant.',
+      'config',
       async () => {
-        const members = await readMembers(zk, 'zk2');
+        const members = await zk.members('zk2');
         const participants = members.filter((m) => m.role === 'participant').map((m) => m.host);
         lab.observe('members', members, `/zookeeper/config lists participants ${participants.join(', ')}`);
       },
-      [zkCli(zk, 'zk1', 'get /zookeeper/config')],
+      { commands: [zkCli(zk, 'zk1', 'get /zookeeper/config')] },
     );
     await lab.step(
-      'Write through one node, read through every node',
-      'A write goes to the leader whichever server receives it, and is committed once a majority has it. A ' +
-        'client reading from a follower may be a little behind; `sync` first makes that server catch up with the ' +
-        'leader, so each read below is fresh.',
+      'write-read',
       async () => {
         const value = `written-through-zk1-${lab.random.int(1e6)}`;
-        const writer = await ZkClient.connect(zk.endpoint('zk1'), {});
-        try {
-          const r = await lab.history.record(
-            'client-zk1',
-            'write',
-            { path: '/midlab-basics', value },
-            'zk1',
-            () => writer.create('/midlab-basics', value),
-            classify,
-          );
-          if (!r.ok) lab.warn(`the write through zk1 failed: ${r.op.error}`);
-        } finally {
-          writer.close();
-        }
+        const r = await zk.withClient('zk1', (c) =>
+          w.create('client-zk1', c, '/midlab-basics', value, 'write', { path: '/midlab-basics', value }),
+        );
+        if (!r.ok) lab.warn(`the write through zk1 failed: ${r.op.error}`);
         lab.observe('written', value, `wrote /midlab-basics = ${value} through zk1`);
         for (const node of zk.names) {
-          const reader = await ZkClient.connect(zk.endpoint(node), {});
-          try {
+          await zk.withClient(node, async (c) => {
             // A failed sync leaves the read possibly stale; the read itself is what counts.
-            await reader.sync('/midlab-basics').catch(() => undefined);
-            const r = await lab.history.record(
-              `client-${node}`,
-              'read',
-              undefined,
-              node,
-              () => reader.get('/midlab-basics'),
-              classify,
-            );
-            lab.say(`read through ${node}: ${r.ok ? r.result : `error ${r.op.error}`}`);
-          } finally {
-            reader.close();
-          }
+            await c.sync('/midlab-basics').catch(() => undefined);
+            const rd = await w.get(`client-${node}`, c, '/midlab-basics');
+            lab.say(`read through ${node}: ${rd.ok ? rd.result : `error ${rd.op.error}`}`);
+          });
         }
       },
-      [zkCli(zk, 'zk2', 'get /midlab-basics')],
+      { commands: [zkCli(zk, 'zk2', 'get /midlab-basics')] },
     );
     await lab.step(
-      'Reading what does not exist',
-      'A missing znode is not an empty value: the server answers with a clean NONODE error.',
+      'missing',
       async () => {
-        const c = await ZkClient.connect(zk.endpoint('zk2'), {});
-        try {
-          const r = await lab.history.record(
-            'client-zk2',
-            'read-missing',
-            undefined,
-            'zk2',
-            () => c.get('/midlab-missing'),
-            classify,
-          );
-          lab.say(r.ok ? `unexpectedly read "${r.result}"` : `error: ${r.op.error}`);
-        } finally {
-          c.close();
-        }
+        const r = await zk.withClient('zk2', (c) => w.get('client-zk2', c, '/midlab-missing', 'read-missing'));
+        lab.say(r.ok ? `unexpectedly read "${r.result}"` : `error: ${r.op.error}`);
       },
-      [zkCli(zk, 'zk2', 'get /midlab-missing')],
+      { commands: [zkCli(zk, 'zk2', 'get /midlab-missing')] },
     );
   },
   check(ev) {
@@ -128,9 +121,6 @@ export default defineLab({
     const leaders = modes.filter((m) => m === 'leader').length;
     const followers = modes.filter((m) => m === 'follower').length;
     const participants = (seen.members ?? []).filter((m) => m.role === 'participant').map((m) => m.host);
-    const reads = completions(ev.ops, 'read');
-    const fresh = reads.filter((r) => r.type === 'ok' && r.value === seen.written);
-    const readers = new Set(fresh.map((r) => r.node));
     const missing = completions(ev.ops, 'read-missing')[0];
     return [
       seen.modes === undefined
@@ -147,12 +137,7 @@ export default defineLab({
         'zk1, zk2, zk3',
         `${participants.length}: ${participants.join(', ')}`,
       ),
-      check(
-        'a value written through zk1 is read through every node',
-        seen.written !== undefined && readers.size === 3,
-        `"${String(seen.written)}" read through zk1, zk2 and zk3`,
-        `${fresh.length} of ${reads.length} reads returned it (through ${[...readers].join(', ') || 'none'})`,
-      ),
+      readThrough(ev, 'a value written through zk1 is read through every node', seen.written, ['zk1', 'zk2', 'zk3']),
       check(
         'a missing znode gives a clean "no node" error',
         missing?.type === 'fail' && /no node/i.test(missing.error ?? ''),

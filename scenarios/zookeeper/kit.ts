@@ -1,9 +1,128 @@
-// What a ZooKeeper lab imports: the engine's lab kit, the stack, its workload, and the
-// pieces the ZooKeeper labs share (commands to try, role proofs, evidence checks).
+// What a ZooKeeper lab imports: the engine's lab kit, the stack, its recorded workload,
+// and the pieces the ZooKeeper labs share (commands to try, the role proof, waits, checks).
+import { availability } from '../../src/checkers/availability.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
+import { completions, type Evidence, invokedBetween, outcomes } from '../../src/engine/history.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
+import { describeModes, roleProblems } from '../../stacks/zookeeper/roles.ts';
+import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
+import { ZkWorkload } from '../../stacks/zookeeper/workload.ts';
+
+export * from '../../src/checkers/failover.ts';
 export * from '../../src/kit.ts';
-export { ZkClient } from '../../stacks/zookeeper/client.ts';
-export { type StartedZooKeeper, zookeeper } from '../../stacks/zookeeper/stack.ts';
-export { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
-export { srvrCommand, zkCli } from './commands.ts';
-export { unobserved, writesKept } from './evidence.ts';
-export { proveRoles } from './roles.ts';
+export { ZkClient, ZkError } from '../../stacks/zookeeper/client.ts';
+export * from '../../stacks/zookeeper/roles.ts';
+export { type ServiceEvent, ServiceProcess } from '../../stacks/zookeeper/service-process.ts';
+export { expiryWindow, LATE_SLACK_MS, type StartedZooKeeper, zookeeper } from '../../stacks/zookeeper/stack.ts';
+export { ZkWorkload, ZkWriter } from '../../stacks/zookeeper/workload.ts';
+
+type ZkLab = LabContext<StartedZooKeeper, unknown>;
+
+/** The notes' own client, run inside a node: what a trainee can type during a step. */
+export function zkCli(zk: StartedZooKeeper, node: string, command: string): string {
+  return `docker exec -it ${zk.cluster.node(node).containerName} zkCli.sh -server ${node}:2181 ${command}`;
+}
+
+/** `srvr` from inside a node (bash's /dev/tcp: the image has no nc). */
+export function srvrCommand(zk: StartedZooKeeper, node: string): string {
+  return `docker exec ${zk.cluster.node(node).containerName} bash -c 'exec 3<>/dev/tcp/127.0.0.1/2181; echo srvr >&3; cat <&3'`;
+}
+
+/**
+ * The mechanism every ZooKeeper lab stands on, read from the cluster before any fault:
+ * records `modesBefore` and `members`, and returns why the roles are not as configured.
+ */
+export async function proveRoles(lab: ZkLab): Promise<string[]> {
+  const zk = lab.stack;
+  const modes = await zk.modes();
+  lab.observe('modesBefore', modes, `srvr: ${describeModes(modes)}`);
+  const members = await zk.members();
+  lab.observe(
+    'members',
+    members,
+    `/zookeeper/config: ${members.map((m) => `server.${m.id}=${m.host} ${m.role}`).join(', ')}`,
+  );
+  return roleProblems(modes, members, zk.voters, zk.observers);
+}
+
+/** Waits (without deciding) until every one of `nodes` says it is not serving; their modes then, or last seen. */
+export async function untilNotServing(lab: ZkLab, nodes: string[]): Promise<Record<string, string>> {
+  let last: Record<string, string> = {};
+  const stopped = await lab.until(
+    `${nodes.join(', ')} to stop serving`,
+    async () => {
+      last = await lab.stack.modes(nodes);
+      return Object.values(last).every((m) => m === 'not serving')
+        ? { done: true, value: last }
+        : { done: false, seen: describeModes(last) };
+    },
+    { timeoutMs: 20_000, intervalMs: 100 },
+  );
+  return stopped ?? last;
+}
+
+/** The leader among `nodes` once there is one, or 'none' after 30 s: a wait that does not decide. */
+export async function untilLeader(lab: ZkLab, nodes: string[], intervalMs = 100): Promise<string> {
+  const l = await lab.until(`a leader among ${nodes.join(',')}`, () => lab.stack.leaderProbe(nodes), {
+    timeoutMs: 30_000,
+    intervalMs,
+  });
+  return l ?? 'none';
+}
+
+/** The `final` of a lab whose writer wrote under `dir`: one read of every znode there (`read-all`). */
+export function finalReadOf(dir: string): (lab: ZkLab) => Promise<void> {
+  return async (lab) => {
+    await new ZkWorkload(lab.history, lab.stack).finalRead(dir);
+  };
+}
+
+/** Resolves with the value, or undefined after `ms`: a wait that does not decide. */
+export function within<T>(ms: number, p: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** A check the evidence cannot decide: what it needed was never observed (a run cut short). */
+export function unobserved(name: string, expected: string, what: string): Check {
+  return { name, ok: 'unknown', expected, observed: `${what} was not observed` };
+}
+
+/**
+ * No acknowledged write lost, judged against the final read; without a final read
+ * nothing can be said about loss.
+ */
+export function writesKept(ev: Evidence): Check[] {
+  const finalRead = ev.ops.some((o) => o.f === 'read-all' && o.type === 'ok');
+  if (!finalRead) return [unobserved('no acknowledged writes lost', '0 lost of > 0 acknowledged', 'a final read')];
+  return deliveryChecks(
+    delivery(ev.ops, { send: 'write', receive: 'read-all' }),
+    { loss: 'forbidden', duplicates: 'allowed' },
+    'writes',
+  );
+}
+
+/** Writes invoked from `from` on were acknowledged: the ensemble served again (with the availability windows). */
+export function writesServed(ev: Evidence, name: string, from: number, expected: string, when: string): Check {
+  const after = outcomes(invokedBetween(ev.ops, 'write', from, Number.POSITIVE_INFINITY));
+  return check(name, after.ok > 0, expected, `${after.ok} of ${after.total} writes invoked ${when} acknowledged`, {
+    windows: availability(ev.ops, ev.faults, 'write'),
+  });
+}
+
+/** A read (`read`) through each of `nodes` returned `value`. */
+export function readThrough(ev: Evidence, name: string, value: unknown, nodes: string[]): Check {
+  const reads = completions(ev.ops, 'read');
+  const fresh = reads.filter((r) => r.type === 'ok' && r.value === value);
+  const through = nodes.filter((n) => fresh.some((r) => r.node === n));
+  return check(
+    name,
+    value !== undefined && through.length === nodes.length,
+    `"${String(value)}" read through ${nodes.join(', ')}`,
+    `${fresh.length} of ${reads.length} reads returned it (through ${through.join(', ') || 'none'})`,
+  );
+}

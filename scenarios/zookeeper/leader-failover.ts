@@ -1,13 +1,18 @@
-import { availability } from '../../src/checkers/availability.ts';
-import { check } from '../../src/checkers/check.ts';
-import { invokedBetween, observed, outcomes } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { sleep } from '../../src/runtime/poll.ts';
-import { zookeeper } from '../../stacks/zookeeper/stack.ts';
-import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
-import { srvrCommand } from './commands.ts';
-import { unobserved, writesKept } from './evidence.ts';
-import { proveRoles } from './roles.ts';
+import {
+  defineLab,
+  failoverWithin,
+  finalReadOf,
+  observed,
+  proveRoles,
+  sleep,
+  srvrCommand,
+  unobserved,
+  untilLeader,
+  writesKept,
+  writesServed,
+  ZkWorkload,
+  zookeeper,
+} from './kit.ts';
 
 const DIR = '/midlab/failover';
 /** The bound the lab teaches and checks: twice the slowest election seen here (1003 ms). */
@@ -45,14 +50,33 @@ export default defineLab({
   },
   stack: zookeeper,
   topology: () => ({ nodes: 3 }),
+  steps: {
+    writes: {
+      title: 'A steady stream of writes',
+      narration:
+        'A client connected to all three servers creates one znode every 50 ms. Each write is recorded: ' +
+        'acknowledged (ok), certainly refused (fail), or unknown (info: the connection dropped before the answer).',
+    },
+    'kill-leader': {
+      title: 'Kill the leader ({leader})',
+      narration:
+        'SIGKILL: the process dies, its sockets close at once, so followers notice immediately and start an ' +
+        'election. The lab measures the time until one survivor reports Mode: leader; this lab expects it within ' +
+        '{maxElectionMs} ms. (A frozen leader is only noticed after syncLimit x tickTime; production tickTime is ' +
+        '2000 ms, here 500 ms.)',
+    },
+    stop: {
+      title: 'Stop the workload',
+      narration:
+        'The killed node is started again in the heal phase; it rejoins as a follower and catches up from the leader.',
+    },
+  },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const writer = new ZkWriter(lab.history, zk.connectString(), DIR);
+    const writer = new ZkWorkload(lab.history, zk).writer(DIR);
     const leader = await lab.step(
-      'A steady stream of writes',
-      'A client connected to all three servers creates one znode every 50 ms. Each write is recorded: ' +
-        'acknowledged (ok), certainly refused (fail), or unknown (info: the connection dropped before the answer).',
+      'writes',
       async () => {
         await writer.start();
         await sleep(2000);
@@ -60,52 +84,35 @@ export default defineLab({
         lab.observe('leaderBefore', l, `${writer.acknowledged} writes acknowledged; the leader is ${l}`);
         return l;
       },
-      [srvrCommand(zk, 'zk1')],
+      { commands: [srvrCommand(zk, 'zk1')] },
     );
     // The mechanism proved one leader a moment ago; none now means the cluster broke.
     if (!leader) throw new Error('no leader before the fault');
     const survivors = zk.names.filter((n) => n !== leader);
     await lab.step(
-      `Kill the leader (${leader})`,
-      'SIGKILL: the process dies, its sockets close at once, so followers notice immediately and start an ' +
-        `election. The lab measures the time until one survivor reports Mode: leader; this lab expects it within ` +
-        `${lab.params.maxElectionMs} ms. (A frozen leader is only noticed after syncLimit x tickTime; production ` +
-        'tickTime is 2000 ms, here 500 ms.)',
+      'kill-leader',
       async () => {
         const requested = Date.now();
         await lab.faults.kill(leader);
-        const newLeader = await lab.until(
-          `a leader among ${survivors.join(',')}`,
-          async () => {
-            const l = await zk.leader(survivors);
-            return l ? { done: true, value: l } : { done: false, seen: 'no survivor leads' };
-          },
-          { timeoutMs: 30_000, intervalMs: 50 },
-        );
+        const newLeader = await untilLeader(lab, survivors, 50);
         const seen = Date.now();
         // Counted from the moment the process died (the engine's record), not from when
         // the kill request returned: under load that call alone can outlast an election.
         const died = Math.max((await zk.cluster.node(leader).diedAt()) ?? requested, requested);
         lab.observe('killedAt', lab.history.now() - (Date.now() - died));
-        lab.observe('leaderAfter', newLeader ?? 'none', `new leader ${newLeader ?? 'none'}`);
-        if (newLeader) {
+        lab.observe('leaderAfter', newLeader, `new leader ${newLeader}`);
+        if (newLeader !== 'none') {
           const ms = Math.max(0, seen - died);
           lab.observe('electionMs', ms, `elected ${ms} ms after the old leader died`);
         }
         await sleep(2000);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      { key: 'kill-leader', commands: [srvrCommand(zk, survivors[0] as string)] },
+      { vars: { leader }, commands: [srvrCommand(zk, survivors[0] as string)] },
     );
-    await lab.step(
-      'Stop the workload',
-      'The killed node is started again in the heal phase; it rejoins as a follower and catches up from the leader.',
-      () => writer.stop(),
-    );
+    await lab.step('stop', () => writer.stop());
   },
-  async final(lab) {
-    await finalRead(lab.history, lab.stack.connectString(), DIR);
-  },
+  final: finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-leader',
@@ -119,28 +126,24 @@ export default defineLab({
   ],
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    const ms = seen.electionMs;
-    const newLeader = seen.leaderAfter !== undefined && seen.leaderAfter !== 'none';
     if (seen.leaderBefore === undefined || seen.killedAt === undefined)
       return [
         unobserved('the leader was killed', 'a leader killed under load', 'the kill of the leader'),
         ...writesKept(ev),
       ];
-    const writesAfter = outcomes(invokedBetween(ev.ops, 'write', seen.killedAt, Number.POSITIVE_INFINITY));
     return [
-      check(
+      failoverWithin(
         `a new leader within ${p.maxElectionMs} ms`,
-        newLeader && seen.leaderAfter !== seen.leaderBefore && ms !== undefined && ms <= p.maxElectionMs,
+        { before: seen.leaderBefore, after: seen.leaderAfter, ms: seen.electionMs },
+        p.maxElectionMs,
         `a survivor leads within ${p.maxElectionMs} ms of the old leader's death`,
-        `${String(seen.leaderAfter)} after ${ms ?? '?'} ms (was ${String(seen.leaderBefore)})`,
-        { electionMs: ms },
       ),
-      check(
+      writesServed(
+        ev,
         'the surviving pair serves writes',
-        writesAfter.ok > 0,
+        seen.killedAt,
         'writes invoked after the kill are acknowledged',
-        `${writesAfter.ok} of ${writesAfter.total} writes invoked after the kill acknowledged`,
-        { windows: availability(ev.ops, ev.faults, 'write') },
+        'after the kill',
       ),
       ...writesKept(ev),
     ];

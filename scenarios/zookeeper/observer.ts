@@ -1,12 +1,22 @@
-import { check } from '../../src/checkers/check.ts';
-import { completions, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { sleep } from '../../src/runtime/poll.ts';
-import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
-import { zookeeper } from '../../stacks/zookeeper/stack.ts';
-import { srvrCommand, zkCli } from './commands.ts';
-import { unobserved } from './evidence.ts';
-import { describeModes, type Member, proveRoles, roleProblems } from './roles.ts';
+import {
+  check,
+  completions,
+  defineLab,
+  describeModes,
+  type Member,
+  observed,
+  proveRoles,
+  readThrough,
+  roleProblems,
+  serving,
+  sleep,
+  srvrCommand,
+  unobserved,
+  untilNotServing,
+  ZkWorkload,
+  zkCli,
+  zookeeper,
+} from './kit.ts';
 
 const VOTERS = ['zk1', 'zk2', 'zk3'];
 /**
@@ -43,115 +53,69 @@ export default defineLab({
   params: {},
   stack: zookeeper,
   topology: () => ({ nodes: VOTERS.length, observers: OBSERVERS.length }),
+  steps: {
+    roles: {
+      title: 'Roles',
+      narration:
+        `${VOTERS.join(', ')} vote; ${OBSERVERS.join(' and ')} are configured with peerType=observer and ` +
+        '":observer" on their server lines. srvr says which is which.',
+    },
+    'read-write': {
+      title: 'Read through the observers, write through one',
+      narration:
+        'A value written through a voter is read through each observer (after sync). A write sent to an observer ' +
+        'is forwarded to the leader, which commits it with the voters alone.',
+    },
+    'kill-voters': {
+      title: 'Kill two voters ({victims})',
+      narration:
+        'One voter of three is left. Had observers a vote, {survivors} would be 3 of 5, a majority; they have ' +
+        'none, so there is no quorum and the observers stop serving as well. The lab waits for every survivor to ' +
+        `stop serving, then ${SETTLE_MS} ms more (longer than any election here), then tries a read and a write ` +
+        'through each observer.',
+    },
+  },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
+    const w = new ZkWorkload(lab.history, zk);
+    await lab.step('roles', async () => lab.say(describeModes(await zk.modes())), {
+      commands: [srvrCommand(zk, 'zk4'), zkCli(zk, 'zk4', 'get /zookeeper/config')],
+    });
     await lab.step(
-      'Roles',
-      `${VOTERS.join(', ')} vote; ${OBSERVERS.join(' and ')} are configured with peerType=observer and ":observer" ` +
-        'on their server lines. srvr says which is which.',
-      async () => {
-        const modes = await zk.modes();
-        lab.say(describeModes(modes));
-      },
-      [srvrCommand(zk, 'zk4'), zkCli(zk, 'zk4', 'get /zookeeper/config')],
-    );
-    await lab.step(
-      'Read through the observers, write through one',
-      'A value written through a voter is read through each observer (after sync). A write sent to an observer is ' +
-        'forwarded to the leader, which commits it with the voters alone.',
+      'read-write',
       async () => {
         const value = `v${lab.random.int(1e6)}`;
-        const w = await ZkClient.connect(zk.endpoint('zk1'));
-        await w.create('/midlab-observer', value).finally(() => w.close());
+        await zk.withClient('zk1', (c) => c.create('/midlab-observer', value));
         lab.observe('written', value);
-        for (const o of OBSERVERS) {
-          const r = await ZkClient.connect(zk.endpoint(o));
-          try {
-            await r.sync('/midlab-observer').catch(() => undefined);
-            const res = await lab.history.record(
-              `reader-${o}`,
-              'read',
-              undefined,
-              o,
-              () => r.get('/midlab-observer'),
-              classify,
-            );
-            lab.say(`read through ${o}: ${res.ok ? res.result : res.op.error}`);
-            if (o === OBSERVERS[0]) {
-              const wr = await lab.history.record(
-                `writer-${o}`,
-                'write',
-                { id: `via-${o}` },
-                o,
-                () => r.create(`/midlab-observer-via-${o}`, o),
-                classify,
-              );
-              lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
-            }
-          } finally {
-            r.close();
-          }
-        }
+        for (const o of OBSERVERS)
+          await zk.withClient(o, async (c) => {
+            await c.sync('/midlab-observer').catch(() => undefined);
+            const rd = await w.get(`reader-${o}`, c, '/midlab-observer');
+            lab.say(`read through ${o}: ${rd.ok ? rd.result : rd.op.error}`);
+            if (o !== OBSERVERS[0]) return;
+            const wr = await w.create(`writer-${o}`, c, `/midlab-observer-via-${o}`, o, 'write', { id: `via-${o}` });
+            lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
+          });
       },
-      [zkCli(zk, 'zk4', 'get /midlab-observer')],
+      { commands: [zkCli(zk, 'zk4', 'get /midlab-observer')] },
     );
     const leader = (await zk.leader(zk.voters)) ?? 'zk1';
     const victims = [leader, zk.voters.find((v) => v !== leader) as string];
     const survivors = zk.names.filter((n) => !victims.includes(n));
     await lab.step(
-      `Kill two voters (${victims.join(', ')})`,
-      `One voter of three is left. Had observers a vote, ${survivors.join(', ')} would be 3 of 5, a majority; they ` +
-        'have none, so there is no quorum and the observers stop serving as well. The lab waits for every survivor ' +
-        `to stop serving, then ${SETTLE_MS} ms more (longer than any election here), then tries a read and a write ` +
-        'through each observer.',
+      'kill-voters',
       async () => {
         for (const v of victims) await lab.faults.kill(v);
-        let last: Record<string, string> = {};
-        const stopped = await lab.until(
-          `${survivors.join(', ')} to stop serving`,
-          async () => {
-            last = await zk.modes(survivors);
-            return Object.values(last).every((m) => m === 'not serving')
-              ? { done: true, value: last }
-              : { done: false, seen: describeModes(last) };
-          },
-          { timeoutMs: 20_000, intervalMs: 100 },
-        );
-        lab.observe('modesWithoutQuorum', stopped ?? last, describeModes(stopped ?? last));
+        const stopped = await untilNotServing(lab, survivors);
+        lab.observe('modesWithoutQuorum', stopped, describeModes(stopped));
         await sleep(SETTLE_MS);
         const later = await zk.modes(survivors);
         lab.observe('modesLater', later, `${SETTLE_MS} ms later: ${describeModes(later)}`);
-        for (const o of OBSERVERS) {
-          const c = await ZkClient.connect(zk.endpoint(o), { connectTimeoutMs: 3000 }).catch((e: Error) => e);
-          if (c instanceof ZkClient) {
-            try {
-              await lab.history.record(
-                `reader-${o}`,
-                'read-no-quorum',
-                undefined,
-                o,
-                () => c.get('/midlab-observer'),
-                classify,
-              );
-              await lab.history.record(
-                `writer-${o}`,
-                'write-no-quorum',
-                { id: `no-quorum-${o}` },
-                o,
-                () => c.create(`/midlab-no-quorum-${o}`, o),
-                classify,
-              );
-            } finally {
-              c.close();
-            }
-          } else {
-            lab.history.invoke(`reader-${o}`, 'read-no-quorum', undefined, o).fail(c);
-            lab.history.invoke(`writer-${o}`, 'write-no-quorum', { id: `no-quorum-${o}` }, o).fail(c);
-          }
-        }
+        for (const o of OBSERVERS)
+          await w.readAndWrite(o, '/midlab-observer', `/midlab-no-quorum-${o}`, 'no-quorum', `no-quorum-${o}`);
       },
-      { key: 'kill-voters', commands: [srvrCommand(zk, 'zk4')] },
+      { vars: { victims: victims.join(', '), survivors: survivors.join(', ') }, commands: [srvrCommand(zk, 'zk4')] },
     );
   },
   predictions: [
@@ -172,29 +136,16 @@ export default defineLab({
   check(ev) {
     const seen = observed<Seen>(ev);
     const roles = roleProblems(seen.modesBefore ?? {}, seen.members ?? [], VOTERS, OBSERVERS);
-    const reads = completions(ev.ops, 'read');
-    const readThrough = OBSERVERS.filter((o) =>
-      reads.some((r) => r.node === o && r.type === 'ok' && r.value === seen.written),
-    );
     const forwarded = completions(ev.ops, 'write').filter((w) => w.type === 'ok');
     const without = seen.modesWithoutQuorum ?? {};
     const later = seen.modesLater ?? {};
-    const serving = (modes: Record<string, string>) =>
-      Object.entries(modes)
-        .filter(([, m]) => m !== 'not serving' && m !== 'down')
-        .map(([n, m]) => `${n}=${m}`);
     const lateReads = completions(ev.ops, 'read-no-quorum');
     const lateWrites = completions(ev.ops, 'write-no-quorum');
     const tried = (ops: typeof lateReads) => OBSERVERS.every((o) => ops.some((x) => x.node === o));
     const served = [...lateReads, ...lateWrites].filter((x) => x.type === 'ok');
+    const what = seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault";
     if (seen.modesBefore === undefined || seen.modesLater === undefined)
-      return [
-        unobserved(
-          'without a voting majority every survivor stops serving',
-          'roles read, two voters killed, the survivors watched',
-          seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault",
-        ),
-      ];
+      return [unobserved('without a voting majority every survivor stops serving', 'two voters killed, watched', what)];
     return [
       check(
         'the observers report observer and /zookeeper/config lists them as observers',
@@ -202,12 +153,7 @@ export default defineLab({
         `${VOTERS.join(',')} participants (one leader), ${OBSERVERS.join(',')} observers`,
         roles.length ? roles.join('; ') : describeModes(seen.modesBefore ?? {}),
       ),
-      check(
-        'every observer serves reads',
-        readThrough.length === OBSERVERS.length,
-        `"${String(seen.written)}" read through ${OBSERVERS.join(' and ')}`,
-        `read through ${readThrough.join(', ') || 'none'}`,
-      ),
+      readThrough(ev, 'every observer serves reads', seen.written, OBSERVERS),
       check(
         'a write through an observer is forwarded and committed',
         forwarded.length > 0,

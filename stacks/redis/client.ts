@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { MidlabError } from '../../src/errors.ts';
 import { TimeoutError, withTimeout } from '../../src/runtime/poll.ts';
 
 /**
@@ -26,14 +27,24 @@ export type RedisErrorCode =
   /** The connection closed or the client gave up retrying: the outcome is unknown. */
   | 'CONNECTION';
 
-export class RedisError extends Error {
-  readonly code: RedisErrorCode;
+const HINTS: Record<RedisErrorCode, string> = {
+  READONLY: 'the node is a replica: send writes to the primary (ask the Sentinels which it is)',
+  NOREPLICAS: 'fewer replicas than min-replicas-to-write acknowledged lately: check their links (INFO replication)',
+  LOADING: 'the node is still loading its data set: retry in a moment',
+  MASTERDOWN: "the replica's link to its primary is down and replica-serve-stale-data is no",
+  REPLY: 'the server refused the command: the reply says why',
+  NOT_SENT: 'no connection to the node: is it up, and is its port published?',
+  CONNECTION: 'the connection broke: whether the command ran is unknown (the node logs in the run folder say why)',
+};
+
+/** An error of the Redis client: a stable `code`, whether the server replied, and a hint. */
+export class RedisError extends MidlabError {
+  declare readonly code: RedisErrorCode;
   /** The server answered with an error: the command certainly did not take effect. */
   readonly reply: boolean;
   constructor(code: RedisErrorCode, message: string, reply: boolean) {
-    super(message);
+    super(code, message, { hint: HINTS[code], exitCode: 3 });
     this.name = 'RedisError';
-    this.code = code;
     this.reply = reply;
   }
 }

@@ -53,6 +53,36 @@ export function linkProblems(views: Record<string, LinkView>, primary: string, r
   return out;
 }
 
+/**
+ * Why the views are not one primary with `count` replicas following it, link up (empty:
+ * they are). Offsets are not compared: a replica a moment behind still follows. Pure.
+ */
+export function followProblems(views: Record<string, LinkView>, count: number): string[] {
+  const nodes = Object.keys(views);
+  const primaries = nodes.filter((n) => views[n]?.role === 'master');
+  const replicas = nodes.filter((n) => views[n]?.role === 'slave');
+  const [primary] = primaries;
+  const following = replicas.filter((n) => views[n]?.masterHost === primary && views[n]?.masterLinkStatus === 'up');
+  const out: string[] = [];
+  if (primaries.length !== 1) out.push(`${primaries.length} masters`);
+  if (replicas.length !== count || following.length !== count)
+    out.push(`${following.length} of ${replicas.length} replicas follow ${primary ?? 'no master'} with the link up`);
+  if (primary && views[primary]?.connectedSlaves !== count)
+    out.push(`${primary} has ${views[primary]?.connectedSlaves} connected replicas`);
+  return out;
+}
+
+/** `redis1=master(2 replicas), redis2=slave(redis1, link up), ...` */
+export function describeRoles(views: Record<string, LinkView>): string {
+  return Object.entries(views)
+    .map(([n, v]) =>
+      v.role === 'slave'
+        ? `${n}=${v.role}(${v.masterHost}, link ${v.masterLinkStatus})`
+        : `${n}=${v.role}(${v.connectedSlaves} replicas)`,
+    )
+    .join(', ');
+}
+
 /** What the labs compare across nodes at one moment: keys held and stream offsets. */
 export interface KeysView {
   primary: string;
@@ -79,4 +109,23 @@ export async function dataView(r: StartedRedis, primary: string, replicas: strin
     };
   }
   return view;
+}
+
+/** Per node: the primary with its replica count, each replica with its primary and link; each one's offset. */
+export function describeLinks(views: Record<string, LinkView>): string {
+  return Object.entries(views)
+    .map(([n, v]) =>
+      v.role === 'master'
+        ? `${n}: master with ${v.connectedSlaves} replicas, offset ${v.offset}`
+        : `${n}: replica of ${v.masterHost}, link ${v.masterLinkStatus}, offset ${v.offset}`,
+    )
+    .join('; ');
+}
+
+/** The keys and offsets of a `KeysView`, in words. */
+export function describeKeys(view: KeysView): string {
+  const replicas = Object.entries(view.replicas).map(
+    ([n, v]) => `${n}: ${v.dbsize} keys, offset ${v.offset}, link ${v.link}, silent for ${v.lagSeenByPrimary} s`,
+  );
+  return [`${view.primary}: ${view.primaryDbsize} keys, offset ${view.primaryOffset}`, ...replicas].join('; ');
 }

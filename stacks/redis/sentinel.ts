@@ -1,6 +1,7 @@
 import { waitUntil } from '../../src/runtime/poll.ts';
 import { withDirect } from './client.ts';
 import { MASTER_NAME } from './config.ts';
+import { sentinelProblems } from './health.ts';
 import { parseMasterAddr, parseSentinelMaster, parseSentinelPeers } from './info.ts';
 import type { StartedRedis } from './started.ts';
 
@@ -78,4 +79,27 @@ export async function failoverLog(r: StartedRedis): Promise<string[]> {
     // Docker's timestamp and Sentinel's pid/role prefix say nothing here.
     .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
   return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
+}
+
+/** One Sentinel's view in words: its primary and flags, quorum, replicas and the Sentinels it knows. */
+export function describeSentinelView(v: SentinelView): string {
+  const replicas = v.replicas.map((x) => `${x.name} ${x.link}`).join(' ');
+  return `${v.sentinel}: ${v.primary} (${v.flags}), quorum ${v.quorum}, replicas ${replicas}, knows ${v.sentinels.map((x) => x.name).join(' ')}`;
+}
+
+/**
+ * Why the Sentinels' views are not what a failover needs (empty: they are): each names
+ * `primary` with no down flag, lists `replicas` with their link ok, knows every other
+ * Sentinel (`sentinelProblems`), and uses `quorum`. Pure.
+ */
+export function sentinelViewsProblems(
+  views: SentinelView[],
+  primary: string,
+  replicas: string[],
+  quorum: number,
+): string[] {
+  return views.flatMap((v) => [
+    ...sentinelProblems(v, primary, replicas, views.length - 1),
+    ...(v.quorum === quorum ? [] : [`${v.sentinel} uses quorum ${v.quorum}, not ${quorum}`]),
+  ]);
 }

@@ -8,7 +8,7 @@ import { type Layout, MASTER_NAME, REDIS_PORT, SENTINEL_PORT } from './config.ts
 import { health, type RedisHealth } from './health.ts';
 import { parseReplication, type Replication } from './info.ts';
 import { layoutOf, type RedisParams } from './params.ts';
-import { dataView, type KeysView, type LinkView, linkViews } from './replication.ts';
+import { dataView, type KeysView, type LinkView, linkProblems, linkViews } from './replication.ts';
 import { failoverLog, primaryBy, type SentinelView, sentinelView } from './sentinel.ts';
 
 /** A running Redis deployment. Data nodes redis1..redisN (redis1 the first primary), Sentinels sentinel1.. */
@@ -102,9 +102,38 @@ export class StartedRedis implements StartedStack {
     return linkViews(this, nodes);
   }
 
+  /** A probe for `lab.until`: done with the links once `linkProblems` finds nothing; else the problems. */
+  async linksCaughtUp(primary: string, replicas: string[]): Promise<Probe<Record<string, LinkView>>> {
+    const v = await this.links();
+    const problems = linkProblems(v, primary, replicas);
+    return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: v };
+  }
+
   /** Keys and replication offsets of the primary and its replicas, at one moment. */
   data(primary: string, replicas: string[]): Promise<KeysView> {
     return dataView(this, primary, replicas);
+  }
+
+  /**
+   * A probe for `lab.until`: once every replica has applied `primary`'s stream up to
+   * `target`, done with each node's offset (the primary's: `target`).
+   */
+  async caughtUp(primary: string, replicas: string[], target: number): Promise<Probe<Record<string, number>>> {
+    const got = await Promise.all(replicas.map(async (n) => (await this.replication(n)).slaveReplOffset ?? 0));
+    return got.every((o) => o >= target)
+      ? { done: true, value: Object.fromEntries([[primary, target], ...replicas.map((n, i) => [n, got[i] ?? 0])]) }
+      : { done: false, seen: `offsets ${got} < ${target}` };
+  }
+
+  /**
+   * A probe for `lab.until`: done with the seconds since each of `count` replicas last
+   * acknowledged `primary`'s stream, once every one has been silent `seconds` or more.
+   */
+  async silent(primary: string, count: number, seconds: number): Promise<Probe<number[]>> {
+    const got = (await this.replication(primary)).replicas.map((x) => x.lag);
+    return got.length === count && got.every((l) => l >= seconds)
+      ? { done: true, value: got }
+      : { done: false, seen: `lags ${got.join(',')}` };
   }
 
   /** What one Sentinel knows of "mymaster": primary, flags, quorum, replicas, other Sentinels. */

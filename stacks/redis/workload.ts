@@ -1,5 +1,6 @@
 import type { History, Op } from '../../src/engine/history.ts';
-import { classify, type RedisClient } from './client.ts';
+import { sleep } from '../../src/runtime/poll.ts';
+import { classify, type RedisClient, withDirect } from './client.ts';
 import type { StartedRedis } from './started.ts';
 
 /** Keys of identified writes: `midlab:w:<id>`; the final read scans this prefix only. */
@@ -33,6 +34,28 @@ export class RedisWorkload {
   }
 
   /**
+   * GET `key` through `client` every `everyMs`, each read recorded, until it returns
+   * `value` or `boundMs` have passed; returns the ms it took (null: not within the bound)
+   * and the reads made.
+   */
+  async readUntil(
+    process: string,
+    client: RedisClient,
+    key: string,
+    value: string,
+    boundMs: number,
+    everyMs = 20,
+  ): Promise<{ ms: number | null; tries: number }> {
+    const t0 = Date.now();
+    for (let tries = 1; ; tries++) {
+      const rd = await this.get(process, client, key);
+      if (rd.ok && rd.result === value) return { ms: Date.now() - t0, tries };
+      if (Date.now() - t0 > boundMs) return { ms: null, tries };
+      await sleep(everyMs);
+    }
+  }
+
+  /**
    * One identified write (`midlab:w:<id>`). With `confirm`, it is followed by WAIT on the
    * same connection: confirmed by at least one replica -> ok; WAIT returned 0 -> info
    * (the primary has it, no replica does: whether it survives a failover is unknown).
@@ -61,6 +84,46 @@ export class RedisWorkload {
     } catch (err) {
       return h.info(err);
     }
+  }
+
+  /**
+   * Identified writes `<prefix>-0001`.. (`width` digits), each through `writeId`; returns
+   * how many ended ok, fail and info.
+   */
+  async writeIds(
+    process: string,
+    client: RedisClient,
+    prefix: string,
+    count: number,
+    width: number,
+    confirm?: { replicas: number; timeoutMs: number },
+  ): Promise<{ ok: number; fail: number; info: number }> {
+    const types = { ok: 0, fail: 0, info: 0 };
+    for (let i = 1; i <= count; i++) {
+      const op = await this.writeId(process, client, `${prefix}-${String(i).padStart(width, '0')}`, confirm);
+      types[op.type as keyof typeof types] += 1;
+    }
+    return types;
+  }
+
+  /**
+   * The proof that replication is on: a recorded `probe-write` of `key` on `primary`,
+   * `WAIT` for every replica, and a recorded `probe-read` on each. Returns how many
+   * replicas WAIT counted and what did not hold.
+   */
+  async probe(primary: string, replicas: string[], key: string): Promise<{ acked: number; problems: string[] }> {
+    const problems: string[] = [];
+    const acked = await withDirect(this.redis.endpoint(primary), async (c) => {
+      const probe = await this.set('probe', c, key, 'probe', 'probe-write');
+      if (!probe.ok) problems.push(`the probe write failed: ${probe.op.error}`);
+      return c.wait(replicas.length, 2000);
+    });
+    if (acked !== replicas.length) problems.push(`only ${acked} of ${replicas.length} replicas acknowledged a write`);
+    for (const n of replicas) {
+      const got = await withDirect(this.redis.endpoint(n), (c) => this.get('probe', c, key, 'probe-read'));
+      if (!got.ok || got.result !== 'probe') problems.push(`${n} does not have the probe write`);
+    }
+    return { acked, problems };
   }
 
   /** The final read: every identified write `client`'s node holds, as `read-all` `{ ids }`. */

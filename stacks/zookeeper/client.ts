@@ -1,4 +1,5 @@
 import ZooKeeper from 'zookeeper';
+import { MidlabError } from '../../src/errors.ts';
 import { TimeoutError, withTimeout } from '../../src/runtime/poll.ts';
 
 /**
@@ -15,12 +16,24 @@ const CODES: Record<number, ZkCode> = {
   [-112]: 'SESSIONEXPIRED',
 };
 
-export class ZkError extends Error {
-  readonly code: ZkCode;
-  constructor(code: ZkCode, message: string) {
-    super(message);
+const HINTS: Record<ZkCode, string> = {
+  NONODE: 'the znode does not exist: create it first, or check the path',
+  NODEEXISTS: 'the znode already exists: choose another path, or set it',
+  CONNECTIONLOSS:
+    'no server answered in time: whether the operation happened is unknown (`srvr` on each node says which serve)',
+  OPERATIONTIMEOUT: 'no answer in time: whether the operation happened is unknown',
+  SESSIONEXPIRED: 'the servers expired the session: its ephemeral znodes are gone; open a new session',
+  OTHER: 'the node logs in the run folder usually say why',
+};
+
+/** An error ZooKeeper answered, by its name; `rc` is the C client's numeric code when it gave one. */
+export class ZkError extends MidlabError {
+  declare readonly code: ZkCode;
+  readonly rc: number | undefined;
+  constructor(code: ZkCode, message: string, rc?: number) {
+    super(code, message, { hint: HINTS[code], exitCode: 3 });
     this.name = 'ZkError';
-    this.code = code;
+    this.rc = rc;
   }
 }
 
@@ -33,7 +46,7 @@ function toZkError(err: unknown): unknown {
   const code = byNumber ? (CODES[Number(byNumber[1])] ?? 'OTHER') : ((byName?.[1] as ZkCode | undefined) ?? undefined);
   if (!code) return err;
   const text = code === 'NONODE' ? 'no node' : (byNumber?.[2] ?? '').trim() || code.toLowerCase();
-  return new ZkError(code, `${text} (${code})`);
+  return new ZkError(code, `${text} (${code})`, byNumber ? Number(byNumber[1]) : undefined);
 }
 
 /**
@@ -156,15 +169,18 @@ export class ZkClient {
     await this.op(`sync ${path}`, () => this.zk.sync(path) as Promise<unknown>);
   }
 
-  /** Sets a watch now on an existing znode; `deleted` resolves when it is deleted. */
-  async watchDeleted(path: string): Promise<{ deleted: Promise<void> }> {
-    let fired!: () => void;
-    const deleted = new Promise<void>((resolve) => (fired = resolve));
+  /**
+   * Sets a watch now on an existing znode; `deleted` resolves with the time (Date.now())
+   * the deletion event arrived, stamped then rather than when someone next looks.
+   */
+  async watchDeleted(path: string): Promise<{ deleted: Promise<number> }> {
+    let fired!: (at: number) => void;
+    const deleted = new Promise<number>((resolve) => (fired = resolve));
     await this.op(
       `watch ${path}`,
       () =>
         this.zk.w_exists(path, (type: number) => {
-          if (type === ZooKeeper.constants.ZOO_DELETED_EVENT) fired();
+          if (type === ZooKeeper.constants.ZOO_DELETED_EVENT) fired(Date.now());
         }) as Promise<unknown>,
     );
     return { deleted };

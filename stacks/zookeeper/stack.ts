@@ -2,10 +2,12 @@ import { UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
 import type { StartedCluster } from '../../src/runtime/cluster.ts';
 import type { NodeSpec } from '../../src/runtime/node.ts';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { type Probe, waitUntil } from '../../src/runtime/poll.ts';
 import { HOST_IP } from '../../src/runtime/ports.ts';
 import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
+import { ZkClient, type ZkClientOptions } from './client.ts';
 import { fourLetter, parseSrvr, type Srvr } from './four-letter.ts';
+import { describeModes, type Member, parseConfig } from './roles.ts';
 
 export const IMAGE = 'midlab/zookeeper:latest';
 export const CLIENT_PORT = 2181;
@@ -90,6 +92,22 @@ export const zookeeper: Stack<typeof zookeeperParams, StartedZooKeeper> = {
   },
 };
 
+const EARLY_SLACK_MS = 100;
+/** What the session expiry window allows for the host's own latency. */
+export const LATE_SLACK_MS = 500;
+
+/**
+ * The window, after a client stops, in which the servers expire its session (and delete
+ * its ephemeral znodes). The session times out T after the last packet the servers got
+ * from it, and the client pings after T/3 of silence, so that packet is at most T/3 old
+ * when it stops: not before 2T/3. The leader expires sessions in buckets one tick wide and
+ * learns of pings to a follower every half tick, so by T + 1.5 ticks; the slack covers the
+ * host's own latency.
+ */
+export function expiryWindow(timeoutMs: number, tickMs: number): { earliest: number; latest: number } {
+  return { earliest: Math.round((timeoutMs * 2) / 3) - EARLY_SLACK_MS, latest: timeoutMs + 2 * tickMs + LATE_SLACK_MS };
+}
+
 /** A running ensemble. Node names: zk1..zkN are voters, then observers. */
 export class StartedZooKeeper implements StartedStack {
   readonly cluster: StartedCluster;
@@ -124,9 +142,77 @@ export class StartedZooKeeper implements StartedStack {
     return { connect: this.connectString(), ...Object.fromEntries(this.names.map((n) => [n, this.endpoint(n)])) };
   }
 
+  /** The node behind a `127.0.0.1:PORT` endpoint (undefined for a connect string over several). */
+  nodeAt(endpoint: string): string | undefined {
+    return this.names.find((n) => this.endpoint(n) === endpoint);
+  }
+
+  /** A client of one node (all of them when none is named). */
+  client(node?: string, opts: ZkClientOptions = {}): Promise<ZkClient> {
+    return ZkClient.connect(node ? this.endpoint(node) : this.connectString(), opts);
+  }
+
+  /** Opens a client of one node, runs `fn`, and closes it whatever happens. */
+  async withClient<T>(node: string | undefined, fn: (c: ZkClient) => Promise<T>, opts?: ZkClientOptions): Promise<T> {
+    const c = await this.client(node, opts);
+    try {
+      return await fn(c);
+    } finally {
+      c.close();
+    }
+  }
+
+  /** A four-letter word sent to one node from the host. */
+  fourLetter(node: string, word: string): Promise<string> {
+    return fourLetter(HOST_IP, this.cluster.node(node).hostPort('client'), word);
+  }
+
   async srvr(node: string): Promise<Srvr> {
-    const raw = await fourLetter(HOST_IP, this.cluster.node(node).hostPort('client'), 'srvr');
-    return parseSrvr(raw);
+    return parseSrvr(await this.fourLetter(node, 'srvr'));
+  }
+
+  /** The tickTime one node runs with, from `conf` (NaN when it does not say). */
+  async tickMs(node = 'zk1'): Promise<number> {
+    return Number(/^tickTime=(\d+)/m.exec(await this.fourLetter(node, 'conf'))?.[1]);
+  }
+
+  /** The membership the servers agreed on: /zookeeper/config, read through one node (any by default). */
+  members(node?: string): Promise<Member[]> {
+    return this.withClient(node, async (c) => parseConfig(await c.get('/zookeeper/config')));
+  }
+
+  /** The server a session is connected to, from each server's `cons`. */
+  async serverOf(sessionId: string): Promise<string | undefined> {
+    for (const n of this.names) {
+      const cons = await this.fourLetter(n, 'cons').catch(() => '');
+      if (cons.includes(`sid=${sessionId}`)) return n;
+    }
+    return undefined;
+  }
+
+  /** Waits until some server's `cons` lists the session, and names that server; throws after `timeoutMs`. */
+  waitServerOf(sessionId: string, timeoutMs = 5000): Promise<string> {
+    return waitUntil(
+      `the server of session ${sessionId}`,
+      async () => {
+        const s = await this.serverOf(sessionId);
+        return s ? { done: true, value: s } : { done: false, seen: 'session not in any cons' };
+      },
+      { timeoutMs },
+    );
+  }
+
+  /**
+   * The session terms the servers offer: their tickTime, the timeout they grant a client
+   * asking for `askedMs` (they allow 2..20 ticks), and why that is not what was asked.
+   */
+  async sessionTerms(askedMs: number): Promise<{ tickMs: number; grantedMs: number; problems: string[] }> {
+    const tickMs = await this.tickMs();
+    const grantedMs = await this.withClient(undefined, async (c) => c.sessionTimeoutMs, { sessionTimeoutMs: askedMs });
+    const problems = tickMs > 0 ? [] : ['conf did not say the tickTime'];
+    if (grantedMs !== askedMs)
+      problems.unshift(`granted ${grantedMs} ms, not the ${askedMs} ms asked for (2..20 ticks of ${tickMs} ms)`);
+    return { tickMs, grantedMs, problems };
   }
 
   /** Each node's mode, or "down" when it does not answer, "not serving" when it answers without a mode. */
@@ -166,17 +252,11 @@ export class StartedZooKeeper implements StartedStack {
     );
   }
 
-  /** Waits until one of `nodes` is leader and returns it. */
-  async waitForLeader(nodes: string[], timeoutMs = 30_000): Promise<string> {
-    return waitUntil(
-      `a leader among ${nodes.join(',')}`,
-      async () => {
-        const modes = await this.modes(nodes);
-        const l = Object.entries(modes).find(([, m]) => m === 'leader')?.[0];
-        return l ? { done: true, value: l } : { done: false, seen: JSON.stringify(modes) };
-      },
-      { timeoutMs, intervalMs: 50 },
-    );
+  /** A probe for `waitUntil` / `lab.until`: done with the one of `nodes` that leads. */
+  async leaderProbe(nodes: string[] = this.names): Promise<Probe<string>> {
+    const modes = await this.modes(nodes);
+    const l = Object.entries(modes).find(([, m]) => m === 'leader')?.[0];
+    return l ? { done: true, value: l } : { done: false, seen: describeModes(modes) };
   }
 
   stop(): Promise<void> {

@@ -1,9 +1,83 @@
-import type { History } from '../../src/engine/history.ts';
-import { sleep } from '../../src/runtime/poll.ts';
+import type { History, Op } from '../../src/engine/history.ts';
+import { type Probe, sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient, ZkError } from './client.ts';
+import type { StartedZooKeeper } from './stack.ts';
 
 /** How long one write may take before its outcome is recorded as unknown (info). */
 export const WRITE_TIMEOUT_MS = 2000;
+
+/** The outcome of a recorded operation: its result when it succeeded, and the op either way. */
+export type Recorded<T> = { ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op };
+
+/**
+ * The operations the ZooKeeper labs record, each an invocation and a completion in the
+ * history given here once. One classifier (client.ts `classify`) decides every error: a
+ * lost connection or a timeout is `info` (the operation may have happened), any other
+ * error `fail`.
+ */
+export class ZkWorkload {
+  private readonly history: History;
+  private readonly zk: StartedZooKeeper;
+
+  constructor(history: History, zk: StartedZooKeeper) {
+    this.history = history;
+    this.zk = zk;
+  }
+
+  /** create `path` = `data` through `client`, recorded as `f` with `value`. */
+  create(process: string, client: ZkClient, path: string, data: string, f = 'write', value?: unknown) {
+    return this.record(process, f, value, client, () => client.create(path, data));
+  }
+
+  /** get `path` through `client`, recorded as `f`; a read's value is the data it returned. */
+  get(process: string, client: ZkClient, path: string, f = 'read'): Promise<Recorded<string>> {
+    return this.record(process, f, undefined, client, () => client.get(path));
+  }
+
+  /**
+   * Through a fresh session on `node` (`reader-<node>`, `writer-<node>`): a recorded get of
+   * `read` as `f`-read and create of `write` (`{ id }`) as `f`-write. A session that cannot
+   * open within `connectTimeoutMs` fails both: nothing was sent.
+   */
+  async readAndWrite(node: string, read: string, write: string, f: string, id: string, connectTimeoutMs = 3000) {
+    const c = await this.zk.client(node, { connectTimeoutMs }).catch((e: Error) => e);
+    if (!(c instanceof ZkClient)) {
+      this.history.invoke(`reader-${node}`, `read-${f}`, undefined, node).fail(c);
+      this.history.invoke(`writer-${node}`, `write-${f}`, { id }, node).fail(c);
+      return;
+    }
+    try {
+      await this.get(`reader-${node}`, c, read, `read-${f}`);
+      await this.create(`writer-${node}`, c, write, node, `write-${f}`, { id });
+    } finally {
+      c.close();
+    }
+  }
+
+  /** A steady writer of one znode per write under `dir`, through every server. */
+  writer(dir: string, process = 'writer'): ZkWriter {
+    return new ZkWriter(this.history, this.zk.connectString(), dir, process);
+  }
+
+  /** Reads every znode under `dir` through a fresh session, as `read-all` `{ ids }`: the final read. */
+  async finalRead(dir: string): Promise<string[]> {
+    const client = await this.zk.client(undefined, { sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
+    try {
+      await client.sync(dir);
+      const r = await this.record('final-reader', 'read-all', undefined, client, async () => ({
+        ids: await client.children(dir),
+      }));
+      if (!r.ok) throw r.error;
+      return r.result.ids;
+    } finally {
+      client.close();
+    }
+  }
+
+  private record<T>(process: string, f: string, value: unknown, client: ZkClient, fn: () => Promise<T>) {
+    return this.history.record(process, f, value, this.zk.nodeAt(client.connectString), fn, classify);
+  }
+}
 
 /**
  * A steady writer: each write creates a znode named after its id under `dir`, so a
@@ -30,7 +104,7 @@ export class ZkWriter {
   }
 
   async start(intervalMs = 50): Promise<void> {
-    this.client = await ZkClient.connect(this.connect, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS });
+    this.client = await connect(this.connect);
     await this.client.mkdirp(this.dir);
     this.running = true;
     this.loop = (async () => {
@@ -39,6 +113,12 @@ export class ZkWriter {
         await sleep(intervalMs);
       }
     })();
+  }
+
+  /** A probe for `lab.until`: done once more than `n` writes have been acknowledged. */
+  async acknowledgedMoreThan(n: number): Promise<Probe<number>> {
+    const a = this.acknowledged;
+    return a > n ? { done: true, value: a } : { done: false, seen: `${a} acknowledged` };
   }
 
   /** One identified write; returns whether it was acknowledged. */
@@ -64,15 +144,7 @@ export class ZkWriter {
 
   private async ensureClient(): Promise<ZkClient | undefined> {
     if (this.client) return this.client;
-    try {
-      this.client = await ZkClient.connect(this.connect, {
-        sessionTimeoutMs: 4000,
-        opTimeoutMs: WRITE_TIMEOUT_MS,
-        connectTimeoutMs: 2000,
-      });
-    } catch {
-      return undefined;
-    }
+    this.client = await connect(this.connect, 2000).catch(() => undefined);
     return this.client;
   }
 
@@ -88,25 +160,6 @@ export class ZkWriter {
   }
 }
 
-/** Reads every znode under `dir` through a fresh session: the final read. */
-export async function finalRead(history: History, connect: string, dir: string): Promise<string[]> {
-  const client = await ZkClient.connect(connect, { sessionTimeoutMs: 4000, opTimeoutMs: 5000 });
-  try {
-    await client.sync(dir);
-    const r = await history.record(
-      'final-reader',
-      'read-all',
-      undefined,
-      undefined,
-      async () => {
-        const ids = await client.children(dir);
-        return { ids };
-      },
-      classify,
-    );
-    if (!r.ok) throw r.error;
-    return r.result.ids;
-  } finally {
-    client.close();
-  }
+function connect(connectString: string, connectTimeoutMs?: number): Promise<ZkClient> {
+  return ZkClient.connect(connectString, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS, connectTimeoutMs });
 }

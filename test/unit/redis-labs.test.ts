@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import replicationLab, { READONLY_ERROR } from '../../scenarios/redis/replication.ts';
 import failoverLab from '../../scenarios/redis/sentinel-failover.ts';
 import { sentinelProblems } from '../../stacks/redis/health.ts';
-import { type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
-import type { SentinelView } from '../../stacks/redis/sentinel.ts';
+import { followProblems, type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
+import { type SentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 const primaryLink = (offset: number, lagging = offset): LinkView => ({
@@ -93,6 +93,24 @@ describe('redis/replication', () => {
     const checks = expectVerdict(replicationLab, story({ delays: { redis2: 1, redis3: 101 } }), 'fail');
     expectCheck(checks, 'data written to the primary is read from every replica', false);
     expectVerdict(replicationLab, story({ delays: { redis2: 1, redis3: 100 } }), 'pass');
+  });
+
+  describe('the replicas report the primary: followProblems', () => {
+    it('holds for one master followed by both replicas, link up, whatever their offsets', () => {
+      expect(followProblems(links({ redis3: replicaLink(900) }), 2)).toEqual([]);
+    });
+    it('names two masters, a replica following another node, a master missing a connection', () => {
+      expect(followProblems(links({ redis2: primaryLink(1240) }), 2)).toEqual([
+        '2 masters',
+        '1 of 1 replicas follow redis1 with the link up',
+      ]);
+      expect(followProblems(links({ redis3: { ...replicaLink(1240), masterHost: 'redis2' } }), 2)).toEqual([
+        '1 of 2 replicas follow redis1 with the link up',
+      ]);
+      expect(followProblems(links({ redis1: { ...primaryLink(1240), connectedSlaves: 1 } }), 2)).toEqual([
+        'redis1 has 1 connected replicas',
+      ]);
+    });
   });
 
   describe('mechanism: the links', () => {
@@ -320,6 +338,16 @@ describe('redis/sentinel-failover', () => {
     const problems = (v: SentinelView) => sentinelProblems(v, 'redis1', ['redis2', 'redis3'], 2);
     it('holds when the Sentinel sees the primary, both replicas and the two other Sentinels', () => {
       expect(problems(view())).toEqual([]);
+    });
+    it('all three views: each must also use the quorum the lab configured', () => {
+      const three = [view(), view({ sentinel: 'sentinel2' }), view({ sentinel: 'sentinel3', quorum: 1 })];
+      expect(sentinelViewsProblems(three.slice(0, 2), 'redis1', ['redis2', 'redis3'], 2)).toEqual([
+        'sentinel1 knows 2 other Sentinels, not 1',
+        'sentinel2 knows 2 other Sentinels, not 1',
+      ]);
+      expect(sentinelViewsProblems(three, 'redis1', ['redis2', 'redis3'], 2)).toEqual([
+        'sentinel3 uses quorum 1, not 2',
+      ]);
     });
     it('names a down primary, a missing replica, a replica link down, a Sentinel it never heard of', () => {
       expect(problems(view({ flags: 'master,s_down' }))).toEqual(['sentinel1 sees redis1 with flags master,s_down']);

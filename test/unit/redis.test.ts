@@ -1,6 +1,7 @@
 import { ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { READONLY_ERROR } from '../../scenarios/redis/replication.ts';
+import { MidlabError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 import { classify, RedisError, toRedisError } from '../../stacks/redis/client.ts';
@@ -223,5 +224,12 @@ describe('redis client errors', () => {
     expect(classify(maxRetries)).toBe('info');
     expect(classify(new TimeoutError('SET k timed out'))).toBe('info');
     expect(classify(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe('fail');
+  });
+  it('are MidlabErrors with a string code, a hint and exit code 3', () => {
+    const e = toRedisError(new ReplyError(READONLY_ERROR)) as RedisError;
+    expect(e).toBeInstanceOf(MidlabError);
+    expect(e.reply).toBe(true);
+    expect(e.exitCode).toBe(3);
+    expect(e.hint).toMatch(/primary/);
   });
 });

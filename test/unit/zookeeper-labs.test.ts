@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import ensembleBasics from '../../scenarios/zookeeper/ensemble-basics.ts';
-import ephemeralSession, { expiryWindow } from '../../scenarios/zookeeper/ephemeral-session.ts';
+import ephemeralSession from '../../scenarios/zookeeper/ephemeral-session.ts';
 import leaderFailover from '../../scenarios/zookeeper/leader-failover.ts';
 import observer from '../../scenarios/zookeeper/observer.ts';
 import quorumLoss from '../../scenarios/zookeeper/quorum-loss.ts';
-import { parseConfig, roleProblems } from '../../scenarios/zookeeper/roles.ts';
+import { failoverWithin } from '../../src/checkers/failover.ts';
+import { parseConfig, roleProblems } from '../../stacks/zookeeper/roles.ts';
+import { expiryWindow } from '../../stacks/zookeeper/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 const participants = (...hosts: string[]) => hosts.map((h, i) => ({ id: i + 1, host: h, role: 'participant' }));
@@ -372,5 +374,23 @@ describe('zookeeper/observer', () => {
   });
   it('cannot decide when the survivors were never watched', () => {
     expectVerdict(observer, observerStory({ later: null }), 'unknown');
+  });
+});
+
+describe('failoverWithin (shared with the Sentinel failover)', () => {
+  const within = (after: string | null | undefined, ms: number | null | undefined) =>
+    failoverWithin('x', { before: 'zk2', after, ms }, 2000, 'a new leader within 2000 ms', 'none chosen').ok;
+  it('holds for another leader within the bound, the bound itself included', () => {
+    expect(within('zk3', 400)).toBe(true);
+    expect(within('zk3', 2000)).toBe(true);
+  });
+  it('fails late, for the old leader again, and for none', () => {
+    expect(within('zk3', 2001)).toBe(false);
+    expect(within('zk2', 400)).toBe(false);
+    expect(within('none', undefined)).toBe(false);
+    expect(within(null, null)).toBe(false);
+    expect(failoverWithin('x', { before: 'a', after: null, ms: null }, 1, 'e', 'none chosen').observed).toBe(
+      'none chosen',
+    );
   });
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { MidlabError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
+import { TimeoutError } from '../../src/runtime/poll.ts';
+import { classify, ZkError } from '../../stacks/zookeeper/client.ts';
 import { parseSrvr } from '../../stacks/zookeeper/four-letter.ts';
 import { zooCfg, zookeeper } from '../../stacks/zookeeper/stack.ts';
 
@@ -36,5 +39,25 @@ describe('zookeeper stack', () => {
     const s = parseSrvr('Zookeeper version: 3.9.5\nZxid: 0x100000002\nMode: follower\nNode count: 5\n');
     expect(s).toMatchObject({ mode: 'follower', zxid: '0x100000002', nodeCount: 5 });
     expect(parseSrvr('This ZooKeeper instance is not currently serving requests\n').mode).toBeUndefined();
+  });
+});
+
+describe('zookeeper client errors', () => {
+  it('are MidlabErrors with a string code, a hint and exit code 3; the C client number kept as rc', () => {
+    const e = new ZkError('NONODE', 'no node (NONODE)', -101);
+    expect(e).toBeInstanceOf(MidlabError);
+    expect(e.code).toBe('NONODE');
+    expect(e.rc).toBe(-101);
+    expect(e.exitCode).toBe(3);
+    expect(e.hint).toMatch(/does not exist/);
+  });
+  it('classify: a lost connection or a timeout may have happened (info); an answered error did not (fail)', () => {
+    expect(classify(new ZkError('NONODE', 'no node'))).toBe('fail');
+    expect(classify(new ZkError('NODEEXISTS', 'node exists'))).toBe('fail');
+    expect(classify(new ZkError('SESSIONEXPIRED', 'session expired'))).toBe('fail');
+    expect(classify(new ZkError('CONNECTIONLOSS', 'connection loss'))).toBe('info');
+    expect(classify(new ZkError('OPERATIONTIMEOUT', 'operation timeout'))).toBe('info');
+    expect(classify(new TimeoutError('create timed out'))).toBe('info');
+    expect(classify(new Error('anything else'))).toBe('info');
   });
 });

@@ -1,6 +1,4 @@
-import type { LabContext } from '../../src/engine/lab.ts';
-import { ZkClient } from '../../stacks/zookeeper/client.ts';
-import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
+// The roles of an ensemble as srvr and /zookeeper/config show them, and what is wrong with them. Pure.
 
 /** One `server.N=...` line of /zookeeper/config: the membership the servers agreed on. */
 export interface Member {
@@ -17,6 +15,13 @@ export function parseConfig(text: string): Member[] {
     if (m) out.push({ id: Number(m[1]), host: m[2] as string, role: m[3] ?? 'participant' });
   }
   return out;
+}
+
+/** The nodes that serve (neither "not serving" nor "down"), as `node=mode`. */
+export function serving(modes: Record<string, string>): string[] {
+  return Object.entries(modes)
+    .filter(([, m]) => m !== 'not serving' && m !== 'down')
+    .map(([n, m]) => `${n}=${m}`);
 }
 
 export function describeModes(modes: Record<string, string>): string {
@@ -55,31 +60,4 @@ export function roleProblems(
   if (listed('observer') !== [...observers].sort().join(','))
     problems.push(`/zookeeper/config lists observers [${listed('observer')}], expected [${observers.join(',')}]`);
   return problems;
-}
-
-/** Reads /zookeeper/config through one node. */
-export async function readMembers(zk: StartedZooKeeper, node?: string): Promise<Member[]> {
-  const c = await ZkClient.connect(node ? zk.endpoint(node) : zk.connectString(), {});
-  try {
-    return parseConfig(await c.get('/zookeeper/config'));
-  } finally {
-    c.close();
-  }
-}
-
-/**
- * The mechanism every ZooKeeper lab stands on, read from the cluster before any fault:
- * records `modesBefore` and `members`, and returns why the roles are not as configured.
- */
-export async function proveRoles(lab: LabContext<StartedZooKeeper, unknown>): Promise<string[]> {
-  const zk = lab.stack;
-  const modes = await zk.modes();
-  lab.observe('modesBefore', modes, `srvr: ${describeModes(modes)}`);
-  const members = await readMembers(zk);
-  lab.observe(
-    'members',
-    members,
-    `/zookeeper/config: ${members.map((m) => `server.${m.id}=${m.host} ${m.role}`).join(', ')}`,
-  );
-  return roleProblems(modes, members, zk.voters, zk.observers);
 }
