@@ -6,9 +6,10 @@ import { Nemesis } from '../../src/faults/nemesis.ts';
 import { adoptContainers, LoopbackContainer } from '../../src/public/testcontainers.ts';
 import { docker } from '../../src/runtime/docker.ts';
 import { waitUntil } from '../../src/runtime/poll.ts';
+import { classify, ZkClient } from '../../stacks/zookeeper/client.ts';
 import { fourLetter, parseSrvr } from '../../stacks/zookeeper/four-letter.ts';
 import { zooCfg } from '../../stacks/zookeeper/stack.ts';
-import { finalRead, ZkWriter } from '../../stacks/zookeeper/workload.ts';
+import { ZkWriter } from '../../stacks/zookeeper/workload.ts';
 
 // A user's own test: a ZooKeeper ensemble started with testcontainers from midlab's image,
 // its leader killed by midlab's nemesis, and midlab's checkers deciding that no
@@ -105,7 +106,18 @@ describe('testcontainers interop', () => {
       },
     );
     await writer.stop();
-    await finalRead(history, survivors.map((n) => cluster.node(n).endpoint('2181')).join(','), '/tc');
+    // The final read, recorded like any operation: which acknowledged writes are there.
+    const reader = await ZkClient.connect(survivors.map((n) => cluster.node(n).endpoint('2181')).join(','));
+    await reader.sync('/tc');
+    await history.record(
+      'final-reader',
+      'read-all',
+      undefined,
+      undefined,
+      async () => ({ ids: await reader.children('/tc') }),
+      classify,
+    );
+    reader.close();
     expect(history.faults.map((f) => `${f.kind} ${f.targets.join(',')}`)).toEqual([`kill ${leader}`]);
     const checks = deliveryChecks(delivery(history.ops, { send: 'write', receive: 'read-all' }), {
       loss: 'forbidden',
