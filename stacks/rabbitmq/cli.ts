@@ -1,6 +1,16 @@
+import { MidlabError } from '../../src/errors.ts';
+
 /**
  * Readers of what RabbitMQ's command-line tools and logs print. Pure functions, unit-tested.
  */
+
+/** A command-line tool in a node failed, or printed what these readers cannot read. */
+export class CliError extends MidlabError {
+  constructor(message: string) {
+    super('RABBITMQ_CLI', message, { hint: 'run the command in the node (docker exec) to see its whole output' });
+    this.name = 'CliError';
+  }
+}
 
 /** `rabbitmqctl cluster_status --formatter json`, the parts labs use. */
 export interface ClusterStatus {
@@ -17,7 +27,7 @@ export interface ClusterStatus {
 export function parseClusterStatus(text: string): ClusterStatus {
   // The CLI may print a line before the JSON ("Cluster status of node ..." without --quiet).
   const start = text.indexOf('{');
-  if (start < 0) throw new Error(`cluster_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  if (start < 0) throw new CliError(`cluster_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
   const j = JSON.parse(text.slice(start)) as Record<string, unknown>;
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
   const versions: Record<string, string> = {};
@@ -94,7 +104,7 @@ export interface RaftMember {
 
 export function parseQuorumStatus(text: string): RaftMember[] {
   const start = text.indexOf('[');
-  if (start < 0) throw new Error(`quorum_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  if (start < 0) throw new CliError(`quorum_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
   const rows = JSON.parse(text.slice(start)) as Record<string, unknown>[];
   const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
   return rows.map((r) => ({

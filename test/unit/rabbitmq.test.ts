@@ -10,7 +10,7 @@ import {
   rejectedConnections,
   stripLogPrefix,
 } from '../../stacks/rabbitmq/cli.ts';
-import { outcomeType } from '../../stacks/rabbitmq/client.ts';
+
 import {
   CONF_PATH,
   COOKIE_PATH,
@@ -21,7 +21,7 @@ import {
   secret,
 } from '../../stacks/rabbitmq/config.ts';
 import { describeQueue, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
-import { describeTally, messageIds, tally } from '../../stacks/rabbitmq/workload.ts';
+import { describeTally, messageIds, outcomeType, tally } from '../../stacks/rabbitmq/workload.ts';
 
 const params = (given: Record<string, string | number | boolean> = {}) =>
   resolveParams(rabbitmq.params, given, 'rabbitmq');
