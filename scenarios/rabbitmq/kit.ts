@@ -6,6 +6,7 @@ import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts'
 import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
+import { electionLines, loggedAt, promotionLines, stripLogPrefix } from '../../stacks/rabbitmq/cli.ts';
 import { classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import { drainRecorded, publishAll, type RecordAs, type Tally } from '../../stacks/rabbitmq/workload.ts';
@@ -154,13 +155,16 @@ export function expectQueue(
  * Docker reports the kill done (the node may have died during the call, which takes up to
  * ~1.5 s on a busy machine: its length is observed too). A new one found is observed as
  * `names.host` and `names.ms`; none found, the host the API named last as `names.none`.
+ * What the API shows trails the takeover itself: the new one's log line (mirror promoted,
+ * Raft leader elected) is observed as `names.log` with its time from the end of the kill,
+ * and the polls (how many, the slowest) as `watch`, so a late answer shows where it waited.
  */
 export async function killAndWatch(
   lab: Lab,
   node: string,
   queue: string,
   role: 'node' | 'leader',
-  names: { host: string; ms: string; none?: string },
+  names: { host: string; ms: string; log: string; none?: string },
   timeoutMs: number,
 ) {
   const r = lab.stack;
@@ -169,30 +173,48 @@ export async function killAndWatch(
   const killed = Date.now();
   lab.observe('killCallMs', killed - t0, `docker kill took ${killed - t0} ms`);
   let last: string | undefined;
-  const what = `a ${role === 'node' ? 'master' : 'leader'} other than ${node}`;
+  const polls = { polls: 0, slowestMs: 0, unanswered: 0 };
   const via = r.members.filter((m) => m !== node);
-  const q = await untilQueue(
-    lab,
-    queue,
-    what,
-    (x) => {
-      last = r.hostOf(x[role]) ?? last;
-      return !!x[role] && x[role] !== r.nodeName(node);
+  const q = await lab.until(
+    `${queue}: a ${role === 'node' ? 'master' : 'leader'} other than ${node}`,
+    async () => {
+      const p0 = Date.now();
+      const x = await r.queue(queue, via).catch(() => undefined);
+      polls.polls++;
+      polls.slowestMs = Math.max(polls.slowestMs, Date.now() - p0);
+      if (!x) polls.unanswered++;
+      last = r.hostOf(x?.[role]) ?? last;
+      if (x?.[role] && x[role] !== r.nodeName(node)) return { done: true, value: x };
+      return { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
     },
-    { via, timeoutMs, intervalMs: 50 },
+    { timeoutMs, intervalMs: 50 },
   );
   const ms = Date.now() - killed;
   const host = r.hostOf(q?.[role]);
-  if (host) {
-    lab.observe(
-      names.host,
-      host,
-      `${host} ${role === 'node' ? 'is the master of' : 'leads'} ${queue} ${ms} ms after the kill`,
-    );
-    lab.observe(names.ms, ms);
-  } else if (names.none) {
-    lab.observe(names.none, last, `none in ${timeoutMs} ms: the API still names ${last ?? 'none'}`);
+  lab.observe(
+    'watch',
+    polls,
+    `${polls.polls} polls of the API, the slowest ${polls.slowestMs} ms, ${polls.unanswered} unanswered`,
+  );
+  if (!host) {
+    if (names.none) lab.observe(names.none, last, `none in ${timeoutMs} ms: the API still names ${last ?? 'none'}`);
+    return { q, ms, host };
   }
+  lab.observe(
+    names.host,
+    host,
+    `${host} ${role === 'node' ? 'is the master of' : 'leads'} ${queue} ${ms} ms after the kill`,
+  );
+  lab.observe(names.ms, ms);
+  const log = await r.cluster.node(host).logs();
+  const line = (role === 'node' ? promotionLines(log, queue) : electionLines(log, queue)).at(-1);
+  const at = line ? loggedAt(line) : undefined;
+  const logged = { line: line && stripLogPrefix(line), msAfterKill: at === undefined ? undefined : at - killed };
+  lab.observe(
+    names.log,
+    logged,
+    line ? `${host}'s log, ${logged.msAfterKill} ms after the kill: ${logged.line}` : undefined,
+  );
   return { q, ms, host };
 }
 
@@ -249,7 +271,11 @@ export function redeliveries(ops: Op[]) {
   return { flagged, duplicated: duplicated.length, unflaggedCopies };
 }
 
-/** A queue's master or leader taken over by `host`, one `eligible` to, within `maxMs`. */
+/**
+ * A queue's master or leader taken over by `host`, one `eligible` to, within `maxMs` as the
+ * API showed it; `logged` (ms from the kill to the takeover in the new one's log) says how
+ * much of that was the broker and how much the API trailing it.
+ */
 export function tookOver(
   name: string,
   expected: string,
@@ -257,9 +283,13 @@ export function tookOver(
   ms: number | undefined,
   maxMs: number,
   eligible: (host: string) => boolean,
+  logged?: { msAfterKill?: number },
 ): Check {
   const ok = typeof host === 'string' && eligible(host) && typeof ms === 'number' && ms <= maxMs;
-  return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms`, { ms });
+  const log = logged?.msAfterKill === undefined ? '' : ` (its log: ${logged.msAfterKill} ms after the kill)`;
+  return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms in the API${log}`, {
+    ms,
+  });
 }
 
 /** The queue runs again on `home` once it is back (`back`: where it was seen running). */

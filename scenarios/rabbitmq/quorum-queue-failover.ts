@@ -38,6 +38,8 @@ interface Seen {
   /** Absent when no new leader was seen within the watch. */
   leaderAfter: string;
   electionMs: number;
+  /** The new leader's "candidate -> leader" log line, and when it was written. */
+  electionLog: { line?: string; msAfterKill?: number };
   minorityGet: string;
   membersAfter: number;
 }
@@ -125,7 +127,7 @@ export default defineLab({
     const second = await lab.step(
       'kill-leader',
       async () => {
-        const names = { host: 'leaderAfter', ms: 'electionMs' };
+        const names = { host: 'leaderAfter', ms: 'electionMs', log: 'electionLog' };
         const leader =
           (await killAndWatch(lab, first, QUEUE, 'leader', names, 30_000)).host ?? (afterFirst[0] as string);
         const survivor = afterFirst.find((m) => m !== leader) as string;
@@ -220,6 +222,7 @@ export default defineLab({
         seen.electionMs,
         MAX_ELECTION_MS,
         (host) => host !== before?.leader,
+        seen.electionLog,
       ),
       check(
         'with 2 of 3 members, publishes are confirmed',

@@ -87,6 +87,20 @@ export function promotionLines(log: string, queue: string): string[] {
     .map(stripLogPrefix);
 }
 
+/** Log lines of a quorum queue's member becoming its leader ("candidate -> leader in term: N"). */
+export function electionLines(log: string, queue: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => /candidate -> leader in term/.test(l) && l.includes(`'${queue}'`))
+    .map((l) => l.trim());
+}
+
+/** When RabbitMQ wrote a log line (its own timestamp, UTC), in ms since the epoch. */
+export function loggedAt(line: string): number | undefined {
+  const m = /(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})\d*\+00:00/.exec(line);
+  return m ? Date.parse(`${m[1]}T${m[2]}Z`) : undefined;
+}
+
 /** A log line without its timestamps, level and process id: just what was said. */
 export function stripLogPrefix(line: string): string {
   return line.replace(/^.*?\[\w+\]\s+<[\d.]+>\s*/, '').trim();

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { resolveParams } from '../../src/params.ts';
 import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/admin.ts';
 import {
+  electionLines,
   explainJoinFailure,
+  loggedAt,
   parseClusterStatus,
   parseQuorumStatus,
   promotionLines,
@@ -217,6 +219,13 @@ describe('rabbitmq CLI and log readers', () => {
       "Mirrored queue 'ha.orders' in vhost '/': Promoting mirror <rabbit@rabbit3.1795312402.704.0> to leader",
     ]);
     expect(promotionLines(log, 'other')).toEqual([]);
+    const qq =
+      "2026-11-30T00:23:42.0650Z 2026-11-30 00:23:42.064756+00:00 [notice] <0.1168.0> queue 'qq.orders' in vhost '/': " +
+      'candidate -> leader in term: 2 machine version: 2';
+    expect(electionLines(`x\n${qq}\n`, 'qq.orders')).toEqual([qq]);
+    expect(electionLines(qq, 'qq')).toEqual([]);
+    expect(loggedAt(qq)).toBe(Date.parse('2026-11-30T00:23:42.064Z'));
+    expect(loggedAt('no time here')).toBeUndefined();
     expect(stripLogPrefix('2026-11-22 01:00:00.1+00:00 [info] <0.1.0> hello')).toBe('hello');
   });
 });
