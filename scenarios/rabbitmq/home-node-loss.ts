@@ -11,9 +11,9 @@ import {
   type Evidence,
   listQueues,
   observed,
+  outcomes,
   prove,
   publishVia,
-  type QueueInfo,
   queueApi,
   rabbitmq,
   rabbitmqctl,
@@ -43,13 +43,10 @@ function outage(ev: Evidence, mandatory: boolean) {
     (o) => (o.value as { mandatory: boolean }).mandatory === mandatory,
   );
   const received = copies(ev.ops);
-  const count = (keep: (o: (typeof ops)[number]) => boolean) => ops.filter(keep).length;
   return {
-    ok: count((o) => o.type === 'ok'),
-    fail: count((o) => o.type === 'fail'),
-    info: count((o) => o.type === 'info'),
-    arrived: count((o) => received.has((o.value as { id: string }).id)),
-    returned: count((o) => /returned/.test(o.error ?? '')),
+    ...outcomes(ops),
+    arrived: ops.filter((o) => received.has((o.value as { id: string }).id)).length,
+    returned: ops.filter((o) => /returned/.test(o.error ?? '')).length,
   };
 }
 
@@ -120,7 +117,7 @@ export default defineLab({
       'declare',
       async (no) => {
         const r = lab.stack;
-        const [q] = (await declareClassic(lab, HOME, [QUEUE])) as [QueueInfo];
+        const q = await declareClassic(lab, HOME, QUEUE);
         lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
         lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
         if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
@@ -140,10 +137,7 @@ export default defineLab({
       },
       { commands: [listQueues(r, 'rabbit3')] },
     );
-    await lab.step('stop-home', async () => {
-      const ms = await stopCleanly(lab, HOME);
-      lab.say(`${HOME} stopped cleanly in ${(ms / 1000).toFixed(1)} s`);
-    });
+    await lab.step('stop-home', () => stopCleanly(lab, HOME));
     await lab.step(
       'consume',
       () =>

@@ -59,15 +59,13 @@ export async function stopCleanly(lab: Lab, node: string, graceS = 30) {
   const t0 = Date.now();
   await lab.stack.cluster.node(node).stop(graceS);
   lab.faults.note('stop', [node], `stopped ${node} (SIGTERM, clean shutdown)`);
-  return Date.now() - t0;
+  lab.say(`${node} stopped cleanly in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
-/** Declares classic queues through `node` (so it is their home); returns each as the API lists it. */
-export async function declareClassic(lab: Lab, node: string, queues: string[], durable = true): Promise<QueueInfo[]> {
-  await lab.stack.using(node, async (c) => {
-    for (const q of queues) await c.declare(q, { kind: 'classic', durable });
-  });
-  return Promise.all(queues.map((q) => lab.stack.waitForQueue(q, 'listed', () => true)));
+/** Declares a classic queue through `node` (so it is its home); returns it as the API lists it. */
+export async function declareClassic(lab: Lab, node: string, queue: string, durable = true): Promise<QueueInfo> {
+  await lab.stack.using(node, (c) => c.declare(queue, { kind: 'classic', durable }));
+  return lab.stack.waitForQueue(queue, 'listed', () => true);
 }
 
 /**
@@ -156,8 +154,8 @@ export function expectQueue(
  * ~1.5 s on a busy machine: its length is observed too). A new one found is observed as
  * `names.host` and `names.ms`; none found, the host the API named last as `names.none`.
  * What the API shows trails the takeover itself: the new one's log line (mirror promoted,
- * Raft leader elected) is observed as `names.log` with its time from the end of the kill,
- * and the polls (how many, the slowest) as `watch`, so a late answer shows where it waited.
+ * Raft leader elected) is observed as `names.log` with its time from the end of the kill
+ * and from the new one's own "node down" line, and the polls (how many, the slowest) as `watch`, so a late answer shows where it waited.
  */
 export async function killAndWatch(
   lab: Lab,
@@ -208,13 +206,16 @@ export async function killAndWatch(
   lab.observe(names.ms, ms);
   const log = await r.cluster.node(host).logs();
   const line = (role === 'node' ? promotionLines(log, queue) : electionLines(log, queue)).at(-1);
+  const down = log.split('\n').findLast((l) => l.includes(`rabbit on node ${r.nodeName(node)} down`));
   const at = line ? loggedAt(line) : undefined;
-  const logged = { line: line && stripLogPrefix(line), msAfterKill: at === undefined ? undefined : at - killed };
-  lab.observe(
-    names.log,
-    logged,
-    line ? `${host}'s log, ${logged.msAfterKill} ms after the kill: ${logged.line}` : undefined,
-  );
+  const downAt = down ? loggedAt(down) : undefined;
+  const logged = {
+    line: line && stripLogPrefix(line),
+    msAfterKill: at === undefined ? undefined : at - killed,
+    msAfterDown: at === undefined || downAt === undefined ? undefined : at - downAt,
+  };
+  const text = `${host}'s log, ${logged.msAfterDown} ms after it saw ${node} down: ${logged.line}`;
+  lab.observe(names.log, logged, line ? text : undefined);
   return { q, ms, host };
 }
 
@@ -283,10 +284,11 @@ export function tookOver(
   ms: number | undefined,
   maxMs: number,
   eligible: (host: string) => boolean,
-  logged?: { msAfterKill?: number },
+  logged?: { msAfterDown?: number },
 ): Check {
   const ok = typeof host === 'string' && eligible(host) && typeof ms === 'number' && ms <= maxMs;
-  const log = logged?.msAfterKill === undefined ? '' : ` (its log: ${logged.msAfterKill} ms after the kill)`;
+  const log =
+    logged?.msAfterDown === undefined ? '' : ` (its log: ${logged.msAfterDown} ms after it saw the node down)`;
   return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms in the API${log}`, {
     ms,
   });

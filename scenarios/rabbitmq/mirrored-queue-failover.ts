@@ -64,7 +64,7 @@ interface Seen {
   masterAfter: string;
   failoverMs: number;
   /** The new master's "Promoting mirror" log line, and when it was written. */
-  promotionLog: { line?: string; msAfterKill?: number };
+  promotionLog: { line?: string; msAfterKill?: number; msAfterDown?: number };
   /** The master the API named while the old one was down (when-synced: still the dead one). */
   masterDuringOutage: string;
   consumerCancelled: string[];

@@ -86,7 +86,7 @@ export default defineLab({
       'declare',
       async (no) => {
         for (const q of ALL) {
-          const durable = (await declareClassic(lab, NODE, [q.name], q.durable))[0]?.durable;
+          const durable = (await declareClassic(lab, NODE, q.name, q.durable)).durable;
           lab.observe(`durable:${q.name}`, durable, `${q.name}: durable=${String(durable)}`);
           if (durable !== q.durable) no.push(`${q.name} reports durable=${String(durable)}`);
         }

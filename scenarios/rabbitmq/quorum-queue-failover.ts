@@ -39,7 +39,7 @@ interface Seen {
   leaderAfter: string;
   electionMs: number;
   /** The new leader's "candidate -> leader" log line, and when it was written. */
-  electionLog: { line?: string; msAfterKill?: number };
+  electionLog: { line?: string; msAfterKill?: number; msAfterDown?: number };
   minorityGet: string;
   membersAfter: number;
 }
@@ -167,15 +167,10 @@ export default defineLab({
           lab.warn(err.message);
           return [];
         });
-        const leader = raft.find((m) => m.state === 'leader');
-        if (leader) {
-          lab.observe(
-            'raftAfter',
-            raft,
-            `quorum_status: ${r.hostOf(leader.node)} leads term ${leader.term} at commit index ` +
-              `${leader.commitIndex}, ${Date.now() - started} ms after the API showed a leader`,
-          );
-        }
+        const l = raft.find((m) => m.state === 'leader');
+        const lead = `${r.hostOf(l?.node)} leads term ${l?.term} at commit index ${l?.commitIndex}`;
+        const text = `quorum_status: ${lead}, ${Date.now() - started} ms after the API showed a leader`;
+        if (l) lab.observe('raftAfter', raft, text);
       },
       { vars, commands: [status(last)] },
     );

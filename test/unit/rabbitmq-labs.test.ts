@@ -642,6 +642,10 @@ describe('rabbitmq lab kit: shared check builders', () => {
     expect(took('rabbit2', 1500)).toBe(false);
     expect(took('rabbit1', 10)).toBe(false);
     expect(took(undefined, undefined)).toBe(false);
+    // The API showed it late; the new leader's log says when it really took over: told, not counted.
+    const late = tookOver('moved', 'x', 'rabbit2', 5964, 1000, () => true, { msAfterDown: 290 });
+    expect(late.ok).toBe(false);
+    expect(late.observed).toBe('rabbit2 after 5964 ms in the API (its log: 290 ms after it saw the node down)');
   });
   it('backOn: the queue runs on its home again', () => {
     expect(backOn('back', 'rabbit1', 'rabbit1', 'q').ok).toBe(true);
