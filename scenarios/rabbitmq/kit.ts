@@ -6,7 +6,7 @@ import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts'
 import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
-import { electionLines, loggedAt, promotionLines, stripLogPrefix } from '../../stacks/rabbitmq/cli.ts';
+import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
 import { classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import { drainRecorded, publishAll, type RecordAs, type Tally } from '../../stacks/rabbitmq/workload.ts';
@@ -205,7 +205,7 @@ export async function killAndWatch(
   );
   lab.observe(names.ms, ms);
   const log = await r.cluster.node(host).logs();
-  const line = (role === 'node' ? promotionLines(log, queue) : electionLines(log, queue)).at(-1);
+  const line = takeoverLines(log, queue, role).at(-1);
   const down = log.split('\n').findLast((l) => l.includes(`rabbit on node ${r.nodeName(node)} down`));
   const at = line ? loggedAt(line) : undefined;
   const downAt = down ? loggedAt(down) : undefined;

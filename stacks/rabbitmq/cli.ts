@@ -79,20 +79,22 @@ export function rejectedConnections(log: string): string[] {
     .map((l) => stripLogPrefix(l).replace(/^\*+\s*|\s*\*+$/g, ''));
 }
 
-/** Log lines of a mirror taking over a classic mirrored queue. */
-export function promotionLines(log: string, queue: string): string[] {
+/**
+ * Log lines, as written (with their timestamps), of a queue being taken over: a mirror
+ * promoted to master of a classic mirrored queue (`node`), or a quorum queue's member
+ * becoming its leader ("candidate -> leader in term: N").
+ */
+export function takeoverLines(log: string, queue: string, role: 'node' | 'leader'): string[] {
+  const said = role === 'node' ? /Promoting (mirror|slave)/i : /candidate -> leader in term/;
   return log
     .split('\n')
-    .filter((l) => /Promoting (mirror|slave)/i.test(l) && l.includes(queue))
-    .map(stripLogPrefix);
+    .filter((l) => said.test(l) && l.includes(`'${queue}'`))
+    .map((l) => l.trim());
 }
 
-/** Log lines of a quorum queue's member becoming its leader ("candidate -> leader in term: N"). */
-export function electionLines(log: string, queue: string): string[] {
-  return log
-    .split('\n')
-    .filter((l) => /candidate -> leader in term/.test(l) && l.includes(`'${queue}'`))
-    .map((l) => l.trim());
+/** Log lines of a mirror taking over a classic mirrored queue, without their prefixes. */
+export function promotionLines(log: string, queue: string): string[] {
+  return takeoverLines(log, queue, 'node').map(stripLogPrefix);
 }
 
 /** When RabbitMQ wrote a log line (its own timestamp, UTC), in ms since the epoch. */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { resolveParams } from '../../src/params.ts';
 import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/admin.ts';
 import {
-  electionLines,
   explainJoinFailure,
   loggedAt,
   parseClusterStatus,
@@ -11,6 +10,7 @@ import {
   raftSettled,
   rejectedConnections,
   stripLogPrefix,
+  takeoverLines,
 } from '../../stacks/rabbitmq/cli.ts';
 
 import {
@@ -222,8 +222,9 @@ describe('rabbitmq CLI and log readers', () => {
     const qq =
       "2026-11-30T00:23:42.0650Z 2026-11-30 00:23:42.064756+00:00 [notice] <0.1168.0> queue 'qq.orders' in vhost '/': " +
       'candidate -> leader in term: 2 machine version: 2';
-    expect(electionLines(`x\n${qq}\n`, 'qq.orders')).toEqual([qq]);
-    expect(electionLines(qq, 'qq')).toEqual([]);
+    expect(takeoverLines(`x\n${qq}\n`, 'qq.orders', 'leader')).toEqual([qq]);
+    expect(takeoverLines(qq, 'qq', 'leader')).toEqual([]);
+    expect(takeoverLines(log, 'ha.orders', 'node').map(loggedAt)[0]).toBe(Date.parse('2026-11-22T01:53:41.353Z'));
     expect(loggedAt(qq)).toBe(Date.parse('2026-11-30T00:23:42.064Z'));
     expect(loggedAt('no time here')).toBeUndefined();
     expect(stripLogPrefix('2026-11-22 01:00:00.1+00:00 [info] <0.1.0> hello')).toBe('hello');
