@@ -1,22 +1,25 @@
 import { createHash } from 'node:crypto';
-import { check } from '../../src/checkers/check.ts';
-import { completions, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
 import {
+  apiCommand,
   type ClusterStatus,
+  COOKIE_PATH,
+  check,
+  completions,
+  defineLab,
   explainJoinFailure,
-  parseClusterStatus,
+  INTRUDER,
+  observed,
+  prove,
+  rabbitmq,
+  rabbitmqctl,
   rejectedConnections,
-} from '../../stacks/rabbitmq/cli.ts';
-import { COOKIE_PATH } from '../../stacks/rabbitmq/config.ts';
-import { INTRUDER, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
-import { apiCommand, rabbitmqctl } from './commands.ts';
+} from './kit.ts';
 
 const TARGET = 'rabbit1';
+const MEMBERS = ['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3'];
+const INSTALLED = '/var/lib/rabbitmq/.erlang.cookie';
 
 interface Seen {
-  cookieFingerprints: Record<string, string>;
-  cookieModes: Record<string, string>;
   formationMs: number;
   clusterStatus: ClusterStatus;
   apiViews: Record<string, string[]>;
@@ -27,6 +30,10 @@ interface Seen {
 
 /** The first 12 hex digits of a cookie's SHA-256: enough to compare, nothing to reuse. */
 const fingerprint = (cookie: string) => createHash('sha256').update(cookie).digest('hex').slice(0, 12);
+const listed = (o: Record<string, string>) =>
+  Object.entries(o)
+    .map(([n, v]) => `${n} ${v}`)
+    .join(', ');
 
 export default defineLab({
   id: 'rabbitmq/cluster-formation',
@@ -44,9 +51,9 @@ export default defineLab({
     'IMPRECISE (line 2571, "文件是 400的权限"): the cookie file must be readable by its owner only; 0400 is what the ' +
     'package writes, 0600 works as well, and a file readable by group or others makes the node refuse to start.',
   params: {
+    // Measured 16.6-27.5 s (median 18.5 s, 5 runs) with other clusters running on 2 cores.
     maxFormationS: {
       type: 'int',
-      // Measured 16.6-27.5 s (median 18.5 s, 5 runs) with other clusters running on 2 cores.
       default: 60,
       min: 5,
       describe: 'bound on the time from container start to a formed cluster',
@@ -54,93 +61,99 @@ export default defineLab({
   },
   stack: rabbitmq,
   topology: () => ({ nodes: 3, intruder: true }),
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons: string[] = [];
-    await lab.step(
-      'One cookie for the members, another for the intruder',
-      `Each node was given ${COOKIE_PATH}, installed as /var/lib/rabbitmq/.erlang.cookie (owner rabbitmq, mode ` +
-        `0400). rabbit1..3 got the same random cookie; "${INTRUDER}" got another. The Erlang distribution uses the ` +
-        'cookie as a shared secret in a challenge-response handshake: it is never sent, so comparing fingerprints ' +
-        'is all anyone can do from outside.',
-      async () => {
+  steps: {
+    cookies: {
+      title: 'One cookie for the members, another for the intruder',
+      narration:
+        `Each node was given ${COOKIE_PATH}, installed as ${INSTALLED} (owner rabbitmq, mode 0400). rabbit1..3 got ` +
+        `the same random cookie; "${INTRUDER}" got another. The Erlang distribution uses the cookie as a shared ` +
+        'secret in a challenge-response handshake: it is never sent, so comparing fingerprints is all anyone can ' +
+        'do from outside.',
+    },
+    formed: {
+      title: 'Three nodes formed one cluster',
+      narration:
+        'All three started together. Each lists all three in cluster_formation.classic_config.nodes; one of them ' +
+        'won the formation lock and started a new cluster, the others found it and joined (expected within ' +
+        '{maxFormationS} s of the start on a busy machine). `cluster_status` lists the disc nodes and which of them run.',
+    },
+    join: {
+      title: `The intruder tries to join ${TARGET}`,
+      narration:
+        `"${INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
+        `\`rabbitmqctl join_cluster rabbit@${TARGET}\`. The CLI must first talk to rabbit@${TARGET} over Erlang ` +
+        "distribution, with the intruder's cookie.",
+    },
+    fix: {
+      title: 'Your turn: fix the intruder (optional)',
+      narration:
+        'The fix the notes give: the same cookie on every node, then a restart (the cookie is read at boot) and the ' +
+        'join. In step mode, run the two commands below before going on; this step then shows the cluster as it ' +
+        'is. (join_cluster resets the joining node first: whatever it held alone is gone.)',
+    },
+  },
+  mechanism: (lab) =>
+    prove(
+      lab,
+      'cookies',
+      async (no) => {
+        const r = lab.stack;
         const prints: Record<string, string> = {};
-        for (const n of [...r.members, INTRUDER]) {
-          const installed = (await r.cluster.node(n).run(['cat', '/var/lib/rabbitmq/.erlang.cookie'])).trim();
-          prints[n] = fingerprint(installed);
-          if (installed !== r.cookieOf(n)) reasons.push(`${n}'s installed cookie is not the one it was given`);
-        }
-        lab.observe(
-          'cookieFingerprints',
-          prints,
-          Object.entries(prints)
-            .map(([n, f]) => `${n} ${f}`)
-            .join(', '),
-        );
-        const memberPrints = new Set(r.members.map((m) => prints[m]));
-        if (memberPrints.size !== 1) reasons.push('the members do not share one cookie');
-        if (memberPrints.has(prints[INTRUDER])) reasons.push(`${INTRUDER} has the members' cookie`);
         const modes: Record<string, string> = {};
         for (const n of [...r.members, INTRUDER]) {
-          modes[n] = (await r.cluster.node(n).run(['stat', '-c', '%a %U', '/var/lib/rabbitmq/.erlang.cookie'])).trim();
+          const installed = (await r.cluster.node(n).run(['cat', INSTALLED])).trim();
+          prints[n] = fingerprint(installed);
+          if (installed !== r.cookieOf(n)) no.push(`${n}'s installed cookie is not the one it was given`);
+          modes[n] = (await r.cluster.node(n).run(['stat', '-c', '%a %U', INSTALLED])).trim();
         }
-        lab.observe(
-          'cookieModes',
-          modes,
-          `cookie file mode and owner: ${Object.entries(modes)
-            .map(([n, m]) => `${n} ${m}`)
-            .join(', ')}`,
-        );
+        lab.observe('cookieFingerprints', prints, listed(prints));
+        const memberPrints = new Set(r.members.map((m) => prints[m]));
+        if (memberPrints.size !== 1) no.push('the members do not share one cookie');
+        if (memberPrints.has(prints[INTRUDER])) no.push(`${INTRUDER} has the members' cookie`);
+        lab.observe('cookieModes', modes, `cookie file mode and owner: ${listed(modes)}`);
       },
-      [
-        `docker exec ${r.containerName(TARGET)} ls -l /var/lib/rabbitmq/.erlang.cookie`,
-        `docker exec ${r.containerName(TARGET)} sha256sum /var/lib/rabbitmq/.erlang.cookie`,
-      ],
-    );
-    return reasons;
-  },
+      {
+        commands: [
+          `docker exec ${lab.stack.containerName(TARGET)} ls -l ${INSTALLED}`,
+          `docker exec ${lab.stack.containerName(TARGET)} sha256sum ${INSTALLED}`,
+        ],
+      },
+    ),
   async run(lab) {
     const r = lab.stack;
+    /** Each member's API: the nodes it lists (`running` only those running, with their type). */
+    const views = async (running: boolean) =>
+      Object.fromEntries(
+        (await r.views()).map((v) => [
+          v.node,
+          (v.nodes ?? []).filter((n) => !running || n.running).map((n) => (running ? `${n.name} (${n.type})` : n.name)),
+        ]),
+      );
     await lab.step(
-      'Three nodes formed one cluster',
-      'All three started together. Each lists all three in cluster_formation.classic_config.nodes; one of them won ' +
-        'the formation lock and started a new cluster, the others found it and joined (expected within ' +
-        `${lab.params.maxFormationS} s of the start on a busy machine). \`cluster_status\` lists the disc nodes and ` +
-        'which of them run.',
+      'formed',
       async () => {
         lab.observe(
           'formationMs',
           r.formationMs,
           `the cluster was formed ${(r.formationMs / 1000).toFixed(1)} s after start`,
         );
-        const out = await r.rabbitmqctl(TARGET, ['cluster_status', '--formatter', 'json']);
-        const status = parseClusterStatus(out.stdout);
+        const s = await r.clusterStatus(TARGET);
+        const ram = s.ramNodes.join(', ') || 'none';
         lab.observe(
           'clusterStatus',
-          status,
-          `running: ${status.runningNodes.join(', ')}; disc: ${status.diskNodes.join(', ')}; ` +
-            `ram: ${status.ramNodes.join(', ') || 'none'}`,
+          s,
+          `running: ${s.runningNodes.join(', ')}; disc: ${s.diskNodes.join(', ')}; ram: ${ram}`,
         );
-        const views = await r.views();
-        const seen = Object.fromEntries(
-          views.map((v) => [v.node, (v.nodes ?? []).filter((n) => n.running).map((n) => `${n.name} (${n.type})`)]),
-        );
+        const seen = await views(true);
         lab.observe('apiViews', seen, `each member's API agrees: ${seen[TARGET]?.join(', ')}`);
       },
-      [rabbitmqctl(r, TARGET, 'cluster_status'), apiCommand(r, 'rabbit2', '/api/nodes')],
+      { commands: [rabbitmqctl(r, TARGET, 'cluster_status'), apiCommand(r, 'rabbit2', '/api/nodes')] },
     );
     await lab.step(
-      `The intruder tries to join ${TARGET}`,
-      `"${INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
-        `\`rabbitmqctl join_cluster rabbit@${TARGET}\`. The CLI must first talk to rabbit@${TARGET} over Erlang ` +
-        "distribution, with the intruder's cookie.",
+      'join',
       async () => {
-        const alone = await r.waitAnswers(INTRUDER);
-        lab.observe(
-          'intruderAlone',
-          alone.map((n) => n.name),
-          `${INTRUDER} sees: ${alone.map((n) => n.name).join(', ')}`,
-        );
+        const alone = (await r.waitAnswers(INTRUDER)).map((n) => n.name);
+        lab.observe('intruderAlone', alone, `${INTRUDER} sees: ${alone.join(', ')}`);
         await r.cluster.node(INTRUDER).run(['rabbitmqctl', 'stop_app']);
         const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, INTRUDER);
         const res = await r.rabbitmqctl(INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
@@ -155,11 +168,8 @@ export default defineLab({
             .split('\n')
             .map((l) => l.trim())
             .filter((l) => /^Error:|distribution failed|cookie is identical/.test(l));
-          lab.observe(
-            'joinFailure',
-            { exitCode: res.exitCode, cause: why.cause, said },
-            `exit ${res.exitCode}: ${said.join(' / ')}`,
-          );
+          const failure = { exitCode: res.exitCode, cause: why.cause, said };
+          lab.observe('joinFailure', failure, `exit ${res.exitCode}: ${said.join(' / ')}`);
           lab.say(`In plain words: ${why.plain}.`);
         }
         const rejected =
@@ -176,44 +186,33 @@ export default defineLab({
           rejected,
           rejected[0] ? `${TARGET}'s log: ${rejected[0]}` : `${TARGET} logged nothing`,
         );
-        const views = await r.views();
-        const seen = Object.fromEntries(views.map((v) => [v.node, (v.nodes ?? []).map((n) => n.name).sort()]));
-        lab.observe('membersAfter', seen, `the members never let it in: ${TARGET} sees ${seen[TARGET]?.join(', ')}`);
+        const after = await views(false);
+        for (const v of Object.values(after)) v.sort();
+        lab.observe('membersAfter', after, `the members never let it in: ${TARGET} sees ${after[TARGET]?.join(', ')}`);
       },
       {
-        key: 'join',
         commands: [
           rabbitmqctl(r, INTRUDER, 'join_cluster rabbit@rabbit1'),
           `docker logs ${r.containerName(TARGET)} 2>&1 | grep -i rejected`,
         ],
       },
     );
+    const copy = `echo ${r.cookieOf(TARGET)} > ${COOKIE_PATH}`;
+    const rejoin = ['await_startup', 'stop_app', `join_cluster rabbit@${TARGET}`, 'start_app'];
     await lab.step(
-      'Your turn: fix the intruder (optional)',
-      'The fix the notes give: the same cookie on every node, then a restart (the cookie is read at boot) and the ' +
-        'join. In step mode, run the two commands below before going on; this step then shows the cluster as it ' +
-        'is. (join_cluster resets the joining node first: whatever it held alone is gone.)',
+      'fix',
       async () => {
-        const views = await r.views([TARGET]);
-        const now = (views[0]?.nodes ?? []).filter((n) => n.running).map((n) => n.name);
-        lab.observe(
-          'membersFinal',
-          now,
-          now.includes(`rabbit@${INTRUDER}`)
-            ? `fixed: ${TARGET} now sees ${now.join(', ')}`
-            : `${TARGET} sees ${now.join(', ')}: the intruder is still out`,
-        );
+        const now = ((await r.views([TARGET]))[0]?.nodes ?? []).filter((n) => n.running).map((n) => n.name);
+        const fixed = now.includes(`rabbit@${INTRUDER}`);
+        const text = fixed ? `fixed: ${TARGET} now sees` : `${TARGET} sees`;
+        lab.observe('membersFinal', now, `${text} ${now.join(', ')}${fixed ? '' : ': the intruder is still out'}`);
       },
-      [
-        `docker exec ${r.containerName(INTRUDER)} sh -c 'echo ${r.cookieOf(TARGET)} > ${COOKIE_PATH}' && ` +
-          `docker restart ${r.containerName(INTRUDER)}`,
-        [
-          rabbitmqctl(r, INTRUDER, 'await_startup'),
-          rabbitmqctl(r, INTRUDER, 'stop_app'),
-          rabbitmqctl(r, INTRUDER, `join_cluster rabbit@${TARGET}`),
-          rabbitmqctl(r, INTRUDER, 'start_app'),
-        ].join(' && '),
-      ],
+      {
+        commands: [
+          `docker exec ${r.containerName(INTRUDER)} sh -c '${copy}' && docker restart ${r.containerName(INTRUDER)}`,
+          rejoin.map((a) => rabbitmqctl(r, INTRUDER, a)).join(' && '),
+        ],
+      },
     );
   },
   predictions: [
@@ -236,31 +235,26 @@ export default defineLab({
   ],
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    const status = seen.clusterStatus;
-    const members = ['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3'];
+    const s = seen.clusterStatus;
     const formationMs = seen.formationMs ?? 0;
     const join = completions(ev.ops, 'join')[0];
-    const failure = seen.joinFailure;
     const rejected = seen.rejectedInLog ?? [];
-    const after = seen.membersAfter ?? {};
-    const views = seen.apiViews ?? {};
+    const after = Object.values(seen.membersAfter ?? {});
+    const views = Object.values(seen.apiViews ?? {});
     return [
       check(
         'cluster status: 3 running disc nodes',
-        status?.runningNodes.join() === members.join() &&
-          status.diskNodes.join() === members.join() &&
-          status.ramNodes.length === 0,
-        `running and disc: ${members.join(', ')}; no RAM node`,
-        status
-          ? `running ${status.runningNodes.join(', ')}; disc ${status.diskNodes.join(', ')}; ram ${status.ramNodes.join(', ') || 'none'}`
+        s?.runningNodes.join() === MEMBERS.join() && s.diskNodes.join() === MEMBERS.join() && s.ramNodes.length === 0,
+        `running and disc: ${MEMBERS.join(', ')}; no RAM node`,
+        s
+          ? `running ${s.runningNodes.join(', ')}; disc ${s.diskNodes.join(', ')}; ram ${s.ramNodes.join(', ') || 'none'}`
           : 'no status',
       ),
       check(
         "every member's API lists the same 3 running disc nodes",
-        Object.keys(views).length === 3 &&
-          Object.values(views).every((v) => v.length === 3 && v.every((n) => n.endsWith('(disc)'))),
+        views.length === 3 && views.every((v) => v.length === 3 && v.every((n) => n.endsWith('(disc)'))),
         '3 views of 3 disc nodes',
-        JSON.stringify(views),
+        JSON.stringify(seen.apiViews ?? {}),
       ),
       check(
         `formed within ${p.maxFormationS} s`,
@@ -270,7 +264,7 @@ export default defineLab({
       ),
       check(
         'the wrong-cookie join fails, as a cookie (authentication) error',
-        join?.type === 'fail' && failure?.cause === 'cookie',
+        join?.type === 'fail' && seen.joinFailure?.cause === 'cookie',
         'join_cluster exits non-zero: TCP connected, Erlang distribution (cookie) handshake failed',
         join ? `${join.type}: ${join.error ?? 'joined'}` : 'not tried',
       ),
@@ -282,9 +276,9 @@ export default defineLab({
       ),
       check(
         'the cluster still has exactly its 3 members',
-        Object.values(after).length === 3 && Object.values(after).every((v) => v.join() === members.join()),
-        members.join(', '),
-        JSON.stringify(after),
+        after.length === 3 && after.every((v) => v.join() === MEMBERS.join()),
+        MEMBERS.join(', '),
+        JSON.stringify(seen.membersAfter ?? {}),
       ),
     ];
   },

@@ -1,11 +1,26 @@
-import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { classifyRead } from '../../stacks/rabbitmq/client.ts';
-import { rabbitmq } from '../../stacks/rabbitmq/stack.ts';
-import { describeTally, drainRecorded, messageIds, publishRecorded, tally } from '../../stacks/rabbitmq/workload.ts';
-import { apiCommand, listQueues, rabbitmqctl, stopCleanly } from './commands.ts';
+import {
+  allKept,
+  backOn,
+  check,
+  completions,
+  copies,
+  declareClassic,
+  defineLab,
+  describeTally,
+  drainVia,
+  type Evidence,
+  listQueues,
+  observed,
+  outcomes,
+  prove,
+  publishVia,
+  queueApi,
+  rabbitmq,
+  rabbitmqctl,
+  stopCleanly,
+  tryRead,
+  untilRunning,
+} from './kit.ts';
 
 const QUEUE = 'orders';
 const HOME = 'rabbit1';
@@ -27,15 +42,9 @@ function outage(ev: Evidence, mandatory: boolean) {
   const ops = completions(ev.ops, 'send-outage').filter(
     (o) => (o.value as { mandatory: boolean }).mandatory === mandatory,
   );
-  const received = new Set(
-    completions(ev.ops, 'receive')
-      .filter((o) => o.type === 'ok')
-      .map((o) => (o.value as { id: string }).id),
-  );
+  const received = copies(ev.ops);
   return {
-    ok: ops.filter((o) => o.type === 'ok').length,
-    fail: ops.filter((o) => o.type === 'fail').length,
-    info: ops.filter((o) => o.type === 'info').length,
+    ...outcomes(ops),
     arrived: ops.filter((o) => received.has((o.value as { id: string }).id)).length,
     returned: ops.filter((o) => /returned/.test(o.error ?? '')).length,
   };
@@ -63,150 +72,102 @@ export default defineLab({
   },
   stack: rabbitmq,
   topology: () => ({ nodes: 3 }),
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons: string[] = [];
-    await lab.step(
-      `A durable classic queue, declared through ${HOME}`,
-      `A client of ${HOME} declares "${QUEUE}" (durable, classic, no policy). A classic queue's process runs on the ` +
+  steps: {
+    declare: {
+      title: `A durable classic queue, declared through ${HOME}`,
+      narration:
+        `A client of ${HOME} declares "${QUEUE}" (durable, classic, no policy). A classic queue's process runs on the ` +
         'node the declaring client was connected to: its home. No policy mirrors it, so no other node has a copy.',
-      async () => {
-        const c = await r.client(HOME);
-        try {
-          await c.declare(QUEUE, { kind: 'classic', durable: true });
-        } finally {
-          await c.close();
-        }
-        const q = await r.waitForQueue(QUEUE, 'listed', () => true);
-        lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
-        lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
-        if (r.hostOf(q.node) !== HOME) reasons.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
-        if (q.mirrors.length)
-          reasons.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
-        if (q.type !== 'classic' || !q.durable) reasons.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
-      },
-      [rabbitmqctl(r, HOME, 'list_queues name type durable pid'), apiCommand(r, VIA, `/api/queues/%2F/${QUEUE}`)],
-    );
-    return reasons;
-  },
-  async run(lab) {
-    const r = lab.stack;
-    const n = lab.params.messages;
-    await lab.step(
-      `Publish through ${VIA}`,
-      `A publisher connected to ${VIA} sends ${n} persistent messages with confirms. ${VIA} holds no copy: its ` +
+    },
+    publish: {
+      title: `Publish through ${VIA}`,
+      narration:
+        `A publisher connected to ${VIA} sends {messages} persistent messages with confirms. ${VIA} holds no copy: its ` +
         `channel hands each message to the queue process on ${HOME}, which writes it to ${HOME}'s disk and confirms.`,
-      async () => {
-        const c = await r.client(VIA);
-        try {
-          const out = await publishRecorded(
-            lab.history,
-            c,
-            QUEUE,
-            messageIds('m', 1, n),
-            { confirm: true, persistent: true },
-            { process: 'publisher' },
-          );
-          lab.say(`publisher: ${describeTally(tally(out.values()))}`);
-          const { messages } = await c.check(QUEUE);
-          lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
-        } finally {
-          await c.close();
-        }
-      },
-      [listQueues(r, 'rabbit3')],
-    );
-    await lab.step(
-      `Stop ${HOME}, the queue's home`,
-      `A clean shutdown of ${HOME}. ${VIA} and rabbit3 keep running and still know "${QUEUE}" exists (the metadata is ` +
-        'replicated to every node), but its messages are on the stopped node only.',
-      async () => {
-        const ms = await stopCleanly(lab, HOME);
-        lab.say(`${HOME} stopped cleanly in ${(ms / 1000).toFixed(1)} s`);
-      },
-      { key: 'stop-home' },
-    );
-    await lab.step(
-      `Consume through ${VIA}`,
-      'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), and a ' +
+    },
+    'stop-home': {
+      title: `Stop ${HOME}, the queue's home`,
+      narration:
+        `A clean shutdown of ${HOME}. ${VIA} and rabbit3 keep running and still know "${QUEUE}" exists (the metadata ` +
+        'is replicated to every node), but its messages are on the stopped node only.',
+    },
+    consume: {
+      title: `Consume through ${VIA}`,
+      narration:
+        'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), and a ' +
         'passive declare. Each fails at once: channel error 404 NOT_FOUND, "home node ... is down or inaccessible". ' +
         'Nothing waits, nothing is served from elsewhere.',
-      async () => {
-        const c = await r.client(VIA);
-        try {
-          const tries: [string, () => Promise<unknown>][] = [
-            ['get', () => c.get(QUEUE)],
-            ['consume', () => c.consume(QUEUE, () => {})],
-            ['passive declare', () => c.check(QUEUE)],
-          ];
-          for (const [how, fn] of tries) {
-            const res = await lab.history.record('consumer', 'consume-attempt', { how }, VIA, fn, classifyRead);
-            lab.say(`${how}: ${res.ok ? 'worked' : res.op.error}`);
-          }
-          const last = completions(lab.history.ops, 'consume-attempt').at(-1);
-          lab.observe('consumeError', last?.error, undefined);
-        } finally {
-          await c.close();
-        }
-      },
-      [listQueues(r, VIA), apiCommand(r, VIA, `/api/queues/%2F/${QUEUE}`)],
-    );
-    await lab.step(
-      `Publish through ${VIA} while ${HOME} is down`,
-      `${OUTAGE} more messages with confirms, first without and then with the mandatory flag. Without it the broker ` +
+    },
+    'publish-down': {
+      title: `Publish through ${VIA} while ${HOME} is down`,
+      narration:
+        `${OUTAGE} more messages with confirms, first without and then with the mandatory flag. Without it the broker ` +
         'routes each message to the queue, finds no running queue process, drops it, and still confirms it: a ' +
         'confirm means "I have dealt with it", and dropping is dealing with it. With mandatory it returns each ' +
         'message (basic.return) before the confirm, so the publisher knows.',
-      async () => {
-        const c = await r.client(VIA);
-        try {
-          for (const mandatory of [false, true]) {
-            const out = await publishRecorded(
-              lab.history,
-              c,
-              QUEUE,
-              messageIds(mandatory ? 'y' : 'x', 1, OUTAGE),
-              { confirm: true, persistent: true, mandatory },
-              { process: 'outage-publisher', f: 'send-outage', extra: { mandatory } },
-            );
-            lab.say(`${mandatory ? 'with' : 'without'} mandatory: ${describeTally(tally(out.values()))}`);
-          }
-        } finally {
-          await c.close();
-        }
+    },
+    'start-home': {
+      title: `Start ${HOME} again`,
+      narration: `${HOME} rejoins (the others are running, so it finds the cluster at once) and recovers "${QUEUE}" from its disk.`,
+    },
+  },
+  mechanism: (lab) =>
+    prove(
+      lab,
+      'declare',
+      async (no) => {
+        const r = lab.stack;
+        const q = await declareClassic(lab, HOME, QUEUE);
+        lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
+        lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
+        if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
+        if (q.mirrors.length) no.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
+        if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
       },
-      { key: 'publish-down' },
-    );
+      { commands: [listQueues(lab.stack, HOME, 'name type durable pid'), queueApi(lab.stack, VIA, QUEUE)] },
+    ),
+  async run(lab) {
+    const r = lab.stack;
     await lab.step(
-      `Start ${HOME} again`,
-      `${HOME} rejoins (the others are running, so it finds the cluster at once) and recovers "${QUEUE}" from its disk.`,
+      'publish',
+      async () => {
+        lab.say(`publisher: ${describeTally(await publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
+        const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
+        lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
+      },
+      { commands: [listQueues(r, 'rabbit3')] },
+    );
+    await lab.step('stop-home', () => stopCleanly(lab, HOME));
+    await lab.step(
+      'consume',
+      () =>
+        r.using(VIA, async (c) => {
+          await tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
+          await tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
+          await tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
+          lab.observe('consumeError', completions(lab.history.ops, 'consume-attempt').at(-1)?.error);
+        }),
+      { commands: [listQueues(r, VIA), queueApi(r, VIA, QUEUE)] },
+    );
+    await lab.step('publish-down', async () => {
+      for (const mandatory of [false, true]) {
+        const as = { process: 'outage-publisher', f: 'send-outage', extra: { mandatory }, opts: { mandatory } };
+        const t = await publishVia(lab, VIA, QUEUE, mandatory ? 'y' : 'x', OUTAGE, as);
+        lab.say(`${mandatory ? 'with' : 'without'} mandatory: ${describeTally(t)}`);
+      }
+    });
+    await lab.step(
+      'start-home',
       async () => {
         await lab.faults.start(HOME);
         await r.waitHealthy(90_000);
-        const q = await lab.until(
-          `${QUEUE} to run again`,
-          async () => {
-            const x = await r.queue(QUEUE).catch(() => undefined);
-            return x?.node && x.state === 'running'
-              ? { done: true, value: x }
-              : { done: false, seen: x ? `state ${x.state}` : 'the API did not answer' };
-          },
-          { timeoutMs: 30_000, intervalMs: 250 },
-        );
-        lab.observe('homeBack', r.hostOf(q?.node), q ? `${QUEUE} is back on ${r.hostOf(q.node)}` : undefined);
+        const { node } = await untilRunning(lab, QUEUE, 30_000);
+        lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
       },
-      [rabbitmqctl(r, VIA, 'cluster_status')],
+      { commands: [rabbitmqctl(r, VIA, 'cluster_status')] },
     );
   },
-  async final(lab) {
-    const c = await lab.stack.client(VIA);
-    try {
-      const got = await drainRecorded(lab.history, c, QUEUE);
-      lab.say(`${got.length} messages consumed through ${VIA}`);
-    } finally {
-      await c.close();
-    }
-  },
+  final: (lab) => drainVia(lab, VIA, [QUEUE]),
   predictions: [
     {
       before: 'stop-home',
@@ -259,13 +220,8 @@ export default defineLab({
         'get, consume and passive declare each fail: 404 home node down',
         `${refused.length} of ${attempts.length} refused${attempts[0]?.error ? `: ${attempts[0].error}` : ''}`,
       ),
-      check(
-        `the queue runs again once ${HOME} is back`,
-        seen.homeBack === HOME,
-        `${QUEUE} running on ${HOME}`,
-        seen.homeBack ? `running on ${seen.homeBack}` : 'never seen running again',
-      ),
-      ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }, 'persistent messages'),
+      backOn(`the queue runs again once ${HOME} is back`, seen.homeBack, HOME, QUEUE),
+      ...allKept(ev.ops, 'persistent messages'),
       check(
         'during the outage, a confirm without mandatory did not mean stored',
         plain.ok === OUTAGE && plain.arrived === 0,

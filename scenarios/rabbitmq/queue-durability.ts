@@ -1,11 +1,22 @@
-import { check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type Op, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { classifyRead } from '../../stacks/rabbitmq/client.ts';
-import { rabbitmq } from '../../stacks/rabbitmq/stack.ts';
-import { describeTally, drainRecorded, messageIds, publishRecorded, tally } from '../../stacks/rabbitmq/workload.ts';
-import { apiCommand, listQueues, rabbitmqctl } from './commands.ts';
+import {
+  allKept,
+  apiCommand,
+  check,
+  completions,
+  declareClassic,
+  defineLab,
+  delivery,
+  describeTally,
+  drainVia,
+  listQueues,
+  observed,
+  onQueue,
+  prove,
+  publishVia,
+  rabbitmq,
+  rabbitmqctl,
+  recordRead,
+} from './kit.ts';
 
 const NODE = 'rabbit1';
 /** The three cases of the notes' "消息持久化 vs 队列持久化". */
@@ -14,12 +25,10 @@ const QUEUES = {
   persistent: { name: 'durable-queue-persistent-msgs', durable: true, persistent: true, prefix: 'p' },
   transientMsgs: { name: 'durable-queue-transient-msgs', durable: true, persistent: false, prefix: 'n' },
 } as const;
+const ALL = Object.values(QUEUES);
 
 /** `before:<queue>` and `after:<queue>`: messages counted by a passive declare (null: no such queue). */
 type Seen = Record<string, number | null>;
-
-const onQueue = (ev: Evidence, queue: string): Op[] =>
-  ev.ops.filter((o) => (o.value as { queue?: string } | undefined)?.queue === queue);
 
 export default defineLab({
   id: 'rabbitmq/queue-durability',
@@ -39,121 +48,96 @@ export default defineLab({
       describe: 'restart: clean shutdown and start (docker restart); kill: SIGKILL, then start',
     },
   },
+  variants: [{}, { how: 'kill' }],
   stack: rabbitmq,
   topology: () => ({ nodes: 1 }),
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons: string[] = [];
-    await lab.step(
-      'Three queues, declared the three ways',
-      `On a single broker (${NODE}): "${QUEUES.transient.name}" is declared with durable=false, the other two with ` +
+  steps: {
+    declare: {
+      title: 'Three queues, declared the three ways',
+      narration:
+        `On a single broker (${NODE}): "${QUEUES.transient.name}" is declared with durable=false, the other two with ` +
         'durable=true. The broker itself says which is which (the management API, the same as `list_queues durable`).',
-      async () => {
-        const c = await r.client(NODE);
-        try {
-          for (const q of Object.values(QUEUES)) await c.declare(q.name, { kind: 'classic', durable: q.durable });
-        } finally {
-          await c.close();
-        }
-        for (const q of Object.values(QUEUES)) {
-          const info = await r.queue(q.name);
-          lab.observe(`durable:${q.name}`, info?.durable, `${q.name}: durable=${String(info?.durable)}`);
-          if (info?.durable !== q.durable) reasons.push(`${q.name} reports durable=${String(info?.durable)}`);
+    },
+    publish: {
+      title: 'Publish with confirms',
+      narration:
+        '{messages} messages into each queue, with publisher confirms: persistent ones (delivery_mode=2) into the ' +
+        'transient queue and into the first durable queue, transient ones (delivery_mode=1) into the second durable ' +
+        'queue. A confirm means the broker took responsibility: for a persistent message in a durable queue, that it ' +
+        'is on disk.',
+    },
+    restart: {
+      title: 'Restart the broker ({how})',
+      narration: (p) =>
+        p.how === 'kill'
+          ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory.'
+          : 'A clean shutdown (SIGTERM: RabbitMQ stops its queues and flushes) and a start, with the same data directory.',
+    },
+    inspect: {
+      title: 'Which queues are still there?',
+      narration:
+        'A passive declare asks the broker whether a queue exists without creating it: a missing queue is a channel ' +
+        'error 404 NOT_FOUND.',
+    },
+  },
+  mechanism: (lab) =>
+    prove(
+      lab,
+      'declare',
+      async (no) => {
+        for (const q of ALL) {
+          const durable = (await declareClassic(lab, NODE, q.name, q.durable)).durable;
+          lab.observe(`durable:${q.name}`, durable, `${q.name}: durable=${String(durable)}`);
+          if (durable !== q.durable) no.push(`${q.name} reports durable=${String(durable)}`);
         }
       },
-      [listQueues(r, NODE)],
-    );
-    return reasons;
-  },
+      { commands: [listQueues(lab.stack, NODE)] },
+    ),
   async run(lab) {
     const r = lab.stack;
-    const n = lab.params.messages;
     await lab.step(
-      'Publish with confirms',
-      `${n} messages into each queue, with publisher confirms: persistent ones (delivery_mode=2) into the transient ` +
-        'queue and into the first durable queue, transient ones (delivery_mode=1) into the second durable queue. A ' +
-        'confirm means the broker took responsibility: for a persistent message in a durable queue, that it is on disk.',
+      'publish',
       async () => {
-        const c = await r.client(NODE);
-        try {
-          for (const q of Object.values(QUEUES)) {
-            const out = await publishRecorded(
-              lab.history,
-              c,
-              q.name,
-              messageIds(q.prefix, 1, n),
-              { confirm: true, persistent: q.persistent },
-              { process: 'publisher' },
-            );
-            lab.say(`${q.name}: ${describeTally(tally(out.values()))}`);
-          }
-          for (const q of Object.values(QUEUES)) {
+        for (const q of ALL) {
+          const opts = { persistent: q.persistent };
+          const t = await publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, { process: 'publisher', opts });
+          lab.say(`${q.name}: ${describeTally(t)}`);
+        }
+        await r.using(NODE, async (c) => {
+          for (const q of ALL) {
             const { messages } = await c.check(q.name);
             lab.observe(`before:${q.name}`, messages, `${q.name} holds ${messages} messages`);
           }
-        } finally {
-          await c.close();
-        }
+        });
       },
-      [listQueues(r, NODE)],
+      { commands: [listQueues(r, NODE)] },
     );
     await lab.step(
-      lab.params.how === 'kill' ? `Kill the broker and start it again` : 'Restart the broker',
-      lab.params.how === 'kill'
-        ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory.'
-        : 'A clean shutdown (SIGTERM: RabbitMQ stops its queues and flushes) and a start, with the same data directory.',
+      'restart',
       async () => {
-        if (lab.params.how === 'kill') {
-          await lab.faults.kill(NODE);
-          await lab.faults.start(NODE);
-        } else {
-          await lab.faults.restart(NODE);
-        }
+        if (lab.params.how === 'restart') await lab.faults.restart(NODE);
+        else await lab.faults.kill(NODE).then(() => lab.faults.start(NODE));
         await r.waitHealthy(90_000);
         lab.say(`${NODE} is back`);
       },
-      { key: 'restart', commands: [rabbitmqctl(r, NODE, 'await_startup'), listQueues(r, NODE)] },
+      { commands: [rabbitmqctl(r, NODE, 'await_startup'), listQueues(r, NODE)] },
     );
     await lab.step(
-      'Which queues are still there?',
-      'A passive declare asks the broker whether a queue exists without creating it: a missing queue is a channel ' +
-        'error 404 NOT_FOUND.',
-      async () => {
-        const c = await r.client(NODE);
-        try {
-          for (const q of Object.values(QUEUES)) {
-            const res = await lab.history.record(
-              'inspector',
-              'exists',
-              { queue: q.name },
-              NODE,
-              () => c.check(q.name),
-              classifyRead,
+      'inspect',
+      () =>
+        r.using(NODE, async (c) => {
+          for (const q of ALL) {
+            const res = await recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
+              c.check(q.name),
             );
-            lab.observe(
-              `after:${q.name}`,
-              res.ok ? res.result.messages : null,
-              res.ok ? `${q.name}: exists, ${res.result.messages} messages` : `${q.name}: ${res.op.error}`,
-            );
+            const n = res.ok ? res.result.messages : null;
+            lab.observe(`after:${q.name}`, n, `${q.name}: ${res.ok ? `exists, ${n} messages` : res.op.error}`);
           }
-        } finally {
-          await c.close();
-        }
-      },
-      [listQueues(r, NODE), apiCommand(r, NODE, '/api/queues')],
+        }),
+      { commands: [listQueues(r, NODE), apiCommand(r, NODE, '/api/queues')] },
     );
   },
-  async final(lab) {
-    const c = await lab.stack.client(NODE);
-    try {
-      for (const q of [QUEUES.persistent, QUEUES.transientMsgs]) {
-        const got = await drainRecorded(lab.history, c, q.name, { idleMs: 1000 });
-        lab.say(`${q.name}: ${got.length} messages consumed after the restart`);
-      }
-    } finally {
-      await c.close();
-    }
-  },
+  final: (lab) => drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], { idleMs: 1000 }),
   predictions: [
     {
       before: 'restart',
@@ -166,7 +150,7 @@ export default defineLab({
       ],
       answer: (ev) => {
         const seen = observed<Seen>(ev);
-        const kept = Object.values(QUEUES).filter((q) => Number(seen[`after:${q.name}`]) > 0);
+        const kept = ALL.filter((q) => Number(seen[`after:${q.name}`]) > 0);
         if (kept.length === 3) return 0;
         if (kept.length === 2) return 1;
         if (kept.length === 1 && kept[0]?.name === QUEUES.persistent.name) return 2;
@@ -183,11 +167,9 @@ export default defineLab({
     return [
       check(
         'every message was confirmed before the restart',
-        Object.values(QUEUES).every((q) => seen[`before:${q.name}`] === p.messages),
+        ALL.every((q) => seen[`before:${q.name}`] === p.messages),
         `${p.messages} in each queue`,
-        Object.values(QUEUES)
-          .map((q) => `${q.name}: ${String(seen[`before:${q.name}`])}`)
-          .join(', '),
+        ALL.map((q) => `${q.name}: ${String(seen[`before:${q.name}`])}`).join(', '),
       ),
       check(
         'the transient queue is gone after the restart',
@@ -195,11 +177,7 @@ export default defineLab({
         'passive declare fails with 404 NOT_FOUND',
         transientAfter ? `${transientAfter.type}: ${transientAfter.error ?? 'exists'}` : 'not checked',
       ),
-      ...deliveryChecks(
-        delivery(onQueue(ev, QUEUES.persistent.name)),
-        { loss: 'forbidden', duplicates: 'forbidden' },
-        'persistent messages in the durable queue',
-      ),
+      ...allKept(onQueue(ev, QUEUES.persistent.name), 'persistent messages in the durable queue'),
       check(
         'the durable queue with transient messages survives, empty',
         transientMsgsAfter?.type === 'ok' && tm.acknowledged === p.messages && tm.received === 0,

@@ -1,3 +1,5 @@
+import { MidlabError } from '../../src/errors.ts';
+
 /**
  * The management plugin's HTTP API, for probes: which nodes run, where a queue lives,
  * its mirrors and whether they are synchronised, a quorum queue's leader and members,
@@ -7,10 +9,13 @@
  * refreshed every `collect_statistics_interval`: labs count messages by draining, never
  * by these numbers. Where a queue runs (`node`, `leader`) is read live.
  */
-export class AdminError extends Error {
+export class AdminError extends MidlabError {
+  /** The HTTP status. */
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    super('RABBITMQ_HTTP', message, {
+      hint: 'the management API refused the request: the node log in the run folder says why',
+    });
     this.name = 'AdminError';
     this.status = status;
   }
@@ -59,7 +64,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 
 /** Parses /api/nodes. */
 export function parseNodes(json: unknown): NodeInfo[] {
-  if (!Array.isArray(json)) throw new Error(`/api/nodes: not a list: ${JSON.stringify(json).slice(0, 200)}`);
+  if (!Array.isArray(json)) throw new AdminError(200, `/api/nodes: not a list: ${JSON.stringify(json).slice(0, 200)}`);
   return json.map((n: Record<string, unknown>) => ({
     name: String(n.name),
     running: n.running === true,

@@ -1,6 +1,16 @@
+import { MidlabError } from '../../src/errors.ts';
+
 /**
  * Readers of what RabbitMQ's command-line tools and logs print. Pure functions, unit-tested.
  */
+
+/** A command-line tool in a node failed, or printed what these readers cannot read. */
+export class CliError extends MidlabError {
+  constructor(message: string) {
+    super('RABBITMQ_CLI', message, { hint: 'run the command in the node (docker exec) to see its whole output' });
+    this.name = 'CliError';
+  }
+}
 
 /** `rabbitmqctl cluster_status --formatter json`, the parts labs use. */
 export interface ClusterStatus {
@@ -17,7 +27,7 @@ export interface ClusterStatus {
 export function parseClusterStatus(text: string): ClusterStatus {
   // The CLI may print a line before the JSON ("Cluster status of node ..." without --quiet).
   const start = text.indexOf('{');
-  if (start < 0) throw new Error(`cluster_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  if (start < 0) throw new CliError(`cluster_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
   const j = JSON.parse(text.slice(start)) as Record<string, unknown>;
   const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
   const versions: Record<string, string> = {};
@@ -69,12 +79,28 @@ export function rejectedConnections(log: string): string[] {
     .map((l) => stripLogPrefix(l).replace(/^\*+\s*|\s*\*+$/g, ''));
 }
 
-/** Log lines of a mirror taking over a classic mirrored queue. */
-export function promotionLines(log: string, queue: string): string[] {
+/**
+ * Log lines, as written (with their timestamps), of a queue being taken over: a mirror
+ * promoted to master of a classic mirrored queue (`node`), or a quorum queue's member
+ * becoming its leader ("candidate -> leader in term: N").
+ */
+export function takeoverLines(log: string, queue: string, role: 'node' | 'leader'): string[] {
+  const said = role === 'node' ? /Promoting (mirror|slave)/i : /candidate -> leader in term/;
   return log
     .split('\n')
-    .filter((l) => /Promoting (mirror|slave)/i.test(l) && l.includes(queue))
-    .map(stripLogPrefix);
+    .filter((l) => said.test(l) && l.includes(`'${queue}'`))
+    .map((l) => l.trim());
+}
+
+/** Log lines of a mirror taking over a classic mirrored queue, without their prefixes. */
+export function promotionLines(log: string, queue: string): string[] {
+  return takeoverLines(log, queue, 'node').map(stripLogPrefix);
+}
+
+/** When RabbitMQ wrote a log line (its own timestamp, UTC), in ms since the epoch. */
+export function loggedAt(line: string): number | undefined {
+  const m = /(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})\d*\+00:00/.exec(line);
+  return m ? Date.parse(`${m[1]}T${m[2]}Z`) : undefined;
 }
 
 /** A log line without its timestamps, level and process id: just what was said. */
@@ -94,7 +120,7 @@ export interface RaftMember {
 
 export function parseQuorumStatus(text: string): RaftMember[] {
   const start = text.indexOf('[');
-  if (start < 0) throw new Error(`quorum_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
+  if (start < 0) throw new CliError(`quorum_status: no JSON in ${JSON.stringify(text.slice(0, 200))}`);
   const rows = JSON.parse(text.slice(start)) as Record<string, unknown>[];
   const num = (v: unknown) => (typeof v === 'number' ? v : Number.NaN);
   return rows.map((r) => ({

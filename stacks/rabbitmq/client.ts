@@ -1,4 +1,5 @@
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type Message } from 'amqplib';
+import { MidlabError } from '../../src/errors.ts';
 import { TimeoutError, withTimeout } from '../../src/runtime/poll.ts';
 
 /**
@@ -28,25 +29,20 @@ export interface QueueSpec {
  */
 export type PublishOutcome = 'confirmed' | 'nacked' | 'returned' | 'refused' | 'unknown' | 'sent';
 
-/** Did the message certainly not reach a queue (`fail`), or may it have (`info`), or did it (`ok`)? */
-export function outcomeType(o: PublishOutcome): 'ok' | 'fail' | 'info' {
-  if (o === 'confirmed') return 'ok';
-  if (o === 'nacked' || o === 'returned' || o === 'refused') return 'fail';
-  return 'info';
-}
-
 export interface Received {
   id: string;
   redelivered: boolean;
 }
 
 /** An AMQP error with the broker's reply code (404 NOT_FOUND, 541 INTERNAL_ERROR, ...) when there is one. */
-export class AmqpError extends Error {
-  readonly code: number | undefined;
-  constructor(message: string, code?: number) {
-    super(message);
+export class AmqpError extends MidlabError {
+  readonly replyCode: number | undefined;
+  constructor(message: string, replyCode?: number) {
+    super('AMQP', message, {
+      hint: 'the broker closed the channel or connection: its reply code and the node logs in the run folder say why',
+    });
     this.name = 'AmqpError';
-    this.code = code;
+    this.replyCode = replyCode;
   }
 }
 
@@ -59,9 +55,15 @@ function toAmqpError(err: unknown): Error {
   return new AmqpError(broker ?? message, typeof e?.code === 'number' ? e.code : undefined);
 }
 
-/** A read (get, consume, passive declare) that failed: certainly nothing was taken. */
-export function classifyRead(_err: unknown): 'fail' | 'info' {
-  return 'fail';
+/**
+ * What a failed client call means. The calls that raise are reads (get, consume, passive
+ * declare) and declarations; publishes never raise (their outcomes say it). A read that
+ * failed or timed out took nothing: a message is acked only once received, and a timed-out
+ * call's channel is dropped, so anything delivered to it goes back to the queue (`fail`).
+ * Anything else is not the client's to explain (`info`).
+ */
+export function classify(err: unknown): 'fail' | 'info' {
+  return err instanceof AmqpError || err instanceof TimeoutError ? 'fail' : 'info';
 }
 
 export interface AmqpClientOptions {
@@ -106,7 +108,7 @@ export class AmqpClient {
       const why = err ? toAmqpError(err) : undefined;
       this.closedError = new AmqpError(
         `connection to ${this.node ?? 'the broker'} closed${why ? `: ${why.message}` : ''}`,
-        why instanceof AmqpError ? why.code : undefined,
+        why instanceof AmqpError ? why.replyCode : undefined,
       );
       for (const l of this.closeListeners) l(this.closedError);
     });

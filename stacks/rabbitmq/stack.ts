@@ -1,4 +1,4 @@
-import { UsageError } from '../../src/errors.ts';
+import { MidlabError, UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
 import type { StartedCluster } from '../../src/runtime/cluster.ts';
 import type { ExecResult, NodeSpec } from '../../src/runtime/node.ts';
@@ -6,7 +6,14 @@ import { type Probe, waitUntil } from '../../src/runtime/poll.ts';
 import { HOST_IP } from '../../src/runtime/ports.ts';
 import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
 import { Admin, type NodeInfo, type QueueInfo } from './admin.ts';
-import { parseQuorumStatus, type RaftMember, raftSettled } from './cli.ts';
+import {
+  CliError,
+  type ClusterStatus,
+  parseClusterStatus,
+  parseQuorumStatus,
+  type RaftMember,
+  raftSettled,
+} from './cli.ts';
 import { AmqpClient, type AmqpClientOptions } from './client.ts';
 import {
   AMQP_PORT,
@@ -137,7 +144,11 @@ export class StartedRabbitMQ implements StartedStack {
     this.members = memberNames(params.nodes);
     const conf = cluster.node(this.members[0] as string).spec.files?.find((f) => f.path === CONF_PATH)?.content;
     const password = passwordOf(String(conf ?? ''));
-    if (!password) throw new Error(`no default_pass in ${CONF_PATH} of ${this.members[0]}`);
+    if (!password) {
+      throw new MidlabError('RABBITMQ_CONFIG', `no default_pass in ${CONF_PATH} of ${this.members[0]}`, {
+        hint: 'the node specs come from the stack: start the cluster through midlab',
+      });
+    }
     this.credentials = { user: USER, password };
   }
 
@@ -189,6 +200,28 @@ export class StartedRabbitMQ implements StartedStack {
   /** An AMQP client connected to one node. */
   client(node: string, opts: Omit<AmqpClientOptions, 'node'> = {}): Promise<AmqpClient> {
     return AmqpClient.connect(this.amqpUrl(node), { ...opts, node });
+  }
+
+  /** Runs `fn` with a client of `node`, closed afterwards whatever happens. */
+  async using<T>(node: string, fn: (c: AmqpClient) => Promise<T>, opts?: Omit<AmqpClientOptions, 'node'>): Promise<T> {
+    const c = await this.client(node, opts);
+    try {
+      return await fn(c);
+    } finally {
+      await c.close();
+    }
+  }
+
+  /** Sets a policy for queues through `node` and returns its definition as the broker reads it back. */
+  async applyPolicy(node: string, name: string, pattern: string, definition: Record<string, unknown>) {
+    const admin = this.admin(node);
+    await admin.setPolicy(name, { pattern, definition, priority: 0, applyTo: 'queues' });
+    return (await admin.policies()).find((p) => p.name === name)?.definition;
+  }
+
+  /** `rabbitmqctl cluster_status` as `node` reports it (about 0.9 s of CPU). */
+  async clusterStatus(node: string): Promise<ClusterStatus> {
+    return parseClusterStatus((await this.rabbitmqctl(node, ['cluster_status', '--formatter', 'json'])).stdout);
   }
 
   endpoints(): Record<string, string | string[]> {
@@ -285,13 +318,13 @@ export class StartedRabbitMQ implements StartedStack {
         last = err;
       }
     }
-    throw last ?? new Error(`no node to ask about ${name}`);
+    throw last ?? new UsageError(`no node to ask about ${name}`, 'name at least one node');
   }
 
   /** The Raft members of a quorum queue as `node` reports them (rabbitmq-queues, ~0.7 s of CPU). */
   async raftMembers(node: string, queue: string): Promise<RaftMember[]> {
     const r = await this.cluster.node(node).exec(['rabbitmq-queues', 'quorum_status', queue, '--formatter', 'json']);
-    if (r.exitCode !== 0) throw new Error(`quorum_status ${queue} on ${node}: ${(r.stderr || r.stdout).trim()}`);
+    if (r.exitCode !== 0) throw new CliError(`quorum_status ${queue} on ${node}: ${(r.stderr || r.stdout).trim()}`);
     return parseQuorumStatus(r.stdout);
   }
 
@@ -332,6 +365,36 @@ export class StartedRabbitMQ implements StartedStack {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+const hosts = (names: string[]) => names.map((n) => hostOf(n) ?? n).sort();
+
+/** A classic queue's master, mirrors and synchronised mirrors by host name (rabbit1), and its policy. */
+export interface MirrorView {
+  master: string | undefined;
+  mirrors: string[];
+  synchronised: string[];
+  policy: string | undefined;
+}
+
+export function mirrorView(q: QueueInfo | undefined): MirrorView {
+  return {
+    master: hostOf(q?.node),
+    mirrors: hosts(q?.mirrors ?? []),
+    synchronised: hosts(q?.synchronisedMirrors ?? []),
+    policy: q?.policy,
+  };
+}
+
+/** A quorum queue's leader, members and members online by host name (rabbit1). */
+export interface Membership {
+  leader: string | undefined;
+  members: string[];
+  online: string[];
+}
+
+export function membership(q: QueueInfo | undefined): Membership {
+  return { leader: hostOf(q?.leader), members: hosts(q?.members ?? []), online: hosts(q?.online ?? []) };
 }
 
 /** One line about a queue: where it runs and its copies. */

@@ -1,7 +1,17 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import clusterFormation from '../../scenarios/rabbitmq/cluster-formation.ts';
 import confirms from '../../scenarios/rabbitmq/confirms.ts';
 import homeNodeLoss from '../../scenarios/rabbitmq/home-node-loss.ts';
+import {
+  allKept,
+  backOn,
+  copies,
+  onQueue,
+  redeliveries,
+  refused,
+  sentBy,
+  tookOver,
+} from '../../scenarios/rabbitmq/kit.ts';
 import mirrored from '../../scenarios/rabbitmq/mirrored-queue-failover.ts';
 import queueDurability from '../../scenarios/rabbitmq/queue-durability.ts';
 import quorum from '../../scenarios/rabbitmq/quorum-queue-failover.ts';
@@ -621,5 +631,55 @@ describe('rabbitmq/quorum-queue-failover', () => {
   it('fails on loss or duplication', () => {
     expectCheck(expectVerdict(quorum, story({ lose: true }), 'fail'), 'no acknowledged confirmed messages lost', false);
     expectCheck(expectVerdict(quorum, story({ dup: true }), 'fail'), 'no confirmed messages duplicated', false);
+  });
+});
+
+describe('rabbitmq lab kit: shared check builders', () => {
+  it('tookOver: an eligible host within the bound, and nothing else', () => {
+    const took = (host: string | undefined, ms: number | undefined) =>
+      tookOver('moved', 'x', host, ms, 1000, (h) => h !== 'rabbit1').ok;
+    expect(took('rabbit2', 400)).toBe(true);
+    expect(took('rabbit2', 1500)).toBe(false);
+    expect(took('rabbit1', 10)).toBe(false);
+    expect(took(undefined, undefined)).toBe(false);
+    // The API showed it late; the new leader's log says when it really took over: told, not counted.
+    const late = tookOver('moved', 'x', 'rabbit2', 5964, 1000, () => true, { msAfterDown: 290 });
+    expect(late.ok).toBe(false);
+    expect(late.observed).toBe('rabbit2 after 5964 ms in the API (its log: 290 ms after it saw the node down)');
+  });
+  it('backOn: the queue runs on its home again', () => {
+    expect(backOn('back', 'rabbit1', 'rabbit1', 'q').ok).toBe(true);
+    expect(backOn('back', 'rabbit2', 'rabbit1', 'q').ok).toBe(false);
+    expect(backOn('back', undefined, 'rabbit1', 'q').ok).toBe(false);
+  });
+  it('refused: a read tried and not served', () => {
+    const ev = new Story()
+      .op('consumer', 'get', 'fail', {}, { error: '404' })
+      .op('consumer', 'peek', 'ok', {})
+      .evidence();
+    const first = (f: string) => ev.ops.find((o) => o.f === f && o.type !== 'invoke');
+    expect(refused('r', first('get'), 'x').ok).toBe(true);
+    expect(refused('r', first('peek'), 'x').ok).toBe(false);
+    expect(refused('r', undefined, 'x').ok).toBe(false);
+  });
+  it('allKept: every acknowledged message received once', () => {
+    const s = sends(new Story(), 'p', ids('m', 3), 'ok', { queue: 'a' });
+    const kept = receives(sends(new Story(), 'p', ids('m', 3), 'ok', { queue: 'a' }), 'c', ids('m', 3));
+    expect(allKept(kept.evidence().ops, 'm').every((c) => c.ok === true)).toBe(true);
+    expect(allKept(receives(s, 'c', ids('m', 2)).evidence().ops, 'm').some((c) => c.ok === false)).toBe(true);
+    const twice = receives(receives(sends(new Story(), 'p', ids('m', 1), 'ok'), 'c', ids('m', 1)), 'c', ids('m', 1));
+    expect(allKept(twice.evidence().ops, 'm').some((c) => c.ok === false)).toBe(true);
+  });
+  it('readers: ops on a queue, outcomes by process, copies and redeliveries', () => {
+    const s = sends(new Story(), 'p', ids('m', 2), 'ok', { queue: 'a' });
+    sends(s, 'q', ids('n', 1), 'info', { queue: 'b' });
+    receives(s, 'c', ids('m', 2), { queue: 'a' });
+    s.op('c', 'receive', 'ok', { id: 'm000001', queue: 'a', redelivered: true });
+    s.op('c', 'receive', 'ok', { id: 'm000002', queue: 'a', redelivered: false });
+    const ev = s.evidence();
+    expect(onQueue(ev, 'b').length).toBe(2);
+    expect(sentBy(ev, 'q')).toEqual({ ok: 0, fail: 0, info: 1, total: 1 });
+    expect(copies(ev.ops).get('m000001')).toBe(2);
+    expect(redeliveries(ev.ops)).toEqual({ flagged: 1, duplicated: 2, unflaggedCopies: ['m000002'] });
   });
 });

@@ -3,14 +3,16 @@ import { resolveParams } from '../../src/params.ts';
 import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/admin.ts';
 import {
   explainJoinFailure,
+  loggedAt,
   parseClusterStatus,
   parseQuorumStatus,
   promotionLines,
   raftSettled,
   rejectedConnections,
   stripLogPrefix,
+  takeoverLines,
 } from '../../stacks/rabbitmq/cli.ts';
-import { outcomeType } from '../../stacks/rabbitmq/client.ts';
+
 import {
   CONF_PATH,
   COOKIE_PATH,
@@ -21,7 +23,7 @@ import {
   secret,
 } from '../../stacks/rabbitmq/config.ts';
 import { describeQueue, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
-import { describeTally, messageIds, tally } from '../../stacks/rabbitmq/workload.ts';
+import { describeTally, messageIds, outcomeType, tally } from '../../stacks/rabbitmq/workload.ts';
 
 const params = (given: Record<string, string | number | boolean> = {}) =>
   resolveParams(rabbitmq.params, given, 'rabbitmq');
@@ -217,6 +219,14 @@ describe('rabbitmq CLI and log readers', () => {
       "Mirrored queue 'ha.orders' in vhost '/': Promoting mirror <rabbit@rabbit3.1795312402.704.0> to leader",
     ]);
     expect(promotionLines(log, 'other')).toEqual([]);
+    const qq =
+      "2026-11-30T00:23:42.0650Z 2026-11-30 00:23:42.064756+00:00 [notice] <0.1168.0> queue 'qq.orders' in vhost '/': " +
+      'candidate -> leader in term: 2 machine version: 2';
+    expect(takeoverLines(`x\n${qq}\n`, 'qq.orders', 'leader')).toEqual([qq]);
+    expect(takeoverLines(qq, 'qq', 'leader')).toEqual([]);
+    expect(takeoverLines(log, 'ha.orders', 'node').map(loggedAt)[0]).toBe(Date.parse('2026-11-22T01:53:41.353Z'));
+    expect(loggedAt(qq)).toBe(Date.parse('2026-11-30T00:23:42.064Z'));
+    expect(loggedAt('no time here')).toBeUndefined();
     expect(stripLogPrefix('2026-11-22 01:00:00.1+00:00 [info] <0.1.0> hello')).toBe('hello');
   });
 });

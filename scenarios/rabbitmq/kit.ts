@@ -1,0 +1,299 @@
+// What a RabbitMQ lab imports: the engine's lab kit, the stack (admin, CLI readers, client,
+// recorded workload) and what the RabbitMQ labs share: commands to try, the waits on a
+// queue's home or leader, and the pure readers their checks are built on.
+import { type Check, check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
+import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
+import type { LabContext, StepRun } from '../../src/engine/lab.ts';
+import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
+import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
+import { classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
+import { describeQueue, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
+import { drainRecorded, publishAll, type RecordAs, type Tally } from '../../stacks/rabbitmq/workload.ts';
+
+export * from '../../src/kit.ts';
+export * from '../../stacks/rabbitmq/admin.ts';
+export * from '../../stacks/rabbitmq/cli.ts';
+export * from '../../stacks/rabbitmq/client.ts';
+export { COOKIE_PATH } from '../../stacks/rabbitmq/config.ts';
+export * from '../../stacks/rabbitmq/stack.ts';
+export * from '../../stacks/rabbitmq/workload.ts';
+
+type Lab = LabContext<StartedRabbitMQ, unknown>;
+
+/** A mechanism proved in one step: `fn` adds the reasons the set-up is not what the lesson needs. */
+export async function prove<K extends string>(
+  lab: LabContext<StartedRabbitMQ, unknown, K>,
+  key: K,
+  fn: (reasons: string[]) => Promise<void>,
+  run?: StepRun,
+): Promise<string[]> {
+  const reasons: string[] = [];
+  await lab.step(key, () => fn(reasons), run);
+  return reasons;
+}
+
+/** What a trainee can type during a step: the notes' own tools, run inside a node. */
+export const rabbitmqctl = (r: StartedRabbitMQ, node: string, args: string) => r.command(node, 'rabbitmqctl', args);
+export const rabbitmqQueues = (r: StartedRabbitMQ, node: string, args: string) =>
+  r.command(node, 'rabbitmq-queues', args);
+export const listQueues = (r: StartedRabbitMQ, node: string, columns = 'name type durable messages') =>
+  rabbitmqctl(r, node, `list_queues ${columns}`);
+/** The columns that show a classic queue's master and mirrors. */
+export const MIRROR_COLUMNS = 'name pid slave_pids synchronised_slave_pids messages';
+
+/** The management API from the host, with this lab's credentials. */
+export function apiCommand(r: StartedRabbitMQ, node: string, path: string): string {
+  const { user, password } = r.credentials;
+  return `curl -s -u ${user}:${password} ${r.managementUrl(node)}${path}`;
+}
+export const queueApi = (r: StartedRabbitMQ, node: string, queue: string) =>
+  apiCommand(r, node, `/api/queues/%2F/${queue}`);
+
+/**
+ * A clean shutdown (SIGTERM) with a grace period long enough for RabbitMQ (about 6.5 s
+ * when idle, more on a busy machine), recorded in the fault ledger as a `stop`: the heal
+ * phase starts the node again if the lab has not.
+ */
+export async function stopCleanly(lab: Lab, node: string, graceS = 30) {
+  const t0 = Date.now();
+  await lab.stack.cluster.node(node).stop(graceS);
+  lab.faults.note('stop', [node], `stopped ${node} (SIGTERM, clean shutdown)`);
+  lab.say(`${node} stopped cleanly in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Declares a classic queue through `node` (so it is its home); returns it as the API lists it. */
+export async function declareClassic(lab: Lab, node: string, queue: string, durable = true): Promise<QueueInfo> {
+  await lab.stack.using(node, (c) => c.declare(queue, { kind: 'classic', durable }));
+  return lab.stack.waitForQueue(queue, 'listed', () => true);
+}
+
+/**
+ * Publishes `count` messages through `node` (persistent, with confirms unless told
+ * otherwise), recorded. A node that refuses the connection refuses every message (`refused`).
+ */
+export async function publishVia(
+  lab: Lab,
+  node: string,
+  queue: string,
+  prefix: string,
+  count: number,
+  as: RecordAs & { opts?: Partial<PublishOptions> } = { process: 'publisher' },
+): Promise<Tally> {
+  const c = await lab.stack.client(node).catch(() => undefined);
+  try {
+    return await publishAll(lab.history, c, queue, prefix, count, { confirm: true, persistent: true, ...as.opts }, as);
+  } finally {
+    await c?.close();
+  }
+}
+
+/** The final drain: everything left in `queues`, consumed through `node` and recorded. */
+export async function drainVia(
+  lab: Lab,
+  node: string,
+  queues: string[],
+  opts: { idleMs?: number; firstMs?: number } = {},
+) {
+  await lab.stack.using(node, async (c) => {
+    for (const q of queues) {
+      const got = await drainRecorded(lab.history, c, q, opts);
+      lab.say(`${q}: ${got.length} messages consumed through ${node}`);
+    }
+  });
+}
+
+/** Polls a queue (through `via`, default any member) until `ok`; undefined when the wait gave up. */
+export function untilQueue(
+  lab: Lab,
+  queue: string,
+  what: string,
+  ok: (q: QueueInfo) => boolean,
+  opts: { via?: string[]; timeoutMs: number; intervalMs?: number },
+): Promise<QueueInfo | undefined> {
+  return lab.until(
+    `${queue}: ${what}`,
+    async () => {
+      const x = await lab.stack.queue(queue, opts.via).catch(() => undefined);
+      return x && ok(x)
+        ? { done: true, value: x }
+        : { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
+    },
+    { timeoutMs: opts.timeoutMs, intervalMs: opts.intervalMs ?? 250 },
+  );
+}
+
+/** Until the queue has a running home (a classic queue's master): the node it runs on, by host name. */
+export async function untilRunning(lab: Lab, queue: string, timeoutMs: number) {
+  const q = await untilQueue(lab, queue, 'a running master', (x) => !!x.node && x.state === 'running', { timeoutMs });
+  return { q, node: lab.stack.hostOf(q?.node) };
+}
+
+/**
+ * In a mechanism: waits until the queue is as the lesson needs; if it never is, adds why
+ * to `reasons`. Returns the queue as last seen.
+ */
+export function expectQueue(
+  lab: Lab,
+  reasons: string[],
+  queue: string,
+  what: string,
+  ok: (q: QueueInfo) => boolean,
+  timeoutMs: number,
+): Promise<QueueInfo | undefined> {
+  return lab.stack.waitForQueue(queue, what, ok, { timeoutMs, intervalMs: 250 }).catch(async (err: Error) => {
+    reasons.push(err.message);
+    return lab.stack.queue(queue);
+  });
+}
+
+/**
+ * Kills `node` and polls the API of the others every 50 ms for a queue `role` (a classic
+ * queue's master: `node`; a quorum queue's `leader`) other than it. The clock starts when
+ * Docker reports the kill done (the node may have died during the call, which takes up to
+ * ~1.5 s on a busy machine: its length is observed too). A new one found is observed as
+ * `names.host` and `names.ms`; none found, the host the API named last as `names.none`.
+ * What the API shows trails the takeover itself: the new one's log line (mirror promoted,
+ * Raft leader elected) is observed as `names.log` with its time from the end of the kill
+ * and from the new one's own "node down" line, and the polls (how many, the slowest) as `watch`, so a late answer shows where it waited.
+ */
+export async function killAndWatch(
+  lab: Lab,
+  node: string,
+  queue: string,
+  role: 'node' | 'leader',
+  names: { host: string; ms: string; log: string; none?: string },
+  timeoutMs: number,
+) {
+  const r = lab.stack;
+  const t0 = Date.now();
+  await lab.faults.kill(node);
+  const killed = Date.now();
+  lab.observe('killCallMs', killed - t0, `docker kill took ${killed - t0} ms`);
+  let last: string | undefined;
+  const polls = { polls: 0, slowestMs: 0, unanswered: 0 };
+  const via = r.members.filter((m) => m !== node);
+  const q = await lab.until(
+    `${queue}: a ${role === 'node' ? 'master' : 'leader'} other than ${node}`,
+    async () => {
+      const p0 = Date.now();
+      const x = await r.queue(queue, via).catch(() => undefined);
+      polls.polls++;
+      polls.slowestMs = Math.max(polls.slowestMs, Date.now() - p0);
+      if (!x) polls.unanswered++;
+      last = r.hostOf(x?.[role]) ?? last;
+      if (x?.[role] && x[role] !== r.nodeName(node)) return { done: true, value: x };
+      return { done: false, seen: x ? describeQueue(x) : 'the API did not answer' };
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+  const ms = Date.now() - killed;
+  const host = r.hostOf(q?.[role]);
+  lab.observe(
+    'watch',
+    polls,
+    `${polls.polls} polls of the API, the slowest ${polls.slowestMs} ms, ${polls.unanswered} unanswered`,
+  );
+  if (!host) {
+    if (names.none) lab.observe(names.none, last, `none in ${timeoutMs} ms: the API still names ${last ?? 'none'}`);
+    return { q, ms, host };
+  }
+  lab.observe(
+    names.host,
+    host,
+    `${host} ${role === 'node' ? 'is the master of' : 'leads'} ${queue} ${ms} ms after the kill`,
+  );
+  lab.observe(names.ms, ms);
+  const log = await r.cluster.node(host).logs();
+  const line = takeoverLines(log, queue, role).at(-1);
+  const down = log.split('\n').findLast((l) => l.includes(`rabbit on node ${r.nodeName(node)} down`));
+  const at = line ? loggedAt(line) : undefined;
+  const downAt = down ? loggedAt(down) : undefined;
+  const logged = {
+    line: line && stripLogPrefix(line),
+    msAfterKill: at === undefined ? undefined : at - killed,
+    msAfterDown: at === undefined || downAt === undefined ? undefined : at - downAt,
+  };
+  const text = `${host}'s log, ${logged.msAfterDown} ms after it saw ${node} down: ${logged.line}`;
+  lab.observe(names.log, logged, line ? text : undefined);
+  return { q, ms, host };
+}
+
+/** One recorded read by `consumer`, told to the trainee: returns `served` or the error. */
+export async function tryRead(
+  lab: Lab,
+  f: string,
+  value: Record<string, unknown>,
+  node: string,
+  fn: () => Promise<unknown>,
+) {
+  const res = await lab.history.record('consumer', f, value, node, fn, classify);
+  const said = res.ok ? 'served' : String(res.op.error);
+  lab.say(`${String(value.how ?? f)} through ${node}: ${said}`);
+  return said;
+}
+
+/** The operations on one queue (by the `queue` in their value). */
+export const onQueue = (ev: Evidence, queue: string): Op[] =>
+  ev.ops.filter((o) => (o.value as { queue?: string } | undefined)?.queue === queue);
+
+/** How the publishes of one process ended. */
+export const sentBy = (ev: Evidence | Op[], process: string, f = 'send') =>
+  outcomes(completions(Array.isArray(ev) ? ev : ev.ops, f).filter((o) => o.process === process));
+
+/** How many times each id was received. */
+export function copies(ops: Op[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const o of completions(ops, 'receive')) {
+    if (o.type === 'ok') for (const id of idsOf(o.value)) n.set(id, (n.get(id) ?? 0) + 1);
+  }
+  return n;
+}
+
+/** Every message acknowledged by the broker is received, and once only. */
+export const allKept = (ops: Op[], what: string) =>
+  deliveryChecks(delivery(ops), { loss: 'forbidden', duplicates: 'forbidden' }, what);
+
+/** A read that must not be served: it was tried, and failed. */
+export const refused = (name: string, op: Op | undefined, expected: string): Check =>
+  check(name, op !== undefined && op.type !== 'ok', expected, op ? `${op.type}: ${op.error ?? 'served'}` : 'not tried');
+
+/** Receives per id: how many deliveries were flagged redelivered, how many ids came twice, which second copies were not flagged. */
+export function redeliveries(ops: Op[]) {
+  const seen = new Map<string, boolean[]>();
+  for (const o of completions(ops, 'receive')) {
+    if (o.type !== 'ok') continue;
+    const v = o.value as { id: string; redelivered: boolean };
+    seen.set(v.id, [...(seen.get(v.id) ?? []), v.redelivered]);
+  }
+  const flagged = [...seen.values()].flat().filter(Boolean).length;
+  const duplicated = [...seen].filter(([, r]) => r.length > 1);
+  const unflaggedCopies = duplicated.filter(([, r]) => r.slice(1).some((x) => !x)).map(([id]) => id);
+  return { flagged, duplicated: duplicated.length, unflaggedCopies };
+}
+
+/**
+ * A queue's master or leader taken over by `host`, one `eligible` to, within `maxMs` as the
+ * API showed it; `logged` (ms from the kill to the takeover in the new one's log) says how
+ * much of that was the broker and how much the API trailing it.
+ */
+export function tookOver(
+  name: string,
+  expected: string,
+  host: string | undefined,
+  ms: number | undefined,
+  maxMs: number,
+  eligible: (host: string) => boolean,
+  logged?: { msAfterDown?: number },
+): Check {
+  const ok = typeof host === 'string' && eligible(host) && typeof ms === 'number' && ms <= maxMs;
+  const log =
+    logged?.msAfterDown === undefined ? '' : ` (its log: ${logged.msAfterDown} ms after it saw the node down)`;
+  return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms in the API${log}`, {
+    ms,
+  });
+}
+
+/** The queue runs again on `home` once it is back (`back`: where it was seen running). */
+export const backOn = (name: string, back: unknown, home: string, queue: string) =>
+  check(name, back === home, `${queue} running on ${home}`, back ? `running on ${back}` : 'never seen running again');
