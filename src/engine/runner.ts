@@ -193,7 +193,7 @@ async function runPhases(
         }
       },
     };
-    if (opts.watchRoles && stack.roles) void watchRoles(stack, abort.signal, history, events);
+    if (opts.watchRoles && stack.liveRoles) void watchRoles(stack, abort.signal, history, events);
     phase('mechanism');
     const misconfigured = await lab.mechanism(ctx);
     if (misconfigured.length) {
@@ -258,7 +258,7 @@ async function runPhases(
 async function watchRoles(stack: StartedStack, signal: AbortSignal, history: History, events: EventStream) {
   let last = '';
   while (!signal.aborted) {
-    const roles = await stack.roles?.().catch(() => undefined);
+    const roles = await stack.liveRoles?.().catch(() => undefined);
     const key = JSON.stringify(roles);
     if (roles && key !== last && !signal.aborted) {
       last = key;

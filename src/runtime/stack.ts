@@ -35,7 +35,7 @@ export interface StartedStack extends AsyncDisposable {
    * replica...), for the live view's tiles; a node that does not answer is left out.
    * Quick and side-effect free: it is polled about once a second while a lab runs.
    */
-  roles?(): Promise<Record<string, string>>;
+  liveRoles?(): Promise<Record<string, string>>;
   stop(): Promise<void>;
 }
 

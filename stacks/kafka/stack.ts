@@ -161,6 +161,20 @@ export class StartedKafka implements StartedStack {
     return replicationOf(this.params);
   }
 
+  /**
+   * The live view's tiles: the active controller, the other quorum voters, brokers and
+   * ZooKeeper nodes (a node's partition leaderships are per partition, not a role).
+   */
+  async liveRoles(): Promise<Record<string, string>> {
+    const active = (await this.admin.controller()).node;
+    const roles: Record<string, string> = {};
+    for (const n of this.zookeepers) roles[n] = 'zookeeper';
+    for (const n of this.controllers) roles[n] = 'voter';
+    for (const n of this.brokers) if (!(n in roles)) roles[n] = 'broker';
+    if (active) roles[active] = 'controller';
+    return roles;
+  }
+
   /** One broker's host endpoint, `127.0.0.1:PORT` (its advertised EXTERNAL listener). */
   broker(node: string): string {
     return this.cluster.node(node).endpoint('external');

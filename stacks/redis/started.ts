@@ -180,6 +180,15 @@ export class StartedRedis implements StartedStack {
     return agreed.value;
   }
 
+  /** The live view's tiles: primary, replica or sentinel for each node that answers. */
+  async liveRoles(): Promise<Record<string, string>> {
+    const data = await this.roles();
+    const out: Record<string, string> = {};
+    for (const [n, r] of Object.entries(data)) if (r !== 'down') out[n] = r === 'master' ? 'primary' : 'replica';
+    for (const n of this.sentinels) out[n] = 'sentinel';
+    return out;
+  }
+
   /** Each data node's role (master / slave), or `down`. */
   async roles(nodes: string[] = this.dataNodes): Promise<Record<string, string>> {
     const entries = await Promise.all(

@@ -230,6 +230,11 @@ export class StartedZooKeeper implements StartedStack {
     return Object.fromEntries(entries);
   }
 
+  /** The live view's tiles: each answering node's mode (leader, follower, observer). */
+  async liveRoles(): Promise<Record<string, string>> {
+    return Object.fromEntries(Object.entries(await this.modes()).filter(([, m]) => m !== 'down'));
+  }
+
   async leader(nodes: string[] = this.names): Promise<string | undefined> {
     const modes = await this.modes(nodes);
     return Object.entries(modes).find(([, m]) => m === 'leader')?.[0];

@@ -1,53 +1,51 @@
 /// <reference lib="dom" />
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { findLab, runLab } from '../../src/index.ts';
 import { startLiveView } from '../../src/report/live.ts';
+import { hasChromium, launchBrowser } from '../helpers/browser.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-/** The presenter's page, in a real headless browser, following a real Kafka lab. */
-describe.runIf(existsSync(CHROMIUM))('live view', () => {
-  it('shows nodes going down and coming back, and a throughput chart', async () => {
+/** The presenter's page, in a real headless browser, following a real lab. */
+describe.runIf(hasChromium)('live view', () => {
+  it('shows the leader killed, another elected, every node back, and a throughput chart', async () => {
     const live = await startLiveView();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
       await page.goto(live.url);
       const seen = new Set<string>();
-      const run = runLab(findLab('kafka/leader-failover'), {
-        params: { mode: 'kraft' },
+      const leaders = new Set<string>();
+      const run = runLab(findLab('zookeeper/leader-failover'), {
         listeners: [live.listener],
         outDir: tempDir('live'),
+        watchRoles: true,
       });
-      // Poll the page while the lab runs: a killed node must show, then every node up again.
+      // Poll the page while the lab runs: a killed node must show, a new leader, then every node up again.
       let done = false;
       void run.finally(() => {
         done = true;
       });
       while (!done) {
-        for (const s of await page
+        for (const [state, role, node] of await page
           .locator('.node')
-          .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.state ?? '')))
-          seen.add(s);
+          .evaluateAll((els) =>
+            els.map((e) => [
+              (e as HTMLElement).dataset.state,
+              (e as HTMLElement).dataset.role,
+              (e as HTMLElement).dataset.node,
+            ]),
+          )) {
+          seen.add(state ?? '');
+          if (role === 'leader') leaders.add(node ?? '');
+        }
         await page.waitForTimeout(150);
       }
       const result = await run;
       expect(result.verdict).toBe('pass');
       expect(seen).toContain('killed');
+      // The tiles named the first leader, then the one the survivors elected.
+      expect(leaders.size).toBeGreaterThanOrEqual(2);
       await expect.poll(() => page.locator('#verdict').textContent()).toBe('PASS');
       const states = await page.locator('.node').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.state));
       expect(states).toEqual(['up', 'up', 'up']);
