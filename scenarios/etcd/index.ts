@@ -1,0 +1,5 @@
+import type { AnyLab } from '../../src/engine/lab.ts';
+import clusterBasics from './cluster-basics.ts';
+
+/** The etcd labs, in the order a course takes them. */
+export const etcdLabs: AnyLab[] = [clusterBasics];
