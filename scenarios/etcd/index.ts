@@ -1,5 +1,6 @@
 import type { AnyLab } from '../../src/engine/lab.ts';
 import clusterBasics from './cluster-basics.ts';
+import leaderFailover from './leader-failover.ts';
 
 /** The etcd labs, in the order a course takes them. */
-export const etcdLabs: AnyLab[] = [clusterBasics];
+export const etcdLabs: AnyLab[] = [clusterBasics, leaderFailover];

@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
 import clusterBasics from '../../scenarios/etcd/cluster-basics.ts';
+import leaderFailover from '../../scenarios/etcd/leader-failover.ts';
 import type { EndpointStatus } from '../../stacks/etcd/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
@@ -95,5 +96,56 @@ describe('etcd/cluster-basics', () => {
     const ev = basics();
     ev.observations = ev.observations.filter((o) => o.name !== 'statuses');
     expectVerdict(clusterBasics, ev, 'unknown');
+  });
+});
+
+/** A writer's puts from `from` on, every 50 ms: ids w00001.., acknowledged unless listed as failed/unknown. */
+function writes(s: Story, from: number, n: number, o: { first?: number; fail?: number[]; info?: number[] } = {}) {
+  for (let i = 0; i < n; i++) {
+    const k = (o.first ?? 1) + i;
+    const id = `w${String(k).padStart(5, '0')}`;
+    const type = o.fail?.includes(k) ? 'fail' : o.info?.includes(k) ? 'info' : 'ok';
+    s.at(from + i * 50).op('writer', 'write', type, { id, key: `/midlab/x/${id}`, revision: k + 1 }, { ms: 5 });
+  }
+  return s;
+}
+const finalIds = (n: number, drop: number[] = []) =>
+  Array.from({ length: n }, (_, i) => i + 1)
+    .filter((k) => !drop.includes(k))
+    .map((k) => `w${String(k).padStart(5, '0')}`);
+
+function failover(o: { electionMs?: number; termAfter?: number; lose?: number; noResume?: boolean } = {}) {
+  const s = new Story().observe('leaderBefore', 'etcd3').observe('termBefore', 2);
+  writes(s, 0, 10);
+  s.at(1000).fault('kill', ['etcd3']).observe('killedAt', 1000);
+  const failed = o.noResume ? [12, 13, 14, 15, 16, 17, 18, 19, 20] : [12];
+  writes(s, 1000, 10, { first: 11, info: [11], fail: failed });
+  s.at(2600)
+    .observe('leaderAfter', 'etcd2')
+    .observe('electionMs', o.electionMs ?? 1600);
+  s.observe('termAfter', o.termAfter ?? 3);
+  s.at(5000).op('final-reader', 'read-all', 'ok', { ids: finalIds(20, [...failed, ...(o.lose ? [o.lose] : [])]) });
+  return s.evidence();
+}
+
+describe('etcd/leader-failover', () => {
+  it('passes when a survivor leads in time, in a new term, and nothing acknowledged is lost', () =>
+    expectVerdict(leaderFailover, failover(), 'pass'));
+  it('fails when the election takes longer than three election timeouts', () =>
+    expectCheck(
+      expectVerdict(leaderFailover, failover({ electionMs: 3200 }), 'fail'),
+      'a new leader within 3000 ms',
+      false,
+    ));
+  it('fails when the term did not go up', () =>
+    expectCheck(expectVerdict(leaderFailover, failover({ termAfter: 2 }), 'fail'), 'the raft term went up', false));
+  it('fails when an acknowledged write is missing from the final read', () =>
+    expectCheck(expectVerdict(leaderFailover, failover({ lose: 4 }), 'fail'), 'no acknowledged writes lost', false));
+  it('fails when no write is acknowledged after the kill', () =>
+    expectCheck(expectVerdict(leaderFailover, failover({ noResume: true }), 'fail'), 'writes resume', false));
+  it('cannot decide when the kill never happened', () => {
+    const ev = failover();
+    ev.observations = ev.observations.filter((x) => x.name !== 'killedAt');
+    expectVerdict(leaderFailover, ev, 'unknown');
   });
 });
