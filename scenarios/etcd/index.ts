@@ -1,6 +1,7 @@
 import type { AnyLab } from '../../src/engine/lab.ts';
 import clusterBasics from './cluster-basics.ts';
 import leaderFailover from './leader-failover.ts';
+import quorumLoss from './quorum-loss.ts';
 
 /** The etcd labs, in the order a course takes them. */
-export const etcdLabs: AnyLab[] = [clusterBasics, leaderFailover];
+export const etcdLabs: AnyLab[] = [clusterBasics, leaderFailover, quorumLoss];

@@ -1,6 +1,7 @@
 import { describe, it } from 'vitest';
 import clusterBasics from '../../scenarios/etcd/cluster-basics.ts';
 import leaderFailover from '../../scenarios/etcd/leader-failover.ts';
+import quorumLoss from '../../scenarios/etcd/quorum-loss.ts';
 import type { EndpointStatus } from '../../stacks/etcd/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
@@ -147,5 +148,56 @@ describe('etcd/leader-failover', () => {
     const ev = failover();
     ev.observations = ev.observations.filter((x) => x.name !== 'killedAt');
     expectVerdict(leaderFailover, ev, 'unknown');
+  });
+});
+
+const MARKER = '/midlab/quorum/marker';
+function quorum(
+  o: { ackedWithout?: boolean; linOk?: boolean; fresh?: boolean; sFails?: boolean; noResume?: boolean } = {},
+) {
+  const s = new Story().op('marker', 'write', 'ok', { id: 'marker', key: MARKER, revision: 2 });
+  writes(s, 100, 10);
+  s.at(1000).fault('partition', ['etcd1']).observe('isolatedAt', 1000);
+  s.at(1100).op('marker', 'write', 'ok', { id: 'marker', key: MARKER, revision: 14 });
+  writes(s, 1200, 6, { first: 11, info: o.ackedWithout ? [11, 12, 14, 15, 16] : [11, 12, 13, 14, 15, 16] });
+  s.at(2000).fault('stop', ['etcd2']).fault('stop', ['etcd3']);
+  if (o.linOk) s.op('reader-etcd1', 'read-l', 'ok', { value: 'v2', revision: 14 });
+  else s.op('reader-etcd1', 'read-l', 'info', undefined, { error: 'context deadline exceeded (TIMEOUT)' });
+  if (o.sFails) s.op('reader-etcd1', 'read-s', 'fail', undefined, { error: 'etcdserver: no leader (NO_LEADER)' });
+  else s.op('reader-etcd1', 'read-s', 'ok', o.fresh ? { value: 'v2', revision: 14 } : { value: 'v1', revision: 2 });
+  s.at(6000).observe('restartAt', 6000).observe('leaderAfterRecovery', 'etcd2');
+  const after = o.noResume ? [17, 18] : [];
+  writes(s, 7000, 2, { first: 17, fail: after });
+  const lost = [11, 12, 14, 15, 16, ...(o.ackedWithout ? [] : [13]), ...after];
+  s.at(9000).op('final-reader', 'read-all', 'ok', { ids: [...finalIds(18, lost), 'marker'] });
+  return s.evidence();
+}
+
+describe('etcd/quorum-loss', () => {
+  it('passes: no write or linearizable read without quorum, a stale serializable read, writes back', () =>
+    expectVerdict(quorumLoss, quorum(), 'pass'));
+  it('fails when a write is acknowledged without quorum', () =>
+    expectCheck(
+      expectVerdict(quorumLoss, quorum({ ackedWithout: true }), 'fail'),
+      'writes without quorum fail or time out',
+      false,
+    ));
+  it('fails when a linearizable read answers without quorum', () =>
+    expectCheck(
+      expectVerdict(quorumLoss, quorum({ linOk: true }), 'fail'),
+      'linearizable reads fail or time out without quorum',
+      false,
+    ));
+  it('fails when the serializable read is refused, or is not stale', () => {
+    const name = 'a serializable read still answers from the survivor, stale';
+    expectCheck(expectVerdict(quorumLoss, quorum({ sFails: true }), 'fail'), name, false);
+    expectCheck(expectVerdict(quorumLoss, quorum({ fresh: true }), 'fail'), name, false);
+  });
+  it('fails when writes do not resume', () =>
+    expectCheck(expectVerdict(quorumLoss, quorum({ noResume: true }), 'fail'), 'writes resume', false));
+  it('cannot decide without the restart', () => {
+    const ev = quorum();
+    ev.observations = ev.observations.filter((x) => x.name !== 'restartAt');
+    expectVerdict(quorumLoss, ev, 'unknown');
   });
 });
