@@ -50,6 +50,9 @@ export class EtcdError extends MidlabError {
 
 /** etcdctl's error line ("Error: ...") or its last line; the reason found in the whole text. */
 export function toEtcdError(text: string): EtcdError {
+  // A canceled watch says why on a line of its own: "watch was canceled (<reason>)".
+  const canceled = /watch was canceled \((.+)\)/.exec(text)?.[1];
+  if (canceled) text = `${text}\nError: ${canceled}`;
   const lines = text.trim().split('\n');
   const message = (lines.findLast((l) => l.startsWith('Error:')) ?? lines.at(-1) ?? 'etcdctl failed')
     .replace(/^Error:\s*/, '')

@@ -2,6 +2,7 @@ import { describe, it } from 'vitest';
 import clusterBasics from '../../scenarios/etcd/cluster-basics.ts';
 import leaderFailover from '../../scenarios/etcd/leader-failover.ts';
 import quorumLoss from '../../scenarios/etcd/quorum-loss.ts';
+import watchAndCompaction from '../../scenarios/etcd/watch-and-compaction.ts';
 import type { EndpointStatus } from '../../stacks/etcd/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
@@ -199,5 +200,57 @@ describe('etcd/quorum-loss', () => {
     const ev = quorum();
     ev.observations = ev.observations.filter((x) => x.name !== 'restartAt');
     expectVerdict(quorumLoss, ev, 'unknown');
+  });
+});
+
+const COMPACTED = 'etcdserver: mvcc: required revision has been compacted (COMPACTED)';
+function compaction(o: { oldRead?: string; skip?: number; resume?: string; oldAfter?: 'ok'; kept?: string } = {}) {
+  const s = new Story();
+  for (let v = 1; v <= 5; v++) s.op('writer', 'write', 'ok', { id: `v${v}`, key: '/midlab/config', revision: v + 1 });
+  s.observe('revisions', [2, 3, 4, 5, 6]);
+  s.at(100).op('reader', 'read-at', 'ok', { at: 3, value: o.oldRead ?? 'v2' });
+  const replayed = [2, 3, 4, 5]
+    .filter((v) => v !== o.skip)
+    .map((v) => ({
+      type: 'PUT',
+      key: '/midlab/config',
+      value: `v${v}`,
+      createRevision: 2,
+      modRevision: v + 1,
+      version: v,
+    }));
+  s.at(200).observe('replayed', replayed).observe('compactedTo', 5);
+  s.at(300).observe('resumeAfter', o.resume ?? COMPACTED);
+  if (o.oldAfter) s.op('reader', 'read-at', 'ok', { at: 3, value: 'v2' });
+  else s.op('reader', 'read-at', 'fail', { at: 3 }, { error: COMPACTED });
+  s.op('reader', 'read-at', 'ok', { at: 5, value: o.kept ?? 'v4' });
+  return s.evidence();
+}
+
+describe('etcd/watch-and-compaction', () => {
+  it('passes: history readable, replayed, then compacted away', () =>
+    expectVerdict(watchAndCompaction, compaction(), 'pass'));
+  it('fails when an old revision reads another value', () =>
+    expectCheck(
+      expectVerdict(watchAndCompaction, compaction({ oldRead: 'v5' }), 'fail'),
+      'an old revision is readable before compaction',
+      false,
+    ));
+  it('fails when the resumed watch skips a change', () =>
+    expectCheck(
+      expectVerdict(watchAndCompaction, compaction({ skip: 3 }), 'fail'),
+      'a watch resumed from an old revision replays what it missed',
+      false,
+    ));
+  it('fails when the resume after compaction still replays', () =>
+    expectCheck(
+      expectVerdict(watchAndCompaction, compaction({ resume: 'no error: 3 events' }), 'fail'),
+      'after compaction past it, the resume fails: revision compacted',
+      false,
+    ));
+  it('fails when compacted history is still readable, or later history is gone', () => {
+    const name = 'compaction removes history before its revision, keeps it from there on';
+    expectCheck(expectVerdict(watchAndCompaction, compaction({ oldAfter: 'ok' }), 'fail'), name, false);
+    expectCheck(expectVerdict(watchAndCompaction, compaction({ kept: 'v5' }), 'fail'), name, false);
   });
 });

@@ -62,6 +62,10 @@ describe('etcd stack', () => {
     expect(classify(toEtcdError('Error: etcdserver: leader changed'))).toBe('info');
     expect(classify(toEtcdError('Error: etcdserver: no leader'))).toBe('fail');
     expect(classify(new TimeoutError('put timed out'))).toBe('info');
+    const canceled = toEtcdError(
+      'watch was canceled (etcdserver: mvcc: required revision has been compacted)\nError: watch is canceled by the server',
+    );
+    expect(canceled.message).toBe('etcdserver: mvcc: required revision has been compacted (COMPACTED)');
   });
   it('is healthy with one leader named by all in one term, everyone caught up', () => {
     const ok = [status('etcd1', 'a1'), status('etcd2', 'b2'), status('etcd3', 'c3')];
