@@ -191,12 +191,23 @@ export class EtcdClient {
     return { header: r.header, kvs: (r.kvs ?? []).map(kvOf) };
   }
 
-  async compact(revision: number): Promise<void> {
-    await this.raw(['compact', String(revision)]);
+  /** Deletes a key (or every key under a prefix); returns how many were deleted. */
+  async del(key: string, prefix = false): Promise<number> {
+    const r = await this.json<{ deleted?: number }>(['del', key, ...(prefix ? ['--prefix'] : [])]);
+    return r.deleted ?? 0;
   }
 
-  async defrag(): Promise<void> {
-    await this.raw(['defrag'], { timeoutMs: 10_000 });
+  /**
+   * Compacts history before `revision`. With `physical` it returns once the member has
+   * removed the old revisions from its file; without, as soon as the compaction is agreed.
+   */
+  async compact(revision: number, physical = false): Promise<void> {
+    await this.raw(['compact', String(revision), ...(physical ? ['--physical'] : [])]);
+  }
+
+  /** `defrag --cluster`: every member of the cluster rewrites its file, one at a time. */
+  async defragCluster(): Promise<void> {
+    await this.raw(['defrag', '--cluster'], { timeoutMs: 10_000 });
   }
 
   async alarmDisarm(): Promise<void> {

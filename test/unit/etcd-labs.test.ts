@@ -2,6 +2,7 @@ import { describe, it } from 'vitest';
 import clusterBasics from '../../scenarios/etcd/cluster-basics.ts';
 import leaderFailover from '../../scenarios/etcd/leader-failover.ts';
 import quorumLoss from '../../scenarios/etcd/quorum-loss.ts';
+import quotaAndDefrag from '../../scenarios/etcd/quota-and-defrag.ts';
 import watchAndCompaction from '../../scenarios/etcd/watch-and-compaction.ts';
 import type { EndpointStatus } from '../../stacks/etcd/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
@@ -253,4 +254,72 @@ describe('etcd/watch-and-compaction', () => {
     expectCheck(expectVerdict(watchAndCompaction, compaction({ oldAfter: 'ok' }), 'fail'), name, false);
     expectCheck(expectVerdict(watchAndCompaction, compaction({ kept: 'v5' }), 'fail'), name, false);
   });
+});
+
+const NOSPACE = 'etcdserver: mvcc: database space exceeded (NOSPACE)';
+const db = (step: string, dbSize: number, dbSizeInUse: number) => ({ step, dbSize, dbSizeInUse, alarms: [] });
+function quota(
+  o: {
+    noAlarm?: boolean;
+    putOk?: boolean;
+    delFails?: boolean;
+    shrunkByCompaction?: boolean;
+    notDefragged?: boolean;
+    stillArmed?: boolean;
+  } = {},
+) {
+  const s = new Story().observe('db', db('start', 20480, 16384));
+  for (let i = 1; i <= 12; i++)
+    s.op('filler', 'write', 'ok', { id: `b${i}`, key: `/midlab/big/b${i}`, revision: i + 1 });
+  s.op('filler', 'write', 'fail', { id: 'b13', key: '/midlab/big/b13' }, { error: NOSPACE });
+  s.observe('db', db('full', 1228800, 753664));
+  s.observe('alarmsRaised', o.noAlarm ? [] : [{ member: 'a1', alarm: 'NOSPACE' }]);
+  if (o.putOk) s.op('client', 'write', 'ok', { id: 'after-full', revision: 15 });
+  else s.op('client', 'write', 'fail', { id: 'after-full' }, { error: NOSPACE });
+  s.op('client', 'read', 'ok', 1);
+  s.op('client', 'delete', o.delFails ? 'fail' : 'ok', 1, o.delFails ? { error: NOSPACE } : {});
+  s.op('client', 'delete', 'ok', 11);
+  s.observe('db', db('compacted', o.shrunkByCompaction ? 200000 : 1228800, 20480));
+  s.observe('db', db('defragmented', o.notDefragged ? 1228800 : 20480, 12288));
+  s.observe('alarmsAfter', o.stillArmed ? [{ member: 'a1', alarm: 'NOSPACE' }] : []);
+  if (o.stillArmed) s.op('client', 'write', 'fail', { id: 'after-disarm' }, { error: NOSPACE });
+  else s.op('client', 'write', 'ok', { id: 'after-disarm', revision: 16 });
+  return s.evidence();
+}
+
+describe('etcd/quota-and-defrag', () => {
+  it('passes: NOSPACE, reads and deletes answered, compaction then defrag, disarmed', () =>
+    expectVerdict(quotaAndDefrag, quota(), 'pass'));
+  it('fails without a NOSPACE alarm', () =>
+    expectCheck(
+      expectVerdict(quotaAndDefrag, quota({ noAlarm: true }), 'fail'),
+      'puts fill the quota until NOSPACE',
+      false,
+    ));
+  it('fails when a put is accepted under NOSPACE', () =>
+    expectCheck(
+      expectVerdict(quotaAndDefrag, quota({ putOk: true }), 'fail'),
+      'with NOSPACE, a put is refused and a read answers',
+      false,
+    ));
+  it('fails when a delete is refused under NOSPACE', () =>
+    expectCheck(
+      expectVerdict(quotaAndDefrag, quota({ delFails: true }), 'fail'),
+      'with NOSPACE, a delete is still accepted',
+      false,
+    ));
+  it('fails when compaction alone shrinks the file', () =>
+    expectCheck(
+      expectVerdict(quotaAndDefrag, quota({ shrunkByCompaction: true }), 'fail'),
+      'compaction frees space inside the file, not the file',
+      false,
+    ));
+  it('fails when defragmentation leaves the file over the quota', () =>
+    expectCheck(
+      expectVerdict(quotaAndDefrag, quota({ notDefragged: true }), 'fail'),
+      'defragmentation shrinks the file under the quota',
+      false,
+    ));
+  it('fails when the alarm stays after disarm', () =>
+    expectCheck(expectVerdict(quotaAndDefrag, quota({ stillArmed: true }), 'fail'), 'disarmed, writes resume', false));
 });
