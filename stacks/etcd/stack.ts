@@ -267,6 +267,32 @@ export class StartedEtcd implements StartedStack {
     );
   }
 
+  /** Copies a file (a snapshot) from one member to others, through exec: members share no disk. */
+  async copyFile(path: string, from: string, to: string[]): Promise<void> {
+    const b64 = await this.cluster.node(from).run(['base64', '-w0', path]);
+    const content = Buffer.from(b64.trim(), 'base64');
+    await Promise.all(to.map((n) => this.cluster.node(n).writeFiles([{ path, content }])));
+  }
+
+  /**
+   * The notes' cluster restore (lines 6952-6956) for one member, into its data directory:
+   * its name, the whole --initial-cluster, a token and its peer URL. etcd 3.6 has it in
+   * etcdutl (`etcdctl snapshot restore`, as the notes type it, was removed).
+   */
+  restoreCommand(node: string, snapshot: string, token: string): string[] {
+    return [
+      'etcdutl',
+      'snapshot',
+      'restore',
+      snapshot,
+      `--name=${node}`,
+      `--initial-cluster=${initialCluster(this.names)}`,
+      `--initial-cluster-token=${token}`,
+      `--initial-advertise-peer-urls=${peerUrl(node)}`,
+      `--data-dir=${DATA_DIR}`,
+    ];
+  }
+
   stop(): Promise<void> {
     return this.cluster.stop();
   }

@@ -3,6 +3,7 @@ import clusterBasics from '../../scenarios/etcd/cluster-basics.ts';
 import leaderFailover from '../../scenarios/etcd/leader-failover.ts';
 import quorumLoss from '../../scenarios/etcd/quorum-loss.ts';
 import quotaAndDefrag from '../../scenarios/etcd/quota-and-defrag.ts';
+import snapshotRestore from '../../scenarios/etcd/snapshot-restore.ts';
 import watchAndCompaction from '../../scenarios/etcd/watch-and-compaction.ts';
 import type { EndpointStatus } from '../../stacks/etcd/stack.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
@@ -322,4 +323,51 @@ describe('etcd/quota-and-defrag', () => {
     ));
   it('fails when the alarm stays after disarm', () =>
     expectCheck(expectVerdict(quotaAndDefrag, quota({ stillArmed: true }), 'fail'), 'disarmed, writes resume', false));
+});
+
+function restore(o: { missing?: number; survived?: number; sameCluster?: boolean; putFails?: boolean } = {}) {
+  const s = new Story().observe('clusterBefore', 'c1');
+  writes(s, 0, 20);
+  s.at(600).observe('snapshotRevision', 13);
+  s.at(2000).fault('crash', ['etcd1', 'etcd2', 'etcd3']).fault('wipe', ['etcd1', 'etcd2', 'etcd3'], 10);
+  s.at(4000).observe('clustersAfter', o.sameCluster ? ['c1', 'c1', 'c1'] : ['d2', 'd2', 'd2']);
+  s.op('after-restore', 'write', o.putFails ? 'info' : 'ok', { id: 'after', revision: 14 });
+  const back = finalIds(12, o.missing ? [o.missing] : []);
+  if (o.survived) back.push(`w${String(o.survived).padStart(5, '0')}`);
+  s.at(5000).op('final-reader', 'read-all', 'ok', { ids: back });
+  return s.evidence();
+}
+
+describe('etcd/snapshot-restore', () => {
+  it('passes: up to the snapshot back, after it gone, a new cluster that takes writes', () =>
+    expectVerdict(snapshotRestore, restore(), 'pass'));
+  it('fails when a write acknowledged before the snapshot is missing', () =>
+    expectCheck(
+      expectVerdict(snapshotRestore, restore({ missing: 5 }), 'fail'),
+      'every write acknowledged up to revision 13 is back',
+      false,
+    ));
+  it('fails when a write acknowledged after the snapshot is back', () =>
+    expectCheck(
+      expectVerdict(snapshotRestore, restore({ survived: 15 }), 'fail'),
+      'writes acknowledged after the snapshot are gone',
+      false,
+    ));
+  it('fails when the restored cluster keeps the old cluster id', () =>
+    expectCheck(
+      expectVerdict(snapshotRestore, restore({ sameCluster: true }), 'fail'),
+      'the restored cluster is a new cluster',
+      false,
+    ));
+  it('fails when the restored cluster does not take a write', () =>
+    expectCheck(
+      expectVerdict(snapshotRestore, restore({ putFails: true }), 'fail'),
+      'the restored cluster serves writes',
+      false,
+    ));
+  it('cannot decide without the final read', () => {
+    const ev = restore();
+    ev.ops = ev.ops.filter((x) => x.f !== 'read-all');
+    expectVerdict(snapshotRestore, ev, 'unknown');
+  });
 });
