@@ -1,6 +1,5 @@
 import {
   check,
-  classify,
   completions,
   defineLab,
   type EndpointStatus,
@@ -8,6 +7,7 @@ import {
   type Member,
   observed,
   proveCluster,
+  recorded,
   recordedPut,
   revisionOf,
   statusLine,
@@ -101,17 +101,10 @@ export default defineLab({
         const put = await recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
         lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
         for (const n of e.names) {
-          const r = await lab.history.record(
-            `client-${n}`,
-            'read',
-            undefined,
-            n,
-            async () => {
-              const got = await e.client(n).get(KEY);
-              return { value: got.kvs[0]?.value, revision: got.kvs[0]?.modRevision };
-            },
-            classify,
-          );
+          const r = await recorded(lab, `client-${n}`, 'read', n, async () => {
+            const got = await e.client(n).get(KEY);
+            return { value: got.kvs[0]?.value, revision: got.kvs[0]?.modRevision };
+          });
           lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
         }
       },

@@ -4,7 +4,9 @@ import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { type Evidence, type Op, pairs } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
+import { classify } from '../../stacks/etcd/client.ts';
 import { type EndpointStatus, healthProblem, type StartedEtcd } from '../../stacks/etcd/stack.ts';
+import type { EtcdWriter } from '../../stacks/etcd/workload.ts';
 
 export * from '../../src/kit.ts';
 export { classify, EtcdClient, EtcdError, type KeyValue, type WatchEvent } from '../../stacks/etcd/client.ts';
@@ -32,6 +34,36 @@ export async function proveCluster(lab: LabContext<StartedEtcd, unknown>): Promi
     ...(problem ? [`the cluster is not healthy: ${problem}`] : []),
     ...(started.length === e.names.length ? [] : [`member list shows ${started.length} started of ${e.names.length}`]),
   ];
+}
+
+type Lab = LabContext<StartedEtcd, unknown>;
+
+/** Waits (giving up without throwing) until one of `nodes` says it leads: its name, or undefined. */
+export function untilLeader(lab: Lab, nodes: string[]): Promise<string | undefined> {
+  return lab.until(
+    `a leader among ${nodes.join(',')}`,
+    async () => {
+      const l = await lab.stack.leader(nodes);
+      return l ? { done: true, value: l } : { done: false, seen: 'no member says it leads' };
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+}
+
+/** Waits (giving up without throwing) until `writer` has one more acknowledged put than now. */
+export function untilAcknowledged(lab: Lab, writer: EtcdWriter): Promise<number | undefined> {
+  const before = writer.acknowledged;
+  return lab.until(
+    'writes acknowledged again',
+    async () =>
+      writer.acknowledged > before ? { done: true, value: 0 } : { done: false, seen: `${before} acknowledged` },
+    { timeoutMs: 20_000 },
+  );
+}
+
+/** One recorded operation through `node` (classified); for reads (f: read...) `fn`'s result is the value. */
+export function recorded<T>(lab: Lab, process: string, f: string, node: string, fn: () => Promise<T>, value?: unknown) {
+  return lab.history.record(process, f, value, node, fn, classify);
 }
 
 /** A one-line view of endpoint statuses, as the notes' table shows them (lines 6709-6724). */

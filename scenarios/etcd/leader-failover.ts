@@ -10,6 +10,7 @@ import {
   sleep,
   statusLine,
   unobserved,
+  untilLeader,
   writesKept,
   writesResume,
 } from './kit.ts';
@@ -96,14 +97,7 @@ export default defineLab({
       async () => {
         const requested = Date.now();
         await lab.faults.kill(leader);
-        const newLeader = await lab.until(
-          `a leader among ${survivors.join(',')}`,
-          async () => {
-            const l = await e.leader(survivors);
-            return l ? { done: true, value: l } : { done: false, seen: 'no survivor leads' };
-          },
-          { timeoutMs: 30_000, intervalMs: 50 },
-        );
+        const newLeader = await untilLeader(lab, survivors);
         const seenAt = Date.now();
         // From the process's death as the engine recorded it: under load the kill call alone can take a while.
         const died = Math.max((await e.cluster.node(leader).diedAt()) ?? requested, requested);

@@ -1,7 +1,6 @@
 import {
   availability,
   check,
-  classify,
   completions,
   defineLab,
   EtcdWriter,
@@ -11,10 +10,13 @@ import {
   observed,
   outcomes,
   proveCluster,
+  recorded,
   recordedPut,
   revisionOf,
   sleep,
   unobserved,
+  untilAcknowledged,
+  untilLeader,
   writesBetween,
   writesKept,
   writesResume,
@@ -78,17 +80,10 @@ export default defineLab({
     const e = lab.stack;
     const writer = new EtcdWriter(lab.history, e.client('etcd1'), DIR);
     const read = (consistency: 'l' | 's') =>
-      lab.history.record(
-        'reader-etcd1',
-        `read-${consistency}`,
-        undefined,
-        'etcd1',
-        async () => {
-          const kv = (await e.client('etcd1').get(MARKER, { consistency })).kvs[0];
-          return { value: kv?.value, revision: kv?.modRevision };
-        },
-        classify,
-      );
+      recorded(lab, 'reader-etcd1', `read-${consistency}`, 'etcd1', async () => {
+        const kv = (await e.client('etcd1').get(MARKER, { consistency })).kvs[0];
+        return { value: kv?.value, revision: kv?.modRevision };
+      });
     await lab.step(
       'writes',
       async () => {
@@ -141,21 +136,9 @@ export default defineLab({
     await lab.step('restart', async () => {
       lab.observe('restartAt', lab.history.now());
       await lab.faults.start('etcd2');
-      const l = await lab.until(
-        'a leader among etcd1,etcd2',
-        async () => {
-          const leader = await e.leader(['etcd1', 'etcd2']);
-          return leader ? { done: true, value: leader } : { done: false, seen: 'no leader' };
-        },
-        { timeoutMs: 30_000, intervalMs: 100 },
-      );
+      const l = await untilLeader(lab, ['etcd1', 'etcd2']);
       lab.observe('leaderAfterRecovery', l ?? 'none', `quorum is back: leader ${l ?? 'none'}`);
-      const acked = writer.acknowledged;
-      await lab.until(
-        'writes acknowledged again',
-        async () => (writer.acknowledged > acked ? { done: true, value: 0 } : { done: false, seen: `${acked}` }),
-        { timeoutMs: 20_000 },
-      );
+      await untilAcknowledged(lab, writer);
       await writer.stop();
       const r = await read('l');
       lab.say(`linearizable get through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);

@@ -1,6 +1,5 @@
 import {
   check,
-  classify,
   completions,
   defineLab,
   etcd,
@@ -9,6 +8,7 @@ import {
   observedSeries,
   plot,
   proveCluster,
+  recorded,
   recordedPut,
 } from './kit.ts';
 
@@ -109,35 +109,14 @@ export default defineLab({
     await lab.step('alarm', async () => {
       lab.observe('alarmsRaised', await e.alarms('etcd1'));
       await recordedPut(lab.history, c, 'client', '/midlab/after-full', 'after-full');
-      const r = await lab.history.record(
-        'client',
-        'read',
-        undefined,
-        'etcd1',
-        async () => (await c.get(`${DIR}/b001`, { keysOnly: true })).kvs.length,
-        classify,
-      );
+      const r = await recorded(lab, 'client', 'read', 'etcd1', async () => (await c.get(`${DIR}/b001`)).kvs.length);
       lab.say(`get: ${r.ok ? `${r.result} key` : r.op.error}`);
-      await lab.history.record(
-        'client',
-        'delete',
-        { key: `${DIR}/b001` },
-        'etcd1',
-        () => c.del(`${DIR}/b001`),
-        classify,
-      );
+      await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/b001`), { key: `${DIR}/b001` });
     });
     await lab.step(
       'compact',
       async () => {
-        await lab.history.record(
-          'client',
-          'delete',
-          { key: `${DIR}/` },
-          'etcd1',
-          () => c.del(`${DIR}/`, true),
-          classify,
-        );
+        await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/`, true), { key: `${DIR}/` });
         const rev = (await c.get('/', { keysOnly: true })).header.revision ?? 0;
         // --physical: without it etcdctl returns before the member has removed anything.
         await e.client('etcd1').compact(rev, true);

@@ -1,12 +1,12 @@
 import {
   check,
-  classify,
   completions,
   defineLab,
   EtcdError,
   etcd,
   observed,
   proveCluster,
+  recorded,
   recordedPut,
   revisionOf,
   type WatchEvent,
@@ -73,15 +73,15 @@ export default defineLab({
   async run(lab) {
     const e = lab.stack;
     const readAt = (at: number) =>
-      lab.history.record(
+      recorded(
+        lab,
         'reader',
         'read-at',
-        { at },
         'etcd2',
         async (): Promise<AtRead> => {
           return { at, value: (await e.client('etcd2').get(KEY, { revision: at })).kvs[0]?.value };
         },
-        classify,
+        { at },
       );
     const revisions: number[] = [];
     await lab.step(
