@@ -82,13 +82,7 @@ export default defineLab({
     await lab.step(
       'status',
       async () => {
-        const health: Record<string, boolean> = {};
-        for (const n of e.names)
-          health[n] = await e
-            .client(n)
-            .json<{ health: boolean }[]>(['endpoint', 'health'])
-            .then((r) => r.every((h) => h.health))
-            .catch(() => false);
+        const health = Object.fromEntries(await Promise.all(e.names.map(async (n) => [n, await e.healthy(n)])));
         lab.observe('health', health, `healthy: ${JSON.stringify(health)}`);
         const statuses = await e.statuses();
         lab.observe('statuses', statuses, statusLine(statuses));
@@ -101,10 +95,7 @@ export default defineLab({
         const put = await recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
         lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
         for (const n of e.names) {
-          const r = await recorded(lab, `client-${n}`, 'read', n, async () => {
-            const got = await e.client(n).get(KEY);
-            return { value: got.kvs[0]?.value, revision: got.kvs[0]?.modRevision };
-          });
+          const r = await recorded(lab, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
           lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
         }
       },

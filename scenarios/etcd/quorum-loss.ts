@@ -80,10 +80,9 @@ export default defineLab({
     const e = lab.stack;
     const writer = new EtcdWriter(lab.history, e.client('etcd1'), DIR);
     const read = (consistency: 'l' | 's') =>
-      recorded(lab, 'reader-etcd1', `read-${consistency}`, 'etcd1', async () => {
-        const kv = (await e.client('etcd1').get(MARKER, { consistency })).kvs[0];
-        return { value: kv?.value, revision: kv?.modRevision };
-      });
+      recorded(lab, 'reader-etcd1', `read-${consistency}`, 'etcd1', () =>
+        e.client('etcd1').read(MARKER, { consistency }),
+      );
     await lab.step(
       'writes',
       async () => {

@@ -78,9 +78,7 @@ export default defineLab({
         'reader',
         'read-at',
         'etcd2',
-        async (): Promise<AtRead> => {
-          return { at, value: (await e.client('etcd2').get(KEY, { revision: at })).kvs[0]?.value };
-        },
+        async (): Promise<AtRead> => ({ at, ...(await e.client('etcd2').read(KEY, { revision: at })) }),
         { at },
       );
     const revisions: number[] = [];

@@ -201,6 +201,12 @@ export class EtcdClient {
    * Compacts history before `revision`. With `physical` it returns once the member has
    * removed the old revisions from its file; without, as soon as the compaction is agreed.
    */
+  /** One key's value and the revision that last changed it (both undefined: no such key). */
+  async read(key: string, o: GetOptions = {}): Promise<{ value?: string; revision?: number }> {
+    const kv = (await this.get(key, o)).kvs[0];
+    return { value: kv?.value, revision: kv?.modRevision };
+  }
+
   async compact(revision: number, physical = false): Promise<void> {
     await this.raw(['compact', String(revision), ...(physical ? ['--physical'] : [])]);
   }

@@ -216,6 +216,14 @@ export class StartedEtcd implements StartedStack {
     return Object.values(all).find((s) => s && s.memberId === s.leader)?.node;
   }
 
+  /** `etcdctl endpoint health` of one member: it commits a proposal through that member. */
+  async healthy(node: string): Promise<boolean> {
+    return this.client(node)
+      .json<{ health: boolean }[]>(['endpoint', 'health'])
+      .then((r) => r.every((h) => h.health))
+      .catch(() => false);
+  }
+
   /** `etcdctl member list`, asked of `via`. */
   async members(via: string): Promise<Member[]> {
     const r = await this.client(via).json<{ members: (Member & { ID: string })[] }>(['member', 'list']);
