@@ -224,6 +224,14 @@ export class StartedEtcd implements StartedStack {
       .catch(() => false);
   }
 
+  /** When `node` logged "became leader at term N" (epoch ms), read from its log. */
+  async becameLeaderAt(node: string, term: number): Promise<number | undefined> {
+    const log = await this.cluster.node(node).logs();
+    const line = log.split('\n').findLast((l) => l.includes(`became leader at term ${term}"`));
+    const ts = line ? /"ts":"([^"]+)"/.exec(line)?.[1] : undefined;
+    return ts ? Date.parse(ts) : undefined;
+  }
+
   /** `etcdctl member list`, asked of `via`. */
   async members(via: string): Promise<Member[]> {
     const r = await this.client(via).json<{ members: (Member & { ID: string })[] }>(['member', 'list']);
