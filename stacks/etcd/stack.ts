@@ -226,10 +226,7 @@ export class StartedEtcd implements StartedStack {
 
   /** When `node` logged "became leader at term N" (epoch ms), read from its log. */
   async becameLeaderAt(node: string, term: number): Promise<number | undefined> {
-    const log = await this.cluster.node(node).logs();
-    const line = log.split('\n').findLast((l) => l.includes(`became leader at term ${term}"`));
-    const ts = line ? /"ts":"([^"]+)"/.exec(line)?.[1] : undefined;
-    return ts ? Date.parse(ts) : undefined;
+    return electedAt(await this.cluster.node(node).logs(), term);
   }
 
   /** `etcdctl member list`, asked of `via`. */
@@ -315,6 +312,13 @@ export class StartedEtcd implements StartedStack {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** The time (epoch ms) a member's log says it "became leader at term N" (raft's own line). */
+export function electedAt(log: string, term: number): number | undefined {
+  const line = log.split('\n').findLast((l) => l.includes(`became leader at term ${term}"`));
+  const ts = line ? /"ts":"([^"]+)"/.exec(line)?.[1] : undefined;
+  return ts ? Date.parse(ts) : undefined;
 }
 
 /** Why these statuses are not a healthy cluster, or undefined when they are. */

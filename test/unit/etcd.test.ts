@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveParams } from '../../src/params.ts';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 import { classify, EtcdError, hexId, parseJson, toEtcdError } from '../../stacks/etcd/client.ts';
-import { type EndpointStatus, etcd, etcdCommand, healthProblem } from '../../stacks/etcd/stack.ts';
+import { type EndpointStatus, electedAt, etcd, etcdCommand, healthProblem } from '../../stacks/etcd/stack.ts';
 
 const params = (given: Record<string, string | number> = {}) => resolveParams(etcd.params, given, 'etcd');
 const status = (node: string, memberId: string, o: Partial<EndpointStatus> = {}): EndpointStatus => ({
@@ -66,6 +66,15 @@ describe('etcd stack', () => {
       'watch was canceled (etcdserver: mvcc: required revision has been compacted)\nError: watch is canceled by the server',
     );
     expect(canceled.message).toBe('etcdserver: mvcc: required revision has been compacted (COMPACTED)');
+  });
+  it("reads when raft's own log line says a member became leader, for that term only", () => {
+    const log = [
+      '2026-11-30T01:02:40.298Z {"level":"info","ts":"2026-11-30T01:02:40.296367Z","msg":"1cee became leader at term 2"}',
+      '2026-11-30T01:02:43.863Z {"level":"info","ts":"2026-11-30T01:02:43.863387Z","msg":"65f6 became leader at term 3"}',
+    ].join('\n');
+    expect(electedAt(log, 3)).toBe(Date.parse('2026-11-30T01:02:43.863387Z'));
+    expect(electedAt(log, 2)).toBe(Date.parse('2026-11-30T01:02:40.296367Z'));
+    expect(electedAt(log, 30)).toBeUndefined();
   });
   it('is healthy with one leader named by all in one term, everyone caught up', () => {
     const ok = [status('etcd1', 'a1'), status('etcd2', 'b2'), status('etcd3', 'c3')];
