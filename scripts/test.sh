@@ -7,12 +7,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Clients nobody here wrote, to prove the endpoints work for anyone (tests that need one
 # say so and are skipped where they cannot be installed): ZooKeeper's zkCli.sh, kcat,
-# amqp-tools, redis-cli, s3cmd; docker-compose for the compose files; Chromium for the
+# amqp-tools, redis-cli, s3cmd, etcdctl; docker-compose for the compose files; Chromium for the
 # live view.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=""
   for pair in zookeeper:/usr/share/zookeeper/bin/zkCli.sh kcat:/usr/bin/kcat amqp-tools:/usr/bin/amqp-publish \
-      redis-tools:/usr/bin/redis-cli s3cmd:/usr/bin/s3cmd docker-compose:/usr/bin/docker-compose chromium:/usr/bin/chromium; do
+      redis-tools:/usr/bin/redis-cli s3cmd:/usr/bin/s3cmd docker-compose:/usr/bin/docker-compose chromium:/usr/bin/chromium etcd-client:/usr/bin/etcdctl; do
     [ -e "${pair#*:}" ] || missing="$missing ${pair%%:*}"
   done
   if [ -n "$missing" ]; then

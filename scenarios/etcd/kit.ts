@@ -1,0 +1,116 @@
+// What an etcd lab imports: the engine's lab kit, the stack, its client and workload, and
+// the pieces the etcd labs share (the mechanism proof, evidence checks).
+import { type Check, check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
+import { type Evidence, type Op, pairs } from '../../src/engine/history.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
+import { classify } from '../../stacks/etcd/client.ts';
+import { type EndpointStatus, healthProblem, type StartedEtcd } from '../../stacks/etcd/stack.ts';
+import type { EtcdWriter } from '../../stacks/etcd/workload.ts';
+
+export * from '../../src/kit.ts';
+export { classify, EtcdClient, EtcdError, type KeyValue, type WatchEvent } from '../../stacks/etcd/client.ts';
+export {
+  clientUrl,
+  DATA_DIR,
+  type EndpointStatus,
+  etcd,
+  initialCluster,
+  type Member,
+  type StartedEtcd,
+} from '../../stacks/etcd/stack.ts';
+export { EtcdWriter, finalRead, recordedPut } from '../../stacks/etcd/workload.ts';
+
+/**
+ * The etcd labs' mechanism: every member answers, one leader in one term, everyone caught
+ * up, and `member list` names every member as started (a name and client URLs).
+ */
+export async function proveCluster(lab: LabContext<StartedEtcd, unknown>): Promise<string[]> {
+  const e = lab.stack;
+  const problem = healthProblem(Object.values(await e.statuses()));
+  const members = await e.members(e.names[0] as string).catch(() => []);
+  const started = members.filter((m) => m.name && m.clientURLs.length).map((m) => m.name);
+  return [
+    ...(problem ? [`the cluster is not healthy: ${problem}`] : []),
+    ...(started.length === e.names.length ? [] : [`member list shows ${started.length} started of ${e.names.length}`]),
+  ];
+}
+
+type Lab = LabContext<StartedEtcd, unknown>;
+
+/** Waits (giving up without throwing) until one of `nodes` says it leads: its name, or undefined. */
+export function untilLeader(lab: Lab, nodes: string[]): Promise<string | undefined> {
+  return lab.until(
+    `a leader among ${nodes.join(',')}`,
+    async () => {
+      const l = await lab.stack.leader(nodes);
+      return l ? { done: true, value: l } : { done: false, seen: 'no member says it leads' };
+    },
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
+}
+
+/** Waits (giving up without throwing) until `writer` has one more acknowledged put than now. */
+export function untilAcknowledged(lab: Lab, writer: EtcdWriter): Promise<number | undefined> {
+  const before = writer.acknowledged;
+  return lab.until(
+    'writes acknowledged again',
+    async () =>
+      writer.acknowledged > before ? { done: true, value: 0 } : { done: false, seen: `${before} acknowledged` },
+    { timeoutMs: 20_000 },
+  );
+}
+
+/** One recorded operation through `node` (classified); for reads (f: read...) `fn`'s result is the value. */
+export function recorded<T>(lab: Lab, process: string, f: string, node: string, fn: () => Promise<T>, value?: unknown) {
+  return lab.history.record(process, f, value, node, fn, classify);
+}
+
+/** A one-line view of endpoint statuses, as the notes' table shows them (lines 6709-6724). */
+export function statusLine(all: Record<string, EndpointStatus | undefined>): string {
+  return Object.entries(all)
+    .map(([n, s]) =>
+      s
+        ? `${n}: ${s.memberId === s.leader ? 'LEADER' : 'follower'} term ${s.raftTerm} index ${s.raftIndex} db ${s.dbSize} B`
+        : `${n}: down`,
+    )
+    .join('; ');
+}
+
+/** A check the evidence cannot decide: what it needed was never observed (a run cut short). */
+export function unobserved(name: string, expected: string, what: string): Check {
+  return { name, ok: 'unknown', expected, observed: `${what} was not observed` };
+}
+
+/** No acknowledged write lost, judged against the final read (`read-all`). */
+export function writesKept(ev: Evidence): Check[] {
+  if (!ev.ops.some((o) => o.f === 'read-all' && o.type === 'ok'))
+    return [unobserved('no acknowledged writes lost', '0 lost of > 0 acknowledged', 'a final read')];
+  return deliveryChecks(
+    delivery(ev.ops, { send: 'write', receive: 'read-all' }),
+    { loss: 'forbidden', duplicates: 'allowed' },
+    'writes',
+  );
+}
+
+/** Completed writes invoked in [from, until) (until: answered by then). */
+export function writesBetween(ops: Op[], from: number, until = Number.POSITIVE_INFINITY): Op[] {
+  return pairs(ops, 'write')
+    .filter((p) => p.invoke.time >= from && p.done !== undefined && p.done.time <= until)
+    .map((p) => p.done as Op);
+}
+
+/** Writes resumed: at least one acknowledged write invoked at or after `from`. */
+export function writesResume(ops: Op[], from: number | undefined, what: string): Check {
+  const after = from === undefined ? [] : writesBetween(ops, from);
+  const ok = after.filter((o) => o.type === 'ok').length;
+  return check(
+    'writes resume',
+    ok > 0,
+    `an acknowledged write invoked after ${what}`,
+    `${ok} of ${after.length} acknowledged`,
+  );
+}
+
+/** The revision an acknowledged write got (recorded by recordedPut). */
+export const revisionOf = (o: Op): number => Number((o.value as { revision?: number } | undefined)?.revision ?? 0);
