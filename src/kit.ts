@@ -3,8 +3,8 @@
 // (`scenarios/<stack>/kit.ts`), nothing else.
 export { availability, type Window } from './checkers/availability.ts';
 export { type Check, check } from './checkers/check.ts';
-export { failoverWithin } from './checkers/failover.ts';
 export { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample } from './checkers/delivery.ts';
+export { failoverWithin } from './checkers/failover.ts';
 export { type LagFindings, type LagSample, lag } from './checkers/lag.ts';
 export { type LatencySummary, latency } from './checkers/latency.ts';
 export { type OrderingFindings, ordering } from './checkers/ordering.ts';
