@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
+import { HOST_IP } from '../../src/runtime/ports.ts';
 import { secret } from '../../src/runtime/secrets.ts';
 import { type ZooKeeperParams, zooCfg } from '../zookeeper/stack.ts';
 
@@ -241,7 +242,7 @@ export function serverProperties(p: KafkaParams, node: string): string {
             'freshly started ensemble may need longer than a few seconds to elect its leader',
         ],
         ['listeners', `INTERNAL://:${INTERNAL_PORT},EXTERNAL://:${EXTERNAL_PORT}`],
-        ['advertised.listeners', `INTERNAL://${node}:${INTERNAL_PORT},EXTERNAL://127.0.0.1:@HOSTPORT:external@`],
+        ['advertised.listeners', `INTERNAL://${node}:${INTERNAL_PORT},EXTERNAL://${HOST_IP}:@HOSTPORT:external@`],
         ['listener.security.protocol.map', 'INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT'],
         ['inter.broker.listener.name', 'INTERNAL'],
       ]),
@@ -268,7 +269,7 @@ export function serverProperties(p: KafkaParams, node: string): string {
         ['listeners', listeners.join(',')],
         ...(isBroker
           ? ([
-              ['advertised.listeners', `INTERNAL://${node}:${INTERNAL_PORT},EXTERNAL://127.0.0.1:@HOSTPORT:external@`],
+              ['advertised.listeners', `INTERNAL://${node}:${INTERNAL_PORT},EXTERNAL://${HOST_IP}:@HOSTPORT:external@`],
               ['inter.broker.listener.name', 'INTERNAL'],
             ] as [string, string][])
           : []),

@@ -1,5 +1,6 @@
 import { Socket } from 'node:net';
 import { MidlabError } from '../../src/errors.ts';
+import { HOST_IP } from '../../src/runtime/ports.ts';
 
 /**
  * The few Kafka protocol requests kafkajs does not speak, over one socket each:
@@ -131,7 +132,7 @@ function request(endpoint: string, apiKey: number, version: number, body: Buffer
       r.skipTags(); // response header v1
       done(undefined, frame.subarray(4 + r.offset));
     });
-    sock.connect(Number(port), host ?? '127.0.0.1', () => sock.write(Buffer.concat([size, payload])));
+    sock.connect(Number(port), host ?? HOST_IP, () => sock.write(Buffer.concat([size, payload])));
   });
 }
 

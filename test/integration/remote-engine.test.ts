@@ -10,6 +10,7 @@ import { leftovers } from '../helpers/docker.ts';
 // Everything midlab publishes must then be on 127.0.0.2, and clients must use it there.
 const SOCKET = '/var/run/docker.sock';
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
+const KCAT = '/usr/bin/kcat';
 
 function run(env: NodeJS.ProcessEnv, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -48,6 +49,7 @@ describe.runIf(existsSync(SOCKET))('a remote engine through DOCKER_HOST=tcp://12
   });
   afterAll(async () => {
     await run(env, 'down', 'zookeeper');
+    await run(env, 'down', 'kafka');
     await new Promise((resolve) => proxy.close(resolve));
   });
 
@@ -75,5 +77,24 @@ describe.runIf(existsSync(SOCKET))('a remote engine through DOCKER_HOST=tcp://12
     }
     expect((await run(env, 'down', 'zookeeper')).code).toBe(0);
     expect(await leftovers('zookeeper')).toEqual({ containers: 0, networks: 0 });
+  });
+
+  it.runIf(existsSync(KCAT))('up kafka advertises 127.0.0.2, and kcat produces and consumes through it', async () => {
+    const r = await run(env, 'up', 'kafka', '--json');
+    expect(r.code, r.err).toBe(0);
+    const { endpoints } = JSON.parse(r.out) as { endpoints: Record<string, string> };
+    const bootstrap = endpoints.bootstrap as string;
+    expect(bootstrap).toMatch(/^127\.0\.0\.2:\d+(,127\.0\.0\.2:\d+)*$/);
+    const kcat = (args: string[], input?: string) =>
+      spawnSync(KCAT, args, { input, encoding: 'utf8', timeout: 60_000 });
+    // The metadata names every broker by its advertised listener: 127.0.0.2, not 127.0.0.1.
+    const meta = JSON.parse(kcat(['-b', bootstrap, '-L', '-J']).stdout) as { brokers: { name: string }[] };
+    expect(meta.brokers.map((b) => b.name.split(':')[0])).toEqual(['127.0.0.2', '127.0.0.2', '127.0.0.2']);
+    expect(kcat(['-b', bootstrap, '-P', '-t', 'remote', '-X', 'acks=all'], 'one\ntwo\n').status).toBe(0);
+    expect(kcat(['-b', bootstrap, '-C', '-t', 'remote', '-e', '-q']).stdout.trim().split('\n').sort()).toEqual([
+      'one',
+      'two',
+    ]);
+    expect((await run(env, 'down', 'kafka')).code).toBe(0);
   });
 });
