@@ -14,7 +14,10 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$1" >&2; [ -n "${2:-}" ] && printf 'hint: %s\n' "$2" >&2; exit 3; }
 as_root() { [ "$(id -u)" = 0 ]; }
 apt_install() {
-  as_root && command -v apt-get >/dev/null || return 1
+  if ! as_root || ! command -v apt-get >/dev/null; then
+    say "not installing $* (needs root and apt-get); a step that needs it will say so: then run 'sudo apt-get install $*'"
+    return 1
+  fi
   if [ ! -f /tmp/.midlab-apt-updated ]; then apt-get update -qq && touch /tmp/.midlab-apt-updated; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
