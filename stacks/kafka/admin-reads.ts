@@ -5,8 +5,6 @@ import { type KafkaMode, nodeName } from './config.ts';
 import { quietKafkaJs } from './quiet.ts';
 import { describeQuorum, type QuorumStatus } from './wire.ts';
 
-quietKafkaJs();
-
 /** ConfigResourceTypes.TOPIC (kafkajs's enum is not a named export Node can import). */
 export const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 /**
@@ -87,6 +85,7 @@ export class KafkaReader {
     this.brokerEndpoints = opts.brokers;
     this.controllerEndpoints = opts.controllers ?? [];
     this.zkConnect = opts.zkConnect;
+    quietKafkaJs();
     this.kafka = new Kafka({
       clientId: 'midlab-admin',
       brokers: opts.brokers,

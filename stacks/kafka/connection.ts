@@ -1,8 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { quietKafkaJs } from './quiet.ts';
 
-quietKafkaJs();
-
 /**
  * Clients still connected, with the brokers they talk to. A stack's stop() closes its own
  * (`closeClientsOf`), so a lab that threw half-way leaves no kafkajs client retrying
@@ -16,6 +14,7 @@ export async function closeClientsOf(brokers: string[]): Promise<void> {
 }
 
 export function kafkaClient(brokers: string[], clientId: string, requestTimeoutMs: number, retries: number): Kafka {
+  quietKafkaJs();
   return new Kafka({
     clientId,
     brokers,

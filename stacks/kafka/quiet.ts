@@ -3,6 +3,7 @@
  * (requestQueue.scheduleCheckPendingRequests); Node 24 then prints a
  * TimeoutNegativeWarning on stderr, in the middle of a lab's story. The timer is clamped
  * to 1 ms, as kafkajs expects, so that one warning is dropped; every other one is kept.
+ * Installed when the first kafkajs client is made, never at import.
  */
 const original = process.emitWarning;
 let installed = false;

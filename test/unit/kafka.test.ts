@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   allOk,
@@ -269,5 +271,20 @@ describe('kafka lab kit: shared evidence readers and check builders', () => {
       "the topic's min.insync.replicas is 2, not 1",
       "the topic's unclean.leader.election.enable is false, not true",
     ]);
+  });
+});
+
+describe('importing the kafka stack', () => {
+  it('changes nothing in the process (the kafkajs warning filter waits for the first client)', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const before = process.emitWarning; await import('./src/public/kafka.ts'); await import('./src/index.ts'); console.log(before === process.emitWarning)",
+      ],
+      { encoding: 'utf8', cwd: join(import.meta.dirname, '../..') },
+    );
+    expect(r.stdout.trim(), r.stderr).toBe('true');
   });
 });
