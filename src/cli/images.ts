@@ -23,19 +23,39 @@ load   loads such a FILE.`,
     switch (sub) {
       case 'build': {
         const t0 = Date.now();
-        let last = '';
-        await buildImages(
-          rest,
-          (e) => {
-            if (e.kind === 'cached') process.stderr.write(`  ${e.tag}: up to date\n`);
-            if (e.kind === 'built') process.stderr.write(`  ${e.tag}: built in ${e.seconds.toFixed(1)} s\n`);
-            if (e.kind === 'building' && e.step !== last) {
-              last = e.step;
-              process.stderr.write(`  ${e.tag}: ${e.step}\n`);
-            }
+        // The step under way, with its elapsed time: rewritten in place on a terminal,
+        // a plain line every 30 s otherwise (a cold MinIO or etcd compile takes minutes).
+        const tty = process.stderr.isTTY;
+        let current: { tag: string; step: string; since: number } | undefined;
+        const elapsed = () => `${Math.round((Date.now() - (current?.since ?? Date.now())) / 1000)} s`;
+        const ticker = setInterval(
+          () => {
+            if (!current) return;
+            if (tty) process.stderr.write(`\r\x1b[2K  ${current.tag}: ${current.step} (${elapsed()})`);
+            else process.stderr.write(`  ${current.tag}: still ${current.step} (${elapsed()})\n`);
           },
-          { force: Boolean(values.force) },
+          tty ? 1000 : 30_000,
         );
+        const line = (text: string) => process.stderr.write(`${tty && current ? '\r\x1b[2K' : ''}${text}\n`);
+        try {
+          await buildImages(
+            rest,
+            (e) => {
+              if (e.kind === 'cached') line(`  ${e.tag}: up to date`);
+              if (e.kind === 'built') {
+                line(`  ${e.tag}: built in ${e.seconds.toFixed(1)} s`);
+                current = undefined;
+              }
+              if (e.kind === 'building' && (e.tag !== current?.tag || e.step !== current.step)) {
+                line(`  ${e.tag}: ${e.step}`);
+                current = { tag: e.tag, step: e.step, since: Date.now() };
+              }
+            },
+            { force: Boolean(values.force) },
+          );
+        } finally {
+          clearInterval(ticker);
+        }
         process.stderr.write(`images ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
         return 0;
       }
