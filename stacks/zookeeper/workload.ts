@@ -94,13 +94,16 @@ export class ZkWriter {
   private running = false;
   private loop: Promise<void> | undefined;
   private seq = 0;
+  /** Ids are `<prefix><seq>`: writers sharing a folder need prefixes of their own. */
+  private readonly prefix: string;
   acknowledged = 0;
 
-  constructor(history: History, connect: string, dir: string, process = 'writer') {
+  constructor(history: History, connect: string, dir: string, process = 'writer', prefix = 'w') {
     this.history = history;
     this.connect = connect;
     this.dir = dir;
     this.process = process;
+    this.prefix = prefix;
   }
 
   async start(intervalMs = 50): Promise<void> {
@@ -123,7 +126,7 @@ export class ZkWriter {
 
   /** One identified write; returns whether it was acknowledged. */
   async writeOnce(): Promise<boolean> {
-    const id = `w${String(++this.seq).padStart(5, '0')}`;
+    const id = `${this.prefix}${String(++this.seq).padStart(5, '0')}`;
     const client = await this.ensureClient();
     if (!client) {
       this.history.invoke(this.process, 'write', { id }).fail('no session: cannot connect');

@@ -3,6 +3,7 @@ import ensembleBasics from '../../scenarios/zookeeper/ensemble-basics.ts';
 import ephemeralSession from '../../scenarios/zookeeper/ephemeral-session.ts';
 import leaderFailover from '../../scenarios/zookeeper/leader-failover.ts';
 import observer from '../../scenarios/zookeeper/observer.ts';
+import partitionedLeader from '../../scenarios/zookeeper/partitioned-leader.ts';
 import quorumLoss from '../../scenarios/zookeeper/quorum-loss.ts';
 import { failoverWithin } from '../../src/checkers/failover.ts';
 import { parseConfig, roleProblems } from '../../stacks/zookeeper/roles.ts';
@@ -392,5 +393,86 @@ describe('failoverWithin (shared with the Sentinel failover)', () => {
     expect(failoverWithin('x', { before: 'a', after: null, ms: null }, 1, 'e', 'none chosen').observed).toBe(
       'none chosen',
     );
+  });
+});
+
+/** Two writers (majority through the followers, pinned to the leader), a cut at 1500, its heal at 5000. */
+function partitioned(
+  o: {
+    oldMode?: string;
+    stopMs?: number;
+    leaderAfter?: string;
+    pinnedOk?: boolean;
+    majority?: boolean;
+    rejoined?: string;
+    lose?: string;
+    heal?: boolean;
+  } = {},
+) {
+  const s = new Story().observe('modesBefore', healthy).observe('members', participants('zk1', 'zk2', 'zk3'));
+  s.observe('leaderBefore', 'zk2');
+  const write = (p: string, t: number, n: number, type: 'ok' | 'fail' | 'info') =>
+    s.at(t).op(p, 'write', type, { id: `${p[0]}${String(n).padStart(5, '0')}` }, { ms: type === 'ok' ? 5 : 400 });
+  let n = 1;
+  for (let t = 0; t < 1500; t += 50, n++) {
+    write('majority', t, n, 'ok');
+    write('pinned', t + 10, n, 'ok');
+  }
+  s.at(1500).fault('partition', ['zk2']).observe('cutAt', 1500);
+  for (let t = 1500; t < 5000; t += 100, n++) {
+    write('majority', t, n, o.majority === false || t < 4000 ? 'info' : 'ok');
+    write('pinned', t + 20, n, o.pinnedOk && t === 1600 ? 'ok' : 'info');
+  }
+  s.at(3800).observe('oldLeader', { mode: o.oldMode ?? 'not serving', ms: o.stopMs ?? 2300 });
+  s.observe('leaderAfter', o.leaderAfter ?? 'zk3');
+  if (o.leaderAfter !== 'none') s.observe('electionMs', 2400);
+  if (o.heal !== false)
+    s.at(5000)
+      .observe('healAt', 5000)
+      .observe('rejoined', o.rejoined ?? 'follower');
+  const acked = new Set<string>();
+  for (const op of s.evidence().ops)
+    if (op.f === 'write' && op.type === 'ok') acked.add((op.value as { id: string }).id);
+  s.at(7000).op('final-reader', 'read-all', 'ok', { ids: [...acked].filter((id) => id !== o.lose) });
+  return s.evidence();
+}
+
+describe('zookeeper/partitioned-leader', () => {
+  it('passes: the old leader stops, the majority elects and serves, nothing through the old leader, nothing lost', () =>
+    expectVerdict(partitionedLeader, partitioned(), 'pass'));
+  it('fails when the cut-off leader keeps serving, or stops after the bound', () => {
+    expectCheck(
+      expectVerdict(partitionedLeader, partitioned({ oldMode: 'leader' }), 'fail'),
+      'the cut-off leader stops serving within 6000 ms',
+      false,
+    );
+    expectCheck(
+      expectVerdict(partitionedLeader, partitioned({ stopMs: 9000 }), 'fail'),
+      'the cut-off leader stops serving within 6000 ms',
+      false,
+    );
+  });
+  it('fails when the followers elect nobody', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ leaderAfter: 'none' }), 'fail');
+    expectCheck(c, 'a new leader among the followers within 6000 ms', false);
+  });
+  it('fails when a write through the cut-off leader is acknowledged (split brain)', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ pinnedOk: true }), 'fail');
+    expectCheck(c, 'no write acknowledged through the cut-off leader', false);
+  });
+  it('fails when the majority serves no write during the cut', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ majority: false }), 'fail');
+    expectCheck(c, 'the majority serves writes during the cut', false);
+  });
+  it('fails when the old leader does not rejoin as a follower', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ rejoined: 'not serving' }), 'fail');
+    expectCheck(c, 'the old leader rejoins as a follower', false);
+  });
+  it('fails when an acknowledged write is lost', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ lose: 'm00003' }), 'fail');
+    expectCheck(c, 'no acknowledged writes lost', false);
+  });
+  it('cannot decide when the cut was never healed', () => {
+    expectVerdict(partitionedLeader, partitioned({ heal: false }), 'unknown');
   });
 });
