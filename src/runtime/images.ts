@@ -230,19 +230,36 @@ async function dockerImport(dir: string, tag: string): Promise<void> {
   });
 }
 
-/** The bookworm mirror this machine's apt uses (deb822 or one-line sources). */
+/** The Debian mirror debootstrap fetches bookworm from, read from this machine's apt sources. */
 export async function hostDebianMirror(): Promise<string> {
   const files = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'];
-  for (const f of files) {
-    const text = await readFile(f, 'utf8').catch(() => '');
-    const deb822 = /^URIs:\s*(\S+)\s*\nSuites:[^\n]*\bbookworm\b/m.exec(text);
-    if (deb822?.[1]) return deb822[1];
-    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/m.exec(text);
-    if (oneLine?.[1]) return oneLine[1];
-  }
-  throw new MidlabError('NO_DEBIAN_MIRROR', 'no Debian bookworm mirror found in /etc/apt/sources.list(.d)', {
-    hint: 'run on Debian 12, or load prebuilt images with `midlab images load FILE`',
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
+  const mirror = debianMirror(texts, process.env.MIDLAB_DEBIAN_MIRROR);
+  if (mirror) return mirror;
+  throw new MidlabError('NO_DEBIAN_MIRROR', 'no Debian mirror found in /etc/apt/sources.list(.d)', {
+    hint: 'set MIDLAB_DEBIAN_MIRROR to a Debian mirror URL, or load prebuilt images with `midlab images load FILE`',
   });
+}
+
+/**
+ * Pure: the mirror to use. A source naming bookworm first; then MIDLAB_DEBIAN_MIRROR; then
+ * any other Debian source of the host (a mirror of trixie or sid serves bookworm too),
+ * never a security mirror (it has only updates).
+ */
+export function debianMirror(sources: string[], override: string | undefined): string | undefined {
+  const entries: { uri: string; suites: string }[] = [];
+  for (const text of sources) {
+    for (const m of text.matchAll(/^URIs:\s*(\S+)\s*\nSuites:([^\n]*)/gm))
+      entries.push({ uri: m[1] as string, suites: m[2] as string });
+    for (const m of text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/gm))
+      entries.push({ uri: m[1] as string, suites: m[2] as string });
+  }
+  const plain = entries.filter((e) => !/security/.test(e.uri) && !/-security\b/.test(e.suites));
+  return (
+    plain.find((e) => /\bbookworm\b/.test(e.suites))?.uri ??
+    (override || undefined) ??
+    plain.find((e) => /^https?:\/\//.test(e.uri))?.uri
+  );
 }
 
 /** Writes every midlab image into one tar file, for a room without network. */

@@ -5,6 +5,7 @@ import { Random } from '../../src/engine/random.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseKeyValues, resolveParams } from '../../src/params.ts';
 import { junitXml } from '../../src/report/junit.ts';
+import { debianMirror } from '../../src/runtime/images.ts';
 
 describe('history', () => {
   it('pairs each invocation with one completion', async () => {
@@ -134,5 +135,28 @@ describe('step text', () => {
     expect(fillText('Kill {victim} ({mode}); {later}', { victim: 'kafka2', mode: 'kraft' })).toBe(
       'Kill kafka2 (kraft); {later}',
     );
+  });
+});
+
+describe('the Debian mirror for the base image', () => {
+  const deb822 = (uri: string, suites: string) => `Types: deb\nURIs: ${uri}\nSuites: ${suites}\nComponents: main\n`;
+  it("takes the host's bookworm source", () => {
+    expect(debianMirror([deb822('http://mirror.example/debian', 'bookworm bookworm-updates')], undefined)).toBe(
+      'http://mirror.example/debian',
+    );
+    expect(debianMirror(['deb [arch=amd64] http://m.example/debian bookworm main\n'], undefined)).toBe(
+      'http://m.example/debian',
+    );
+  });
+  it('without a bookworm line: the override, else any other Debian source, never a security one', () => {
+    const trixie = [
+      deb822('http://security.example/debian-security', 'trixie-security'),
+      deb822('http://m.example/debian', 'trixie'),
+    ];
+    expect(debianMirror(trixie, 'http://chosen.example/debian')).toBe('http://chosen.example/debian');
+    expect(debianMirror(trixie, undefined)).toBe('http://m.example/debian');
+    expect(
+      debianMirror([deb822('http://security.example/debian-security', 'trixie-security')], undefined),
+    ).toBeUndefined();
   });
 });
