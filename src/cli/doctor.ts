@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { freemem } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { describe } from '../errors.ts';
 import { engineInfo } from '../runtime/docker.ts';
 import { imageLabel, ROOT_IMAGE, recipes } from '../runtime/images.ts';
@@ -17,8 +19,9 @@ export const doctor: Command = {
   summary: 'check that this machine can run labs (engine, Node, images, memory)',
   help: `Usage: midlab doctor [--json]
 
-Checks the Docker engine (reachable, version), Node, every stack image, and free
-memory; prints each problem with its remedy. Exit 0 only when everything is ready,
+Checks the Docker engine (reachable, version, where ports are published), Node, every
+stack image, the host tools the image recipes use (needed only for images not built
+yet), and free memory; prints each problem with its remedy. Exit 0 only when everything is ready,
 3 otherwise.`,
   async run(args) {
     const { values } = parse('doctor', args, { json: { type: 'boolean' } });
@@ -67,6 +70,32 @@ memory; prints each problem with its remedy. Exit 0 only when everything is read
         });
       }
     }
+    // The host tools the image recipes use, needed only to build what is not built yet.
+    const missingImages = engineOk
+      ? (
+          await Promise.all(
+            [ROOT_IMAGE, ...(await recipes()).map((r) => r.tag)].map(async (t) => [t, await imageLabel(t)] as const),
+          )
+        )
+          .filter(([, l]) => l === undefined)
+          .map(([t]) => t)
+      : [];
+    for (const [tool, needs, remedy] of TOOLS) {
+      const path = onPath(tool);
+      const needed = missingImages.filter((t) => needs.test(t));
+      findings.push({
+        what: `tool ${tool}`,
+        ok: path !== undefined || needed.length === 0 || tool === 'go',
+        detail:
+          path ??
+          (tool === 'go'
+            ? 'missing: set-up fetches a Go toolchain from the Go module proxy when an image needs one'
+            : needed.length
+              ? `missing, and needed to build ${needed.join(', ')}`
+              : 'missing (every image that needs it is built)'),
+        remedy,
+      });
+    }
     const free = freemem();
     findings.push({
       what: 'free memory',
@@ -87,6 +116,23 @@ memory; prints each problem with its remedy. Exit 0 only when everything is read
     return ready ? 0 : 3;
   },
 };
+
+/** Host tools of the image recipes: which images need each, and how to get it. */
+const TOOLS: [string, RegExp, string][] = [
+  ['debootstrap', /debian/, 'apt-get install debootstrap (as root), or `midlab images load FILE`'],
+  ['mvn', /zookeeper|kafka/, 'apt-get install maven'],
+  ['go', /minio|etcd/, 'install Go >= 1.24, or let set-up fetch one'],
+  ['curl', /minio|etcd/, 'apt-get install curl'],
+  ['unzip', /minio|etcd/, 'apt-get install unzip'],
+];
+
+function onPath(tool: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/local/go/bin']) {
+    const p = join(dir, tool);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
 
 function gib(bytes: number): string {
   return (bytes / 1024 ** 3).toFixed(1);
