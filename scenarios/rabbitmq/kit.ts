@@ -204,6 +204,9 @@ export async function killAndWatch(
     `${host} ${role === 'node' ? 'is the master of' : 'leads'} ${queue} ${ms} ms after the kill`,
   );
   lab.observe(names.ms, ms);
+  // The moment the process died (the engine's record), not when the kill call returned:
+  // under load the call alone can outlast an election.
+  const died = Math.min(Math.max((await r.cluster.node(node).diedAt()) ?? killed, t0), killed);
   const log = await r.cluster.node(host).logs();
   const line = takeoverLines(log, queue, role).at(-1);
   const down = log.split('\n').findLast((l) => l.includes(`rabbit on node ${r.nodeName(node)} down`));
@@ -211,7 +214,7 @@ export async function killAndWatch(
   const downAt = down ? loggedAt(down) : undefined;
   const logged = {
     line: line && stripLogPrefix(line),
-    msAfterKill: at === undefined ? undefined : at - killed,
+    msAfterKill: at === undefined ? undefined : at - died,
     msAfterDown: at === undefined || downAt === undefined ? undefined : at - downAt,
   };
   const text = `${host}'s log, ${logged.msAfterDown} ms after it saw ${node} down: ${logged.line}`;

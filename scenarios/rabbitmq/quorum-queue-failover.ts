@@ -1,5 +1,6 @@
 import {
   allKept,
+  type Check,
   check,
   completions,
   defineLab,
@@ -20,14 +21,17 @@ import {
   rabbitmqQueues,
   refused,
   sentBy,
-  tookOver,
   tryRead,
   untilQueue,
 } from './kit.ts';
 
 const QUEUE = 'qq.orders';
 const DECLARED_ON = 'rabbit1';
-/** Measured over 8 runs (API polled every 50 ms from the end of docker kill): a new leader 5-177 ms, median 22 ms. */
+/**
+ * The bound on the election, read from the new leader's log ("candidate -> leader") against
+ * the kill: 0.1-0.5 s seen here. The management API showed the new leader after 5-177 ms in
+ * most runs, but 5.9-7.1 s in 5 of 14: that lag is the API's, not Raft's, and is shown, not judged.
+ */
 const MAX_ELECTION_MS = 1000;
 /** Confirms not in within 5 s count as unknown. */
 const WITHIN_5S = { process: 'publisher', opts: { timeoutMs: 5000 } };
@@ -74,8 +78,10 @@ export default defineLab({
       title: 'Kill the leader ({first})',
       narration:
         'SIGKILL. The followers notice at once (the Erlang connection closes), one of them calls a Raft election, and ' +
-        'the other votes for it: 2 of 3 is a majority, so the queue goes on with a new leader. (A frozen leader, ' +
-        'whose connections stay open, would only be noticed through timeouts, not at once.)',
+        'the other votes for it: 2 of 3 is a majority, so the queue goes on with a new leader. The election is ' +
+        "timed by the new leader's own log line; the management API's view is shown beside it, since it can trail " +
+        'the election by ~7 s. (A frozen leader, whose connections stay open, would only be noticed through ' +
+        'timeouts, not at once.)',
     },
     'kill-second': {
       title: 'Kill the new leader ({second}): 1 of 3 left',
@@ -210,15 +216,9 @@ export default defineLab({
         `3 members online, leader ${DECLARED_ON}`,
         `${before?.online.length} online of ${before?.members.join(',')}, leader ${before?.leader}`,
       ),
-      tookOver(
-        `a new leader within ${MAX_ELECTION_MS} ms`,
-        `a surviving member leads within ${MAX_ELECTION_MS} ms`,
-        seen.leaderAfter,
-        seen.electionMs,
-        MAX_ELECTION_MS,
-        (host) => host !== before?.leader,
-        seen.electionLog,
-      ),
+      // Timed by the new leader's own log (Raft's election), not by when the management API
+      // showed it: the API's view of a quorum queue can lag ~7 s behind (stacks/rabbitmq/README.md).
+      electedWithin(seen, before?.leader),
       check(
         'with 2 of 3 members, publishes are confirmed',
         majority.total > 0 && majority.ok === majority.total,
@@ -236,3 +236,27 @@ export default defineLab({
     ];
   },
 });
+
+/** A surviving member's log shows it elected leader within the bound after the kill. */
+function electedWithin(seen: Partial<Seen>, oldLeader: string | undefined): Check {
+  const name = `a new leader within ${MAX_ELECTION_MS} ms`;
+  const expected = `a surviving member's log shows it elected within ${MAX_ELECTION_MS} ms of the old leader's death`;
+  const host = seen.leaderAfter;
+  const logMs = seen.electionLog?.msAfterKill;
+  const api =
+    seen.electionMs === undefined
+      ? ''
+      : `; the management API showed it ${seen.electionMs} ms after the kill call returned`;
+  if (host === undefined || host === oldLeader) return check(name, false, expected, 'no other leader seen');
+  if (logMs === undefined)
+    return { name, ok: 'unknown', expected, observed: `${host} leads, but its log has no election line${api}` };
+  return check(
+    name,
+    logMs <= MAX_ELECTION_MS,
+    expected,
+    `${host}: elected ${logMs} ms after ${oldLeader ?? 'the leader'}'s process died (its log)${api}`,
+    {
+      ms: logMs,
+    },
+  );
+}

@@ -570,6 +570,7 @@ describe('rabbitmq/quorum-queue-failover', () => {
     o: {
       before?: object;
       electionMs?: number;
+      logMs?: number | null;
       elected?: boolean;
       majorityFails?: boolean;
       minorityOk?: boolean;
@@ -584,6 +585,8 @@ describe('rabbitmq/quorum-queue-failover', () => {
       .fault('kill', ['rabbit1'], 30_000)
       .at(5000 + (o.electionMs ?? 200));
     if (o.elected !== false) s.observe('leaderAfter', 'rabbit2').observe('electionMs', o.electionMs ?? 200);
+    if (o.elected !== false && o.logMs !== null)
+      s.observe('electionLog', { line: 'leader', msAfterKill: o.logMs ?? 150 });
     sends(s, 'publisher-majority', ids('b', 5), o.majorityFails ? 'info' : 'ok', { queue: 'qq.orders' });
     s.at(10_000).fault('kill', ['rabbit2'], 25_000);
     sends(s, 'publisher-minority', ids('c', 5), o.minorityOk ? 'ok' : 'fail', { queue: 'qq.orders' });
@@ -607,9 +610,17 @@ describe('rabbitmq/quorum-queue-failover', () => {
       false,
     );
   });
-  it('fails when the election is slower than the bound, or never seen', () => {
-    expectCheck(expectVerdict(quorum, story({ electionMs: 1500 }), 'fail'), 'a new leader within 1000 ms', false);
+  it("fails when the election (by the new leader's log) is slower than the bound, or never seen", () => {
+    expectCheck(expectVerdict(quorum, story({ logMs: 1500 }), 'fail'), 'a new leader within 1000 ms', false);
     expectCheck(expectVerdict(quorum, story({ elected: false }), 'fail'), 'a new leader within 1000 ms', false);
+  });
+  it("judges the election by Raft's log, not by the management API's late view", () => {
+    expectCheck(
+      expectVerdict(quorum, story({ electionMs: 6900, logMs: 200 }), 'pass'),
+      'a new leader within 1000 ms',
+      true,
+    );
+    expectCheck(expectVerdict(quorum, story({ logMs: null }), 'unknown'), 'a new leader within 1000 ms', 'unknown');
   });
   it('fails when the majority does not confirm', () => {
     expectCheck(
