@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import bitrot from '../../scenarios/minio/bitrot.ts';
-import type { ErasureView, StepRecord } from '../../scenarios/minio/common.ts';
-import { upgradedParity } from '../../scenarios/minio/common.ts';
 import erasureTolerance from '../../scenarios/minio/erasure-tolerance.ts';
 import healing from '../../scenarios/minio/healing.ts';
+import { type ErasureView, ecOf, type StepRecord, upgradedParity } from '../../scenarios/minio/kit.ts';
 import notesTopology from '../../scenarios/minio/notes-topology.ts';
-import { ecOf } from '../../scenarios/minio/shards.ts';
 import { History } from '../../src/engine/history.ts';
 import type { AnyLab } from '../../src/engine/lab.ts';
 import { resolveParams } from '../../src/params.ts';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { availabilityChecks, checksumCheck } from '../../scenarios/minio/common.ts';
-import { ecIndexOf } from '../../scenarios/minio/shards.ts';
+import { availabilityChecks, checksumCheck, ecIndexOf } from '../../scenarios/minio/kit.ts';
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
