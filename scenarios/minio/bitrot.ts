@@ -7,6 +7,7 @@ import {
   defineLab,
   driveLabel,
   ecIndexOf,
+  finalRead,
   minio,
   ObjectWorkload,
   observed,
@@ -164,9 +165,7 @@ export default defineLab({
       commands: [lab.stack.mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`), sum],
     });
   },
-  async final(lab) {
-    await new ObjectWorkload(lab.history, lab.stack).getAll(VIA, 'final');
-  },
+  final: (lab) => finalRead(lab, VIA),
   check(ev) {
     const { corruption: c, healedShard: healed } = observed<Seen>(ev);
     const reads = completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-corrupt'));

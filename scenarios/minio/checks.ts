@@ -2,7 +2,7 @@
 import { type Check, check, completions, type Evidence, type Op, observed } from '../../src/kit.ts';
 import type { DrivesSeen, ErasureView } from '../../stacks/minio/drives.ts';
 import { upgradedParity } from '../../stacks/minio/drives.ts';
-import { NOTICE_BOUND_MS, type StepRecord } from './series.ts';
+import { NOTICE_BOUND_MS, type StepRecord, type Vanished } from './series.ts';
 
 export function stepsOf(ev: Evidence): StepRecord[] {
   return ev.observations.filter((o) => /^step-\d+$/.test(o.name)).map((o) => o.value as StepRecord);
@@ -128,11 +128,19 @@ export function finalReadCheck(ev: Evidence): Check {
       .map((o) => (o.value as { id: string }).id),
   );
   const missing = acked.filter((id) => !ok.has(id));
+  // What the lab traced of each missing object: every node's answer, the drives holding its xl.meta.
+  const traced = (observed(ev) as { vanished?: Vanished[] }).vanished ?? [];
+  const trace = (id: string) => {
+    const v = traced.find((x) => x.id === id);
+    const answers = v && Object.entries(v.answers).map(([n, a]) => `${n} ${a}`);
+    return v ? `${id} (${answers?.join(', ')}; xl.meta on ${v.drivesWithMeta.length}/${v.drives} drives)` : id;
+  };
   return check(
     'every acknowledged object is read after recovery',
     acked.length > 0 && missing.length === 0,
     `all ${acked.length} acknowledged objects read back`,
-    missing.length ? `missing: ${missing.join(', ')}` : `${ok.size} read back`,
+    missing.length ? `missing: ${missing.map(trace).join(', ')}` : `${ok.size} read back`,
+    traced.length ? { vanished: traced } : undefined,
   );
 }
 

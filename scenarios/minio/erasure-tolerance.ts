@@ -3,11 +3,11 @@ import {
   defineLab,
   type ErasureView,
   erasureOf,
+  finalRead,
   killSeries,
   killSeriesChecks,
   minio,
   type NodeFault,
-  ObjectWorkload,
   observed,
   proveErasure,
   RESTART_STEP,
@@ -89,9 +89,7 @@ export default defineLab({
     await killSeries(lab, VIA, KILL_ORDER, FAULT);
     await restartAll(lab, KILL_ORDER, FAULT);
   },
-  async final(lab) {
-    await new ObjectWorkload(lab.history, lab.stack).getAll(VIA, 'final');
-  },
+  final: (lab) => finalRead(lab, VIA),
   check: (ev) => killSeriesChecks(ev, 'each number of nodes down was tried', KILL_ORDER.length, 8),
   predictions: [
     {

@@ -10,6 +10,7 @@ import {
   defineLab,
   driveLabel,
   erasureOf,
+  finalRead,
   finalReadCheck,
   minio,
   ObjectWorkload,
@@ -149,9 +150,7 @@ export default defineLab({
     };
     await lab.step('heal', heal, { commands: [lab.stack.mcCommand(VIA, `admin heal -r local/${BUCKET}`), find] });
   },
-  async final(lab) {
-    await new ObjectWorkload(lab.history, lab.stack).getAll(VIA, 'final');
-  },
+  final: (lab) => finalRead(lab, VIA),
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const before = seen.beforeWipe ?? [];

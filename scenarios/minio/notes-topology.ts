@@ -4,10 +4,10 @@ import {
   defineLab,
   type ErasureView,
   erasureOf,
+  finalRead,
   killSeries,
   killSeriesChecks,
   minio,
-  ObjectWorkload,
   observed,
   proveErasure,
   RESTART_STEP,
@@ -131,9 +131,7 @@ export default defineLab({
     await killSeries(lab, VIA, KILL_ORDER, lab.params.fault);
     await restartAll(lab, KILL_ORDER, lab.params.fault);
   },
-  async final(lab) {
-    await new ObjectWorkload(lab.history, lab.stack).getAll(VIA, 'final');
-  },
+  final: (lab) => finalRead(lab, VIA),
   check: (ev) => killSeriesChecks(ev, 'one and two nodes down were tried', KILL_ORDER.length, NODES * DRIVES),
   predictions: [
     {

@@ -216,3 +216,48 @@ export async function restartAll(lab: MinioLab, nodes: string[], fault: NodeFaul
   const vars = { nodes: nodes.join(', '), how: RESTART_HOW[fault] };
   await lab.step('restart', run, { vars, commands: [lab.stack.mcCommand('minio1', 'admin info local')] });
 }
+
+/** An acknowledged object the final read did not get: what each node answers for it, and which drives hold its xl.meta. */
+export interface Vanished {
+  id: string;
+  answers: Record<string, string>;
+  drivesWithMeta: string[];
+  drives: number;
+}
+
+/**
+ * The final read (process `final`) of every acknowledged object through `via`. Any it
+ * does not get is traced (observation `vanished`): a GET through every node and the
+ * drives that still hold its xl.meta, so a loss shows whether the data is gone or only
+ * one node's answer.
+ */
+export async function finalRead(lab: MinioLab, via: string): Promise<void> {
+  const w = new ObjectWorkload(lab.history, lab.stack);
+  await w.getAll(via, 'final');
+  const got = new Set(
+    lab.history.ops
+      .filter((o) => o.process.startsWith('final:') && o.f === 'get' && o.type === 'ok')
+      .map((o) => (o.value as { id: string }).id),
+  );
+  const missing = w.acked().filter((id) => !got.has(id));
+  if (!missing.length) return;
+  const drives = (await lab.stack.erasure(via)).sets.flat();
+  const held = await Promise.all(drives.map((d) => lab.stack.objectsOnDrive(d, BUCKET)));
+  const traced: Vanished[] = [];
+  for (const id of missing) {
+    const answers: Record<string, string> = {};
+    for (const n of lab.stack.nodeNames) {
+      const c = lab.stack.client(n);
+      answers[n] = await c.getObject(BUCKET, id).then(
+        () => 'ok',
+        (e: Error & { code?: string }) => e.code ?? e.message,
+      );
+    }
+    const drivesWithMeta = drives.filter((_, i) => held[i]?.includes(id)).map((d) => `${d.node}:${d.path}`);
+    traced.push({ id, answers, drivesWithMeta, drives: drives.length });
+  }
+  const text = traced.map(
+    (v) => `${v.id}: ${JSON.stringify(v.answers)}, xl.meta on ${v.drivesWithMeta.length}/${v.drives} drives`,
+  );
+  lab.observe('vanished', traced, `not read back: ${text.join('; ')}`);
+}

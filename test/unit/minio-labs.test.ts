@@ -243,6 +243,23 @@ describe('minio/notes-topology', () => {
     for (const o of final) if (o.type === 'ok') Object.assign(o, { type: 'fail', error: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'every acknowledged object is read after recovery', false);
   });
+  it('names, for a missing object, what every node answered and how many drives still hold its xl.meta', () => {
+    const ev = killSeriesStory(erasure(3, 4, 4), steps(4)).evidence();
+    for (const o of ev.ops.filter((x) => x.process === 'final:base-1k' && x.type === 'ok'))
+      Object.assign(o, { type: 'fail', error: 'NoSuchKey' });
+    const answers = { minio1: 'NoSuchKey', minio2: 'ok', minio3: 'ok' };
+    const drivesWithMeta = erasure(3, 4, 4).sets[0]?.map((d) => `${d.node}:${d.path}`) ?? [];
+    ev.observations.push({
+      time: 70_000,
+      name: 'vanished',
+      value: [{ id: 'base-1k', answers, drivesWithMeta, drives: 12 }],
+    });
+    const checks = expectVerdict(lab, ev, 'fail');
+    expectCheck(checks, 'every acknowledged object is read after recovery', false);
+    expect(checks.find((c) => c.name === 'every acknowledged object is read after recovery')?.observed).toBe(
+      'missing: base-1k (minio1 NoSuchKey, minio2 ok, minio3 ok; xl.meta on 12/12 drives)',
+    );
+  });
   it('fails when the survivor was slow to notice, and when a step is missing', () => {
     const slow = steps(4).map((s) => ({ ...s, noticedMs: 2500 }));
     expectCheck(
