@@ -11,10 +11,10 @@ import {
   minio,
   ObjectWorkload,
   observed,
-  type Probe,
   payload,
   proveErasure,
   SIZES,
+  within,
 } from './kit.ts';
 
 const VIA = 'minio1';
@@ -23,6 +23,7 @@ const ID = 'bitrot-2m';
 /** How long a deep heal may take to rewrite the shard: the bound the lab prints and checks. */
 const HEAL_BOUND_MS = 5000;
 
+/** The data shard the lab corrupts: its drive, erasure index of EcM data shards, part file. */
 interface Target {
   drive: string;
   ecIndex: number;
@@ -30,25 +31,11 @@ interface Target {
   file: string;
 }
 
-interface HealedShard {
-  sha256: string | undefined;
-  /** ms from \`mc admin heal\` to the shard byte-identical again (undefined: not within the bound). */
-  ms: number | undefined;
-}
-
-interface Corruption {
-  drive: string;
-  file: string;
-  ecIndex: number | undefined;
-  dataShards: number | undefined;
-  before: string | undefined;
-  after: string | undefined;
-}
-
+/** The shard's sha256 before and after the corruption; after the heal, and how long it took (ms undefined: not within the bound). */
 interface Seen {
   target: Target;
-  corruption: Corruption;
-  healedShard: HealedShard;
+  corruption: Target & { before: string | undefined; after: string | undefined };
+  healedShard: { sha256: string | undefined; ms: number | undefined };
 }
 
 export default defineLab({
@@ -97,22 +84,21 @@ export default defineLab({
   mechanism: (lab) => proveErasure(lab, VIA),
   async run(lab) {
     const w = new ObjectWorkload(lab.history, lab.stack);
-    const upload = async (): Promise<DriveRef & { file: string }> => {
-      await lab.stack.client(VIA).makeBucket(BUCKET);
-      const put = await lab.stack.client(VIA).put(lab.history, 'put', VIA, BUCKET, ID, payload(SIZES['2m'] as number));
+    const upload = async (): Promise<DriveRef & Target> => {
+      const c = lab.stack.client(VIA);
+      await c.makeBucket(BUCKET);
+      const put = await c.put(lab.history, 'put', VIA, BUCKET, ID, payload(SIZES['2m'] as number));
       if (!put.ok) throw new Error(`the upload failed: ${put.code}`);
       // A node other than the one the lab reads through, so the two reads differ: one gathers the bad shard remotely.
       for (const node of [...lab.stack.nodeNames.filter((n) => n !== VIA), VIA]) {
         for (let i = 1; i <= lab.stack.params.drives; i++) {
           const d = { node, path: `/data${i}` };
-          const meta = await lab.stack.xlMeta(d, BUCKET, ID);
-          const ec = meta && ecIndexOf(meta);
+          const ec = ecIndexOf((await lab.stack.xlMeta(d, BUCKET, ID)) ?? Buffer.alloc(0));
           const file = await lab.stack.partFile(d, BUCKET, ID);
-          if (ec && file && ec.index <= ec.data) {
-            lab.observe<Target>('target', { drive: driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file });
-            lab.say(`${driveLabel(d)} holds data shard ${ec.index} of ${ec.data}: ${file}`);
-            return { ...d, file };
-          }
+          if (!ec || !file || ec.index > ec.data) continue;
+          const t = lab.observe('target', { drive: driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file });
+          lab.say(`${t.drive} holds data shard ${ec.index} of ${ec.data}: ${file}`);
+          return { ...d, ...t };
         }
       }
       throw new Error('no drive with a data shard part file found');
@@ -124,41 +110,29 @@ export default defineLab({
       const before = await lab.stack.fileSha256(t.node, t.file);
       const dd = `printf 'MIDLAB-BITROT-MIDLAB-BITROT' | dd of=${t.file} bs=1 seek=4096 conv=notrunc status=none`;
       await lab.stack.cluster.node(t.node).run(['sh', '-c', dd]);
-      lab.faults.note('corrupt', [driveLabel(t)], `overwrote 27 bytes of ${t.file} on ${t.node}`);
+      lab.faults.note('corrupt', [t.drive], `overwrote 27 bytes of ${t.file} on ${t.node}`);
       const after = await lab.stack.fileSha256(t.node, t.file);
-      const { ecIndex, dataShards } = observed<Seen>(lab.history.evidence()).target ?? {};
-      lab.observe<Corruption>(
-        'corruption',
-        { drive: driveLabel(t), file: t.file, ecIndex, dataShards, before, after },
-        `shard sha256 ${before?.slice(0, 12)}... -> ${after?.slice(0, 12)}...`,
-      );
+      const { drive, ecIndex, dataShards, file } = t;
+      const text = `shard sha256 ${before?.slice(0, 12)}... -> ${after?.slice(0, 12)}...`;
+      lab.observe<Seen['corruption']>('corruption', { drive, ecIndex, dataShards, file, before, after }, text);
+      return before;
     };
-    await lab.step('corrupt', corrupt, { vars: { drive: driveLabel(t) }, commands: [sum] });
+    const before = await lab.step('corrupt', corrupt, { vars: { drive: t.drive }, commands: [sum] });
     const read = async () => {
       const got = (await w.getAll(VIA, 'read-corrupt')) + (await w.getAll(t.node, 'read-corrupt-local'));
       lab.say(`${got} of 2 reads returned the object`);
     };
     await lab.step('read', read, { commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)] });
     const heal = async () => {
-      const t0 = Date.now();
       lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET, true)}`);
-      const c = observed<Seen>(lab.history.evidence()).corruption;
       const current = async () => lab.stack.fileSha256(t.node, (await lab.stack.partFile(t, BUCKET, ID)) ?? t.file);
-      const sha = await lab.until(
-        'the shard to be rewritten',
-        async (): Promise<Probe<string | undefined>> => {
-          const now = await current();
-          return now === c?.before ? { done: true, value: now } : { done: false, seen: now ?? 'missing' };
-        },
-        { timeoutMs: HEAL_BOUND_MS, intervalMs: 250 },
-      );
-      const ms = sha === undefined ? undefined : Date.now() - t0;
+      const { value: sha, ms } = await within(lab, 'the shard to be rewritten', HEAL_BOUND_MS, async () => {
+        const now = await current();
+        return now === before ? { done: true, value: now } : { done: false, seen: now ?? 'missing' };
+      });
       const healed = sha ?? (await current());
-      lab.observe<HealedShard>(
-        'healedShard',
-        { sha256: healed, ms },
-        healed === c?.before ? `the shard is byte-identical again (${ms} ms)` : 'the shard was not restored',
-      );
+      const text = healed === before ? `the shard is byte-identical again (${ms} ms)` : 'the shard was not restored';
+      lab.observe<Seen['healedShard']>('healedShard', { sha256: healed, ms }, text);
       for (const x of lab.faults.openFaults()) lab.faults.endNote(x, 'shard rewritten');
     };
     await lab.step('heal', heal, {
@@ -172,11 +146,7 @@ export default defineLab({
     return [
       check(
         'a data shard was corrupted on disk',
-        c !== undefined &&
-          c.before !== undefined &&
-          c.after !== undefined &&
-          c.before !== c.after &&
-          (c.ecIndex ?? 99) <= (c.dataShards ?? 0),
+        !!c?.before && !!c.after && c.before !== c.after && c.ecIndex <= c.dataShards,
         'the part file of a data shard changed',
         c
           ? `${c.drive} shard ${c.ecIndex}/${c.dataShards}: ${c.before?.slice(0, 12)} -> ${c.after?.slice(0, 12)}`

@@ -15,27 +15,21 @@ import {
   minio,
   ObjectWorkload,
   observed,
-  type Probe,
   proveErasure,
   sleep,
+  within,
 } from './kit.ts';
 
 const VIA = 'minio1';
 const WIPED: DriveRef = { node: 'minio2', path: '/data2' };
 const DRIVE = driveLabel(WIPED);
 
-interface Healed {
-  /** Objects back on the wiped drive when the lab stopped waiting. */
-  ids: string[];
-  /** ms from \`mc admin heal\` to every object back (undefined: not within the wait). */
-  ms: number | undefined;
-}
-
 interface Seen {
   beforeWipe: string[];
   afterWipe: string[];
   afterReads: string[];
-  afterHeal: Healed;
+  /** Objects back on the wiped drive; ms from `mc admin heal` to all back (undefined: not within the bound). */
+  afterHeal: { ids: string[]; ms: number | undefined };
   afterHealDrives: DrivesSeen;
 }
 
@@ -125,24 +119,16 @@ export default defineLab({
       commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/obj-1k | sha256sum`)],
     });
     const heal = async () => {
-      const t0 = Date.now();
       lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET)}`);
-      const want = w.acked();
       const bound = lab.params.healTimeoutMs;
-      const restored = await lab.until(
-        `every shard back on ${DRIVE}`,
-        async (): Promise<Probe<string[]>> => {
-          const now = await onDrive();
-          return want.every((id) => now.includes(id))
-            ? { done: true, value: now }
-            : { done: false, seen: now.join(',') || 'none' };
-        },
-        { timeoutMs: bound, intervalMs: 250 },
-      );
-      const ms = restored ? Date.now() - t0 : undefined;
+      const { value: restored, ms } = await within(lab, `every shard back on ${DRIVE}`, bound, async () => {
+        const now = await onDrive();
+        const all = w.acked().every((id) => now.includes(id));
+        return all ? { done: true, value: now } : { done: false, seen: now.join(',') || 'none' };
+      });
       const ids = restored ?? (await onDrive());
       const took = ms === undefined ? ` after ${bound} ms` : ` (${ms} ms)`;
-      lab.observe<Healed>('afterHeal', { ids, ms }, `on ${DRIVE}: ${ids.join(', ') || 'nothing'}${took}`);
+      lab.observe<Seen['afterHeal']>('afterHeal', { ids, ms }, `on ${DRIVE}: ${ids.join(', ') || 'nothing'}${took}`);
       for (const f of lab.faults.openFaults()) lab.faults.endNote(f, `${DRIVE} healed`);
       await lab.stack.waitHealthy(60_000);
       const drives = await lab.stack.drives(VIA);
@@ -175,11 +161,7 @@ export default defineLab({
       checksumCheck(ev),
       check(
         `healing restores the drive's shards within ${bound / 1000} s`,
-        acked.length > 0 &&
-          healed !== undefined &&
-          acked.every((id) => healed.ids.includes(id)) &&
-          healed.ms !== undefined &&
-          healed.ms <= bound,
+        acked.length > 0 && acked.every((id) => healed?.ids.includes(id)) && (healed?.ms ?? bound + 1) <= bound,
         `every object (${acked.join(', ')}) back on the wiped drive within ${bound} ms of mc admin heal`,
         `back: ${healed?.ids.join(', ') || 'none'}${healed?.ms === undefined ? '' : ` after ${healed.ms} ms`}; right after the reads (before mc admin heal): ${(seen.afterReads ?? []).join(', ') || 'none'}`,
       ),

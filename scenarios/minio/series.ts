@@ -261,3 +261,15 @@ export async function finalRead(lab: MinioLab, via: string): Promise<void> {
   );
   lab.observe('vanished', traced, `not read back: ${text.join('; ')}`);
 }
+
+/** `lab.until` with a bound, and how long it took (ms undefined: not within the bound). */
+export async function within<V>(
+  lab: MinioLab,
+  what: string,
+  boundMs: number,
+  probe: () => Promise<Probe<V>>,
+): Promise<{ value: V | undefined; ms: number | undefined }> {
+  const t0 = Date.now();
+  const value = await lab.until(what, probe, { timeoutMs: boundMs, intervalMs: 250 });
+  return { value, ms: value === undefined ? undefined : Date.now() - t0 };
+}
