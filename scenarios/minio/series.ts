@@ -96,7 +96,13 @@ export async function uploadAndReadBack(lab: MinioLab, via: string): Promise<voi
  * endpoint is 503). Operations before that may hang on the dead peer, which would
  * measure the detection delay, not the quorum rule.
  */
-async function waitNoticed(lab: MinioLab, via: string, down: string[], expected: Availability, fault: NodeFault) {
+export async function waitNoticed(
+  lab: MinioLab,
+  via: string,
+  down: string[],
+  expected: Availability,
+  fault: NodeFault,
+) {
   const drivesDown = down.length * lab.stack.params.drives;
   const t0 = Date.now();
   const seen = await lab.until(

@@ -191,6 +191,13 @@ export class StartedMinio implements StartedStack {
     return r.exitCode === 0 ? Buffer.from(r.stdout.trim(), 'base64') : undefined;
   }
 
+  /** The sha256 of every object's xl.meta on a drive, by object. */
+  async metaSums(d: DriveRef, bucket: string): Promise<Record<string, string>> {
+    const r = await this.cluster.node(d.node).exec(['sh', '-c', `cd ${d.path}/${bucket} && sha256sum */xl.meta`]);
+    const lines = r.stdout.split('\n').map((l) => l.split(/\s+/));
+    return Object.fromEntries(lines.filter((l) => l[1]).map(([sum, path]) => [path?.split('/')[0], sum]));
+  }
+
   /** The part file of an object's shard on a drive (objects whose shard is over 128 KiB), or undefined. */
   async partFile(d: DriveRef, bucket: string, id: string): Promise<string | undefined> {
     const r = await this.cluster
