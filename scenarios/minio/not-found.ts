@@ -12,6 +12,7 @@ import {
   ObjectWorkload,
   type Op,
   observed,
+  parityParam,
   proveErasure,
   RESTART_STEP,
   restartAll,
@@ -48,16 +49,10 @@ export default defineLab({
     'agreeing xl.meta" (RQInconsistentMeta) into file-not-found, so the client gets NoSuchKey for an acknowledged, ' +
     'intact object (MinIO PR #20522, 2024; unchanged in the 2026-02-12 commit). A drive that does not answer or ' +
     'has no xl.meta gives 503 instead. More parity avoids it here: EC:6 (--param parity=6) needs 6 agreeing drives, ' +
-    'and 7 of the 8 still answering agree. This is the path behind the NoSuchKey of issue #18 (minio/notes-topology).',
+    'and 7 of the 8 still answering agree. It is how a GET answers NoSuchKey while the drives hold the object, as in issue #18 (minio/notes-topology), whose trigger there is not established.',
   variants: [{}, { parity: 6 }],
   params: {
-    parity: {
-      type: 'int',
-      default: 0,
-      min: 0,
-      max: 6,
-      describe: 'EC:N of the standard class (0: server default, EC:4)',
-    },
+    parity: parityParam('EC:N of the standard class (0: server default, EC:4)'),
   },
   stack: minio,
   topology: (p) => ({ nodes: 3, drives: 4, parity: p.parity, crashable: true }),

@@ -9,6 +9,7 @@ import {
   killSeriesChecks,
   minio,
   observed,
+  parityParam,
   proveErasure,
   RESTART_STEP,
   restartAll,
@@ -67,13 +68,7 @@ export default defineLab({
     'here).',
   variants: [{}, { parity: 6 }],
   params: {
-    parity: {
-      type: 'int',
-      default: 0,
-      min: 0,
-      max: 6,
-      describe: "EC:N for the standard storage class (0: the server default; 6: the notes' 6+6)",
-    },
+    parity: parityParam("EC:N for the standard storage class (0: the server default; 6: the notes' 6+6)"),
     fault: {
       type: 'enum',
       default: 'crash',
@@ -100,7 +95,7 @@ export default defineLab({
         'went down, and after every node was back, with their xl.meta on all 12 drives (3 of 4 runs then). At this ' +
         'release a GET answers 404 NoSuchKey, not 503, when the drives that answer hold no read quorum of agreeing ' +
         'xl.meta (getObjectFileInfo in cmd/erasure-object.go, unchanged in the 2026-02 commit): one drive holding ' +
-        'another xl.meta with a node down gives NoSuchKey every time, a missing one 503 (measured here). Why minio1 ' +
+        'another xl.meta with a node down gives NoSuchKey, a missing one 503, every run of minio/not-found. Why minio1 ' +
         'saw disagreement on drives that agreed is not established; 15 runs of that set-up here kept every object. ' +
         'The lab waits until every node lists every drive online for 1 s and reads each object back through every ' +
         "node first; the final read traces any object it misses (each node's answer, the drives holding its xl.meta).",

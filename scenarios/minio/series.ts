@@ -10,6 +10,9 @@ import { type ErasureView, ecOf, erasureProblems, erasureView, upgradedParity } 
 import type { StartedMinio } from '../../stacks/minio/stack.ts';
 import { BUCKET, ObjectWorkload, SIZES } from '../../stacks/minio/workload.ts';
 
+/** The `parity` parameter of the 3 x 4 labs: EC:N of the standard class, 0 for the server default (EC:4). */
+export const parityParam = (describe: string) => ({ type: 'int', default: 0, min: 0, max: 6, describe }) as const;
+
 /** A MinIO lab's context, whatever its parameters and step keys. */
 export type MinioLab = LabContext<StartedMinio, unknown, string>;
 
