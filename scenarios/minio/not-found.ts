@@ -74,8 +74,8 @@ export default defineLab({
       title: `Crash ${DOWN} and read both`,
       narration:
         `With ${DOWN}'s 4 drives gone, 8 answer: 7 agree on each object. A read needs {readQuorum}. skewed: ` +
-        '{skewed}; holed: {holed}. Theory says both are merely unreadable until the node is back (503); this release ' +
-        'answers NoSuchKey where the answering drives disagree, as if the object had never been written.',
+        '{skewed}; holed: {holed}. Short of a read quorum, theory says an object is unreadable until the node is back ' +
+        '(503); this release answers NoSuchKey where the answering drives disagree, as if it had never been written.',
     },
     restart: RESTART_STEP,
   },
