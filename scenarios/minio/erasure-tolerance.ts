@@ -30,7 +30,7 @@ const down = (k: number) => ({
     'reads should {reads} and writes {writes}. The health endpoints say the same: /minio/health/cluster is 200 only ' +
     'with write quorum, /minio/health/cluster/read only with read quorum. Every object read back is compared with ' +
     'its sha256. An object written now would get one more parity shard per offline drive, at most half the set: ' +
-    'EC:{parity} is already half, so it stays EC:{parity}. How: {how}. The lab first waits until the survivor ' +
+    'EC:{ec} is already half, so it stays EC:{ec}. How: {how}. The lab first waits until the survivor ' +
     'counts its drives offline.',
 });
 
@@ -57,7 +57,7 @@ export default defineLab({
       title: 'Upload objects of several sizes, with checksums',
       narration:
         `Bucket "${BUCKET}" gets a 1 KiB, a 256 KiB and a 2 MiB object through ${VIA}; the lab keeps each one's sha256 ` +
-        'and reads each back through every node. Each object is cut into {data} data shards plus {parity} parity ' +
+        'and reads each back through every node. Each object is cut into {data} data shards plus {ec} parity ' +
         'shards (Reed-Solomon), one per drive of the erasure set: any {data} of the {setDrives} shards rebuild it. ' +
         "MinIO stores an object inside each drive's xl.meta when its shard is at most 128 KiB: here the 1 KiB and " +
         'the 256 KiB objects (64 KiB shards); the 2 MiB one gets part files beside it.',
@@ -83,7 +83,7 @@ export default defineLab({
     const v = erasureOf(lab);
     const node = lab.stack.cluster.node(VIA).containerName;
     await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
-      vars: { data: v.setDrives - v.parity, parity: v.parity, setDrives: v.setDrives },
+      vars: { data: v.setDrives - v.parity, ec: v.parity, setDrives: v.setDrives },
       commands: [lab.stack.mcCommand(VIA, `ls local/${BUCKET}`), `docker exec ${node} find /data1/${BUCKET}`],
     });
     await killSeries(lab, VIA, KILL_ORDER, FAULT);

@@ -61,7 +61,7 @@ export default defineLab({
       title: 'Upload three small objects and read them back through every node',
       narration:
         `skewed, holed and other (1 KiB each, inline in xl.meta) through ${VIA}: each drive of the 12-drive set holds ` +
-        'an xl.meta per object. With EC:{parity} a read needs {readQuorum} drives that agree on it.',
+        'an xl.meta per object. With EC:{ec} a read needs {readQuorum} drives that agree on it.',
     },
     damage: {
       title: `Damage one xl.meta of each on ${DRIVE.node}:${DRIVE.path}`,
@@ -99,7 +99,7 @@ export default defineLab({
       const got = await Promise.all(lab.stack.nodeNames.map((n) => w.getAll(n, 'upload')));
       lab.say(`read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')} of ${IDS.length}`);
     };
-    await lab.step('upload', upload, { vars: { parity: v.parity, readQuorum: v.readQuorum } });
+    await lab.step('upload', upload, { vars: { ec: v.parity, readQuorum: v.readQuorum } });
     const damage = async () => {
       const dir = `${DRIVE.path}/${BUCKET}`;
       await node.run(['sh', '-c', `cp ${dir}/other/xl.meta ${dir}/skewed/xl.meta && rm ${dir}/holed/xl.meta`]);

@@ -38,7 +38,7 @@ interface Seen {
 const down = (k: number, more: string) => ({
   title: `{Fault} {node} (${k} of ${NODES} nodes down)`,
   narration: (p: { fault: string }) =>
-    `${k} node(s) down: {online} of 12 drives left. With EC:{parity}: reads {reads} (need {readQuorum}), writes ` +
+    `${k} node(s) down: {online} of 12 drives left. With EC:{ec}: reads {reads} (need {readQuorum}), writes ` +
     '{writes} (need {writeQuorum}). The notes\' "lose any 6 of 12" counts drives; a node takes 4 of them with it. ' +
     more +
     (p.fault === 'kill'
@@ -84,7 +84,7 @@ export default defineLab({
       title: 'Upload objects with checksums',
       narration:
         'Every node runs `minio server http://minio{1...3}:9000/data{1...4}`: one erasure set of 12 drives. The ' +
-        'server reports EC:{parity}, so each object is {data} data + {parity} parity shards: reads need {readQuorum} ' +
+        'server reports EC:{ec}, so each object is {data} data + {ec} parity shards: reads need {readQuorum} ' +
         'drives, writes {writeQuorum}. A node holds 4 shards of every object. Each object is read back through every node.',
     },
     'down-1': down(
@@ -128,7 +128,7 @@ export default defineLab({
   async run(lab) {
     const v = erasureOf(lab);
     await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
-      vars: { parity: v.parity, data: v.setDrives - v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum },
+      vars: { ec: v.parity, data: v.setDrives - v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum },
       commands: [lab.stack.mcCommand(VIA, 'admin info local --json'), lab.stack.mcCommand(VIA, `ls local/${BUCKET}`)],
     });
     await killSeries(lab, VIA, KILL_ORDER, lab.params.fault);

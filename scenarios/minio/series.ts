@@ -132,7 +132,7 @@ export async function waitNoticed(
  * until the survivor `via` sees it, read the health endpoints, put one object of each
  * size, get every acknowledged object (processes `s3-<k>down`). The steps' text gets
  * {node}, {Fault}, {online}, {reads}, {writes}, {upgraded}, {how} and the layout's
- * {setDrives}, {parity}, {readQuorum}, {writeQuorum}.
+ * {setDrives}, {ec}, {readQuorum}, {writeQuorum}.
  */
 export async function killSeries(lab: MinioLab, via: string, order: string[], fault: NodeFault): Promise<void> {
   const view = erasureOf(lab);
@@ -145,7 +145,7 @@ export async function killSeries(lab: MinioLab, via: string, order: string[], fa
     const vars = {
       node,
       setDrives: view.setDrives,
-      parity: view.parity,
+      ec: view.parity,
       readQuorum: view.readQuorum,
       writeQuorum: view.writeQuorum,
       Fault: fault === 'crash' ? 'Crash' : 'Kill',
