@@ -14,10 +14,10 @@ import {
   payload,
   proveErasure,
   SIZES,
+  VIA,
   within,
 } from './kit.ts';
 
-const VIA = 'minio1';
 const ID = 'bitrot-2m';
 
 /** How long a deep heal may take to rewrite the shard: the bound the lab prints and checks. */

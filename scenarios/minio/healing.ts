@@ -17,10 +17,10 @@ import {
   observed,
   proveErasure,
   sleep,
+  VIA,
   within,
 } from './kit.ts';
 
-const VIA = 'minio1';
 const WIPED: DriveRef = { node: 'minio2', path: '/data2' };
 const DRIVE = driveLabel(WIPED);
 

@@ -16,10 +16,10 @@ import {
   proveErasure,
   RESTART_STEP,
   restartAll,
+  VIA,
   waitNoticed,
 } from './kit.ts';
 
-const VIA = 'minio1';
 const DOWN = 'minio3';
 /** The drive whose xl.meta the lab damages: one of the eight that still answer with minio3 down. */
 const DRIVE = { node: 'minio2', path: '/data1' };

@@ -13,6 +13,9 @@ import { BUCKET, ObjectWorkload, SIZES } from '../../stacks/minio/workload.ts';
 /** The `parity` parameter of the 3 x 4 labs: EC:N of the standard class, 0 for the server default (EC:4). */
 export const parityParam = (describe: string) => ({ type: 'int', default: 0, min: 0, max: 6, describe }) as const;
 
+/** The node the labs write and read through, and whose view of the cluster they report. */
+export const VIA = 'minio1';
+
 /** A MinIO lab's context, whatever its parameters and step keys. */
 export type MinioLab = LabContext<StartedMinio, unknown, string>;
 
@@ -132,7 +135,7 @@ export async function waitNoticed(
  * until the survivor `via` sees it, read the health endpoints, put one object of each
  * size, get every acknowledged object (processes `s3-<k>down`). The steps' text gets
  * {node}, {Fault}, {online}, {reads}, {writes}, {upgraded}, {how} and the layout's
- * {setDrives}, {ec}, {readQuorum}, {writeQuorum}.
+ * {setDrives}, {ec}, {readQuorum}, {writeQuorum}. Then starts them all again (step `restart`).
  */
 export async function killSeries(lab: MinioLab, via: string, order: string[], fault: NodeFault): Promise<void> {
   const view = erasureOf(lab);
@@ -196,6 +199,7 @@ export async function killSeries(lab: MinioLab, via: string, order: string[], fa
     const commands = [lab.stack.mcCommand(via, 'admin info local'), s3, `${s3}/read`];
     await lab.step(`down-${k}`, run, { vars, commands: [...commands, lab.stack.mcCommand(via, `ls local/${BUCKET}`)] });
   }
+  await restartAll(lab, order, fault);
 }
 
 /** How a restart brings a downed node back, for the `restart` step's {how}. */
