@@ -1,17 +1,29 @@
-import { check } from '../../src/checkers/check.ts';
-import { completions, observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import type { Probe } from '../../src/runtime/poll.ts';
-import { minio } from '../../stacks/minio/stack.ts';
-import { BUCKET, type Ctx, checksumCheck, type ErasureView, getAll, observeErasure, payload, SIZES } from './common.ts';
-import { type DriveRef, driveLabel, ecIndexOf, fileSha256, healBucket, partFile, xlMeta } from './shards.ts';
+import {
+  BUCKET,
+  check,
+  checksumCheck,
+  completions,
+  type DriveRef,
+  defineLab,
+  driveLabel,
+  ecIndexOf,
+  finalRead,
+  minio,
+  ObjectWorkload,
+  observed,
+  payload,
+  proveErasure,
+  SIZES,
+  VIA,
+  within,
+} from './kit.ts';
 
-const VIA = 'minio1';
 const ID = 'bitrot-2m';
 
 /** How long a deep heal may take to rewrite the shard: the bound the lab prints and checks. */
 const HEAL_BOUND_MS = 5000;
 
+/** The data shard the lab corrupts: its drive, erasure index of EcM data shards, part file. */
 interface Target {
   drive: string;
   ecIndex: number;
@@ -19,26 +31,11 @@ interface Target {
   file: string;
 }
 
-interface HealedShard {
-  sha256: string | undefined;
-  /** ms from \`mc admin heal\` to the shard byte-identical again (undefined: not within the bound). */
-  ms: number | undefined;
-}
-
+/** The shard's sha256 before and after the corruption; after the heal, and how long it took (ms undefined: not within the bound). */
 interface Seen {
-  erasure: ErasureView;
   target: Target;
-  corruption: Corruption;
-  healedShard: HealedShard;
-}
-
-interface Corruption {
-  drive: string;
-  file: string;
-  ecIndex: number | undefined;
-  dataShards: number | undefined;
-  before: string | undefined;
-  after: string | undefined;
+  corruption: Target & { before: string | undefined; after: string | undefined };
+  healedShard: { sha256: string | undefined; ms: number | undefined };
 }
 
 export default defineLab({
@@ -54,130 +51,102 @@ export default defineLab({
   params: {},
   stack: minio,
   topology: () => ({ nodes: 4, drives: 2 }),
-  async mechanism(raw) {
-    return observeErasure(raw as unknown as Ctx, VIA);
-  },
-  async run(raw) {
-    const lab = raw as unknown as Ctx;
-    let target: DriveRef | undefined;
-    let file: string | undefined;
-    await lab.step(
-      'Upload a 2 MiB object and find a data shard on disk',
-      `A 2 MiB object is too big to be inlined in xl.meta: every drive gets a part file ` +
+  steps: {
+    upload: {
+      title: 'Upload a 2 MiB object and find a data shard on disk',
+      narration:
+        'A 2 MiB object is too big to be inlined in xl.meta: every drive gets a part file ' +
         `/dataN/${BUCKET}/${ID}/<data-dir uuid>/part.1 holding its shard, each block preceded by its hash. The lab reads ` +
         "each xl.meta for the drive's erasure index (EcIndex) and picks a drive holding a data shard (index <= EcM), " +
         'the kind a GET reads first: corrupting a parity shard would not even be noticed by a read.',
-      async () => {
-        const c = lab.stack.client(VIA);
-        await c.makeBucket(BUCKET);
-        const put = await c.put(lab.history, 'put', VIA, BUCKET, ID, payload(SIZES['2m'] as number));
-        if (!put.ok) throw new Error(`the upload failed: ${put.code}`);
-        // A node other than the one the lab reads through, so the two reads differ: one gathers the bad shard remotely.
-        const nodes = [...lab.stack.nodeNames.filter((n) => n !== VIA), VIA];
-        for (const node of nodes) {
-          for (let i = 1; i <= lab.stack.params.drives; i++) {
-            const d = { node, path: `/data${i}` };
-            const meta = await xlMeta(lab, d, BUCKET, ID);
-            const ec = meta && ecIndexOf(meta);
-            const f = await partFile(lab, d, BUCKET, ID);
-            if (ec && f && ec.index <= ec.data && !target) {
-              target = d;
-              file = f;
-              lab.observe<Target>('target', { drive: driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file: f });
-              lab.say(`${driveLabel(d)} holds data shard ${ec.index} of ${ec.data}: ${f}`);
-            }
-          }
-        }
-        if (!target) throw new Error('no drive with a data shard part file found');
-      },
-      [`docker exec ${lab.stack.cluster.node('minio2').containerName} find /data1/${BUCKET}`],
-    );
-    const t = target as DriveRef;
-    const f = file as string;
-    const container = lab.stack.cluster.node(t.node).containerName;
-    await lab.step(
-      `Corrupt the shard on ${driveLabel(t)}`,
-      'A few bytes in the middle of the first block are overwritten in place (dd conv=notrunc): the file keeps its ' +
+    },
+    corrupt: {
+      title: 'Corrupt the shard on {drive}',
+      narration:
+        'A few bytes in the middle of the first block are overwritten in place (dd conv=notrunc): the file keeps its ' +
         'size and date, as with a disk that silently flipped bits. Nothing tells MinIO.',
-      async () => {
-        const before = await fileSha256(lab, t.node, f);
-        await lab.stack.cluster
-          .node(t.node)
-          .run([
-            'sh',
-            '-c',
-            `printf 'MIDLAB-BITROT-MIDLAB-BITROT' | dd of=${f} bs=1 seek=4096 conv=notrunc status=none`,
-          ]);
-        lab.faults.note('corrupt', [driveLabel(t)], `overwrote 27 bytes of ${f} on ${t.node}`);
-        const after = await fileSha256(lab, t.node, f);
-        const target = observed<Seen>(lab.history.evidence()).target;
-        lab.observe<Corruption>(
-          'corruption',
-          { drive: driveLabel(t), file: f, ecIndex: target?.ecIndex, dataShards: target?.dataShards, before, after },
-          `shard sha256 ${before?.slice(0, 12)}... -> ${after?.slice(0, 12)}...`,
-        );
-      },
-      [`docker exec ${container} sha256sum ${f}`],
-    );
-    await lab.step(
-      'Read the object',
-      'The GET reads the data shards and checks each block against its hash. The corrupted block does not match: ' +
+    },
+    read: {
+      title: 'Read the object',
+      narration:
+        'The GET reads the data shards and checks each block against its hash. The corrupted block does not match: ' +
         'MinIO drops that shard, reads a parity shard instead and reconstructs the data. The client gets the original ' +
         'bytes (the lab compares sha256) and never hears about the corruption.',
-      async () => {
-        const a = await getAll(lab, VIA, 'read-corrupt');
-        const b = await getAll(lab, t.node, 'read-corrupt-local');
-        lab.say(`${a + b} of 2 reads returned the object`);
-      },
-      [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)],
-    );
-    await lab.step(
-      'Heal the shard',
-      '`mc admin heal -r --scan deep` reads every shard and checks its hashes (a normal scan only checks that the ' +
+    },
+    heal: {
+      title: 'Heal the shard',
+      narration:
+        '`mc admin heal -r --scan deep` reads every shard and checks its hashes (a normal scan only checks that the ' +
         'shards exist, and would miss this); it rewrites the bad shard from the others. The lab waits until the part ' +
         `file is byte-identical to what it was, for at most ${HEAL_BOUND_MS / 1000} s (the bound it checks; 1.2-2.8 s in the runs measured here).`,
-      async () => {
-        const t0 = Date.now();
-        lab.say(`mc admin heal: ${await healBucket(lab, VIA, BUCKET, true)}`);
-        const c = observed<Seen>(lab.history.evidence()).corruption;
-        const current = async () => fileSha256(lab, t.node, (await partFile(lab, t, BUCKET, ID)) ?? f);
-        const sha = await lab.until(
-          'the shard to be rewritten',
-          async (): Promise<Probe<string | undefined>> => {
-            const now = await current();
-            return now === c?.before ? { done: true, value: now } : { done: false, seen: now ?? 'missing' };
-          },
-          { timeoutMs: HEAL_BOUND_MS, intervalMs: 250 },
-        );
-        const ms = sha === undefined ? undefined : Date.now() - t0;
-        const healed = sha ?? (await current());
-        lab.observe<HealedShard>(
-          'healedShard',
-          { sha256: healed, ms },
-          healed === c?.before ? `the shard is byte-identical again (${ms} ms)` : 'the shard was not restored',
-        );
-        for (const x of lab.faults.openFaults()) lab.faults.endNote(x, 'shard rewritten');
-      },
-      [
-        lab.stack.mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`),
-        `docker exec ${container} sha256sum ${f}`,
-      ],
-    );
+    },
   },
-  async final(raw) {
-    await getAll(raw as unknown as Ctx, VIA, 'final');
+  mechanism: (lab) => proveErasure(lab, VIA),
+  async run(lab) {
+    const w = new ObjectWorkload(lab.history, lab.stack);
+    const upload = async (): Promise<DriveRef & Target> => {
+      const c = lab.stack.client(VIA);
+      await c.makeBucket(BUCKET);
+      const put = await c.put(lab.history, 'put', VIA, BUCKET, ID, payload(SIZES['2m'] as number));
+      if (!put.ok) throw new Error(`the upload failed: ${put.code}`);
+      // A node other than the one the lab reads through, so the two reads differ: one gathers the bad shard remotely.
+      for (const node of [...lab.stack.nodeNames.filter((n) => n !== VIA), VIA]) {
+        for (let i = 1; i <= lab.stack.params.drives; i++) {
+          const d = { node, path: `/data${i}` };
+          const ec = ecIndexOf((await lab.stack.xlMeta(d, BUCKET, ID)) ?? Buffer.alloc(0));
+          const file = await lab.stack.partFile(d, BUCKET, ID);
+          if (!ec || !file || ec.index > ec.data) continue;
+          const t = lab.observe('target', { drive: driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file });
+          lab.say(`${t.drive} holds data shard ${ec.index} of ${ec.data}: ${file}`);
+          return { ...d, ...t };
+        }
+      }
+      throw new Error('no drive with a data shard part file found');
+    };
+    const find = `docker exec ${lab.stack.cluster.node('minio2').containerName} find /data1/${BUCKET}`;
+    const t = await lab.step('upload', upload, { commands: [find] });
+    const sum = `docker exec ${lab.stack.cluster.node(t.node).containerName} sha256sum ${t.file}`;
+    const corrupt = async () => {
+      const before = await lab.stack.fileSha256(t.node, t.file);
+      const dd = `printf 'MIDLAB-BITROT-MIDLAB-BITROT' | dd of=${t.file} bs=1 seek=4096 conv=notrunc status=none`;
+      await lab.stack.cluster.node(t.node).run(['sh', '-c', dd]);
+      lab.faults.note('corrupt', [t.drive], `overwrote 27 bytes of ${t.file} on ${t.node}`);
+      const after = await lab.stack.fileSha256(t.node, t.file);
+      const { drive, ecIndex, dataShards, file } = t;
+      const text = `shard sha256 ${before?.slice(0, 12)}... -> ${after?.slice(0, 12)}...`;
+      lab.observe<Seen['corruption']>('corruption', { drive, ecIndex, dataShards, file, before, after }, text);
+      return before;
+    };
+    const before = await lab.step('corrupt', corrupt, { vars: { drive: t.drive }, commands: [sum] });
+    const read = async () => {
+      const got = (await w.getAll(VIA, 'read-corrupt')) + (await w.getAll(t.node, 'read-corrupt-local'));
+      lab.say(`${got} of 2 reads returned the object`);
+    };
+    await lab.step('read', read, { commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)] });
+    const heal = async () => {
+      lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET, true)}`);
+      const current = async () => lab.stack.fileSha256(t.node, (await lab.stack.partFile(t, BUCKET, ID)) ?? t.file);
+      const { value: sha, ms } = await within(lab, 'the shard to be rewritten', HEAL_BOUND_MS, async () => {
+        const now = await current();
+        return now === before ? { done: true, value: now } : { done: false, seen: now ?? 'missing' };
+      });
+      const healed = sha ?? (await current());
+      const text = healed === before ? `the shard is byte-identical again (${ms} ms)` : 'the shard was not restored';
+      lab.observe<Seen['healedShard']>('healedShard', { sha256: healed, ms }, text);
+      for (const x of lab.faults.openFaults()) lab.faults.endNote(x, 'shard rewritten');
+    };
+    await lab.step('heal', heal, {
+      commands: [lab.stack.mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`), sum],
+    });
   },
+  final: (lab) => finalRead(lab, VIA),
   check(ev) {
     const { corruption: c, healedShard: healed } = observed<Seen>(ev);
     const reads = completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-corrupt'));
     return [
       check(
         'a data shard was corrupted on disk',
-        c !== undefined &&
-          c.before !== undefined &&
-          c.after !== undefined &&
-          c.before !== c.after &&
-          (c.ecIndex ?? 99) <= (c.dataShards ?? 0),
+        !!c?.before && !!c.after && c.before !== c.after && c.ecIndex <= c.dataShards,
         'the part file of a data shard changed',
         c
           ? `${c.drive} shard ${c.ecIndex}/${c.dataShards}: ${c.before?.slice(0, 12)} -> ${c.after?.slice(0, 12)}`

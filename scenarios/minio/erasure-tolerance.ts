@@ -1,36 +1,36 @@
-import { check } from '../../src/checkers/check.ts';
-import { observed } from '../../src/engine/history.ts';
-import { defineLab } from '../../src/engine/lab.ts';
-import { minio } from '../../stacks/minio/stack.ts';
 import {
-  allDrivesCheck,
-  availabilityChecks,
   BUCKET,
-  type Ctx,
-  checksumCheck,
-  type DrivesSeen,
-  type ErasureView,
-  finalReadCheck,
-  getAll,
+  defineLab,
+  erasureOf,
+  finalRead,
   killSeries,
+  killSeriesChecks,
+  minio,
   type NodeFault,
-  noticeChecks,
-  observeErasure,
-  putEach,
-  restartAll,
-  stepsOf,
-  upgradeChecks,
-} from './common.ts';
+  observed,
+  proveErasure,
+  RESTART_STEP,
+  type StepRecord,
+  uploadAndReadBack,
+  VIA,
+} from './kit.ts';
 
-const VIA = 'minio1';
 const KILL_ORDER = ['minio4', 'minio3', 'minio2'];
 /** The quorum rule is the lesson, not how long peers take to notice: a process crash is noticed at once. */
 const FAULT: NodeFault = 'crash';
 
-interface Seen {
-  erasure: ErasureView;
-  afterRestart: DrivesSeen;
-}
+/** The step taking the k-th node down. */
+const down = (k: number) => ({
+  title: `{Fault} {node} (${k} of 4 nodes down)`,
+  narration:
+    `${k} node(s) down leaves {online} of {setDrives} drives. Reads need {readQuorum} (the data shards), writes ` +
+    '{writeQuorum} (data = parity, so one more: two halves of a split cluster must never both accept writes). So ' +
+    'reads should {reads} and writes {writes}. The health endpoints say the same: /minio/health/cluster is 200 only ' +
+    'with write quorum, /minio/health/cluster/read only with read quorum. Every object read back is compared with ' +
+    'its sha256. An object written now would get one more parity shard per offline drive, at most half the set: ' +
+    'EC:{ec} is already half, so it stays EC:{ec}. How: {how}. The lab first waits until the survivor ' +
+    'counts its drives offline.',
+});
 
 export default defineLab({
   id: 'minio/erasure-tolerance',
@@ -50,83 +50,51 @@ export default defineLab({
   params: {},
   stack: minio,
   topology: () => ({ nodes: 4, drives: 2, crashable: true }),
-  async mechanism(raw) {
-    const lab = raw as unknown as Ctx;
-    const problems = await observeErasure(lab, VIA);
-    const v = observed<Seen>(lab.history.evidence()).erasure;
+  steps: {
+    upload: {
+      title: 'Upload objects of several sizes, with checksums',
+      narration:
+        `Bucket "${BUCKET}" gets a 1 KiB, a 256 KiB and a 2 MiB object through ${VIA}; the lab keeps each one's sha256 ` +
+        'and reads each back through every node. Each object is cut into {data} data shards plus {ec} parity ' +
+        'shards (Reed-Solomon), one per drive of the erasure set: any {data} of the {setDrives} shards rebuild it. ' +
+        "MinIO stores an object inside each drive's xl.meta when its shard is at most 128 KiB: here the 1 KiB and " +
+        'the 256 KiB objects (64 KiB shards); the 2 MiB one gets part files beside it.',
+    },
+    'down-1': down(1),
+    'down-2': down(2),
+    'down-3': down(3),
+    restart: RESTART_STEP,
+  },
+  async mechanism(lab) {
+    const problems = await proveErasure(lab, VIA);
+    const v = erasureOf(lab);
     // "+1 for writes" exists only when data = parity: the lesson needs parity at half the set.
-    if (v && v.parity * 2 !== v.setDrives) {
+    if (v.parity * 2 !== v.setDrives) {
       problems.push(
         `parity EC:${v.parity} of ${v.setDrives} drives is not half the set: data != parity, so writes need no extra drive`,
       );
     }
-    if (v && v.sets.length !== 1) problems.push(`${v.sets.length} erasure sets, the lesson needs one`);
+    if (v.sets.length !== 1) problems.push(`${v.sets.length} erasure sets, the lesson needs one`);
     return problems;
   },
-  async run(raw) {
-    const lab = raw as unknown as Ctx;
-    const v = observed<Seen>(lab.history.evidence()).erasure as ErasureView;
-    await lab.step(
-      'Upload objects of several sizes, with checksums',
-      `Bucket "${BUCKET}" gets a 1 KiB, a 256 KiB and a 2 MiB object through ${VIA}; the lab keeps each one's sha256. ` +
-        `Each object is cut into ${v.setDrives - v.parity} data shards plus ${v.parity} parity shards (Reed-Solomon), one ` +
-        `per drive of the erasure set: any ${v.setDrives - v.parity} of the ${v.setDrives} shards rebuild it. MinIO ` +
-        "stores an object inside each drive's xl.meta when its shard is at most 128 KiB: here the 1 KiB and the " +
-        '256 KiB objects (64 KiB shards); the 2 MiB one gets part files beside it.',
-      async () => {
-        await lab.stack.client(VIA).makeBucket(BUCKET);
-        const ok = await putEach(lab, VIA, 's3-0down', 'base');
-        // Read back through every node, not only the one that took the writes, before any fault.
-        const got = await Promise.all(lab.stack.nodeNames.map((n) => getAll(lab, n, 's3-0down')));
-        lab.say(`${ok} objects stored, read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')}`);
-      },
-      [
-        lab.stack.mcCommand(VIA, `ls local/${BUCKET}`),
-        `docker exec ${lab.stack.cluster.node(VIA).containerName} find /data1/${BUCKET}`,
-      ],
-    );
-    await killSeries(lab, VIA, KILL_ORDER, FAULT, (k) => {
-      const online = v.setDrives - k * lab.stack.params.drives;
-      return (
-        `${k} node(s) down leaves ${online} of ${v.setDrives} drives. Reads need ${v.readQuorum} (the data shards), writes ` +
-        `${v.writeQuorum}${v.writeQuorum > v.readQuorum ? ' (data = parity, so one more: two halves of a split cluster must never both accept writes)' : ''}. ` +
-        `So reads should ${online >= v.readQuorum ? 'work' : 'fail'} and writes ${online >= v.writeQuorum ? 'work' : 'fail'}. ` +
-        `The health endpoints say the same: /minio/health/cluster is 200 only with write quorum, ` +
-        '/minio/health/cluster/read only with read quorum. Every object read back is compared with its sha256. ' +
-        `An object written now would get one more parity shard per offline drive, at most half the set: EC:${v.parity} ` +
-        'is already half, so it stays EC:4.'
-      );
+  async run(lab) {
+    const v = erasureOf(lab);
+    const node = lab.stack.cluster.node(VIA).containerName;
+    await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
+      vars: { data: v.setDrives - v.parity, ec: v.parity, setDrives: v.setDrives },
+      commands: [lab.stack.mcCommand(VIA, `ls local/${BUCKET}`), `docker exec ${node} find /data1/${BUCKET}`],
     });
-    await restartAll(lab, KILL_ORDER, FAULT);
+    await killSeries(lab, VIA, KILL_ORDER, FAULT);
   },
-  async final(raw) {
-    await getAll(raw as unknown as Ctx, VIA, 'final');
-  },
-  check(ev) {
-    const view = observed<Seen>(ev).erasure;
-    const steps = stepsOf(ev);
-    return [
-      check(
-        'each number of nodes down was tried',
-        steps.length === KILL_ORDER.length,
-        `${KILL_ORDER.length} steps`,
-        `${steps.length}`,
-      ),
-      ...noticeChecks(ev),
-      ...availabilityChecks(ev, view),
-      ...upgradeChecks(ev, view),
-      checksumCheck(ev),
-      allDrivesCheck(ev, 'afterRestart', 8),
-      finalReadCheck(ev),
-    ];
-  },
+  final: (lab) => finalRead(lab, VIA),
+  check: (ev) => killSeriesChecks(ev, 'each number of nodes down was tried', KILL_ORDER.length, 8),
   predictions: [
     {
       before: 'down-2',
       question: 'Two of the four nodes (4 of 8 drives) are about to be down. What still works?',
       choices: ['reads and writes', 'reads only', 'neither'],
       answer: (ev) => {
-        const s = stepsOf(ev).find((x) => x.down.length === 2);
+        const s = observed<Record<string, StepRecord | undefined>>(ev)['step-2'];
         return s === undefined ? undefined : s.expected.write ? 0 : s.expected.read ? 1 : 2;
       },
     },

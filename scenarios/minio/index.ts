@@ -2,7 +2,8 @@ import type { AnyLab } from '../../src/engine/lab.ts';
 import bitrot from './bitrot.ts';
 import erasureTolerance from './erasure-tolerance.ts';
 import healing from './healing.ts';
+import notFound from './not-found.ts';
 import notesTopology from './notes-topology.ts';
 
 /** The MinIO labs, in course order (registered in scenarios/index.ts). */
-export const minioLabs: AnyLab[] = [erasureTolerance, notesTopology, healing, bitrot];
+export const minioLabs: AnyLab[] = [erasureTolerance, notesTopology, notFound, healing, bitrot];

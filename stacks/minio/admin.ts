@@ -1,4 +1,5 @@
 import type { StartedNode } from '../../src/runtime/node.ts';
+import { MinioCommandError } from './client.ts';
 import { S3_PORT } from './config.ts';
 
 /** Credentials for mc, as the environment alias `local` (no config file written). */
@@ -78,8 +79,7 @@ export async function mcAdminInfo(
   c: { accessKey: string; secretKey: string },
 ): Promise<ClusterInfo> {
   const r = await node.exec(['mc', 'admin', 'info', 'local', '--json'], { env: mcEnv(c) });
-  if (r.exitCode !== 0)
-    throw new Error(`mc admin info on ${node.name}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  if (r.exitCode !== 0) throw new MinioCommandError('mc admin info', node.name, r.stderr || r.stdout);
   return parseAdminInfo(r.stdout);
 }
 

@@ -2,14 +2,49 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import type { History } from '../../src/engine/history.ts';
+import { MidlabError } from '../../src/errors.ts';
 import { TimeoutError, withTimeout } from '../../src/runtime/poll.ts';
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * An S3 call that failed: `code` is the S3 error code (NoSuchKey, SlowDownWrite, ...) or
+ * `HTTP <status>`; `outcome` says whether it certainly did not happen (`fail`) or may
+ * have (`info`); `status` is the HTTP status when the server answered.
+ */
+export class S3Error extends MidlabError {
+  readonly outcome: 'fail' | 'info';
+  readonly status: number | undefined;
+  constructor(what: string, cause: unknown) {
+    const code = s3Code(cause);
+    super(code, `${what}: ${code}`, {
+      hint: 'the node logs in the run folder say what the server saw; `mc admin info` shows its drives',
+      exitCode: 3,
+      cause,
+    });
+    this.name = 'S3Error';
+    this.outcome = classify(cause);
+    const status = (cause as { statusCode?: unknown })?.statusCode;
+    this.status = typeof status === 'number' ? status : Number(/^HTTP (\d+)$/.exec(code)?.[1]) || undefined;
+  }
+}
+
+/** A command run inside a node (`mc ...`) that failed. */
+export class MinioCommandError extends MidlabError {
+  constructor(what: string, node: string, output: string) {
+    super('MINIO_COMMAND', `${what} on ${node}: ${output.trim().slice(0, 300)}`, {
+      hint: `run it yourself with \`npx midlab shell\` on ${node}; the node log in the run folder says more`,
+      exitCode: 3,
+    });
+    this.name = 'MinioCommandError';
+  }
+}
+
 /** The S3 error code of a failure (SlowDownWrite, XMinioServerNotInitialized, ...), else its name. */
 export function s3Code(err: unknown): string {
+  if (err instanceof S3Error) return err.code;
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e?.code === 'string' && e.code) return e.code;
   // The v8 client turns a retryable status (503 and the like) into a plain Error without
@@ -26,6 +61,7 @@ export function s3Code(err: unknown): string {
  * (quorum errors included); a timeout or a dropped connection may have happened.
  */
 export function classify(err: unknown): 'fail' | 'info' {
+  if (err instanceof S3Error) return err.outcome;
   const code = s3Code(err);
   if (code === 'Timeout' || /ECONNRESET|EPIPE|socket hang up|ETIMEDOUT/i.test(code)) return 'info';
   if (code === 'ECONNREFUSED' || code.startsWith('HTTP ')) return 'fail';
@@ -54,8 +90,11 @@ export class MinioClient {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }
 
+  /** One call, bounded; a failure the server answered becomes an S3Error (a timeout stays a TimeoutError). */
   private t<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withTimeout(this.timeoutMs, `${what} on ${this.endpoint}`, fn);
+    return withTimeout(this.timeoutMs, `${what} on ${this.endpoint}`, fn).catch((err: unknown) => {
+      throw err instanceof TimeoutError ? err : new S3Error(`${what} on ${this.endpoint}`, err);
+    });
   }
 
   async makeBucket(bucket: string): Promise<void> {

@@ -2,12 +2,13 @@ import { UsageError } from '../../src/errors.ts';
 import type { ParamValues } from '../../src/params.ts';
 import type { StartedCluster } from '../../src/runtime/cluster.ts';
 import { crashable, type NodeSpec } from '../../src/runtime/node.ts';
-import { type Probe, waitUntil } from '../../src/runtime/poll.ts';
+import { type Probe, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
 import { secret } from '../../src/runtime/secrets.ts';
 import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
 import { type ClusterInfo, type HealthKind, health, mcAdminInfo, mcEnv } from './admin.ts';
-import { MinioClient } from './client.ts';
+import { MinioClient, MinioCommandError } from './client.ts';
 import { CONSOLE_PORT, MAX_DRIVES_PER_NODE, nodeNames, S3_PORT, serverCommand, survivesOneNode } from './config.ts';
+import { type DriveRef, type DrivesSeen, drivesSeen, type ErasureView, erasureView } from './drives.ts';
 
 export const IMAGE = 'midlab/minio:latest';
 
@@ -130,15 +131,84 @@ export class StartedMinio implements StartedStack {
     return health(this.s3Endpoint(node), kind);
   }
 
+  /** The erasure layout and drive counts as `via` reports them. */
+  async erasure(via: string): Promise<ErasureView> {
+    return erasureView(await this.info(via));
+  }
+
+  /** Every drive's state in `via`'s `mc admin info`. */
+  async drives(via: string): Promise<DrivesSeen> {
+    return drivesSeen(await this.info(via));
+  }
+
+  /** What `via` counts offline now, as a sentence (bounded: with quorum lost the admin API may hang). */
+  async offlineView(via: string): Promise<string> {
+    try {
+      const info = await withTimeout(10_000, 'mc admin info', () => this.info(via));
+      return `${via} counts ${info.onlineDisks} drives online, ${info.offlineDisks} offline`;
+    } catch (err) {
+      return `mc admin info on ${via} gave no answer: ${(err as Error).message.slice(0, 160)}`;
+    }
+  }
+
+  /** The S3 health as `node` answers it: cluster (write quorum) and cluster/read (read quorum). */
+  async healthView(node: string): Promise<{ cluster: number; read: number }> {
+    const [cluster, read] = await Promise.all([this.health(node, 'cluster'), this.health(node, 'cluster/read')]);
+    return { cluster, read };
+  }
+
   /** `mc` inside a node, with the alias `local` set through the environment. */
   mc(node: string, args: string[]): Promise<string> {
     return this.cluster
       .node(node)
       .exec(['mc', ...args], { env: mcEnv(this.credentials) })
       .then((r) => {
-        if (r.exitCode !== 0) throw new Error(`mc ${args.join(' ')} on ${node}: ${(r.stderr || r.stdout).trim()}`);
+        if (r.exitCode !== 0) throw new MinioCommandError(`mc ${args.join(' ')}`, node, r.stderr || r.stdout);
         return r.stdout;
       });
+  }
+
+  /** `mc admin heal -r [--scan deep] local/<bucket>` (deep: verifies every shard's hashes): its last line or the error, never throws. */
+  async heal(node: string, bucket: string, deep = false): Promise<string> {
+    const args = ['admin', 'heal', '-r', ...(deep ? ['--scan', 'deep'] : []), `local/${bucket}`, '--json'];
+    try {
+      return (await this.mc(node, args)).trim().split('\n').at(-1)?.slice(0, 300) ?? '';
+    } catch (err) {
+      return `error: ${(err as Error).message.slice(0, 300)}`;
+    }
+  }
+
+  /** Objects of `bucket` that have a directory (their xl.meta) on a drive. */
+  async objectsOnDrive(d: DriveRef, bucket: string): Promise<string[]> {
+    const list = `cd ${d.path}/${bucket} 2>/dev/null && for o in *; do [ -f "$o/xl.meta" ] && echo "$o"; done`;
+    const r = await this.cluster.node(d.node).exec(['sh', '-c', list]);
+    return r.stdout.split('\n').filter(Boolean).sort();
+  }
+
+  /** An object's xl.meta on a drive (undefined: not there). */
+  async xlMeta(d: DriveRef, bucket: string, id: string): Promise<Buffer | undefined> {
+    const r = await this.cluster.node(d.node).exec(['base64', '-w0', `${d.path}/${bucket}/${id}/xl.meta`]);
+    return r.exitCode === 0 ? Buffer.from(r.stdout.trim(), 'base64') : undefined;
+  }
+
+  /** The sha256 of every object's xl.meta on a drive, by object. */
+  async metaSums(d: DriveRef, bucket: string): Promise<Record<string, string>> {
+    const r = await this.cluster.node(d.node).exec(['sh', '-c', `cd ${d.path}/${bucket} && sha256sum */xl.meta`]);
+    const lines = r.stdout.split('\n').map((l) => l.split(/\s+/));
+    return Object.fromEntries(lines.filter((l) => l[1]).map(([sum, path]) => [path?.split('/')[0], sum]));
+  }
+
+  /** The part file of an object's shard on a drive (objects whose shard is over 128 KiB), or undefined. */
+  async partFile(d: DriveRef, bucket: string, id: string): Promise<string | undefined> {
+    const r = await this.cluster
+      .node(d.node)
+      .exec(['sh', '-c', `ls ${d.path}/${bucket}/${id}/*/part.1 2>/dev/null | head -1`]);
+    return r.stdout.trim() || undefined;
+  }
+
+  async fileSha256(node: string, file: string): Promise<string | undefined> {
+    const r = await this.cluster.node(node).exec(['sha256sum', file]);
+    return r.exitCode === 0 ? r.stdout.split(' ')[0] : undefined;
   }
 
   /** What `docker exec` a trainee types for mc in a node (alias `local` already set). */

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import bitrot from '../../scenarios/minio/bitrot.ts';
-import type { ErasureView, StepRecord } from '../../scenarios/minio/common.ts';
-import { upgradedParity } from '../../scenarios/minio/common.ts';
 import erasureTolerance from '../../scenarios/minio/erasure-tolerance.ts';
 import healing from '../../scenarios/minio/healing.ts';
+import { type ErasureView, ecOf, type StepRecord, upgradedParity } from '../../scenarios/minio/kit.ts';
+import notFound from '../../scenarios/minio/not-found.ts';
 import notesTopology from '../../scenarios/minio/notes-topology.ts';
-import { ecOf } from '../../scenarios/minio/shards.ts';
 import { History } from '../../src/engine/history.ts';
 import type { AnyLab } from '../../src/engine/lab.ts';
 import { resolveParams } from '../../src/params.ts';
@@ -245,6 +244,23 @@ describe('minio/notes-topology', () => {
     for (const o of final) if (o.type === 'ok') Object.assign(o, { type: 'fail', error: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'every acknowledged object is read after recovery', false);
   });
+  it('names, for a missing object, what every node answered and how many drives still hold its xl.meta', () => {
+    const ev = killSeriesStory(erasure(3, 4, 4), steps(4)).evidence();
+    for (const o of ev.ops.filter((x) => x.process === 'final:base-1k' && x.type === 'ok'))
+      Object.assign(o, { type: 'fail', error: 'NoSuchKey' });
+    const answers = { minio1: 'NoSuchKey', minio2: 'ok', minio3: 'ok' };
+    const drivesWithMeta = erasure(3, 4, 4).sets[0]?.map((d) => `${d.node}:${d.path}`) ?? [];
+    ev.observations.push({
+      time: 70_000,
+      name: 'vanished',
+      value: [{ id: 'base-1k', answers, drivesWithMeta, drives: 12 }],
+    });
+    const checks = expectVerdict(lab, ev, 'fail');
+    expectCheck(checks, 'every acknowledged object is read after recovery', false);
+    expect(checks.find((c) => c.name === 'every acknowledged object is read after recovery')?.observed).toBe(
+      'missing: base-1k (minio1 NoSuchKey, minio2 ok, minio3 ok; xl.meta on 12/12 drives)',
+    );
+  });
   it('fails when the survivor was slow to notice, and when a step is missing', () => {
     const slow = steps(4).map((s) => ({ ...s, noticedMs: 2500 }));
     expectCheck(
@@ -368,6 +384,70 @@ describe('minio/bitrot', () => {
     const name = 'healing rewrites the corrupted shard within 5 s';
     expectCheck(expectVerdict(lab, story({ healed: { sha256: 'bbb', ms: undefined } }), 'fail'), name, false);
     expectCheck(expectVerdict(lab, story({ healed: { sha256: 'aaa', ms: 6000 } }), 'fail'), name, false);
+  });
+});
+
+describe('minio/not-found', () => {
+  const lab = notFound;
+  /** A run as the lab records it under EC:`parity`; `down` gives each GET's answer with minio3 down. */
+  function story(parity = 4, down: Record<string, string> = { skewed: 'NoSuchKey', holed: 'HTTP 503' }) {
+    const s = new Story().at(1000).observe('erasure', erasure(3, 4, parity));
+    for (const id of ['skewed', 'holed', 'other']) s.op(`put:${id}`, 'put', 'ok', { id, sha256: sha(id) });
+    for (const id of ['skewed', 'holed', 'other']) s.op(`upload:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    s.at(2000)
+      .fault('corrupt', ['minio2:/data1'], 10_000)
+      .observe('damage', { skewedOwn: 11, holedOn: 11, drives: 12 });
+    s.observe('quorum', { answering: 8, readQuorum: 12 - parity });
+    s.at(3000).fault('crash', ['minio3'], 5000);
+    for (const node of ['minio1', 'minio2']) {
+      for (const id of ['skewed', 'holed']) {
+        const error = down[id] as string;
+        if (error === 'ok') s.op(`down:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node });
+        else s.op(`down:${id}`, 'get', 'fail', { id }, { node, error });
+      }
+    }
+    s.at(9000).observe('afterRestart', { online: 12, offline: 0, states: [] });
+    for (const id of ['skewed', 'holed', 'other']) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    return s.evidence();
+  }
+  it('passes: EC:4, one disagreeing xl.meta gives NoSuchKey, one missing gives 503, both back after restart', () => {
+    expectVerdict(lab, story(), 'pass');
+  });
+  it('passes under EC:6: 7 agreeing drives of 8 are a read quorum, both objects are read with the node down', () => {
+    expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok' }), 'pass');
+  });
+  it('fails when the disagreeing object was read, or answered 503, under EC:4', () => {
+    const name = 'one disagreeing xl.meta, a node down: 404 NoSuchKey';
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'ok', holed: 'HTTP 503' }), 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'HTTP 503', holed: 'HTTP 503' }), 'fail'), name, false);
+  });
+  it('fails when the object without an xl.meta answered NoSuchKey, or was unreadable under EC:6', () => {
+    const ev = story(4, { skewed: 'NoSuchKey', holed: 'NoSuchKey' });
+    expectCheck(expectVerdict(lab, ev, 'fail'), 'one missing xl.meta, a node down: 503 (unreadable now)', false);
+    const ev6 = story(6, { skewed: 'ok', holed: 'HTTP 503' });
+    expectCheck(expectVerdict(lab, ev6, 'fail'), 'one missing xl.meta, a node down: the object', false);
+  });
+  it('fails when the damage did not leave each object on 11 drives', () => {
+    const ev = story();
+    const d = ev.observations.find((o) => o.name === 'damage');
+    if (d) d.value = { skewedOwn: 12, holedOn: 11, drives: 12 };
+    expectCheck(expectVerdict(lab, ev, 'fail'), 'the damage left each object whole on 11 of 12 drives', false);
+  });
+  it('fails when an object is gone after the restart, or a read returned other bytes', () => {
+    const ev = story();
+    for (const o of ev.ops.filter((x) => x.process === 'final:skewed' && x.type === 'ok'))
+      Object.assign(o, { type: 'fail', error: 'NoSuchKey' });
+    expectCheck(expectVerdict(lab, ev, 'fail'), 'every acknowledged object is read after recovery', false);
+    const ev2 = story();
+    const g = ev2.ops.find((o) => o.process === 'final:holed' && o.type === 'ok');
+    if (g) g.value = { id: 'holed', sha256: 'other-bytes' };
+    expectCheck(expectVerdict(lab, ev2, 'fail'), 'every object read back matches its checksum', false);
+  });
+  it('fails when a drive stays offline after the restart', () => {
+    const ev = story();
+    const a = ev.observations.find((o) => o.name === 'afterRestart');
+    if (a) a.value = { online: 8, offline: 4, states: [] };
+    expectCheck(expectVerdict(lab, ev, 'fail'), 'after restart all drives are online', false);
   });
 });
 

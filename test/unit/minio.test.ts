@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { availabilityChecks, checksumCheck } from '../../scenarios/minio/common.ts';
-import { ecIndexOf } from '../../scenarios/minio/shards.ts';
+import { availabilityChecks, checksumCheck, ecIndexOf } from '../../scenarios/minio/kit.ts';
 import type { Evidence, Op } from '../../src/engine/history.ts';
-import { UsageError } from '../../src/errors.ts';
+import { MidlabError, UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { parseAdminInfo } from '../../stacks/minio/admin.ts';
-import { classify, s3Code } from '../../stacks/minio/client.ts';
+import { classify, MinioCommandError, S3Error, s3Code } from '../../stacks/minio/client.ts';
 import {
   availabilityWith,
   availabilityWithNodesDown,
@@ -119,6 +118,30 @@ describe('minio: parsing and classification', () => {
     expect(s3Code(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 503'))).toBe('HTTP 503');
     expect(classify(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 503'))).toBe('fail');
     expect(classify(new Error('PUT timed out'))).toBe('info');
+  });
+  it('raises S3 failures as MidlabErrors: the S3 code, the HTTP status, the outcome classify gives', () => {
+    const gone = new S3Error('GET midlab/a', Object.assign(new Error('x'), { code: 'NoSuchKey', statusCode: 404 }));
+    expect(gone).toBeInstanceOf(MidlabError);
+    expect([gone.code, gone.status, gone.exitCode, classify(gone), s3Code(gone)]).toEqual([
+      'NoSuchKey',
+      404,
+      3,
+      'fail',
+      'NoSuchKey',
+    ]);
+    expect(gone.hint).toBeTruthy();
+    const busy = new S3Error(
+      'PUT midlab/b',
+      new Error('Request failed after 0 retries: Error: Retryable HTTP status: 503'),
+    );
+    expect([busy.code, busy.status, classify(busy)]).toEqual(['HTTP 503', 503, 'fail']);
+    expect(classify(new S3Error('GET midlab/c', new Error('socket hang up')))).toBe('info');
+    const mc = new MinioCommandError('mc admin info', 'minio1', 'mc: <ERROR> Unable to get service status\n');
+    expect([mc.code, mc.exitCode, mc.message]).toEqual([
+      'MINIO_COMMAND',
+      3,
+      'mc admin info on minio1: mc: <ERROR> Unable to get service status',
+    ]);
   });
   it("reads a drive's erasure index from xl.meta bytes", () => {
     const meta = Buffer.concat([
