@@ -104,12 +104,6 @@ export function plot<V>(observation: string, label: string, y: (value: V) => num
   };
 }
 
-/** How a step is shown: the commands a trainee can try now; the key a prediction names. */
-export interface StepOptions {
-  commands?: string[];
-  key?: string;
-}
-
 export interface GradedPrediction {
   question: string;
   chosen: string | undefined;
@@ -135,11 +129,6 @@ export interface LabContext<H extends StartedStack, P, K extends string = string
    * `commands` are what a trainee can type against the live nodes now.
    */
   step<T>(key: K, fn: () => Promise<T>, run?: StepRun): Promise<T>;
-  /**
-   * A step written in place (the older form, until every lab declares its steps).
-   * `opts.key` names it for the predictions asked before it.
-   */
-  step<T>(title: string, narration: string, fn: () => Promise<T>, opts?: string[] | StepOptions): Promise<T>;
   say(text: string): void;
   /** Records a fact for the checks, and tells the trainee when `text` is given. */
   observe<V>(name: string, value: V, text?: string): V;

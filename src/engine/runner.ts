@@ -8,15 +8,7 @@ import { sleep, waitProgress, waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
-import {
-  type AnyLab,
-  fillText,
-  type GradedPrediction,
-  type LabContext,
-  type Prediction,
-  type StepOptions,
-  type StepRun,
-} from './lab.ts';
+import { type AnyLab, fillText, type GradedPrediction, type LabContext, type Prediction, type StepRun } from './lab.ts';
 import { newSeed, Random } from './random.ts';
 import type { ResultSink, RunResult, RunStory } from './result.ts';
 
@@ -161,12 +153,13 @@ async function runPhases(
       faults,
       random: new Random(seed),
       signal: abort.signal,
-      async step(...args: unknown[]) {
+      async step(key, fn, run = {}) {
         const index = ++stepIndex;
-        const { title, narration, fn, commands, key } = stepArgs(lab, params, args);
-        if (key) keys.add(key);
+        const { title, narration } = stepText(lab, params, key, run);
+        const commands = run.commands ?? [];
+        keys.add(key);
         events.emit({ kind: 'step', index, title, narration, commands, key });
-        for (const p of lab.predictions?.filter((x) => key !== undefined && x.before === key) ?? []) {
+        for (const p of lab.predictions?.filter((x) => x.before === key) ?? []) {
           if (opts.ask) chosen.set(p, await opts.ask(p));
         }
         await opts.beforeStep?.({ index, title, narration, commands });
@@ -268,36 +261,18 @@ async function watchRoles(stack: StartedStack, signal: AbortSignal, history: His
   }
 }
 
-/** A step call in either form: a declared step's key, or a title and narration in place. */
-function stepArgs(
+/** A declared step's title and narration, filled from the run's values and the parameters. */
+function stepText(
   lab: AnyLab,
   params: ParamValues<AnyLab['params']>,
-  args: unknown[],
-): { title: string; narration: string; fn: () => Promise<unknown>; commands: string[]; key?: string } {
-  if (typeof args[1] === 'function') {
-    const key = args[0] as string;
-    const text = lab.steps?.[key];
-    if (!text) throw new MidlabError('NO_SUCH_STEP', `${lab.id} declares no step "${key}"`, { exitCode: 3 });
-    const run = (args[2] ?? {}) as StepRun;
-    const vars = { ...params, ...run.vars };
-    const narration = typeof text.narration === 'function' ? text.narration(params) : text.narration;
-    return {
-      title: fillText(text.title, vars),
-      narration: fillText(narration, vars),
-      fn: args[1] as () => Promise<unknown>,
-      commands: run.commands ?? [],
-      key,
-    };
-  }
-  const o = (args[3] ?? []) as string[] | StepOptions;
-  const { commands = [], key } = Array.isArray(o) ? { commands: o } : o;
-  return {
-    title: args[0] as string,
-    narration: args[1] as string,
-    fn: args[2] as () => Promise<unknown>,
-    commands,
-    key,
-  };
+  key: string,
+  run: StepRun,
+): { title: string; narration: string } {
+  const text = lab.steps?.[key];
+  if (!text) throw new MidlabError('NO_SUCH_STEP', `${lab.id} declares no step "${key}"`, { exitCode: 3 });
+  const vars = { ...params, ...run.vars };
+  const narration = typeof text.narration === 'function' ? text.narration(params) : text.narration;
+  return { title: fillText(text.title, vars), narration: fillText(narration, vars) };
 }
 
 /** Each asked prediction against what the evidence says happened. */

@@ -22,21 +22,9 @@ describe('the lab catalogue', () => {
     for (const v of lab.variants ?? [{}]) expect(() => resolveParams(lab.params, v, lab.id)).not.toThrow();
   });
 
-  // A prediction names the step it is asked before by that step's key; a key no step of
-  // the stack's scenarios carries would never be asked.
-  it.each(labs.map((l) => [l.id, l] as const))('%s asks each prediction before a step that has its key', (id, lab) => {
-    const dir = join(import.meta.dirname, '../../scenarios', id.split('/')[0] as string);
-    const source = readdirSync(dir)
-      .map((f) => readFileSync(join(dir, f), 'utf8'))
-      .join('\n');
-    for (const p of lab.predictions ?? []) {
-      const templated = p.before.replace(/-\d+$/, '-${');
-      const declared = lab.steps !== undefined && p.before in lab.steps;
-      expect(
-        declared || source.includes(`key: '${p.before}'`) || source.includes(`key: \`${templated}`),
-        p.before,
-      ).toBe(true);
-    }
+  it.each(labs.map((l) => [l.id, l] as const))('%s declares its steps, and each prediction names one', (_id, lab) => {
+    expect(Object.keys(lab.steps ?? {}).length).toBeGreaterThan(0);
+    for (const p of lab.predictions ?? []) expect(Object.keys(lab.steps ?? {})).toContain(p.before);
   });
 
   it('has no two labs with one id', () => {

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Builds static `minio` and `mc` from their pinned Go module versions into .artifacts/
 # (run on the host before `docker build`, which only copies the two binaries in).
-# Needs Go >= 1.24 and the Go module proxy. Cold (empty Go caches) it fetches ~260 MB of
+# Needs the Go module proxy, and Go >= 1.24 (fetched from the proxy into .tools/ when the
+# machine has none or an older one). Cold (empty Go caches) it fetches ~260 MB of
 # module zips (1.3 GB unpacked, plus 1.1 GB of build cache) and takes ~10 min on 2 cores;
 # a binary whose .version stamp matches its pin is not rebuilt (warm: a no-op).
 set -euo pipefail
 : "${MINIO_VERSION:?}" "${MC_VERSION:?}"
+MIDLAB_ROOT=$(cd ../../.. && pwd)
+. "$MIDLAB_ROOT/scripts/lib.sh"
+use_go 1.24.0
 out=.artifacts
 mkdir -p "$out"
 
