@@ -23,14 +23,21 @@ ldflags() { # <module path> <pseudo-version>
     " -X $pkg.CommitID=$commit -X $pkg.ShortCommitID=$commit -X $pkg.CopyrightYear=${ts:0:4}"
 }
 
-export CGO_ENABLED=0 GOBIN="$PWD/$out" GOFLAGS="${GOFLAGS:-} -trimpath"
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Linux binaries whatever the host (they run in the containers). `go install` refuses
+# GOBIN for a cross-compiled binary, so it installs into a scratch GOPATH (the module
+# cache stays where it is) and the binary is moved from there.
+gopath=$(mktemp -d)
+log=$gopath/log
+trap 'chmod -R u+w "$gopath" 2>/dev/null; rm -rf "$gopath"' EXIT
+export CGO_ENABLED=0 GOOS=linux GOMODCACHE="$(go env GOMODCACHE)" GOFLAGS="${GOFLAGS:-} -trimpath"
 for m in minio:"$MINIO_VERSION" mc:"$MC_VERSION"; do
   name=${m%%:*} v=${m#*:}
   [ -x "$out/$name" ] && [ "$(cat "$out/$name.version" 2>/dev/null)" = "$v" ] && continue
   rm -f "$out/$name" "$out/$name.version"
-  go install -ldflags "$(ldflags "github.com/minio/$name" "$v")" "github.com/minio/$name@$v" \
+  GOPATH="$gopath" go install -ldflags "$(ldflags "github.com/minio/$name" "$v")" "github.com/minio/$name@$v" \
     >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+  bin="$gopath/bin/linux_$(go env GOARCH)/$name"
+  [ -x "$bin" ] || bin="$gopath/bin/$name"
+  mv "$bin" "$out/$name"
   echo "$v" > "$out/$name.version"
 done
