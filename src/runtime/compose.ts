@@ -30,18 +30,20 @@ export async function composeFile(
       if (text.includes(`@HOSTPORT:${name}@`)) fixedPorts[name] = nextFixed++;
     const n = withHostPorts(raw, fixedPorts);
     const { entrypoint, cmd } = await imageCommand(n.image);
-    const env: Record<string, string> = { ...(n.env ?? {}) };
+    const env: Record<string, string> = Object.fromEntries(
+      Object.entries(n.env ?? {}).map(([k, v]) => [k, literal(v)]),
+    );
     const writes: string[] = [];
     (n.files ?? []).forEach((f, i) => {
       const v = `MIDLAB_FILE_${i}`;
-      env[v] = typeof f.content === 'string' ? f.content : f.content.toString('utf8');
+      env[v] = literal(typeof f.content === 'string' ? f.content : f.content.toString('utf8'));
       const dir = f.path.slice(0, f.path.lastIndexOf('/')) || '/';
       writes.push(
         `mkdir -p ${dir} && printf '%s' "$$${v}" > ${f.path} && chmod ${(f.mode ?? 0o644).toString(8)} ${f.path}`,
       );
       if (f.uid || f.gid) writes.push(`chown ${f.uid ?? 0}:${f.gid ?? 0} ${f.path}`);
     });
-    const run = [...entrypoint, ...(n.cmd ?? cmd)].map(shellQuote).join(' ');
+    const run = literal([...entrypoint, ...(n.cmd ?? cmd)].map(shellQuote).join(' '));
     services[n.name] = {
       image: n.image,
       hostname: n.name,
@@ -70,6 +72,11 @@ export async function composeFile(
 }
 
 const FIXED_PORT_BASE = 29091;
+
+/** A value compose must pass on as written: `$` would start its own interpolation. */
+function literal(text: string): string {
+  return text.replace(/\$/g, () => '$$');
+}
 
 /** The image's ENTRYPOINT and CMD, read from its Dockerfile (exec form). */
 async function imageCommand(image: string): Promise<{ entrypoint: string[]; cmd: string[] }> {
