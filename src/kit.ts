@@ -2,13 +2,14 @@
 // readers, the checkers, and the runtime's waits. A lab imports this and its stack's kit
 // (`scenarios/<stack>/kit.ts`), nothing else.
 export { availability, type Window } from './checkers/availability.ts';
-export { type Check, check } from './checkers/check.ts';
-export { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample } from './checkers/delivery.ts';
+export { type Check, check, unobserved } from './checkers/check.ts';
+export { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample, writesKept } from './checkers/delivery.ts';
 export { failoverWithin } from './checkers/failover.ts';
 export { type LagFindings, type LagSample, lag } from './checkers/lag.ts';
 export { type LatencySummary, latency } from './checkers/latency.ts';
 export { type OrderingFindings, ordering } from './checkers/ordering.ts';
 export {
+  answeredBetween,
   completions,
   type Evidence,
   errorText,

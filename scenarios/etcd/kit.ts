@@ -1,8 +1,7 @@
 // What an etcd lab imports: the engine's lab kit, the stack, its client and workload, and
 // the pieces the etcd labs share (the mechanism proof, evidence checks).
 import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
-import { type Evidence, type Op, pairs } from '../../src/engine/history.ts';
+import { answeredBetween, type Op } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { classify } from '../../stacks/etcd/client.ts';
 import { type EndpointStatus, healthProblem, type StartedEtcd } from '../../stacks/etcd/stack.ts';
@@ -77,32 +76,9 @@ export function statusLine(all: Record<string, EndpointStatus | undefined>): str
     .join('; ');
 }
 
-/** A check the evidence cannot decide: what it needed was never observed (a run cut short). */
-export function unobserved(name: string, expected: string, what: string): Check {
-  return { name, ok: 'unknown', expected, observed: `${what} was not observed` };
-}
-
-/** No acknowledged write lost, judged against the final read (`read-all`). */
-export function writesKept(ev: Evidence): Check[] {
-  if (!ev.ops.some((o) => o.f === 'read-all' && o.type === 'ok'))
-    return [unobserved('no acknowledged writes lost', '0 lost of > 0 acknowledged', 'a final read')];
-  return deliveryChecks(
-    delivery(ev.ops, { send: 'write', receive: 'read-all' }),
-    { loss: 'forbidden', duplicates: 'allowed' },
-    'writes',
-  );
-}
-
-/** Completed writes invoked in [from, until) (until: answered by then). */
-export function writesBetween(ops: Op[], from: number, until = Number.POSITIVE_INFINITY): Op[] {
-  return pairs(ops, 'write')
-    .filter((p) => p.invoke.time >= from && p.done !== undefined && p.done.time <= until)
-    .map((p) => p.done as Op);
-}
-
 /** Writes resumed: at least one acknowledged write invoked at or after `from`. */
 export function writesResume(ops: Op[], from: number | undefined, what: string): Check {
-  const after = from === undefined ? [] : writesBetween(ops, from);
+  const after = from === undefined ? [] : answeredBetween(ops, 'write', from);
   const ok = after.filter((o) => o.type === 'ok').length;
   return check(
     'writes resume',

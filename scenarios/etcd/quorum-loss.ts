@@ -1,4 +1,5 @@
 import {
+  answeredBetween,
   availability,
   check,
   completions,
@@ -17,7 +18,6 @@ import {
   unobserved,
   untilAcknowledged,
   untilLeader,
-  writesBetween,
   writesKept,
   writesResume,
 } from './kit.ts';
@@ -124,7 +124,7 @@ export default defineLab({
         await lab.until(
           `${TRIES} writes answered without quorum`,
           async () => {
-            const n = writesBetween(lab.history.ops, from).length;
+            const n = answeredBetween(lab.history.ops, 'write', from).length;
             return n >= TRIES && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n}` };
           },
           { timeoutMs: 30_000, intervalMs: 200 },
@@ -162,7 +162,9 @@ export default defineLab({
     if (seen.isolatedAt === undefined || seen.restartAt === undefined)
       return [unobserved('quorum was lost, then restored', 'both faults run', 'the faults'), ...writesKept(ev)];
     const inWindow = (o: Op) => o.time >= (seen.isolatedAt ?? 0) && o.time <= (seen.restartAt ?? 0);
-    const during = outcomes(writesBetween(ev.ops, seen.isolatedAt, seen.restartAt).filter((o) => !marker(o)));
+    const during = outcomes(
+      answeredBetween(ev.ops, 'write', seen.isolatedAt, seen.restartAt).filter((o) => !marker(o)),
+    );
     const lin = completions(ev.ops, 'read-l').filter(inWindow);
     const ser = completions(ev.ops, 'read-s').filter(inWindow);
     const served = ser.find((o) => o.type === 'ok');

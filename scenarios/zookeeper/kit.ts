@@ -2,7 +2,6 @@
 // and the pieces the ZooKeeper labs share (commands to try, the role proof, waits, checks).
 import { availability } from '../../src/checkers/availability.ts';
 import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, invokedBetween, outcomes } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { describeModes, roleProblems } from '../../stacks/zookeeper/roles.ts';
@@ -85,25 +84,6 @@ export function within<T>(ms: number, p: Promise<T>): Promise<T | undefined> {
     timer = setTimeout(() => resolve(undefined), ms);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-/** A check the evidence cannot decide: what it needed was never observed (a run cut short). */
-export function unobserved(name: string, expected: string, what: string): Check {
-  return { name, ok: 'unknown', expected, observed: `${what} was not observed` };
-}
-
-/**
- * No acknowledged write lost, judged against the final read; without a final read
- * nothing can be said about loss.
- */
-export function writesKept(ev: Evidence): Check[] {
-  const finalRead = ev.ops.some((o) => o.f === 'read-all' && o.type === 'ok');
-  if (!finalRead) return [unobserved('no acknowledged writes lost', '0 lost of > 0 acknowledged', 'a final read')];
-  return deliveryChecks(
-    delivery(ev.ops, { send: 'write', receive: 'read-all' }),
-    { loss: 'forbidden', duplicates: 'allowed' },
-    'writes',
-  );
 }
 
 /** Writes invoked from `from` on were acknowledged: the ensemble served again (with the availability windows). */

@@ -1,4 +1,5 @@
 import {
+  answeredBetween,
   check,
   defineLab,
   failoverWithin,
@@ -6,7 +7,6 @@ import {
   type Op,
   observed,
   outcomes,
-  pairs,
   proveRoles,
   sleep,
   srvrCommand,
@@ -163,7 +163,7 @@ export default defineLab({
       answer: (ev) => {
         const s = observed<Seen>(ev);
         if (s.cutAt === undefined || s.healAt === undefined) return undefined;
-        if (pinnedDuring(ev.ops, s.cutAt, s.healAt).ok > 0) return 0;
+        if (outcomes(answeredBetween(pinnedOps(ev.ops), 'write', s.cutAt, s.healAt)).ok > 0) return 0;
         return s.leaderAfter && s.leaderAfter !== 'none' ? 1 : 2;
       },
     },
@@ -172,7 +172,7 @@ export default defineLab({
     const s = observed<Seen>(ev);
     if (s.cutAt === undefined || s.healAt === undefined || !s.oldLeader)
       return [unobserved('the leader was cut off and healed', 'a cut and its heal', 'the cut'), ...writesKept(ev)];
-    const pinned = pinnedDuring(ev.ops, s.cutAt, s.healAt);
+    const pinned = outcomes(answeredBetween(pinnedOps(ev.ops), 'write', s.cutAt, s.healAt));
     return [
       check(
         `the cut-off leader stops serving within ${p.boundMs} ms`,
@@ -210,11 +210,5 @@ export default defineLab({
   },
 });
 
-/** The pinned writer's writes invoked during the cut and answered before the heal. */
-function pinnedDuring(ops: Op[], from: number, until: number) {
-  return outcomes(
-    pairs(ops, 'write')
-      .filter((x) => x.invoke.process === 'pinned' && x.invoke.time >= from && x.done && x.done.time <= until)
-      .map((x) => x.done as Op),
-  );
-}
+/** The pinned writer's operations: its writes during the cut are the ones judged. */
+const pinnedOps = (ops: Op[]) => ops.filter((o) => o.process === 'pinned');

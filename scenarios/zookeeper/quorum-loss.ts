@@ -1,12 +1,11 @@
 import {
+  answeredBetween,
   availability,
   check,
   defineLab,
   finalReadOf,
-  type Op,
   observed,
   outcomes,
-  pairs,
   proveRoles,
   sleep,
   srvrCommand,
@@ -24,10 +23,6 @@ const DIR = '/midlab/quorum';
 const HOLD_MS = 3000;
 /** ...and until this many writes have been tried and answered without a majority. */
 const TRIES = 3;
-
-/** Writes invoked from `from` and answered by `until`: the ones no majority was there to acknowledge. */
-const withoutQuorum = (ops: Op[], from: number, until = Number.POSITIVE_INFINITY): Op[] =>
-  pairs(ops, 'write').flatMap((p) => (p.invoke.time >= from && p.done && p.done.time <= until ? [p.done] : []));
 
 interface Seen {
   /** srvr's mode of the last node once it stopped serving, or what it last said. */
@@ -93,7 +88,7 @@ export default defineLab({
         await lab.until(
           `${TRIES} writes answered without quorum`,
           async () => {
-            const n = withoutQuorum(lab.history.ops, bothDownAt).length;
+            const n = answeredBetween(lab.history.ops, 'write', bothDownAt).length;
             return n >= TRIES && Date.now() >= holdUntil
               ? { done: true, value: n }
               : { done: false, seen: `${n} answered` };
@@ -143,7 +138,7 @@ export default defineLab({
         ...writesKept(ev),
       ];
     // Invoked with two nodes down and answered before the restart: no majority could have acknowledged it.
-    const during = outcomes(withoutQuorum(ev.ops, seen.bothDownAt, seen.restartAt));
+    const during = outcomes(answeredBetween(ev.ops, 'write', seen.bothDownAt, seen.restartAt));
     return [
       check(
         'the lone node stops serving',

@@ -39,3 +39,8 @@ export function verdictOf(checks: Check[]): { verdict: Verdict; reason: string }
   if (failed.length) return { verdict: 'fail', reason: `did not hold: ${failed.map((c) => c.name).join(', ')}` };
   return { verdict: 'pass', reason: `all ${checks.length} checks held` };
 }
+
+/** A check the evidence cannot decide: what it needed was never observed (a run cut short). */
+export function unobserved(name: string, expected: string, what: string): Check {
+  return { name, ok: 'unknown', expected, observed: `${what} was not observed` };
+}

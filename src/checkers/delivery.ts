@@ -1,5 +1,5 @@
-import type { Op } from '../engine/history.ts';
-import { type Check, check, type Expectation } from './check.ts';
+import type { Evidence, Op } from '../engine/history.ts';
+import { type Check, check, type Expectation, unobserved } from './check.ts';
 
 /**
  * Delivery over identified messages (or writes). A send's value carries `id`; a
@@ -107,4 +107,18 @@ export function deliveryChecks(
 
 export function sample(ids: string[], n = 5): string {
   return ids.slice(0, n).join(', ') + (ids.length > n ? `, ... ${ids.length - n} more` : '');
+}
+
+/**
+ * No acknowledged `write` lost, judged against the final read (`read-all`, the ids it
+ * found); without a final read nothing can be said about loss.
+ */
+export function writesKept(ev: Evidence): Check[] {
+  if (!ev.ops.some((o) => o.f === 'read-all' && o.type === 'ok'))
+    return [unobserved('no acknowledged writes lost', '0 lost of > 0 acknowledged', 'a final read')];
+  return deliveryChecks(
+    delivery(ev.ops, { send: 'write', receive: 'read-all' }),
+    { loss: 'forbidden', duplicates: 'allowed' },
+    'writes',
+  );
 }

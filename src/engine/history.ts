@@ -53,6 +53,9 @@ export interface OpHandle {
   info(error: unknown, value?: unknown): Op;
 }
 
+/** The outcome of a recorded operation: its result when it succeeded, and the op either way. */
+export type Recorded<T> = { ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op };
+
 export class History {
   readonly ops: Op[] = [];
   readonly observations: Observation[] = [];
@@ -105,7 +108,7 @@ export class History {
     node: string | undefined,
     fn: () => Promise<T>,
     classify: (err: unknown) => 'fail' | 'info',
-  ): Promise<{ ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op }> {
+  ): Promise<Recorded<T>> {
     const h = this.invoke(process, f, value, node);
     try {
       const result = await fn();
@@ -203,6 +206,16 @@ export function pairs(ops: Op[], f?: string | ((f: string) => boolean)): OpPair[
 }
 
 /** Completed operations whose invocation fell in [from, until] (ms since the start). */
+/**
+ * Completions of `f` invoked from `from` on and answered by `until`: what was asked and
+ * answered inside one window (a fault's, say). Filter `ops` by process first for one client's.
+ */
+export function answeredBetween(ops: Op[], f: string, from: number, until = Number.POSITIVE_INFINITY): Op[] {
+  return pairs(ops, f)
+    .filter((p) => p.invoke.time >= from && p.done !== undefined && p.done.time <= until)
+    .map((p) => p.done as Op);
+}
+
 export function invokedBetween(ops: Op[], f: string, from: number, until: number): Op[] {
   return pairs(ops, f)
     .filter((p) => p.done && p.invoke.time >= from && p.invoke.time <= until)

@@ -1,13 +1,10 @@
-import type { History, Op } from '../../src/engine/history.ts';
+import type { History, Op, Recorded } from '../../src/engine/history.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { classify, type RedisClient, withDirect } from './client.ts';
 import type { StartedRedis } from './started.ts';
 
 /** Keys of identified writes: `midlab:w:<id>`; the final read scans this prefix only. */
 export const ID_PREFIX = 'midlab:w:';
-
-/** The outcome of a recorded command: its result when it succeeded, and the op either way. */
-export type Recorded<T> = { ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op };
 
 /**
  * The operations the Redis labs record, each an invocation and a completion in the

@@ -1,13 +1,10 @@
-import type { History, Op } from '../../src/engine/history.ts';
+import type { History, Recorded } from '../../src/engine/history.ts';
 import { type Probe, sleep } from '../../src/runtime/poll.ts';
 import { classify, ZkClient, ZkError } from './client.ts';
 import type { StartedZooKeeper } from './stack.ts';
 
 /** How long one write may take before its outcome is recorded as unknown (info). */
 export const WRITE_TIMEOUT_MS = 2000;
-
-/** The outcome of a recorded operation: its result when it succeeded, and the op either way. */
-export type Recorded<T> = { ok: true; result: T; op: Op } | { ok: false; error: unknown; op: Op };
 
 /**
  * The operations the ZooKeeper labs record, each an invocation and a completion in the
