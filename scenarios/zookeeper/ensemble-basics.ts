@@ -47,11 +47,13 @@ export default defineLab({
       narration:
         'Every node answers `srvr` with its Mode. A healthy ensemble of three has exactly one leader, elected by ' +
         'the voters (latest epoch, then highest zxid, then highest myid), and two followers.',
+      commands: [srvrCommand('zk1')],
     },
     config: {
       title: 'The ensemble describes itself',
       narration:
         'The znode /zookeeper/config holds the membership every server agreed on: one server.N line per participant.',
+      commands: [zkCli('zk1', 'get /zookeeper/config')],
     },
     'write-read': {
       title: 'Write through one node, read through every node',
@@ -59,61 +61,47 @@ export default defineLab({
         'A write goes to the leader whichever server receives it, and is committed once a majority has it. A ' +
         'client reading from a follower may be a little behind; `sync` first makes that server catch up with the ' +
         'leader, so each read below is fresh.',
+      commands: [zkCli('zk2', 'get /midlab-basics')],
     },
     missing: {
       title: 'Reading what does not exist',
       narration: 'A missing znode is not an empty value: the server answers with a clean NONODE error.',
+      commands: [zkCli('zk2', 'get /midlab-missing')],
     },
   },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
     const w = new ZkWorkload(lab.history, zk);
-    await lab.step(
-      'leader',
-      async () => {
-        const modes = await zk.modes();
-        lab.observe('modes', modes, `modes: ${describeModes(modes)}`);
-      },
-      { commands: [srvrCommand(zk, 'zk1')] },
-    );
-    await lab.step(
-      'config',
-      async () => {
-        const members = await zk.members('zk2');
-        const participants = members.filter((m) => m.role === 'participant').map((m) => m.host);
-        lab.observe('members', members, `/zookeeper/config lists participants ${participants.join(', ')}`);
-      },
-      { commands: [zkCli(zk, 'zk1', 'get /zookeeper/config')] },
-    );
-    await lab.step(
-      'write-read',
-      async () => {
-        const value = `written-through-zk1-${lab.random.int(1e6)}`;
-        const r = await zk.withClient('zk1', (c) =>
-          w.create('client-zk1', c, '/midlab-basics', value, 'write', { path: '/midlab-basics', value }),
-        );
-        if (!r.ok) lab.warn(`the write through zk1 failed: ${r.op.error}`);
-        lab.observe('written', value, `wrote /midlab-basics = ${value} through zk1`);
-        for (const node of zk.names) {
-          await zk.withClient(node, async (c) => {
-            // A failed sync leaves the read possibly stale; the read itself is what counts.
-            await c.sync('/midlab-basics').catch(() => undefined);
-            const rd = await w.get(`client-${node}`, c, '/midlab-basics');
-            lab.say(`read through ${node}: ${rd.ok ? rd.result : `error ${rd.op.error}`}`);
-          });
-        }
-      },
-      { commands: [zkCli(zk, 'zk2', 'get /midlab-basics')] },
-    );
-    await lab.step(
-      'missing',
-      async () => {
-        const r = await zk.withClient('zk2', (c) => w.get('client-zk2', c, '/midlab-missing', 'read-missing'));
-        lab.say(r.ok ? `unexpectedly read "${r.result}"` : `error: ${r.op.error}`);
-      },
-      { commands: [zkCli(zk, 'zk2', 'get /midlab-missing')] },
-    );
+    await lab.step('leader', async () => {
+      const modes = await zk.modes();
+      lab.observe('modes', modes, `modes: ${describeModes(modes)}`);
+    });
+    await lab.step('config', async () => {
+      const members = await zk.members('zk2');
+      const participants = members.filter((m) => m.role === 'participant').map((m) => m.host);
+      lab.observe('members', members, `/zookeeper/config lists participants ${participants.join(', ')}`);
+    });
+    await lab.step('write-read', async () => {
+      const value = `written-through-zk1-${lab.random.int(1e6)}`;
+      const r = await zk.withClient('zk1', (c) =>
+        w.create('client-zk1', c, '/midlab-basics', value, 'write', { path: '/midlab-basics', value }),
+      );
+      if (!r.ok) lab.warn(`the write through zk1 failed: ${r.op.error}`);
+      lab.observe('written', value, `wrote /midlab-basics = ${value} through zk1`);
+      for (const node of zk.names) {
+        await zk.withClient(node, async (c) => {
+          // A failed sync leaves the read possibly stale; the read itself is what counts.
+          await c.sync('/midlab-basics').catch(() => undefined);
+          const rd = await w.get(`client-${node}`, c, '/midlab-basics');
+          lab.say(`read through ${node}: ${rd.ok ? rd.result : `error ${rd.op.error}`}`);
+        });
+      }
+    });
+    await lab.step('missing', async () => {
+      const r = await zk.withClient('zk2', (c) => w.get('client-zk2', c, '/midlab-missing', 'read-missing'));
+      lab.say(r.ok ? `unexpectedly read "${r.result}"` : `error: ${r.op.error}`);
+    });
   },
   check(ev) {
     const seen = observed<Seen>(ev);

@@ -65,6 +65,7 @@ export default defineLab({
       narration:
         'A separate process (the "service") opens a session with a {sessionTimeoutMs} ms timeout, creates the ' +
         `ephemeral znode ${PATH} and pings its server every third of the timeout to keep the session alive.`,
+      commands: [zkCli('zk1', `stat ${PATH}`)],
     },
     'kill-server': {
       title: "Kill the service's server ({server})",
@@ -81,6 +82,7 @@ export default defineLab({
         'out the session timeout from the last ping (up to a third of it before the fault), then expire the ' +
         'session, delete its ephemeral znodes and notify watchers: here {earliest} to {latest} ms after it stops ' +
         `(2/3 of {sessionTimeoutMs} ms; at the latest the timeout, two ticks of {tickMs} ms and ${LATE_SLACK_MS} ms slack).`,
+      commands: [zkCli('other', 'ls /services/demo')],
     },
   },
   async mechanism(lab) {
@@ -97,16 +99,12 @@ export default defineLab({
     let w: ZkClient | undefined;
     try {
       // Plumbing: the server that holds the session only names the node to kill.
-      const { server } = await lab.step(
-        'register',
-        async () => {
-          const e = await service.registered();
-          lab.observe('sessionTimeoutMs', e.timeoutMs, `registered: session ${e.sessionId}, timeout ${e.timeoutMs} ms`);
-          lab.observe('sessionId', e.sessionId, `on ${e.server}`);
-          return e;
-        },
-        { commands: [zkCli(zk, 'zk1', `stat ${PATH}`)] },
-      );
+      const { server } = await lab.step('register', async () => {
+        const e = await service.registered();
+        lab.observe('sessionTimeoutMs', e.timeoutMs, `registered: session ${e.sessionId}, timeout ${e.timeoutMs} ms`);
+        lab.observe('sessionId', e.sessionId, `on ${e.server}`);
+        return e;
+      });
       const other = zk.names.find((n) => n !== server) as string;
       w = await zk.client(other, { sessionTimeoutMs: 10_000 });
       const watcher = w;
@@ -145,7 +143,7 @@ export default defineLab({
           if (at === undefined) lab.warn(`no deletion event in ${p.sessionTimeoutMs * 3} ms: ${PATH} still there`);
           else lab.observe('deletedAfterMs', at - stoppedAt, `watcher on ${other}: deleted ${at - stoppedAt} ms after`);
         },
-        { vars, commands: [zkCli(zk, other, 'ls /services/demo')] },
+        { vars: { ...vars, other } },
       );
     } finally {
       w?.close();

@@ -56,6 +56,7 @@ export default defineLab({
       narration:
         'A client connected to all three servers creates one znode every 50 ms. Each write is recorded: ' +
         'acknowledged (ok), certainly refused (fail), or unknown (info: the connection dropped before the answer).',
+      commands: [srvrCommand('zk1')],
     },
     'kill-leader': {
       title: 'Kill the leader ({leader})',
@@ -64,6 +65,7 @@ export default defineLab({
         'election. The lab measures the time until one survivor reports Mode: leader; this lab expects it within ' +
         '{maxElectionMs} ms. (A frozen leader is only noticed after syncLimit x tickTime; production tickTime is ' +
         '2000 ms, here 500 ms.)',
+      commands: [srvrCommand('survivor')],
     },
     stop: {
       title: 'Stop the workload',
@@ -75,17 +77,13 @@ export default defineLab({
   async run(lab) {
     const zk = lab.stack;
     const writer = new ZkWorkload(lab.history, zk).writer(DIR);
-    const leader = await lab.step(
-      'writes',
-      async () => {
-        await writer.start();
-        await sleep(2000);
-        const l = await zk.leader();
-        lab.observe('leaderBefore', l, `${writer.acknowledged} writes acknowledged; the leader is ${l}`);
-        return l;
-      },
-      { commands: [srvrCommand(zk, 'zk1')] },
-    );
+    const leader = await lab.step('writes', async () => {
+      await writer.start();
+      await sleep(2000);
+      const l = await zk.leader();
+      lab.observe('leaderBefore', l, `${writer.acknowledged} writes acknowledged; the leader is ${l}`);
+      return l;
+    });
     // The mechanism proved one leader a moment ago; none now means the cluster broke.
     if (!leader) throw new Error('no leader before the fault');
     const survivors = zk.names.filter((n) => n !== leader);
@@ -108,7 +106,7 @@ export default defineLab({
         await sleep(2000);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      { vars: { leader }, commands: [srvrCommand(zk, survivors[0] as string)] },
+      { vars: { leader, survivor: survivors[0] as string } },
     );
     await lab.step('stop', () => writer.stop());
   },

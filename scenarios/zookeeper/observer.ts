@@ -59,12 +59,14 @@ export default defineLab({
       narration:
         `${VOTERS.join(', ')} vote; ${OBSERVERS.join(' and ')} are configured with peerType=observer and ` +
         '":observer" on their server lines. srvr says which is which.',
+      commands: [srvrCommand('zk4'), zkCli('zk4', 'get /zookeeper/config')],
     },
     'read-write': {
       title: 'Read through the observers, write through one',
       narration:
         'A value written through a voter is read through each observer (after sync). A write sent to an observer ' +
         'is forwarded to the leader, which commits it with the voters alone.',
+      commands: [zkCli('zk4', 'get /midlab-observer')],
     },
     'kill-voters': {
       title: 'Kill two voters ({victims})',
@@ -73,33 +75,28 @@ export default defineLab({
         'none, so there is no quorum and the observers stop serving as well. The lab waits for every survivor to ' +
         `stop serving, then ${SETTLE_MS} ms more (longer than any election here), then tries a read and a write ` +
         'through each observer.',
+      commands: [srvrCommand('zk4')],
     },
   },
   mechanism: (lab) => proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
     const w = new ZkWorkload(lab.history, zk);
-    await lab.step('roles', async () => lab.say(describeModes(await zk.modes())), {
-      commands: [srvrCommand(zk, 'zk4'), zkCli(zk, 'zk4', 'get /zookeeper/config')],
+    await lab.step('roles', async () => lab.say(describeModes(await zk.modes())));
+    await lab.step('read-write', async () => {
+      const value = `v${lab.random.int(1e6)}`;
+      await zk.withClient('zk1', (c) => c.create('/midlab-observer', value));
+      lab.observe('written', value);
+      for (const o of OBSERVERS)
+        await zk.withClient(o, async (c) => {
+          await c.sync('/midlab-observer').catch(() => undefined);
+          const rd = await w.get(`reader-${o}`, c, '/midlab-observer');
+          lab.say(`read through ${o}: ${rd.ok ? rd.result : rd.op.error}`);
+          if (o !== OBSERVERS[0]) return;
+          const wr = await w.create(`writer-${o}`, c, `/midlab-observer-via-${o}`, o, 'write', { id: `via-${o}` });
+          lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
+        });
     });
-    await lab.step(
-      'read-write',
-      async () => {
-        const value = `v${lab.random.int(1e6)}`;
-        await zk.withClient('zk1', (c) => c.create('/midlab-observer', value));
-        lab.observe('written', value);
-        for (const o of OBSERVERS)
-          await zk.withClient(o, async (c) => {
-            await c.sync('/midlab-observer').catch(() => undefined);
-            const rd = await w.get(`reader-${o}`, c, '/midlab-observer');
-            lab.say(`read through ${o}: ${rd.ok ? rd.result : rd.op.error}`);
-            if (o !== OBSERVERS[0]) return;
-            const wr = await w.create(`writer-${o}`, c, `/midlab-observer-via-${o}`, o, 'write', { id: `via-${o}` });
-            lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
-          });
-      },
-      { commands: [zkCli(zk, 'zk4', 'get /midlab-observer')] },
-    );
     const leader = (await zk.leader(zk.voters)) ?? 'zk1';
     const victims = [leader, zk.voters.find((v) => v !== leader) as string];
     const survivors = zk.names.filter((n) => !victims.includes(n));
@@ -115,7 +112,7 @@ export default defineLab({
         for (const o of OBSERVERS)
           await w.readAndWrite(o, '/midlab-observer', `/midlab-no-quorum-${o}`, 'no-quorum', `no-quorum-${o}`);
       },
-      { vars: { victims: victims.join(', '), survivors: survivors.join(', ') }, commands: [srvrCommand(zk, 'zk4')] },
+      { vars: { victims: victims.join(', '), survivors: survivors.join(', ') } },
     );
   },
   predictions: [

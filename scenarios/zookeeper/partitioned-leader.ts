@@ -76,6 +76,7 @@ export default defineLab({
         'so both writers keep their connections. Nothing dies: {leader} runs on, alone. The followers stop hearing ' +
         `it, and it stops hearing them, after syncLimit x tickTime (${SYNC_LIMIT * TICK_MS} ms). The lab waits for ` +
         '{leader} to stop serving and for a new leader among the followers, then lets both writers run 2 s more.',
+      commands: [srvrCommand('leader'), srvrCommand('follower')],
     },
     heal: {
       title: 'Heal the cut',
@@ -128,7 +129,7 @@ export default defineLab({
         await sleep(2000);
         lab.say(`acknowledged so far: majority ${majority.acknowledged}, pinned ${pinned.acknowledged}`);
       },
-      { vars, commands: [srvrCommand(zk, leader), srvrCommand(zk, followers[0] as string)] },
+      { vars: { ...vars, follower: followers[0] as string } },
     );
     await lab.step(
       'heal',

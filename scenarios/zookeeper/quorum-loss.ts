@@ -58,6 +58,7 @@ export default defineLab({
         'instance is not currently serving requests", and the client\'s writes fail or time out. Those that time ' +
         'out are recorded as unknown (info), never as lost. The lab keeps it so for at least ' +
         `${HOLD_MS / 1000} s and until ${TRIES} writes have been answered.`,
+      commands: [srvrCommand('last')],
     },
     restart: {
       title: 'Start {first} again',
@@ -97,7 +98,7 @@ export default defineLab({
         );
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      { vars, commands: [srvrCommand(zk, lastNode)] },
+      { vars },
     );
     await lab.step(
       'restart',

@@ -3,16 +3,17 @@ import { dirname, join, relative } from 'node:path';
 import { labs } from '../../scenarios/index.ts';
 import { safely } from '../checkers/check.ts';
 import { History } from '../engine/history.ts';
-import { fillText, type GradedPrediction } from '../engine/lab.ts';
+import { fillCommands, fillText, type GradedPrediction } from '../engine/lab.ts';
 import { EXIT_CODES, type RunResult } from '../engine/result.ts';
 import { validateRun } from '../engine/runner.ts';
 import { UsageError } from '../errors.ts';
 import { findLab, runLab } from '../index.ts';
-import { describeParams, parseKeyValues } from '../params.ts';
+import { describeParams, parseKeyValues, resolveParams } from '../params.ts';
 import { consoleReporter, paint, useColor, wrap } from '../report/console.ts';
 import { indexPage } from '../report/html.ts';
 import { junitXml } from '../report/junit.ts';
 import { type LiveView, startLiveView } from '../report/live.ts';
+import { labSlug } from '../runtime/labels.ts';
 import { type Command, parse } from './args.ts';
 import { stepMode } from './step-mode.ts';
 
@@ -46,13 +47,16 @@ export const show: Command = {
 Prints the lab sheet without touching Docker: the lesson, where the study notes teach it
 and what they get wrong, the stack it starts, its parameters, the variants the tests run,
 what --seed chooses, its steps and their narration (with the default parameters; {name}
-marks what the run fills in), the checks that decide, and the questions step mode asks
-before faults.`,
+marks what the run fills in), the commands each step offers to try against the live nodes
+(containers named as a run names them), the checks that decide, and the questions step
+mode asks before faults.`,
   async run(args) {
     const { values, positionals } = parse('show', args, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('show takes one lab', '`midlab list` shows them');
     const lab = findLab(positionals[0] as string);
     const defaults = validateRun(lab, {});
+    const topology = resolveParams(lab.stack.params, lab.topology(defaults), lab.stack.name);
+    const nodes = lab.stack.nodes(topology).map((n) => n.name);
     const sheet = {
       id: lab.id,
       title: lab.title,
@@ -66,6 +70,7 @@ before faults.`,
         key,
         title: fillText(t.title, defaults),
         narration: fillText(typeof t.narration === 'function' ? t.narration(defaults) : t.narration, defaults),
+        commands: fillCommands(t.commands, defaults, defaults, nodes, (n) => `midlab-${labSlug(lab.id)}-${n}`),
       })),
       checks: safely('checks', 'the lab checks run', () => lab.check(new History().evidence(), defaults)).map(
         (c) => c.name,
@@ -82,7 +87,12 @@ before faults.`,
     if (sheet.params.length) out.push('Parameters:', ...sheet.params.map((p) => `  --param ${p}`));
     out.push('Runs in the tests with:', ...sheet.variants.map((v) => `  ${v}`));
     for (const [i, st] of sheet.steps.entries())
-      out.push('', `Step ${i + 1} (${st.key}). ${st.title}`, ...wrap(st.narration, 90).map((l) => `  ${l}`));
+      out.push(
+        '',
+        `Step ${i + 1} (${st.key}). ${st.title}`,
+        ...wrap(st.narration, 90).map((l) => `  ${l}`),
+        ...st.commands.map((c) => `  $ ${c}`),
+      );
     if (sheet.checks.length) out.push('', 'Checks:', ...sheet.checks.map((c) => `  - ${c}`));
     for (const p of sheet.predictions)
       out.push('', `Step mode asks before step "${p.before}": ${p.question}`, ...p.choices.map((c) => `  - ${c}`));

@@ -68,11 +68,40 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack, K e
 export interface StepText<P> {
   title: string;
   narration: string | ((p: P) => string);
+  /**
+   * What a trainee can type against the live nodes at this step. `{name}` is filled like
+   * the narration; `{@name}` is a node's container: the node a var names (`{@leader}`)
+   * or, when no var has that name, the node itself (`{@zk1}`).
+   */
+  commands?: string[] | ((p: P) => string[]);
 }
 
 /** Fills `{name}` in a step's text from `vars`; a name not given stays as written. */
 export function fillText(text: string, vars: Record<string, unknown>): string {
   return text.replace(/\{(\w+)\}/g, (all, name: string) => (name in vars ? String(vars[name]) : all));
+}
+
+/**
+ * A step's commands filled: `{@name}` becomes `container(node)` for the node `vars.name`
+ * names, or for the node `name` itself when it is one of `nodes`; otherwise
+ * `container('{name}')`, a placeholder the run fills. Then `{name}` as in `fillText`.
+ */
+export function fillCommands(
+  text: StepText<never>['commands'],
+  p: unknown,
+  vars: Record<string, unknown>,
+  nodes: string[],
+  container: (node: string) => string,
+): string[] {
+  const list = typeof text === 'function' ? (text as (p: unknown) => string[])(p) : (text ?? []);
+  return list.map((c) =>
+    fillText(
+      c.replace(/\{@(\w+)\}/g, (_, name: string) =>
+        container(name in vars ? String(vars[name]) : nodes.includes(name) ? name : `{${name}}`),
+      ),
+      vars,
+    ),
+  );
 }
 
 export interface Prediction<K extends string = string> {

@@ -8,7 +8,15 @@ import { sleep, waitProgress, waitUntil } from '../runtime/poll.ts';
 import { type StartedStack, startStack } from '../runtime/stack.ts';
 import { EventStream, type Phase, type RunListener } from './events.ts';
 import { History } from './history.ts';
-import { type AnyLab, fillText, type GradedPrediction, type LabContext, type Prediction, type StepRun } from './lab.ts';
+import {
+  type AnyLab,
+  fillCommands,
+  fillText,
+  type GradedPrediction,
+  type LabContext,
+  type Prediction,
+  type StepRun,
+} from './lab.ts';
 import { newSeed, Random } from './random.ts';
 import type { ResultSink, RunResult, RunStory } from './result.ts';
 
@@ -146,6 +154,7 @@ async function runPhases(
     let stepIndex = 0;
     const keys = new Set<string>();
     const faults = new Nemesis(stack.cluster, history, events);
+    const started = stack;
     const ctx: LabContext<StartedStack, typeof params> = {
       stack,
       params,
@@ -155,8 +164,7 @@ async function runPhases(
       signal: abort.signal,
       async step(key, fn, run = {}) {
         const index = ++stepIndex;
-        const { title, narration } = stepText(lab, params, key, run);
-        const commands = run.commands ?? [];
+        const { title, narration, commands } = stepText(lab, params, key, run, started);
         keys.add(key);
         events.emit({ kind: 'step', index, title, narration, commands, key });
         for (const p of lab.predictions?.filter((x) => x.before === key) ?? []) {
@@ -267,12 +275,19 @@ function stepText(
   params: ParamValues<AnyLab['params']>,
   key: string,
   run: StepRun,
-): { title: string; narration: string } {
+  stack: StartedStack,
+): { title: string; narration: string; commands: string[] } {
   const text = lab.steps?.[key];
   if (!text) throw new MidlabError('NO_SUCH_STEP', `${lab.id} declares no step "${key}"`, { exitCode: 3 });
   const vars = { ...params, ...run.vars };
   const narration = typeof text.narration === 'function' ? text.narration(params) : text.narration;
-  return { title: fillText(text.title, vars), narration: fillText(narration, vars) };
+  const nodes = stack.cluster.nodes.map((n) => n.name);
+  const container = (node: string) => (nodes.includes(node) ? stack.cluster.node(node).containerName : node);
+  return {
+    title: fillText(text.title, vars),
+    narration: fillText(narration, vars),
+    commands: [...fillCommands(text.commands, params, vars, nodes, container), ...(run.commands ?? [])],
+  };
 }
 
 /** Each asked prediction against what the evidence says happened. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { History } from '../../src/engine/history.ts';
-import { fillText } from '../../src/engine/lab.ts';
+import { fillCommands, fillText } from '../../src/engine/lab.ts';
 import { Random } from '../../src/engine/random.ts';
 import { UsageError } from '../../src/errors.ts';
 import { parseKeyValues, resolveParams } from '../../src/params.ts';
@@ -135,6 +135,18 @@ describe('step text', () => {
     expect(fillText('Kill {victim} ({mode}); {later}', { victim: 'kafka2', mode: 'kraft' })).toBe(
       'Kill kafka2 (kraft); {later}',
     );
+  });
+
+  it('fills a step command: {@var} and {@node} become containers, an unknown var stays a placeholder', () => {
+    const container = (n: string) => `midlab-lab-${n}`;
+    const cmds = fillCommands(
+      (p: { port: number }) => ['docker exec {@leader} ping {@zk1}:{port}', 'srvr {@other}'],
+      { port: 2181 },
+      { leader: 'zk2', port: 2181 },
+      ['zk1', 'zk2', 'zk3'],
+      container,
+    );
+    expect(cmds).toEqual(['docker exec midlab-lab-zk2 ping midlab-lab-zk1:2181', 'srvr midlab-lab-{other}']);
   });
 });
 
