@@ -24,4 +24,5 @@ export {
   pairs,
 } from './engine/history.ts';
 export { type AnyLab, defineLab, type LabContext, type Plot, type Prediction, plot } from './engine/lab.ts';
+export { HOST } from './faults/nemesis.ts';
 export { type Probe, sleep, waitUntil, withTimeout } from './runtime/poll.ts';

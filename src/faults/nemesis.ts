@@ -2,6 +2,9 @@ import { EventStream } from '../engine/events.ts';
 import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
 import type { StartedCluster } from '../runtime/cluster.ts';
 
+/** A partition peer that stands for the clients on this machine (the lab's host clients). */
+export const HOST = 'host';
+
 /**
  * Faults with a ledger. Each fault is a start/stop pair: `kill`, `crash`, `stop` and `pause`
  * end when the node is started or resumed again, `partition` when healed. `healAll`
@@ -84,9 +87,15 @@ export class Nemesis {
     this.events.emit({ kind: 'heal', fault: f, text: `${node} restarted` });
   }
 
-  /** Cuts `node` off from `peers` (both directions); host clients still reach it. */
+  /**
+   * Cuts `node` off from `peers` (both directions). Clients on this machine still reach
+   * it unless `peers` names `HOST`: then they are cut off too, so a host client sits on
+   * the other side of the cut (it talks only to the nodes it can reach).
+   */
   async partition(node: string, peers: string[]): Promise<FaultRecord> {
-    const ips = await Promise.all(peers.map((p) => this.cluster.node(p).ip()));
+    const ips = await Promise.all(
+      peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
+    );
     await this.cluster.node(node).cutOff(ips.filter(Boolean));
     return this.open('partition', [node], `cut ${node} off from ${peers.join(', ')}`, peers);
   }

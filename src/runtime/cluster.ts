@@ -55,6 +55,17 @@ export class StartedCluster {
     return n;
   }
 
+  /**
+   * The address host clients reach the nodes from: the lab network's gateway (published
+   * ports are forwarded from it). Cutting a node off from it cuts this machine's clients.
+   */
+  async hostAddress(): Promise<string> {
+    const info = await docker().getNetwork(this.network).inspect();
+    const gateway = (info.IPAM?.Config?.[0] as { Gateway?: string } | undefined)?.Gateway;
+    if (!gateway) throw new Error(`network ${this.network} has no gateway`);
+    return gateway.split('/')[0] as string;
+  }
+
   /** Where node logs go when the cluster is removed. */
   keepLogsIn(dir: string): void {
     this.logDir = dir;

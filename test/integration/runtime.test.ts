@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { History } from '../../src/engine/history.ts';
+import { HOST, Nemesis } from '../../src/faults/nemesis.ts';
 import { waitUntil } from '../../src/runtime/poll.ts';
 import { startStack } from '../../src/runtime/stack.ts';
 import { type StartedZooKeeper, zookeeper } from '../../stacks/zookeeper/stack.ts';
@@ -61,6 +63,17 @@ describe('runtime on a real ZooKeeper ensemble', () => {
     );
     await zk1.heal();
     expect((await zk1.run(['iptables', '-S', 'MIDLAB'])).trim()).toBe('-N MIDLAB');
+    await zk.waitHealthy(30_000);
+  });
+
+  it("cuts a node off from this machine's clients (the HOST peer) and heals it", async () => {
+    const faults = new Nemesis(zk.cluster, new History());
+    await faults.partition('zk3', [HOST]);
+    // srvr goes through the published port: from here zk3 is gone, the others answer.
+    const cut = await zk.modes();
+    expect(cut.zk3).toBe('down');
+    expect([cut.zk1, cut.zk2]).not.toContain('down');
+    await faults.heal('zk3');
     await zk.waitHealthy(30_000);
   });
 

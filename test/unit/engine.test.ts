@@ -140,13 +140,13 @@ describe('step text', () => {
   it('fills a step command: {@var} and {@node} become containers, an unknown var stays a placeholder', () => {
     const container = (n: string) => `midlab-lab-${n}`;
     const cmds = fillCommands(
-      (p: { port: number }) => ['docker exec {@leader} ping {@zk1}:{port}', 'srvr {@other}'],
+      (p: { port: number }) => ['docker exec {@leader} ping {@zk1}:{port}', `srvr {@other} ${p.port + 1}`],
       { port: 2181 },
       { leader: 'zk2', port: 2181 },
       ['zk1', 'zk2', 'zk3'],
       container,
     );
-    expect(cmds).toEqual(['docker exec midlab-lab-zk2 ping midlab-lab-zk1:2181', 'srvr midlab-lab-{other}']);
+    expect(cmds).toEqual(['docker exec midlab-lab-zk2 ping midlab-lab-zk1:2181', 'srvr midlab-lab-{other} 2182']);
   });
 });
 
