@@ -1,8 +1,16 @@
 // What a ZooKeeper lab imports: the engine's lab kit, the stack, its recorded workload,
 // and the pieces the ZooKeeper labs share (commands to try, the role proof, waits, checks).
 import { availability } from '../../src/checkers/availability.ts';
-import { type Check, check } from '../../src/checkers/check.ts';
-import { completions, type Evidence, invokedBetween, outcomes } from '../../src/engine/history.ts';
+import { type Check, check, unobserved } from '../../src/checkers/check.ts';
+import {
+  answeredBetween,
+  completions,
+  type Evidence,
+  invokedBetween,
+  type Op,
+  outcomes,
+  pairs,
+} from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { describeModes, roleProblems } from '../../stacks/zookeeper/roles.ts';
 import type { StartedZooKeeper } from '../../stacks/zookeeper/stack.ts';
@@ -14,7 +22,7 @@ export { ZkClient, ZkError } from '../../stacks/zookeeper/client.ts';
 export * from '../../stacks/zookeeper/roles.ts';
 export { type ServiceEvent, ServiceProcess } from '../../stacks/zookeeper/service-process.ts';
 export { expiryWindow, LATE_SLACK_MS, type StartedZooKeeper, zookeeper } from '../../stacks/zookeeper/stack.ts';
-export { ZkWorkload, ZkWriter } from '../../stacks/zookeeper/workload.ts';
+export { ReadRace, ZkWorkload, ZkWriter } from '../../stacks/zookeeper/workload.ts';
 
 type ZkLab = LabContext<StartedZooKeeper, unknown>;
 
@@ -45,21 +53,27 @@ export async function proveRoles(lab: ZkLab): Promise<string[]> {
   return roleProblems(modes, members, zk.voters, zk.observers);
 }
 
-/** Waits (without deciding) until every one of `nodes` says it is not serving; their modes then, or last seen. */
-export async function untilNotServing(lab: ZkLab, nodes: string[]): Promise<Record<string, string>> {
+/** Waits (without deciding) until every one of `nodes` is in `mode`; their modes then, or as last seen. */
+export async function untilMode(lab: ZkLab, nodes: string[], mode: string): Promise<Record<string, string>> {
   let last: Record<string, string> = {};
-  const stopped = await lab.until(
-    `${nodes.join(', ')} to stop serving`,
+  const reached = await lab.until(
+    `${nodes.join(', ')}: ${mode}`,
     async () => {
       last = await lab.stack.modes(nodes);
-      return Object.values(last).every((m) => m === 'not serving')
+      return Object.values(last).every((m) => m === mode)
         ? { done: true, value: last }
         : { done: false, seen: describeModes(last) };
     },
     { timeoutMs: 20_000, intervalMs: 100 },
   );
-  return stopped ?? last;
+  return reached ?? last;
 }
+
+/** Waits (without deciding) until every one of `nodes` says it is not serving. */
+export const untilNotServing = (lab: ZkLab, nodes: string[]) => untilMode(lab, nodes, 'not serving');
+
+/** What `p` resolves to, and how long after `since` (a Date.now()) it did. */
+export const timedSince = <T>(since: number, p: Promise<T>) => p.then((value) => ({ value, ms: Date.now() - since }));
 
 /** The leader among `nodes` once there is one, or 'none' after 30 s: a wait that does not decide. */
 export async function untilLeader(lab: ZkLab, nodes: string[], intervalMs = 100): Promise<string> {
@@ -105,4 +119,62 @@ export function readThrough(ev: Evidence, name: string, value: unknown, nodes: s
     `"${String(value)}" read through ${nodes.join(', ')}`,
     `${fresh.length} of ${reads.length} reads returned it (through ${through.join(', ') || 'none'})`,
   );
+}
+
+/**
+ * Reads of the ReadRace counter (`f`: read, read-synced) that returned less than a `set`
+ * acknowledged before the read was invoked: stale. When, and by how many writes behind.
+ */
+export function staleReads(ops: Op[], f: string): { at: number; behind: number }[] {
+  const acked = pairs(ops, 'set').flatMap((p) =>
+    p.done?.type === 'ok' ? [{ at: p.done.time, v: Number(p.invoke.value) }] : [],
+  );
+  return pairs(ops, f).flatMap((p) => {
+    if (p.done?.type !== 'ok') return [];
+    const newest = Math.max(0, ...acked.filter((s) => s.at < p.invoke.time).map((s) => s.v));
+    const behind = newest - Number(p.done.value);
+    return behind > 0 ? [{ at: p.invoke.time, behind }] : [];
+  });
+}
+
+/**
+ * The checks of a follower cut off from its leader from `from` until `until` (a ReadRace on
+ * it): its plain reads are stale, it stops answering within `boundMs` of the cut, and a
+ * synced read is never stale and is answered again after the heal.
+ */
+export function laggingFollower(ev: Evidence, from: number | undefined, until: number | undefined, boundMs: number) {
+  const name = 'a read without sync through the cut-off follower is stale';
+  if (from === undefined || until === undefined)
+    return [unobserved(name, 'a follower cut off from its leader, then healed', 'that cut')];
+  const during = pairs(ev.ops, 'read').filter((p) => p.invoke.time >= from && p.invoke.time <= until);
+  const stale = staleReads(ev.ops, 'read').filter((r) => r.at >= from && r.at <= until);
+  const lastOk = during.findLast((p) => p.done?.type === 'ok')?.done?.time;
+  const refused = during.filter((p) => p.done && p.done.type !== 'ok' && p.done.time >= (lastOk ?? 0)).length;
+  const staleSynced = staleReads(ev.ops, 'read-synced').length;
+  const synced = completions(ev.ops, 'read-synced').filter((o) => o.type === 'ok').length;
+  const fresh = answeredBetween(ev.ops, 'read-synced', until).filter((o) => o.type === 'ok').length;
+  const [first, last] = [stale[0], stale.at(-1)];
+  const when = first && last ? `, invoked +${first.at - from}..+${last.at - from} ms after the cut` : '';
+  return [
+    check(
+      name,
+      stale.length > 0,
+      'a read returns less than a write acknowledged before the read was invoked',
+      `${stale.length} of ${during.length} reads during the cut stale${when}, up to ${Math.max(0, ...stale.map((r) => r.behind))} writes behind`,
+    ),
+    check(
+      `the cut-off follower stops answering reads within ${boundMs} ms`,
+      lastOk !== undefined && lastOk - from <= boundMs && refused > 0,
+      `reads answered until at most +${boundMs} ms, then refused`,
+      lastOk === undefined
+        ? 'no read answered during the cut'
+        : `answered until +${lastOk - from} ms, ${refused} refused after`,
+    ),
+    check(
+      'a read after sync is never stale',
+      staleSynced === 0 && fresh > 0,
+      'no synced read stale; synced reads answered again after the heal',
+      `${staleSynced} stale of ${synced} answered, ${fresh} of them after the heal`,
+    ),
+  ];
 }

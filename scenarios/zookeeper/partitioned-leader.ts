@@ -4,22 +4,28 @@ import {
   defineLab,
   failoverWithin,
   finalReadOf,
+  laggingFollower,
   type Op,
   observed,
   outcomes,
   proveRoles,
+  ReadRace,
   sleep,
   srvrCommand,
+  timedSince,
   unobserved,
   untilLeader,
+  untilMode,
   untilNotServing,
   writesKept,
   writesServed,
   ZkWriter,
+  zkCli,
   zookeeper,
 } from './kit.ts';
 
 const DIR = '/midlab/partition';
+const COUNTER = '/midlab/counter';
 const TICK_MS = 500;
 const SYNC_LIMIT = 4;
 
@@ -35,6 +41,9 @@ interface Seen {
   healAt: number;
   /** The old leader's mode once the cut was healed. */
   rejoined: string;
+  /** The second cut: the old leader, now a follower, cut off from its new leader alone; and its heal. */
+  lagAt: number;
+  lagHealAt: number;
 }
 
 export default defineLab({
@@ -42,14 +51,18 @@ export default defineLab({
   title: 'The leader cut off, not killed: no split brain',
   teaches:
     'a leader cut off from its followers keeps running but stops serving within syncLimit; the majority elects ' +
-    'another; a client pinned to the old leader gets no write acknowledged; after the heal it rejoins as a follower',
+    'another; a client pinned to the old leader gets no write acknowledged; after the heal it rejoins as a follower; ' +
+    'a follower cut off from its leader answers reads stale until it gives up, and only sync makes a read fresh',
   notes:
     'Notes, ZooKeeper chapter: "Zookeeper集群部署" (seed line 353: 半数以上可用) and "选举机制". A killed leader ' +
     '(zookeeper/leader-failover) closes its sockets and is noticed at once; a partitioned one is alive on both ' +
-    'sides of the cut, the case a quorum exists for. The notes do not say how long it takes: the followers give up ' +
-    `on a silent leader after syncLimit x tickTime (here ${SYNC_LIMIT} x ${TICK_MS} ms; production defaults ` +
-    'are often syncLimit=5, tickTime=2000: 10 s), and the leader gives up on its followers after the same time, ' +
-    'so it cannot commit anything alone in between: a write needs a majority of acknowledgements (ZAB).',
+    'sides of the cut, the case a quorum exists for. The notes do not say how long it takes: followers give up on a ' +
+    `silent leader after syncLimit x tickTime (here ${SYNC_LIMIT} x ${TICK_MS} ms; production often 5 x 2000 ms: ` +
+    '10 s), and the leader on its followers after the same time, committing nothing alone: a write needs a majority ' +
+    '(ZAB). Lines 355 and 388 call ZAB strongly consistent: true of writes only. Any server answers reads from its ' +
+    'own copy (line 356: more nodes, faster reads, for that reason); the Programmer\'s Guide ("Consistency ' +
+    'Guarantees") promises sequential consistency, not simultaneously consistent views: sync before a read that ' +
+    'must see the latest write.',
   params: {
     boundMs: {
       type: 'int',
@@ -82,7 +95,18 @@ export default defineLab({
       title: 'Heal the cut',
       narration:
         '{leader} hears the ensemble again, finds a leader with a newer epoch and rejoins it as a follower, ' +
-        'truncating anything it had logged but never committed.',
+        'truncating anything it had logged but never committed. Its reads during the cut could be stale only after ' +
+        'the majority elected and committed: a race of two timers of one length (syncLimit), decided by the times above.',
+    },
+    lag: {
+      title: 'A lagging follower: cut {lagging} off from its leader {leader} alone',
+      narration:
+        `A setter bumps ${COUNTER} every 50 ms through {leader} and {other}; two sessions on {lagging} read it, ` +
+        'one plainly, one after sync. Cut off, {lagging} still answers reads from its own copy while the majority ' +
+        `commits without it: stale, until it gives up on its leader after syncLimit x tickTime (${SYNC_LIMIT * TICK_MS} ` +
+        'ms) and stops serving. A sync goes to the leader, so the synced read waits and fails instead of lying. The ' +
+        'lab heals the cut once {lagging} stops serving; it rejoins, and the synced reads return the newest value.',
+      commands: [zkCli('lagging', `get ${COUNTER}`), zkCli('leader', `get ${COUNTER}`), srvrCommand('lagging')],
     },
   },
   mechanism: (lab) => proveRoles(lab),
@@ -104,26 +128,21 @@ export default defineLab({
       },
       { vars },
     );
+    let next = 'none';
     await lab.step(
       'cut',
       async () => {
         await lab.faults.partition(leader, followers);
         const cut = Date.now();
         lab.observe('cutAt', lab.history.now());
-        // Each wait timed on its own: the old leader giving up and the majority electing.
-        const timed = <T>(p: Promise<T>) => p.then((value) => ({ value, ms: Date.now() - cut }));
         const [stopped, elected] = await Promise.all([
-          timed(untilNotServing(lab, [leader])),
-          timed(untilLeader(lab, followers, 50)),
+          timedSince(cut, untilNotServing(lab, [leader])),
+          timedSince(cut, untilLeader(lab, followers, 50)),
         ]);
         const mode = stopped.value[leader] ?? 'down';
-        const next = elected.value;
+        next = elected.value;
         const ms = mode === 'not serving' ? stopped.ms : undefined;
-        lab.observe(
-          'oldLeader',
-          { mode, ms },
-          `${leader}: ${mode}${ms === undefined ? '' : ` (${ms} ms after the cut)`}`,
-        );
+        lab.observe('oldLeader', { mode, ms }, `${leader}: ${mode}${ms === undefined ? '' : ` after ${ms} ms`}`);
         lab.observe('leaderAfter', next, `the majority's leader: ${next}`);
         if (next !== 'none') lab.observe('electionMs', elected.ms);
         await sleep(2000);
@@ -136,19 +155,30 @@ export default defineLab({
       async () => {
         await lab.faults.heal(leader);
         lab.observe('healAt', lab.history.now());
-        const mode = await lab.until(
-          `${leader} to rejoin as a follower`,
-          async () => {
-            const m = (await zk.modes([leader]))[leader] ?? 'down';
-            return m === 'follower' ? { done: true, value: m } : { done: false, seen: m };
-          },
-          { timeoutMs: 20_000, intervalMs: 100 },
-        );
-        lab.observe('rejoined', mode ?? (await zk.modes([leader]))[leader], `${leader}: ${mode ?? 'not a follower'}`);
+        const mode = (await untilMode(lab, [leader], 'follower'))[leader];
+        lab.observe('rejoined', mode, `${leader}: ${mode}`);
         await sleep(1000);
         await Promise.all([majority.stop(), pinned.stop()]);
       },
       { vars },
+    );
+    if (next === 'none') return;
+    await lab.step(
+      'lag',
+      async () => {
+        const race = await ReadRace.start(lab.history, zk, COUNTER, leader, followers);
+        await sleep(1000);
+        await lab.faults.partition(leader, [next]);
+        lab.observe('lagAt', lab.history.now());
+        await untilNotServing(lab, [leader]);
+        await sleep(500);
+        await lab.faults.heal(leader);
+        lab.observe('lagHealAt', lab.history.now());
+        const answered = race.synced;
+        await lab.until(`a synced read through ${leader}`, () => race.syncedMoreThan(answered), { timeoutMs: 20_000 });
+        await race.stop();
+      },
+      { vars: { lagging: leader, leader: next, other: followers.find((n) => n !== next) as string } },
     );
   },
   final: finalReadOf(DIR),
@@ -164,7 +194,7 @@ export default defineLab({
       answer: (ev) => {
         const s = observed<Seen>(ev);
         if (s.cutAt === undefined || s.healAt === undefined) return undefined;
-        if (outcomes(answeredBetween(pinnedOps(ev.ops), 'write', s.cutAt, s.healAt)).ok > 0) return 0;
+        if (pinnedDuring(ev.ops, s.cutAt, s.healAt).ok > 0) return 0;
         return s.leaderAfter && s.leaderAfter !== 'none' ? 1 : 2;
       },
     },
@@ -173,7 +203,7 @@ export default defineLab({
     const s = observed<Seen>(ev);
     if (s.cutAt === undefined || s.healAt === undefined || !s.oldLeader)
       return [unobserved('the leader was cut off and healed', 'a cut and its heal', 'the cut'), ...writesKept(ev)];
-    const pinned = outcomes(answeredBetween(pinnedOps(ev.ops), 'write', s.cutAt, s.healAt));
+    const pinned = pinnedDuring(ev.ops, s.cutAt, s.healAt);
     return [
       check(
         `the cut-off leader stops serving within ${p.boundMs} ms`,
@@ -206,10 +236,14 @@ export default defineLab({
         `srvr on ${s.leaderBefore} after the heal: follower`,
         String(s.rejoined),
       ),
+      ...(s.leaderAfter === 'none' ? [] : laggingFollower(ev, s.lagAt, s.lagHealAt, p.boundMs)),
       ...writesKept(ev),
     ];
   },
 });
 
-/** The pinned writer's operations: its writes during the cut are the ones judged. */
-const pinnedOps = (ops: Op[]) => ops.filter((o) => o.process === 'pinned');
+/** The pinned writer's writes invoked during the cut and answered by its heal: the ones judged. */
+function pinnedDuring(ops: Op[], from: number, until: number) {
+  const pinned = ops.filter((o) => o.process === 'pinned');
+  return outcomes(answeredBetween(pinned, 'write', from, until));
+}

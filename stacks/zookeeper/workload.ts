@@ -163,3 +163,86 @@ export class ZkWriter {
 function connect(connectString: string, connectTimeoutMs?: number): Promise<ZkClient> {
   return ZkClient.connect(connectString, { sessionTimeoutMs: 4000, opTimeoutMs: WRITE_TIMEOUT_MS, connectTimeoutMs });
 }
+
+/**
+ * Reads racing writes, to see how far behind a server's answers are. Three recorded loops
+ * until `stop`: `set` of `path` to 1, 2, ... through `setterConnect`; a plain get through
+ * `node` (`read`); and a sync then a get through `node` in a session of its own
+ * (`read-synced`, one operation, so a sync that hangs holds only that session). A read's
+ * value is the counter it returned. Sessions last 20 ticks (the most the servers grant),
+ * so a short cut does not expire them.
+ */
+export class ReadRace {
+  private readonly history: History;
+  private readonly clients: { setter: ZkClient; plain: ZkClient; synced: ZkClient };
+  private readonly path: string;
+  private readonly node: string;
+  private running = false;
+  private loops: Promise<void>[] = [];
+  /** Synced reads answered so far. */
+  synced = 0;
+
+  private constructor(history: History, clients: ReadRace['clients'], path: string, node: string) {
+    this.history = history;
+    this.clients = clients;
+    this.path = path;
+    this.node = node;
+  }
+
+  /** Opens the three sessions, sets `path` to 0, and starts the loops. */
+  static async start(history: History, zk: StartedZooKeeper, path: string, node: string, setterNodes: string[]) {
+    const opts = { sessionTimeoutMs: 20 * zk.params.tickMs, opTimeoutMs: 1000 };
+    const [setter, plain, synced] = await Promise.all([
+      ZkClient.connect(zk.connectString(setterNodes), opts),
+      zk.client(node, opts),
+      zk.client(node, opts),
+    ]);
+    await setter.mkdirp(path);
+    await setter.set(path, '0');
+    const race = new ReadRace(history, { setter, plain, synced }, path, node);
+    race.run();
+    return race;
+  }
+
+  private run(intervalMs = 50): void {
+    const { setter, plain, synced } = this.clients;
+    let n = 0;
+    const loop = (fn: () => Promise<unknown>) =>
+      (async () => {
+        while (this.running) {
+          await fn();
+          await sleep(intervalMs);
+        }
+      })();
+    this.running = true;
+    this.loops = [
+      loop(() => {
+        const v = ++n;
+        return this.history.record('setter', 'set', v, undefined, () => setter.set(this.path, String(v)), classify);
+      }),
+      loop(() => this.read('plain', 'read', () => plain.get(this.path))),
+      loop(() =>
+        this.read('synced', 'read-synced', async () => {
+          await synced.sync(this.path);
+          return synced.get(this.path);
+        }),
+      ),
+    ];
+  }
+
+  private async read(process: string, f: string, fn: () => Promise<string>) {
+    const r = await this.history.record(process, f, undefined, this.node, async () => Number(await fn()), classify);
+    if (r.ok && f === 'read-synced') this.synced++;
+  }
+
+  /** A probe for `lab.until`: done once more than `n` synced reads have been answered. */
+  async syncedMoreThan(n: number): Promise<Probe<number>> {
+    return this.synced > n ? { done: true, value: this.synced } : { done: false, seen: `${this.synced} answered` };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+    for (const c of Object.values(this.clients)) c.close();
+  }
+}

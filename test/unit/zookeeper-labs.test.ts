@@ -407,6 +407,7 @@ function partitioned(
     rejoined?: string;
     lose?: string;
     heal?: boolean;
+    lag?: Lag;
   } = {},
 ) {
   const s = new Story().observe('modesBefore', healthy).observe('members', participants('zk1', 'zk2', 'zk3'));
@@ -430,11 +431,37 @@ function partitioned(
     s.at(5000)
       .observe('healAt', 5000)
       .observe('rejoined', o.rejoined ?? 'follower');
+  if (o.heal !== false && o.lag !== 'none') lagging(s, o.lag);
   const acked = new Set<string>();
   for (const op of s.evidence().ops)
     if (op.f === 'write' && op.type === 'ok') acked.add((op.value as { id: string }).id);
-  s.at(7000).op('final-reader', 'read-all', 'ok', { ids: [...acked].filter((id) => id !== o.lose) });
+  s.at(20_000).op('final-reader', 'read-all', 'ok', { ids: [...acked].filter((id) => id !== o.lose) });
   return s.evidence();
+}
+
+type Lag = 'none' | 'fresh' | 'serves' | 'synced-stale' | 'synced-never';
+
+/**
+ * The second cut: zk2 (now a follower) cut off from its leader from 6000 to 8500, a set
+ * every 100 ms from 5500 (value 1 at 5500). Plain reads through zk2 return what it had at
+ * the cut (5) until it stops at 7900, then fail; synced reads fail during the cut and read
+ * the newest value after the heal. `lag` plants what goes wrong.
+ */
+function lagging(s: Story, lag?: Lag) {
+  const newest = (t: number) => Math.floor((t - 5500) / 100) + 1;
+  const healAt = lag === 'serves' ? 13_000 : 8500;
+  s.at(6000).observe('lagAt', 6000);
+  for (let t = 5500; t < healAt + 700; t += 100) {
+    s.at(t).op('setter', 'set', 'ok', newest(t), { ms: 2 });
+    const cut = t >= 6000 && t < healAt;
+    const stopped = cut && t >= 7900 && lag !== 'serves';
+    const plain = !cut || lag === 'fresh' ? newest(t) : 5;
+    s.at(t + 5).op('plain', 'read', stopped ? 'info' : 'ok', stopped ? undefined : plain, { node: 'zk2' });
+    const syncedOk = !cut && !(lag === 'synced-never' && t >= healAt);
+    const synced = lag === 'synced-stale' && t === 5800 ? 1 : newest(t);
+    s.at(t + 10).op('synced', 'read-synced', syncedOk ? 'ok' : 'info', syncedOk ? synced : undefined, { node: 'zk2' });
+  }
+  s.at(healAt).observe('lagHealAt', healAt);
 }
 
 describe('zookeeper/partitioned-leader', () => {
@@ -474,5 +501,28 @@ describe('zookeeper/partitioned-leader', () => {
   });
   it('cannot decide when the cut was never healed', () => {
     expectVerdict(partitionedLeader, partitioned({ heal: false }), 'unknown');
+  });
+  it('fails when the cut-off follower answers every read fresh', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ lag: 'fresh' }), 'fail');
+    expectCheck(c, 'a read without sync through the cut-off follower is stale', false);
+  });
+  it('fails when the cut-off follower keeps answering reads past the bound', () => {
+    const c = expectVerdict(partitionedLeader, partitioned({ lag: 'serves' }), 'fail');
+    expectCheck(c, 'the cut-off follower stops answering reads within 6000 ms', false);
+  });
+  it('fails when a synced read is stale, or none is answered after the heal', () => {
+    expectCheck(
+      expectVerdict(partitionedLeader, partitioned({ lag: 'synced-stale' }), 'fail'),
+      'a read after sync is never stale',
+      false,
+    );
+    expectCheck(
+      expectVerdict(partitionedLeader, partitioned({ lag: 'synced-never' }), 'fail'),
+      'a read after sync is never stale',
+      false,
+    );
+  });
+  it('cannot decide without the lagging follower', () => {
+    expectVerdict(partitionedLeader, partitioned({ lag: 'none' }), 'unknown');
   });
 });
