@@ -4,6 +4,7 @@ import {
   defineLab,
   type EndpointStatus,
   etcd,
+  etcdctl,
   type Member,
   observed,
   proveCluster,
@@ -46,12 +47,14 @@ export default defineLab({
         '`etcdctl member list` asks one member for the membership the cluster agreed on (notes, 6683): an id, a ' +
         "name, peer and client URLs per member. Each member here has ETCDCTL_ENDPOINTS preset, so the notes' " +
         'commands work without --endpoints.',
+      commands: [etcdctl('etcd1', '--write-out=table member list')],
     },
     status: {
       title: 'Health and status of every endpoint',
       narration:
         '`endpoint health` commits a proposal through each member (6698); `endpoint status` shows which one leads, ' +
         'the raft term (one per election) and the raft index (one per entry): all three agree on the leader and term.',
+      commands: [etcdctl('etcd1', 'endpoint health'), etcdctl('etcd1', '--write-out=table endpoint status')],
     },
     'put-read': {
       title: 'Put through etcd1, read through every member',
@@ -59,6 +62,7 @@ export default defineLab({
         'A put goes to the leader whichever member receives it and is acknowledged once a majority has it, with ' +
         'the revision it created. A default (linearizable) get through any member first checks with the leader, ' +
         'so all three return the value at that revision.',
+      commands: [etcdctl('etcd2', `get ${KEY}`)],
     },
     watch: {
       title: 'Watch {key} on etcd3, put through etcd2',
@@ -66,41 +70,30 @@ export default defineLab({
         'As in the notes (6827-6849), a watch on one member sees a put made through another. A watch names the ' +
         'revision it starts from (here {from}); without --rev it starts "now". Kubernetes informers do the same: ' +
         'list at revision R, then watch from R+1, so nothing falls between the two.',
+      commands: [etcdctl('etcd3', `watch ${WATCHED}`)],
     },
   },
   mechanism: (lab) => proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
-    await lab.step(
-      'members',
-      async () => {
-        const members = await e.members('etcd1');
-        lab.observe('members', members, members.map((m) => `${m.id} ${m.name} ${m.clientURLs.join(',')}`).join('; '));
-      },
-      { commands: [e.ctl('etcd1', '--write-out=table member list')] },
-    );
-    await lab.step(
-      'status',
-      async () => {
-        const health = Object.fromEntries(await Promise.all(e.names.map(async (n) => [n, await e.healthy(n)])));
-        lab.observe('health', health, `healthy: ${JSON.stringify(health)}`);
-        const statuses = await e.statuses();
-        lab.observe('statuses', statuses, statusLine(statuses));
-      },
-      { commands: [e.ctl('etcd1', 'endpoint health'), e.ctl('etcd1', '--write-out=table endpoint status')] },
-    );
-    await lab.step(
-      'put-read',
-      async () => {
-        const put = await recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
-        lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
-        for (const n of e.names) {
-          const r = await recorded(lab, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
-          lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
-        }
-      },
-      { commands: [e.ctl('etcd2', `get ${KEY}`)] },
-    );
+    await lab.step('members', async () => {
+      const members = await e.members('etcd1');
+      lab.observe('members', members, members.map((m) => `${m.id} ${m.name} ${m.clientURLs.join(',')}`).join('; '));
+    });
+    await lab.step('status', async () => {
+      const health = Object.fromEntries(await Promise.all(e.names.map(async (n) => [n, await e.healthy(n)])));
+      lab.observe('health', health, `healthy: ${JSON.stringify(health)}`);
+      const statuses = await e.statuses();
+      lab.observe('statuses', statuses, statusLine(statuses));
+    });
+    await lab.step('put-read', async () => {
+      const put = await recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
+      lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
+      for (const n of e.names) {
+        const r = await recorded(lab, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
+        lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
+      }
+    });
     const from = (await e.client('etcd3').get(WATCHED)).header.revision ?? 0;
     await lab.step(
       'watch',
@@ -113,7 +106,7 @@ export default defineLab({
         });
         lab.observe('watched', events, `put at revision ${put.revision}; watch saw ${JSON.stringify(events)}`);
       },
-      { vars: { key: WATCHED, from: from + 1 }, commands: [e.ctl('etcd3', `watch ${WATCHED}`)] },
+      { vars: { key: WATCHED, from: from + 1 } },
     );
   },
   predictions: [

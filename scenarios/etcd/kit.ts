@@ -16,6 +16,7 @@ export {
   etcd,
   initialCluster,
   type Member,
+  restoreCommand,
   type StartedEtcd,
 } from '../../stacks/etcd/stack.ts';
 export { EtcdWriter, finalRead, recordedPut } from '../../stacks/etcd/workload.ts';
@@ -36,6 +37,11 @@ export async function proveCluster(lab: LabContext<StartedEtcd, unknown>): Promi
 }
 
 type Lab = LabContext<StartedEtcd, unknown>;
+
+/** The notes' etcdctl, run inside a member (a node, or a step var naming one): a step's command to try. */
+export function etcdctl(node: string, args: string): string {
+  return `docker exec -it {@${node}} etcdctl ${args}`;
+}
 
 /** Waits (giving up without throwing) until one of `nodes` says it leads: its name, or undefined. */
 export function untilLeader(lab: Lab, nodes: string[]): Promise<string | undefined> {

@@ -4,6 +4,7 @@ import {
   defineLab,
   EtcdWriter,
   etcd,
+  etcdctl,
   finalRead,
   observed,
   proveCluster,
@@ -58,6 +59,7 @@ export default defineLab({
       narration:
         'A client puts one key every 50 ms through {via}, a follower. Each put is recorded: acknowledged with ' +
         'its revision (ok), certainly refused (fail), or unknown (info: a timeout, the proposal may still commit).',
+      commands: [etcdctl('via', '--write-out=table endpoint status')],
     },
     'kill-leader': {
       title: 'Kill the leader ({leader})',
@@ -66,6 +68,7 @@ export default defineLab({
         `(${p.electionMs} ms here), then one campaigns in a new term and wins a majority of the two. The lab ` +
         `expects a new leader within ${boundMs(p.electionMs)} ms of the old one's death, by the new leader's own ` +
         'log ("became leader at term N"). Puts in flight time out (unknown) or are refused.',
+      commands: [etcdctl('via', '--write-out=table endpoint status')],
     },
     restart: {
       title: 'Start {leader} again',
@@ -91,7 +94,7 @@ export default defineLab({
         await sleep(1500);
         lab.say(`${writer.acknowledged} writes acknowledged`);
       },
-      { vars: { via }, commands: [e.ctl(via, '--write-out=table endpoint status')] },
+      { vars: { via } },
     );
     await lab.step(
       'kill-leader',
@@ -117,7 +120,7 @@ export default defineLab({
         await sleep(1500);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
-      { vars: { leader }, commands: [e.ctl(via, '--write-out=table endpoint status')] },
+      { vars: { leader, via } },
     );
     await lab.step(
       'restart',

@@ -6,6 +6,7 @@ import {
   defineLab,
   EtcdWriter,
   etcd,
+  etcdctl,
   finalRead,
   type Op,
   observed,
@@ -62,6 +63,7 @@ export default defineLab({
       narration:
         'etcd1 alone is a minority: its writes stop. etcd2 and etcd3 are a majority: they (re-)elect a leader and ' +
         "acknowledge the marker's v2, which etcd1 never receives.",
+      commands: [etcdctl('etcd2', `get ${MARKER}`)],
     },
     'stop-two': {
       title: 'Stop etcd2 and etcd3',
@@ -69,6 +71,7 @@ export default defineLab({
         'One member of three is left, its network healed. A linearizable get must confirm with a leader that ' +
         "none is newer: there is no leader, so it fails or times out. `--consistency=s` answers from etcd1's own " +
         `copy: v1, though v2 was acknowledged. Held at least ${HOLD_MS / 1000} s and until ${TRIES} writes were answered.`,
+      commands: [etcdctl('etcd1', `get ${MARKER}`), etcdctl('etcd1', `get ${MARKER} --consistency=s`)],
     },
     restart: {
       title: 'Start etcd2 again',
@@ -93,45 +96,37 @@ export default defineLab({
       },
       { vars: { marker: MARKER } },
     );
-    await lab.step(
-      'isolate',
-      async () => {
-        await lab.faults.partition('etcd1', ['etcd2', 'etcd3']);
-        lab.observe('isolatedAt', lab.history.now());
-        const acked = await lab.until(
-          'v2 acknowledged through etcd2',
-          async () => {
-            const r = await recordedPut(lab.history, e.client('etcd2'), 'marker', MARKER, 'marker', 'v2');
-            return r.ok ? { done: true, value: r.revision } : { done: false, seen: String(r.error) };
-          },
-          { timeoutMs: 20_000, intervalMs: 200 },
-        );
-        lab.say(acked ? `v2 acknowledged at revision ${acked}` : 'v2 was never acknowledged');
-      },
-      { commands: [e.ctl('etcd2', `get ${MARKER}`)] },
-    );
-    await lab.step(
-      'stop-two',
-      async () => {
-        await Promise.all([lab.faults.stop('etcd2'), lab.faults.stop('etcd3')]);
-        await lab.faults.heal('etcd1');
-        for (const c of ['l', 's'] as const) {
-          const r = await read(c);
-          lab.say(`get --consistency=${c} through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
-        }
-        const from = lab.history.now();
-        const holdUntil = Date.now() + HOLD_MS;
-        await lab.until(
-          `${TRIES} writes answered without quorum`,
-          async () => {
-            const n = answeredBetween(lab.history.ops, 'write', from).length;
-            return n >= TRIES && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n}` };
-          },
-          { timeoutMs: 30_000, intervalMs: 200 },
-        );
-      },
-      { commands: [e.ctl('etcd1', `get ${MARKER}`), e.ctl('etcd1', `get ${MARKER} --consistency=s`)] },
-    );
+    await lab.step('isolate', async () => {
+      await lab.faults.partition('etcd1', ['etcd2', 'etcd3']);
+      lab.observe('isolatedAt', lab.history.now());
+      const acked = await lab.until(
+        'v2 acknowledged through etcd2',
+        async () => {
+          const r = await recordedPut(lab.history, e.client('etcd2'), 'marker', MARKER, 'marker', 'v2');
+          return r.ok ? { done: true, value: r.revision } : { done: false, seen: String(r.error) };
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+      lab.say(acked ? `v2 acknowledged at revision ${acked}` : 'v2 was never acknowledged');
+    });
+    await lab.step('stop-two', async () => {
+      await Promise.all([lab.faults.stop('etcd2'), lab.faults.stop('etcd3')]);
+      await lab.faults.heal('etcd1');
+      for (const c of ['l', 's'] as const) {
+        const r = await read(c);
+        lab.say(`get --consistency=${c} through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
+      }
+      const from = lab.history.now();
+      const holdUntil = Date.now() + HOLD_MS;
+      await lab.until(
+        `${TRIES} writes answered without quorum`,
+        async () => {
+          const n = answeredBetween(lab.history.ops, 'write', from).length;
+          return n >= TRIES && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n}` };
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+    });
     await lab.step('restart', async () => {
       lab.observe('restartAt', lab.history.now());
       await lab.faults.start('etcd2');

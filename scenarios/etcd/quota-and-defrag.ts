@@ -3,6 +3,7 @@ import {
   completions,
   defineLab,
   etcd,
+  etcdctl,
   type Op,
   observed,
   observedSeries,
@@ -55,6 +56,7 @@ export default defineLab({
       narration:
         'Each put adds a revision to the bbolt file. When the file passes the quota, the member raises the ' +
         'NOSPACE alarm for the whole cluster and puts are refused: "etcdserver: mvcc: database space exceeded".',
+      commands: [etcdctl('etcd1', '--write-out=table endpoint status'), etcdctl('etcd1', 'alarm list')],
     },
     alarm: {
       title: 'With NOSPACE raised: a put, a read, a delete',
@@ -68,17 +70,20 @@ export default defineLab({
         'Compaction drops old revisions (--physical: wait until the member has removed them; without it etcdctl ' +
         'returns at once): the pages they used become free inside the file (DB SIZE IN USE falls), ' +
         'but the file keeps its size (DB SIZE): bbolt never gives pages back on its own.',
+      commands: [etcdctl('etcd1', 'compact <revision> --physical')],
     },
     defrag: {
       title: 'Defragment every member',
       narration:
         "`etcdctl defrag --cluster` (notes 6667) rewrites each member's file without the free pages, one member " +
         'at a time; that member answers nothing meanwhile. Now DB SIZE falls under the quota.',
+      commands: [etcdctl('etcd1', 'defrag --cluster')],
     },
     disarm: {
       title: 'Disarm the alarm; put again',
       narration:
         'The alarm stays until someone disarms it, even with room again: `etcdctl alarm disarm`, then puts work.',
+      commands: [etcdctl('etcd1', 'alarm disarm')],
     },
   },
   mechanism: (lab) => proveCluster(lab),
@@ -91,21 +96,17 @@ export default defineLab({
       lab.observe('db', v, `etcd1 DB SIZE ${v.dbSize} B, in use ${v.dbSizeInUse} B`);
     };
     await size('start');
-    await lab.step(
-      'fill',
-      async () => {
-        for (let i = 1; i <= MAX_PUTS; i++) {
-          const id = `b${String(i).padStart(3, '0')}`;
-          const r = await recordedPut(lab.history, c, 'filler', `${DIR}/${id}`, id, VALUE);
-          if (!r.ok) {
-            lab.say(`put ${i} refused: ${String((r.error as Error).message)}`);
-            break;
-          }
+    await lab.step('fill', async () => {
+      for (let i = 1; i <= MAX_PUTS; i++) {
+        const id = `b${String(i).padStart(3, '0')}`;
+        const r = await recordedPut(lab.history, c, 'filler', `${DIR}/${id}`, id, VALUE);
+        if (!r.ok) {
+          lab.say(`put ${i} refused: ${String((r.error as Error).message)}`);
+          break;
         }
-        await size('full');
-      },
-      { commands: [e.ctl('etcd1', '--write-out=table endpoint status'), e.ctl('etcd1', 'alarm list')] },
-    );
+      }
+      await size('full');
+    });
     await lab.step('alarm', async () => {
       lab.observe('alarmsRaised', await e.alarms('etcd1'));
       await recordedPut(lab.history, c, 'client', '/midlab/after-full', 'after-full');
@@ -113,36 +114,24 @@ export default defineLab({
       lab.say(`get: ${r.ok ? `${r.result} key` : r.op.error}`);
       await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/b001`), { key: `${DIR}/b001` });
     });
-    await lab.step(
-      'compact',
-      async () => {
-        await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/`, true), { key: `${DIR}/` });
-        const rev = (await c.get('/', { keysOnly: true })).header.revision ?? 0;
-        // --physical: without it etcdctl returns before the member has removed anything.
-        await e.client('etcd1').compact(rev, true);
-        lab.say(`compacted to revision ${rev}`);
-        await size('compacted');
-      },
-      { commands: [e.ctl('etcd1', 'compact <revision> --physical')] },
-    );
-    await lab.step(
-      'defrag',
-      async () => {
-        await c.defragCluster();
-        await size('defragmented');
-      },
-      { commands: [e.ctl('etcd1', 'defrag --cluster')] },
-    );
-    await lab.step(
-      'disarm',
-      async () => {
-        await c.alarmDisarm();
-        lab.observe('alarmsAfter', await e.alarms('etcd1'));
-        await recordedPut(lab.history, c, 'client', '/midlab/after-disarm', 'after-disarm');
-        await size('disarmed');
-      },
-      { commands: [e.ctl('etcd1', 'alarm disarm')] },
-    );
+    await lab.step('compact', async () => {
+      await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/`, true), { key: `${DIR}/` });
+      const rev = (await c.get('/', { keysOnly: true })).header.revision ?? 0;
+      // --physical: without it etcdctl returns before the member has removed anything.
+      await e.client('etcd1').compact(rev, true);
+      lab.say(`compacted to revision ${rev}`);
+      await size('compacted');
+    });
+    await lab.step('defrag', async () => {
+      await c.defragCluster();
+      await size('defragmented');
+    });
+    await lab.step('disarm', async () => {
+      await c.alarmDisarm();
+      lab.observe('alarmsAfter', await e.alarms('etcd1'));
+      await recordedPut(lab.history, c, 'client', '/midlab/after-disarm', 'after-disarm');
+      await size('disarmed');
+    });
   },
   plots: [plot<DbSize>('db', 'etcd1 DB SIZE (bytes)', (v) => v.dbSize)],
   predictions: [

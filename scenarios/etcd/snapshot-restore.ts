@@ -5,11 +5,13 @@ import {
   defineLab,
   EtcdWriter,
   etcd,
+  etcdctl,
   finalRead,
   idsOf,
   observed,
   proveCluster,
   recordedPut,
+  restoreCommand,
   revisionOf,
   sample,
   sleep,
@@ -18,6 +20,7 @@ import {
 
 const DIR = '/midlab/backup';
 const SNAPSHOT = '/backup/snapshot.db';
+const MEMBERS = 3;
 
 interface Seen {
   /** The revision `etcdutl snapshot status` reports: the snapshot holds everything up to it. */
@@ -41,13 +44,14 @@ export default defineLab({
     'clients watching (Kubernetes) see revisions go back unless the restore adds --bump-revision --mark-compacted.',
   params: {},
   stack: etcd,
-  topology: () => ({ members: 3 }),
+  topology: () => ({ members: MEMBERS }),
   steps: {
     snapshot: {
       title: 'Save a snapshot through etcd1 under a write load',
       narration:
         'A client puts one key every 50 ms. `etcdctl snapshot save {snapshot}` (notes 6925) streams the database ' +
         'of one member at one revision; the writes go on after it.',
+      commands: [etcdctl('etcd1', `snapshot save ${SNAPSHOT}`)],
     },
     destroy: {
       title: "Destroy every member's data",
@@ -62,6 +66,7 @@ export default defineLab({
         "and a new token ({token}). Without these it would restore a one-member cluster (the notes' warning, " +
         '6951). The member and cluster ids are derived from the peer URLs and the token: a new token makes a ' +
         "new cluster, which members of the old one (or old clients' caches) cannot be confused with.",
+      commands: [`docker exec -it {@etcd1} ${restoreCommand(MEMBERS, 'etcd1', SNAPSHOT, '{token}').join(' ')}`],
     },
   },
   mechanism: (lab) => proveCluster(lab),
@@ -84,7 +89,7 @@ export default defineLab({
         await writer.stop();
         lab.say(`${writer.acknowledged} writes acknowledged; the last at revision ${writer.lastRevision}`);
       },
-      { vars: { snapshot: SNAPSHOT }, commands: [e.ctl('etcd1', `snapshot save ${SNAPSHOT}`)] },
+      { vars: { snapshot: SNAPSHOT } },
     );
     await lab.step(
       'destroy',
@@ -100,7 +105,7 @@ export default defineLab({
     await lab.step(
       'restore',
       async () => {
-        for (const n of e.names) await e.cluster.node(n).run(e.restoreCommand(n, SNAPSHOT, token));
+        for (const n of e.names) await e.cluster.node(n).run(restoreCommand(MEMBERS, n, SNAPSHOT, token));
         for (const n of e.names) await lab.faults.start(n);
         await e.waitHealthy(30_000);
         const after = await e.statuses();
@@ -112,12 +117,7 @@ export default defineLab({
         const r = await recordedPut(lab.history, e.client('etcd2'), 'after-restore', `${DIR}-after`, 'after');
         lab.say(r.ok ? `the restored cluster took a put at revision ${r.revision}` : `put refused: ${String(r.error)}`);
       },
-      {
-        vars: { token },
-        commands: [
-          `docker exec -it ${e.cluster.node('etcd1').containerName} ${e.restoreCommand('etcd1', SNAPSHOT, token).join(' ')}`,
-        ],
-      },
+      { vars: { token } },
     );
   },
   async final(lab) {

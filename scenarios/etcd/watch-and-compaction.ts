@@ -4,6 +4,7 @@ import {
   defineLab,
   EtcdError,
   etcd,
+  etcdctl,
   observed,
   proveCluster,
   recorded,
@@ -48,6 +49,7 @@ export default defineLab({
       narration:
         'Each put creates a new revision of the whole keyspace; the old value is kept, not overwritten: ' +
         '`get --rev=R` reads the key as it was at revision R.',
+      commands: [etcdctl('etcd2', `get ${KEY} --write-out=json`)],
     },
     resume: {
       title: 'Resume a watch from revision {from}',
@@ -55,18 +57,21 @@ export default defineLab({
         'A client that saw revision {seen} and then lost its connection reopens its watch with --rev={from}: ' +
         'etcd replays every change since, in order, with their revisions. This is how a Kubernetes informer ' +
         'survives a dropped connection without missing an event.',
+      commands: [etcdctl('etcd2', `watch ${KEY} --rev={from}`)],
     },
     compact: {
       title: 'Compact to revision {to}',
       narration:
         '`etcdctl compact {to}` drops every version older than revision {to} (the latest version of each key ' +
         'stays). Production does this on a timer (--auto-compaction-*, notes 6630-6631); the lab does it by hand.',
+      commands: [etcdctl('etcd1', 'compact {to}')],
     },
     'resume-again': {
       title: 'Resume the same watch from revision {from} again',
       narration:
         'The revisions it needs are gone: the server cancels the watch ("required revision has been compacted"), ' +
         'and `get --rev={from}` fails the same way; revision {to} and later are still readable.',
+      commands: [etcdctl('etcd2', `watch ${KEY} --rev={from}`), etcdctl('etcd2', `get ${KEY} --rev={from}`)],
     },
   },
   mechanism: (lab) => proveCluster(lab),
@@ -82,19 +87,15 @@ export default defineLab({
         { at },
       );
     const revisions: number[] = [];
-    await lab.step(
-      'history',
-      async () => {
-        for (let v = 1; v <= VERSIONS; v++) {
-          const r = await recordedPut(lab.history, e.client('etcd1'), 'writer', KEY, `v${v}`, `v${v}`);
-          if (r.revision) revisions.push(r.revision);
-        }
-        lab.observe('revisions', revisions, `revisions ${revisions.join(', ')}`);
-        const r = await readAt(revisions[1] ?? 0);
-        lab.say(`get --rev=${revisions[1]}: ${r.ok ? r.result.value : r.op.error}`);
-      },
-      { commands: [e.ctl('etcd2', `get ${KEY} --write-out=json`)] },
-    );
+    await lab.step('history', async () => {
+      for (let v = 1; v <= VERSIONS; v++) {
+        const r = await recordedPut(lab.history, e.client('etcd1'), 'writer', KEY, `v${v}`, `v${v}`);
+        if (r.revision) revisions.push(r.revision);
+      }
+      lab.observe('revisions', revisions, `revisions ${revisions.join(', ')}`);
+      const r = await readAt(revisions[1] ?? 0);
+      lab.say(`get --rev=${revisions[1]}: ${r.ok ? r.result.value : r.op.error}`);
+    });
     const [seenRev, from] = revisions as [number, number];
     const to = revisions[3] ?? from + 2;
     const vars = { seen: seenRev, from, to };
@@ -104,7 +105,7 @@ export default defineLab({
         const events = await e.client('etcd2').watch(KEY, from, 1500);
         lab.observe('replayed', events, events.map((ev) => `${ev.type} ${ev.value} @${ev.modRevision}`).join(', '));
       },
-      { vars, commands: [e.ctl('etcd2', `watch ${KEY} --rev=${from}`)] },
+      { vars },
     );
     await lab.step(
       'compact',
@@ -112,7 +113,7 @@ export default defineLab({
         await e.client('etcd1').compact(to);
         lab.observe('compactedTo', to, `compacted revision ${to}`);
       },
-      { vars, commands: [e.ctl('etcd1', `compact ${to}`)] },
+      { vars },
     );
     await lab.step(
       'resume-again',
@@ -128,7 +129,7 @@ export default defineLab({
           lab.say(`get --rev=${at}: ${r.ok ? r.result.value : r.op.error}`);
         }
       },
-      { vars, commands: [e.ctl('etcd2', `watch ${KEY} --rev=${from}`), e.ctl('etcd2', `get ${KEY} --rev=${from}`)] },
+      { vars },
     );
   },
   predictions: [

@@ -67,6 +67,25 @@ export function etcdCommand(p: EtcdParams, name: string, token: string): string[
   ];
 }
 
+/**
+ * The notes' cluster restore (lines 6952-6956) for one member of `members`, into its data
+ * directory: its name, the whole --initial-cluster, a token and its peer URL. etcd 3.6 has
+ * it in etcdutl (`etcdctl snapshot restore`, as the notes type it, was removed).
+ */
+export function restoreCommand(members: number, node: string, snapshot: string, token: string): string[] {
+  return [
+    'etcdutl',
+    'snapshot',
+    'restore',
+    snapshot,
+    `--name=${node}`,
+    `--initial-cluster=${initialCluster(memberNames(members))}`,
+    `--initial-cluster-token=${token}`,
+    `--initial-advertise-peer-urls=${peerUrl(node)}`,
+    `--data-dir=${DATA_DIR}`,
+  ];
+}
+
 export const etcd: Stack<typeof etcdParams, StartedEtcd> = {
   name: 'etcd',
   summary: 'etcd cluster etcd1..N (client port 2379 published per member, peers on 2380), etcdctl in every member',
@@ -177,11 +196,6 @@ export class StartedEtcd implements StartedStack {
     return new EtcdClient(this.cluster.node(via), to.map(clientUrl), timeoutMs);
   }
 
-  /** `docker exec` line for an etcdctl command in a member, as a trainee types it. */
-  ctl(node: string, args: string): string {
-    return `docker exec -it ${this.cluster.node(node).containerName} etcdctl ${args}`;
-  }
-
   /** One member's endpoint status, asked of that member; undefined when it does not answer. */
   async status(node: string): Promise<EndpointStatus | undefined> {
     try {
@@ -285,25 +299,6 @@ export class StartedEtcd implements StartedStack {
     const b64 = await this.cluster.node(from).run(['base64', '-w0', path]);
     const content = Buffer.from(b64.trim(), 'base64');
     await Promise.all(to.map((n) => this.cluster.node(n).writeFiles([{ path, content }])));
-  }
-
-  /**
-   * The notes' cluster restore (lines 6952-6956) for one member, into its data directory:
-   * its name, the whole --initial-cluster, a token and its peer URL. etcd 3.6 has it in
-   * etcdutl (`etcdctl snapshot restore`, as the notes type it, was removed).
-   */
-  restoreCommand(node: string, snapshot: string, token: string): string[] {
-    return [
-      'etcdutl',
-      'snapshot',
-      'restore',
-      snapshot,
-      `--name=${node}`,
-      `--initial-cluster=${initialCluster(this.names)}`,
-      `--initial-cluster-token=${token}`,
-      `--initial-advertise-peer-urls=${peerUrl(node)}`,
-      `--data-dir=${DATA_DIR}`,
-    ];
   }
 
   stop(): Promise<void> {
