@@ -34,11 +34,26 @@ export interface FaultRecord {
   targets: string[];
   start: number;
   end?: number;
-  /** For partitions: the peers cut off. */
+  /** For partitions: the peers cut off (`HOST`: this machine's clients). */
   peers?: string[];
 }
 
 export type FaultKind = 'kill' | 'crash' | 'stop' | 'pause' | 'partition' | 'restart' | 'wipe' | 'corrupt';
+
+/** A partition peer that stands for the clients on this machine (the lab's host clients). */
+export const HOST = 'host';
+
+/**
+ * A fault as the timelines show it: who could not see whom for a partition ("zk3 cut off
+ * from zk1, zk2 and this machine's clients"), else the kind and its targets ("kill zk2").
+ */
+export function faultLabel(f: Pick<FaultRecord, 'kind' | 'targets' | 'peers'>): string {
+  const who = f.targets.join(', ');
+  if (f.kind !== 'partition' || !f.peers?.length) return `${f.kind} ${who}`;
+  const nodes = f.peers.filter((p) => p !== HOST).join(', ');
+  const host = f.peers.includes(HOST) ? "this machine's clients" : '';
+  return `${who} cut off from ${[nodes, host].filter(Boolean).join(' and ')}`;
+}
 
 export interface Evidence {
   ops: Op[];

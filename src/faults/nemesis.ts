@@ -1,9 +1,8 @@
 import { EventStream } from '../engine/events.ts';
-import type { FaultKind, FaultRecord, History } from '../engine/history.ts';
+import { type FaultKind, type FaultRecord, faultLabel, type History, HOST } from '../engine/history.ts';
 import type { StartedCluster } from '../runtime/cluster.ts';
 
-/** A partition peer that stands for the clients on this machine (the lab's host clients). */
-export const HOST = 'host';
+export { HOST };
 
 /**
  * Faults with a ledger. Each fault is a start/stop pair: `kill`, `crash`, `stop` and `pause`
@@ -97,7 +96,7 @@ export class Nemesis {
       peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
     );
     await this.cluster.node(node).cutOff(ips.filter(Boolean));
-    return this.open('partition', [node], `cut ${node} off from ${peers.join(', ')}`, peers);
+    return this.open('partition', [node], faultLabel({ kind: 'partition', targets: [node], peers }), peers);
   }
 
   async heal(node: string): Promise<void> {

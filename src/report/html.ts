@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Evidence, pairs } from '../engine/history.ts';
+import { type Evidence, faultLabel, pairs } from '../engine/history.ts';
 import type { RunResult, RunStory } from '../engine/result.ts';
 
 /**
@@ -63,7 +63,7 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
     info,
     latency,
     faults: ev.faults.map((f) => ({
-      label: `${f.kind} ${f.targets.join(',')}`,
+      label: faultLabel(f),
       start: f.start / 1000,
       end: (f.end ?? end) / 1000,
     })),
@@ -101,7 +101,7 @@ export function htmlReport(result: RunResult, ev: Evidence, story: RunStory = { 
   const faults = ev.faults
     .map(
       (f) =>
-        `<tr><td>${esc(f.kind)}</td><td>${esc(f.targets.join(', '))}${f.peers ? ` / ${esc(f.peers.join(', '))}` : ''}</td><td>${(f.start / 1000).toFixed(1)} s</td><td>${f.end === undefined ? 'open' : `${(f.end / 1000).toFixed(1)} s`}</td></tr>`,
+        `<tr><td>${esc(f.kind)}</td><td>${esc(faultLabel(f))}</td><td>${(f.start / 1000).toFixed(1)} s</td><td>${f.end === undefined ? 'open' : `${(f.end / 1000).toFixed(1)} s`}</td></tr>`,
     )
     .join('');
   const predictions = (result.predictions ?? [])
@@ -140,7 +140,7 @@ ${predictions ? `<h2>Predictions</h2><table><tr><th></th><th>question</th><th>yo
 <h2>Operations per second</h2><div class="chart"><canvas id="ops"></canvas></div>
 <h2>Latency</h2><div class="chart"><canvas id="latency"></canvas></div>
 ${series.map((x, i) => `<h2>${esc(x.label)}</h2><div class="chart"><canvas id="series${i}"></canvas></div>`).join('\n')}
-<h2>Faults</h2><table><tr><th>fault</th><th>targets</th><th>from</th><th>to</th></tr>${faults || '<tr><td colspan="4">none</td></tr>'}</table>
+<h2>Faults</h2><table><tr><th>fault</th><th>what (for a cut: who could not see whom)</th><th>from</th><th>to</th></tr>${faults || '<tr><td colspan="4">none</td></tr>'}</table>
 <h2>Observations</h2><table><tr><th>at</th><th>what</th><th>value</th></tr>${observations}</table>
 ${story.nodes.length ? `<h2>Node logs</h2><p>${story.nodes.map((n) => `<a href="logs/${esc(n)}.log">${esc(n)}</a>`).join(' · ')}</p>` : ''}
 <script>${chartJs()}</script>

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RunEvent } from '../engine/events.ts';
+import { faultLabel } from '../engine/history.ts';
 
 /**
  * The live view for presenters: a page on 127.0.0.1 that follows the run's event stream
@@ -60,8 +61,14 @@ export async function startLiveView(opts: { port?: number; host?: string } = {})
     listener(e) {
       // A wait's progress is for the console's status line; the page shows steps and faults.
       if (e.kind === 'progress') return;
-      // Operations are many: the page needs their outcome and time, not their values.
-      const slim = e.kind === 'op' ? { kind: 'op', op: { type: e.op.type, f: e.op.f, time: e.op.time } } : e;
+      // Operations are many: the page needs their outcome and time, not their values. A fault
+      // comes with its label (for a cut: who could not see whom).
+      const slim =
+        e.kind === 'op'
+          ? { kind: 'op', op: { type: e.op.type, f: e.op.f, time: e.op.time } }
+          : e.kind === 'fault'
+            ? { ...e, label: faultLabel(e.fault) }
+            : e;
       const line = `id: ${history.length}\ndata: ${JSON.stringify(slim)}\n\n`;
       history.push(line);
       for (const c of clients) c.write(line);
@@ -131,9 +138,10 @@ function plotOf(label) { if (plots.has(label)) return plots.get(label);
     options: { animation: false, maintainAspectRatio: false, scales: { x: axis('seconds'), y: axis(label) } } });
   plots.set(label, ch); return ch; }
 const roles = {};
+const cuts = {};
 function renderNodes() { $('nodes').innerHTML = Object.entries(state).map(([n, s]) =>
   '<div class="node ' + s + '" data-node="' + n + '" data-state="' + s + '" data-role="' + (roles[n] ?? '') + '"><span>' + n +
-  '</span><span class="role">' + (roles[n] ?? '') + '</span><span>' + s + '</span></div>').join(''); }
+  '</span><span class="role">' + (roles[n] ?? '') + '</span><span class="state">' + (s === 'cut' && cuts[n] ? cuts[n] : s) + '</span></div>').join(''); }
 function say(t) { const p = document.createElement('div'); p.textContent = t; $('story').appendChild(p); $('story').scrollTop = 1e9; }
 let dirty = false;
 setInterval(() => { if (!dirty) return; dirty = false;
@@ -147,7 +155,8 @@ new EventSource('/events').onmessage = (m) => { const e = JSON.parse(m.data);
   if (e.kind === 'roles') { for (const n in roles) delete roles[n]; Object.assign(roles, e.roles); renderNodes(); }
   if (e.kind === 'step') { $('step').textContent = 'Step ' + e.index + ': ' + e.title; say('Step ' + e.index + '. ' + e.title); say(e.narration); }
   if (e.kind === 'fault') { for (const n of e.fault.targets) if (n in state) state[n] = FAULT_STATE[e.fault.kind] ?? 'up';
-    faults.push({ id: e.fault.id, label: e.fault.kind + ' ' + e.fault.targets.join(','), start: e.fault.start / 1000 });
+    if (e.fault.kind === 'partition') for (const n of e.fault.targets) cuts[n] = e.label.replace(/^.*? (?=cut off)/, '');
+    faults.push({ id: e.fault.id, label: e.label, start: e.fault.start / 1000 });
     renderNodes(); say('⚡ ' + e.text); dirty = true; }
   if (e.kind === 'heal') { for (const n of e.fault.targets) if (n in state) state[n] = 'up';
     const f = faults.find((x) => x.id === e.fault.id); if (f) f.end = e.fault.end / 1000; renderNodes(); say('↺ ' + e.text); dirty = true; }

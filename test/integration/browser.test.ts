@@ -54,6 +54,11 @@ describe.runIf(hasChromium)('in a browser', () => {
       await expect.poll(() => role('zk2')).toBe('leader');
       expect(await role('zk1')).toBe('');
       expect(await page.locator('.node[data-node=zk1]').getAttribute('data-state')).toBe('killed');
+      const cut = { id: 2, kind: 'partition' as const, targets: ['zk3'], peers: ['zk2', 'host'], start: 1600 };
+      emit({ kind: 'fault', fault: cut, text: "zk3 cut off from zk2 and this machine's clients" });
+      await expect
+        .poll(() => page.locator('.node[data-node=zk3] .state').textContent())
+        .toBe("cut off from zk2 and this machine's clients");
       await expect.poll(() => page.locator('#ok').textContent()).toBe('10');
       // A network blip: the page reconnects with Last-Event-ID and gets only what it missed.
       live.dropPages();

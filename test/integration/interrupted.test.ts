@@ -50,7 +50,7 @@ async function startedUntilCut() {
   const node = await waitUntil(
     'the cut to be narrated',
     async () => {
-      const m = /cut (zk\d) off from/.exec(out);
+      const m = /(zk\d) cut off from/.exec(out);
       return m ? { done: true, value: m[1] as string } : { done: false, seen: out.split('\n').at(-2) ?? '' };
     },
     { timeoutMs: 120_000, intervalMs: 50 },

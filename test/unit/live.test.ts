@@ -41,6 +41,17 @@ describe('live view', () => {
     }
   });
 
+  it('sends a cut with its label: who could not see whom', async () => {
+    const live = await startLiveView();
+    try {
+      const fault = { id: 1, kind: 'partition' as const, targets: ['zk1'], peers: ['host'], start: 5 };
+      live.listener({ kind: 'fault', fault, text: 'cut' });
+      expect(await readEvents(live.url, undefined, 200)).toContain(`"label":"zk1 cut off from this machine's clients"`);
+    } finally {
+      await live.close();
+    }
+  });
+
   it('listens where the presenter says', async () => {
     const live = await startLiveView({ host: '127.0.0.3', port: 0 });
     try {

@@ -60,6 +60,27 @@ describe('report', () => {
     expect(htmlReport(result, s.evidence(), story)).not.toContain('consumer lag');
   });
 
+  it('shows a cut as who could not see whom, on the chart and in the fault table', () => {
+    const ev = new Story().at(1000).fault('kill', ['zk2'], 500).evidence();
+    ev.faults.push({
+      id: 2,
+      kind: 'partition',
+      targets: ['zk3'],
+      peers: ['zk1', 'zk2', 'host'],
+      start: 2000,
+      end: 4000,
+    });
+    ev.faults.push({ id: 3, kind: 'partition', targets: ['zk1'], peers: ['zk2'], start: 5000 });
+    expect(plotData(ev).faults.map((f) => f.label)).toEqual([
+      'kill zk2',
+      "zk3 cut off from zk1, zk2 and this machine's clients",
+      'zk1 cut off from zk2',
+    ]);
+    const html = htmlReport(result, ev, story);
+    expect(html).toContain("<td>partition</td><td>zk3 cut off from zk1, zk2 and this machine's clients</td>");
+    expect(html).toContain('<td>zk1 cut off from zk2</td><td>5.0 s</td><td>open</td>');
+  });
+
   it('stays small on a busy lab', () => {
     const s = new Story();
     for (let i = 0; i < 100_000; i++) s.at(i).op(`p${i % 8}`, 'send', 'ok', { id: i });
