@@ -38,8 +38,8 @@ interface Seen {
   /** The leader the majority elected, or "none"; ms from the cut. */
   leaderAfter: string;
   electionMs: number;
+  /** The heal, and the old leader's mode after it. */
   healAt: number;
-  /** The old leader's mode once the cut was healed. */
   rejoined: string;
   /** The second cut: the old leader, now a follower, cut off from its new leader alone; and its heal. */
   lagAt: number;
@@ -60,9 +60,8 @@ export default defineLab({
     `silent leader after syncLimit x tickTime (here ${SYNC_LIMIT} x ${TICK_MS} ms; production often 5 x 2000 ms: ` +
     '10 s), and the leader on its followers after the same time, committing nothing alone: a write needs a majority ' +
     '(ZAB). Lines 355 and 388 call ZAB strongly consistent: true of writes only. Any server answers reads from its ' +
-    'own copy (line 356: more nodes, faster reads, for that reason); the Programmer\'s Guide ("Consistency ' +
-    'Guarantees") promises sequential consistency, not simultaneously consistent views: sync before a read that ' +
-    'must see the latest write.',
+    'own copy (line 356: more nodes, faster reads, hence); the Programmer\'s Guide ("Consistency Guarantees") ' +
+    'promises sequential consistency, not simultaneously consistent views: sync before a read that must be fresh.',
   params: {
     boundMs: {
       type: 'int',
@@ -104,8 +103,9 @@ export default defineLab({
         `A setter bumps ${COUNTER} every 50 ms through {leader} and {other}; two sessions on {lagging} read it, ` +
         'one plainly, one after sync. Cut off, {lagging} still answers reads from its own copy while the majority ' +
         `commits without it: stale, until it gives up on its leader after syncLimit x tickTime (${SYNC_LIMIT * TICK_MS} ` +
-        'ms) and stops serving. A sync goes to the leader, so the synced read waits and fails instead of lying. The ' +
-        'lab heals the cut once {lagging} stops serving; it rejoins, and the synced reads return the newest value.',
+        'ms) and stops serving. A sync goes through the leader, so the synced read waits and fails instead of lying ' +
+        '(a leader that does not know yet it was deposed could still answer a sync: it is no quorum operation, ' +
+        'ZOOKEEPER-1675). The cut heals once {lagging} stops serving; then synced reads return the newest value.',
       commands: [zkCli('lagging', `get ${COUNTER}`), zkCli('leader', `get ${COUNTER}`), srvrCommand('lagging')],
     },
   },
