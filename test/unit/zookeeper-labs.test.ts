@@ -508,7 +508,7 @@ describe('zookeeper/partitioned-leader', () => {
   });
   it('fails when the cut-off follower keeps answering reads past the bound', () => {
     const c = expectVerdict(partitionedLeader, partitioned({ lag: 'serves' }), 'fail');
-    expectCheck(c, 'the cut-off follower stops answering reads within 6000 ms', false);
+    expectCheck(c, 'the cut-off follower stops answering reads within 3000 ms', false);
   });
   it('fails when a synced read is stale, or none is answered after the heal', () => {
     expectCheck(
