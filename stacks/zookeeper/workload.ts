@@ -166,7 +166,7 @@ function connect(connectString: string, connectTimeoutMs?: number): Promise<ZkCl
 
 /**
  * Reads racing writes, to see how far behind a server's answers are. Three recorded loops
- * until `stop`: `set` of `path` to 1, 2, ... through `setterConnect`; a plain get through
+ * until `stop` (or a minute): `set` of `path` to 1, 2, ... through `setterNodes`; a plain get through
  * `node` (`read`); and a sync then a get through `node` in a session of its own
  * (`read-synced`, one operation, so a sync that hangs holds only that session). A read's
  * value is the counter it returned. Sessions last 20 ticks (the most the servers grant),
@@ -204,12 +204,13 @@ export class ReadRace {
     return race;
   }
 
-  private run(intervalMs = 50): void {
+  private run(intervalMs = 50, maxMs = 60_000): void {
     const { setter, plain, synced } = this.clients;
     let n = 0;
+    const end = Date.now() + maxMs;
     const loop = (fn: () => Promise<unknown>) =>
       (async () => {
-        while (this.running) {
+        while (this.running && Date.now() < end) {
           await fn();
           await sleep(intervalMs);
         }
