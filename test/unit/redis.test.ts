@@ -90,8 +90,9 @@ describe('redis stack: configuration', () => {
   it('lays out redis1.. then sentinel1.., each with its config and port', () => {
     const nodes = redis.nodes(params());
     expect(nodes.map((n) => n.name)).toEqual(['redis1', 'redis2', 'redis3', 'sentinel1', 'sentinel2', 'sentinel3']);
+    expect(nodes[0]?.cmd?.slice(-2)).toEqual(['redis-server', '/etc/midlab/redis/redis.conf']);
+    expect(nodes[0]?.cmd?.[0]).toBe('sh');
     expect(nodes[0]).toMatchObject({
-      cmd: ['redis-server', '/etc/midlab/redis/redis.conf'],
       ports: { redis: 6379 },
       files: [{ path: '/etc/midlab/redis/redis.conf' }],
     });
