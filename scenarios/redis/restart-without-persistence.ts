@@ -14,6 +14,7 @@ import {
   readFinal,
   redis,
   redisCli,
+  SENTINEL_TOPOLOGY,
   sentinelCli,
   sentinelProof,
   withDirect,
@@ -66,7 +67,7 @@ export default defineLab({
   },
   variants: [{ persistence: 'off' }, { persistence: 'aof' }],
   stack: redis,
-  topology: (p) => ({ replicas: 2, sentinels: 3, downAfterMs: DOWN_AFTER_MS, persistence: p.persistence }),
+  topology: (p) => ({ ...SENTINEL_TOPOLOGY, downAfterMs: DOWN_AFTER_MS, persistence: p.persistence }),
   steps: {
     proof: sentinelProof,
     fill: {
@@ -104,7 +105,7 @@ export default defineLab({
       commands: [redisCli('primary', 'DBSIZE'), redisCli('redis2', 'DBSIZE'), redisCli('redis3', 'DBSIZE')],
     },
   },
-  mechanism: (lab) => proveSentinels(lab, { save: '', appendonly: lab.params.persistence === 'aof' ? 'yes' : 'no' }),
+  mechanism: proveSentinels,
   async run(lab) {
     const r = lab.stack;
     const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;

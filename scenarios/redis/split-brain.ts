@@ -7,6 +7,7 @@ import {
   deliveryChecks,
   describeLinks,
   finalReadMissing,
+  idOf,
   type LinkView,
   observed,
   proveSentinels,
@@ -14,12 +15,15 @@ import {
   readFinal,
   redis,
   redisCli,
+  SENTINEL_TOPOLOGY,
   sample,
   sentinelCli,
   sentinelProof,
   sleep,
   unobserved,
+  untilCaughtUp,
   untilFailover,
+  windowLoss,
 } from './kit.ts';
 
 /** The application writes one key every EVERY_MS... */
@@ -60,24 +64,12 @@ export default defineLab({
     'ping once a second, so the bound is best effort (the source, refreshGoodSlavesCount, recounts once a second in ' +
     'whole seconds). Lab timing: down-after-milliseconds 2000 (production 30000).',
   params: {
-    minReplicasToWrite: {
-      type: 'int',
-      default: 0,
-      min: 0,
-      max: 1,
-      describe: '1: the primary refuses writes (NOREPLICAS) once no replica acknowledged for maxLag s',
-    },
+    minReplicasToWrite: { type: 'int', default: 0, min: 0, max: 1, describe: 'min-replicas-to-write (0: off)' },
     maxLag: { type: 'int', default: 2, min: 1, max: 10, describe: 'min-replicas-max-lag, seconds (Redis default 10)' },
   },
   variants: [{ minReplicasToWrite: 0 }, { minReplicasToWrite: 1 }],
   stack: redis,
-  topology: (p) => ({
-    replicas: 2,
-    sentinels: 3,
-    downAfterMs: 2000,
-    minReplicasToWrite: p.minReplicasToWrite,
-    minReplicasMaxLag: p.maxLag,
-  }),
+  topology: (p) => ({ ...SENTINEL_TOPOLOGY, minReplicasToWrite: p.minReplicasToWrite, minReplicasMaxLag: p.maxLag }),
   steps: {
     proof: sentinelProof,
     writes: {
@@ -121,11 +113,7 @@ export default defineLab({
       commands: [redisCli('primary', 'ROLE'), redisCli('newPrimary', 'DBSIZE')],
     },
   },
-  mechanism: (lab) => {
-    const { minReplicasToWrite: min, maxLag } = lab.params;
-    const lag: Record<string, string> = min ? { 'min-replicas-max-lag': String(maxLag) } : {};
-    return proveSentinels(lab, { 'min-replicas-to-write': String(min), ...lag });
-  },
+  mechanism: proveSentinels,
   async run(lab) {
     const r = lab.stack;
     const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
@@ -138,27 +126,21 @@ export default defineLab({
         'writes',
         async () => {
           await sleep(1000);
-          const target = (await r.replication(primary)).masterReplOffset;
-          const caught = await lab.until('the replicas caught up', () => r.caughtUp(primary, replicas, target), {
-            timeoutMs: 10_000,
-          });
-          lab.say(caught ? `every replica at offset ${target} or past it` : 'the replicas did not catch up in 10 s');
+          const offsets = await untilCaughtUp(lab, primary, replicas);
+          lab.say(offsets ? `every replica at offset ${offsets[primary]} or past it` : 'not caught up in 10 s');
         },
         { vars: { primary } },
       );
       const peers = [...replicas, ...r.sentinels];
       const vars = { primary, peers: peers.join(', '), quorum: r.layout.quorum };
-      const since = Date.now();
       const newPrimary = await lab.step(
         'cut',
         async () => {
           lab.observe('cutAskedAt', lab.history.now());
           await lab.faults.partition(primary, peers);
-          const { chosen, ms } = await untilFailover(lab, primary, since);
+          const chosen = await untilFailover(lab, primary, Date.now(), 'cut');
           lab.observe('promotedAt', lab.history.now());
-          lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
-          lab.observe('failoverMs', ms ?? null, `the Sentinels agreed ${ms ?? '-'} ms after the cut`);
-          return chosen ?? primary;
+          return chosen;
         },
         { vars },
       );
@@ -178,15 +160,8 @@ export default defineLab({
           const t = await writer;
           lab.say(`the application's writes: ${t.ok} acknowledged, ${t.fail} refused, ${t.info} unknown`);
           await lab.faults.heal(primary);
-          const follows = await lab.until(
-            `${primary} to follow ${newPrimary}`,
-            async () => {
-              const v = (await r.links([primary]))[primary] as LinkView;
-              const done = v.role === 'slave' && v.masterHost === newPrimary && v.masterLinkStatus === 'up';
-              return done ? { done, value: v } : { done, seen: describeLinks({ [primary]: v }) };
-            },
-            { timeoutMs: 40_000, intervalMs: 200 },
-          );
+          const probe = () => r.follows(primary, newPrimary);
+          const follows = await lab.until(`${primary} to follow ${newPrimary}`, probe, { timeoutMs: 40_000 });
           lab.observe('oldAfterHeal', follows ?? null, follows ? describeLinks({ [primary]: follows }) : 'not yet');
         },
         { vars: { primary, newPrimary } },
@@ -201,8 +176,7 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const cut = ev.faults.find((f) => f.kind === 'partition');
-    const { primaryBefore: before, promotedAt, cutAskedAt } = seen;
-    const after = seen.primaryAfter ?? undefined;
+    const { primaryBefore: before, promotedAt, cutAskedAt, oldAfterHeal: oldAfter, primaryAfter: after } = seen;
     if (!cut || cutAskedAt === undefined || promotedAt === undefined || !before)
       return [unobserved('the primary was cut off and a replica promoted', 'a cut and a failover', 'the cut')];
     const healAt = cut.end ?? Number.POSITIVE_INFINITY;
@@ -211,16 +185,11 @@ export default defineLab({
     const lost = new Set(findings.lost);
     const writes = completions(ev.ops, 'write');
     const acked = writes.filter((o) => o.type === 'ok');
-    const idOf = (o: { value?: unknown }) => (o.value as { id: string }).id;
-    const ackedBefore = acked.filter((o) => o.time < cutAskedAt);
     const ackedInCut = acked.filter((o) => o.time > cut.start);
-    const ackedAfterPromotion = acked.filter((o) => o.time > promotedAt && o.time < healAt);
-    const lostAfterPromotion = ackedAfterPromotion.filter((o) => lost.has(idOf(o)));
-    const oldAfter = seen.oldAfterHeal;
     const checks: Check[] = [
       check(
         'the Sentinels promote a replica while the old primary is cut off',
-        after !== undefined && after !== before,
+        !!after && after !== before,
         `a replica named by every Sentinel (was ${before})`,
         after ? `${after}, ${seen.failoverMs} ms after the cut` : 'no agreement on a new primary',
       ),
@@ -230,42 +199,33 @@ export default defineLab({
         `${before}: replica of ${String(after)}, link up`,
         oldAfter ? describeLinks({ [before]: oldAfter }) : 'it never did',
       ),
-      check(
+      windowLoss(
         'writes acknowledged before the cut are kept',
-        ackedBefore.length > 0 && ackedBefore.every((o) => !lost.has(idOf(o))),
-        'none of them lost',
-        `${ackedBefore.filter((o) => lost.has(idOf(o))).length} of ${ackedBefore.length} lost`,
+        acked.filter(({ time }) => time < cutAskedAt),
+        lost,
+        'none',
       ),
     ];
     const unread = finalReadMissing(ev);
     if (unread) return [...checks, unread];
-    const lostInCut = ackedInCut.filter((o) => lost.has(idOf(o)));
     checks.push(
       ...deliveryChecks(findings, { loss: 'expected', duplicates: 'forbidden' }, 'writes'),
-      check(
-        'every write the old primary acknowledged during the cut is lost',
-        ackedInCut.length > 0 && lostInCut.length === ackedInCut.length,
-        'all of them: the old primary resynced from the new one',
-        `${lostInCut.length} of ${ackedInCut.length} lost; ${lost.size} lost in all: ${sample([...lost])}`,
-      ),
+      windowLoss('every write the old primary acknowledged during the cut is lost', ackedInCut, lost, 'all'),
     );
-    if (!p.minReplicasToWrite)
+    if (!p.minReplicasToWrite) {
+      const afterPromotion = acked.filter((o) => o.time > promotedAt && o.time < healAt);
+      const twoPrimaries = windowLoss('', afterPromotion, lost, 'all');
       return [
         ...checks,
         check(
           'two primaries: the old one acknowledges writes after the promotion, all lost',
-          seen.oldRoleInCut === 'master' &&
-            ackedAfterPromotion.length > 0 &&
-            lostAfterPromotion.length === ackedAfterPromotion.length,
-          `${before} still master, > 0 writes acknowledged after the promotion and lost`,
-          `${before}: ${seen.oldRoleInCut ?? '-'}; ${ackedAfterPromotion.length} acknowledged after the promotion, ` +
-            `${lostAfterPromotion.length} lost`,
+          seen.oldRoleInCut === 'master' && twoPrimaries.ok === true,
+          `${before} still master; > 0 writes acknowledged after the promotion, every one lost`,
+          `${before}: ${seen.oldRoleInCut ?? '-'}; of those acknowledged after the promotion ${twoPrimaries.observed}`,
         ),
       ];
-    const lateLost = [...lost].filter((id) => {
-      const o = acked.find((x) => idOf(x) === id);
-      return !o || o.time > cut.start + boundMs;
-    });
+    }
+    const lateLost = [...lost].filter((id) => !acked.some((o) => idOf(o) === id && o.time <= cut.start + boundMs));
     const late = writes.filter((o) => o.time > cut.start + boundMs && o.time < healAt);
     const refused = late.filter((o) => o.type === 'fail' && o.error?.startsWith('NOREPLICAS'));
     const lastAck = Math.max(...ackedInCut.map((o) => o.time - cut.start), 0);

@@ -89,6 +89,19 @@ export function redisConf(layout: Layout, self: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What CONFIG GET answers on a data node for the settings the labs depend on. */
+export function settingsOf(layout: Layout): Record<string, string> {
+  const lag: Record<string, string> = layout.minReplicasToWrite
+    ? { 'min-replicas-max-lag': String(layout.minReplicasMaxLag) }
+    : {};
+  return {
+    'min-replicas-to-write': String(layout.minReplicasToWrite),
+    ...lag,
+    save: '',
+    appendonly: layout.persistence === 'aof' ? 'yes' : 'no',
+  };
+}
+
 /**
  * sentinel.conf. `resolve-hostnames` must precede `monitor` (the primary is named by
  * host name), and the replicas and the other Sentinels are pre-seeded: otherwise a

@@ -1,12 +1,21 @@
 import { UsageError } from '../../src/errors.ts';
 import { crashable, type NodeSpec } from '../../src/runtime/node.ts';
 import type { Stack } from '../../src/runtime/stack.ts';
-import { CONF_DIR, MASTER_NAME, majority, REDIS_PORT, redisConf, SENTINEL_PORT, sentinelConf } from './config.ts';
+import {
+  CONF_DIR,
+  MASTER_NAME,
+  majority,
+  REDIS_PORT,
+  redisConf,
+  SENTINEL_PORT,
+  sentinelConf,
+  settingsOf,
+} from './config.ts';
 import { layoutOf, type RedisParams, redisParams } from './params.ts';
 import { StartedRedis } from './started.ts';
 
 export const IMAGE = 'midlab/redis:latest';
-export { layoutOf, MASTER_NAME, REDIS_PORT, type RedisParams, redisParams, SENTINEL_PORT, StartedRedis };
+export { layoutOf, MASTER_NAME, REDIS_PORT, type RedisParams, redisParams, SENTINEL_PORT, StartedRedis, settingsOf };
 
 export const redis: Stack<typeof redisParams, StartedRedis> = {
   name: 'redis',

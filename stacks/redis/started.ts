@@ -122,6 +122,13 @@ export class StartedRedis implements StartedStack {
     return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: v };
   }
 
+  /** A probe for `lab.until`: done with `node`'s link once it follows `primary`, link up. */
+  async follows(node: string, primary: string): Promise<Probe<LinkView>> {
+    const v = (await this.links([node]))[node] as LinkView;
+    const done = v.role === 'slave' && v.masterHost === primary && v.masterLinkStatus === 'up';
+    return done ? { done, value: v } : { done, seen: `${node}: ${v.role}, master ${v.masterHost ?? '-'}` };
+  }
+
   /** Keys and replication offsets of the primary and its replicas, at one moment. */
   data(primary: string, replicas: string[]): Promise<KeysView> {
     return dataView(this, primary, replicas);

@@ -5,7 +5,7 @@ import { MidlabError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 import { classify, RedisError, toRedisError } from '../../stacks/redis/client.ts';
-import { redisConf, sentinelConf, sentinelId } from '../../stacks/redis/config.ts';
+import { redisConf, sentinelConf, sentinelId, settingsOf } from '../../stacks/redis/config.ts';
 import {
   parseInfo,
   parseMasterAddr,
@@ -48,6 +48,18 @@ describe('redis stack: configuration', () => {
   it('adds min-replicas only when asked', () => {
     const conf = redisConf(layoutOf(params({ minReplicasToWrite: 1 })), 'redis1');
     expect(lines(conf)).toEqual(expect.arrayContaining(['min-replicas-to-write 1', 'min-replicas-max-lag 2']));
+  });
+
+  it('appends to a file when persistence=aof, and says which settings a proof must find', () => {
+    const aof = layoutOf(params({ persistence: 'aof' }));
+    expect(lines(redisConf(aof, 'redis1'))).toEqual(expect.arrayContaining(['appendonly yes', 'appendfsync everysec']));
+    expect(settingsOf(aof)).toEqual({ 'min-replicas-to-write': '0', save: '', appendonly: 'yes' });
+    expect(settingsOf(layoutOf(params({ minReplicasToWrite: 1, minReplicasMaxLag: 3 })))).toEqual({
+      'min-replicas-to-write': '1',
+      'min-replicas-max-lag': '3',
+      save: '',
+      appendonly: 'no',
+    });
   });
 
   it('renders sentinel.conf with hostnames resolved before monitor, and a pre-seeded topology', () => {
