@@ -5,7 +5,6 @@ import {
   describeLinks,
   describeRoles,
   followProblems,
-  hostCli,
   type LinkView,
   linkProblems,
   observed,
@@ -60,6 +59,7 @@ export default defineLab({
         'lists {replicas} online, each at its own offset (master_repl_offset: bytes of stream sent), and each ' +
         'replica says master_link_status:up with the same offset applied. The offsets are read until they match ' +
         'for up to 5 s: a replica acknowledges once a second.',
+      commands: [redisCli('primary', 'INFO replication')],
     },
     roles: {
       title: 'Who replicates from whom?',
@@ -68,6 +68,7 @@ export default defineLab({
         'connects, receives a full copy (an RDB snapshot, streamed over the socket here: repl-diskless-sync), ' +
         "loads it, then applies the primary's command stream. `INFO replication` shows it: the primary reports " +
         'role:master and its connected replicas; each replica role:slave, the primary it follows and master_link_status.',
+      commands: [redisCli('redis2', 'INFO replication'), redisCli('primary', 'INFO replication')],
     },
     'write-replica': {
       title: 'Write to a replica ({replica})',
@@ -75,6 +76,7 @@ export default defineLab({
         'Replicas are read-only by default (replica-read-only yes): a write sent to one is refused with a READONLY ' +
         'error rather than silently diverging from the primary. The client must send writes to the primary - ' +
         'which is what a Sentinel-aware client does for you (next lab).',
+      commands: [redisCli('replica', `SET ${REFUSED_KEY} nope`)],
     },
     'write-primary': {
       title: 'Write to the primary ({primary}), read from every replica',
@@ -84,6 +86,7 @@ export default defineLab({
         '(each read recorded) until it returns the value; the lab expects both to within {maxReplicationMs} ms. ' +
         'Measured on an idle lab machine: 0-2 ms, the first read; the bound leaves room for a busy two-core host, ' +
         'not for a replica that falls behind.',
+      commands: [redisCli('redis3', `GET ${KEY}`), redisCli('redis2', 'INFO replication')],
     },
   },
   async mechanism(lab) {
@@ -101,7 +104,7 @@ export default defineLab({
         const last = views ?? (await r.links());
         lab.observe('links', last, describeLinks(last));
       },
-      { vars: { primary, replicas: replicas.join(' and ') }, commands: [redisCli(r, primary, 'INFO replication')] },
+      { vars: { primary, replicas: replicas.join(' and ') } },
     );
     return linkProblems(observed<Seen>(lab.history.evidence()).links ?? {}, primary, replicas);
   },
@@ -117,10 +120,7 @@ export default defineLab({
         const views = await r.links();
         lab.observe('replication', views, describeLinks(views));
       },
-      {
-        vars: { primary },
-        commands: [redisCli(r, replica, 'INFO replication'), redisCli(r, primary, 'INFO replication')],
-      },
+      { vars: { primary } },
     );
     await lab.step(
       'write-replica',
@@ -134,7 +134,7 @@ export default defineLab({
         for (const n of [replica, primary])
           await withDirect(r.endpoint(n), (c) => w.get(`client-${n}`, c, REFUSED_KEY, 'read-refused'));
       },
-      { vars: { replica }, commands: [hostCli(r, replica, `SET ${REFUSED_KEY} nope`)] },
+      { vars: { replica } },
     );
     await lab.step(
       'write-primary',
@@ -159,10 +159,7 @@ export default defineLab({
         );
         lab.say(`replication offsets now: ${offsets.join(', ')} (equal: every replica has applied the whole stream)`);
       },
-      {
-        vars: { primary },
-        commands: [hostCli(r, replicas[1] ?? replica, `GET ${KEY}`), redisCli(r, replica, 'INFO replication')],
-      },
+      { vars: { primary } },
     );
   },
   check(ev, p) {

@@ -6,24 +6,25 @@ import {
   delivery,
   deliveryChecks,
   describeKeys,
-  describeSentinelView,
   failoverWithin,
   finalReadMissing,
-  hostCli,
-  idsOf,
+  idOf,
   type KeysView,
   observed,
+  proveSentinels,
   RedisWorkload,
+  readFinal,
   readIds,
   redis,
   redisCli,
+  SENTINEL_TOPOLOGY,
   sample,
-  sentinelViewsProblems,
+  sentinelCli,
+  sentinelProof,
+  untilCaughtUp,
   untilFailover,
-  withDirect,
 } from './kit.ts';
 
-const PROBE_KEY = 'midlab:probe';
 /** Writes made (and replicated) before the cut. */
 const BEFORE = 10;
 
@@ -70,16 +71,9 @@ export default defineLab({
   },
   variants: [{ variant: 'acks' }, { variant: 'wait' }],
   stack: redis,
-  topology: () => ({ replicas: 2, sentinels: 3, downAfterMs: 2000 }),
+  topology: () => SENTINEL_TOPOLOGY,
   steps: {
-    proof: {
-      title: 'Sentinel and replication work before any fault',
-      narration:
-        'Each Sentinel (SENTINEL MASTER / REPLICAS / SENTINELS mymaster) must name the same primary unflagged, use ' +
-        'quorum {quorum}, list both replicas with link ok and know the {others} other Sentinels, or they could not ' +
-        'agree on a failover; a probe write must reach every replica (WAIT counts them); and the primary must accept ' +
-        'writes whatever its replicas do (min-replicas-to-write 0, the default).',
-    },
+    proof: sentinelProof,
     connect: {
       title: 'The application connects through the Sentinels',
       narration:
@@ -87,6 +81,7 @@ export default defineLab({
         'answer and asks again whenever the connection breaks: no hard-coded primary. Sentinels announce host names ' +
         '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map. This is what ' +
         'the notes\' "Redis哨兵模式的主从集群" consists of: three Sentinels watching a primary and its replicas.',
+      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster')],
     },
     before: {
       title: `${BEFORE} writes while the replicas keep up`,
@@ -104,6 +99,7 @@ export default defineLab({
         'iptables inside {replicas} drops every packet to and from {primary}. Sentinels and the application still ' +
         'reach it: from outside nothing is wrong, and the replicas keep master_link_status "up" until repl-timeout ' +
         '(60 s). Only the offsets tell.',
+      commands: [redisCli('replica', 'INFO replication')],
     },
     'cut-writes': {
       title: '{writes} writes during the cut',
@@ -114,8 +110,7 @@ export default defineLab({
             'replicas lost it (a restart without persistence), a confirmed write would be lost all the same. '
           : 'Each gets OK from {primary}: acknowledged (ok). ') +
         'With `min-replicas-to-write 1` and `min-replicas-max-lag 2` the primary would refuse writes (NOREPLICAS) ' +
-        '2-3 s into the cut: the loss bounded to those seconds, not removed (`midlab up redis --param ' +
-        'minReplicasToWrite=1`; the default max lag is 10 s).',
+        'at most 4 s into the cut: the loss bounded, not removed (redis/split-brain --param minReplicasToWrite=1).',
     },
     'prove-cut': {
       title: 'Prove the replicas did not get them',
@@ -123,6 +118,7 @@ export default defineLab({
         'DBSIZE counts keys, offsets count bytes of stream: the primary holds {writes} keys more than each replica, ' +
         "whose offset stopped at the cut, and sees them fall silent (lag grows) yet accepts writes. The notes' " +
         '"冗余法" (one copy may be lost) holds only for data the copies already have.',
+      commands: [redisCli('primary', 'DBSIZE'), redisCli('replica', 'DBSIZE')],
     },
     kill: {
       title: 'Kill the primary ({primary})',
@@ -133,6 +129,7 @@ export default defineLab({
         'offset, run id), sends it REPLICAOF NO ONE and repoints the others (+switch-master). Both replicas stopped ' +
         "at the same offset: either may win; neither has the cut's writes. Expected: every Sentinel names it within " +
         '{maxFailoverMs} ms (a split vote retries after twice failover-timeout, 20 s here, and misses that).',
+      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'), 'docker logs {@sentinel1}'],
     },
     follow: {
       title: 'The Sentinel-aware client follows',
@@ -142,39 +139,10 @@ export default defineLab({
         'yet. A write through the same client shows where it lands. Healed, {primary} restarts as an empty primary ' +
         '(no persistence, its original redis.conf: a client going to it directly sees no data) until Sentinel, ' +
         'which lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
+      commands: [redisCli('newPrimary', 'DBSIZE')],
     },
   },
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons: string[] = [];
-    const vars = { quorum: r.layout.quorum, others: r.sentinels.length - 1 };
-    const commands = [redisCli(r, r.sentinels[0] as string, 'SENTINEL MASTER mymaster')];
-    await lab.step(
-      'proof',
-      async () => {
-        const agreed = await r.agreedPrimary();
-        if (!agreed.done) return reasons.push(`the Sentinels do not agree on a primary: ${agreed.seen}`);
-        const primary = lab.observe('primaryBefore', agreed.value, `every Sentinel names ${agreed.value} the primary`);
-        const replicas = r.dataNodes.filter((n) => n !== primary);
-        const views = await Promise.all(r.sentinels.map((s) => r.sentinelView(s)));
-        lab.observe('sentinels', views, views.map(describeSentinelView).join('; '));
-        reasons.push(...sentinelViewsProblems(views, primary, replicas, r.layout.quorum));
-        const min = await withDirect(r.endpoint(primary), (c) => c.configGet('min-replicas-to-write'));
-        if (min !== '0')
-          reasons.push(`min-replicas-to-write is ${min} on ${primary}: writes in the cut would be refused`);
-        const probe = await new RedisWorkload(lab.history, r).probe(primary, replicas, PROBE_KEY);
-        lab.observe(
-          'probeWait',
-          probe.acked,
-          `WAIT ${replicas.length} 2000 after a probe write: ${probe.acked} acknowledged it`,
-        );
-        reasons.push(...probe.problems);
-        if (!reasons.length) lab.say(`the probe write is on ${replicas.join(' and ')}: replication is on`);
-      },
-      { vars, commands: [...commands, redisCli(r, r.firstPrimary, 'INFO replication')] },
-    );
-    return reasons;
-  },
+  mechanism: proveSentinels,
   async run(lab) {
     const r = lab.stack;
     const p = lab.params;
@@ -182,16 +150,17 @@ export default defineLab({
     const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const wait = p.variant === 'wait';
-    const vars = { primary, replicas: replicas.join(' and '), replicaCount: replicas.length };
-    const app = await lab.step(
-      'connect',
-      async () => {
-        const c = await r.sentinelClient();
-        lab.observe('clientNodeBefore', r.nodeAt(c.remote), `the client is connected to ${r.nodeAt(c.remote)}`);
-        return c;
-      },
-      { commands: [hostCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster')] },
-    );
+    const vars = {
+      primary,
+      replica: replicas[0] as string,
+      replicas: replicas.join(' and '),
+      replicaCount: replicas.length,
+    };
+    const app = await lab.step('connect', async () => {
+      const c = await r.sentinelClient();
+      lab.observe('clientNodeBefore', r.nodeAt(c.remote), `the client is connected to ${r.nodeAt(c.remote)}`);
+      return c;
+    });
     const write = (prefix: string, n: number, width: number, confirm: { replicas: number; timeoutMs: number }) =>
       w.writeIds('app', app, prefix, n, width, wait ? confirm : undefined);
     try {
@@ -199,11 +168,9 @@ export default defineLab({
         'before',
         async () => {
           await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
-          const target = (await r.replication(primary)).masterReplOffset;
-          const caughtUp = () => r.caughtUp(primary, replicas, target);
-          const offsets = await lab.until('every write applied', caughtUp, { timeoutMs: 10_000, intervalMs: 50 });
+          const offsets = await untilCaughtUp(lab, primary, replicas);
           const said = offsets
-            ? `every replica at offset ${target}: the ${BEFORE} writes are on all nodes`
+            ? `every replica at offset ${offsets[primary]}: the ${BEFORE} writes are on all nodes`
             : 'not in 10 s';
           lab.observe('caughtUp', offsets, said);
         },
@@ -216,7 +183,7 @@ export default defineLab({
         async () => {
           for (const n of replicas) await lab.faults.partition(n, [primary]);
         },
-        { vars, commands: [redisCli(r, replicas[0] as string, 'INFO replication')] },
+        { vars },
       );
       await lab.step(
         'cut-writes',
@@ -237,30 +204,19 @@ export default defineLab({
           const view = await r.data(primary, replicas);
           lab.observe('cut', view, describeKeys(view));
         },
-        { vars, commands: [redisCli(r, primary, 'DBSIZE'), redisCli(r, replicas[0] as string, 'DBSIZE')] },
+        { vars },
       );
       const newPrimary = await lab.step(
         'kill',
         async () => {
           await lab.faults.kill(primary);
-          const { chosen, ms, answers } = await untilFailover(lab, primary, Date.now());
-          lab.observe('sentinelAnswers', answers);
-          lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
-          const said = chosen
-            ? `agreed on ${chosen} ${ms} ms after the kill (bound ${p.maxFailoverMs} ms)`
-            : 'none in 30 s';
-          lab.observe('failoverMs', ms ?? null, `the Sentinels ${said}`);
+          const chosen = await untilFailover(lab, primary, Date.now(), 'kill');
           for (const line of await r.failoverLog()) lab.say(line);
-          if (wait && chosen) lab.say(`WAIT counted both replicas for the writes before the cut: ${chosen} has them`);
-          return chosen ?? primary;
+          if (wait && chosen !== primary)
+            lab.say(`WAIT counted both replicas for the writes before the cut: ${chosen} has them`);
+          return chosen;
         },
-        {
-          vars: { ...vars, quorum: r.layout.quorum, sentinels: r.sentinels.length },
-          commands: [
-            redisCli(r, r.sentinels[0] as string, 'SENTINEL get-master-addr-by-name mymaster'),
-            `docker logs ${r.cluster.node(r.sentinels[0] as string).containerName}`,
-          ],
-        },
+        { vars: { ...vars, quorum: r.layout.quorum, sentinels: r.sentinels.length } },
       );
       await lab.step(
         'follow',
@@ -272,35 +228,25 @@ export default defineLab({
           lab.observe('clientNodeAfter', { endpointNode, announced, write: op.type }, said);
           if (app.lastError) lab.say(`ioredis' last complaint while it searched: "${app.lastError}"`);
         },
-        { vars: { primary, newPrimary }, commands: [hostCli(r, newPrimary, 'DBSIZE')] },
+        { vars: { primary, newPrimary } },
       );
     } finally {
       app.close();
     }
   },
   async final(lab) {
-    const r = lab.stack;
-    const primary = await r.primary();
     const old = observed<Seen>(lab.history.evidence()).primaryBefore;
-    if (old && old !== primary) {
-      const rep = await r.replication(old);
-      const as = rep.role === 'slave' ? `replica of ${rep.masterHost}` : rep.role;
-      lab.observe('oldPrimaryNow', rep.role, `${old} is back as a ${as}`);
-    }
-    const rd = await withDirect(r.endpoint(primary), (c) =>
-      new RedisWorkload(lab.history, r).readIds('final-reader', c),
-    );
-    if (!rd.ok) throw rd.error;
-    const keys = rd.result.ids.length;
-    lab.observe('finalRead', { primary, keys }, `${primary} holds ${keys} of the written keys`);
+    const rep = old && (await lab.stack.replication(old));
+    if (rep) lab.say(`${old} is back as ${rep.role === 'slave' ? `a replica of ${rep.masterHost}` : rep.role}`);
+    await readFinal(lab);
   },
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const { primaryBefore: before, failoverMs: ms, cut, clientNodeAfter: landed } = seen;
     const after = seen.primaryAfter ?? undefined;
     const writes = completions(ev.ops, 'write');
-    const cutWrites = writes.filter((o) => idsOf(o.value)[0]?.startsWith('cut-'));
-    const cutIds = cutWrites.map((o) => idsOf(o.value)[0] as string);
+    const cutWrites = writes.filter((o) => idOf(o).startsWith('cut-'));
+    const cutIds = cutWrites.map(idOf);
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicaViews = Object.entries(cut?.replicas ?? {});
     const checks: Check[] = [
@@ -317,10 +263,7 @@ export default defineLab({
           replicaViews.length > 0 &&
           replicaViews.every(([, v]) => v.dbsize === cut.primaryDbsize - p.writes && v.offset < cut.primaryOffset),
         `each replica ${p.writes} keys behind the primary, its offset behind the primary's`,
-        cut
-          ? `${cut.primary}: ${cut.primaryDbsize} keys @${cut.primaryOffset}; ` +
-              replicaViews.map(([n, v]) => `${n}: ${v.dbsize} keys @${v.offset}`).join(', ')
-          : 'not observed',
+        cut ? describeKeys(cut) : 'not observed',
       ),
       check(
         'the Sentinel-aware client follows the new primary',
@@ -355,10 +298,10 @@ export default defineLab({
     }
     const confirmed = writes.filter((o) => o.type === 'ok');
     const replicasOf = (o: { value?: unknown }) => (o.value as { replicas?: number }).replicas;
-    const beforeConfirmed = confirmed.filter((o) => idsOf(o.value)[0]?.startsWith('before-'));
+    const beforeConfirmed = confirmed.filter((o) => idOf(o).startsWith('before-'));
     const unconfirmed = cutWrites.filter((o) => o.type === 'info');
     const received = new Set(readIds(ev));
-    const survived = unconfirmed.filter((o) => received.has(idsOf(o.value)[0] as string));
+    const survived = unconfirmed.filter((o) => received.has(idOf(o)));
     return [
       ...checks,
       check(
@@ -366,7 +309,7 @@ export default defineLab({
         beforeConfirmed.length === BEFORE && beforeConfirmed.every((o) => replicasOf(o) === replicaViews.length),
         `all ${BEFORE} writes before the cut acknowledged by all ${replicaViews.length || 2} replicas, so by whichever is promoted`,
         `${beforeConfirmed.length} confirmed, by ${[...new Set(beforeConfirmed.map(replicasOf))].join('/') || '-'} replica(s); ` +
-          `${confirmed.length} confirmed in all: ${sample(confirmed.map((o) => idsOf(o.value)[0] as string))}`,
+          `${confirmed.length} confirmed in all: ${sample(confirmed.map(idOf))}`,
       ),
       // In this variant `ok` means confirmed by WAIT, by replicas one of which was promoted.
       ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'forbidden' }, 'writes').map((c) =>
@@ -378,7 +321,7 @@ export default defineLab({
         `all ${p.writes} writes in the cut recorded as unknown (info), none as ok`,
         `${unconfirmed.length} unconfirmed, ${cutWrites.filter((o) => o.type === 'ok').length} confirmed; ` +
           `of the unconfirmed, ${survived.length} survived`,
-        { unconfirmed: unconfirmed.map((o) => idsOf(o.value)[0]), survived: survived.length },
+        { unconfirmed: unconfirmed.map(idOf), survived: survived.length },
       ),
     ];
   },

@@ -23,6 +23,8 @@ export interface Layout {
   minReplicasToWrite: number;
   /** min-replicas-max-lag, seconds. */
   minReplicasMaxLag: number;
+  /** off: no RDB snapshots, no AOF; aof: an append-only file, fsynced every second. */
+  persistence: 'off' | 'aof';
 }
 
 export function dataNodeNames(replicas: number): string[] {
@@ -58,9 +60,16 @@ export function redisConf(layout: Layout, self: string): string {
     'daemonize no',
     'logfile ""',
     `dir ${DATA_DIR}`,
-    '# No RDB snapshots, no AOF: a restarted node is empty until it resyncs from its primary.',
+    '# No RDB snapshots. Without AOF a restarted node is empty until it resyncs from its primary.',
     'save ""',
-    'appendonly no',
+    ...(layout.persistence === 'aof'
+      ? [
+          '# Every write appended to a file before it is acknowledged (written to the kernel),',
+          '# fsynced once a second: a process crash loses nothing acknowledged.',
+          'appendonly yes',
+          'appendfsync everysec',
+        ]
+      : ['appendonly no']),
     '# Full syncs stream the RDB over the socket at once (the default delay of 5 s',
     '# waits for more replicas to arrive, and triples the time a replica takes to link).',
     'repl-diskless-sync yes',
@@ -78,6 +87,19 @@ export function redisConf(layout: Layout, self: string): string {
   }
   if (self !== primary) lines.push(`replicaof ${primary} ${REDIS_PORT}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** What CONFIG GET answers on a data node for the settings the labs depend on. */
+export function settingsOf(layout: Layout): Record<string, string> {
+  const lag: Record<string, string> = layout.minReplicasToWrite
+    ? { 'min-replicas-max-lag': String(layout.minReplicasMaxLag) }
+    : {};
+  return {
+    'min-replicas-to-write': String(layout.minReplicasToWrite),
+    ...lag,
+    save: '',
+    appendonly: layout.persistence === 'aof' ? 'yes' : 'no',
+  };
 }
 
 /**

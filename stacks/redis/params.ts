@@ -38,6 +38,12 @@ export const redisParams = {
     max: 60,
     describe: 'min-replicas-max-lag in seconds (Redis default 10)',
   },
+  persistence: {
+    type: 'enum',
+    default: 'off',
+    choices: ['off', 'aof'],
+    describe: 'off: no RDB, no AOF (a restarted node is empty); aof: appendonly, fsync every second',
+  },
 } as const;
 export type RedisParams = ParamValues<typeof redisParams>;
 
@@ -49,5 +55,6 @@ export function layoutOf(p: RedisParams): Layout {
     quorum: p.quorum || majority(p.sentinels),
     minReplicasToWrite: p.minReplicasToWrite,
     minReplicasMaxLag: p.minReplicasMaxLag,
+    persistence: p.persistence,
   };
 }

@@ -73,12 +73,21 @@ export async function failoverLog(r: StartedRedis): Promise<string[]> {
     { timeoutMs: 15_000, intervalMs: 250 },
   ).catch(() => undefined);
   if (!led) return [];
-  const lines = led.log
-    .split('\n')
-    .filter((l) => FAILOVER_EVENTS.test(l))
-    // Docker's timestamp and Sentinel's pid/role prefix say nothing here.
-    .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
+  const lines = eventLines(led.log, FAILOVER_EVENTS);
   return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
+}
+
+/** The lines of a Sentinel log that match `events`, without Docker's timestamp and Sentinel's pid/role prefix. */
+function eventLines(log: string, events: RegExp): string[] {
+  return log
+    .split('\n')
+    .filter((l) => events.test(l))
+    .map((l) => l.replace(/^\S+\s+\d+:X\s+\d+ \w+ \d+ /, '').trim());
+}
+
+/** What `sentinel` logged about the primary going down or coming back (+sdown, +reboot, ...). */
+export async function downEvents(r: StartedRedis, sentinel: string): Promise<string[]> {
+  return eventLines(await r.cluster.node(sentinel).logs(), /[+-](sdown master|odown|reboot|switch-master)\b/);
 }
 
 /** One Sentinel's view in words: its primary and flags, quorum, replicas and the Sentinels it knows. */

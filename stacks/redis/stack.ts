@@ -1,12 +1,21 @@
 import { UsageError } from '../../src/errors.ts';
-import type { NodeSpec } from '../../src/runtime/node.ts';
+import { crashable, type NodeSpec } from '../../src/runtime/node.ts';
 import type { Stack } from '../../src/runtime/stack.ts';
-import { CONF_DIR, MASTER_NAME, majority, REDIS_PORT, redisConf, SENTINEL_PORT, sentinelConf } from './config.ts';
+import {
+  CONF_DIR,
+  MASTER_NAME,
+  majority,
+  REDIS_PORT,
+  redisConf,
+  SENTINEL_PORT,
+  sentinelConf,
+  settingsOf,
+} from './config.ts';
 import { layoutOf, type RedisParams, redisParams } from './params.ts';
 import { StartedRedis } from './started.ts';
 
 export const IMAGE = 'midlab/redis:latest';
-export { layoutOf, MASTER_NAME, REDIS_PORT, type RedisParams, redisParams, SENTINEL_PORT, StartedRedis };
+export { layoutOf, MASTER_NAME, REDIS_PORT, type RedisParams, redisParams, SENTINEL_PORT, StartedRedis, settingsOf };
 
 export const redis: Stack<typeof redisParams, StartedRedis> = {
   name: 'redis',
@@ -59,7 +68,9 @@ export const redis: Stack<typeof redisParams, StartedRedis> = {
       (name): NodeSpec => ({
         name,
         image: IMAGE,
-        cmd: ['redis-server', `${CONF_DIR}/redis.conf`],
+        // crashable: `crash` kills redis-server alone and `start` runs it again in the same
+        // container (a process restart, as a supervisor or the kubelet does).
+        cmd: crashable(['redis-server', `${CONF_DIR}/redis.conf`]),
         ports: { redis: REDIS_PORT },
         files: [{ path: `${CONF_DIR}/redis.conf`, content: redisConf(layout, name) }],
         memoryMb: 128,

@@ -6,7 +6,7 @@ import type { StartedStack } from '../../src/runtime/stack.ts';
 import { type NatMap, RedisClient, type SentinelClientOptions, withDirect } from './client.ts';
 import { type Layout, MASTER_NAME, REDIS_PORT, SENTINEL_PORT } from './config.ts';
 import { health, type RedisHealth } from './health.ts';
-import { parseReplication, type Replication } from './info.ts';
+import { parseInfo, parseReplication, type Replication } from './info.ts';
 import { layoutOf, type RedisParams } from './params.ts';
 import { dataView, type KeysView, type LinkView, linkProblems, linkViews } from './replication.ts';
 import { failoverLog, primaryBy, type SentinelView, sentinelView } from './sentinel.ts';
@@ -97,6 +97,19 @@ export class StartedRedis implements StartedStack {
     return withDirect(this.endpoint(node), (c) => c.dbsize());
   }
 
+  /** DBSIZE of every data node. */
+  async dbsizes(): Promise<Record<string, number>> {
+    return Object.fromEntries(await Promise.all(this.dataNodes.map(async (n) => [n, await this.dbsize(n)] as const)));
+  }
+
+  /** A data node's run_id (INFO server): a new one is a new process. */
+  runId(node: string): Promise<string> {
+    return withDirect(this.endpoint(node), async (c) => parseInfo(await c.info('server')).run_id ?? '', {
+      connectTimeoutMs: 300,
+      commandTimeoutMs: 500,
+    });
+  }
+
   /** Each data node's replication link as the labs show it (role, primary, link, offsets). */
   links(nodes: string[] = this.dataNodes): Promise<Record<string, LinkView>> {
     return linkViews(this, nodes);
@@ -107,6 +120,13 @@ export class StartedRedis implements StartedStack {
     const v = await this.links();
     const problems = linkProblems(v, primary, replicas);
     return problems.length ? { done: false, seen: problems.join('; ') } : { done: true, value: v };
+  }
+
+  /** A probe for `lab.until`: done with `node`'s link once it follows `primary`, link up. */
+  async follows(node: string, primary: string): Promise<Probe<LinkView>> {
+    const v = (await this.links([node]))[node] as LinkView;
+    const done = v.role === 'slave' && v.masterHost === primary && v.masterLinkStatus === 'up';
+    return done ? { done, value: v } : { done, seen: `${node}: ${v.role}, master ${v.masterHost ?? '-'}` };
   }
 
   /** Keys and replication offsets of the primary and its replicas, at one moment. */

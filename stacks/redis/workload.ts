@@ -87,7 +87,7 @@ export class RedisWorkload {
    * Identified writes `<prefix>-0001`.. (`width` digits), each through `writeId`; returns
    * how many ended ok, fail and info.
    */
-  async writeIds(
+  writeIds(
     process: string,
     client: RedisClient,
     prefix: string,
@@ -95,10 +95,37 @@ export class RedisWorkload {
     width: number,
     confirm?: { replicas: number; timeoutMs: number },
   ): Promise<{ ok: number; fail: number; info: number }> {
+    return this.writes(process, client, prefix, width, (i) => i <= count, 0, confirm);
+  }
+
+  /**
+   * A steady client: identified writes `<prefix>-0001`.. one every `everyMs` while `go()`
+   * (at most 9999 of them); returns how many ended ok, fail and info.
+   */
+  writeWhile(
+    process: string,
+    client: RedisClient,
+    prefix: string,
+    go: () => boolean,
+    everyMs: number,
+  ): Promise<{ ok: number; fail: number; info: number }> {
+    return this.writes(process, client, prefix, 4, (i) => i <= 9999 && go(), everyMs);
+  }
+
+  private async writes(
+    process: string,
+    client: RedisClient,
+    prefix: string,
+    width: number,
+    go: (i: number) => boolean,
+    everyMs: number,
+    confirm?: { replicas: number; timeoutMs: number },
+  ): Promise<{ ok: number; fail: number; info: number }> {
     const types = { ok: 0, fail: 0, info: 0 };
-    for (let i = 1; i <= count; i++) {
+    for (let i = 1; go(i); i++) {
       const op = await this.writeId(process, client, `${prefix}-${String(i).padStart(width, '0')}`, confirm);
       types[op.type as keyof typeof types] += 1;
+      if (everyMs) await sleep(everyMs);
     }
     return types;
   }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import replicationLab, { READONLY_ERROR } from '../../scenarios/redis/replication.ts';
+import restartLab from '../../scenarios/redis/restart-without-persistence.ts';
 import failoverLab from '../../scenarios/redis/sentinel-failover.ts';
+import splitBrainLab from '../../scenarios/redis/split-brain.ts';
 import { sentinelProblems } from '../../stacks/redis/health.ts';
 import { followProblems, type LinkView, linkProblems } from '../../stacks/redis/replication.ts';
 import { type SentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
@@ -368,5 +370,230 @@ describe('redis/sentinel-failover', () => {
         'sentinel1 knows 1 other Sentinels, not 2',
       ]);
     });
+  });
+});
+
+describe('redis/split-brain', () => {
+  const NOREPLICAS = 'NOREPLICAS Not enough good replicas to write.';
+  const follower = { ...replicaLink(4586), masterHost: 'redis2' };
+  interface Plot {
+    minReplicas?: boolean;
+    /** Until when (ms) the old primary acknowledges writes in the cut (default: the heal, or cut + 2.5 s). */
+    acksUntil?: number;
+    lateError?: string;
+    primaryAfter?: string | null;
+    oldRole?: string;
+    oldAfter?: LinkView | null;
+    survivors?: (before: string[], cut: string[]) => string[];
+    noFinal?: boolean;
+  }
+  /** As a real run records it: writes every 100 ms, the cut at 1 s, the promotion at 4 s, the heal at 7 s. */
+  function story(p: Plot = {}) {
+    const s = new Story().observe('primaryBefore', 'redis1');
+    const before: string[] = [];
+    const cut: string[] = [];
+    let n = 0;
+    const id = () => `w-${String(++n).padStart(4, '0')}`;
+    for (let t = 100; t < 1000; t += 100) {
+      before.push(id());
+      s.at(t).op('app', 'write', 'ok', { id: before.at(-1) }, { node: 'redis1' });
+    }
+    s.at(1000).observe('cutAskedAt', 1000).at(1010).fault('partition', ['redis1'], 6000);
+    const acksUntil = p.acksUntil ?? (p.minReplicas ? 3510 : 7010);
+    for (let t = 1050; t < 7000; t += 100) {
+      if (t === 4050) {
+        s.at(4000)
+          .observe('promotedAt', 4000)
+          .observe('primaryAfter', p.primaryAfter === undefined ? 'redis2' : p.primaryAfter);
+        s.observe('failoverMs', 2990).observe('oldRoleInCut', p.oldRole ?? 'master');
+      }
+      const w = id();
+      if (t < acksUntil) cut.push(w);
+      if (t < acksUntil) s.at(t).op('app', 'write', 'ok', { id: w }, { node: 'redis1' });
+      else
+        s.at(t).op(
+          'app',
+          'write',
+          p.lateError ? 'info' : 'fail',
+          { id: w },
+          { node: 'redis1', error: p.lateError ?? NOREPLICAS },
+        );
+    }
+    s.at(15_000).observe('oldAfterHeal', p.oldAfter === undefined ? follower : p.oldAfter);
+    if (!p.noFinal) {
+      const ids = p.survivors ? p.survivors(before, cut) : before;
+      s.at(16_000).op('final-reader', 'read-all', 'ok', { ids }, { node: 'redis2' });
+    }
+    return s.evidence();
+  }
+  const variant = { minReplicasToWrite: 1 };
+
+  it('passes: the old primary acknowledges writes after the promotion, and every write of the cut is lost', () => {
+    const checks = expectVerdict(splitBrainLab, story(), 'pass');
+    expect(checks.find((c) => c.name.startsWith('two primaries'))?.observed).toContain(
+      'redis1: master; of those acknowledged after the promotion 30 of 30 lost (w-0040,',
+    );
+  });
+  it('minReplicasToWrite=1 passes: loss only in the lag window, refusals after it', () => {
+    const checks = expectVerdict(splitBrainLab, story({ minReplicas: true }), 'pass', variant);
+    expect(checks.find((c) => c.name.startsWith('only writes'))?.name).toBe(
+      'only writes acknowledged within 4 s of the cut are lost',
+    );
+  });
+  for (const v of [{}, variant]) {
+    const minReplicas = v === variant;
+    it(`${JSON.stringify(v)}: fails when no replica was promoted`, () => {
+      const checks = expectVerdict(splitBrainLab, story({ minReplicas, primaryAfter: null }), 'fail', v);
+      expectCheck(checks, 'the Sentinels promote a replica while the old primary is cut off', false);
+    });
+    it(`${JSON.stringify(v)}: fails when the old primary does not follow the new one after the heal`, () => {
+      const checks = expectVerdict(splitBrainLab, story({ minReplicas, oldAfter: primaryLink(4700) }), 'fail', v);
+      expectCheck(checks, 'after the heal the old primary follows the new one', false);
+    });
+    it(`${JSON.stringify(v)}: fails when a write acknowledged before the cut is lost`, () => {
+      const checks = expectVerdict(splitBrainLab, story({ minReplicas, survivors: (b) => b.slice(1) }), 'fail', v);
+      expectCheck(checks, 'writes acknowledged before the cut are kept', false);
+    });
+    it(`${JSON.stringify(v)}: fails when a write of the cut survived`, () => {
+      const checks = expectVerdict(
+        splitBrainLab,
+        story({ minReplicas, survivors: (b, c) => [...b, c[0] as string] }),
+        'fail',
+        v,
+      );
+      expectCheck(checks, 'every write the old primary acknowledged during the cut is lost', false);
+    });
+    it(`${JSON.stringify(v)}: fails when a write is read twice`, () => {
+      const checks = expectVerdict(
+        splitBrainLab,
+        story({ minReplicas, survivors: (b) => [...b, b[0] as string] }),
+        'fail',
+        v,
+      );
+      expectCheck(checks, 'no writes duplicated', false);
+    });
+    it(`${JSON.stringify(v)}: unknown without the final read, or without the cut`, () => {
+      expectCheck(
+        expectVerdict(splitBrainLab, story({ minReplicas, noFinal: true }), 'unknown', v),
+        'the final read shows which writes survived',
+        'unknown',
+      );
+      const ev = story({ minReplicas });
+      expectVerdict(splitBrainLab, { ...ev, faults: [] }, 'unknown', v);
+    });
+  }
+  it('fails when the old primary was no longer master after the promotion', () => {
+    const checks = expectVerdict(splitBrainLab, story({ oldRole: 'slave' }), 'fail');
+    expectCheck(checks, 'two primaries: the old one acknowledges writes after the promotion, all lost', false);
+  });
+  it('fails when it acknowledged nothing after the promotion', () => {
+    const checks = expectVerdict(splitBrainLab, story({ acksUntil: 3900, lateError: 'READONLY' }), 'fail');
+    expectCheck(checks, 'two primaries: the old one acknowledges writes after the promotion, all lost', false);
+  });
+  it('minReplicasToWrite=1: fails when a write acknowledged after the bound is lost', () => {
+    const checks = expectVerdict(splitBrainLab, story({ minReplicas: true, acksUntil: 5510 }), 'fail', variant);
+    expectCheck(checks, 'only writes acknowledged within 4 s of the cut are lost', false);
+    expectCheck(checks, 'after that the old primary refuses writes (NOREPLICAS)', false);
+  });
+  it('minReplicasToWrite=1: fails when the late writes were not refused with NOREPLICAS', () => {
+    const checks = expectVerdict(
+      splitBrainLab,
+      story({ minReplicas: true, lateError: 'Command timed out' }),
+      'fail',
+      variant,
+    );
+    expectCheck(checks, 'only writes acknowledged within 4 s of the cut are lost', true);
+    expectCheck(checks, 'after that the old primary refuses writes (NOREPLICAS)', false);
+  });
+});
+
+describe('redis/restart-without-persistence', () => {
+  const keys = ['k-0001', 'k-0002', 'k-0003'];
+  const all = (n: number) => ({ redis1: n, redis2: n, redis3: n });
+  interface Plot {
+    aof?: boolean;
+    before?: Record<string, number>;
+    after?: Record<string, number>;
+    runIds?: { before: string; after: string | null };
+    downMs?: number | null;
+    primaryAfter?: string | null;
+    linksAfter?: Record<string, LinkView>;
+    survivors?: string[] | null;
+  }
+  /** As a real run records it: three keys, a restart in 300 ms, the replicas resynced. */
+  function story(p: Plot = {}) {
+    const s = new Story().observe('primaryBefore', 'redis1');
+    for (const id of keys) s.at(100).op('app', 'write', 'ok', { id }, { node: 'redis1' });
+    s.observe('keysBefore', p.before ?? all(4))
+      .at(2000)
+      .fault('crash', ['redis1'], 50);
+    s.at(2300).observe('downMs', p.downMs === undefined ? 300 : p.downMs);
+    s.observe('runIds', p.runIds ?? { before: 'aaa', after: 'bbb' });
+    s.observe('linksAfter', p.linksAfter ?? links()).observe(
+      'primaryAfter',
+      p.primaryAfter === undefined ? 'redis1' : p.primaryAfter,
+    );
+    s.observe('keysAfter', p.after ?? (p.aof ? all(4) : all(0)));
+    const survivors = p.survivors === undefined ? (p.aof ? keys : []) : p.survivors;
+    if (survivors) s.at(3000).op('final-reader', 'read-all', 'ok', { ids: survivors }, { node: 'redis1' });
+    return s.evidence();
+  }
+  const params = (aof?: boolean) => ({ persistence: aof ? 'aof' : 'off', keys: 3 });
+
+  it('off: passes when every key is gone from every node', () => {
+    expectVerdict(restartLab, story(), 'pass', params());
+  });
+  it('aof: passes when every node keeps every key', () => {
+    expectVerdict(restartLab, story({ aof: true }), 'pass', params(true));
+  });
+  for (const aof of [false, true]) {
+    const v = params(aof);
+    const restarted = 'the primary restarted within 5000 ms and Sentinel did not fail over';
+    it(`${v.persistence}: fails when Sentinel failed over, the restart was slow, or no restart happened`, () => {
+      expectCheck(expectVerdict(restartLab, story({ aof, primaryAfter: 'redis2' }), 'fail', v), restarted, false);
+      expectCheck(expectVerdict(restartLab, story({ aof, downMs: 5000 }), 'fail', v), restarted, false);
+      expectCheck(
+        expectVerdict(restartLab, story({ aof, runIds: { before: 'aaa', after: 'aaa' } }), 'fail', v),
+        restarted,
+        false,
+      );
+    });
+    it(`${v.persistence}: fails when a replica does not follow the restarted primary`, () => {
+      const checks = expectVerdict(
+        restartLab,
+        story({ aof, linksAfter: links({ redis3: replicaLink(1240, 'down') }) }),
+        'fail',
+        v,
+      );
+      expectCheck(checks, 'the replicas resynchronised from the restarted primary', false);
+    });
+    it(`${v.persistence}: fails when a node did not hold the keys before the restart`, () => {
+      const checks = expectVerdict(restartLab, story({ aof, before: { ...all(4), redis3: 1 } }), 'fail', v);
+      expectCheck(checks, 'every node held the keys before the restart', false);
+    });
+    it(`${v.persistence}: unknown without the final read`, () => {
+      expectVerdict(restartLab, story({ aof, survivors: null }), 'unknown', v);
+    });
+  }
+  it('off: fails when a replica kept its keys', () => {
+    const checks = expectVerdict(restartLab, story({ after: { ...all(0), redis2: 4 } }), 'fail', params());
+    expectCheck(checks, 'every key is gone from every node', false);
+  });
+  it('off: fails when the final read still finds a write', () => {
+    const checks = expectVerdict(restartLab, story({ survivors: ['k-0002'] }), 'fail', params());
+    expectCheck(checks, 'every acknowledged write is lost', false);
+  });
+  it('aof: fails when a node lost keys', () => {
+    const checks = expectVerdict(
+      restartLab,
+      story({ aof: true, after: { ...all(4), redis2: 0 } }),
+      'fail',
+      params(true),
+    );
+    expectCheck(checks, 'every node still holds every key', false);
+  });
+  it('aof: fails when an acknowledged write is lost', () => {
+    const checks = expectVerdict(restartLab, story({ aof: true, survivors: keys.slice(1) }), 'fail', params(true));
+    expectCheck(checks, 'no acknowledged writes lost', false);
   });
 });

@@ -5,7 +5,7 @@ import { MidlabError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 import { classify, RedisError, toRedisError } from '../../stacks/redis/client.ts';
-import { redisConf, sentinelConf, sentinelId } from '../../stacks/redis/config.ts';
+import { redisConf, sentinelConf, sentinelId, settingsOf } from '../../stacks/redis/config.ts';
 import {
   parseInfo,
   parseMasterAddr,
@@ -50,6 +50,18 @@ describe('redis stack: configuration', () => {
     expect(lines(conf)).toEqual(expect.arrayContaining(['min-replicas-to-write 1', 'min-replicas-max-lag 2']));
   });
 
+  it('appends to a file when persistence=aof, and says which settings a proof must find', () => {
+    const aof = layoutOf(params({ persistence: 'aof' }));
+    expect(lines(redisConf(aof, 'redis1'))).toEqual(expect.arrayContaining(['appendonly yes', 'appendfsync everysec']));
+    expect(settingsOf(aof)).toEqual({ 'min-replicas-to-write': '0', save: '', appendonly: 'yes' });
+    expect(settingsOf(layoutOf(params({ minReplicasToWrite: 1, minReplicasMaxLag: 3 })))).toEqual({
+      'min-replicas-to-write': '1',
+      'min-replicas-max-lag': '3',
+      save: '',
+      appendonly: 'no',
+    });
+  });
+
   it('renders sentinel.conf with hostnames resolved before monitor, and a pre-seeded topology', () => {
     const conf = lines(sentinelConf(layout, 'sentinel2'));
     const at = (prefix: string) => conf.findIndex((l) => l.startsWith(prefix));
@@ -90,8 +102,9 @@ describe('redis stack: configuration', () => {
   it('lays out redis1.. then sentinel1.., each with its config and port', () => {
     const nodes = redis.nodes(params());
     expect(nodes.map((n) => n.name)).toEqual(['redis1', 'redis2', 'redis3', 'sentinel1', 'sentinel2', 'sentinel3']);
+    expect(nodes[0]?.cmd?.slice(-2)).toEqual(['redis-server', '/etc/midlab/redis/redis.conf']);
+    expect(nodes[0]?.cmd?.[0]).toBe('sh');
     expect(nodes[0]).toMatchObject({
-      cmd: ['redis-server', '/etc/midlab/redis/redis.conf'],
       ports: { redis: 6379 },
       files: [{ path: '/etc/midlab/redis/redis.conf' }],
     });
