@@ -19,6 +19,8 @@ export interface Stack<T extends ParamTable = ParamTable, H extends StartedStack
    * (Kafka's `version`), so no lab has to declare them.
    */
   labParams?: string[];
+  /** Further Compose files besides `compose/<name>.yml`: `compose/<name>-<key>.yml` with these parameters. */
+  composeVariants?: Record<string, Record<string, string>>;
   /** The configurations `midlab bench` measures (default: one, with default parameters). */
   benchmarks?: Record<string, string>[];
   /** Throws UsageError for an impossible topology; returns warnings for unwise ones. */

@@ -75,6 +75,7 @@ export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
     'ZooKeeper mode (3.9 only: zk1..3 + brokers): --param version=3.9|4.4 --param mode=kraft|zookeeper',
   params: kafkaParams,
   labParams: ['version'],
+  composeVariants: { '4.4': { version: '4.4' } },
   benchmarks: [{ mode: 'kraft' }, { mode: 'zookeeper' }, { mode: 'kraft', version: '4.4' }],
   validate: validateKafka,
   nodes(p) {
