@@ -149,8 +149,9 @@ export function validateKafka(p: KafkaParams): string[] {
   if (p.version !== '3.9' && p.mode === 'zookeeper') {
     throw new UsageError(
       `Kafka ${p.version} has no ZooKeeper mode: Kafka 4.0 removed it (KIP-500), so a 4.x cluster is KRaft only. ` +
-        "The notes' commands map to KRaft like this: `--zookeeper zk:2181` becomes `--bootstrap-server " +
-        'kafka1:9092` (kafka-topics.sh, kafka-configs.sh, kafka-consumer-groups.sh); `zookeeper-shell.sh get ' +
+        "The notes' commands map to KRaft like this: `--zookeeper zk:2181` (kafka-topics.sh, kafka-configs.sh) " +
+        'and `--broker-list` (kafka-console-producer.sh, also removed in 4.0) become `--bootstrap-server ' +
+        'kafka1:9092`; `zookeeper-shell.sh get ' +
         '/controller` becomes `kafka-metadata-quorum.sh --bootstrap-server kafka1:9092 describe --status`; ' +
         '`zookeeper.connect` in server.properties becomes `process.roles` and a controller quorum ' +
         "(`controller.quorum.voters`), and each node's log directory is formatted once with " +
