@@ -6,8 +6,9 @@ import { secret } from '../../src/runtime/secrets.ts';
 import { type ZooKeeperParams, zooCfg } from '../zookeeper/stack.ts';
 
 /**
- * Kafka's configuration, rendered per mode. One Kafka line (3.9, the last with ZooKeeper
- * mode: Kafka 4.0 removed it) runs as either
+ * Kafka's configuration, rendered per mode. Kafka 3.9 (the last line with ZooKeeper mode:
+ * Kafka 4.0 removed it) runs as either of the two below; Kafka 4.4 (`version=4.4`) in KRaft
+ * mode only, with the same configuration (no key here was removed or renamed in 4.x):
  *
  *   - ZooKeeper mode: ZooKeeper nodes zk1..zkM (the ZooKeeper stack's image and zoo.cfg)
  *     and brokers kafka1..kafkaN (`broker.id=N`); the controller is whichever broker
