@@ -29,8 +29,9 @@ export function intParam(dflt: number, describe: string, min = 1, max?: number):
 }
 
 /**
- * The runs the tests make of a Kafka lab: the defaults and each of `extra` in both modes,
- * and each of `kraftOnly` (isolated controllers) in KRaft mode.
+ * The runs the tests make of a Kafka lab: on Kafka 3.9 the defaults and each of `extra` in
+ * both modes, and each of `kraftOnly` (isolated controllers) in KRaft mode; on Kafka 4.4
+ * (KRaft only) the defaults, or each of `kraftOnly` where the lab has them.
  */
 export function bothModes(
   extra: Record<string, string>[] = [],
@@ -39,13 +40,16 @@ export function bothModes(
   return [
     ...['kraft', 'zookeeper'].flatMap((mode) => [{}, ...extra].map((v) => ({ mode, ...v }))),
     ...kraftOnly.map((v) => ({ mode: 'kraft', ...v })),
+    ...(kraftOnly.length ? kraftOnly : [{}]).map((v) => ({ version: '4.4', mode: 'kraft', ...v })),
   ];
 }
 
 /** What the notes get wrong about Kafka, said once and reused by the labs' `notes`. */
 export const OUTDATED =
-  'The notes predate two changes: Kafka 4.0 removed ZooKeeper mode (3.9, run here, is the last line with ' +
-  'both), and `kafka-topics.sh --zookeeper` was removed in 3.0 already (use --bootstrap-server).';
+  'The notes predate two changes: Kafka 4.0 removed ZooKeeper mode (3.9, run here by default, is the last line ' +
+  'with both; --param version=4.4 runs Kafka 4.4, KRaft only), and `kafka-topics.sh --zookeeper` was removed in ' +
+  '3.0 already (use --bootstrap-server); 4.0 also removed `kafka-console-producer.sh --broker-list` (lines 1330, ' +
+  '1337, 1448), which 3.9 still takes.';
 
 /** The commands a trainee can type to see the controller in this mode. */
 export function controllerCommands(k: StartedKafka, node = k.brokers[0] as string): string[] {

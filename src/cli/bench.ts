@@ -16,7 +16,7 @@ export const bench: Command = {
 For each stack (all by default) starts its cluster N times (default 3), and reports the
 time from start to healthy and the memory of the running cluster (sum of its
 containers): median, min and max. A stack with several shapes is measured in each
-(Kafka: KRaft and ZooKeeper mode), unless --param picks one.`,
+(Kafka 3.9 in KRaft and ZooKeeper mode, Kafka 4.4), unless --param picks one.`,
   async run(args) {
     const { values, positionals } = parse('bench', args, {
       runs: { type: 'string' },

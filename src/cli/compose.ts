@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stacks } from '../../stacks/index.ts';
-import { composeFile } from '../runtime/compose.ts';
+import { composeFile, composeFiles } from '../runtime/compose.ts';
 import { PACKAGE_ROOT } from '../runtime/package-root.ts';
 import { type Command, parse } from './args.ts';
 
@@ -13,22 +13,22 @@ export const compose: Command = {
   help: `Usage: midlab compose [--check]
 
 Writes one Compose file per stack into compose/, generated from stacks/ with default
-parameters, for exploring a stack by hand with docker-compose. --check writes nothing
+parameters (and one per variant a stack names: compose/kafka-4.4.yml), for exploring a stack by hand with docker-compose. --check writes nothing
 and exits 1 when a file is missing or differs from what the stacks say.`,
   async run(args) {
     const { values } = parse('compose', args, { check: { type: 'boolean' } });
     let drift = 0;
-    for (const stack of stacks) {
-      const file = `${COMPOSE_DIR}${stack.name}.yml`;
-      const want = await composeFile(stack);
+    for (const [stack, name, given] of stacks.flatMap((s) => composeFiles(s).map(([n, p]) => [s, n, p] as const))) {
+      const file = `${COMPOSE_DIR}${name}.yml`;
+      const want = await composeFile(stack, given, name);
       const have = await readFile(file, 'utf8').catch(() => undefined);
       if (have === want) continue;
       drift++;
       if (values.check)
-        process.stderr.write(`compose/${stack.name}.yml is ${have === undefined ? 'missing' : 'out of date'}\n`);
+        process.stderr.write(`compose/${name}.yml is ${have === undefined ? 'missing' : 'out of date'}\n`);
       else {
         await writeFile(file, want);
-        process.stderr.write(`wrote compose/${stack.name}.yml\n`);
+        process.stderr.write(`wrote compose/${name}.yml\n`);
       }
     }
     if (values.check && drift) process.stderr.write('hint: run `npx midlab compose` and commit the result\n');

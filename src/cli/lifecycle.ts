@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { stacks } from '../../stacks/index.ts';
 import { UsageError } from '../errors.ts';
-import { describeParams, parseKeyValues } from '../params.ts';
+import { describeParams, parseKeyValues, resolveParams } from '../params.ts';
 import { listLabs, reap, reapLeftovers } from '../runtime/reaper.ts';
 import { startStack } from '../runtime/stack.ts';
 import { type Command, parse } from './args.ts';
@@ -52,6 +52,8 @@ Options:
     const given: Record<string, string> = parseKeyValues((values.param as string[] | undefined) ?? []);
     if (values.nodes !== undefined) given.nodes = String(values.nodes);
     const t0 = Date.now();
+    // Refused (exit 2) before anything is said to start; startStack says the warnings.
+    stack.validate(resolveParams(stack.params, given, stack.name));
     if (!values.json) process.stderr.write(`starting ${stack.name} ${JSON.stringify(given)} ...\n`);
     const started = await startStack(stack, given, {
       lab: stack.name,

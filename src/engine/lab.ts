@@ -177,8 +177,16 @@ export interface LabContext<H extends StartedStack, P, K extends string = string
 
 export type AnyLab = LabDefinition<ParamTable, StartedStack>;
 
+/** The lab, taking the stack's `labParams` too (its own declaration of one wins). */
 export function defineLab<const T extends ParamTable, H extends StartedStack, K extends string = string>(
   lab: LabDefinition<T, H, K>,
 ): AnyLab {
-  return lab as unknown as AnyLab;
+  const shared = (lab.stack.labParams ?? []).filter((k) => !(k in lab.params));
+  if (!shared.length) return lab as unknown as AnyLab;
+  const { params, topology } = lab as unknown as AnyLab;
+  return {
+    ...(lab as unknown as AnyLab),
+    params: { ...Object.fromEntries(shared.map((k) => [k, lab.stack.params[k]])), ...params } as ParamTable,
+    topology: (p) => ({ ...Object.fromEntries(shared.map((k) => [k, p[k] as string])), ...topology(p) }),
+  };
 }

@@ -19,8 +19,12 @@ import { PACKAGE_ROOT } from './package-root.ts';
  * fetches artifacts such as jars or binaries into `.artifacts/` on the host first).
  * The root of the tree, `midlab/debian:bookworm`, is made with debootstrap.
  *
- * An image carries the hash of its recipe (its folder's files and its parent's hash),
- * so an unchanged image is never rebuilt.
+ * A folder may also hold `versions-<tag>.env` files: one more image each,
+ * `midlab/<name>:<tag>`, from the same Dockerfile with those versions (Kafka 4.4 beside
+ * 3.9). `images build <name>` builds them all, `images build <name>:<tag>` one.
+ *
+ * An image carries the hash of its recipe (its folder's files but the other images'
+ * versions files, and its parent's hash), so an unchanged image is never rebuilt.
  */
 export const STACKS_DIR = join(PACKAGE_ROOT, 'stacks');
 export const ROOT_IMAGE = 'midlab/debian:bookworm';
@@ -32,6 +36,8 @@ export interface ImageRecipe {
   tag: string;
   dir: string;
   parent: string;
+  /** versions.env, or versions-<tag>.env for a further image of the same folder. */
+  versionsFile: string;
   versions: Record<string, string>;
 }
 
@@ -44,19 +50,18 @@ export async function recipes(): Promise<ImageRecipe[]> {
     if (!dockerfile) continue;
     const from = /^FROM\s+(\S+)/m.exec(dockerfile)?.[1];
     if (!from) throw new Error(`${dir}/Dockerfile has no FROM line`);
-    out.push({
-      name: entry.name,
-      tag: `midlab/${entry.name}:latest`,
-      dir,
-      parent: from,
-      versions: await readVersions(dir),
-    });
+    const tags = (await readdir(dir)).flatMap((f) => /^versions-(.+)\.env$/.exec(f)?.[1] ?? []);
+    for (const tag of ['latest', ...tags.sort()]) {
+      const versionsFile = tag === 'latest' ? 'versions.env' : `versions-${tag}.env`;
+      const versions = await readVersions(join(dir, versionsFile));
+      out.push({ name: entry.name, tag: `midlab/${entry.name}:${tag}`, dir, parent: from, versionsFile, versions });
+    }
   }
   return out;
 }
 
-async function readVersions(dir: string): Promise<Record<string, string>> {
-  const text = await readFile(join(dir, 'versions.env'), 'utf8').catch(() => '');
+async function readVersions(file: string): Promise<Record<string, string>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
   const vars: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
@@ -69,10 +74,12 @@ async function readVersions(dir: string): Promise<Record<string, string>> {
 export async function buildOrder(names: string[]): Promise<ImageRecipe[]> {
   const all = await recipes();
   const byTag = new Map(all.map((r) => [r.tag, r]));
+  // `kafka` names every image of the folder, `kafka:4.4` one of them.
+  const named = (n: string) => all.filter((r) => r.name === n || r.tag === `midlab/${n}`);
   const wanted = names.length ? names : all.map((r) => r.name);
   for (const n of wanted) {
-    if (!all.some((r) => r.name === n)) {
-      throw new UsageError(`no image named ${n}`, `choose from: ${all.map((r) => r.name).join(', ')}`);
+    if (!named(n).length) {
+      throw new UsageError(`no image named ${n}`, `choose from: ${[...new Set(all.map((r) => r.name))].join(', ')}`);
     }
   }
   const order: ImageRecipe[] = [];
@@ -82,14 +89,16 @@ export async function buildOrder(names: string[]): Promise<ImageRecipe[]> {
     if (parent) visit(parent);
     order.push(r);
   };
-  for (const n of wanted) visit(all.find((r) => r.name === n) as ImageRecipe);
+  for (const n of wanted) for (const r of named(n)) visit(r);
   return order;
 }
 
 export async function recipeHash(r: ImageRecipe, parentHash: string): Promise<string> {
   const h = createHash('sha256').update(parentHash);
   for (const file of await listFiles(r.dir)) {
-    h.update(relative(r.dir, file)).update('\0');
+    const name = relative(r.dir, file);
+    if (/^versions-.+\.env$/.test(name) && name !== r.versionsFile) continue;
+    h.update(name).update('\0');
     h.update(await readFile(file)).update('\0');
     h.update(String((await stat(file)).mode & 0o111)).update('\0');
   }

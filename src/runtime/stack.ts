@@ -14,6 +14,13 @@ export interface Stack<T extends ParamTable = ParamTable, H extends StartedStack
   name: string;
   summary: string;
   params: T;
+  /**
+   * Parameters every lab of this stack takes besides its own and passes on to the stack
+   * (Kafka's `version`), so no lab has to declare them.
+   */
+  labParams?: string[];
+  /** Further Compose files besides `compose/<name>.yml`: `compose/<name>-<key>.yml` with these parameters. */
+  composeVariants?: Record<string, Record<string, string>>;
   /** The configurations `midlab bench` measures (default: one, with default parameters). */
   benchmarks?: Record<string, string>[];
   /** Throws UsageError for an impossible topology; returns warnings for unwise ones. */

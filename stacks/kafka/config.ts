@@ -6,8 +6,9 @@ import { secret } from '../../src/runtime/secrets.ts';
 import { type ZooKeeperParams, zooCfg } from '../zookeeper/stack.ts';
 
 /**
- * Kafka's configuration, rendered per mode. One Kafka line (3.9, the last with ZooKeeper
- * mode: Kafka 4.0 removed it) runs as either
+ * Kafka's configuration, rendered per mode. Kafka 3.9 (the last line with ZooKeeper mode:
+ * Kafka 4.0 removed it) runs as either of the two below; Kafka 4.4 (`version=4.4`) in KRaft
+ * mode only, with the same configuration (no key here was removed or renamed in 4.x):
  *
  *   - ZooKeeper mode: ZooKeeper nodes zk1..zkM (the ZooKeeper stack's image and zoo.cfg)
  *     and brokers kafka1..kafkaN (`broker.id=N`); the controller is whichever broker
@@ -27,7 +28,9 @@ import { type ZooKeeperParams, zooCfg } from '../zookeeper/stack.ts';
  * so every comment is on a line of its own.
  */
 
-export const IMAGE = 'midlab/kafka:latest';
+/** The Kafka lines midlab runs, each its own image (stacks/kafka/image: versions.env, versions-4.4.env). */
+export const IMAGES = { '3.9': 'midlab/kafka:latest', '4.4': 'midlab/kafka:4.4' } as const;
+export type KafkaVersion = keyof typeof IMAGES;
 export const ZK_IMAGE = 'midlab/zookeeper:latest';
 export const INTERNAL_PORT = 9092;
 export const CONTROLLER_PORT = 9093;
@@ -39,6 +42,12 @@ export const DATA_DIR = '/var/lib/kafka/data';
 export const CONTROLLER_ID_BASE = 100;
 
 export const kafkaParams = {
+  version: {
+    type: 'enum',
+    default: '3.9',
+    choices: Object.keys(IMAGES) as KafkaVersion[],
+    describe: 'Kafka 3.9.2 (the last line with ZooKeeper mode) or 4.4.0 (KRaft only)',
+  },
   mode: {
     type: 'enum',
     default: 'kraft',
@@ -138,6 +147,19 @@ export function nodeName(id: number): string {
 
 /** Refuses impossible topologies (UsageError, exit 2); returns warnings for unwise ones. */
 export function validateKafka(p: KafkaParams): string[] {
+  if (p.version !== '3.9' && p.mode === 'zookeeper') {
+    throw new UsageError(
+      `Kafka ${p.version} has no ZooKeeper mode: Kafka 4.0 removed it (KIP-500), so a 4.x cluster is KRaft only. ` +
+        "The notes' commands map to KRaft like this: `--zookeeper zk:2181` (kafka-topics.sh, kafka-configs.sh) " +
+        'and `--broker-list` (kafka-console-producer.sh, also removed in 4.0) become `--bootstrap-server ' +
+        'kafka1:9092`; `zookeeper-shell.sh get ' +
+        '/controller` becomes `kafka-metadata-quorum.sh --bootstrap-server kafka1:9092 describe --status`; ' +
+        '`zookeeper.connect` in server.properties becomes `process.roles` and a controller quorum ' +
+        "(`controller.quorum.voters`), and each node's log directory is formatted once with " +
+        '`kafka-storage.sh format -t <cluster id> -c server.properties` before its first start',
+      `use --param mode=kraft with --param version=${p.version}, or --param version=3.9 for ZooKeeper mode`,
+    );
+  }
   const rf = replicationOf(p);
   if (rf > p.brokers) {
     throw new UsageError(

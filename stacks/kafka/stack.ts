@@ -1,5 +1,6 @@
 /**
- * The Kafka stack: one Kafka 3.9 line in ZooKeeper mode or KRaft mode (`mode` parameter),
+ * The Kafka stack: Kafka 3.9 in ZooKeeper mode or KRaft mode (`mode` parameter), or Kafka 4.4
+ * (`version=4.4`, KRaft only: ZooKeeper mode is refused),
  * brokers kafka1..kafkaN; ZooKeeper mode adds zk1..zkM (the ZooKeeper stack's image and
  * zoo.cfg); KRaft mode runs the Raft metadata quorum inside kafka1..3 (combined) or on
  * controller1..3 (`layout=isolated`). Configuration: config.ts.
@@ -49,7 +50,7 @@ import {
   CONTROLLER_PORT,
   clusterId,
   EXTERNAL_PORT,
-  IMAGE,
+  IMAGES,
   INTERNAL_PORT,
   type KafkaMode,
   type KafkaParams,
@@ -70,10 +71,12 @@ export { type KafkaParams, kafkaParams };
 export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
   name: 'kafka',
   summary:
-    'Kafka 3.9 brokers kafka1..N (EXTERNAL 9094 published) in KRaft mode (Raft quorum in kafka1..3) or ' +
-    'ZooKeeper mode (zk1..3 + brokers): --param mode=kraft|zookeeper',
+    'Kafka 3.9 or 4.4 brokers kafka1..N (EXTERNAL 9094 published) in KRaft mode (Raft quorum in kafka1..3) or ' +
+    'ZooKeeper mode (3.9 only: zk1..3 + brokers): --param version=3.9|4.4 --param mode=kraft|zookeeper',
   params: kafkaParams,
-  benchmarks: [{ mode: 'kraft' }, { mode: 'zookeeper' }],
+  labParams: ['version'],
+  composeVariants: { '4.4': { version: '4.4' } },
+  benchmarks: [{ mode: 'kraft' }, { mode: 'zookeeper' }, { mode: 'kraft', version: '4.4' }],
   validate: validateKafka,
   nodes(p) {
     const cid = p.mode === 'kraft' ? clusterId() : undefined;
@@ -92,7 +95,7 @@ export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
     const isVoter = (name: string) => voters(p).some(([n]) => n === name);
     const kafkaNode = (name: string, broker: boolean): NodeSpec => ({
       name,
-      image: IMAGE,
+      image: IMAGES[p.version],
       // EXTERNAL for clients; CONTROLLER (KRaft voters) so the host can ask each controller
       // whether it leads the quorum (DescribeQuorum), without going through a broker.
       ports: {

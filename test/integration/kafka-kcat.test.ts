@@ -17,8 +17,13 @@ describe.skipIf(!existsSync(KCAT))('kafka endpoints from `midlab up kafka --json
     midlab('down', 'kafka');
   });
 
-  it.each(['kraft', 'zookeeper'])('mode=%s: kcat lists 3 brokers, produces and consumes', async (mode) => {
-    const r = midlab('up', 'kafka', '--param', `mode=${mode}`, '--json');
+  // Kafka 3.9 in both modes, and 4.4 (KRaft only).
+  it.each([
+    ['3.9', 'kraft'],
+    ['3.9', 'zookeeper'],
+    ['4.4', 'kraft'],
+  ])('version=%s mode=%s: kcat lists 3 brokers, produces and consumes', async (version, mode) => {
+    const r = midlab('up', 'kafka', '--param', `version=${version}`, '--param', `mode=${mode}`, '--json');
     expect(r.code, r.err).toBe(0);
     const { endpoints } = JSON.parse(r.out) as { endpoints: Record<string, string> };
     const bootstrap = endpoints.bootstrap as string;

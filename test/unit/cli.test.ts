@@ -40,6 +40,16 @@ describe('midlab CLI', { timeout: 60_000 }, () => {
     expect(lab.code).toBe(2);
     expect(lab.err).toMatch(/isolated controllers exist only in KRaft mode/);
     expect(lab.out).not.toMatch(/starting/);
+    // Every Kafka lab takes the stack's version; 4.x has no ZooKeeper mode.
+    for (const args of [
+      ['run', 'kafka/ordering'],
+      ['up', 'kafka'],
+    ]) {
+      const k4 = midlab(...args, '--param', 'version=4.4', '--param', 'mode=zookeeper');
+      expect(k4.code, args.join(' ')).toBe(2);
+      expect(k4.err).toMatch(/Kafka 4.4 has no ZooKeeper mode: Kafka 4.0 removed it/);
+      expect(`${k4.out}${k4.err}`).not.toMatch(/starting/);
+    }
   });
   it('refuses a parameter no chosen lab takes, whatever the number of labs, before starting anything', () => {
     for (const args of [['kafka/ordering'], ['--all'], ['zookeeper/quorum-loss', 'zookeeper/observer']]) {

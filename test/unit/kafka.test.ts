@@ -149,6 +149,15 @@ describe('kafka validation', () => {
     expect(() => kafka.validate(params({ mode: 'zookeeper', layout: 'isolated' }))).toThrow(UsageError);
     expect(() => params({ mode: 'zk' })).toThrow(/not a valid choice/);
   });
+  it('refuses ZooKeeper mode on Kafka 4.4 (removed in 4.0) and says how the notes map to KRaft', () => {
+    expect(() => kafka.validate(params({ version: '4.4', mode: 'zookeeper' }))).toThrow(UsageError);
+    expect(() => kafka.validate(params({ version: '4.4', mode: 'zookeeper' }))).toThrow(
+      /removed it[\s\S]*--bootstrap-server[\s\S]*controller quorum[\s\S]*kafka-storage.sh format/,
+    );
+    expect(kafka.validate(params({ version: '4.4' }))).toEqual([]);
+    expect(kafka.nodes(params({ version: '4.4' })).map((n) => n.image)).toEqual(Array(3).fill('midlab/kafka:4.4'));
+    expect(kafka.nodes(params()).map((n) => n.image)).toEqual(Array(3).fill('midlab/kafka:latest'));
+  });
   it('a single broker works with the default replication factor; unwise set-ups warn', () => {
     expect(kafka.validate(params({ brokers: 1 }))).toEqual([]);
     expect(kafka.validate(params())).toEqual([]);

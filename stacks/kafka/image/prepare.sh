@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Resolve the Kafka broker + tool jars from Maven Central into .artifacts/libs/.
-# Run on the host with cwd = this directory and versions.env in the environment.
-# Idempotent: does nothing when .artifacts/libs matches the pinned versions.
+# Resolve the Kafka broker + tool jars from Maven Central into
+# .artifacts/<KAFKA_VERSION>/libs/ (one folder per Kafka line, so 3.9 and 4.x sit side by side).
+# Run on the host with cwd = this directory and versions.env (or versions-<tag>.env) in the
+# environment. Idempotent: does nothing when the folder matches the pinned versions.
 # Quiet: prints nothing on success; mvn's output is shown only on failure.
 set -euo pipefail
 
 : "${KAFKA_VERSION:?KAFKA_VERSION not set (source versions.env)}"
 : "${SCALA_VERSION:?SCALA_VERSION not set (source versions.env)}"
-: "${SLF4J_VERSION:?SLF4J_VERSION not set (source versions.env)}"
-: "${RELOAD4J_VERSION:?RELOAD4J_VERSION not set (source versions.env)}"
+: "${LOG_JARS:?LOG_JARS not set (source versions.env)}"
 
-out=.artifacts/libs
-stamp="kafka_${SCALA_VERSION}-${KAFKA_VERSION} slf4j-${SLF4J_VERSION} reload4j-${RELOAD4J_VERSION} v1"
+out=.artifacts/${KAFKA_VERSION}/libs
+stamp="kafka_${SCALA_VERSION}-${KAFKA_VERSION} ${LOG_JARS} v2"
 if [[ -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" ]]; then
   exit 0
 fi
@@ -41,8 +41,10 @@ cat >"$work/pom.xml" <<POM
         <exclusion><groupId>com.fasterxml.jackson.jaxrs</groupId><artifactId>jackson-jaxrs-json-provider</artifactId></exclusion>
       </exclusions>
     </dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>${SLF4J_VERSION}</version></dependency>
-    <dependency><groupId>ch.qos.reload4j</groupId><artifactId>reload4j</artifactId><version>${RELOAD4J_VERSION}</version></dependency>
+$(for coords in $LOG_JARS; do
+    IFS=: read -r g a v <<<"$coords"
+    echo "    <dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
+  done)
   </dependencies>
 </project>
 POM
@@ -58,6 +60,6 @@ if ! mvn "${mvn_args[@]}" dependency:copy-dependencies \
 fi
 
 echo "$stamp" >"$work/libs/.stamp"
-mkdir -p .artifacts
+mkdir -p "$(dirname "$out")"
 rm -rf "$out"
 mv "$work/libs" "$out"

@@ -9,6 +9,6 @@ exec java \
   ${KAFKA_TOOL_HEAP_OPTS:--Xmx256m} \
   ${KAFKA_TOOL_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true} \
   -Xshare:auto $cds -Xlog:disable -Xlog:all=warning:stderr \
-  ${KAFKA_TOOL_LOG4J_OPTS:--Dlog4j.configuration=file:/opt/kafka/config/tools-log4j.properties} \
+  ${KAFKA_TOOL_LOG4J_OPTS:--Dlog4j.configuration=file:/opt/kafka/config/tools-log4j.properties -Dlog4j2.configurationFile=file:/opt/kafka/config/tools-log4j2.properties} \
   ${KAFKA_TOOL_OPTS:-} \
   -cp '/opt/kafka/libs/*' "$@"
