@@ -1,0 +1,143 @@
+import type { LabContext } from '../../src/engine/lab.ts';
+import { HOST } from '../../src/faults/nemesis.ts';
+import { KafkaReader } from './admin-reads.ts';
+import { INTERNAL_PORT, nodeName, ZK_CLIENT_PORT } from './config.ts';
+import { leaderState, sameSet, untilPartition } from './partitions.ts';
+import type { StartedKafka } from './stack.ts';
+
+/**
+ * Reads for a lab that cuts a node off (a partition, not a death): what a node can still
+ * reach, and a partition as the side without the host records it, read from inside a node
+ * (the host's clients cannot reach that side).
+ */
+
+/** The nodes among `peers` that `from` opens a TCP connection to within 2 s (Kafka or ZooKeeper port). */
+export async function reachableFrom(k: StartedKafka, from: string, peers: string[]): Promise<string[]> {
+  const port = (n: string) => (k.zookeepers.includes(n) ? ZK_CLIENT_PORT : INTERNAL_PORT);
+  const script = peers
+    .map((n) => `timeout 2 bash -c 'exec 3<>/dev/tcp/${n}/${port(n)}' 2>/dev/null && echo ${n} &`)
+    .join('\n');
+  const r = await k.cluster.node(from).exec(['bash', '-c', `${script}\nwait`]);
+  return r.stdout.split(/\s+/).filter((n) => peers.includes(n));
+}
+
+/** A partition's leader and ISR as a tool printed them; leader undefined when none (-1) or unreadable. */
+export interface ToolPartition {
+  leader: string | undefined;
+  isr: string[];
+  text: string;
+}
+
+/**
+ * Reads the leader and ISR from kafka-topics.sh --describe ("Leader: 2 ... Isr: 2,3") or
+ * from ZooKeeper's partition state znode ({"leader":2,...,"isr":[2,3]}).
+ */
+export function parseToolPartition(out: string): ToolPartition {
+  const leader = /"?leader"?\s*:\s*(-?\d+)/i.exec(out)?.[1];
+  const isr = /"?isr"?\s*:\s*\[?\s*([\d,\s]*\d)/i.exec(out)?.[1] ?? '';
+  const ids = isr
+    .split(/[,\s]+/)
+    .filter(Boolean)
+    .map(Number);
+  const l = leader === undefined || Number(leader) < 0 ? undefined : nodeName(Number(leader));
+  return { leader: l, isr: ids.map(nodeName), text: `leader ${l ?? 'none'}, isr ${ids.map(nodeName).join(',')}` };
+}
+
+/**
+ * Partition 0 of `topic` as recorded on `node`'s side of a cut: ZooKeeper mode reads the
+ * state znode the controller writes; KRaft asks the brokers there with kafka-topics.sh.
+ */
+export async function partitionOnSide(k: StartedKafka, node: string, topic: string): Promise<ToolPartition> {
+  const r =
+    k.mode === 'zookeeper'
+      ? await k.tool(node, 'zookeeper-shell.sh', 'get', `/brokers/topics/${topic}/partitions/0/state`)
+      : await k.tool(node, 'kafka-topics.sh', '--describe', '--topic', topic);
+  return parseToolPartition(r.stdout);
+}
+
+/**
+ * The cut as both sides see it: the peers `node` still reaches from inside, and those of
+ * `others` (brokers cut off from this machine) that still answer a metadata request from here.
+ */
+export async function cutSeen(
+  k: StartedKafka,
+  node: string,
+  peers: string[],
+  others: string[],
+): Promise<{ leaderReaches: string[]; hostReaches: string[] }> {
+  const [leaderReaches, answers] = await Promise.all([
+    reachableFrom(k, node, peers),
+    Promise.all(others.map((o) => KafkaReader.brokersSeenBy(k.mode, k.broker(o)))),
+  ]);
+  return { leaderReaches, hostReaches: others.filter((_, i) => answers[i]?.length) };
+}
+
+/**
+ * Polls `topic`-0 on `node`'s side (see `partitionOnSide`) until its leader is another
+ * than `old`, at most `timeoutMs`; the partition then, or as last read.
+ */
+export async function untilLeaderOnSide(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until'>,
+  k: StartedKafka,
+  node: string,
+  topic: string,
+  old: string,
+  timeoutMs: number,
+): Promise<ToolPartition> {
+  let last: ToolPartition = { leader: old, isr: [], text: 'not read' };
+  const moved = await lab.until(
+    `${node}'s side to record a leader other than ${old}`,
+    async () => {
+      last = await partitionOnSide(k, node, topic);
+      return last.leader && last.leader !== old ? { done: true, value: last } : { done: false, seen: last.text };
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+  return moved ?? last;
+}
+
+/**
+ * Cuts `node` off from `peers`, and `others` off from this machine, so this machine's
+ * clients sit on `node`'s side; observes `cutAt` (History time) and `cut` (see `cutSeen`).
+ * Returns the wall-clock time of the cut.
+ */
+export async function cutWithClients(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'faults' | 'observe' | 'history' | 'stack'>,
+  node: string,
+  peers: string[],
+  others: string[],
+): Promise<number> {
+  await lab.faults.partition(node, peers);
+  for (const o of others) await lab.faults.partition(o, [HOST]);
+  lab.observe('cutAt', lab.history.now());
+  const t = Date.now();
+  const cut = await cutSeen(lab.stack, node, peers, others);
+  const none = (xs: string[]) => xs.join(', ') || 'none';
+  const text = `${node} reaches: ${none(cut.leaderReaches)}; this machine reaches: ${none(cut.hostReaches)}`;
+  lab.observe('cut', cut, `${text} of ${others.join(', ')}`);
+  return t;
+}
+
+/** Partition 0 of `topic` as `reader` sees it, or why it could not say (`error`). */
+export async function viewOf(
+  reader: KafkaReader,
+  topic: string,
+): Promise<{ leader: string | undefined; isr: string[]; error?: string }> {
+  return leaderState(reader, topic).catch((e: Error) => ({ leader: undefined, isr: [], error: e.message }));
+}
+
+/** Heals each of `nodes`, then waits (60 s at most) until `topic`-0 has all of them in its ISR; observes `rejoined`. */
+export async function healAndRejoin(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'faults' | 'observe' | 'until' | 'stack'>,
+  nodes: string[],
+  topic: string,
+): Promise<void> {
+  for (const n of nodes) await lab.faults.heal(n);
+  const what = `every replica back in the ISR of ${topic}-0`;
+  const back = await untilPartition(lab, lab.stack.admin, topic, (x) => sameSet(x.isr, nodes), {
+    what,
+    timeoutMs: 60_000,
+  });
+  const { leader, isr } = back.part;
+  lab.observe('rejoined', { leader, isr, ms: back.ms }, `leader ${leader}, isr ${isr} (${back.ms} ms after the heal)`);
+}
