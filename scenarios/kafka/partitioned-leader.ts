@@ -68,12 +68,7 @@ export default defineLab({
   variants: bothModes([{ acks: 'all' }]),
   params: {
     mode: modeParam,
-    acks: {
-      type: 'enum',
-      default: '1',
-      choices: ['1', 'all'],
-      describe: "the producer's acks on the leader's side of the cut (min.insync.replicas=2 either way)",
-    },
+    acks: { type: 'enum', default: '1', choices: ['1', 'all'], describe: 'acks of the producer on the cut-off side' },
     before: intParam(10, 'acks=all messages sent before the cut', 1, 1000),
     cutMs: intParam(20_000, 'how long the cut lasts; the producer writes to the old leader throughout', 8000, 120_000),
   },
@@ -119,9 +114,13 @@ export default defineLab({
     },
     heal: {
       title: 'Heal the cut',
-      narration:
+      narration: (p) =>
         `${LEADER} learns the newer leader epoch and becomes a follower: it asks the new leader where its own epoch ` +
-        'ended (OffsetsForLeaderEpoch, KIP-101), truncates its log there and fetches: what it appended alone is gone.',
+        'ended (OffsetsForLeaderEpoch, KIP-101), truncates its log there and fetches: what it appended alone is gone. ' +
+        (p.mode === 'kraft'
+          ? `${LEADER}, a quorum voter too, campaigned alone during the cut, raising the Raft epoch: rejoining, it forces ` +
+            'a new election of the metadata quorum (Kafka 3.9 has no Pre-Vote; KIP-996 came with 4.0).'
+          : `If ${LEADER} was the controller, it stayed one in its own eyes all along; now it finds its session expired and resigns.`),
       commands: [describeOn(LEADER)],
     },
   },

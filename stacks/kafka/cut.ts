@@ -107,6 +107,8 @@ export async function cutWithClients(
   peers: string[],
   others: string[],
 ): Promise<number> {
+  const c = await lab.stack.admin.controller().catch(() => undefined);
+  lab.observe('controllerBefore', c, `active controller ${c?.node ?? 'unknown'}, epoch ${c?.epoch ?? '?'}`);
   await lab.faults.partition(node, peers);
   for (const o of others) await lab.faults.partition(o, [HOST]);
   lab.observe('cutAt', lab.history.now());
@@ -126,7 +128,10 @@ export async function viewOf(
   return leaderState(reader, topic).catch((e: Error) => ({ leader: undefined, isr: [], error: e.message }));
 }
 
-/** Heals each of `nodes`, then waits (60 s at most) until `topic`-0 has all of them in its ISR; observes `rejoined`. */
+/**
+ * Heals each of `nodes`, then waits (60 s at most) until `topic`-0 has all of them in its
+ * ISR; observes `rejoined`, and `controllerAfter` (`cutWithClients` observed `controllerBefore`).
+ */
 export async function healAndRejoin(
   lab: Pick<LabContext<StartedKafka, unknown>, 'faults' | 'observe' | 'until' | 'stack'>,
   nodes: string[],
@@ -139,5 +144,7 @@ export async function healAndRejoin(
     timeoutMs: 60_000,
   });
   const { leader, isr } = back.part;
+  const c = await lab.stack.admin.controller().catch(() => undefined);
+  lab.observe('controllerAfter', c, `active controller ${c?.node ?? 'unknown'}, epoch ${c?.epoch ?? '?'}`);
   lab.observe('rejoined', { leader, isr, ms: back.ms }, `leader ${leader}, isr ${isr} (${back.ms} ms after the heal)`);
 }
