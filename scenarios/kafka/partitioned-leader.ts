@@ -138,10 +138,10 @@ export default defineLab({
       const rs = await produce(toLeader, lab.history, TOPIC, p.before, { name: 'before', acks: 'all', route: zero });
       lab.say(resultsText(rs));
     });
-    // Asks kafka1 alone: connected before the cut, so kafkajs keeps asking it (never a broker it cannot reach).
+    // kafkajs asks kafka1 for offsets (its leader, connected before the cut), never a broker it cannot reach.
     const pinned = new KafkaReader({ mode: k.mode, brokers: toLeader });
     try {
-      await viewOf(pinned, TOPIC);
+      await logEnd(pinned, TOPIC);
       const peers = [...OTHERS, ...k.zookeepers];
       const vars = { peers: peers.join(', ') };
       const cutAt = await lab.step('cut', () => cutWithClients(lab, LEADER, peers, OTHERS), { vars });
@@ -157,7 +157,7 @@ export default defineLab({
           const side = await untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
           const majority = { ...side, ms: Date.now() - cutAt };
           lab.observe('majority', majority, `${OTHERS[0]}'s side: ${side.text}, ${majority.ms} ms after the cut`);
-          const old = await viewOf(pinned, TOPIC);
+          const old = await viewOf(k.broker(LEADER), TOPIC);
           lab.observe('oldView', old, `${LEADER} tells this machine: leader ${old.leader ?? 'none'}, isr ${old.isr}`);
           await sleep(left());
           await loop.stop();

@@ -2,8 +2,9 @@ import type { LabContext } from '../../src/engine/lab.ts';
 import { HOST } from '../../src/faults/nemesis.ts';
 import { KafkaReader } from './admin-reads.ts';
 import { INTERNAL_PORT, nodeName, ZK_CLIENT_PORT } from './config.ts';
-import { leaderState, sameSet, untilPartition } from './partitions.ts';
+import { sameSet, untilPartition } from './partitions.ts';
 import type { StartedKafka } from './stack.ts';
+import { Reader, request, Writer } from './wire.ts';
 
 /**
  * Reads for a lab that cuts a node off (a partition, not a death): what a node can still
@@ -120,12 +121,55 @@ export async function cutWithClients(
   return t;
 }
 
-/** Partition 0 of `topic` as `reader` sees it, or why it could not say (`error`). */
-export async function viewOf(
-  reader: KafkaReader,
-  topic: string,
-): Promise<{ leader: string | undefined; isr: string[]; error?: string }> {
-  return leaderState(reader, topic).catch((e: Error) => ({ leader: undefined, isr: [], error: e.message }));
+/** Partition 0 of a topic as one broker's own metadata names it (its leader epoch too), or why it did not say. */
+export interface BrokerView {
+  leader: string | undefined;
+  leaderEpoch?: number;
+  isr: string[];
+  error?: string;
+}
+
+const METADATA = 3;
+
+/**
+ * Asks the broker at `endpoint` alone for `topic`'s metadata (Metadata v9 on one socket):
+ * what a client that reaches only this broker is told. kafkajs would send the request to
+ * any broker it knows, and hang on those it cannot reach.
+ */
+export async function viewOf(endpoint: string, topic: string, timeoutMs = 3000): Promise<BrokerView> {
+  const body = Buffer.concat([
+    new Writer().uvarint(2).compactString(topic).uvarint(0).bytes(),
+    Buffer.from([0, 0, 0, 0]), // no auto-creation, no authorized operations, no tags
+  ]);
+  try {
+    const r = new Reader(await request(endpoint, METADATA, 9, body, timeoutMs));
+    r.int32(); // throttle
+    for (let n = r.compactArrayLength(); n > 0; n--) {
+      r.int32();
+      r.compactString();
+      r.int32();
+      r.compactString();
+      r.skipTags();
+    }
+    r.compactString(); // cluster id
+    r.int32(); // controller
+    if (r.compactArrayLength() < 1) return { leader: undefined, isr: [], error: 'no topic in the answer' };
+    const topicError = r.int16();
+    r.compactString();
+    r.offset += 1; // is_internal
+    if (topicError !== 0 || r.compactArrayLength() < 1)
+      return { leader: undefined, isr: [], error: `Kafka error ${topicError}` };
+    r.int16();
+    r.int32();
+    const leader = r.int32();
+    const leaderEpoch = r.int32();
+    const ids = () => Array.from({ length: r.compactArrayLength() }, () => r.int32());
+    ids();
+    const isr = ids().map(nodeName);
+    return { leader: leader >= 0 ? nodeName(leader) : undefined, leaderEpoch, isr };
+  } catch (e) {
+    return { leader: undefined, isr: [], error: (e as Error).message };
+  }
 }
 
 /**
