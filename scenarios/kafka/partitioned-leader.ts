@@ -85,10 +85,10 @@ export default defineLab({
       narration: 'A baseline on all three replicas: it must survive everything that follows, in both variants.',
     },
     cut: {
-      title: `Cut ${LEADER} off from {peers}; cut ${OTHERS.join(' and ')} off from this machine`,
+      title: `Cut ${LEADER} off from every other node; cut ${OTHERS.join(' and ')} off from this machine`,
       narration: (p) =>
         `iptables in ${LEADER} drops all traffic with the other brokers and ` +
-        (p.mode === 'kraft' ? 'the KRaft quorum (kafka1..3 are also its voters)' : 'ZooKeeper (zk1..3)') +
+        (p.mode === 'kraft' ? 'the KRaft quorum (kafka1..3 are its voters too)' : 'ZooKeeper (zk1..3)') +
         `; ${OTHERS.join(' and ')} drop this machine. The producer here can reach ${LEADER} only, and ${LEADER} ` +
         `answers its metadata requests naming itself the leader. Proven from inside ${LEADER} (a TCP connect to each ` +
         'peer) and from here (a metadata request to each other broker).',
@@ -98,12 +98,12 @@ export default defineLab({
       ],
     },
     writes: {
-      title: 'The producer writes with acks={acks} to the cut-off leader for {cutS} s',
+      title: 'The producer writes with acks={acks} to the cut-off leader for {cutMs} ms',
       narration: (p) =>
         (p.mode === 'kraft'
           ? `The controller fences ${LEADER} after broker.session.timeout.ms without a heartbeat (6 s here, 9 s in production)`
           : `${LEADER}'s ZooKeeper session expires after zookeeper.session.timeout.ms (6 s here, 18 s in production)`) +
-        ` and elects ${OTHERS.join(' or ')} from the ISR. Nobody can tell ${LEADER}: it still leads, and ` +
+        `; the controller elects ${OTHERS.join(' or ')} from the ISR. Nobody can tell ${LEADER}: it still leads, and ` +
         (p.acks === '1'
           ? 'with acks=1 it appends each write and acknowledges it at once, one copy on a log the cluster has left.'
           : 'with acks=all it waits for followers that never fetch; after replica.lag.time.max.ms (10 s here, 30 s in ' +
@@ -143,30 +143,25 @@ export default defineLab({
     try {
       await logEnd(pinned, TOPIC);
       const peers = [...OTHERS, ...k.zookeepers];
-      const vars = { peers: peers.join(', ') };
-      const cutAt = await lab.step('cut', () => cutWithClients(lab, LEADER, peers, OTHERS), { vars });
-      await lab.step(
-        'writes',
-        async () => {
-          const opts = { name: 'cut', retries: 0, deliveryTimeoutMs: 5000, intervalMs: 100, route: zero } as const;
-          const loop = await ProducerLoop.start(toLeader, lab.history, TOPIC, {
-            ...opts,
-            acks: p.acks === '1' ? 1 : 'all',
-          });
-          const left = () => Math.max(0, cutAt + p.cutMs - Date.now());
-          const side = await untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
-          const majority = { ...side, ms: Date.now() - cutAt };
-          lab.observe('majority', majority, `${OTHERS[0]}'s side: ${side.text}, ${majority.ms} ms after the cut`);
-          const old = await viewOf(k.broker(LEADER), TOPIC);
-          lab.observe('oldView', old, `${LEADER} tells this machine: leader ${old.leader ?? 'none'}, isr ${old.isr}`);
-          await sleep(left());
-          await loop.stop();
-          const hw = await logEnd(pinned, TOPIC);
-          if (hw !== undefined) lab.observe('oldLeaderHw', hw, `${LEADER}'s high watermark: ${hw}`);
-          lab.say(`during the cut: ${resultsText(loop.results)}`);
-        },
-        { vars: { acks: p.acks, cutS: p.cutMs / 1000 } },
-      );
+      const cutAt = await lab.step('cut', () => cutWithClients(lab, LEADER, peers, OTHERS));
+      await lab.step('writes', async () => {
+        const opts = { name: 'cut', retries: 0, deliveryTimeoutMs: 5000, intervalMs: 100, route: zero } as const;
+        const loop = await ProducerLoop.start(toLeader, lab.history, TOPIC, {
+          ...opts,
+          acks: p.acks === '1' ? 1 : 'all',
+        });
+        const left = () => Math.max(0, cutAt + p.cutMs - Date.now());
+        const side = await untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
+        const majority = { ...side, ms: Date.now() - cutAt };
+        lab.observe('majority', majority, `${OTHERS[0]}'s side: ${side.text}, ${majority.ms} ms after the cut`);
+        const old = await viewOf(k.broker(LEADER), TOPIC);
+        lab.observe('oldView', old, `${LEADER} tells this machine: leader ${old.leader ?? 'none'}, isr ${old.isr}`);
+        await sleep(left());
+        await loop.stop();
+        const hw = await logEnd(pinned, TOPIC);
+        if (hw !== undefined) lab.observe('oldLeaderHw', hw, `${LEADER}'s high watermark: ${hw}`);
+        lab.say(`during the cut: ${resultsText(loop.results)}`);
+      });
     } finally {
       await pinned.close();
     }
@@ -198,7 +193,9 @@ export default defineLab({
         `${LEADER}, cut off, still named itself leader after that`,
         oldView?.leader === LEADER,
         `${LEADER} answers this machine: leader ${LEADER}`,
-        oldView ? `leader ${oldView.leader ?? 'none'}, isr ${oldView.isr} ${oldView.error ?? ''}` : 'never asked',
+        oldView
+          ? `leader ${oldView.leader ?? 'none'}, isr ${oldView.isr}${oldView.error ? ` (${oldView.error})` : ''}`
+          : 'never asked',
       ),
       check(
         `nothing written during the cut was committed: ${LEADER}'s high watermark stayed at ${p.before}`,
