@@ -45,14 +45,29 @@ export function parseToolPartition(out: string): ToolPartition {
 }
 
 /**
+ * Admin client settings for a tool on one side of a cut: its first metadata may still list
+ * the cut-off broker, and the defaults (a 10 s connection set-up, growing to 30 s, within a
+ * 60 s call) would hang the read on it; these give up on it in a second and the call in 5 s.
+ */
+const SIDE_CONFIG = '/etc/kafka/side-of-cut.properties';
+const SIDE_PROPS = [
+  'socket.connection.setup.timeout.ms=1000',
+  'socket.connection.setup.timeout.max.ms=1000',
+  'request.timeout.ms=3000',
+  'default.api.timeout.ms=5000',
+].join('\n');
+
+/**
  * Partition 0 of `topic` as recorded on `node`'s side of a cut: ZooKeeper mode reads the
  * state znode the controller writes; KRaft asks the brokers there with kafka-topics.sh.
  */
 export async function partitionOnSide(k: StartedKafka, node: string, topic: string): Promise<ToolPartition> {
-  const r =
-    k.mode === 'zookeeper'
-      ? await k.tool(node, 'zookeeper-shell.sh', 'get', `/brokers/topics/${topic}/partitions/0/state`)
-      : await k.tool(node, 'kafka-topics.sh', '--describe', '--topic', topic);
+  if (k.mode === 'zookeeper') {
+    const r = await k.tool(node, 'zookeeper-shell.sh', 'get', `/brokers/topics/${topic}/partitions/0/state`);
+    return parseToolPartition(r.stdout);
+  }
+  await k.cluster.node(node).writeFiles([{ path: SIDE_CONFIG, content: `${SIDE_PROPS}\n` }]);
+  const r = await k.tool(node, 'kafka-topics.sh', '--describe', '--topic', topic, '--command-config', SIDE_CONFIG);
   return parseToolPartition(r.stdout);
 }
 
