@@ -45,30 +45,22 @@ export function parseToolPartition(out: string): ToolPartition {
 }
 
 /**
- * Admin client settings for a tool on one side of a cut: its first metadata may still list
- * the cut-off broker, and the defaults (a 10 s connection set-up, growing to 30 s, within a
- * 60 s call) would hang the read on it; these give up on it in a second and the call in 5 s.
- */
-const SIDE_CONFIG = '/etc/kafka/side-of-cut.properties';
-const SIDE_PROPS = [
-  'socket.connection.setup.timeout.ms=1000',
-  'socket.connection.setup.timeout.max.ms=1000',
-  'request.timeout.ms=3000',
-  'default.api.timeout.ms=5000',
-].join('\n');
-
-/**
  * Partition 0 of `topic` as recorded on `node`'s side of a cut: ZooKeeper mode reads the
- * state znode the controller writes; KRaft asks the brokers there with kafka-topics.sh.
+ * state znode the controller writes; KRaft asks `node`'s own broker from inside (see
+ * `viewInside`: kafka-topics.sh there hung for up to 47 s on the cut-off broker, which its
+ * first metadata still listed).
  */
 export async function partitionOnSide(k: StartedKafka, node: string, topic: string): Promise<ToolPartition> {
   if (k.mode === 'zookeeper') {
     const r = await k.tool(node, 'zookeeper-shell.sh', 'get', `/brokers/topics/${topic}/partitions/0/state`);
     return parseToolPartition(r.stdout);
   }
-  await k.cluster.node(node).writeFiles([{ path: SIDE_CONFIG, content: `${SIDE_PROPS}\n` }]);
-  const r = await k.tool(node, 'kafka-topics.sh', '--describe', '--topic', topic, '--command-config', SIDE_CONFIG);
-  return parseToolPartition(r.stdout);
+  const v = await viewInside(k, node, topic);
+  return {
+    leader: v.leader,
+    isr: v.isr,
+    text: `leader ${v.leader ?? 'none'}, isr ${v.isr}${v.error ? ` (${v.error})` : ''}`,
+  };
 }
 
 /**
@@ -146,42 +138,77 @@ export interface BrokerView {
 
 const METADATA = 3;
 
+/** A Metadata v9 request body for one topic (no auto-creation, no authorized operations). */
+function metadataBody(topic: string): Buffer {
+  return Buffer.concat([new Writer().uvarint(2).compactString(topic).uvarint(0).bytes(), Buffer.from([0, 0, 0, 0])]);
+}
+
+/** Partition 0 in a Metadata v9 answer (the body after the response header). */
+function parseMetadata(body: Buffer): BrokerView {
+  const r = new Reader(body);
+  r.int32(); // throttle
+  for (let n = r.compactArrayLength(); n > 0; n--) {
+    r.int32();
+    r.compactString();
+    r.int32();
+    r.compactString();
+    r.skipTags();
+  }
+  r.compactString(); // cluster id
+  r.int32(); // controller
+  if (r.compactArrayLength() < 1) return { leader: undefined, isr: [], error: 'no topic in the answer' };
+  const topicError = r.int16();
+  r.compactString();
+  r.offset += 1; // is_internal
+  if (topicError !== 0 || r.compactArrayLength() < 1)
+    return { leader: undefined, isr: [], error: `Kafka error ${topicError}` };
+  r.int16();
+  r.int32();
+  const leader = r.int32();
+  const leaderEpoch = r.int32();
+  const ids = () => Array.from({ length: r.compactArrayLength() }, () => r.int32());
+  ids();
+  const isr = ids().map(nodeName);
+  return { leader: leader >= 0 ? nodeName(leader) : undefined, leaderEpoch, isr };
+}
+
 /**
  * Asks the broker at `endpoint` alone for `topic`'s metadata (Metadata v9 on one socket):
  * what a client that reaches only this broker is told. kafkajs would send the request to
  * any broker it knows, and hang on those it cannot reach.
  */
 export async function viewOf(endpoint: string, topic: string, timeoutMs = 3000): Promise<BrokerView> {
-  const body = Buffer.concat([
-    new Writer().uvarint(2).compactString(topic).uvarint(0).bytes(),
-    Buffer.from([0, 0, 0, 0]), // no auto-creation, no authorized operations, no tags
-  ]);
   try {
-    const r = new Reader(await request(endpoint, METADATA, 9, body, timeoutMs));
-    r.int32(); // throttle
-    for (let n = r.compactArrayLength(); n > 0; n--) {
-      r.int32();
-      r.compactString();
-      r.int32();
-      r.compactString();
-      r.skipTags();
-    }
-    r.compactString(); // cluster id
-    r.int32(); // controller
-    if (r.compactArrayLength() < 1) return { leader: undefined, isr: [], error: 'no topic in the answer' };
-    const topicError = r.int16();
-    r.compactString();
-    r.offset += 1; // is_internal
-    if (topicError !== 0 || r.compactArrayLength() < 1)
-      return { leader: undefined, isr: [], error: `Kafka error ${topicError}` };
-    r.int16();
-    r.int32();
-    const leader = r.int32();
-    const leaderEpoch = r.int32();
-    const ids = () => Array.from({ length: r.compactArrayLength() }, () => r.int32());
-    ids();
-    const isr = ids().map(nodeName);
-    return { leader: leader >= 0 ? nodeName(leader) : undefined, leaderEpoch, isr };
+    return parseMetadata(await request(endpoint, METADATA, 9, metadataBody(topic), timeoutMs));
+  } catch (e) {
+    return { leader: undefined, isr: [], error: (e as Error).message };
+  }
+}
+
+/**
+ * The same question asked from inside `node`, of its own broker (127.0.0.1:9092, bash's
+ * /dev/tcp): its metadata as its side of a cut has it, with no client library that might
+ * try a broker it cannot reach.
+ */
+export async function viewInside(k: StartedKafka, node: string, topic: string): Promise<BrokerView> {
+  const body = metadataBody(topic);
+  const header = Buffer.alloc(10);
+  header.writeInt16BE(METADATA, 0);
+  header.writeInt16BE(9, 2);
+  header.writeInt32BE(1, 4);
+  header.writeInt16BE(6, 8);
+  const payload = Buffer.concat([header, Buffer.from('midlab'), Buffer.from([0]), body]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+  const bytes = [...Buffer.concat([size, payload])].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  const script = `exec 3<>/dev/tcp/127.0.0.1/${INTERNAL_PORT}; printf '%b' '${bytes}' >&3; timeout 2 cat <&3 | base64 -w0`;
+  const r = await k.cluster.node(node).exec(['bash', '-c', script]);
+  const answer = Buffer.from(r.stdout.trim(), 'base64');
+  if (answer.length < 9) return { leader: undefined, isr: [], error: `no answer (${r.stderr.trim() || 'empty'})` };
+  const rest = new Reader(answer.subarray(8));
+  rest.skipTags(); // response header v1
+  try {
+    return parseMetadata(answer.subarray(8 + rest.offset));
   } catch (e) {
     return { leader: undefined, isr: [], error: (e as Error).message };
   }
