@@ -8,6 +8,7 @@ import duplicateConsumption from './duplicate-consumption.ts';
 import lagDetection from './lag-detection.ts';
 import leaderFailover from './leader-failover.ts';
 import ordering from './ordering.ts';
+import partitionedLeader from './partitioned-leader.ts';
 
 /**
  * The Kafka labs, in course order. Each runs in both modes (`--param mode=kraft|zookeeper`);
@@ -23,4 +24,5 @@ export const kafkaLabs: AnyLab[] = [
   lagDetection,
   duplicateConsumption,
   controllerFailover,
+  partitionedLeader,
 ];

@@ -94,7 +94,13 @@ const ERRORS: Record<number, string> = {
 };
 
 /** One request, one response, then the socket is closed. */
-function request(endpoint: string, apiKey: number, version: number, body: Buffer, timeoutMs: number): Promise<Buffer> {
+export function request(
+  endpoint: string,
+  apiKey: number,
+  version: number,
+  body: Buffer,
+  timeoutMs: number,
+): Promise<Buffer> {
   const [host, port] = endpoint.split(':');
   const id = correlation++ & 0x7fffffff;
   const clientId = Buffer.from('midlab');
