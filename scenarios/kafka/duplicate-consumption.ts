@@ -118,6 +118,11 @@ export default defineLab({
             'log cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
             'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
           : ''),
+      commands: (p) => [
+        describeTopicCommand(TOPIC),
+        groupCommand(GROUP),
+        ...(p.variant === 'idempotent' ? [topicConfigCommand(SINK_TOPIC)] : []),
+      ],
     },
     produce: {
       title: '{messages} payments on a one-partition topic',
@@ -135,12 +140,14 @@ export default defineLab({
         ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
         'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
         'after session.timeout.ms, 6 s here, 45 s by default in Java).',
+      commands: [groupCommand(GROUP)],
     },
     restart: {
       title: 'The consumer restarts and the group resumes from its committed offset',
       narration: (p) =>
         `A new consumer joins "${GROUP}" at the committed offset, {committed}: offsets {from}..{last} were processed ` +
         `already, and are processed again${p.variant === 'idempotent' ? `, and written to ${SINK_TOPIC} again` : ''}.`,
+      commands: [groupCommand(GROUP)],
     },
     sink: {
       title: 'The sink after the cleaner: one record per payment?',
@@ -150,6 +157,7 @@ export default defineLab({
         'pause longer than segment.ms a marker record closes the segment holding the upserts; the lab reads the ' +
         `sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's ` +
         'backoff), then once more for the checks.',
+      commands: [topicConfigCommand(SINK_TOPIC)],
     },
   },
   async mechanism(lab) {
@@ -157,7 +165,6 @@ export default defineLab({
     const sinkOn = lab.params.variant === 'idempotent';
     lab.observe('mode', k.mode);
     lab.observe('variant', lab.params.variant);
-    const commands = [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)];
     return lab.step(
       'topic',
       async () => {
@@ -170,10 +177,7 @@ export default defineLab({
         const policy = lab.observe('sinkPolicy', cfg['cleanup.policy'] ?? '?', `${SINK_TOPIC}: ${cfgText(cfg)}`);
         return policy === 'compact' ? reasons : [...reasons, `the sink's cleanup.policy is ${policy}, not compact`];
       },
-      {
-        vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' },
-        commands: sinkOn ? [...commands, topicConfigCommand(k, SINK_TOPIC)] : commands,
-      },
+      { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } },
     );
   },
   async run(lab) {
@@ -195,7 +199,6 @@ export default defineLab({
       autoCommitIntervalMs: p.commitIntervalMs,
       ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
     };
-    const commands = [groupCommand(k, GROUP)];
     try {
       await lab.step(
         'produce',
@@ -207,31 +210,27 @@ export default defineLab({
       );
       let fault: FaultRecord | undefined;
       const crashAfter = lab.observe('crashAfter', crashPoint(p));
-      const crash = await lab.step(
-        'crash',
-        async () => {
-          const first = new CrashingConsumer(
-            k.bootstrap,
-            lab.history,
-            { ...opts, name: FIRST },
-            crashAfter,
-            handle,
-            (o) => {
-              // The crash happens inside the processing of message o: nothing more is committed.
-              fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
-            },
-          );
-          if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
-          const mine = offsetsOf(lab.history.ops, FIRST);
-          const lastOffset = Math.max(...mine);
-          const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
-          const text =
-            `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
-            `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
-          return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
-        },
-        { commands },
-      );
+      const crash = await lab.step('crash', async () => {
+        const first = new CrashingConsumer(
+          k.bootstrap,
+          lab.history,
+          { ...opts, name: FIRST },
+          crashAfter,
+          handle,
+          (o) => {
+            // The crash happens inside the processing of message o: nothing more is committed.
+            fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
+          },
+        );
+        if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
+        const mine = offsetsOf(lab.history.ops, FIRST);
+        const lastOffset = Math.max(...mine);
+        const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
+        const text =
+          `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
+          `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
+        return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
+      });
       // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
       if (!crash) return;
       await lab.step(
@@ -245,22 +244,18 @@ export default defineLab({
           const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
           lab.observe('redelivered', again, `${again} messages processed a second time`);
         },
-        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset }, commands },
+        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset } },
       );
       if (!sink) return;
-      await lab.step(
-        'sink',
-        async () => {
-          await sleep(SINK_CONFIG['segment.ms'] + 500);
-          await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-          const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
-          if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
-          await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
-          const keys = sinkKeys(lab.history.ops);
-          lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
-        },
-        { commands: [topicConfigCommand(k, SINK_TOPIC)] },
-      );
+      await lab.step('sink', async () => {
+        await sleep(SINK_CONFIG['segment.ms'] + 500);
+        await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
+        const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
+        if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
+        await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
+        const keys = sinkKeys(lab.history.ops);
+        lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
+      });
     } finally {
       await sink?.disconnect();
     }

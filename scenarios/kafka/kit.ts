@@ -26,6 +26,7 @@ export {
   kafkaParams,
   replicationOf,
 } from '../../stacks/kafka/config.ts';
+export * from '../../stacks/kafka/elections.ts';
 export * from '../../stacks/kafka/groups.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';

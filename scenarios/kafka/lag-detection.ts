@@ -94,6 +94,7 @@ export default defineLab({
         'Lag is read per partition: the topic must have the partitions the lab sums over, fully replicated (none ' +
         'leaderless or shrunk while the monitor reads it), and the group no committed offsets, so every lag figure ' +
         'comes from what this run produced and committed.',
+      commands: [describeTopicCommand(TOPIC), groupCommand(GROUP)],
     },
     steady: {
       title: 'A steady producer, and a consumer group keeping up',
@@ -105,6 +106,7 @@ export default defineLab({
         "(ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in time is the " +
         'age of the oldest message the group has not committed: once the group is gone, it should equal how long ' +
         `it has been gone, within one sample (${p.sampleMs} ms).`,
+      commands: [groupCommand(GROUP)],
     },
     'stop-group': {
       title: 'The group stops consuming; the producer goes on',
@@ -112,6 +114,7 @@ export default defineLab({
         'The consumer commits what it processed and leaves the group, as a crashed or stopped service would (the ' +
         'notes\' "消费者宕机"). Nobody consumes: each new message adds one to the lag of its partition. The alert ' +
         'fires at the first sample at or above {alertLag} messages; the group stays away until then.',
+      commands: [groupCommand(GROUP)],
     },
     back: {
       title: 'The group comes back; then the producer stops',
@@ -119,25 +122,22 @@ export default defineLab({
         'The consumer rejoins and resumes from the committed offsets, reading the backlog much faster than the ' +
         'producer adds to it: the lag falls while the producer still sends. Then the producer stops, and the lag ' +
         `reaches exactly 0 at the group's next commit: within one commit interval and two samples, ${drainBoundMs(p)} ms.`,
+      commands: [groupCommand(GROUP)],
     },
   },
   async mechanism(lab) {
     const k = lab.stack;
     lab.observe('mode', k.mode);
     lab.observe('threshold', lab.params.alertLag);
-    return lab.step(
-      'topic',
-      async () => {
-        const { parts, reasons } = await createInSync(lab, TOPIC, {
-          partitions: PARTITIONS,
-          replicationFactor: 3,
-          replicas: 3,
-        });
-        for (const x of parts) lab.say(partText(x));
-        return [...reasons, ...(await freshGroup(lab, GROUP, TOPIC))];
-      },
-      { commands: [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)] },
-    );
+    return lab.step('topic', async () => {
+      const { parts, reasons } = await createInSync(lab, TOPIC, {
+        partitions: PARTITIONS,
+        replicationFactor: 3,
+        replicas: 3,
+      });
+      for (const x of parts) lab.say(partText(x));
+      return [...reasons, ...(await freshGroup(lab, GROUP, TOPIC))];
+    });
   },
   async run(lab) {
     const k = lab.stack;
@@ -167,67 +167,54 @@ export default defineLab({
       clear: (s) => lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${p.alertLag}`),
     });
     const lagNow = () => `lag ${sampler.last?.total ?? '?'}`;
-    const commands = [groupCommand(k, GROUP)];
     try {
-      await lab.step(
-        'steady',
-        async () => {
-          await consumer.start();
-          const route = (seq: number) => ({ partition: seq % PARTITIONS });
-          const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
-          producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
-          sampler.start(lab.history, p.sampleMs);
-          await sleep(p.warmupSec * 1000);
-          lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
-        },
-        { commands },
-      );
-      await lab.step(
-        'stop-group',
-        async () => {
-          await consumer.stop();
-          const start = lab.history.now();
-          await lab.until(
-            `the lag to reach ${p.alertLag}`,
-            async () =>
-              sampler.alerted && sampler.since(start) >= 3
-                ? { done: true, value: true }
-                : { done: false, seen: lagNow() },
-            { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
-          );
-          lab.observe('stall', { start, end: lab.history.now() });
-        },
-        { commands },
-      );
-      await lab.step(
-        'back',
-        async () => {
-          await consumer.start();
-          lab.observe('resumedAt', lab.history.now());
-          await lab.until(
-            'the lag to fall below the threshold',
-            async () => (sampler.cleared ? { done: true, value: true } : { done: false, seen: lagNow() }),
-            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
-          );
-          await sleep(2000);
-          await producer?.stop();
-          producer = undefined;
-          const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
-          const drainedAt = await lab.until(
-            'the lag to drain to 0',
-            async () =>
-              sampler.last?.total === 0 && sampler.lastTime > stoppedAt
-                ? { done: true, value: sampler.lastTime }
-                : { done: false, seen: lagNow() },
-            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
-          );
-          if (drainedAt !== undefined) {
-            const ms = drainedAt - stoppedAt;
-            lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
-          }
-        },
-        { commands },
-      );
+      await lab.step('steady', async () => {
+        await consumer.start();
+        const route = (seq: number) => ({ partition: seq % PARTITIONS });
+        const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
+        producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
+        sampler.start(lab.history, p.sampleMs);
+        await sleep(p.warmupSec * 1000);
+        lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
+      });
+      await lab.step('stop-group', async () => {
+        await consumer.stop();
+        const start = lab.history.now();
+        await lab.until(
+          `the lag to reach ${p.alertLag}`,
+          async () =>
+            sampler.alerted && sampler.since(start) >= 3
+              ? { done: true, value: true }
+              : { done: false, seen: lagNow() },
+          { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
+        );
+        lab.observe('stall', { start, end: lab.history.now() });
+      });
+      await lab.step('back', async () => {
+        await consumer.start();
+        lab.observe('resumedAt', lab.history.now());
+        await lab.until(
+          'the lag to fall below the threshold',
+          async () => (sampler.cleared ? { done: true, value: true } : { done: false, seen: lagNow() }),
+          { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
+        );
+        await sleep(2000);
+        await producer?.stop();
+        producer = undefined;
+        const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
+        const drainedAt = await lab.until(
+          'the lag to drain to 0',
+          async () =>
+            sampler.last?.total === 0 && sampler.lastTime > stoppedAt
+              ? { done: true, value: sampler.lastTime }
+              : { done: false, seen: lagNow() },
+          { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
+        );
+        if (drainedAt !== undefined) {
+          const ms = drainedAt - stoppedAt;
+          lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
+        }
+      });
     } finally {
       await sampler.stop();
       await producer?.stop();

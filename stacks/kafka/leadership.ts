@@ -58,11 +58,6 @@ export function untilNewController(lab: Waiter, old: string, timeoutMs: number):
   );
 }
 
-/** kafka-leader-election.sh asking for the preferred leader of one partition: tool and arguments. */
-export function preferredElection(topic: string, partition: number): [string, ...string[]] {
-  return ['kafka-leader-election.sh', '--election-type', 'PREFERRED', '--topic', topic, '--partition', `${partition}`];
-}
-
 /**
  * Why another node could not take over as controller now (empty when it could): in
  * ZooKeeper mode every broker registered and one holding /controller; in KRaft mode 3
@@ -103,25 +98,6 @@ export function leaderToKill(parts: PartitionState[], spare: string | undefined)
   const others = replicas.filter((r) => r !== leader);
   const expected = others[0] as string;
   return { partition, victim: leader as string, replicas, expected, smallest: [...others].sort()[0] as string };
-}
-
-/**
- * Runs a preferred-leader election of `topic`-`partition` with kafka-leader-election.sh on
- * `node` and waits until `preferred` leads it again; the tool's last line and the leader
- * (as it is when `timeoutMs` passes, if it never came back).
- */
-export async function electPreferred(
-  lab: Waiter,
-  node: string,
-  topic: string,
-  partition: number,
-  preferred: string,
-  timeoutMs: number,
-): Promise<{ said: string; leader: string | undefined }> {
-  const r = await lab.stack.tool(node, ...preferredElection(topic, partition));
-  const said = (r.stdout || r.stderr).trim().split('\n').slice(-1)[0] ?? `exit ${r.exitCode}`;
-  const back = await untilLeader(lab, topic, partition, preferred, (l) => l === preferred, timeoutMs, 200);
-  return { said, leader: back ?? (await lab.stack.admin.partition(topic, partition)).leader };
 }
 
 /**
