@@ -11,13 +11,7 @@ export {
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
-import {
-  CONTROLLER_ID_BASE,
-  CONTROLLER_PORT,
-  INTERNAL_PORT,
-  kafkaParams,
-  ZK_CLIENT_PORT,
-} from '../../stacks/kafka/config.ts';
+import { CONTROLLER_ID_BASE, INTERNAL_PORT, kafkaParams, ZK_CLIENT_PORT } from '../../stacks/kafka/config.ts';
 import { electionArgs } from '../../stacks/kafka/elections.ts';
 
 /** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */

@@ -2,13 +2,11 @@ import {
   bothModes,
   cannotTell,
   check,
-  createInSync,
   defineLab,
   delivery,
   deliveryChecks,
   describeTopicCommand,
-  type Evidence,
-  freshGroup,
+  freshTopic,
   groupCommand,
   intParam,
   KafkaGroupConsumer,
@@ -16,13 +14,14 @@ import {
   type LagObservation,
   LagSampler,
   lag as lagFindings,
+  lagGrowth,
+  lagSamples,
   lagText,
   modeParam,
   OUTDATED,
   observed,
   observedSeries,
   ProducerLoop,
-  partText,
   plot,
   sleep,
 } from './kit.ts';
@@ -126,18 +125,9 @@ export default defineLab({
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
+    lab.observe('mode', lab.stack.mode);
     lab.observe('threshold', lab.params.alertLag);
-    return lab.step('topic', async () => {
-      const { parts, reasons } = await createInSync(lab, TOPIC, {
-        partitions: PARTITIONS,
-        replicationFactor: 3,
-        replicas: 3,
-      });
-      for (const x of parts) lab.say(partText(x));
-      return [...reasons, ...(await freshGroup(lab, GROUP, TOPIC))];
-    });
+    return lab.step('topic', () => freshTopic(lab, TOPIC, PARTITIONS, GROUP));
   },
   async run(lab) {
     const k = lab.stack;
@@ -150,66 +140,36 @@ export default defineLab({
       autoCommitIntervalMs: p.commitIntervalMs,
     });
     let producer: ProducerLoop | undefined;
-    const sampler = new LagSampler(k, GROUP, TOPIC, p.alertLag, {
-      sample: (s) =>
-        lab.observe(
-          'lag',
-          s,
-          `lag ${s.total} messages (${lagText(s)}), oldest uncommitted ${s.seconds.toFixed(1)} s old`,
-        ),
-      alert: (s) => {
-        lab.warn(
-          `ALERT: consumer group ${GROUP} is ${s.total} messages behind on ${TOPIC} (threshold ${p.alertLag}); ` +
-            `the oldest uncommitted message is ${s.seconds.toFixed(1)} s old`,
-        );
-        lab.observe('alert', { ...s, threshold: p.alertLag });
-      },
-      clear: (s) => lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${p.alertLag}`),
-    });
-    const lagNow = () => `lag ${sampler.last?.total ?? '?'}`;
+    const sampler = new LagSampler(lab, GROUP, TOPIC, p.alertLag);
     try {
       await lab.step('steady', async () => {
         await consumer.start();
         const route = (seq: number) => ({ partition: seq % PARTITIONS });
         const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
         producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
-        sampler.start(lab.history, p.sampleMs);
+        sampler.start(p.sampleMs);
         await sleep(p.warmupSec * 1000);
         lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
       });
       await lab.step('stop-group', async () => {
         await consumer.stop();
         const start = lab.history.now();
-        await lab.until(
-          `the lag to reach ${p.alertLag}`,
-          async () =>
-            sampler.alerted && sampler.since(start) >= 3
-              ? { done: true, value: true }
-              : { done: false, seen: lagNow() },
-          { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
-        );
+        const reached = () => (sampler.alerted && sampler.since(start) >= 3) || undefined;
+        await sampler.until(`the lag to reach ${p.alertLag}`, reached, p.maxStallSec * 1000);
         lab.observe('stall', { start, end: lab.history.now() });
       });
       await lab.step('back', async () => {
         await consumer.start();
         lab.observe('resumedAt', lab.history.now());
-        await lab.until(
-          'the lag to fall below the threshold',
-          async () => (sampler.cleared ? { done: true, value: true } : { done: false, seen: lagNow() }),
-          { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
-        );
+        const drainMs = p.drainTimeoutSec * 1000;
+        await sampler.until('the lag to fall below the threshold', () => sampler.cleared || undefined, drainMs);
         await sleep(2000);
         await producer?.stop();
         producer = undefined;
         const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
-        const drainedAt = await lab.until(
-          'the lag to drain to 0',
-          async () =>
-            sampler.last?.total === 0 && sampler.lastTime > stoppedAt
-              ? { done: true, value: sampler.lastTime }
-              : { done: false, seen: lagNow() },
-          { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
-        );
+        const drained = () =>
+          sampler.last?.total === 0 && sampler.lastTime > stoppedAt ? sampler.lastTime : undefined;
+        const drainedAt = await sampler.until('the lag to drain to 0', drained, drainMs);
         if (drainedAt !== undefined) {
           const ms = drainedAt - stoppedAt;
           lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
@@ -230,7 +190,10 @@ export default defineLab({
         "grows by about the producer's rate every second",
         'drops to 0: nobody is reading',
       ],
-      answer: (ev) => (stallGrowth(ev)?.grew ? 1 : undefined),
+      answer: (ev) => {
+        const w = observed<Seen>(ev).stall;
+        return w && lagGrowth(ev, w).grew ? 1 : undefined;
+      },
     },
   ],
   check(ev, p) {
@@ -240,7 +203,7 @@ export default defineLab({
       p.alertLag,
     );
     const seen = observed<Seen>(ev);
-    const stall = stallGrowth(ev);
+    const stall = seen.stall && lagGrowth(ev, seen.stall);
     const alert = observedSeries<LagObservation>(ev, 'alert')[0];
     const resumedAt = Number(seen.resumedAt);
     const stoppedAt = Number(seen.producerStoppedAt);
@@ -251,24 +214,21 @@ export default defineLab({
     );
     if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     const w = seen.stall;
+    const okBy = (process: string, f: string, from: number, to: number) =>
+      ev.ops.some((o) => o.process === process && o.f === f && o.type === 'ok' && o.time > from && o.time <= to);
     // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
-    const during = (o: { time: number }, from: number, to: number) => w !== undefined && o.time > from && o.time <= to;
-    if (
-      !ev.ops.some(
-        (o) => o.f === 'commit' && o.type === 'ok' && o.process === 'consumer' && during(o, -1, w?.start ?? 0),
-      )
-    )
+    if (!w || !okBy('consumer', 'commit', -1, w.start))
       return cannotTell(
         'the group committed its offsets while it kept up',
         'at least one commit before the group left',
         'no commit',
       );
     // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
-    if (!ev.ops.some((o) => o.f === 'send' && o.type === 'ok' && during(o, w?.start ?? 0, w?.end ?? 0)))
+    if (!okBy('producer', 'send', w.start, w.end))
       return cannotTell(
         'the producer kept producing while the group was away',
         'messages acknowledged during the stall',
-        w ? 'none acknowledged' : 'no stall observed',
+        'none acknowledged',
       );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
     return [
@@ -337,21 +297,3 @@ export default defineLab({
     ];
   },
 });
-
-function lagSamples(ev: Evidence): { time: number; value: LagObservation }[] {
-  return observedSeries<LagObservation>(ev, 'lag').filter((o) => typeof o.value?.total === 'number');
-}
-
-/** The samples taken while the group was away: do they grow? */
-function stallGrowth(ev: Evidence): { grew: boolean; values: number[] } | undefined {
-  const w = observed<Seen>(ev).stall;
-  if (!w) return undefined;
-  const values = lagSamples(ev)
-    .filter((s) => s.time > w.start && s.time <= w.end)
-    .map((s) => s.value.total);
-  const grew =
-    values.length >= 3 &&
-    values.every((v, i) => i === 0 || v >= (values[i - 1] ?? 0)) &&
-    (values.at(-1) ?? 0) > (values[0] ?? 0);
-  return { grew, values };
-}

@@ -23,7 +23,7 @@
  *   ProducerLoop, readAll, CrashingConsumer workload.ts: steady sends, final reads, a crash
  *   untilInSync, untilCanary                partitions.ts: partition views and waits
  *   forceLeader, electPreferred             elections.ts: kafka-leader-election.sh
- *   LagSampler                              lag.ts: consumer lag in messages and in seconds
+ *   LagSampler, lagSamples                  lag.ts: consumer lag in messages and in seconds, observed
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
  * /controller names one; KRaft: the quorum has all its voters and a leader, and the
