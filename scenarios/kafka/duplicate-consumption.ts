@@ -1,54 +1,45 @@
 import {
   ackedIds,
   bothModes,
+  COMPACT_TIMEOUT_MS,
   CrashingConsumer,
   cannotTell,
   check,
   completions,
-  createInSync,
+  createSink,
   defineLab,
   delivery,
   deliveryChecks,
   describeTopicCommand,
   type FaultRecord,
-  freshGroup,
+  freshTopic,
   groupCommand,
   intParam,
   KafkaGroupConsumer,
   KafkaProducer,
   kafka,
+  MARKER,
   modeParam,
-  type Op,
   OUTDATED,
   observed,
   offsetRange,
   offsetsOf,
-  partText,
   produce,
   type ReceivedMessage,
-  readAll,
+  SINK_READ,
   sample,
+  settleSink,
+  sinkKeys,
   sleep,
   topicConfigCommand,
-  untilCompacted,
   untilDistinct,
 } from './kit.ts';
 
 const [TOPIC, GROUP] = ['payments', 'ledger'];
 /** History processes: the consumer before the crash, and after the restart. */
 const [FIRST, SECOND] = ['consumer', 'consumer-restarted'];
-/** The idempotent variant's sink topic, its writer (a History process) and final read (a function), apart from the payments. */
-const [SINK_TOPIC, SINK, SINK_READ] = ['ledger-rows', 'sink', 'read-sink'];
-/** Written last, after a pause longer than segment.ms: it rolls the segment, so every upsert is cleanable. */
-const MARKER = 'end-of-run';
-/** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
-const COMPACT_TIMEOUT_MS = 30_000;
-const SINK_CONFIG = {
-  'cleanup.policy': 'compact',
-  'segment.ms': 1000,
-  'min.cleanable.dirty.ratio': 0.01,
-  'min.compaction.lag.ms': 0,
-};
+/** The idempotent variant's sink topic and its writer (a History process), apart from the payments. */
+const [SINK_TOPIC, SINK] = ['ledger-rows', 'sink'];
 
 /** What the lab reads, by observation name. */
 interface Seen {
@@ -161,21 +152,14 @@ export default defineLab({
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
     const sinkOn = lab.params.variant === 'idempotent';
-    lab.observe('mode', k.mode);
+    lab.observe('mode', lab.stack.mode);
     lab.observe('variant', lab.params.variant);
     return lab.step(
       'topic',
       async () => {
-        const { parts, reasons } = await createInSync(lab, TOPIC, { partitions: 1, replicationFactor: 3, replicas: 3 });
-        for (const x of parts) lab.say(partText(x));
-        reasons.push(...(await freshGroup(lab, GROUP, TOPIC)));
-        if (!sinkOn) return reasons;
-        await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
-        const cfg = await k.admin.topicConfig(SINK_TOPIC);
-        const policy = lab.observe('sinkPolicy', cfg['cleanup.policy'] ?? '?', `${SINK_TOPIC}: ${cfgText(cfg)}`);
-        return policy === 'compact' ? reasons : [...reasons, `the sink's cleanup.policy is ${policy}, not compact`];
+        const reasons = await freshTopic(lab, TOPIC, 1, GROUP);
+        return sinkOn ? [...reasons, ...(await createSink(lab, SINK_TOPIC))] : reasons;
       },
       { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } },
     );
@@ -247,15 +231,7 @@ export default defineLab({
         { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset } },
       );
       if (!sink) return;
-      await lab.step('sink', async () => {
-        await sleep(SINK_CONFIG['segment.ms'] + 500);
-        await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-        const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
-        if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
-        await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
-        const keys = sinkKeys(lab.history.ops);
-        lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
-      });
+      await lab.step('sink', () => settleSink(lab, sink, SINK_TOPIC));
     } finally {
       await sink?.disconnect();
     }
@@ -355,17 +331,6 @@ export default defineLab({
     ];
   },
 });
-
-/** The keys of the sink records a read returned (the marker included). */
-function sinkKeys(ops: Op[]): string[] {
-  return ops
-    .filter((o) => o.f === SINK_READ && o.type === 'ok')
-    .map((o) => String((o.value as { msgKey?: string }).msgKey));
-}
-
-function cfgText(cfg: Record<string, string>): string {
-  return ['cleanup.policy', 'segment.ms', 'min.cleanable.dirty.ratio'].map((key) => `${key}=${cfg[key]}`).join(', ');
-}
 
 /** After how many messages past the last commit the consumer crashes (less than a batch with manual commits). */
 function crashPoint(p: { variant: string; crashAfter: number; batch: number }): number {

@@ -21,6 +21,7 @@
  *   KafkaProducer / KafkaGroupConsumer      client.ts (producer.ts, consumer.ts; errors.ts:
  *                                           classify): identified messages into the History
  *   ProducerLoop, readAll, CrashingConsumer workload.ts: steady sends, final reads, a crash
+ *   createSink, settleSink                  sink.ts: an idempotent sink (a compacted topic)
  *   untilInSync, untilCanary                partitions.ts: partition views and waits
  *   forceLeader, electPreferred             elections.ts: kafka-leader-election.sh
  *   LagSampler, lagSamples                  lag.ts: consumer lag in messages and in seconds, observed
