@@ -2,6 +2,7 @@ import {
   assignmentOf,
   bothModes,
   check,
+  consoleCount,
   defineLab,
   delivery,
   describeSplit,
@@ -22,6 +23,7 @@ import {
   receivesOf,
   type Split,
   sample,
+  splitOf,
   stableGroup,
   topicsHealthy,
   untilOwns,
@@ -32,8 +34,6 @@ const TOPIC = 'groups';
 const [FIRST, SECOND, THIRD] = [90, 60, 30];
 /** 9 keys: murmur2(key) % 3 spreads them unevenly over the partitions. */
 const KEYED = { acks: 'all', route: (seq: number) => ({ key: `key-${seq % 9}` }) } as const;
-/** kafka-console-consumer.sh without --group, reading from the beginning up to a number of messages. */
-const CONSOLE = ['--topic', TOPIC, '--from-beginning', '--max-messages'];
 
 interface Seen {
   twoSplit: Split;
@@ -86,7 +86,10 @@ export default defineLab({
         `A second group has offsets of its own: it reads all ${FIRST} messages again. Consumers started without ` +
         '--group behave the same way, because kafka-console-consumer.sh then joins a fresh random group ' +
         `(console-consumer-<n>): two of them, run at once here inside kafka1 and kafka2, each print all ${FIRST}.`,
-      commands: [kafkaTool('kafka1', 'kafka-console-consumer.sh', ...CONSOLE, '5'), LIST_GROUPS],
+      commands: [
+        kafkaTool('kafka1', 'kafka-console-consumer.sh', '--topic', TOPIC, '--from-beginning', '--max-messages', '5'),
+        LIST_GROUPS,
+      ],
     },
     four: {
       title: 'Group "four": more consumers than partitions',
@@ -126,10 +129,7 @@ export default defineLab({
     await lab.step('produce', async () => {
       await produce(k.bootstrap, lab.history, TOPIC, FIRST, { name: 'p1', ...KEYED });
       await received('two', 'p1', FIRST);
-      const split: Split = {
-        assignment: Object.fromEntries([a, b].map((c) => [c.name, c.assignment[TOPIC] ?? []])),
-        counts: { [a.name]: a.received, [b.name]: b.received },
-      };
+      const split = splitOf([a, b], TOPIC);
       lab.observe('twoSplit', split, describeSplit(split));
       lab.observe('ends', await k.admin.endOffsets(TOPIC));
     });
@@ -139,11 +139,7 @@ export default defineLab({
       await received('other', 'p1', FIRST);
       await o.stop();
       lab.observe('otherCount', o.received, `group other received ${o.received}`);
-      const consoleRun = (node: string) =>
-        k
-          .tool(node, 'kafka-console-consumer.sh', ...CONSOLE, String(FIRST), '--timeout-ms', '30000')
-          .then((r) => r.stdout.split('\n').filter((l) => l.includes('"id"')).length);
-      const counts = await Promise.all([consoleRun('kafka1'), consoleRun('kafka2')]);
+      const counts = await Promise.all(['kafka1', 'kafka2'].map((n) => consoleCount(k, n, TOPIC, FIRST)));
       lab.observe('consoleCounts', counts, `two console consumers without --group printed ${counts.join(' and ')}`);
     });
     await lab.step('four', async () => {
@@ -162,12 +158,9 @@ export default defineLab({
       await Promise.all(four.map((c) => c.stop()));
     });
     await lab.step('leave', async () => {
-      const before = a.assignments.length;
       lab.observe('leaveAt', lab.history.now());
-      const t0 = Date.now();
-      await b.stop();
-      await untilOwns(lab, a, TOPIC, 3, before);
-      lab.observe('rebalanceMs', Date.now() - t0, `${a.name} owns partitions 0,1,2 after ${Date.now() - t0} ms`);
+      const ms = await untilOwns(lab, a, TOPIC, 3, () => b.stop());
+      lab.observe('rebalanceMs', ms, `${a.name} owns partitions 0,1,2 after ${ms} ms`);
       lab.observe('afterLeave', a.assignment[TOPIC] ?? []);
       await produce(k.bootstrap, lab.history, TOPIC, SECOND, { name: 'p2', ...KEYED });
       await received('two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
