@@ -4,6 +4,7 @@ import {
   bothModes,
   boundParam,
   check,
+  chooseLeaderToKill,
   completions,
   defineLab,
   describeTopicCommand,
@@ -15,7 +16,6 @@ import {
   kafka,
   killAndTime,
   type LeaderToKill,
-  leaderToKill,
   modeParam,
   named,
   nothingLost,
@@ -144,11 +144,8 @@ export default defineLab({
       const opts = { name: 'producer', acks: 'all', intervalMs: 30, route, deliveryTimeoutMs: 15_000 } as const;
       const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
       await sleep(3000);
-      const controller = (await k.admin.controller()).node;
-      const c = leaderToKill(await k.admin.partitions([TOPIC]), controller);
-      lab.observe('controller', controller, `active controller: ${named(controller)}`);
-      const text = `${TOPIC}-${c.partition}: replicas ${c.replicas.join(',')}, leader ${c.victim}`;
-      lab.observe('choice', c, `${text}; ${loop.acknowledged} writes acknowledged so far`);
+      const c = await chooseLeaderToKill(lab, TOPIC);
+      lab.say(`${loop.acknowledged} writes acknowledged so far`);
       return { loop, c };
     });
     const survivor = k.brokers.find((b) => b !== c.victim) as string;

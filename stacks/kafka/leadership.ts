@@ -101,6 +101,21 @@ export function leaderToKill(parts: PartitionState[], spare: string | undefined)
 }
 
 /**
+ * Reads the active controller and `topic`'s partitions now, and picks the leader to kill
+ * (`leaderToKill`, sparing the controller); observes both (`controller`, `choice`).
+ */
+export async function chooseLeaderToKill(
+  lab: Waiter & Pick<LabContext<StartedKafka, unknown>, 'observe'>,
+  topic: string,
+): Promise<LeaderToKill> {
+  const controller = (await lab.stack.admin.controller()).node;
+  const c = leaderToKill(await lab.stack.admin.partitions([topic]), controller);
+  lab.observe('controller', controller, `active controller: ${controller ?? 'none'}`);
+  lab.observe('choice', c, `${topic}-${c.partition}: replicas ${c.replicas.join(',')}, leader ${c.victim}`);
+  return c;
+}
+
+/**
  * Waits until the cluster metadata no longer lists `broker` among the live brokers (KRaft:
  * the controller fenced it after broker.session.timeout.ms without a heartbeat; ZooKeeper
  * mode: its /brokers/ids znode went with its session). How many ms that took, or undefined
