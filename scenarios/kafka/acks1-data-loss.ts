@@ -1,4 +1,5 @@
 import {
+  allOk,
   askLeader,
   bothModes,
   cannotTell,
@@ -29,6 +30,7 @@ import {
   sample,
   sendsOf,
   settledIsr,
+  tally,
   topicConfigCommand,
   uncleanTakeover,
 } from './kit.ts';
@@ -196,12 +198,8 @@ export default defineLab({
     const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints([BYSTANDER]) });
     try {
       await lab.step('before', async () => {
-        const rs = await produce(toLeader, lab.history, TOPIC, p.before, {
-          name: 'before',
-          acks: 'all',
-          retries: 2,
-          route: zero,
-        });
+        const opts = { name: 'before', acks: 'all', retries: 2, route: zero } as const;
+        const rs = await produce(toLeader, lab.history, TOPIC, p.before, opts);
         lab.say(`${rs.filter((r) => r.ok).length} of ${p.before} acknowledged by both replicas`);
       });
       await lab.step('freeze', async () => {
@@ -213,12 +211,8 @@ export default defineLab({
         'alone',
         async () => {
           if (acks === 'all') {
-            const canary = await KafkaProducer.connect(toLeader, lab.history, {
-              name: 'canary',
-              acks: 'all',
-              retries: 0,
-              deliveryTimeoutMs: 6000,
-            });
+            const opts = { name: 'canary', acks: 'all', retries: 0, deliveryTimeoutMs: 6000 } as const;
+            const canary = await KafkaProducer.connect(toLeader, lab.history, opts);
             await askLeader(lab, 'leaderRefuses', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs).finally(() =>
               canary.disconnect(),
             );
@@ -277,9 +271,9 @@ export default defineLab({
     const checks = [
       check(
         'acks=all writes were acknowledged while both replicas were in sync',
-        before.length > 0 && before.every((o) => o.type === 'ok'),
+        allOk(before),
         `${p.before} of ${p.before} acknowledged`,
-        `${before.filter((o) => o.type === 'ok').length} of ${before.length} acknowledged`,
+        tally(before),
       ),
       check(
         `the frozen follower left the ISR (ISR = ${LEADER} alone)`,
