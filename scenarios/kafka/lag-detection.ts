@@ -231,6 +231,9 @@ export default defineLab({
         'none acknowledged',
       );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
+    // How old the group's committed position was when it left: the age at the first sample after, less the time since.
+    const first = samples.find((s) => s.time > w.start);
+    const atLeave = first ? first.value.seconds * 1000 - (first.time - w.start) : Number.NaN;
     return [
       check(
         `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
@@ -286,7 +289,8 @@ export default defineLab({
           Math.abs(alert.value.seconds * 1000 - (alert.time - w.start)) <= p.sampleMs,
         `the age of the oldest uncommitted message = time since the group left, +-${p.sampleMs} ms`,
         (alert && w
-          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left; `
+          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left ` +
+            `(its committed position was ${(atLeave / 1000).toFixed(1)} s old when it left); `
           : 'no alert; ') +
           (peak
             ? `peak ${peak.value.total} messages (${lagText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
