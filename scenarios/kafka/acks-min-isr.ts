@@ -11,12 +11,14 @@ import {
   delivery,
   describeTopicCommand,
   errorCodes,
-  finalReadChecks,
+  finalRead,
   idsOf,
+  intParam,
   type KafkaProducer,
   KafkaReader,
   kafka,
   modeParam,
+  nothingLost,
   OUTDATED,
   observed,
   ofProducer,
@@ -24,7 +26,6 @@ import {
   phaseMark,
   phaseOps,
   placedTopic,
-  readAll,
   refusedBeforeAppend,
   sameSet,
   sample,
@@ -54,6 +55,9 @@ const PRODUCERS: { name: string; acks: Acks; label: string }[] = [
 ];
 const PHASES = ['all-up', 'one-down', 'two-down', 'back'];
 const LABELS = PRODUCERS.map((x) => x.label);
+/** What a trainee can type meanwhile: the partition seen from the leader, a console producer with acks=all. */
+const DESCRIBE = describeTopicCommand(TOPIC, LEADER);
+const PRODUCE = consoleProducerCommand(LEADER, TOPIC, 'acks=all');
 
 /** What the lab reads, by observation name, beyond each round's `phase` mark. */
 interface Seen {
@@ -79,13 +83,8 @@ export default defineLab({
   variants: bothModes(),
   params: {
     mode: modeParam,
-    perPhase: { type: 'int', default: 5, min: 1, max: 100, describe: 'messages sent with each acks setting per phase' },
-    isrTimeoutMs: {
-      type: 'int',
-      default: 60_000,
-      min: 5000,
-      describe: 'the bound for the ISR to shrink after a broker stops, or to grow after it is back',
-    },
+    perPhase: intParam(5, 'messages sent with each acks setting per phase', 1, 100),
+    isrTimeoutMs: intParam(60_000, 'the bound for the ISR to shrink after a stop, or to grow after a start', 5000),
   },
   stack: kafka,
   topology: (p) => ({ mode: p.mode, brokers: 4 }),
@@ -97,6 +96,7 @@ export default defineLab({
         `the first is the preferred leader, so ${LEADER} leads, and only followers are ever taken down ` +
         `(${FIRST_DOWN}, then ${SECOND_DOWN}). min.insync.replicas=${MIN_ISR} on the topic (the broker default is ` +
         `1): an acks=all write needs ${MIN_ISR} replicas in the ISR, the leader included, to be accepted at all.`,
+      commands: [describeTopicCommand(TOPIC), topicConfigCommand(TOPIC)],
     },
     'all-up': {
       title: 'All three up: send with acks=0, 1 and all',
@@ -104,6 +104,7 @@ export default defineLab({
         '{perPhase} identified messages with each setting, one after the other. acks=0: the producer waits for no ' +
         'answer (the broker sends none), so "ok" only means "handed to the socket". acks=1: the leader appended it. ' +
         'acks=all (-1): every replica in the ISR has it. The producers retry nothing: a refusal shows as it is.',
+      commands: [PRODUCE],
     },
     'first-down': {
       title: `Stop ${FIRST_DOWN}: one follower down`,
@@ -112,6 +113,7 @@ export default defineLab({
         'at once; a killed broker is dropped after its session timeout, a frozen follower after ' +
         `replica.lag.time.max.ms (10 s here, 30 s in production). ISR ${LEADER},${SECOND_DOWN}: 2 >= ` +
         'min.insync.replicas, so acks=all still succeeds, now waiting for one follower.',
+      commands: [DESCRIBE],
     },
     'second-down': {
       title: `Stop ${SECOND_DOWN}: two followers down`,
@@ -127,20 +129,19 @@ export default defineLab({
             'ISR change is committed. With two voters stopped there would be no quorum, the ISR could not change, ' +
             'and acks=all would time out instead of being refused.'
           : 'In ZooKeeper mode the controller moves to a live broker if it was on a stopped one.'),
+      commands: [DESCRIBE, PRODUCE],
     },
     back: {
       title: `Start ${SECOND_DOWN} and ${FIRST_DOWN} again`,
       narration:
         'The followers fetch what they missed (the acks=1 writes included) and rejoin the ISR once caught up. ' +
         'With one of them back in the ISR, acks=all is accepted again.',
+      commands: [DESCRIBE],
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
-    return lab.step('topic', () => placedTopic(lab, TOPIC, REPLICAS, { 'min.insync.replicas': MIN_ISR }), {
-      commands: [describeTopicCommand(k, TOPIC), topicConfigCommand(k, TOPIC)],
-    });
+    lab.observe('mode', lab.stack.mode);
+    return lab.step('topic', () => placedTopic(lab, TOPIC, REPLICAS, { 'min.insync.replicas': MIN_ISR }));
   },
   async run(lab) {
     const k = lab.stack;
@@ -158,48 +159,31 @@ export default defineLab({
       sendPhase(lab, name, part, producers, LABELS, TOPIC, p.perPhase);
     const settled = (name: string, ok: (x: PartitionState) => boolean) =>
       settledIsr(lab, probe, TOPIC, name, ok, p.isrTimeoutMs);
-    const commands = [describeTopicCommand(k, TOPIC, LEADER)];
-    const produce = consoleProducerCommand(k, LEADER, TOPIC, 'acks=all');
     try {
-      await lab.step('all-up', async () => round('all-up', await probe.partition(TOPIC, 0)), { commands: [produce] });
-      await lab.step(
-        'first-down',
-        async () => {
-          await lab.faults.stop(FIRST_DOWN);
-          await round('one-down', await settled('isrOneDown', (x) => sameSet(x.isr, [LEADER, SECOND_DOWN])));
-        },
-        { commands },
-      );
-      await lab.step(
-        'second-down',
-        async () => {
-          await lab.faults.stop(SECOND_DOWN);
-          const part = await settled('isrTwoDown', (x) => sameSet(x.isr, [LEADER]));
-          await askLeader(lab, 'canaryRefused', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs);
-          await round('two-down', part);
-        },
-        { commands: [...commands, produce] },
-      );
-      await lab.step(
-        'back',
-        async () => {
-          await lab.faults.start(SECOND_DOWN);
-          await lab.faults.start(FIRST_DOWN);
-          const part = await settled('isrBack', (x) => x.isr.length >= MIN_ISR);
-          await askLeader(lab, 'canary', canary, LEADER, TOPIC, 'accepts', p.isrTimeoutMs);
-          await round('back', part);
-        },
-        { commands },
-      );
+      await lab.step('all-up', async () => round('all-up', await probe.partition(TOPIC, 0)));
+      await lab.step('first-down', async () => {
+        await lab.faults.stop(FIRST_DOWN);
+        await round('one-down', await settled('isrOneDown', (x) => sameSet(x.isr, [LEADER, SECOND_DOWN])));
+      });
+      await lab.step('second-down', async () => {
+        await lab.faults.stop(SECOND_DOWN);
+        const part = await settled('isrTwoDown', (x) => sameSet(x.isr, [LEADER]));
+        await askLeader(lab, 'canaryRefused', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs);
+        await round('two-down', part);
+      });
+      await lab.step('back', async () => {
+        await lab.faults.start(SECOND_DOWN);
+        await lab.faults.start(FIRST_DOWN);
+        const part = await settled('isrBack', (x) => x.isr.length >= MIN_ISR);
+        await askLeader(lab, 'canary', canary, LEADER, TOPIC, 'accepts', p.isrTimeoutMs);
+        await round('back', part);
+      });
     } finally {
       await Promise.all([canary, ...producers].map((x) => x.disconnect()));
       await probe.close();
     }
   },
-  async final(lab) {
-    const n = await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, TOPIC);
-    lab.say(`final read: ${n} messages in ${TOPIC}`);
-  },
+  final: (lab) => finalRead(lab, TOPIC),
   predictions: [
     {
       before: 'second-down',
@@ -264,7 +248,7 @@ export default defineLab({
             ? `; accepted ${seen.canary.ms} ms after the ISR grew (${seen.canary.refusals} canary refusal(s))`
             : ''),
       ),
-      ...finalReadChecks(ofProducer(ev.ops, 'acksall'), 'messages').map((c) => ({ ...c, name: `acks=all: ${c.name}` })),
+      ...nothingLost(ofProducer(ev.ops, 'acksall'), 'read-all', 'allowed', 'acks=all'),
       check(
         'acks=1 and acks=0: what the final read holds (reported)',
         true,

@@ -1,4 +1,5 @@
 import {
+  allOk,
   askLeader,
   bothModes,
   cannotTell,
@@ -6,48 +7,37 @@ import {
   defineLab,
   delivery,
   describeTopicCommand,
+  type Election,
   electionCommand,
   errorTypes,
+  finalRead,
   finalReadChecks,
-  forceLeader,
   intParam,
   KafkaProducer,
   KafkaReader,
   kafka,
-  type LabContext,
-  leaderState,
   logEnd,
   modeParam,
   OUTDATED,
   observed,
   ofProducer,
   type PartitionState,
-  partText,
   placedTopic,
   produce,
-  readAll,
   refusedBeforeAppend,
   resultsText,
-  type StartedKafka,
   sameSet,
   sample,
   sendsOf,
   settledIsr,
+  tally,
   topicConfigCommand,
+  uncleanTakeover,
 } from './kit.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const [LEADER, FOLLOWER, BYSTANDER] = ['kafka1', 'kafka2', 'kafka3'];
-
-interface Election {
-  /** What each run of kafka-leader-election.sh printed. */
-  outputs: string[];
-  /** Who made the follower leader: the tool, or the controller on its own (topic config). */
-  electedBy: 'kafka-leader-election.sh' | 'controller';
-  /** The partition was seen without a leader after the kill (a clean election had nobody to pick). */
-  offlineSeen: boolean;
-}
 
 /** What the lab reads from the cluster, by observation name. */
 interface Seen {
@@ -126,6 +116,7 @@ export default defineLab({
             'partition offline)'
           : 'unclean.leader.election.enable=false (the default: only an ISR member may lead, unless an operator forces it)') +
         ` and min.insync.replicas=${p.variant === 'acks1' ? 1 : 2}.`,
+      commands: [describeTopicCommand(TOPIC), topicConfigCommand(TOPIC)],
     },
     before: {
       title: '{before} messages with acks=all while both replicas are in sync',
@@ -144,6 +135,7 @@ export default defineLab({
           : 'zookeeper.session.timeout.ms, production 18 s') +
         `). Whichever comes first removes it. The lab polls until the ISR is ${LEADER} alone, for at most ` +
         `${p.isrTimeoutMs / 1000} s.`,
+      commands: [describeTopicCommand(TOPIC, BYSTANDER)],
     },
     alone: {
       title: '{messages} messages with acks={acks} to the lone leader',
@@ -181,12 +173,12 @@ export default defineLab({
         (p.variant === 'acks1'
           ? " Either way the new leader's log is shorter than the old one's: the acknowledged tail is gone."
           : ' The new leader has every acknowledged message: each was acknowledged once both replicas had it.'),
+      commands: [electionCommand(BYSTANDER, 'unclean', TOPIC), describeTopicCommand(TOPIC, BYSTANDER)],
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
     const p = lab.params;
-    lab.observe('mode', k.mode);
+    lab.observe('mode', lab.stack.mode);
     lab.observe('variant', p.variant);
     const config = {
       'unclean.leader.election.enable': p.election === 'config',
@@ -194,7 +186,6 @@ export default defineLab({
     };
     return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), {
       vars: { unclean: p.election === 'config' ? ', unclean leader election on' : '' },
-      commands: [describeTopicCommand(k, TOPIC), topicConfigCommand(k, TOPIC)],
     });
   },
   async run(lab) {
@@ -207,33 +198,21 @@ export default defineLab({
     const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints([BYSTANDER]) });
     try {
       await lab.step('before', async () => {
-        const rs = await produce(toLeader, lab.history, TOPIC, p.before, {
-          name: 'before',
-          acks: 'all',
-          retries: 2,
-          route: zero,
-        });
+        const opts = { name: 'before', acks: 'all', retries: 2, route: zero } as const;
+        const rs = await produce(toLeader, lab.history, TOPIC, p.before, opts);
         lab.say(`${rs.filter((r) => r.ok).length} of ${p.before} acknowledged by both replicas`);
       });
-      await lab.step(
-        'freeze',
-        async () => {
-          await lab.faults.pause(FOLLOWER);
-          const alone = (x: PartitionState) => x.leader === LEADER && sameSet(x.isr, [LEADER]);
-          await settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
-        },
-        { commands: [describeTopicCommand(k, TOPIC, BYSTANDER)] },
-      );
+      await lab.step('freeze', async () => {
+        await lab.faults.pause(FOLLOWER);
+        const alone = (x: PartitionState) => x.leader === LEADER && sameSet(x.isr, [LEADER]);
+        await settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
+      });
       await lab.step(
         'alone',
         async () => {
           if (acks === 'all') {
-            const canary = await KafkaProducer.connect(toLeader, lab.history, {
-              name: 'canary',
-              acks: 'all',
-              retries: 0,
-              deliveryTimeoutMs: 6000,
-            });
+            const opts = { name: 'canary', acks: 'all', retries: 0, deliveryTimeoutMs: 6000 } as const;
+            const canary = await KafkaProducer.connect(toLeader, lab.history, opts);
             await askLeader(lab, 'leaderRefuses', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs).finally(() =>
               canary.disconnect(),
             );
@@ -252,9 +231,8 @@ export default defineLab({
         await lab.faults.kill(LEADER);
         await lab.faults.resume(FOLLOWER);
       });
-      await lab.step('elect', () => elect(lab, probe, p.electionTimeoutMs), {
-        commands: [electionCommand(k, BYSTANDER, 'unclean', TOPIC), describeTopicCommand(k, TOPIC, BYSTANDER)],
-      });
+      const election = { node: BYSTANDER, topic: TOPIC, old: LEADER, want: FOLLOWER };
+      await lab.step('elect', () => uncleanTakeover(lab, probe, election, p.electionTimeoutMs));
       lab.say(
         `${LEADER} is started again in the heal phase: it rejoins as a follower of ${FOLLOWER} and truncates its own ` +
           "log to the new leader's: the only copy of the lost messages is deleted.",
@@ -263,10 +241,7 @@ export default defineLab({
       await probe.close();
     }
   },
-  async final(lab) {
-    const n = await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, TOPIC);
-    lab.observe('finalRead', n, `final read: ${n} messages in ${TOPIC}`);
-  },
+  final: (lab) => finalRead(lab, TOPIC),
   predictions: [
     {
       before: 'kill-leader',
@@ -296,9 +271,9 @@ export default defineLab({
     const checks = [
       check(
         'acks=all writes were acknowledged while both replicas were in sync',
-        before.length > 0 && before.every((o) => o.type === 'ok'),
+        allOk(before),
         `${p.before} of ${p.before} acknowledged`,
-        `${before.filter((o) => o.type === 'ok').length} of ${before.length} acknowledged`,
+        tally(before),
       ),
       check(
         `the frozen follower left the ISR (ISR = ${LEADER} alone)`,
@@ -369,44 +344,3 @@ export default defineLab({
     ];
   },
 });
-
-/**
- * Waits for the controller to notice the dead leader (a new leader with the topic config,
- * none without), runs kafka-leader-election.sh --election-type unclean, and again every
- * 5 s while the partition stays leaderless (the follower may not be registered again yet),
- * until the follower leads. Observes what it saw; returns the election.
- */
-async function elect(
-  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe' | 'say' | 'stack'>,
-  probe: KafkaReader,
-  timeoutMs: number,
-): Promise<Election> {
-  const killedAt = Date.now();
-  const seen = (await lab.until(
-    `the controller to notice ${LEADER} is gone`,
-    async () => {
-      const x = await leaderState(probe, TOPIC);
-      return x.leader !== LEADER ? { done: true, value: x } : { done: false, seen: `leader ${x.leader}` };
-    },
-    { timeoutMs, intervalMs: 250 },
-  )) ?? { leader: LEADER, isr: [] };
-  const after = `${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`;
-  lab.observe(
-    'afterKill',
-    seen,
-    seen.leader === LEADER
-      ? `${after} the partition still names ${LEADER} its leader`
-      : seen.leader
-        ? `${after} the controller has elected ${seen.leader} by itself`
-        : `${after} ${TOPIC}-0 has no leader (offline: LEADER_NOT_AVAILABLE)`,
-  );
-  const { leader, outputs, byTool } = await forceLeader(lab, probe, BYSTANDER, 'unclean', TOPIC, FOLLOWER, timeoutMs);
-  const part = await probe.partition(TOPIC, 0).catch(() => undefined);
-  lab.observe('newLeader', leader, `new leader: ${leader ?? 'none'}${part ? ` (${partText(part)})` : ''}`);
-  const electedBy = byTool ? 'kafka-leader-election.sh' : 'controller';
-  const result: Election = { outputs, electedBy, offlineSeen: !seen.leader };
-  lab.observe('election', result, `elected by ${electedBy}`);
-  const end = await logEnd(probe, TOPIC);
-  if (end !== undefined) lab.observe('newLeaderLogEnd', end, `${FOLLOWER}'s log ends at offset ${end}`);
-  return result;
-}

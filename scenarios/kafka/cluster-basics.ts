@@ -6,8 +6,9 @@ import {
   defineLab,
   describeTopicCommand,
   groupCommand,
+  KCAT_LIST,
   kafka,
-  kcatList,
+  kafkaTool,
   kraftRoles,
   layoutParam,
   modeParam,
@@ -72,9 +73,10 @@ export default defineLab({
             "the first broker to create the ephemeral znode /controller becomes the controller (the notes' " +
             "zooInspector screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper " +
             'session ends.'
-          : 'In KRaft mode there is no ZooKeeper: {roles}. The controllers form a Raft quorum over the ' +
-            '__cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
+          : `In KRaft mode there is no ZooKeeper: ${kraftRoles(p.layout)}. The controllers form a Raft quorum over ` +
+            'the __cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
             'heartbeats.',
+      commands: (p) => [...controllerCommands(p.mode), KCAT_LIST],
     },
     create: {
       title: `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
@@ -83,12 +85,14 @@ export default defineLab({
         'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
         'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
         '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
+      commands: [describeTopicCommand(TOPIC)],
     },
     'zookeeper-flag': {
       title: "The notes' old command: kafka-topics.sh --zookeeper",
       narration:
         'The notes show "旧版命令" with --zookeeper. Kafka 3.0 removed that option (tools talk to brokers, never to ' +
         'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
+      commands: ['docker exec {@kafka1} kafka-topics.sh --zookeeper zk1:2181 --list'],
     },
     defaults: {
       title: 'Two defaults the notes get wrong, read from a broker',
@@ -97,12 +101,17 @@ export default defineLab({
         'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
         'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
         'changed or restarted first.',
+      commands: [
+        kafkaTool('kafka1', 'kafka-configs.sh', ...CONFIGS),
+        kafkaTool('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
+      ],
     },
     produce: {
       title: `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
       narration:
         'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
         'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
+      commands: [`kcat -b {bootstrap} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, groupCommand('basics-readers')],
     },
   },
   async mechanism(lab) {
@@ -141,56 +150,37 @@ export default defineLab({
               'controllers), not necessarily the quorum leader';
         lab.observe('metadataController', md, `the Metadata answer (kcat -L) names ${named(md)} as controller: ${who}`);
       },
-      { vars: { roles: kraftRoles(k) }, commands: [...controllerCommands(k), kcatList(k)] },
+      { vars: { bootstrap: k.bootstrapServers() } },
     );
-    await lab.step(
-      'create',
-      async () => {
-        await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
-        // Followers join the ISR once they have fetched: poll briefly rather than sleep.
-        await topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
-      },
-      { commands: [describeTopicCommand(k, TOPIC)] },
-    );
-    const [kafka1, kafkaTopics] = [k.cluster.node('kafka1'), k.toolCommand('kafka1', 'kafka-topics.sh')];
-    await lab.step(
-      'zookeeper-flag',
-      async () => {
-        const r = await kafka1.exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
-        const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
-        const line = lines.find((l) => REMOVED.test(l)) ?? lines.find((l) => l) ?? '(no output)';
-        lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
-      },
-      { commands: [`docker exec ${kafka1.containerName} kafka-topics.sh --zookeeper zk1:2181 --list`] },
-    );
-    await lab.step(
-      'defaults',
-      async () => {
-        const r = await k.tool('kafka1', 'kafka-configs.sh', ...CONFIGS);
-        const value = (name: string) =>
-          new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
-        const defaults = Object.fromEntries(['delete.topic.enable', 'log.retention.bytes'].map((n) => [n, value(n)]));
-        const text = Object.entries(defaults).map(([n, v]) => `${n}=${v ?? '(not shown)'}`);
-        lab.observe('brokerDefaults', defaults, text.join(', '));
-        await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
-        await k.admin.deleteTopic(SCRATCH);
-        const gone = await lab.until(
-          `${SCRATCH} gone from the topic list`,
-          async () =>
-            (await k.admin.listTopics()).includes(SCRATCH)
-              ? { done: false, seen: 'still listed' }
-              : { done: true, value: true },
-          { timeoutMs: 30_000, intervalMs: 250 },
-        );
-        lab.observe('scratchDeleted', gone === true, `${SCRATCH} ${gone ? 'deleted' : 'still listed'}`);
-      },
-      {
-        commands: [
-          k.toolCommand('kafka1', 'kafka-configs.sh', ...CONFIGS),
-          `${kafkaTopics} --delete --topic ${SCRATCH}`,
-        ],
-      },
-    );
+    await lab.step('create', async () => {
+      await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
+      // Followers join the ISR once they have fetched: poll briefly rather than sleep.
+      await topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
+    });
+    await lab.step('zookeeper-flag', async () => {
+      const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
+      const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
+      const line = lines.find((l) => REMOVED.test(l)) ?? lines.find((l) => l) ?? '(no output)';
+      lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
+    });
+    await lab.step('defaults', async () => {
+      const r = await k.tool('kafka1', 'kafka-configs.sh', ...CONFIGS);
+      const value = (name: string) => new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
+      const defaults = Object.fromEntries(['delete.topic.enable', 'log.retention.bytes'].map((n) => [n, value(n)]));
+      const text = Object.entries(defaults).map(([n, v]) => `${n}=${v ?? '(not shown)'}`);
+      lab.observe('brokerDefaults', defaults, text.join(', '));
+      await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
+      await k.admin.deleteTopic(SCRATCH);
+      const gone = await lab.until(
+        `${SCRATCH} gone from the topic list`,
+        async () =>
+          (await k.admin.listTopics()).includes(SCRATCH)
+            ? { done: false, seen: 'still listed' }
+            : { done: true, value: true },
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
+      lab.observe('scratchDeleted', gone === true, `${SCRATCH} ${gone ? 'deleted' : 'still listed'}`);
+    });
     await lab.step(
       'produce',
       async () => {
@@ -200,12 +190,7 @@ export default defineLab({
         const opts = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
         lab.say(`${await readGroup(lab, MESSAGES, opts)} received by the group`);
       },
-      {
-        commands: [
-          `kcat -b ${k.bootstrapServers()} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`,
-          groupCommand(k, 'basics-readers'),
-        ],
-      },
+      { vars: { bootstrap: k.bootstrapServers() } },
     );
   },
   check(ev, p) {

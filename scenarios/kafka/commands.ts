@@ -11,9 +11,8 @@ export {
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { lastObservation } from '../../src/engine/history.ts';
 import type { ParamSpec } from '../../src/params.ts';
-import { CONTROLLER_ID_BASE, kafkaParams } from '../../stacks/kafka/config.ts';
-import { electionArgs } from '../../stacks/kafka/partitions.ts';
-import type { StartedKafka } from '../../stacks/kafka/stack.ts';
+import { CONTROLLER_ID_BASE, INTERNAL_PORT, kafkaParams, ZK_CLIENT_PORT } from '../../stacks/kafka/config.ts';
+import { electionArgs } from '../../stacks/kafka/elections.ts';
 
 /** Every Kafka lab runs in both modes from one file: this parameter picks the cluster. */
 export const modeParam = {
@@ -51,45 +50,76 @@ export const OUTDATED =
   '3.0 already (use --bootstrap-server); 4.0 also removed `kafka-console-producer.sh --broker-list` (lines 1330, ' +
   '1337, 1448), which 3.9 still takes.';
 
-/** The commands a trainee can type to see the controller in this mode. */
-export function controllerCommands(k: StartedKafka, node = k.brokers[0] as string): string[] {
-  return k.mode === 'zookeeper'
-    ? [
-        k.toolCommand(node, 'zookeeper-shell.sh', 'get', '/controller'),
-        k.toolCommand(node, 'zookeeper-shell.sh', 'ls', '/brokers/ids'),
-      ]
-    : [k.toolCommand(node, 'kafka-metadata-quorum.sh', 'describe', '--status')];
+/**
+ * A Kafka tool run inside `node`, as a trainee types it: `node` is a node (kafka1) or a
+ * step var naming one (leader: `{@leader}`, `{leader}`). Brokers are asked through their
+ * own listener; a controller-only node through kafka1's. The step's sheet holds it.
+ */
+export function kafkaTool(node: string, tool: string, ...args: string[]): string {
+  const broker = hostOf(node).startsWith('controller') ? 'kafka1' : hostOf(node);
+  const server =
+    tool === 'zookeeper-shell.sh' ? [`zk1:${ZK_CLIENT_PORT}`] : ['--bootstrap-server', `${broker}:${INTERNAL_PORT}`];
+  const quoted = [tool, ...server, ...args].map((a) => (/^[\w@%+=:,./{}-]+$/.test(a) ? a : `'${a}'`));
+  return `docker exec {@${node}} ${quoted.join(' ')}`;
 }
 
-export function describeTopicCommand(k: StartedKafka, topic: string, node = k.brokers[0] as string): string {
-  return k.toolCommand(node, 'kafka-topics.sh', '--describe', '--topic', topic);
+/** A node's host name in a command: the node itself, or `{var}` for a step var naming one. */
+function hostOf(node: string): string {
+  return /^[a-z]+\d+$/.test(node) ? node : `{${node}}`;
+}
+
+/** The commands a trainee can type to see the controller in this mode, run on `node`. */
+export function controllerCommands(mode: string, node = 'kafka1'): string[] {
+  return mode === 'zookeeper'
+    ? [
+        kafkaTool(node, 'zookeeper-shell.sh', 'get', '/controller'),
+        kafkaTool(node, 'zookeeper-shell.sh', 'ls', '/brokers/ids'),
+      ]
+    : [kafkaTool(node, 'kafka-metadata-quorum.sh', 'describe', '--status')];
+}
+
+export function describeTopicCommand(topic: string, node = 'kafka1'): string {
+  return kafkaTool(node, 'kafka-topics.sh', '--describe', '--topic', topic);
 }
 
 /** The topic's configuration, as kafka-configs.sh describes it. */
-export function topicConfigCommand(k: StartedKafka, topic: string, node = 'kafka1'): string {
-  return k.toolCommand(node, 'kafka-configs.sh', '--describe', '--entity-type', 'topics', '--entity-name', topic);
+export function topicConfigCommand(topic: string, node = 'kafka1'): string {
+  return kafkaTool(node, 'kafka-configs.sh', '--describe', '--entity-type', 'topics', '--entity-name', topic);
 }
 
 /** An interactive console producer on `node` with producer properties (`acks=all`). */
-export function consoleProducerCommand(k: StartedKafka, node: string, topic: string, ...props: string[]): string {
+export function consoleProducerCommand(node: string, topic: string, ...props: string[]): string {
   const args = props.flatMap((x) => ['--producer-property', x]);
-  return k
-    .toolCommand(node, 'kafka-console-producer.sh', '--topic', topic, ...args)
-    .replace(/^docker exec /, 'docker exec -it ');
+  return kafkaTool(node, 'kafka-console-producer.sh', '--topic', topic, ...args).replace(
+    /^docker exec /,
+    'docker exec -it ',
+  );
 }
 
 /** kafka-leader-election.sh for one partition, run on `node`. */
-export function electionCommand(k: StartedKafka, node: string, type: 'unclean' | 'preferred', topic: string): string {
-  const [tool, ...args] = electionArgs(type, topic) as [string, ...string[]];
-  return k.toolCommand(node, tool, ...args);
+export function electionCommand(
+  node: string,
+  type: 'unclean' | 'preferred',
+  topic: string,
+  partition: number | string = 0,
+): string {
+  const [tool, ...args] = electionArgs(type, topic, partition) as [string, ...string[]];
+  return kafkaTool(node, tool, ...args);
 }
 
-export function kcatList(k: StartedKafka): string {
-  return `kcat -b ${k.bootstrapServers()} -L`;
+/** kcat on this machine listing the cluster: the step's var `bootstrap` holds the host endpoints. */
+export const KCAT_LIST = 'kcat -b {bootstrap} -L';
+
+export function groupCommand(group: string, node = 'kafka1'): string {
+  return kafkaTool(node, 'kafka-consumer-groups.sh', '--describe', '--group', group);
 }
 
-export function groupCommand(k: StartedKafka, group: string, node = k.brokers[0] as string): string {
-  return k.toolCommand(node, 'kafka-consumer-groups.sh', '--describe', '--group', group);
+/** kafka-consumer-groups.sh listing every group, as typed on kafka1. */
+export const LIST_GROUPS = kafkaTool('kafka1', 'kafka-consumer-groups.sh', '--list');
+
+/** kafka-topics.sh listing the under-replicated partitions, as typed on `node`. */
+export function underReplicatedCommand(node: string): string {
+  return kafkaTool(node, 'kafka-topics.sh', '--describe', '--under-replicated-partitions');
 }
 
 /** "kafka2" for narration, with its numeric id: "kafka2 (id 2)". */
@@ -103,8 +133,8 @@ export function named(node: string | undefined): string {
 export const layoutParam = kafkaParams.layout;
 
 /** Where the KRaft controllers run, in a sentence for narration. */
-export function kraftRoles(k: StartedKafka): string {
-  return k.params.layout === 'isolated'
+export function kraftRoles(layout: string): string {
+  return layout === 'isolated'
     ? `controller1..3 are controllers only (process.roles=controller, ids ${CONTROLLER_ID_BASE + 1}..` +
         `${CONTROLLER_ID_BASE + 3}) and kafka1..3 brokers only, as production clusters run them`
     : 'kafka1..3 are "combined" nodes (process.roles=broker,controller), each a controller and a broker: ' +

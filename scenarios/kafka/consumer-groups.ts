@@ -2,6 +2,7 @@ import {
   assignmentOf,
   bothModes,
   check,
+  consoleCount,
   defineLab,
   delivery,
   describeSplit,
@@ -9,7 +10,8 @@ import {
   groupCommand,
   KafkaGroupConsumer,
   kafka,
-  listGroupsCommand,
+  kafkaTool,
+  LIST_GROUPS,
   modeParam,
   nothingLost,
   OUTDATED,
@@ -21,6 +23,7 @@ import {
   receivesOf,
   type Split,
   sample,
+  splitOf,
   stableGroup,
   topicsHealthy,
   untilOwns,
@@ -31,8 +34,6 @@ const TOPIC = 'groups';
 const [FIRST, SECOND, THIRD] = [90, 60, 30];
 /** 9 keys: murmur2(key) % 3 spreads them unevenly over the partitions. */
 const KEYED = { acks: 'all', route: (seq: number) => ({ key: `key-${seq % 9}` }) } as const;
-/** kafka-console-consumer.sh without --group, reading from the beginning up to a number of messages. */
-const CONSOLE = ['--topic', TOPIC, '--from-beginning', '--max-messages'];
 
 interface Seen {
   twoSplit: Split;
@@ -69,6 +70,7 @@ export default defineLab({
         'Both consumers subscribe with group.id=two. The group coordinator (a broker) runs a rebalance: the ' +
         'group leader (one of the consumers) assigns partitions to members. Three partitions cannot be shared ' +
         'evenly by two: one member gets two, the other one.',
+      commands: [groupCommand('two'), describeTopicCommand(TOPIC)],
     },
     produce: {
       title: `Produce ${FIRST} keyed messages`,
@@ -76,6 +78,7 @@ export default defineLab({
         `The producer sends ${FIRST} messages with 9 different keys (acks=all); the key decides the partition ` +
         '(murmur2 hash of the key modulo 3), so partitions end up with different counts. Each consumer gets the ' +
         'messages of its own partitions, and only those.',
+      commands: [groupCommand('two')],
     },
     other: {
       title: 'Group "other" reads the same topic',
@@ -83,6 +86,10 @@ export default defineLab({
         `A second group has offsets of its own: it reads all ${FIRST} messages again. Consumers started without ` +
         '--group behave the same way, because kafka-console-consumer.sh then joins a fresh random group ' +
         `(console-consumer-<n>): two of them, run at once here inside kafka1 and kafka2, each print all ${FIRST}.`,
+      commands: [
+        kafkaTool('kafka1', 'kafka-console-consumer.sh', '--topic', TOPIC, '--from-beginning', '--max-messages', '5'),
+        LIST_GROUPS,
+      ],
     },
     four: {
       title: 'Group "four": more consumers than partitions',
@@ -90,12 +97,14 @@ export default defineLab({
         'Four consumers, three partitions: a partition is never split between members of a group, so one ' +
         'consumer gets nothing and idles (a hot standby). More consumers than partitions adds no throughput. ' +
         `Once the group is stable, ${THIRD} new messages show who gets what.`,
+      commands: [groupCommand('four')],
     },
     leave: {
       title: 'two-b leaves group "two"',
       narration:
         'two-b commits and leaves (a clean shutdown sends LeaveGroup). The coordinator rebalances at once and ' +
         `two-a takes over every partition, from the offsets the group committed. Then ${SECOND} more messages.`,
+      commands: [groupCommand('two')],
     },
   },
   async mechanism(lab) {
@@ -112,81 +121,51 @@ export default defineLab({
     const received = (g: string, producer: string, n: number, what = `group ${g} receiving ${n} messages`) =>
       untilReceived(lab, `receive:${g}`, producer, n, what);
     const [a, b] = [member('two-a', 'two'), member('two-b', 'two')];
-    await lab.step(
-      'two',
-      async () => {
-        await Promise.all([a.start(), b.start()]);
-        const g = assignmentOf(await stableGroup(lab, 'two', TOPIC, 2, 3), TOPIC);
-        lab.observe('twoAssignment', g, `assignment: ${JSON.stringify(g)}`);
-      },
-      { commands: [groupCommand(k, 'two'), describeTopicCommand(k, TOPIC)] },
-    );
-    await lab.step(
-      'produce',
-      async () => {
-        await produce(k.bootstrap, lab.history, TOPIC, FIRST, { name: 'p1', ...KEYED });
-        await received('two', 'p1', FIRST);
-        const split: Split = {
-          assignment: Object.fromEntries([a, b].map((c) => [c.name, c.assignment[TOPIC] ?? []])),
-          counts: { [a.name]: a.received, [b.name]: b.received },
-        };
-        lab.observe('twoSplit', split, describeSplit(split));
-        lab.observe('ends', await k.admin.endOffsets(TOPIC));
-      },
-      { commands: [groupCommand(k, 'two')] },
-    );
-    await lab.step(
-      'other',
-      async () => {
-        const o = member('other', 'other');
-        await o.start();
-        await received('other', 'p1', FIRST);
-        await o.stop();
-        lab.observe('otherCount', o.received, `group other received ${o.received}`);
-        const consoleRun = (node: string) =>
-          k
-            .tool(node, 'kafka-console-consumer.sh', ...CONSOLE, String(FIRST), '--timeout-ms', '30000')
-            .then((r) => r.stdout.split('\n').filter((l) => l.includes('"id"')).length);
-        const counts = await Promise.all([consoleRun('kafka1'), consoleRun('kafka2')]);
-        lab.observe('consoleCounts', counts, `two console consumers without --group printed ${counts.join(' and ')}`);
-      },
-      { commands: [k.toolCommand('kafka1', 'kafka-console-consumer.sh', ...CONSOLE, '5'), listGroupsCommand(k)] },
-    );
-    await lab.step(
-      'four',
-      async () => {
-        const four = ['four-a', 'four-b', 'four-c', 'four-d'].map((n) => member(n, 'four'));
-        await Promise.all(four.map((c) => c.start()));
-        const g = await stableGroup(lab, 'four', TOPIC, 4, 3);
-        // Whoever joined first may already have read the old messages: count the new ones.
-        lab.observe('fourStableAt', lab.history.now());
-        await produce(k.bootstrap, lab.history, TOPIC, THIRD, { name: 'p3', ...KEYED });
-        await received('four', 'p3', THIRD, `group four receiving ${THIRD} new messages`);
-        await received('four', 'p1', FIRST, `group four receiving the ${FIRST} old ones`);
-        const count = (c: KafkaGroupConsumer) => receivesOf(lab.history.ops, 'receive:four', 'p3', c.name).length;
-        const counts = Object.fromEntries(four.map((c) => [c.name, count(c)]));
-        const split = { assignment: assignmentOf(g, TOPIC), counts };
-        lab.observe('fourSplit', split, `new messages: ${describeSplit(split)}`);
-        await Promise.all(four.map((c) => c.stop()));
-      },
-      { commands: [groupCommand(k, 'four')] },
-    );
-    await lab.step(
-      'leave',
-      async () => {
-        const before = a.assignments.length;
-        lab.observe('leaveAt', lab.history.now());
-        const t0 = Date.now();
-        await b.stop();
-        await untilOwns(lab, a, TOPIC, 3, before);
-        lab.observe('rebalanceMs', Date.now() - t0, `${a.name} owns partitions 0,1,2 after ${Date.now() - t0} ms`);
-        lab.observe('afterLeave', a.assignment[TOPIC] ?? []);
-        await produce(k.bootstrap, lab.history, TOPIC, SECOND, { name: 'p2', ...KEYED });
-        await received('two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
-        await a.stop();
-      },
-      { commands: [groupCommand(k, 'two')] },
-    );
+    await lab.step('two', async () => {
+      await Promise.all([a.start(), b.start()]);
+      const g = assignmentOf(await stableGroup(lab, 'two', TOPIC, 2, 3), TOPIC);
+      lab.observe('twoAssignment', g, `assignment: ${JSON.stringify(g)}`);
+    });
+    await lab.step('produce', async () => {
+      await produce(k.bootstrap, lab.history, TOPIC, FIRST, { name: 'p1', ...KEYED });
+      await received('two', 'p1', FIRST);
+      const split = splitOf([a, b], TOPIC);
+      lab.observe('twoSplit', split, describeSplit(split));
+      lab.observe('ends', await k.admin.endOffsets(TOPIC));
+    });
+    await lab.step('other', async () => {
+      const o = member('other', 'other');
+      await o.start();
+      await received('other', 'p1', FIRST);
+      await o.stop();
+      lab.observe('otherCount', o.received, `group other received ${o.received}`);
+      const counts = await Promise.all(['kafka1', 'kafka2'].map((n) => consoleCount(k, n, TOPIC, FIRST)));
+      lab.observe('consoleCounts', counts, `two console consumers without --group printed ${counts.join(' and ')}`);
+    });
+    await lab.step('four', async () => {
+      const four = ['four-a', 'four-b', 'four-c', 'four-d'].map((n) => member(n, 'four'));
+      await Promise.all(four.map((c) => c.start()));
+      const g = await stableGroup(lab, 'four', TOPIC, 4, 3);
+      // Whoever joined first may already have read the old messages: count the new ones.
+      lab.observe('fourStableAt', lab.history.now());
+      await produce(k.bootstrap, lab.history, TOPIC, THIRD, { name: 'p3', ...KEYED });
+      await received('four', 'p3', THIRD, `group four receiving ${THIRD} new messages`);
+      await received('four', 'p1', FIRST, `group four receiving the ${FIRST} old ones`);
+      const count = (c: KafkaGroupConsumer) => receivesOf(lab.history.ops, 'receive:four', 'p3', c.name).length;
+      const counts = Object.fromEntries(four.map((c) => [c.name, count(c)]));
+      const split = { assignment: assignmentOf(g, TOPIC), counts };
+      lab.observe('fourSplit', split, `new messages: ${describeSplit(split)}`);
+      await Promise.all(four.map((c) => c.stop()));
+    });
+    await lab.step('leave', async () => {
+      lab.observe('leaveAt', lab.history.now());
+      const ms = await untilOwns(lab, a, TOPIC, 3, () => b.stop());
+      lab.observe('rebalanceMs', ms, `${a.name} owns partitions 0,1,2 after ${ms} ms`);
+      lab.observe('afterLeave', a.assignment[TOPIC] ?? []);
+      await produce(k.bootstrap, lab.history, TOPIC, SECOND, { name: 'p2', ...KEYED });
+      await received('two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
+      await a.stop();
+    });
   },
   predictions: [
     {

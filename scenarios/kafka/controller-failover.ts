@@ -6,6 +6,7 @@ import {
   controllerCommands,
   createTopicRecorded,
   defineLab,
+  describeTopicCommand,
   errorText,
   faultNotReached,
   finalRead,
@@ -71,8 +72,9 @@ export default defineLab({
         p.mode === 'zookeeper'
           ? 'The controller is the broker named in the ephemeral znode /controller, which every other broker ' +
             'watches; /controller_epoch counts the controllers so far.'
-          : 'The controller is the leader of the Raft quorum of controllers (here {roles}); the leader epoch ' +
-            'counts elections. The other voters fetch the metadata log from it.',
+          : `The controller is the leader of the Raft quorum of controllers (here ${kraftRoles(p.layout)}); the ` +
+            'leader epoch counts elections. The other voters fetch the metadata log from it.',
+      commands: (p) => controllerCommands(p.mode),
     },
     'kill-controller': {
       title: 'Kill the controller ({old})',
@@ -85,6 +87,7 @@ export default defineLab({
             'voter starts an election; whoever gets 2 of 3 votes leads. Both survivors may start together and ' +
             'split the vote; each retries after a random back-off, and the epoch counts every round.') +
         ` The lab times it until another node is the active controller: bound ${p.maxFailoverMs} ms.`,
+      commands: (p) => controllerCommands(p.mode, 'survivor'),
     },
     create: {
       title: `Create topic "${TOPIC}" with the new controller`,
@@ -92,6 +95,7 @@ export default defineLab({
         'A controller job (assign replicas, write the metadata): replication factor 2 on the 2 brokers left, then ' +
         'a few messages. A new KRaft controller counts a dead broker live until broker.session.timeout.ms (6 s) ' +
         'passes without its heartbeat and may place replicas on it: the lab first waits until it is fenced.',
+      commands: [describeTopicCommand(TOPIC, 'survivor')],
     },
     restart: {
       title: 'Restart {old}',
@@ -103,16 +107,12 @@ export default defineLab({
   mechanism: (lab) => successionReady(observeMode(lab)),
   async run(lab) {
     const [k, bound] = [lab.stack, lab.params.maxFailoverMs];
-    const before = await lab.step(
-      'who',
-      async () => {
-        const c = await k.admin.controller();
-        lab.observe('controllerBefore', c.node, `active controller: ${named(c.node)}, epoch ${c.epoch}`);
-        lab.observe('epochBefore', c.epoch);
-        return c;
-      },
-      { vars: { roles: kraftRoles(k) }, commands: controllerCommands(k) },
-    );
+    const before = await lab.step('who', async () => {
+      const c = await k.admin.controller();
+      lab.observe('controllerBefore', c.node, `active controller: ${named(c.node)}, epoch ${c.epoch}`);
+      lab.observe('epochBefore', c.epoch);
+      return c;
+    });
     if (!before.node) throw new Error('no active controller before the fault');
     const old = before.node;
     const survivor = k.brokers.find((b) => b !== old) as string;
@@ -129,7 +129,7 @@ export default defineLab({
         if (k.mode === 'kraft' && rounds > 1)
           lab.say(`the epoch rose by ${rounds}: ${rounds - 1} round(s) ended in a split vote before one got 2 of 3`);
       },
-      { vars: { old }, commands: controllerCommands(k, survivor) },
+      { vars: { old, survivor } },
     );
     await lab.step(
       'create',
@@ -143,7 +143,7 @@ export default defineLab({
         const sent = await produce(live, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all' });
         lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} messages acknowledged`);
       },
-      { commands: [k.toolCommand(survivor, 'kafka-topics.sh', '--describe', '--topic', TOPIC)] },
+      { vars: { survivor } },
     );
     await lab.step(
       'restart',

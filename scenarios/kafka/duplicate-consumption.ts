@@ -1,54 +1,45 @@
 import {
   ackedIds,
   bothModes,
+  COMPACT_TIMEOUT_MS,
   CrashingConsumer,
   cannotTell,
   check,
   completions,
-  createInSync,
+  createSink,
   defineLab,
   delivery,
   deliveryChecks,
   describeTopicCommand,
   type FaultRecord,
-  freshGroup,
+  freshTopic,
   groupCommand,
   intParam,
   KafkaGroupConsumer,
   KafkaProducer,
   kafka,
+  MARKER,
   modeParam,
-  type Op,
   OUTDATED,
   observed,
   offsetRange,
   offsetsOf,
-  partText,
   produce,
   type ReceivedMessage,
-  readAll,
+  SINK_READ,
   sample,
+  settleSink,
+  sinkKeys,
   sleep,
   topicConfigCommand,
-  untilCompacted,
   untilDistinct,
 } from './kit.ts';
 
 const [TOPIC, GROUP] = ['payments', 'ledger'];
 /** History processes: the consumer before the crash, and after the restart. */
 const [FIRST, SECOND] = ['consumer', 'consumer-restarted'];
-/** The idempotent variant's sink topic, its writer (a History process) and final read (a function), apart from the payments. */
-const [SINK_TOPIC, SINK, SINK_READ] = ['ledger-rows', 'sink', 'read-sink'];
-/** Written last, after a pause longer than segment.ms: it rolls the segment, so every upsert is cleanable. */
-const MARKER = 'end-of-run';
-/** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
-const COMPACT_TIMEOUT_MS = 30_000;
-const SINK_CONFIG = {
-  'cleanup.policy': 'compact',
-  'segment.ms': 1000,
-  'min.cleanable.dirty.ratio': 0.01,
-  'min.compaction.lag.ms': 0,
-};
+/** The idempotent variant's sink topic and its writer (a History process), apart from the payments. */
+const [SINK_TOPIC, SINK] = ['ledger-rows', 'sink'];
 
 /** What the lab reads, by observation name. */
 interface Seen {
@@ -118,6 +109,11 @@ export default defineLab({
             'log cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
             'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
           : ''),
+      commands: (p) => [
+        describeTopicCommand(TOPIC),
+        groupCommand(GROUP),
+        ...(p.variant === 'idempotent' ? [topicConfigCommand(SINK_TOPIC)] : []),
+      ],
     },
     produce: {
       title: '{messages} payments on a one-partition topic',
@@ -135,12 +131,14 @@ export default defineLab({
         ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
         'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
         'after session.timeout.ms, 6 s here, 45 s by default in Java).',
+      commands: [groupCommand(GROUP)],
     },
     restart: {
       title: 'The consumer restarts and the group resumes from its committed offset',
       narration: (p) =>
         `A new consumer joins "${GROUP}" at the committed offset, {committed}: offsets {from}..{last} were processed ` +
         `already, and are processed again${p.variant === 'idempotent' ? `, and written to ${SINK_TOPIC} again` : ''}.`,
+      commands: [groupCommand(GROUP)],
     },
     sink: {
       title: 'The sink after the cleaner: one record per payment?',
@@ -150,30 +148,20 @@ export default defineLab({
         'pause longer than segment.ms a marker record closes the segment holding the upserts; the lab reads the ' +
         `sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's ` +
         'backoff), then once more for the checks.',
+      commands: [topicConfigCommand(SINK_TOPIC)],
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
     const sinkOn = lab.params.variant === 'idempotent';
-    lab.observe('mode', k.mode);
+    lab.observe('mode', lab.stack.mode);
     lab.observe('variant', lab.params.variant);
-    const commands = [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)];
     return lab.step(
       'topic',
       async () => {
-        const { parts, reasons } = await createInSync(lab, TOPIC, { partitions: 1, replicationFactor: 3, replicas: 3 });
-        for (const x of parts) lab.say(partText(x));
-        reasons.push(...(await freshGroup(lab, GROUP, TOPIC)));
-        if (!sinkOn) return reasons;
-        await k.admin.createTopic(SINK_TOPIC, { partitions: 1, replicationFactor: 3, config: { ...SINK_CONFIG } });
-        const cfg = await k.admin.topicConfig(SINK_TOPIC);
-        const policy = lab.observe('sinkPolicy', cfg['cleanup.policy'] ?? '?', `${SINK_TOPIC}: ${cfgText(cfg)}`);
-        return policy === 'compact' ? reasons : [...reasons, `the sink's cleanup.policy is ${policy}, not compact`];
+        const reasons = await freshTopic(lab, TOPIC, 1, GROUP);
+        return sinkOn ? [...reasons, ...(await createSink(lab, SINK_TOPIC))] : reasons;
       },
-      {
-        vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' },
-        commands: sinkOn ? [...commands, topicConfigCommand(k, SINK_TOPIC)] : commands,
-      },
+      { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } },
     );
   },
   async run(lab) {
@@ -195,7 +183,6 @@ export default defineLab({
       autoCommitIntervalMs: p.commitIntervalMs,
       ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
     };
-    const commands = [groupCommand(k, GROUP)];
     try {
       await lab.step(
         'produce',
@@ -207,31 +194,27 @@ export default defineLab({
       );
       let fault: FaultRecord | undefined;
       const crashAfter = lab.observe('crashAfter', crashPoint(p));
-      const crash = await lab.step(
-        'crash',
-        async () => {
-          const first = new CrashingConsumer(
-            k.bootstrap,
-            lab.history,
-            { ...opts, name: FIRST },
-            crashAfter,
-            handle,
-            (o) => {
-              // The crash happens inside the processing of message o: nothing more is committed.
-              fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
-            },
-          );
-          if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
-          const mine = offsetsOf(lab.history.ops, FIRST);
-          const lastOffset = Math.max(...mine);
-          const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
-          const text =
-            `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
-            `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
-          return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
-        },
-        { commands },
-      );
+      const crash = await lab.step('crash', async () => {
+        const first = new CrashingConsumer(
+          k.bootstrap,
+          lab.history,
+          { ...opts, name: FIRST },
+          crashAfter,
+          handle,
+          (o) => {
+            // The crash happens inside the processing of message o: nothing more is committed.
+            fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
+          },
+        );
+        if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
+        const mine = offsetsOf(lab.history.ops, FIRST);
+        const lastOffset = Math.max(...mine);
+        const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
+        const text =
+          `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
+          `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
+        return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
+      });
       // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
       if (!crash) return;
       await lab.step(
@@ -245,22 +228,10 @@ export default defineLab({
           const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
           lab.observe('redelivered', again, `${again} messages processed a second time`);
         },
-        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset }, commands },
+        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset } },
       );
       if (!sink) return;
-      await lab.step(
-        'sink',
-        async () => {
-          await sleep(SINK_CONFIG['segment.ms'] + 500);
-          await sink.send(SINK_TOPIC, { key: MARKER, partition: 0 });
-          const ms = await untilCompacted(lab, k.bootstrap, k.admin, SINK_TOPIC, COMPACT_TIMEOUT_MS);
-          if (ms !== undefined) lab.observe('compactedMs', ms, `compacted ${ms} ms after the marker`);
-          await readAll(k.bootstrap, k.admin, lab.history, SINK_TOPIC, { process: 'sink-reader', f: SINK_READ });
-          const keys = sinkKeys(lab.history.ops);
-          lab.say(`${SINK_TOPIC} holds ${keys.length} records for ${new Set(keys).size} keys (the marker included)`);
-        },
-        { commands: [topicConfigCommand(k, SINK_TOPIC)] },
-      );
+      await lab.step('sink', () => settleSink(lab, sink, SINK_TOPIC));
     } finally {
       await sink?.disconnect();
     }
@@ -360,17 +331,6 @@ export default defineLab({
     ];
   },
 });
-
-/** The keys of the sink records a read returned (the marker included). */
-function sinkKeys(ops: Op[]): string[] {
-  return ops
-    .filter((o) => o.f === SINK_READ && o.type === 'ok')
-    .map((o) => String((o.value as { msgKey?: string }).msgKey));
-}
-
-function cfgText(cfg: Record<string, string>): string {
-  return ['cleanup.policy', 'segment.ms', 'min.cleanable.dirty.ratio'].map((key) => `${key}=${cfg[key]}`).join(', ');
-}
 
 /** After how many messages past the last commit the consumer crashes (less than a batch with manual commits). */
 function crashPoint(p: { variant: string; crashAfter: number; batch: number }): number {

@@ -27,10 +27,12 @@ export {
   replicationOf,
 } from '../../stacks/kafka/config.ts';
 export * from '../../stacks/kafka/cut.ts';
+export * from '../../stacks/kafka/elections.ts';
 export * from '../../stacks/kafka/groups.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
+export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';

@@ -2,13 +2,11 @@ import {
   bothModes,
   cannotTell,
   check,
-  createInSync,
   defineLab,
   delivery,
   deliveryChecks,
   describeTopicCommand,
-  type Evidence,
-  freshGroup,
+  freshTopic,
   groupCommand,
   intParam,
   KafkaGroupConsumer,
@@ -16,13 +14,14 @@ import {
   type LagObservation,
   LagSampler,
   lag as lagFindings,
+  lagGrowth,
+  lagSamples,
   lagText,
   modeParam,
   OUTDATED,
   observed,
   observedSeries,
   ProducerLoop,
-  partText,
   plot,
   sleep,
 } from './kit.ts';
@@ -94,6 +93,7 @@ export default defineLab({
         'Lag is read per partition: the topic must have the partitions the lab sums over, fully replicated (none ' +
         'leaderless or shrunk while the monitor reads it), and the group no committed offsets, so every lag figure ' +
         'comes from what this run produced and committed.',
+      commands: [describeTopicCommand(TOPIC), groupCommand(GROUP)],
     },
     steady: {
       title: 'A steady producer, and a consumer group keeping up',
@@ -105,6 +105,7 @@ export default defineLab({
         "(ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in time is the " +
         'age of the oldest message the group has not committed: once the group is gone, it should equal how long ' +
         `it has been gone, within one sample (${p.sampleMs} ms).`,
+      commands: [groupCommand(GROUP)],
     },
     'stop-group': {
       title: 'The group stops consuming; the producer goes on',
@@ -112,6 +113,7 @@ export default defineLab({
         'The consumer commits what it processed and leaves the group, as a crashed or stopped service would (the ' +
         'notes\' "消费者宕机"). Nobody consumes: each new message adds one to the lag of its partition. The alert ' +
         'fires at the first sample at or above {alertLag} messages; the group stays away until then.',
+      commands: [groupCommand(GROUP)],
     },
     back: {
       title: 'The group comes back; then the producer stops',
@@ -119,25 +121,13 @@ export default defineLab({
         'The consumer rejoins and resumes from the committed offsets, reading the backlog much faster than the ' +
         'producer adds to it: the lag falls while the producer still sends. Then the producer stops, and the lag ' +
         `reaches exactly 0 at the group's next commit: within one commit interval and two samples, ${drainBoundMs(p)} ms.`,
+      commands: [groupCommand(GROUP)],
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
+    lab.observe('mode', lab.stack.mode);
     lab.observe('threshold', lab.params.alertLag);
-    return lab.step(
-      'topic',
-      async () => {
-        const { parts, reasons } = await createInSync(lab, TOPIC, {
-          partitions: PARTITIONS,
-          replicationFactor: 3,
-          replicas: 3,
-        });
-        for (const x of parts) lab.say(partText(x));
-        return [...reasons, ...(await freshGroup(lab, GROUP, TOPIC))];
-      },
-      { commands: [describeTopicCommand(k, TOPIC), groupCommand(k, GROUP)] },
-    );
+    return lab.step('topic', () => freshTopic(lab, TOPIC, PARTITIONS, GROUP));
   },
   async run(lab) {
     const k = lab.stack;
@@ -150,84 +140,41 @@ export default defineLab({
       autoCommitIntervalMs: p.commitIntervalMs,
     });
     let producer: ProducerLoop | undefined;
-    const sampler = new LagSampler(k, GROUP, TOPIC, p.alertLag, {
-      sample: (s) =>
-        lab.observe(
-          'lag',
-          s,
-          `lag ${s.total} messages (${lagText(s)}), oldest uncommitted ${s.seconds.toFixed(1)} s old`,
-        ),
-      alert: (s) => {
-        lab.warn(
-          `ALERT: consumer group ${GROUP} is ${s.total} messages behind on ${TOPIC} (threshold ${p.alertLag}); ` +
-            `the oldest uncommitted message is ${s.seconds.toFixed(1)} s old`,
-        );
-        lab.observe('alert', { ...s, threshold: p.alertLag });
-      },
-      clear: (s) => lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${p.alertLag}`),
-    });
-    const lagNow = () => `lag ${sampler.last?.total ?? '?'}`;
-    const commands = [groupCommand(k, GROUP)];
+    const sampler = new LagSampler(lab, GROUP, TOPIC, p.alertLag);
     try {
-      await lab.step(
-        'steady',
-        async () => {
-          await consumer.start();
-          const route = (seq: number) => ({ partition: seq % PARTITIONS });
-          const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
-          producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
-          sampler.start(lab.history, p.sampleMs);
-          await sleep(p.warmupSec * 1000);
-          lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
-        },
-        { commands },
-      );
-      await lab.step(
-        'stop-group',
-        async () => {
-          await consumer.stop();
-          const start = lab.history.now();
-          await lab.until(
-            `the lag to reach ${p.alertLag}`,
-            async () =>
-              sampler.alerted && sampler.since(start) >= 3
-                ? { done: true, value: true }
-                : { done: false, seen: lagNow() },
-            { timeoutMs: p.maxStallSec * 1000, intervalMs: 200 },
-          );
-          lab.observe('stall', { start, end: lab.history.now() });
-        },
-        { commands },
-      );
-      await lab.step(
-        'back',
-        async () => {
-          await consumer.start();
-          lab.observe('resumedAt', lab.history.now());
-          await lab.until(
-            'the lag to fall below the threshold',
-            async () => (sampler.cleared ? { done: true, value: true } : { done: false, seen: lagNow() }),
-            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 200 },
-          );
-          await sleep(2000);
-          await producer?.stop();
-          producer = undefined;
-          const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
-          const drainedAt = await lab.until(
-            'the lag to drain to 0',
-            async () =>
-              sampler.last?.total === 0 && sampler.lastTime > stoppedAt
-                ? { done: true, value: sampler.lastTime }
-                : { done: false, seen: lagNow() },
-            { timeoutMs: p.drainTimeoutSec * 1000, intervalMs: 100 },
-          );
-          if (drainedAt !== undefined) {
-            const ms = drainedAt - stoppedAt;
-            lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
-          }
-        },
-        { commands },
-      );
+      await lab.step('steady', async () => {
+        await consumer.start();
+        const route = (seq: number) => ({ partition: seq % PARTITIONS });
+        const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
+        producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
+        sampler.start(p.sampleMs);
+        await sleep(p.warmupSec * 1000);
+        lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
+      });
+      await lab.step('stop-group', async () => {
+        await consumer.stop();
+        const start = lab.history.now();
+        const reached = () => (sampler.alerted && sampler.since(start) >= 3) || undefined;
+        await sampler.until(`the lag to reach ${p.alertLag}`, reached, p.maxStallSec * 1000);
+        lab.observe('stall', { start, end: lab.history.now() });
+      });
+      await lab.step('back', async () => {
+        await consumer.start();
+        lab.observe('resumedAt', lab.history.now());
+        const drainMs = p.drainTimeoutSec * 1000;
+        await sampler.until('the lag to fall below the threshold', () => sampler.cleared || undefined, drainMs);
+        await sleep(2000);
+        await producer?.stop();
+        producer = undefined;
+        const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
+        const drained = () =>
+          sampler.last?.total === 0 && sampler.lastTime > stoppedAt ? sampler.lastTime : undefined;
+        const drainedAt = await sampler.until('the lag to drain to 0', drained, drainMs);
+        if (drainedAt !== undefined) {
+          const ms = drainedAt - stoppedAt;
+          lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
+        }
+      });
     } finally {
       await sampler.stop();
       await producer?.stop();
@@ -243,7 +190,10 @@ export default defineLab({
         "grows by about the producer's rate every second",
         'drops to 0: nobody is reading',
       ],
-      answer: (ev) => (stallGrowth(ev)?.grew ? 1 : undefined),
+      answer: (ev) => {
+        const w = observed<Seen>(ev).stall;
+        return w && lagGrowth(ev, w).grew ? 1 : undefined;
+      },
     },
   ],
   check(ev, p) {
@@ -253,7 +203,7 @@ export default defineLab({
       p.alertLag,
     );
     const seen = observed<Seen>(ev);
-    const stall = stallGrowth(ev);
+    const stall = seen.stall && lagGrowth(ev, seen.stall);
     const alert = observedSeries<LagObservation>(ev, 'alert')[0];
     const resumedAt = Number(seen.resumedAt);
     const stoppedAt = Number(seen.producerStoppedAt);
@@ -264,26 +214,26 @@ export default defineLab({
     );
     if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     const w = seen.stall;
+    const okBy = (process: string, f: string, from: number, to: number) =>
+      ev.ops.some((o) => o.process === process && o.f === f && o.type === 'ok' && o.time > from && o.time <= to);
     // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
-    const during = (o: { time: number }, from: number, to: number) => w !== undefined && o.time > from && o.time <= to;
-    if (
-      !ev.ops.some(
-        (o) => o.f === 'commit' && o.type === 'ok' && o.process === 'consumer' && during(o, -1, w?.start ?? 0),
-      )
-    )
+    if (!w || !okBy('consumer', 'commit', -1, w.start))
       return cannotTell(
         'the group committed its offsets while it kept up',
         'at least one commit before the group left',
         'no commit',
       );
     // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
-    if (!ev.ops.some((o) => o.f === 'send' && o.type === 'ok' && during(o, w?.start ?? 0, w?.end ?? 0)))
+    if (!okBy('producer', 'send', w.start, w.end))
       return cannotTell(
         'the producer kept producing while the group was away',
         'messages acknowledged during the stall',
-        w ? 'none acknowledged' : 'no stall observed',
+        'none acknowledged',
       );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
+    // How old the group's committed position was when it left: the age at the first sample after, less the time since.
+    const first = samples.find((s) => s.time > w.start);
+    const atLeave = first ? first.value.seconds * 1000 - (first.time - w.start) : Number.NaN;
     return [
       check(
         `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
@@ -339,7 +289,8 @@ export default defineLab({
           Math.abs(alert.value.seconds * 1000 - (alert.time - w.start)) <= p.sampleMs,
         `the age of the oldest uncommitted message = time since the group left, +-${p.sampleMs} ms`,
         (alert && w
-          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left; `
+          ? `${alert.value.seconds.toFixed(1)} s behind, ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left ` +
+            `(its committed position was ${(atLeave / 1000).toFixed(1)} s old when it left); `
           : 'no alert; ') +
           (peak
             ? `peak ${peak.value.total} messages (${lagText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
@@ -350,21 +301,3 @@ export default defineLab({
     ];
   },
 });
-
-function lagSamples(ev: Evidence): { time: number; value: LagObservation }[] {
-  return observedSeries<LagObservation>(ev, 'lag').filter((o) => typeof o.value?.total === 'number');
-}
-
-/** The samples taken while the group was away: do they grow? */
-function stallGrowth(ev: Evidence): { grew: boolean; values: number[] } | undefined {
-  const w = observed<Seen>(ev).stall;
-  if (!w) return undefined;
-  const values = lagSamples(ev)
-    .filter((s) => s.time > w.start && s.time <= w.end)
-    .map((s) => s.value.total);
-  const grew =
-    values.length >= 3 &&
-    values.every((v, i) => i === 0 || v >= (values[i - 1] ?? 0)) &&
-    (values.at(-1) ?? 0) > (values[0] ?? 0);
-  return { grew, values };
-}

@@ -4,9 +4,11 @@ import {
   bothModes,
   boundParam,
   check,
+  chooseLeaderToKill,
   completions,
   defineLab,
   describeTopicCommand,
+  electionCommand,
   electPreferred,
   faultNotReached,
   finalRead,
@@ -14,7 +16,6 @@ import {
   kafka,
   killAndTime,
   type LeaderToKill,
-  leaderToKill,
   modeParam,
   named,
   nothingLost,
@@ -26,7 +27,6 @@ import {
   type PartitionState,
   ProducerLoop,
   partsText,
-  preferredElection,
   sample,
   sleep,
   takenOver,
@@ -100,6 +100,7 @@ export default defineLab({
         'A producer writes to partitions 0, 1, 2 in turn every 30 ms, acks=all, min.insync.replicas=2. Each ' +
         'partition has 3 replicas: the leader serves the writes, the followers fetch. The victim leads a partition ' +
         'and is not the active controller (losing that is the controller-failover lab).',
+      commands: [describeTopicCommand(TOPIC)],
     },
     'kill-leader': {
       title: `Kill {victim}, leader of ${TOPIC}-{partition}`,
@@ -112,6 +113,7 @@ export default defineLab({
             '(6 s here, 9 s in production), elects new leaders for its partitions and removes it from every ISR.') +
         ' Writes to partition {partition} fail or wait meanwhile. The lab times it until the metadata names a new ' +
         'leader: bound {maxElectionMs} ms.',
+      commands: [describeTopicCommand(TOPIC, 'survivor'), underReplicatedCommand('survivor')],
     },
     restart: {
       title: 'Restart {victim}',
@@ -119,12 +121,14 @@ export default defineLab({
         'It comes back with its log, truncates what the new leader does not have, fetches what it missed and ' +
         'rejoins each ISR once caught up. It does not take leadership back by itself: auto.leader.rebalance.enable ' +
         'is off here (production: on, checked every 300 s).',
+      commands: [describeTopicCommand(TOPIC, 'survivor')],
     },
     preferred: {
       title: 'Preferred-leader election',
       narration:
         `The preferred leader of ${TOPIC}-{partition} is the first replica of its assignment, {victim}. ` +
         'kafka-leader-election.sh asks the controller to move leadership back to it, now that it is in sync again.',
+      commands: [electionCommand('survivor', 'preferred', TOPIC, '{partition}')],
     },
     stop: { title: 'Stop the workload', narration: 'The final read then checks every acknowledged write.' },
   },
@@ -135,24 +139,17 @@ export default defineLab({
   },
   async run(lab) {
     const [k, bound] = [lab.stack, lab.params.maxElectionMs];
-    const { loop, c } = await lab.step(
-      'load',
-      async () => {
-        const route = (seq: number) => ({ partition: seq % 3 });
-        const opts = { name: 'producer', acks: 'all', intervalMs: 30, route, deliveryTimeoutMs: 15_000 } as const;
-        const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
-        await sleep(3000);
-        const controller = (await k.admin.controller()).node;
-        const c = leaderToKill(await k.admin.partitions([TOPIC]), controller);
-        lab.observe('controller', controller, `active controller: ${named(controller)}`);
-        const text = `${TOPIC}-${c.partition}: replicas ${c.replicas.join(',')}, leader ${c.victim}`;
-        lab.observe('choice', c, `${text}; ${loop.acknowledged} writes acknowledged so far`);
-        return { loop, c };
-      },
-      { commands: [describeTopicCommand(k, TOPIC)] },
-    );
-    const vars = { victim: c.victim, partition: c.partition };
+    const { loop, c } = await lab.step('load', async () => {
+      const route = (seq: number) => ({ partition: seq % 3 });
+      const opts = { name: 'producer', acks: 'all', intervalMs: 30, route, deliveryTimeoutMs: 15_000 } as const;
+      const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
+      await sleep(3000);
+      const c = await chooseLeaderToKill(lab, TOPIC);
+      lab.say(`${loop.acknowledged} writes acknowledged so far`);
+      return { loop, c };
+    });
     const survivor = k.brokers.find((b) => b !== c.victim) as string;
+    const vars = { victim: c.victim, partition: c.partition, survivor };
     await lab.step(
       'kill-leader',
       async () => {
@@ -171,7 +168,7 @@ export default defineLab({
         await sleep(2000);
         lab.say(`${loop.acknowledged} writes acknowledged so far`);
       },
-      { vars, commands: [describeTopicCommand(k, TOPIC, survivor), underReplicatedCommand(k, survivor)] },
+      { vars },
     );
     await lab.step(
       'restart',
@@ -184,7 +181,7 @@ export default defineLab({
           lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
         lab.observe('isrAfterRestart', parts, partsText(parts));
       },
-      { vars, commands: [describeTopicCommand(k, TOPIC, survivor)] },
+      { vars },
     );
     await lab.step(
       'preferred',
@@ -193,7 +190,7 @@ export default defineLab({
         lab.say(said);
         lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
       },
-      { vars, commands: [k.toolCommand(survivor, ...preferredElection(TOPIC, c.partition))] },
+      { vars },
     );
     await lab.step('stop', async () => {
       await loop.stop();

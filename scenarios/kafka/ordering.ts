@@ -5,6 +5,7 @@ import {
   describeTopicCommand,
   INTERNAL_PORT,
   kafka,
+  kafkaTool,
   modeParam,
   nothingLost,
   type Op,
@@ -80,6 +81,7 @@ export default defineLab({
         '0, 1, 2 in turn itself (round robin is NOT what a keyless record gets from the Java client: see the next ' +
         `step). Producer "keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one ` +
         'partition. All acks=all, one at a time, so the write order is the sequence order.',
+      commands: [describeTopicCommand(THREE)],
     },
     keyless: {
       title: `Keyless records from the Java console producer into ${KEYLESS}`,
@@ -90,6 +92,13 @@ export default defineLab({
         'moves on, and since 3.3 (KIP-794) it moves after batch.size (16384) bytes. So this burst should land in ' +
         "a single partition: per-partition end offsets tell. Clients differ here: kafkajs (which the lab's own " +
         'producers use) still spreads keyless records round robin.',
+      commands: [
+        kafkaTool('kafka1', 'kafka-console-producer.sh', '--topic', KEYLESS).replace(
+          /^docker exec /,
+          'docker exec -i ',
+        ),
+        kafkaTool('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
+      ],
     },
     read: {
       title: 'Read both topics back',
@@ -97,6 +106,14 @@ export default defineLab({
         'One consumer group per topic reads from the beginning. The consumer fetches each partition from its ' +
         "leader and hands over one partition's batch at a time: within a batch, offsets (and so sequence " +
         'numbers) rise; between partitions nothing relates them.',
+      commands: [
+        `kcat -b {bootstrap} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
+        kafkaTool(
+          'kafka1',
+          'kafka-console-consumer.sh',
+          ...`--topic ${THREE} --from-beginning --max-messages ${N}`.split(' '),
+        ),
+      ],
     },
   },
   async mechanism(lab) {
@@ -112,34 +129,21 @@ export default defineLab({
   },
   async run(lab) {
     const k = lab.stack;
-    await lab.step(
-      'write',
-      async () => {
-        await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
-        const rr = (seq: number) => ({ partition: (seq - 1) % 3 });
-        await produce(k.bootstrap, lab.history, THREE, N, { name: 'three', acks: 'all', route: rr });
-        const byKey = (seq: number) => ({ key: `acct-${seq % 3}` });
-        await produce(k.bootstrap, lab.history, THREE, KEYED, { name: 'keyed', acks: 'all', route: byKey });
-      },
-      { commands: [describeTopicCommand(k, THREE)] },
-    );
+    await lab.step('write', async () => {
+      await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
+      const rr = (seq: number) => ({ partition: (seq - 1) % 3 });
+      await produce(k.bootstrap, lab.history, THREE, N, { name: 'three', acks: 'all', route: rr });
+      const byKey = (seq: number) => ({ key: `acct-${seq % 3}` });
+      await produce(k.bootstrap, lab.history, THREE, KEYED, { name: 'keyed', acks: 'all', route: byKey });
+    });
     const producer = `kafka-console-producer.sh --bootstrap-server kafka1:${INTERNAL_PORT} --topic ${KEYLESS}`;
-    await lab.step(
-      'keyless',
-      async () => {
-        const r = await k.cluster.node('kafka1').exec(['sh', '-c', `seq 1 ${LINES} | ${producer}`]);
-        if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
-        const ends = Object.entries(await k.admin.endOffsets(KEYLESS));
-        const counts = Object.fromEntries(ends.map(([p, n]) => [p, Number(n)]));
-        lab.observe('keylessCounts', counts, `records per partition of ${KEYLESS}: ${perPartition(counts)}`);
-      },
-      {
-        commands: [
-          `docker exec -i ${k.cluster.node('kafka1').containerName} ${producer}`,
-          k.toolCommand('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
-        ],
-      },
-    );
+    await lab.step('keyless', async () => {
+      const r = await k.cluster.node('kafka1').exec(['sh', '-c', `seq 1 ${LINES} | ${producer}`]);
+      if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
+      const ends = Object.entries(await k.admin.endOffsets(KEYLESS));
+      const counts = Object.fromEntries(ends.map(([p, n]) => [p, Number(n)]));
+      lab.observe('keylessCounts', counts, `records per partition of ${KEYLESS}: ${perPartition(counts)}`);
+    });
     await lab.step(
       'read',
       async () => {
@@ -149,16 +153,7 @@ export default defineLab({
         lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
         lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);
       },
-      {
-        commands: [
-          `kcat -b ${k.bootstrapServers()} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
-          k.toolCommand(
-            'kafka1',
-            'kafka-console-consumer.sh',
-            ...`--topic ${THREE} --from-beginning --max-messages ${N}`.split(' '),
-          ),
-        ],
-      },
+      { vars: { bootstrap: k.bootstrapServers() } },
     );
   },
   predictions: [

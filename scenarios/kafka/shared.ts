@@ -123,12 +123,13 @@ export function observeMode(lab: Pick<LabContext<StartedKafka, unknown>, 'observ
   return lab.stack;
 }
 
-/** A lab's final read: all of `topic` as the cluster holds it now, recorded as receives 'read-all'. */
+/** A lab's final read: all of `topic` as the cluster holds it now, recorded as receives 'read-all'; observed as `finalRead`. */
 export async function finalRead(
-  lab: Pick<LabContext<StartedKafka, unknown>, 'stack' | 'history'>,
+  lab: Pick<LabContext<StartedKafka, unknown>, 'stack' | 'history' | 'observe'>,
   topic: string,
 ): Promise<void> {
-  await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, topic);
+  const n = await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, topic);
+  lab.observe('finalRead', n, `final read: ${n} messages in ${topic}`);
 }
 
 /** `count` partitions, each led, with its `replicas` replicas all in the ISR. */
@@ -164,19 +165,9 @@ export async function topicsHealthy(
   return wrong.length ? [`every partition must be ${led} with ${replicas} replicas in sync: ${wrong.join('; ')}`] : [];
 }
 
-/** kafka-topics.sh listing the under-replicated partitions, as typed on `node`. */
-export function underReplicatedCommand(k: StartedKafka, node: string): string {
-  return k.toolCommand(node, 'kafka-topics.sh', '--describe', '--under-replicated-partitions');
-}
-
 /** For a prediction: the index of the first of `limits` that `ms` is under (limits.length past the last). */
 export function band(ms: number | undefined, limits: number[]): number | undefined {
   if (ms === undefined || Number.isNaN(ms)) return undefined;
   const i = limits.findIndex((b) => ms < b);
   return i < 0 ? limits.length : i;
-}
-
-/** kafka-consumer-groups.sh listing every group, as typed on kafka1. */
-export function listGroupsCommand(k: StartedKafka): string {
-  return k.toolCommand('kafka1', 'kafka-consumer-groups.sh', '--list');
 }

@@ -4,6 +4,7 @@ import type { KafkaProducer, SendResult } from '../../stacks/kafka/client.ts';
 import {
   type CanaryProbes,
   configMismatch,
+  createInSync,
   partText,
   sameSet,
   untilCanary,
@@ -147,6 +148,21 @@ export async function sendPhase(
 ): Promise<void> {
   const rs = await phase(lab, name, part, () => sendRounds(producers, topic, n, { partition: 0 }));
   lab.say(labels.map((l, i) => `${l}: ${resultsText(rs.filter((_, j) => j % producers.length === i))}`).join('; '));
+}
+
+/**
+ * A topic of `partitions` partitions, each on all three brokers and in sync, and a group
+ * that has committed nothing on it yet: the reasons they are not (see `freshGroup`).
+ */
+export async function freshTopic(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe' | 'say'>,
+  topic: string,
+  partitions: number,
+  group: string,
+): Promise<string[]> {
+  const { parts, reasons } = await createInSync(lab, topic, { partitions, replicationFactor: 3, replicas: 3 });
+  for (const x of parts) lab.say(partText(x));
+  return [...reasons, ...(await freshGroup(lab, group, topic))];
 }
 
 /** Observes the group's committed offsets on `topic` as `committedBefore`; the reasons it is not a fresh group. */

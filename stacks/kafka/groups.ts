@@ -83,6 +83,24 @@ export function describeSplit(s: Split | undefined): string {
   return Object.keys(s.assignment).sort().map(one).join('; ');
 }
 
+/** The split of `topic` among `consumers` as they are now: what each owns, and how many it received. */
+export function splitOf(consumers: KafkaGroupConsumer[], topic: string): Split {
+  return {
+    assignment: Object.fromEntries(consumers.map((c) => [c.name, c.assignment[topic] ?? []])),
+    counts: Object.fromEntries(consumers.map((c) => [c.name, c.received])),
+  };
+}
+
+/**
+ * kafka-console-consumer.sh run inside `node` without --group, from the beginning, up to
+ * `max` messages (30 s at most): how many identified messages it printed.
+ */
+export async function consoleCount(k: StartedKafka, node: string, topic: string, max: number): Promise<number> {
+  const args = ['--topic', topic, '--from-beginning', '--max-messages', String(max), '--timeout-ms', '30000'];
+  const r = await k.tool(node, 'kafka-console-consumer.sh', ...args);
+  return r.stdout.split('\n').filter((l) => l.includes('"id"')).length;
+}
+
 /** The acknowledged receives (function `f`) of messages from `producer`, by `process` when given. */
 export function receivesOf(ops: Op[], f: string, producer: string, process?: string): Op[] {
   const from = (o: Op) => (o.value as { producer?: string } | undefined)?.producer === producer;
@@ -115,14 +133,20 @@ export async function untilReceived(
   );
 }
 
-/** Waits until `c` has been assigned again since `before` assignments and owns `n` partitions of `topic`. */
+/**
+ * Runs `change` (another member leaving, say) and waits until `c` has been assigned again
+ * and owns `n` partitions of `topic`: the milliseconds from the change (to the bound, if never).
+ */
 export async function untilOwns(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until'>,
   c: KafkaGroupConsumer,
   topic: string,
   n: number,
-  before: number,
-): Promise<void> {
+  change: () => Promise<void>,
+): Promise<number> {
+  const before = c.assignments.length;
+  const t0 = Date.now();
+  await change();
   await lab.until(
     `${c.name} owning all ${n} partitions`,
     async () =>
@@ -131,4 +155,5 @@ export async function untilOwns(
         : { done: false, seen: JSON.stringify(c.assignment) },
     { timeoutMs: 60_000, intervalMs: 100 },
   );
+  return Date.now() - t0;
 }

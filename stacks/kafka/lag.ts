@@ -1,6 +1,9 @@
-import type { History } from '../../src/engine/history.ts';
+import { type Evidence, type History, observedSeries } from '../../src/engine/history.ts';
+import type { LabContext } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { StartedKafka } from './stack.ts';
+
+type Lab = Pick<LabContext<StartedKafka, unknown>, 'stack' | 'history' | 'observe' | 'warn' | 'until'>;
 
 /** One lag sample, as observed under the name 'lag' (the lab plots `total`). */
 export interface LagObservation {
@@ -12,13 +15,6 @@ export interface LagObservation {
   seconds: number;
 }
 
-/** What a sampler reports: every sample, the first at or above the threshold, the first below it after that. */
-export interface LagHooks {
-  sample(s: LagObservation): void;
-  alert(s: LagObservation): void;
-  clear(s: LagObservation): void;
-}
-
 /** Lag per partition in a line: "p0 12, p1 9, p2 14". */
 export function lagText(s: LagObservation): string {
   return Object.entries(s.partitions)
@@ -28,14 +24,15 @@ export function lagText(s: LagObservation): string {
 
 /**
  * Reads the group's lag through the admin API every `intervalMs`, and its age from the
- * History: the time the oldest uncommitted message was acknowledged to the producer.
+ * History: the time the oldest uncommitted message was acknowledged to the producer. It
+ * observes every sample as `lag`, the first at or above the threshold as `alert` (and
+ * warns, as a monitor would), the first below it after that as `alertCleared`.
  */
 export class LagSampler {
-  private readonly k: StartedKafka;
+  private readonly lab: Lab;
   private readonly group: string;
   private readonly topic: string;
   private readonly threshold: number;
-  private readonly on: LagHooks;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly samples: { time: number; s: LagObservation }[] = [];
@@ -48,21 +45,21 @@ export class LagSampler {
   last: LagObservation | undefined;
   lastTime = 0;
 
-  constructor(k: StartedKafka, group: string, topic: string, threshold: number, on: LagHooks) {
-    this.k = k;
+  constructor(lab: Lab, group: string, topic: string, threshold: number) {
+    this.lab = lab;
     this.group = group;
     this.topic = topic;
     this.threshold = threshold;
-    this.on = on;
   }
 
-  start(history: History, intervalMs: number): void {
+  start(intervalMs: number): void {
+    const history = this.lab.history;
     this.running = true;
     this.loop = (async () => {
       while (this.running) {
         const t0 = Date.now();
         try {
-          const l = await this.k.admin.lag(this.group, this.topic);
+          const l = await this.lab.stack.admin.lag(this.group, this.topic);
           this.index(history);
           const now = history.now();
           let oldest = now;
@@ -79,20 +76,44 @@ export class LagSampler {
           this.samples.push({ time: now, s });
           this.last = s;
           this.lastTime = now;
-          this.on.sample(s);
-          if (!this.alerted && s.total >= this.threshold) {
-            this.alerted = true;
-            this.on.alert(s);
-          } else if (this.alerted && !this.cleared && s.total < this.threshold) {
-            this.cleared = true;
-            this.on.clear(s);
-          }
+          this.observe(s);
         } catch {
           // A sample the admin could not take is skipped, not guessed.
         }
         await sleep(Math.max(0, intervalMs - (Date.now() - t0)));
       }
     })();
+  }
+
+  private observe(s: LagObservation): void {
+    const { lab, group, topic, threshold } = this;
+    lab.observe('lag', s, `lag ${s.total} messages (${lagText(s)}), oldest uncommitted ${s.seconds.toFixed(1)} s old`);
+    if (!this.alerted && s.total >= threshold) {
+      this.alerted = true;
+      lab.warn(
+        `ALERT: consumer group ${group} is ${s.total} messages behind on ${topic} (threshold ${threshold}); ` +
+          `the oldest uncommitted message is ${s.seconds.toFixed(1)} s old`,
+      );
+      lab.observe('alert', { ...s, threshold });
+    } else if (this.alerted && !this.cleared && s.total < threshold) {
+      this.cleared = true;
+      lab.observe('alertCleared', s, `alert cleared: lag ${s.total} < ${threshold}`);
+    }
+  }
+
+  /**
+   * Waits (at most `timeoutMs`) until `done` holds, telling what the lag is meanwhile; its
+   * value, or undefined at the bound (the lab goes on, its check decides).
+   */
+  until<V>(what: string, done: () => V | undefined, timeoutMs: number): Promise<V | undefined> {
+    return this.lab.until(
+      what,
+      async () => {
+        const v = done();
+        return v === undefined ? { done: false, seen: `lag ${this.last?.total ?? '?'}` } : { done: true, value: v };
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   /** Acknowledged sends by partition and offset, from the History. */
@@ -119,4 +140,21 @@ export class LagSampler {
     this.running = false;
     await this.loop;
   }
+}
+
+/** The lag samples a run observed (`lag`), in order. */
+export function lagSamples(ev: Evidence): { time: number; value: LagObservation }[] {
+  return observedSeries<LagObservation>(ev, 'lag').filter((o) => typeof o.value?.total === 'number');
+}
+
+/** The samples taken within `w` (History times): at least 3, never falling, the last above the first? */
+export function lagGrowth(ev: Evidence, w: { start: number; end: number }): { grew: boolean; values: number[] } {
+  const values = lagSamples(ev)
+    .filter((s) => s.time > w.start && s.time <= w.end)
+    .map((s) => s.value.total);
+  const grew =
+    values.length >= 3 &&
+    values.every((v, i) => i === 0 || v >= (values[i - 1] ?? 0)) &&
+    (values.at(-1) ?? 0) > (values[0] ?? 0);
+  return { grew, values };
 }

@@ -58,11 +58,6 @@ export function untilNewController(lab: Waiter, old: string, timeoutMs: number):
   );
 }
 
-/** kafka-leader-election.sh asking for the preferred leader of one partition: tool and arguments. */
-export function preferredElection(topic: string, partition: number): [string, ...string[]] {
-  return ['kafka-leader-election.sh', '--election-type', 'PREFERRED', '--topic', topic, '--partition', `${partition}`];
-}
-
 /**
  * Why another node could not take over as controller now (empty when it could): in
  * ZooKeeper mode every broker registered and one holding /controller; in KRaft mode 3
@@ -106,22 +101,18 @@ export function leaderToKill(parts: PartitionState[], spare: string | undefined)
 }
 
 /**
- * Runs a preferred-leader election of `topic`-`partition` with kafka-leader-election.sh on
- * `node` and waits until `preferred` leads it again; the tool's last line and the leader
- * (as it is when `timeoutMs` passes, if it never came back).
+ * Reads the active controller and `topic`'s partitions now, and picks the leader to kill
+ * (`leaderToKill`, sparing the controller); observes both (`controller`, `choice`).
  */
-export async function electPreferred(
-  lab: Waiter,
-  node: string,
+export async function chooseLeaderToKill(
+  lab: Waiter & Pick<LabContext<StartedKafka, unknown>, 'observe'>,
   topic: string,
-  partition: number,
-  preferred: string,
-  timeoutMs: number,
-): Promise<{ said: string; leader: string | undefined }> {
-  const r = await lab.stack.tool(node, ...preferredElection(topic, partition));
-  const said = (r.stdout || r.stderr).trim().split('\n').slice(-1)[0] ?? `exit ${r.exitCode}`;
-  const back = await untilLeader(lab, topic, partition, preferred, (l) => l === preferred, timeoutMs, 200);
-  return { said, leader: back ?? (await lab.stack.admin.partition(topic, partition)).leader };
+): Promise<LeaderToKill> {
+  const controller = (await lab.stack.admin.controller()).node;
+  const c = leaderToKill(await lab.stack.admin.partitions([topic]), controller);
+  lab.observe('controller', controller, `active controller: ${controller ?? 'none'}`);
+  lab.observe('choice', c, `${topic}-${c.partition}: replicas ${c.replicas.join(',')}, leader ${c.victim}`);
+  return c;
 }
 
 /**

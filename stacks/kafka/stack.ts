@@ -19,12 +19,13 @@
  *   k.waitForLeader(topic, p, {not})        a partition's leader, once it is not `not`
  *   k.waitForController({not})              the active controller, once it is not `not`
  *   k.tool(node, 'kafka-topics.sh', ...)    run a Kafka tool inside a node (slow: a JVM)
- *   k.toolCommand(node, ...)                the same as a `docker exec` line for narration
  *   KafkaProducer / KafkaGroupConsumer      client.ts (producer.ts, consumer.ts; errors.ts:
  *                                           classify): identified messages into the History
  *   ProducerLoop, readAll, CrashingConsumer workload.ts: steady sends, final reads, a crash
- *   untilInSync, untilCanary, forceLeader   partitions.ts: partition views, waits, elections
- *   LagSampler                              lag.ts: consumer lag in messages and in seconds
+ *   createSink, settleSink                  sink.ts: an idempotent sink (a compacted topic)
+ *   untilInSync, untilCanary                partitions.ts: partition views and waits
+ *   forceLeader, electPreferred             elections.ts: kafka-leader-election.sh
+ *   LagSampler, lagSamples                  lag.ts: consumer lag in messages and in seconds, observed
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
  * /controller names one; KRaft: the quorum has all its voters and a leader, and the
@@ -321,12 +322,6 @@ export class StartedKafka implements StartedStack {
   /** Runs a Kafka tool inside a node (a JVM: seconds on a loaded machine). */
   async tool(node: string, tool: string, ...args: string[]): Promise<ExecResult> {
     return this.cluster.node(node).exec(this.toolArgs(node, tool, args));
-  }
-
-  /** The `docker exec` line a trainee types for the same tool call. */
-  toolCommand(node: string, tool: string, ...args: string[]): string {
-    const quoted = this.toolArgs(node, tool, args).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`));
-    return `docker exec ${this.cluster.node(node).containerName} ${quoted.join(' ')}`;
   }
 
   /** A broker that is running, for tool calls (the first of `prefer` that is up). */

@@ -1,4 +1,4 @@
-import { History } from '../../src/engine/history.ts';
+import type { History } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { sleep, waitUntil, withTimeout } from '../../src/runtime/poll.ts';
 import type { StartedStack } from '../../src/runtime/stack.ts';
@@ -152,18 +152,6 @@ export async function sendRounds(
   return out;
 }
 
-/**
- * The message keys a topic holds now, in log order, read without recording anything in
- * the lab's History (a probe: what a compacted topic keeps, say).
- */
-export async function topicKeys(brokers: string[], admin: KafkaAdmin, topic: string): Promise<string[]> {
-  const scratch = new History();
-  await readAll(brokers, admin, scratch, topic, { process: 'key-probe', f: 'peek' });
-  return scratch.ops
-    .filter((o) => o.f === 'peek' && o.type === 'ok')
-    .map((o) => String((o.value as { msgKey?: string }).msgKey));
-}
-
 /** How many messages `process` has processed past its last successful commit, up to `offset`. */
 export function processedSinceCommit(
   history: History,
@@ -237,31 +225,4 @@ export class CrashingConsumer {
     else await withTimeout(20_000, 'the crashed consumer to go', () => this.crashed as Promise<void>);
     return did === true;
   }
-}
-
-/**
- * Reads `topic` (unrecorded, every `intervalMs`) until it holds one record per key: the log
- * cleaner has compacted it. The milliseconds it took, or undefined at the bound.
- */
-export async function untilCompacted(
-  lab: Pick<LabContext<StartedStack, unknown>, 'until'>,
-  brokers: string[],
-  admin: KafkaAdmin,
-  topic: string,
-  timeoutMs: number,
-  intervalMs = 2000,
-): Promise<number | undefined> {
-  const t0 = Date.now();
-  const done = await lab.until(
-    `${topic} compacted to one record per key`,
-    async () => {
-      const keys = await topicKeys(brokers, admin, topic);
-      const distinct = new Set(keys).size;
-      return keys.length === distinct
-        ? { done: true, value: true }
-        : { done: false, seen: `${keys.length} records for ${distinct} keys` };
-    },
-    { timeoutMs, intervalMs },
-  );
-  return done ? Date.now() - t0 : undefined;
 }
