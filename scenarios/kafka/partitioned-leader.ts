@@ -6,11 +6,13 @@ import {
   type DeliveryFindings,
   defineLab,
   delivery,
+  describeTopicCommand,
   finalReadChecks,
   healAndRejoin,
   intParam,
   KafkaReader,
   kafka,
+  kafkaTool,
   logEnd,
   modeParam,
   observed,
@@ -32,9 +34,12 @@ import {
 const TOPIC = 'cut';
 const [LEADER, ...OTHERS] = ['kafka1', 'kafka2', 'kafka3'];
 const REPLICAS = [LEADER, ...OTHERS];
-const describeOn = (n: string) =>
-  `docker exec {@${n}} kafka-topics.sh --bootstrap-server ${n}:9092 --describe --topic ${TOPIC}`;
-const zkState = `docker exec {@${OTHERS[0]}} zookeeper-shell.sh zk1:2181 get /brokers/topics/${TOPIC}/partitions/0/state`;
+const zkState = kafkaTool(
+  OTHERS[0] as string,
+  'zookeeper-shell.sh',
+  'get',
+  `/brokers/topics/${TOPIC}/partitions/0/state`,
+);
 /** What the lab reads, by observation name (ms are after the cut, or after the heal for `rejoined`). */
 interface Seen {
   /** Right after the cut (at `cutAt`): the peers the leader still reached; the brokers this machine still reached. */
@@ -78,7 +83,7 @@ export default defineLab({
     topic: {
       title: `Topic "${TOPIC}" on ${REPLICAS.join(', ')}, led by ${LEADER}, min.insync.replicas=2`,
       narration: 'Proven before any fault: the leader, a full ISR, min.insync.replicas=2, unclean election off.',
-      commands: [describeOn(LEADER)],
+      commands: [describeTopicCommand(TOPIC, LEADER)],
     },
     before: {
       title: '{before} messages with acks=all while every replica is in sync',
@@ -110,7 +115,7 @@ export default defineLab({
             'production) it asks the controller to shrink the ISR, which it cannot reach: no write is acknowledged, ' +
             'each times out (unknown) or is refused.') +
         ` Its high watermark stays where the followers left it: no consumer sees these writes. The majority's view is read inside ${OTHERS[0]}.`,
-      commands: (p) => [p.mode === 'zookeeper' ? zkState : describeOn(OTHERS[0] as string)],
+      commands: (p) => [p.mode === 'zookeeper' ? zkState : describeTopicCommand(TOPIC, OTHERS[0] as string)],
     },
     heal: {
       title: 'Heal the cut',
@@ -121,7 +126,7 @@ export default defineLab({
           ? `${LEADER}, a quorum voter too, campaigned alone during the cut, raising the Raft epoch: rejoining, it forces ` +
             'a new election of the metadata quorum (Kafka 3.9 has no Pre-Vote; KIP-996 came with 4.0).'
           : `If ${LEADER} was the controller, it stayed one in its own eyes all along; now it finds its session expired and resigns.`),
-      commands: [describeOn(LEADER)],
+      commands: [describeTopicCommand(TOPIC, LEADER)],
     },
   },
   async mechanism(lab) {
