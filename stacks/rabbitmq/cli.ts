@@ -46,6 +46,13 @@ export function parseClusterStatus(text: string): ClusterStatus {
   };
 }
 
+/** What `rabbitmqctl eval` printed for {application:get_env(rabbit, cluster_partition_handling), net_kernel:get_net_ticktime()}. */
+export function parsePartitionSettings(text: string): { handling: string; netTicktime: number } {
+  const m = /\{\{ok,'?(\w+)'?\},(\d+)\}/.exec(text);
+  if (!m) throw new CliError(`partition settings: cannot read ${JSON.stringify(text.slice(0, 200))}`);
+  return { handling: m[1] as string, netTicktime: Number(m[2]) };
+}
+
 export type JoinFailureCause = 'cookie' | 'unreachable' | 'not running' | 'other';
 
 /**
