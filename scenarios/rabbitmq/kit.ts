@@ -9,7 +9,7 @@ import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
 import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
-import { describeQueue, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
+import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
   drainRecorded,
   emptyTally,
@@ -43,22 +43,16 @@ export async function prove<K extends string>(
   return reasons;
 }
 
-/** What a trainee can type during a step: the notes' own tools, run inside a node. */
-export const rabbitmqctl = (r: StartedRabbitMQ, node: string, args: string) => r.command(node, 'rabbitmqctl', args);
-export const rabbitmqQueues = (r: StartedRabbitMQ, node: string, args: string) =>
-  r.command(node, 'rabbitmq-queues', args);
-export const listQueues = (r: StartedRabbitMQ, node: string, columns = 'name type durable messages') =>
-  rabbitmqctl(r, node, `list_queues ${columns}`);
+/**
+ * What a trainee can type during a step, declared in the sheet: the notes' own tools, run
+ * inside a node (`node` is a node or a var naming one: `{@node}` becomes its container).
+ */
+export const rabbitmqctl = (node: string, args: string) => `docker exec {@${node}} rabbitmqctl ${args}`;
+export const rabbitmqQueues = (node: string, args: string) => `docker exec {@${node}} rabbitmq-queues ${args}`;
+export const listQueues = (node: string, columns = 'name type durable messages') =>
+  rabbitmqctl(node, `list_queues ${columns}`);
 /** The columns that show a classic queue's master and mirrors. */
 export const MIRROR_COLUMNS = 'name pid slave_pids synchronised_slave_pids messages';
-
-/** The management API from the host, with this lab's credentials. */
-export function apiCommand(r: StartedRabbitMQ, node: string, path: string): string {
-  const { user, password } = r.credentials;
-  return `curl -s -u ${user}:${password} ${r.managementUrl(node)}${path}`;
-}
-export const queueApi = (r: StartedRabbitMQ, node: string, queue: string) =>
-  apiCommand(r, node, `/api/queues/%2F/${queue}`);
 
 /**
  * A clean shutdown (SIGTERM) with a grace period long enough for RabbitMQ (about 6.5 s
@@ -117,6 +111,12 @@ export async function publishRounds(lab: Lab, node: string, queue: string, proce
   }
   await c?.close();
   return t;
+}
+
+/** Until a quorum queue's Raft members settle, as `node` reports them; [] when the wait gave up. */
+export async function untilRaftSettled(lab: Lab, queue: string, node: string, members: number) {
+  const probe = () => lab.stack.raftProbe(queue, node, members);
+  return (await lab.until(raftSettledText(queue, members), probe, { timeoutMs: 60_000, intervalMs: 250 })) ?? [];
 }
 
 /** Until every member runs and sees every other, with no partition; false when the wait gave up. */

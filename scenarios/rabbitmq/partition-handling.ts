@@ -8,6 +8,7 @@ import {
   describeTally,
   drainVia,
   expectQueue,
+  listQueues,
   lostOf,
   mirrorView,
   observed,
@@ -16,6 +17,7 @@ import {
   publishRounds,
   type QueueInfo,
   rabbitmq,
+  rabbitmqctl,
   sentBy,
   sleep,
   untilHealthy,
@@ -67,7 +69,7 @@ export default defineLab({
         `"${HA}" is a classic queue mirrored on all three nodes (policy ha-mode all, automatic sync) and "${QQ}" a ` +
         `quorum queue; both live on ${MAJORITY}. Every node runs cluster_partition_handling = {mode} and ` +
         `net_ticktime = ${NET_TICKTIME} s (production default: 60 s, so a cut is noticed after 60-75 s).`,
-      commands: ['docker exec {@rabbit1} rabbitmqctl eval "application:get_env(rabbit, cluster_partition_handling)."'],
+      commands: [rabbitmqctl(MAJORITY, `eval 'application:get_env(rabbit, cluster_partition_handling).'`)],
     },
     cut: {
       title: `Cut ${MINORITY} off from rabbit1 and rabbit2`,
@@ -80,10 +82,7 @@ export default defineLab({
         'own rabbit application; its clients are disconnected and refused. The quorum queue needs 2 of 3 votes: ' +
         'it confirms on the majority side only, in every mode. (A publish the minority never answered is ' +
         'unknown, not lost: some turn up in the queue once the sides meet again.)',
-      commands: [
-        'docker exec {@rabbit3} rabbitmqctl cluster_status',
-        'docker exec {@rabbit1} rabbitmqctl cluster_status',
-      ],
+      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
     },
     heal: {
       title: `Heal the cut`,
@@ -99,10 +98,7 @@ export default defineLab({
             'client is connected, so the two-node side wins). The losers restart their application and rejoin ' +
             `as empty mirrors: what ${MINORITY}'s master confirmed during the cut is thrown away.`,
         })[p.mode],
-      commands: [
-        'docker exec {@rabbit3} rabbitmqctl cluster_status',
-        'docker exec {@rabbit1} rabbitmqctl cluster_status',
-      ],
+      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
     },
     restart: {
       title: `ignore: restart ${MINORITY}, the side not trusted`,
@@ -110,7 +106,7 @@ export default defineLab({
         `The docs' recovery: stop the nodes of the partitions not trusted and start them again. ${MINORITY} ` +
         `rejoins, takes the cluster's view of the queues, and its mirror starts empty and syncs from ${MAJORITY}: ` +
         'the messages its own master confirmed during the cut are gone.',
-      commands: ['docker exec {@rabbit1} rabbitmqctl list_queues name messages pid slave_pids'],
+      commands: [listQueues(MAJORITY, 'name messages pid slave_pids')],
     },
   },
   async mechanism(lab) {

@@ -24,6 +24,12 @@ export interface ClusterStatus {
   versions: Record<string, string>;
 }
 
+/** "running: a, b; disc: a, b; ram: none" */
+export function describeStatus(s: ClusterStatus): string {
+  const ram = s.ramNodes.join(', ') || 'none';
+  return `running: ${s.runningNodes.join(', ')}; disc: ${s.diskNodes.join(', ')}; ram: ${ram}`;
+}
+
 export function parseClusterStatus(text: string): ClusterStatus {
   // The CLI may print a line before the JSON ("Cluster status of node ..." without --quiet).
   const start = text.indexOf('{');

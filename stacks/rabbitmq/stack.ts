@@ -383,15 +383,17 @@ export class StartedRabbitMQ implements StartedStack {
 
   /** Waits until a quorum queue's Raft members agree on one leader, term and commit index. */
   async waitRaftSettled(queue: string, node: string, members: number, timeoutMs = 60_000): Promise<RaftMember[]> {
-    return waitUntil(
-      `quorum queue ${queue}: one leader, ${members} members in its term and commit index`,
-      async (): Promise<Probe<RaftMember[]>> => {
-        const rows = await this.raftMembers(node, queue);
-        const s = raftSettled(rows, members);
-        return s.settled ? { done: true, value: rows } : { done: false, seen: s.seen };
-      },
-      { timeoutMs, intervalMs: 250 },
-    );
+    return waitUntil(raftSettledText(queue, members), () => this.raftProbe(queue, node, members), {
+      timeoutMs,
+      intervalMs: 250,
+    });
+  }
+
+  /** A probe: done with the Raft members once they are settled (see `raftSettled`). */
+  async raftProbe(queue: string, node: string, members: number): Promise<Probe<RaftMember[]>> {
+    const rows = await this.raftMembers(node, queue);
+    const s = raftSettled(rows, members);
+    return s.settled ? { done: true, value: rows } : { done: false, seen: s.seen };
   }
 
   /** Polls a queue until `ok` holds; returns it. */
@@ -419,6 +421,10 @@ export class StartedRabbitMQ implements StartedStack {
     await this.stop();
   }
 }
+
+/** What waiting for a settled quorum queue waits for. */
+export const raftSettledText = (queue: string, members: number) =>
+  `quorum queue ${queue}: one leader, ${members} members in its term and commit index`;
 
 const hosts = (names: string[]) => names.map((n) => hostOf(n) ?? n).sort();
 
