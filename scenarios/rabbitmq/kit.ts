@@ -293,9 +293,19 @@ export function copies(ops: Op[]): Map<string, number> {
   return n;
 }
 
-/** How many messages `process` saw confirmed are missing from the final drain. */
+/** The messages `process` saw confirmed that are missing from the final drain. */
 export const lostOf = (ev: Evidence, process: string) =>
-  delivery(ev.ops.filter((o) => o.f !== 'send' || o.process === process)).lost.length;
+  delivery(ev.ops.filter((o) => o.f !== 'send' || o.process === process)).lost;
+
+/** What `process` saw confirmed, against the final drain: `none` lost (of > 0 confirmed), or `some` lost. */
+export function lossOf(name: string, ev: Evidence, process: string, want: 'none' | 'some'): Check {
+  const lost = lostOf(ev, process).length;
+  const ok = sentBy(ev, process).ok;
+  const expected = want === 'none' ? '0 lost of > 0 confirmed' : '> 0 confirmed, never read back';
+  return check(name, want === 'none' ? lost === 0 && ok > 0 : lost > 0, expected, `${lost} of ${ok} confirmed lost`, {
+    lost,
+  });
+}
 
 /** How one side's publishes ended: `some` confirmed, `none` confirmed, or none and some `refused` outright. */
 export function confirmed(name: string, t: ReturnType<typeof sentBy>, want: 'some' | 'none' | 'refused'): Check {

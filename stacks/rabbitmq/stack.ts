@@ -9,6 +9,7 @@ import { Admin, type NodeInfo, type QueueInfo } from './admin.ts';
 import {
   CliError,
   type ClusterStatus,
+  loggedAt,
   parseClusterStatus,
   parsePartitionSettings,
   parseQuorumStatus,
@@ -260,17 +261,24 @@ export class StartedRabbitMQ implements StartedStack {
       .map(([n, s]) => `${n} runs ${s.handling} with net_ticktime ${s.netTicktime}, not ${handling}/${netTicktime}`);
   }
 
+  /** A probe: done once each of `nodes` has recorded a partition (its API's /api/nodes). */
+  async partitionProbe(nodes: string[]): Promise<Probe<true>> {
+    const views = await this.views(nodes);
+    const split = views.every((v) => v.nodes?.some((n) => n.partitions.length));
+    return split ? { done: true, value: true } : { done: false, seen: JSON.stringify(views) };
+  }
+
   /** The partitions `rabbitmqctl cluster_status` lists on each of `nodes`, by the node that recorded them. */
   async partitions(nodes: string[]): Promise<Record<string, ClusterStatus['partitions']>> {
     return Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, (await this.clusterStatus(n)).partitions])));
   }
 
-  /** A node's log lines that match `said`, without their prefixes. */
-  async logLines(node: string, said: RegExp): Promise<string[]> {
+  /** A node's log lines that match `said`: what was said (no prefixes) and when (ms since the epoch). */
+  async logLines(node: string, said: RegExp): Promise<{ line: string; at: number | undefined }[]> {
     return (await this.cluster.node(node).logs())
       .split('\n')
       .filter((l) => said.test(l))
-      .map(stripLogPrefix);
+      .map((l) => ({ line: stripLogPrefix(l), at: loggedAt(l) }));
   }
 
   /** `docker exec <node> rabbitmqctl ...` (about 0.9 s of CPU each: not for polling). */
