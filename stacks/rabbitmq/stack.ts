@@ -286,11 +286,6 @@ export class StartedRabbitMQ implements StartedStack {
     return this.cluster.node(node).exec(['rabbitmqctl', ...args]);
   }
 
-  /** What a trainee types to run the CLI in a node. */
-  command(node: string, tool: string, args: string): string {
-    return `docker exec -it ${this.containerName(node)} ${tool} ${args}`;
-  }
-
   /**
    * Each node's own view of the cluster (/api/nodes), or its error. A node counts as
    * answering only once its AMQP listener is up too: at boot it opens after the HTTP one.
