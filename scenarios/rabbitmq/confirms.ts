@@ -39,9 +39,7 @@ function findings(ev: Evidence) {
   const first = completions(withOps, 'send').filter((o) => o.process === 'with-confirms');
   const sent = (type: string) => first.filter((o) => o.type === type).flatMap((o) => idsOf(o.value));
   const republished = new Set(
-    completions(withOps, 'send')
-      .filter((o) => o.process === 'republisher')
-      .flatMap((o) => idsOf(o.value)),
+    completions(withOps, 'send').flatMap((o) => (o.process === 'republisher' ? idsOf(o.value) : [])),
   );
   const withCopies = copies(withOps);
   const gotWithout = copies(withoutOps);
@@ -209,18 +207,12 @@ export default defineLab({
       'know',
       async () => {
         if (!lab.params.republish || confirming.unsure.length === 0) return;
-        await r.using(QUEUE_NODE, async (c) => {
-          const as = { process: 'republisher' };
-          const out = await publishRecorded(
-            lab.history,
-            c,
-            WITH,
-            confirming.unsure,
-            { confirm: true, persistent: true },
-            as,
-          );
-          lab.say(`republished: ${describeTally(tally(out.values()))}`);
-        });
+        const opts = { confirm: true, persistent: true };
+        const as = { process: 'republisher' };
+        const out = await r.using(QUEUE_NODE, (c) =>
+          publishRecorded(lab.history, c, WITH, confirming.unsure, opts, as),
+        );
+        lab.say(`republished: ${describeTally(tally(out.values()))}`);
       },
       { vars },
     );
