@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import {
-  apiCommand,
   type ClusterStatus,
   COOKIE_PATH,
   check,
   completions,
   defineLab,
+  describeStatus,
   explainJoinFailure,
   INTRUDER,
   observed,
+  type Probe,
   prove,
   rabbitmq,
   rabbitmqctl,
@@ -69,6 +70,7 @@ export default defineLab({
         `the same random cookie; "${INTRUDER}" got another. The Erlang distribution uses the cookie as a shared ` +
         'secret in a challenge-response handshake: it is never sent, so comparing fingerprints is all anyone can ' +
         'do from outside.',
+      commands: [`docker exec {@rabbit1} ls -l ${INSTALLED}`, `docker exec {@rabbit1} sha256sum ${INSTALLED}`],
     },
     formed: {
       title: 'Three nodes formed one cluster',
@@ -76,6 +78,7 @@ export default defineLab({
         'All three started together. Each lists all three in cluster_formation.classic_config.nodes; one of them ' +
         'won the formation lock and started a new cluster, the others found it and joined (expected within ' +
         '{maxFormationS} s of the start on a busy machine). `cluster_status` lists the disc nodes and which of them run.',
+      commands: [rabbitmqctl(TARGET, 'cluster_status'), rabbitmqctl('rabbit2', 'cluster_status --formatter json')],
     },
     join: {
       title: `The intruder tries to join ${TARGET}`,
@@ -83,6 +86,10 @@ export default defineLab({
         `"${INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
         `\`rabbitmqctl join_cluster rabbit@${TARGET}\`. The CLI must first talk to rabbit@${TARGET} over Erlang ` +
         "distribution, with the intruder's cookie.",
+      commands: [
+        rabbitmqctl(INTRUDER, `join_cluster rabbit@${TARGET}`),
+        `docker logs {@${TARGET}} 2>&1 | grep -i rejected`,
+      ],
     },
     fix: {
       title: 'Your turn: fix the intruder (optional)',
@@ -90,35 +97,31 @@ export default defineLab({
         'The fix the notes give: the same cookie on every node, then a restart (the cookie is read at boot) and the ' +
         'join. In step mode, run the two commands below before going on; this step then shows the cluster as it ' +
         'is. (join_cluster resets the joining node first: whatever it held alone is gone.)',
+      commands: [
+        `docker exec {@${TARGET}} cat ${COOKIE_PATH} | docker exec -i {@${INTRUDER}} sh -c 'cat > ${COOKIE_PATH}' && docker restart {@${INTRUDER}}`,
+        ['await_startup', 'stop_app', `join_cluster rabbit@${TARGET}`, 'start_app']
+          .map((a) => rabbitmqctl(INTRUDER, a))
+          .join(' && '),
+      ],
     },
   },
   mechanism: (lab) =>
-    prove(
-      lab,
-      'cookies',
-      async (no) => {
-        const r = lab.stack;
-        const prints: Record<string, string> = {};
-        const modes: Record<string, string> = {};
-        for (const n of [...r.members, INTRUDER]) {
-          const installed = (await r.cluster.node(n).run(['cat', INSTALLED])).trim();
-          prints[n] = fingerprint(installed);
-          if (installed !== r.cookieOf(n)) no.push(`${n}'s installed cookie is not the one it was given`);
-          modes[n] = (await r.cluster.node(n).run(['stat', '-c', '%a %U', INSTALLED])).trim();
-        }
-        lab.observe('cookieFingerprints', prints, listed(prints));
-        const memberPrints = new Set(r.members.map((m) => prints[m]));
-        if (memberPrints.size !== 1) no.push('the members do not share one cookie');
-        if (memberPrints.has(prints[INTRUDER])) no.push(`${INTRUDER} has the members' cookie`);
-        lab.observe('cookieModes', modes, `cookie file mode and owner: ${listed(modes)}`);
-      },
-      {
-        commands: [
-          `docker exec ${lab.stack.containerName(TARGET)} ls -l ${INSTALLED}`,
-          `docker exec ${lab.stack.containerName(TARGET)} sha256sum ${INSTALLED}`,
-        ],
-      },
-    ),
+    prove(lab, 'cookies', async (no) => {
+      const r = lab.stack;
+      const prints: Record<string, string> = {};
+      const modes: Record<string, string> = {};
+      for (const n of [...r.members, INTRUDER]) {
+        const installed = (await r.cluster.node(n).run(['cat', INSTALLED])).trim();
+        prints[n] = fingerprint(installed);
+        if (installed !== r.cookieOf(n)) no.push(`${n}'s installed cookie is not the one it was given`);
+        modes[n] = (await r.cluster.node(n).run(['stat', '-c', '%a %U', INSTALLED])).trim();
+      }
+      lab.observe('cookieFingerprints', prints, listed(prints));
+      const memberPrints = new Set(r.members.map((m) => prints[m]));
+      if (memberPrints.size !== 1) no.push('the members do not share one cookie');
+      if (memberPrints.has(prints[INTRUDER])) no.push(`${INTRUDER} has the members' cookie`);
+      lab.observe('cookieModes', modes, `cookie file mode and owner: ${listed(modes)}`);
+    }),
   async run(lab) {
     const r = lab.stack;
     /** Each member's API: the nodes it lists (`running` only those running, with their type). */
@@ -129,91 +132,53 @@ export default defineLab({
           (v.nodes ?? []).filter((n) => !running || n.running).map((n) => (running ? `${n.name} (${n.type})` : n.name)),
         ]),
       );
-    await lab.step(
-      'formed',
-      async () => {
-        lab.observe(
-          'formationMs',
-          r.formationMs,
-          `the cluster was formed ${(r.formationMs / 1000).toFixed(1)} s after start`,
-        );
-        const s = await r.clusterStatus(TARGET);
-        const ram = s.ramNodes.join(', ') || 'none';
-        lab.observe(
-          'clusterStatus',
-          s,
-          `running: ${s.runningNodes.join(', ')}; disc: ${s.diskNodes.join(', ')}; ram: ${ram}`,
-        );
-        const seen = await views(true);
-        lab.observe('apiViews', seen, `each member's API agrees: ${seen[TARGET]?.join(', ')}`);
-      },
-      { commands: [rabbitmqctl(r, TARGET, 'cluster_status'), apiCommand(r, 'rabbit2', '/api/nodes')] },
-    );
-    await lab.step(
-      'join',
-      async () => {
-        const alone = (await r.waitAnswers(INTRUDER)).map((n) => n.name);
-        lab.observe('intruderAlone', alone, `${INTRUDER} sees: ${alone.join(', ')}`);
-        await r.cluster.node(INTRUDER).run(['rabbitmqctl', 'stop_app']);
-        const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, INTRUDER);
-        const res = await r.rabbitmqctl(INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
-        const output = `${res.stdout}\n${res.stderr}`;
-        if (res.exitCode === 0) {
-          h.ok();
-          lab.observe('joinFailure', undefined, 'the join worked');
-        } else {
-          const why = explainJoinFailure(output);
-          h.fail(`exit ${res.exitCode}: ${why.plain}`);
-          const said = output
-            .split('\n')
-            .map((l) => l.trim())
-            .filter((l) => /^Error:|distribution failed|cookie is identical/.test(l));
-          const failure = { exitCode: res.exitCode, cause: why.cause, said };
-          lab.observe('joinFailure', failure, `exit ${res.exitCode}: ${said.join(' / ')}`);
-          lab.say(`In plain words: ${why.plain}.`);
-        }
-        const rejected =
-          (await lab.until(
-            `${TARGET}'s log to record the rejected handshake`,
-            async () => {
-              const lines = rejectedConnections(await r.cluster.node(TARGET).logs());
-              return lines.length ? { done: true, value: lines } : { done: false, seen: 'no rejection logged' };
-            },
-            { timeoutMs: 10_000, intervalMs: 500 },
-          )) ?? [];
-        lab.observe(
-          'rejectedInLog',
-          rejected,
-          rejected[0] ? `${TARGET}'s log: ${rejected[0]}` : `${TARGET} logged nothing`,
-        );
-        const after = await views(false);
-        for (const v of Object.values(after)) v.sort();
-        lab.observe('membersAfter', after, `the members never let it in: ${TARGET} sees ${after[TARGET]?.join(', ')}`);
-      },
-      {
-        commands: [
-          rabbitmqctl(r, INTRUDER, 'join_cluster rabbit@rabbit1'),
-          `docker logs ${r.containerName(TARGET)} 2>&1 | grep -i rejected`,
-        ],
-      },
-    );
-    const copy = `echo ${r.cookieOf(TARGET)} > ${COOKIE_PATH}`;
-    const rejoin = ['await_startup', 'stop_app', `join_cluster rabbit@${TARGET}`, 'start_app'];
-    await lab.step(
-      'fix',
-      async () => {
-        const now = ((await r.views([TARGET]))[0]?.nodes ?? []).filter((n) => n.running).map((n) => n.name);
-        const fixed = now.includes(`rabbit@${INTRUDER}`);
-        const text = fixed ? `fixed: ${TARGET} now sees` : `${TARGET} sees`;
-        lab.observe('membersFinal', now, `${text} ${now.join(', ')}${fixed ? '' : ': the intruder is still out'}`);
-      },
-      {
-        commands: [
-          `docker exec ${r.containerName(INTRUDER)} sh -c '${copy}' && docker restart ${r.containerName(INTRUDER)}`,
-          rejoin.map((a) => rabbitmqctl(r, INTRUDER, a)).join(' && '),
-        ],
-      },
-    );
+    await lab.step('formed', async () => {
+      const formed = `the cluster was formed ${(r.formationMs / 1000).toFixed(1)} s after start`;
+      lab.observe('formationMs', r.formationMs, formed);
+      const s = await r.clusterStatus(TARGET);
+      lab.observe('clusterStatus', s, describeStatus(s));
+      const seen = await views(true);
+      lab.observe('apiViews', seen, `each member's API agrees: ${seen[TARGET]?.join(', ')}`);
+    });
+    await lab.step('join', async () => {
+      const alone = (await r.waitAnswers(INTRUDER)).map((n) => n.name);
+      lab.observe('intruderAlone', alone, `${INTRUDER} sees: ${alone.join(', ')}`);
+      await r.cluster.node(INTRUDER).run(['rabbitmqctl', 'stop_app']);
+      const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, INTRUDER);
+      const res = await r.rabbitmqctl(INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
+      const output = `${res.stdout}\n${res.stderr}`;
+      if (res.exitCode === 0) {
+        h.ok();
+        lab.observe('joinFailure', undefined, 'the join worked');
+      } else {
+        const why = explainJoinFailure(output);
+        h.fail(`exit ${res.exitCode}: ${why.plain}`);
+        const said = output
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => /^Error:|distribution failed|cookie is identical/.test(l));
+        const failure = { exitCode: res.exitCode, cause: why.cause, said };
+        lab.observe('joinFailure', failure, `exit ${res.exitCode}: ${said.join(' / ')}`);
+        lab.say(`In plain words: ${why.plain}.`);
+      }
+      const logged = async (): Promise<Probe<string[]>> => {
+        const lines = rejectedConnections(await r.cluster.node(TARGET).logs());
+        return lines.length ? { done: true, value: lines } : { done: false, seen: 'no rejection logged' };
+      };
+      const what = `${TARGET}'s log to record the rejected handshake`;
+      const rejected = (await lab.until(what, logged, { timeoutMs: 10_000, intervalMs: 500 })) ?? [];
+      const text = rejected[0] ? `${TARGET}'s log: ${rejected[0]}` : `${TARGET} logged nothing`;
+      lab.observe('rejectedInLog', rejected, text);
+      const after = await views(false);
+      for (const v of Object.values(after)) v.sort();
+      lab.observe('membersAfter', after, `the members never let it in: ${TARGET} sees ${after[TARGET]?.join(', ')}`);
+    });
+    await lab.step('fix', async () => {
+      const now = ((await r.views([TARGET]))[0]?.nodes ?? []).filter((n) => n.running).map((n) => n.name);
+      const fixed = now.includes(`rabbit@${INTRUDER}`);
+      const text = fixed ? `fixed: ${TARGET} now sees` : `${TARGET} sees`;
+      lab.observe('membersFinal', now, `${text} ${now.join(', ')}${fixed ? '' : ': the intruder is still out'}`);
+    });
   },
   predictions: [
     {
@@ -246,9 +211,7 @@ export default defineLab({
         'cluster status: 3 running disc nodes',
         s?.runningNodes.join() === MEMBERS.join() && s.diskNodes.join() === MEMBERS.join() && s.ramNodes.length === 0,
         `running and disc: ${MEMBERS.join(', ')}; no RAM node`,
-        s
-          ? `running ${s.runningNodes.join(', ')}; disc ${s.diskNodes.join(', ')}; ram ${s.ramNodes.join(', ') || 'none'}`
-          : 'no status',
+        s ? describeStatus(s) : 'no status',
       ),
       check(
         "every member's API lists the same 3 running disc nodes",

@@ -39,9 +39,7 @@ function findings(ev: Evidence) {
   const first = completions(withOps, 'send').filter((o) => o.process === 'with-confirms');
   const sent = (type: string) => first.filter((o) => o.type === type).flatMap((o) => idsOf(o.value));
   const republished = new Set(
-    completions(withOps, 'send')
-      .filter((o) => o.process === 'republisher')
-      .flatMap((o) => idsOf(o.value)),
+    completions(withOps, 'send').flatMap((o) => (o.process === 'republisher' ? idsOf(o.value) : [])),
   );
   const withCopies = copies(withOps);
   const gotWithout = copies(withoutOps);
@@ -112,6 +110,7 @@ export default defineLab({
       narration:
         `"${WITH}" and "${WITHOUT}" are declared through ${QUEUE_NODE}, so both live there, away from the node the ` +
         `publishers use (${PUBLISHER_NODE}). Killing ${PUBLISHER_NODE} then loses no queue: only what was in flight.`,
+      commands: [listQueues(QUEUE_NODE)],
     },
     publish: {
       title: `Two publishers through ${PUBLISHER_NODE}`,
@@ -121,6 +120,7 @@ export default defineLab({
         'the broker acks it. The other just writes to its socket: the client library says "sent", which only means ' +
         'it left the program. Publishing faster than the broker stores, it builds a backlog in socket buffers and ' +
         'in the node.',
+      commands: [listQueues(QUEUE_NODE), rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
     },
     kill: {
       title: `Freeze ${PUBLISHER_NODE}, then kill it`,
@@ -146,18 +146,13 @@ export default defineLab({
     },
   },
   mechanism: (lab) =>
-    prove(
-      lab,
-      'declare',
-      async (no) => {
-        for (const q of [WITH, WITHOUT]) {
-          const home = lab.stack.hostOf((await declareClassic(lab, QUEUE_NODE, q)).node);
-          lab.observe(`home:${q}`, home, `${q} lives on ${home}`);
-          if (home !== QUEUE_NODE) no.push(`${q} lives on ${home}, not ${QUEUE_NODE}`);
-        }
-      },
-      { commands: [listQueues(lab.stack, QUEUE_NODE)] },
-    ),
+    prove(lab, 'declare', async (no) => {
+      for (const q of [WITH, WITHOUT]) {
+        const home = lab.stack.hostOf((await declareClassic(lab, QUEUE_NODE, q)).node);
+        lab.observe(`home:${q}`, home, `${q} lives on ${home}`);
+        if (home !== QUEUE_NODE) no.push(`${q} lives on ${home}, not ${QUEUE_NODE}`);
+      }
+    }),
   async run(lab) {
     const r = lab.stack;
     const common = { persistent: true, batch: 100, pauseMs: 0, confirmTimeoutMs: 10_000 };
@@ -178,17 +173,13 @@ export default defineLab({
     });
     const tallies = () => `with confirms: ${describeTally(confirming.tally)}; without: ${describeTally(blind.tally)}`;
     try {
-      await lab.step(
-        'publish',
-        async () => {
-          confirming.start();
-          blind.start();
-          const start = Date.now();
-          while (blind.attempted.length < lab.params.sentBeforeKill && Date.now() - start < 30_000) await sleep(20);
-          lab.say(tallies());
-        },
-        { commands: [listQueues(r, QUEUE_NODE), rabbitmqctl(r, PUBLISHER_NODE, 'list_connections name state')] },
-      );
+      await lab.step('publish', async () => {
+        confirming.start();
+        blind.start();
+        const start = Date.now();
+        while (blind.attempted.length < lab.params.sentBeforeKill && Date.now() - start < 30_000) await sleep(20);
+        lab.say(tallies());
+      });
       await lab.step('kill', async () => {
         await confirming.nextBatchWritten();
         // SIGSTOP to the Erlang VM rather than docker pause: the cgroup freezer can fail on a busy node.
@@ -216,18 +207,12 @@ export default defineLab({
       'know',
       async () => {
         if (!lab.params.republish || confirming.unsure.length === 0) return;
-        await r.using(QUEUE_NODE, async (c) => {
-          const as = { process: 'republisher' };
-          const out = await publishRecorded(
-            lab.history,
-            c,
-            WITH,
-            confirming.unsure,
-            { confirm: true, persistent: true },
-            as,
-          );
-          lab.say(`republished: ${describeTally(tally(out.values()))}`);
-        });
+        const opts = { confirm: true, persistent: true };
+        const as = { process: 'republisher' };
+        const out = await r.using(QUEUE_NODE, (c) =>
+          publishRecorded(lab.history, c, WITH, confirming.unsure, opts, as),
+        );
+        lab.say(`republished: ${describeTally(tally(out.values()))}`);
       },
       { vars },
     );

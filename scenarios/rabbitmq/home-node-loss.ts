@@ -14,7 +14,6 @@ import {
   outcomes,
   prove,
   publishVia,
-  queueApi,
   rabbitmq,
   rabbitmqctl,
   stopCleanly,
@@ -78,12 +77,14 @@ export default defineLab({
       narration:
         `A client of ${HOME} declares "${QUEUE}" (durable, classic, no policy). A classic queue's process runs on the ` +
         'node the declaring client was connected to: its home. No policy mirrors it, so no other node has a copy.',
+      commands: [listQueues(HOME, 'name type durable pid'), listQueues(VIA, 'name pid slave_pids policy state')],
     },
     publish: {
       title: `Publish through ${VIA}`,
       narration:
         `A publisher connected to ${VIA} sends {messages} persistent messages with confirms. ${VIA} holds no copy: its ` +
         `channel hands each message to the queue process on ${HOME}, which writes it to ${HOME}'s disk and confirms.`,
+      commands: [listQueues('rabbit3')],
     },
     'stop-home': {
       title: `Stop ${HOME}, the queue's home`,
@@ -97,6 +98,7 @@ export default defineLab({
         'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), and a ' +
         'passive declare. Each fails at once: channel error 404 NOT_FOUND, "home node ... is down or inaccessible". ' +
         'Nothing waits, nothing is served from elsewhere.',
+      commands: [listQueues(VIA), listQueues(VIA, 'name pid state')],
     },
     'publish-down': {
       title: `Publish through ${VIA} while ${HOME} is down`,
@@ -109,45 +111,34 @@ export default defineLab({
     'start-home': {
       title: `Start ${HOME} again`,
       narration: `${HOME} rejoins (the others are running, so it finds the cluster at once) and recovers "${QUEUE}" from its disk.`,
+      commands: [rabbitmqctl(VIA, 'cluster_status')],
     },
   },
   mechanism: (lab) =>
-    prove(
-      lab,
-      'declare',
-      async (no) => {
-        const r = lab.stack;
-        const q = await declareClassic(lab, HOME, QUEUE);
-        lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
-        lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
-        if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
-        if (q.mirrors.length) no.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
-        if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
-      },
-      { commands: [listQueues(lab.stack, HOME, 'name type durable pid'), queueApi(lab.stack, VIA, QUEUE)] },
-    ),
+    prove(lab, 'declare', async (no) => {
+      const r = lab.stack;
+      const q = await declareClassic(lab, HOME, QUEUE);
+      lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
+      lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
+      if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
+      if (q.mirrors.length) no.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
+      if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
+    }),
   async run(lab) {
     const r = lab.stack;
-    await lab.step(
-      'publish',
-      async () => {
-        lab.say(`publisher: ${describeTally(await publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
-        const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
-        lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
-      },
-      { commands: [listQueues(r, 'rabbit3')] },
-    );
+    await lab.step('publish', async () => {
+      lab.say(`publisher: ${describeTally(await publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
+      const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
+      lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
+    });
     await lab.step('stop-home', () => stopCleanly(lab, HOME));
-    await lab.step(
-      'consume',
-      () =>
-        r.using(VIA, async (c) => {
-          await tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
-          await tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
-          await tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
-          lab.observe('consumeError', completions(lab.history.ops, 'consume-attempt').at(-1)?.error);
-        }),
-      { commands: [listQueues(r, VIA), queueApi(r, VIA, QUEUE)] },
+    await lab.step('consume', () =>
+      r.using(VIA, async (c) => {
+        await tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
+        await tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
+        await tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
+        lab.observe('consumeError', completions(lab.history.ops, 'consume-attempt').at(-1)?.error);
+      }),
     );
     await lab.step('publish-down', async () => {
       for (const mandatory of [false, true]) {
@@ -156,16 +147,12 @@ export default defineLab({
         lab.say(`${mandatory ? 'with' : 'without'} mandatory: ${describeTally(t)}`);
       }
     });
-    await lab.step(
-      'start-home',
-      async () => {
-        await lab.faults.start(HOME);
-        await r.waitHealthy(90_000);
-        const { node } = await untilRunning(lab, QUEUE, 30_000);
-        lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
-      },
-      { commands: [rabbitmqctl(r, VIA, 'cluster_status')] },
-    );
+    await lab.step('start-home', async () => {
+      await lab.faults.start(HOME);
+      await r.waitHealthy(90_000);
+      const { node } = await untilRunning(lab, QUEUE, 30_000);
+      lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
+    });
   },
   final: (lab) => drainVia(lab, VIA, [QUEUE]),
   predictions: [

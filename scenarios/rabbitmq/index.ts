@@ -3,6 +3,7 @@ import clusterFormation from './cluster-formation.ts';
 import confirms from './confirms.ts';
 import homeNodeLoss from './home-node-loss.ts';
 import mirroredQueueFailover from './mirrored-queue-failover.ts';
+import partitionHandling from './partition-handling.ts';
 import queueDurability from './queue-durability.ts';
 import quorumQueueFailover from './quorum-queue-failover.ts';
 
@@ -14,4 +15,5 @@ export const rabbitmqLabs: AnyLab[] = [
   mirroredQueueFailover,
   confirms,
   quorumQueueFailover,
+  partitionHandling,
 ];

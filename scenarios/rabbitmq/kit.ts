@@ -5,11 +5,21 @@ import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
+import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
 import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
-import { classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
-import { describeQueue, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
-import { drainRecorded, publishAll, type RecordAs, type Tally } from '../../stacks/rabbitmq/workload.ts';
+import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
+import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
+import {
+  drainRecorded,
+  emptyTally,
+  messageIds,
+  publishAll,
+  publishRecorded,
+  type RecordAs,
+  type Tally,
+  tally,
+} from '../../stacks/rabbitmq/workload.ts';
 
 export * from '../../src/kit.ts';
 export * from '../../stacks/rabbitmq/admin.ts';
@@ -33,22 +43,16 @@ export async function prove<K extends string>(
   return reasons;
 }
 
-/** What a trainee can type during a step: the notes' own tools, run inside a node. */
-export const rabbitmqctl = (r: StartedRabbitMQ, node: string, args: string) => r.command(node, 'rabbitmqctl', args);
-export const rabbitmqQueues = (r: StartedRabbitMQ, node: string, args: string) =>
-  r.command(node, 'rabbitmq-queues', args);
-export const listQueues = (r: StartedRabbitMQ, node: string, columns = 'name type durable messages') =>
-  rabbitmqctl(r, node, `list_queues ${columns}`);
+/**
+ * What a trainee can type during a step, declared in the sheet: the notes' own tools, run
+ * inside a node (`node` is a node or a var naming one: `{@node}` becomes its container).
+ */
+export const rabbitmqctl = (node: string, args: string) => `docker exec {@${node}} rabbitmqctl ${args}`;
+export const rabbitmqQueues = (node: string, args: string) => `docker exec {@${node}} rabbitmq-queues ${args}`;
+export const listQueues = (node: string, columns = 'name type durable messages') =>
+  rabbitmqctl(node, `list_queues ${columns}`);
 /** The columns that show a classic queue's master and mirrors. */
 export const MIRROR_COLUMNS = 'name pid slave_pids synchronised_slave_pids messages';
-
-/** The management API from the host, with this lab's credentials. */
-export function apiCommand(r: StartedRabbitMQ, node: string, path: string): string {
-  const { user, password } = r.credentials;
-  return `curl -s -u ${user}:${password} ${r.managementUrl(node)}${path}`;
-}
-export const queueApi = (r: StartedRabbitMQ, node: string, queue: string) =>
-  apiCommand(r, node, `/api/queues/%2F/${queue}`);
 
 /**
  * A clean shutdown (SIGTERM) with a grace period long enough for RabbitMQ (about 6.5 s
@@ -86,6 +90,42 @@ export async function publishVia(
   } finally {
     await c?.close();
   }
+}
+
+/**
+ * Publishes batches of 10 through `node` (persistent, each batch's confirms awaited up to
+ * 8 s) until `until` (ms since the epoch), recorded as `process`. A lost connection is
+ * opened again for the next batch; while the node refuses it, each batch is refused.
+ */
+export async function publishRounds(lab: Lab, node: string, queue: string, process: string, until: number) {
+  const t = emptyTally();
+  let c: AmqpClient | undefined;
+  for (let seq = 1; Date.now() < until; seq += 10) {
+    if (!c || c.closed) c = await lab.stack.client(node, { connectTimeoutMs: 2000 }).catch(() => undefined);
+    const opts = { confirm: true, persistent: true, timeoutMs: 8000 };
+    tally(
+      (await publishRecorded(lab.history, c, queue, messageIds(`${process}-`, seq, 10), opts, { process })).values(),
+      t,
+    );
+    await sleep(c ? 200 : 1000);
+  }
+  await c?.close();
+  return t;
+}
+
+/** Until a quorum queue's Raft members settle, as `node` reports them; [] when the wait gave up. */
+export async function untilRaftSettled(lab: Lab, queue: string, node: string, members: number) {
+  const probe = () => lab.stack.raftProbe(queue, node, members);
+  return (await lab.until(raftSettledText(queue, members), probe, { timeoutMs: 60_000, intervalMs: 250 })) ?? [];
+}
+
+/** Until every member runs and sees every other, with no partition; false when the wait gave up. */
+export async function untilHealthy(lab: Lab, timeoutMs: number): Promise<boolean> {
+  const probe = async () => {
+    const h = await lab.stack.health();
+    return h.healthy ? { done: true as const, value: true } : { done: false as const, seen: h.seen };
+  };
+  return (await lab.until('every member running, no partition', probe, { timeoutMs, intervalMs: 500 })) ?? false;
 }
 
 /** The final drain: everything left in `queues`, consumed through `node` and recorded. */
@@ -251,6 +291,32 @@ export function copies(ops: Op[]): Map<string, number> {
     if (o.type === 'ok') for (const id of idsOf(o.value)) n.set(id, (n.get(id) ?? 0) + 1);
   }
   return n;
+}
+
+/** The messages `process` saw confirmed that are missing from the final drain. */
+export const lostOf = (ev: Evidence, process: string) =>
+  delivery(ev.ops.filter((o) => o.f !== 'send' || o.process === process)).lost;
+
+/** What `process` saw confirmed, against the final drain: `none` lost (of > 0 confirmed), or `some` lost. */
+export function lossOf(name: string, ev: Evidence, process: string, want: 'none' | 'some'): Check {
+  const lost = lostOf(ev, process).length;
+  const ok = sentBy(ev, process).ok;
+  const expected = want === 'none' ? '0 lost of > 0 confirmed' : '> 0 confirmed, never read back';
+  return check(name, want === 'none' ? lost === 0 && ok > 0 : lost > 0, expected, `${lost} of ${ok} confirmed lost`, {
+    lost,
+  });
+}
+
+/** How one side's publishes ended: `some` confirmed, `none` confirmed, or none and some `refused` outright. */
+export function confirmed(name: string, t: ReturnType<typeof sentBy>, want: 'some' | 'none' | 'refused'): Check {
+  const ok = want === 'some' ? t.ok > 0 : t.total > 0 && t.ok === 0 && (want === 'none' || t.fail > 0);
+  const expected = { some: '> 0 confirmed', none: '0 confirmed', refused: '0 confirmed, some refused' }[want];
+  return check(
+    name,
+    ok,
+    expected,
+    `${t.ok} of ${t.total} confirmed, ${t.fail} refused or nacked, ${t.info} unanswered`,
+  );
 }
 
 /** Every message acknowledged by the broker is received, and once only. */

@@ -22,7 +22,6 @@ import {
   prove,
   publishVia,
   type QueueInfo,
-  queueApi,
   rabbitmq,
   rabbitmqctl,
   redeliveries,
@@ -117,6 +116,11 @@ export default defineLab({
         (p.policy === 'automatic'
           ? 'Then the lab waits until the broker reports both mirrors synchronised.'
           : 'The mirrors exist from the start, so they hold every message so far.'),
+      commands: [
+        rabbitmqctl(MASTER, 'list_policies'),
+        listQueues(MASTER, 'name policy pid slave_pids synchronised_slave_pids'),
+        listQueues(CONSUMER_NODE, `${MIRROR_COLUMNS} state`),
+      ],
     },
     'restart-mirrors': {
       title: `Restart both mirrors (${MIRROR_NODES.join(', ')})`,
@@ -125,6 +129,10 @@ export default defineLab({
         'queue (ha-mode all): it gets what is published from now on, not the messages already there. With manual ' +
         "synchronisation (the default: the notes' policy sets no ha-sync-mode) nothing copies the old messages over: " +
         'both mirrors stay unsynchronised and the master alone holds the {messages} confirmed messages.',
+      commands: [
+        listQueues(MASTER, MIRROR_COLUMNS),
+        rabbitmqctl(MASTER, `sync_queue ${QUEUE}   # what an operator would run to synchronise them`),
+      ],
     },
     consume: {
       title: 'A slow consumer and a steady publisher',
@@ -135,6 +143,10 @@ export default defineLab({
         `it subscribes again. A publisher connected to ${PUBLISHER_NODE} adds batches of 50 with confirms.`,
     },
     'kill-master': {
+      commands: [
+        listQueues(CONSUMER_NODE, `${MIRROR_COLUMNS} state`),
+        `docker logs {@${CONSUMER_NODE}} 2>&1 | grep -i -e promoting -e 'not promoting' -e unsynchron`,
+      ],
       title: `Kill the master (${MASTER})`,
       narration: (p) =>
         'SIGKILL. The mirrors notice at once (the Erlang connection to the node closes). ' +
@@ -161,6 +173,7 @@ export default defineLab({
         'the queue). A final drain takes whatever is left.',
     },
     'start-master': {
+      commands: [listQueues(MASTER, `${MIRROR_COLUMNS} state`)],
       title: `Start ${MASTER} again`,
       narration: (p) =>
         p.policy === 'when-synced'
@@ -175,56 +188,40 @@ export default defineLab({
     const mirrored = (x: MirrorView, synced: boolean) =>
       x.master === MASTER &&
       MIRROR_NODES.every((m) => x.mirrors.includes(m) && (!synced || x.synchronised.includes(m)));
-    const reasons = await prove(
-      lab,
-      'mirror',
-      async (no) => {
-        const set = await r.applyPolicy(MASTER, POLICY, '^ha\\.', definition);
-        await r.using(MASTER, (c) => c.declare(QUEUE, { kind: 'classic', durable: true }));
-        lab.say(`publisher: ${describeTally(await publishVia(lab, MASTER, QUEUE, 'm', lab.params.messages))}`);
-        if (JSON.stringify(set) !== JSON.stringify(definition)) {
-          no.push(`the policy reads back as ${JSON.stringify(set)}, not ${JSON.stringify(definition)}`);
-        }
-        if (lab.params.policy !== 'automatic') return;
-        const synced = (x: QueueInfo) => x?.policy === POLICY && mirrored(mirrorView(x), true);
-        const q = await expectQueue(lab, no, QUEUE, `both mirrors synchronised under ${POLICY}`, synced, 30_000);
-        lab.observe('mirrorsBefore', { ...mirrorView(q), definition: set }, q ? describeQueue(q) : 'queue not found');
-      },
-      {
-        commands: [
-          rabbitmqctl(r, MASTER, 'list_policies'),
-          listQueues(r, MASTER, 'name policy pid slave_pids synchronised_slave_pids'),
-          queueApi(r, CONSUMER_NODE, QUEUE),
-        ],
-      },
-    );
+    const reasons = await prove(lab, 'mirror', async (no) => {
+      const set = await r.applyPolicy(MASTER, POLICY, '^ha\\.', definition);
+      await r.using(MASTER, (c) => c.declare(QUEUE, { kind: 'classic', durable: true }));
+      lab.say(`publisher: ${describeTally(await publishVia(lab, MASTER, QUEUE, 'm', lab.params.messages))}`);
+      if (JSON.stringify(set) !== JSON.stringify(definition)) {
+        no.push(`the policy reads back as ${JSON.stringify(set)}, not ${JSON.stringify(definition)}`);
+      }
+      if (lab.params.policy !== 'automatic') return;
+      const synced = (x: QueueInfo) => x?.policy === POLICY && mirrored(mirrorView(x), true);
+      const q = await expectQueue(lab, no, QUEUE, `both mirrors synchronised under ${POLICY}`, synced, 30_000);
+      lab.observe('mirrorsBefore', { ...mirrorView(q), definition: set }, q ? describeQueue(q) : 'queue not found');
+    });
     if (lab.params.policy === 'automatic') return reasons;
-    const cmd = rabbitmqctl(r, MASTER, `sync_queue ${QUEUE}   # what an operator would run to synchronise them`);
-    await lab.step(
-      'restart-mirrors',
-      async () => {
-        await Promise.all(MIRROR_NODES.map((m) => stopCleanly(lab, m)));
-        for (const m of MIRROR_NODES) await lab.faults.start(m);
-        await r.waitHealthy(120_000);
-        const q = await expectQueue(
-          lab,
-          reasons,
-          QUEUE,
-          'both mirrors back',
-          (x) => mirrored(mirrorView(x), false),
-          30_000,
-        );
-        // Statistics trail by a few seconds: let a synchronisation that is going to show, show.
-        await sleep(3000);
-        const again = (await r.queue(QUEUE).catch(() => undefined)) ?? q;
-        const view = mirrorView(again);
-        lab.observe('mirrorsBefore', { ...view, definition }, again ? describeQueue(again) : 'queue not found');
-        if (view.synchronised.length > 0) {
-          reasons.push(`mirror(s) ${view.synchronised.join(', ')} synchronised: the lesson needs both unsynchronised`);
-        }
-      },
-      { commands: [listQueues(r, MASTER, MIRROR_COLUMNS), cmd] },
-    );
+    await lab.step('restart-mirrors', async () => {
+      await Promise.all(MIRROR_NODES.map((m) => stopCleanly(lab, m)));
+      for (const m of MIRROR_NODES) await lab.faults.start(m);
+      await r.waitHealthy(120_000);
+      const q = await expectQueue(
+        lab,
+        reasons,
+        QUEUE,
+        'both mirrors back',
+        (x) => mirrored(mirrorView(x), false),
+        30_000,
+      );
+      // Statistics trail by a few seconds: let a synchronisation that is going to show, show.
+      await sleep(3000);
+      const again = (await r.queue(QUEUE).catch(() => undefined)) ?? q;
+      const view = mirrorView(again);
+      lab.observe('mirrorsBefore', { ...view, definition }, again ? describeQueue(again) : 'queue not found');
+      if (view.synchronised.length > 0) {
+        reasons.push(`mirror(s) ${view.synchronised.join(', ')} synchronised: the lesson needs both unsynchronised`);
+      }
+    });
     return reasons;
   },
   run: (lab) => (lab.params.policy === 'automatic' ? steadyFailover(lab) : unsyncedFailover(lab)),
@@ -353,11 +350,6 @@ async function failover(lab: Lab, timeoutMs: number) {
   if (q) lab.observe('mirrorsAfter', mirrorView(q).mirrors, describeQueue(q));
 }
 
-const killCommands = (r: StartedRabbitMQ) => [
-  listQueues(r, CONSUMER_NODE, `${MIRROR_COLUMNS} state`),
-  `docker logs ${r.containerName(CONSUMER_NODE)} 2>&1 | grep -i -e promoting -e 'not promoting' -e unsynchron`,
-];
-
 /** policy=automatic: a slow consumer and a steady publisher through the failover. */
 async function steadyFailover(lab: Lab) {
   const r = lab.stack;
@@ -388,16 +380,12 @@ async function steadyFailover(lab: Lab) {
       await sleep(2000);
       progress();
     });
-    await lab.step(
-      'kill-master',
-      async () => {
-        lab.observe('unackedAtKill', consumer.unacked, `${consumer.unacked} deliveries unacknowledged at the kill`);
-        await failover(lab, 30_000);
-        await sleep(3000);
-        progress();
-      },
-      { commands: killCommands(r) },
-    );
+    await lab.step('kill-master', async () => {
+      lab.observe('unackedAtKill', consumer.unacked, `${consumer.unacked} deliveries unacknowledged at the kill`);
+      await failover(lab, 30_000);
+      await sleep(3000);
+      progress();
+    });
     await lab.step('stop', async () => {
       await publisher.stop();
       say(`publisher: ${describeTally(publisher.tally)}`);
@@ -418,29 +406,21 @@ async function steadyFailover(lab: Lab) {
 async function unsyncedFailover(lab: Lab) {
   const r = lab.stack;
   const whenSynced = lab.params.policy === 'when-synced';
-  await lab.step(
-    'kill-master',
-    async () => {
-      await failover(lab, whenSynced ? WATCH_MS : 30_000);
-      if (whenSynced) {
-        await r.using(CONSUMER_NODE, (c) =>
-          tryRead(lab, 'get-during-outage', { queue: QUEUE }, CONSUMER_NODE, () => c.get(QUEUE)),
-        );
-        return;
-      }
-      const as = { process: 'publisher-after', opts: { timeoutMs: 5000 } };
-      lab.say(`after the failover: ${describeTally(await publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as))}`);
-    },
-    { commands: killCommands(r) },
-  );
-  await lab.step(
-    'start-master',
-    async () => {
-      await lab.faults.start(MASTER);
-      await r.waitHealthy(120_000);
-      const back = await untilRunning(lab, QUEUE, 60_000);
-      lab.observe('masterBack', back.node, back.q ? describeQueue(back.q) : 'no master');
-    },
-    { commands: [listQueues(r, MASTER, `${MIRROR_COLUMNS} state`)] },
-  );
+  await lab.step('kill-master', async () => {
+    await failover(lab, whenSynced ? WATCH_MS : 30_000);
+    if (whenSynced) {
+      await r.using(CONSUMER_NODE, (c) =>
+        tryRead(lab, 'get-during-outage', { queue: QUEUE }, CONSUMER_NODE, () => c.get(QUEUE)),
+      );
+      return;
+    }
+    const as = { process: 'publisher-after', opts: { timeoutMs: 5000 } };
+    lab.say(`after the failover: ${describeTally(await publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as))}`);
+  });
+  await lab.step('start-master', async () => {
+    await lab.faults.start(MASTER);
+    await r.waitHealthy(120_000);
+    const back = await untilRunning(lab, QUEUE, 60_000);
+    lab.observe('masterBack', back.node, back.q ? describeQueue(back.q) : 'no master');
+  });
 }

@@ -1,6 +1,5 @@
 import {
   allKept,
-  apiCommand,
   check,
   completions,
   declareClassic,
@@ -57,6 +56,7 @@ export default defineLab({
       narration:
         `On a single broker (${NODE}): "${QUEUES.transient.name}" is declared with durable=false, the other two with ` +
         'durable=true. The broker itself says which is which (the management API, the same as `list_queues durable`).',
+      commands: [listQueues(NODE)],
     },
     publish: {
       title: 'Publish with confirms',
@@ -65,6 +65,7 @@ export default defineLab({
         'transient queue and into the first durable queue, transient ones (delivery_mode=1) into the second durable ' +
         'queue. A confirm means the broker took responsibility: for a persistent message in a durable queue, that it ' +
         'is on disk.',
+      commands: [listQueues(NODE)],
     },
     restart: {
       title: 'Restart the broker ({how})',
@@ -72,69 +73,55 @@ export default defineLab({
         p.how === 'kill'
           ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory.'
           : 'A clean shutdown (SIGTERM: RabbitMQ stops its queues and flushes) and a start, with the same data directory.',
+      commands: [rabbitmqctl(NODE, 'await_startup'), listQueues(NODE)],
     },
     inspect: {
       title: 'Which queues are still there?',
       narration:
         'A passive declare asks the broker whether a queue exists without creating it: a missing queue is a channel ' +
         'error 404 NOT_FOUND.',
+      commands: [listQueues(NODE), listQueues(NODE, 'name durable arguments messages_persistent messages_ram')],
     },
   },
   mechanism: (lab) =>
-    prove(
-      lab,
-      'declare',
-      async (no) => {
-        for (const q of ALL) {
-          const durable = (await declareClassic(lab, NODE, q.name, q.durable)).durable;
-          lab.observe(`durable:${q.name}`, durable, `${q.name}: durable=${String(durable)}`);
-          if (durable !== q.durable) no.push(`${q.name} reports durable=${String(durable)}`);
-        }
-      },
-      { commands: [listQueues(lab.stack, NODE)] },
-    ),
+    prove(lab, 'declare', async (no) => {
+      for (const q of ALL) {
+        const durable = (await declareClassic(lab, NODE, q.name, q.durable)).durable;
+        lab.observe(`durable:${q.name}`, durable, `${q.name}: durable=${String(durable)}`);
+        if (durable !== q.durable) no.push(`${q.name} reports durable=${String(durable)}`);
+      }
+    }),
   async run(lab) {
     const r = lab.stack;
-    await lab.step(
-      'publish',
-      async () => {
+    await lab.step('publish', async () => {
+      for (const q of ALL) {
+        const opts = { persistent: q.persistent };
+        const t = await publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, { process: 'publisher', opts });
+        lab.say(`${q.name}: ${describeTally(t)}`);
+      }
+      await r.using(NODE, async (c) => {
         for (const q of ALL) {
-          const opts = { persistent: q.persistent };
-          const t = await publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, { process: 'publisher', opts });
-          lab.say(`${q.name}: ${describeTally(t)}`);
+          const { messages } = await c.check(q.name);
+          lab.observe(`before:${q.name}`, messages, `${q.name} holds ${messages} messages`);
         }
-        await r.using(NODE, async (c) => {
-          for (const q of ALL) {
-            const { messages } = await c.check(q.name);
-            lab.observe(`before:${q.name}`, messages, `${q.name} holds ${messages} messages`);
-          }
-        });
-      },
-      { commands: [listQueues(r, NODE)] },
-    );
-    await lab.step(
-      'restart',
-      async () => {
-        if (lab.params.how === 'restart') await lab.faults.restart(NODE);
-        else await lab.faults.kill(NODE).then(() => lab.faults.start(NODE));
-        await r.waitHealthy(90_000);
-        lab.say(`${NODE} is back`);
-      },
-      { commands: [rabbitmqctl(r, NODE, 'await_startup'), listQueues(r, NODE)] },
-    );
-    await lab.step(
-      'inspect',
-      () =>
-        r.using(NODE, async (c) => {
-          for (const q of ALL) {
-            const res = await recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
-              c.check(q.name),
-            );
-            const n = res.ok ? res.result.messages : null;
-            lab.observe(`after:${q.name}`, n, `${q.name}: ${res.ok ? `exists, ${n} messages` : res.op.error}`);
-          }
-        }),
-      { commands: [listQueues(r, NODE), apiCommand(r, NODE, '/api/queues')] },
+      });
+    });
+    await lab.step('restart', async () => {
+      if (lab.params.how === 'restart') await lab.faults.restart(NODE);
+      else await lab.faults.kill(NODE).then(() => lab.faults.start(NODE));
+      await r.waitHealthy(90_000);
+      lab.say(`${NODE} is back`);
+    });
+    await lab.step('inspect', () =>
+      r.using(NODE, async (c) => {
+        for (const q of ALL) {
+          const res = await recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
+            c.check(q.name),
+          );
+          const n = res.ok ? res.result.messages : null;
+          lab.observe(`after:${q.name}`, n, `${q.name}: ${res.ok ? `exists, ${n} messages` : res.op.error}`);
+        }
+      }),
     );
   },
   final: (lab) => drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], { idleMs: 1000 }),

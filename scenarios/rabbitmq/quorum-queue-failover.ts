@@ -10,19 +10,20 @@ import {
   drainVia,
   expectQueue,
   killAndWatch,
+  listQueues,
   type Membership,
   membership,
   observed,
   prove,
   publishVia,
   type QueueInfo,
-  queueApi,
   rabbitmq,
   rabbitmqQueues,
   refused,
   sentBy,
   tryRead,
   untilQueue,
+  untilRaftSettled,
 } from './kit.ts';
 
 const QUEUE = 'qq.orders';
@@ -36,6 +37,8 @@ const MAX_ELECTION_MS = 1000;
 /** Confirms not in within 5 s count as unknown. */
 const WITHIN_5S = { process: 'publisher', opts: { timeoutMs: 5000 } };
 const ready = (q: QueueInfo) => q.online.length === 3 && !!q.leader;
+/** The columns that show a quorum queue's leader and members. */
+const MEMBER_COLUMNS = 'name type leader members online messages';
 
 interface Seen {
   membersBefore: Membership;
@@ -68,6 +71,7 @@ export default defineLab({
       narration:
         `"${QUEUE}" is declared with x-queue-type=quorum through ${DECLARED_ON}: one Raft member on every node, the ` +
         `leader on ${DECLARED_ON}. A publish is confirmed once a majority (2 of 3) has written it to disk.`,
+      commands: [rabbitmqQueues(DECLARED_ON, `quorum_status ${QUEUE}`), listQueues('rabbit2', MEMBER_COLUMNS)],
     },
     publish: {
       title: 'Publish with confirms',
@@ -82,6 +86,7 @@ export default defineLab({
         "timed by the new leader's own log line; the management API's view is shown beside it, since it can trail " +
         'the election by ~7 s. (A frozen leader, whose connections stay open, would only be noticed through ' +
         'timeouts, not at once.)',
+      commands: [rabbitmqQueues('survivor', `quorum_status ${QUEUE}`)],
     },
     'kill-second': {
       title: 'Kill the new leader ({second}): 1 of 3 left',
@@ -91,6 +96,7 @@ export default defineLab({
         'fails with 541 INTERNAL_ERROR, which closes the connection. (Had the lone survivor been the leader, ' +
         'publishes would hang unconfirmed instead: it can append to its log but never commit without a majority, ' +
         'so their fate would be unknown until the others return.)',
+      commands: [rabbitmqQueues('last', `quorum_status ${QUEUE}`), listQueues('last', MEMBER_COLUMNS)],
     },
     recover: {
       title: 'Start {first} and {second} again',
@@ -100,34 +106,23 @@ export default defineLab({
         'one: its leader field is the queue record, which trails the election. For a few seconds quorum_status ' +
         'shows the truth: the returning members still reading their logs (term 0) and {last} in pre_vote. The ' +
         'lab waits for the Raft table: one leader, every member a follower in its term at its commit index.',
+      commands: [rabbitmqQueues('last', `quorum_status ${QUEUE}`)],
     },
   },
   mechanism: (lab) =>
-    prove(
-      lab,
-      'declare',
-      async (no) => {
-        await lab.stack.using(DECLARED_ON, (c) => c.declare(QUEUE, { kind: 'quorum' }));
-        const q = await expectQueue(lab, no, QUEUE, 'a quorum queue with 3 members online', ready, 20_000);
-        const m = lab.observe('membersBefore', membership(q), q ? describeQueue(q) : 'queue not found');
-        if (q && q.type !== 'quorum') no.push(`${QUEUE} is a ${q.type} queue, not quorum`);
-        if (m.members.length !== 3) no.push(`${QUEUE} has ${m.members.length} members, not 3`);
-      },
-      {
-        commands: [
-          rabbitmqQueues(lab.stack, DECLARED_ON, `quorum_status ${QUEUE}`),
-          queueApi(lab.stack, 'rabbit2', QUEUE),
-        ],
-      },
-    ),
+    prove(lab, 'declare', async (no) => {
+      await lab.stack.using(DECLARED_ON, (c) => c.declare(QUEUE, { kind: 'quorum' }));
+      const q = await expectQueue(lab, no, QUEUE, 'a quorum queue with 3 members online', ready, 20_000);
+      const m = lab.observe('membersBefore', membership(q), q ? describeQueue(q) : 'queue not found');
+      if (q && q.type !== 'quorum') no.push(`${QUEUE} is a ${q.type} queue, not quorum`);
+      if (m.members.length !== 3) no.push(`${QUEUE} has ${m.members.length} members, not 3`);
+    }),
   async run(lab) {
     const r = lab.stack;
     const first = observed<Seen>(lab.history.evidence()).membersBefore?.leader ?? DECLARED_ON;
-    const status = (node: string) => rabbitmqQueues(r, node, `quorum_status ${QUEUE}`);
     await lab.step('publish', async () => {
-      lab.say(
-        `publisher: ${describeTally(await publishVia(lab, 'rabbit2', QUEUE, 'a', lab.params.messages, WITHIN_5S))}`,
-      );
+      const t = await publishVia(lab, 'rabbit2', QUEUE, 'a', lab.params.messages, WITHIN_5S);
+      lab.say(`publisher: ${describeTally(t)}`);
     });
     const afterFirst = r.members.filter((m) => m !== first);
     const second = await lab.step(
@@ -141,7 +136,7 @@ export default defineLab({
         lab.say(`with 2 of 3 members, through ${survivor}: ${describeTally(t)}`);
         return leader;
       },
-      { vars: { first }, commands: [status(afterFirst[0] as string)] },
+      { vars: { first, survivor: afterFirst[0] as string } },
     );
     const last = afterFirst.find((m) => m !== second) as string;
     const vars = { first, second, last };
@@ -157,7 +152,7 @@ export default defineLab({
         const q = await r.queue(QUEUE, [last]).catch(() => undefined);
         if (q) lab.say(`the API on ${last}: ${describeQueue(q)}`);
       },
-      { vars, commands: [status(last), queueApi(r, last, QUEUE)] },
+      { vars },
     );
     await lab.step(
       'recover',
@@ -169,16 +164,13 @@ export default defineLab({
         lab.observe('membersAfter', q?.online.length ?? 0, q ? `the API: ${describeQueue(q)}` : undefined);
         const started = Date.now();
         // Unsettled members only delay the drain, which decides: a wait that gives up is no verdict.
-        const raft = await r.waitRaftSettled(QUEUE, last, 3).catch((err: Error) => {
-          lab.warn(err.message);
-          return [];
-        });
+        const raft = await untilRaftSettled(lab, QUEUE, last, 3);
         const l = raft.find((m) => m.state === 'leader');
         const lead = `${r.hostOf(l?.node)} leads term ${l?.term} at commit index ${l?.commitIndex}`;
         const text = `quorum_status: ${lead}, ${Date.now() - started} ms after the API showed a leader`;
         if (l) lab.observe('raftAfter', raft, text);
       },
-      { vars, commands: [status(last)] },
+      { vars },
     );
   },
   // A settled leader delivers at once; the wait for a first message is only a margin.
@@ -250,13 +242,6 @@ function electedWithin(seen: Partial<Seen>, oldLeader: string | undefined): Chec
   if (host === undefined || host === oldLeader) return check(name, false, expected, 'no other leader seen');
   if (logMs === undefined)
     return { name, ok: 'unknown', expected, observed: `${host} leads, but its log has no election line${api}` };
-  return check(
-    name,
-    logMs <= MAX_ELECTION_MS,
-    expected,
-    `${host}: elected ${logMs} ms after ${oldLeader ?? 'the leader'}'s process died (its log)${api}`,
-    {
-      ms: logMs,
-    },
-  );
+  const said = `${host}: elected ${logMs} ms after ${oldLeader ?? 'the leader'}'s process died (its log)${api}`;
+  return check(name, logMs <= MAX_ELECTION_MS, expected, said, { ms: logMs });
 }

@@ -141,6 +141,13 @@ export class Admin {
     }
   }
 
+  /** Every queue of a vhost, with where it runs (no statistics: cheap enough to poll). */
+  async queues(vhost = '/'): Promise<QueueInfo[]> {
+    const path = `/api/queues/${encodeURIComponent(vhost)}?disable_stats=true&columns=name,type,durable,node,leader`;
+    const list = await this.request('GET', path);
+    return Array.isArray(list) ? list.map((q: Record<string, unknown>) => parseQueue(q)) : [];
+  }
+
   async setPolicy(name: string, policy: Omit<Policy, 'name'>, vhost = '/'): Promise<void> {
     await this.request('PUT', `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, {
       pattern: policy.pattern,

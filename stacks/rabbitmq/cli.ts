@@ -24,6 +24,12 @@ export interface ClusterStatus {
   versions: Record<string, string>;
 }
 
+/** "running: a, b; disc: a, b; ram: none" */
+export function describeStatus(s: ClusterStatus): string {
+  const ram = s.ramNodes.join(', ') || 'none';
+  return `running: ${s.runningNodes.join(', ')}; disc: ${s.diskNodes.join(', ')}; ram: ${ram}`;
+}
+
 export function parseClusterStatus(text: string): ClusterStatus {
   // The CLI may print a line before the JSON ("Cluster status of node ..." without --quiet).
   const start = text.indexOf('{');
@@ -44,6 +50,13 @@ export function parseClusterStatus(text: string): ClusterStatus {
     alarms: Array.isArray(j.alarms) ? j.alarms : [],
     versions,
   };
+}
+
+/** What `rabbitmqctl eval` printed for {application:get_env(rabbit, cluster_partition_handling), net_kernel:get_net_ticktime()}. */
+export function parsePartitionSettings(text: string): { handling: string; netTicktime: number } {
+  const m = /\{\{ok,'?(\w+)'?\},(\d+)\}/.exec(text);
+  if (!m) throw new CliError(`partition settings: cannot read ${JSON.stringify(text.slice(0, 200))}`);
+  return { handling: m[1] as string, netTicktime: Number(m[2]) };
 }
 
 export type JoinFailureCause = 'cookie' | 'unreachable' | 'not running' | 'other';

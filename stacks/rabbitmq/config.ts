@@ -26,7 +26,12 @@ export interface RabbitLayout {
   clusterName: string;
   password: string;
   netTicktime: number;
+  /** cluster_partition_handling: what a node does once it finds the cluster split. */
+  partitionHandling: PartitionHandling;
 }
+
+export const PARTITION_HANDLING = ['ignore', 'pause_minority', 'autoheal'] as const;
+export type PartitionHandling = (typeof PARTITION_HANDLING)[number];
 
 export function memberNames(nodes: number): string[] {
   return Array.from({ length: nodes }, (_, i) => `rabbit${i + 1}`);
@@ -67,8 +72,8 @@ export function rabbitmqConf(layout: RabbitLayout, opts: { standalone?: boolean 
   }
   lines.push(
     `cluster_name = ${layout.clusterName}`,
-    '# The default, stated: a partition is not acted upon (pause_minority / autoheal are the options).',
-    'cluster_partition_handling = ignore',
+    '# ignore (the default) leaves a split cluster split; pause_minority and autoheal act on it.',
+    `cluster_partition_handling = ${layout.partitionHandling}`,
     `# Lab timing: a silent peer is declared down after ${layout.netTicktime}-${layout.netTicktime * 1.25} s. Production default: 60.`,
     `net_ticktime = ${layout.netTicktime}`,
     `listeners.tcp.default = ${AMQP_PORT}`,

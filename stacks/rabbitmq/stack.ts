@@ -9,10 +9,13 @@ import { Admin, type NodeInfo, type QueueInfo } from './admin.ts';
 import {
   CliError,
   type ClusterStatus,
+  loggedAt,
   parseClusterStatus,
+  parsePartitionSettings,
   parseQuorumStatus,
   type RaftMember,
   raftSettled,
+  stripLogPrefix,
 } from './cli.ts';
 import { AmqpClient, type AmqpClientOptions } from './client.ts';
 import {
@@ -25,6 +28,7 @@ import {
   memberNames,
   NODE_MEMORY_MB,
   nodeName,
+  PARTITION_HANDLING,
   passwordOf,
   type RabbitLayout,
   rabbitmqConf,
@@ -52,6 +56,12 @@ export const rabbitmqParams = {
     min: 2,
     max: 120,
     describe: 'net_ticktime in s: a silent peer is declared down after 1-1.25x this (production: 60)',
+  },
+  partitionHandling: {
+    type: 'enum',
+    default: 'ignore',
+    choices: PARTITION_HANDLING,
+    describe: 'cluster_partition_handling: ignore (the default), pause_minority or autoheal',
   },
   intruder: {
     type: 'bool',
@@ -87,6 +97,7 @@ export const rabbitmq: Stack<typeof rabbitmqParams, StartedRabbitMQ> = {
       clusterName: `midlab-${secret(6).toLowerCase()}`,
       password: secret(20),
       netTicktime: p.netTicktime,
+      partitionHandling: p.partitionHandling,
     };
     const cookie = secret(32);
     const spec = (name: string, files: NodeSpec['files']): NodeSpec => ({
@@ -236,14 +247,43 @@ export class StartedRabbitMQ implements StartedStack {
     };
   }
 
+  /** The cluster_partition_handling and net_ticktime `node` runs with (rabbitmqctl eval, ~0.9 s of CPU). */
+  async partitionSettings(node: string): Promise<{ handling: string; netTicktime: number }> {
+    const expr = '{application:get_env(rabbit, cluster_partition_handling), net_kernel:get_net_ticktime()}.';
+    return parsePartitionSettings((await this.rabbitmqctl(node, ['eval', expr])).stdout);
+  }
+
+  /** Why a member does not run `handling` with `netTicktime` (none: every one does). */
+  async partitionSettingsProblems(handling: string, netTicktime: number): Promise<string[]> {
+    const all = await Promise.all(this.members.map(async (n) => [n, await this.partitionSettings(n)] as const));
+    return all
+      .filter(([, s]) => s.handling !== handling || s.netTicktime !== netTicktime)
+      .map(([n, s]) => `${n} runs ${s.handling} with net_ticktime ${s.netTicktime}, not ${handling}/${netTicktime}`);
+  }
+
+  /** A probe: done once each of `nodes` has recorded a partition (its API's /api/nodes). */
+  async partitionProbe(nodes: string[]): Promise<Probe<true>> {
+    const views = await this.views(nodes);
+    const split = views.every((v) => v.nodes?.some((n) => n.partitions.length));
+    return split ? { done: true, value: true } : { done: false, seen: JSON.stringify(views) };
+  }
+
+  /** The partitions `rabbitmqctl cluster_status` lists on each of `nodes`, by the node that recorded them. */
+  async partitions(nodes: string[]): Promise<Record<string, ClusterStatus['partitions']>> {
+    return Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, (await this.clusterStatus(n)).partitions])));
+  }
+
+  /** A node's log lines that match `said`: what was said (no prefixes) and when (ms since the epoch). */
+  async logLines(node: string, said: RegExp): Promise<{ line: string; at: number | undefined }[]> {
+    return (await this.cluster.node(node).logs())
+      .split('\n')
+      .filter((l) => said.test(l))
+      .map((l) => ({ line: stripLogPrefix(l), at: loggedAt(l) }));
+  }
+
   /** `docker exec <node> rabbitmqctl ...` (about 0.9 s of CPU each: not for polling). */
   rabbitmqctl(node: string, args: string[]): Promise<ExecResult> {
     return this.cluster.node(node).exec(['rabbitmqctl', ...args]);
-  }
-
-  /** What a trainee types to run the CLI in a node. */
-  command(node: string, tool: string, args: string): string {
-    return `docker exec -it ${this.containerName(node)} ${tool} ${args}`;
   }
 
   /**
@@ -299,6 +339,22 @@ export class StartedRabbitMQ implements StartedStack {
     );
   }
 
+  /**
+   * The live view's tiles: each answering member's queues (master of a classic queue, leader
+   * of a quorum queue) and what it sees of the others, from its own API (two calls of at
+   * most a second each: the API stalls while a node waits on a cut-off peer).
+   */
+  async liveRoles(): Promise<Record<string, string>> {
+    const rows = await Promise.all(
+      this.members.map(async (n) => {
+        const admin = this.admin(n, 1000);
+        const seen = await Promise.all([admin.nodes(), admin.queues()]).catch(() => undefined);
+        return seen ? [[n, liveRole(n, ...seen)] as const] : [];
+      }),
+    );
+    return Object.fromEntries(rows.flat());
+  }
+
   /** Waits until a node answers its own API (the intruder, alone, is "healthy" that way). */
   async waitAnswers(node: string, timeoutMs = 120_000): Promise<NodeInfo[]> {
     return waitUntil(
@@ -330,15 +386,17 @@ export class StartedRabbitMQ implements StartedStack {
 
   /** Waits until a quorum queue's Raft members agree on one leader, term and commit index. */
   async waitRaftSettled(queue: string, node: string, members: number, timeoutMs = 60_000): Promise<RaftMember[]> {
-    return waitUntil(
-      `quorum queue ${queue}: one leader, ${members} members in its term and commit index`,
-      async (): Promise<Probe<RaftMember[]>> => {
-        const rows = await this.raftMembers(node, queue);
-        const s = raftSettled(rows, members);
-        return s.settled ? { done: true, value: rows } : { done: false, seen: s.seen };
-      },
-      { timeoutMs, intervalMs: 250 },
-    );
+    return waitUntil(raftSettledText(queue, members), () => this.raftProbe(queue, node, members), {
+      timeoutMs,
+      intervalMs: 250,
+    });
+  }
+
+  /** A probe: done with the Raft members once they are settled (see `raftSettled`). */
+  async raftProbe(queue: string, node: string, members: number): Promise<Probe<RaftMember[]>> {
+    const rows = await this.raftMembers(node, queue);
+    const s = raftSettled(rows, members);
+    return s.settled ? { done: true, value: rows } : { done: false, seen: s.seen };
   }
 
   /** Polls a queue until `ok` holds; returns it. */
@@ -366,6 +424,10 @@ export class StartedRabbitMQ implements StartedStack {
     await this.stop();
   }
 }
+
+/** What waiting for a settled quorum queue waits for. */
+export const raftSettledText = (queue: string, members: number) =>
+  `quorum queue ${queue}: one leader, ${members} members in its term and commit index`;
 
 const hosts = (names: string[]) => names.map((n) => hostOf(n) ?? n).sort();
 
@@ -395,6 +457,28 @@ export interface Membership {
 
 export function membership(q: QueueInfo | undefined): Membership {
   return { leader: hostOf(q?.leader), members: hosts(q?.members ?? []), online: hosts(q?.online ?? []) };
+}
+
+/**
+ * One member's tile text from its own views: "partitioned from rabbit3" (a split it has
+ * recorded) or "sees rabbit3 down", then the queues it runs ("master of ha.orders",
+ * "leads qq.orders"), or "running".
+ */
+export function liveRole(node: string, nodes: NodeInfo[], queues: QueueInfo[]): string {
+  const me = nodes.find((n) => n.name === nodeName(node));
+  const down = nodes.filter((n) => !n.running).map((n) => hostOf(n.name));
+  const list = (names: string[]) =>
+    names.length > 2 ? `${names.slice(0, 2).join(', ')} +${names.length - 2}` : names.join(', ');
+  const mine = (q: QueueInfo) => hostOf(q.type === 'quorum' ? (q.leader ?? q.node) : q.node) === node;
+  const masters = queues.filter((q) => q.type !== 'quorum' && mine(q)).map((q) => q.name);
+  const leads = queues.filter((q) => q.type === 'quorum' && mine(q)).map((q) => q.name);
+  const parts = [
+    me?.partitions.length ? `partitioned from ${me.partitions.map(hostOf).join(', ')}` : '',
+    !me?.partitions.length && down.length ? `sees ${down.join(', ')} down` : '',
+    masters.length ? `master of ${list(masters)}` : '',
+    leads.length ? `leads ${list(leads)}` : '',
+  ].filter(Boolean);
+  return parts.join('; ') || 'running';
 }
 
 /** One line about a queue: where it runs and its copies. */

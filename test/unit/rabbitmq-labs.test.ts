@@ -13,6 +13,7 @@ import {
   tookOver,
 } from '../../scenarios/rabbitmq/kit.ts';
 import mirrored from '../../scenarios/rabbitmq/mirrored-queue-failover.ts';
+import partition from '../../scenarios/rabbitmq/partition-handling.ts';
 import queueDurability from '../../scenarios/rabbitmq/queue-durability.ts';
 import quorum from '../../scenarios/rabbitmq/quorum-queue-failover.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
@@ -642,6 +643,119 @@ describe('rabbitmq/quorum-queue-failover', () => {
   it('fails on loss or duplication', () => {
     expectCheck(expectVerdict(quorum, story({ lose: true }), 'fail'), 'no acknowledged confirmed messages lost', false);
     expectCheck(expectVerdict(quorum, story({ dup: true }), 'fail'), 'no confirmed messages duplicated', false);
+  });
+});
+
+describe('rabbitmq/partition-handling', () => {
+  type Mode = 'ignore' | 'pause_minority' | 'autoheal';
+  const send = (s: Story, process: string, n: number, type: 'ok' | 'fail' | 'info') =>
+    sends(s, process, ids(`${process}-`, n), type, { queue: process.startsWith('ha') ? 'ha.orders' : 'qq.orders' });
+  const read = (s: Story, process: string, n: number) =>
+    receives(s, 'drainer', ids(`${process}-`, n), { queue: process.startsWith('ha') ? 'ha.orders' : 'qq.orders' });
+  const story = (
+    mode: Mode,
+    o: {
+      minorityHa?: 'ok' | 'fail';
+      minorityKept?: boolean;
+      qqMinority?: 'ok' | 'info';
+      qqMajority?: 'ok' | 'info';
+      lose?: 'ha-majority' | 'qq-majority';
+      split?: string[];
+      log?: string[];
+      /** pause_minority: confirmed by the minority before it paused, and lost. */
+      window?: boolean;
+      pausedAt?: number | null;
+    } = {},
+  ) => {
+    const loses = mode !== 'pause_minority';
+    const s = new Story().at(1000).fault('partition', ['rabbit3'], 16_000);
+    if (o.window) sends(s, 'ha-minority', ids('ha-minority-w', 3), 'ok', { queue: 'ha.orders' });
+    if (!loses && o.pausedAt !== null) s.observe('pausedAt', o.pausedAt ?? 1500);
+    s.at(2000);
+    send(s, 'ha-majority', 10, 'ok');
+    send(s, 'qq-majority', 10, o.qqMajority ?? 'ok');
+    send(s, 'ha-minority', 10, o.minorityHa ?? (loses ? 'ok' : 'fail'));
+    send(s, 'qq-minority', 5, o.qqMinority ?? 'info');
+    s.at(20_000);
+    const split = o.split ?? ['rabbit1', 'rabbit3'];
+    const partitions = {
+      rabbit1: { 'rabbit@rabbit1': ['rabbit@rabbit3'] },
+      rabbit3: { 'rabbit@rabbit3': ['rabbit@rabbit1'] },
+    };
+    if (mode === 'ignore') {
+      s.observe(
+        'partitionsAfterHeal',
+        Object.fromEntries(['rabbit1', 'rabbit3'].map((n) => [n, split.includes(n) ? partitions[n as 'rabbit1'] : {}])),
+      );
+    } else {
+      const line =
+        mode === 'autoheal'
+          ? 'Autoheal: we were selected to restart; winner is rabbit@rabbit1'
+          : 'Cluster minority/secondary status detected - awaiting recovery';
+      s.observe('minorityLog', o.log ?? [line]);
+    }
+    s.at(40_000);
+    read(s, 'ha-majority', o.lose === 'ha-majority' ? 9 : 10);
+    read(s, 'qq-majority', o.lose === 'qq-majority' ? 9 : 10);
+    if (o.minorityKept) read(s, 'ha-minority', 10);
+    return s.evidence();
+  };
+  const modes = ['ignore', 'pause_minority', 'autoheal'] as const;
+
+  it.each(modes)('passes in mode %s', (mode) => {
+    expectVerdict(partition, story(mode), 'pass', { mode });
+  });
+  it.each(modes)('%s: fails when the quorum queue confirms on the minority, or not on the majority', (mode) => {
+    const qq = 'the quorum queue confirms nothing through the minority';
+    expectCheck(expectVerdict(partition, story(mode, { qqMinority: 'ok' }), 'fail', { mode }), qq, false);
+    const maj = 'the quorum queue confirms through the majority';
+    expectCheck(expectVerdict(partition, story(mode, { qqMajority: 'info' }), 'fail', { mode }), maj, false);
+  });
+  it.each(modes)('%s: fails when a message the majority confirmed is lost', (mode) => {
+    const qq = 'no acknowledged quorum-queue messages lost';
+    expectCheck(expectVerdict(partition, story(mode, { lose: 'qq-majority' }), 'fail', { mode }), qq, false);
+    const ha = 'the mirrored queue keeps every message the majority confirmed';
+    expectCheck(expectVerdict(partition, story(mode, { lose: 'ha-majority' }), 'fail', { mode }), ha, false);
+  });
+  it.each(['ignore', 'autoheal'] as const)(
+    '%s: fails when the minority confirms nothing, or loses nothing it confirmed',
+    (mode) => {
+      const both = 'the minority confirms publishes to the mirrored queue';
+      expectCheck(expectVerdict(partition, story(mode, { minorityHa: 'fail' }), 'fail', { mode }), both, false);
+      const lost = "the minority's confirmed messages are thrown away";
+      expectCheck(expectVerdict(partition, story(mode, { minorityKept: true }), 'fail', { mode }), lost, false);
+    },
+  );
+  it('ignore: fails when either side does not list the partition after the heal', () => {
+    const name = 'after the heal, cluster_status lists the partition on both sides';
+    expectCheck(expectVerdict(partition, story('ignore', { split: ['rabbit1'] }), 'fail'), name, false);
+    expectCheck(expectVerdict(partition, story('ignore', { split: [] }), 'fail'), name, false);
+  });
+  it('autoheal: fails when rabbit3 was not restarted, or the winner was rabbit3', () => {
+    const name = 'autoheal restarts rabbit3, the losing side';
+    const params = { mode: 'autoheal' };
+    expectCheck(expectVerdict(partition, story('autoheal', { log: [] }), 'fail', params), name, false);
+    const own = ['Autoheal: we were selected to restart; winner is rabbit@rabbit3'];
+    expectCheck(expectVerdict(partition, story('autoheal', { log: own }), 'fail', params), name, false);
+  });
+  describe('pause_minority', () => {
+    const params = { mode: 'pause_minority' };
+    const bound = 'only what the minority confirmed before it paused is lost';
+    it('passes when what is lost was confirmed in the moment before the pause', () => {
+      expectCheck(expectVerdict(partition, story('pause_minority', { window: true }), 'pass', params), bound, true);
+    });
+    it('fails when the paused minority confirms, and when what it confirmed then is lost', () => {
+      const checks = expectVerdict(partition, story('pause_minority', { minorityHa: 'ok' }), 'fail', params);
+      expectCheck(checks, 'once paused, the minority refuses publishes', false);
+      expectCheck(checks, bound, false);
+    });
+    it('fails when the minority never says it paused, or no pause time was read', () => {
+      const paused = 'rabbit3 says it paused itself';
+      expectCheck(expectVerdict(partition, story('pause_minority', { log: [] }), 'fail', params), paused, false);
+      const refuses = 'once paused, the minority refuses publishes';
+      const never = story('pause_minority', { pausedAt: null });
+      expectCheck(expectVerdict(partition, never, 'fail', params), refuses, false);
+    });
   });
 });
 

@@ -5,6 +5,7 @@ import {
   explainJoinFailure,
   loggedAt,
   parseClusterStatus,
+  parsePartitionSettings,
   parseQuorumStatus,
   promotionLines,
   raftSettled,
@@ -22,7 +23,7 @@ import {
   rabbitmqConf,
   secret,
 } from '../../stacks/rabbitmq/config.ts';
-import { describeQueue, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
+import { describeQueue, liveRole, rabbitmq } from '../../stacks/rabbitmq/stack.ts';
 import { describeTally, messageIds, outcomeType, tally } from '../../stacks/rabbitmq/workload.ts';
 
 const params = (given: Record<string, string | number | boolean> = {}) =>
@@ -32,7 +33,13 @@ const fileOf = (spec: { files?: { path: string; content: string | Buffer }[] }, 
   String(spec.files?.find((f) => f.path === path)?.content ?? '');
 
 describe('rabbitmq config', () => {
-  const layout = { members: memberNames(3), clusterName: 'midlab-test', password: 'Secret123', netTicktime: 10 };
+  const layout = {
+    members: memberNames(3),
+    clusterName: 'midlab-test',
+    password: 'Secret123',
+    netTicktime: 10,
+    partitionHandling: 'ignore' as const,
+  };
 
   it('lists every member for classic-config peer discovery, with lab-sized timing', () => {
     const conf = rabbitmqConf(layout);
@@ -274,5 +281,42 @@ describe('rabbitmq publishing outcomes', () => {
     expect(t.confirmed).toBe(2);
     expect(describeTally(t)).toBe('2 confirmed, 1 unknown');
     expect(messageIds('m', 9, 2)).toEqual(['m000009', 'm000010']);
+  });
+});
+
+describe('rabbitmq live roles', () => {
+  const node = (n: string, running = true, partitions: string[] = []) => ({
+    name: `rabbit@${n}`,
+    running,
+    type: 'disc',
+    partitions: partitions.map((p) => `rabbit@${p}`),
+  });
+  const queue = (name: string, type: string, on: string) =>
+    parseQueue({ name, type, node: `rabbit@${on}`, leader: type === 'quorum' ? `rabbit@${on}` : undefined });
+  const all = [node('rabbit1'), node('rabbit2'), node('rabbit3')];
+  const queues = [queue('ha.orders', 'classic', 'rabbit1'), queue('qq.orders', 'quorum', 'rabbit1')];
+
+  it('names the queues a member runs, per queue type', () => {
+    expect(liveRole('rabbit1', all, queues)).toBe('master of ha.orders; leads qq.orders');
+    expect(liveRole('rabbit2', all, queues)).toBe('running');
+  });
+  it('says what a member sees of the others: down while cut off, partitioned once it has recorded the split', () => {
+    const cut = [node('rabbit1', false), node('rabbit2', false), node('rabbit3')];
+    expect(liveRole('rabbit3', cut, [queue('ha.orders', 'classic', 'rabbit3')])).toBe(
+      'sees rabbit1, rabbit2 down; master of ha.orders',
+    );
+    const split = [node('rabbit1', true, ['rabbit3']), node('rabbit2', true, ['rabbit3']), node('rabbit3')];
+    expect(liveRole('rabbit1', split, queues)).toBe('partitioned from rabbit3; master of ha.orders; leads qq.orders');
+  });
+  it('shortens a long list of queues', () => {
+    const many = ['a', 'b', 'c', 'd'].map((n) => queue(n, 'classic', 'rabbit2'));
+    expect(liveRole('rabbit2', all, many)).toBe('master of a, b +2');
+  });
+});
+
+describe('rabbitmq partition settings', () => {
+  it('reads what rabbitmqctl eval prints', () => {
+    expect(parsePartitionSettings('{{ok,pause_minority},4}\n')).toEqual({ handling: 'pause_minority', netTicktime: 4 });
+    expect(() => parsePartitionSettings('Error: unable to perform an operation')).toThrow(/cannot read/);
   });
 });

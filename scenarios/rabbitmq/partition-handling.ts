@@ -1,0 +1,249 @@
+import {
+  allKept,
+  type Check,
+  type ClusterStatus,
+  check,
+  completions,
+  confirmed,
+  defineLab,
+  describeQueue,
+  describeTally,
+  drainVia,
+  type Evidence,
+  expectQueue,
+  idsOf,
+  listQueues,
+  lossOf,
+  lostOf,
+  mirrorView,
+  observed,
+  onQueue,
+  outcomes,
+  publishRounds,
+  type QueueInfo,
+  rabbitmq,
+  rabbitmqctl,
+  sentBy,
+  sleep,
+  untilHealthy,
+} from './kit.ts';
+
+const HA = 'ha.orders';
+const QQ = 'qq.orders';
+const POLICY = 'ha-all';
+/** The queues' home (master, leader) and the majority side's publishers. */
+const MAJORITY = 'rabbit1';
+/** Cut off from rabbit1 and rabbit2; this machine's clients still reach it. */
+const MINORITY = 'rabbit3';
+/** net_ticktime for the lab (production default: 60 s): a silent peer is declared down after 4-5 s. */
+const NET_TICKTIME = 4;
+/** How long the cut lasts, publishers running on both sides. */
+const CUT_MS = 15_000;
+/** A publisher's node: `ha-majority` publishes through rabbit1. */
+const nodeOf = (process: string) => (process.endsWith('minority') ? MINORITY : MAJORITY);
+
+interface Seen {
+  /** ignore: the partitions cluster_status lists on each side after the heal. */
+  partitionsAfterHeal: Record<string, ClusterStatus['partitions']>;
+  /** The log lines in which a node said it paused (pause_minority) or was chosen to restart (autoheal). */
+  minorityLog: string[];
+  /** pause_minority: when the minority decided to pause, by its log (ms into the run). */
+  pausedAt: number;
+}
+
+export default defineLab({
+  id: 'rabbitmq/partition-handling',
+  title: 'A network partition: what each cluster_partition_handling mode keeps and what it throws away',
+  teaches:
+    'cut one node off from the other two: with ignore and autoheal both sides confirm publishes to a mirrored queue and one side is thrown away later; pause_minority refuses the minority (all but a moment before it pauses); a quorum queue takes writes only on the majority side in every mode',
+  notes:
+    'Notes, RabbitMQ chapter (RabbitMQ集群模式, about line 2481): they praise the mirrored mode for solving data loss ' +
+    '("解决了普通模式中的数据丢失问题") and never mention network partitions, cluster_partition_handling or ' +
+    'net_ticktime. A mirrored queue split by a partition gets a master on each side; when the sides meet again ' +
+    'one side is discarded, with messages its publishers saw confirmed (RabbitMQ docs, "Clustering and Network ' +
+    'Partitions", 3.10). The default mode, ignore, leaves the split to an operator.',
+  params: {
+    mode: {
+      type: 'enum',
+      default: 'ignore',
+      choices: ['ignore', 'pause_minority', 'autoheal'],
+      describe: 'cluster_partition_handling',
+    },
+  },
+  variants: [{}, { mode: 'pause_minority' }, { mode: 'autoheal' }],
+  stack: rabbitmq,
+  topology: (p) => ({ nodes: 3, netTicktime: NET_TICKTIME, partitionHandling: p.mode }),
+  steps: {
+    setup: {
+      title: 'A mirrored queue and a quorum queue, partition handling {mode}',
+      narration:
+        `"${HA}" is a classic queue mirrored on all three nodes (policy ha-mode all, automatic sync) and "${QQ}" a ` +
+        `quorum queue; both live on ${MAJORITY}. Every node runs cluster_partition_handling = {mode} and ` +
+        `net_ticktime = ${NET_TICKTIME} s (production default: 60 s, so a cut is noticed after 60-75 s).`,
+      commands: [rabbitmqctl(MAJORITY, `eval 'application:get_env(rabbit, cluster_partition_handling).'`)],
+    },
+    cut: {
+      title: `Cut ${MINORITY} off from rabbit1 and rabbit2`,
+      narration:
+        `Publishers with confirms run on both sides for ${CUT_MS / 1000} s: through ${MAJORITY} (the majority) and ` +
+        `through ${MINORITY}, which this machine still reaches. For ${NET_TICKTIME}-${NET_TICKTIME * 1.25} s nobody ` +
+        'knows; then each side declares the other down. ' +
+        'ignore and autoheal: nothing happens yet; the mirror on the minority is promoted, so the mirrored queue ' +
+        'has a master on each side, and both confirm. pause_minority: the minority sees 1 of 3 nodes and stops its ' +
+        'own rabbit application; its clients are disconnected and refused. The quorum queue needs 2 of 3 votes: ' +
+        'it confirms on the majority side only, in every mode. (A publish the minority never answered is ' +
+        'unknown, not lost: some turn up in the queue once the sides meet again.)',
+      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
+    },
+    heal: {
+      title: `Heal the cut`,
+      narration: (p) =>
+        ({
+          ignore:
+            'The nodes talk again, find that each was running without the other, and record a partition: ' +
+            'cluster_status on both sides lists it. ignore leaves it there; the two masters of the mirrored queue ' +
+            'go on side by side until an operator restarts the side not to be trusted.',
+          pause_minority:
+            `${MINORITY} sees a majority again, starts its application and rejoins; its mirror syncs from the ` +
+            'master. Not watertight: the two peers time out one after the other, and in between the minority still ' +
+            'counts 2 of 3, promotes its mirror and may confirm a batch before it pauses. Those are lost when it ' +
+            'rejoins; what it is sent after the pause is refused.',
+          autoheal:
+            'Autoheal picks a winner: the side with the most client connections, then the most nodes (the lab ' +
+            'closes its clients first, so the two-node side should win; in 1 of 7 runs a connection to ' +
+            `${MINORITY} was still open, ${MINORITY} won, and the majority threw its own confirmed messages away). ` +
+            `The losers restart their application and rejoin as empty mirrors: what the losing side confirmed is gone.`,
+        })[p.mode],
+      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
+    },
+    restart: {
+      title: `ignore: restart ${MINORITY}, the side not trusted`,
+      narration:
+        `The docs' recovery: stop the nodes of the partitions not trusted and start them again. ${MINORITY} ` +
+        `rejoins, takes the cluster's view of the queues, and its mirror starts empty and syncs from ${MAJORITY}: ` +
+        'the messages its own master confirmed during the cut are gone.',
+      commands: [listQueues(MAJORITY, 'name messages pid slave_pids')],
+    },
+  },
+  async mechanism(lab) {
+    const r = lab.stack;
+    const reasons = await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME);
+    await lab.step('setup', async () => {
+      await r.applyPolicy(MAJORITY, POLICY, '^ha\\.', { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' });
+      await r.using(MAJORITY, async (c) => {
+        await c.declare(HA, { kind: 'classic', durable: true });
+        await c.declare(QQ, { kind: 'quorum' });
+      });
+      const mirrored = (q: QueueInfo) => mirrorView(q).master === MAJORITY && q.synchronisedMirrors.length === 2;
+      const ha = await expectQueue(lab, reasons, HA, `master ${MAJORITY}, 2 mirrors synchronised`, mirrored, 30_000);
+      const led = (q: QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
+      const qq = await expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
+      for (const q of [ha, qq]) if (q) lab.say(describeQueue(q));
+    });
+    return reasons;
+  },
+  async run(lab) {
+    const r = lab.stack;
+    const mode = lab.params.mode;
+    let cut = 0;
+    await lab.step('cut', async () => {
+      cut = (await lab.faults.partition(MINORITY, ['rabbit1', 'rabbit2'])).start;
+      const until = Date.now() + CUT_MS;
+      const sides = [`ha-majority`, `qq-majority`, `ha-minority`, `qq-minority`];
+      const tallies = await Promise.all(
+        sides.map((p) => publishRounds(lab, nodeOf(p), p.startsWith('ha') ? HA : QQ, p, until)),
+      );
+      for (const [i, p] of sides.entries()) lab.say(`${p} through ${nodeOf(p)}: ${describeTally(tallies[i]!)}`);
+    });
+    await lab.step('heal', async () => {
+      await lab.faults.heal(MINORITY);
+      if (mode === 'ignore') {
+        const probe = () => r.partitionProbe([MAJORITY, MINORITY]);
+        // A few seconds more: the partition stays listed, nothing heals it.
+        const split = await lab.until('both sides list the partition', probe, { timeoutMs: 60_000, intervalMs: 500 });
+        if (split) await sleep(3000);
+        const seen = await r.partitions([MAJORITY, MINORITY]);
+        lab.observe('partitionsAfterHeal', seen, `cluster_status partitions: ${JSON.stringify(seen)}`);
+        return;
+      }
+      await untilHealthy(lab, 120_000);
+      const lines = await r.logLines(MINORITY, mode === 'autoheal' ? /we were selected to restart/ : /minority/);
+      const said = lines.map((l) => l.line);
+      lab.observe('minorityLog', said, `${MINORITY}'s log: ${said[0] ?? 'nothing'}`);
+      const paused = lines[0]?.at;
+      if (mode === 'pause_minority' && paused) {
+        const at = lab.observe('pausedAt', paused - (Date.now() - lab.history.now()));
+        lab.say(`${MINORITY} decided to pause ${at - cut} ms after the cut`);
+      }
+    });
+    if (mode === 'ignore') {
+      await lab.step('restart', async () => {
+        await lab.faults.restart(MINORITY);
+        await untilHealthy(lab, 120_000);
+      });
+    }
+  },
+  final: (lab) => drainVia(lab, MAJORITY, [HA, QQ], { firstMs: 5000 }),
+  predictions: [
+    {
+      before: 'cut',
+      question: `${MINORITY} is about to be cut off. Do publishes through it to ${HA} get confirmed?`,
+      choices: ['yes, and they are all kept', 'yes, and some are lost later', 'no: they are refused'],
+      answer: (ev) => (sentBy(ev, 'ha-minority').ok === 0 ? 2 : lostOf(ev, 'ha-minority').length > 0 ? 1 : 0),
+    },
+  ],
+  check(ev, p) {
+    const seen = observed<Seen>(ev);
+    const log = seen.minorityLog?.[0];
+    const common = [
+      confirmed('the quorum queue confirms nothing through the minority', sentBy(ev, 'qq-minority'), 'none'),
+      confirmed('the quorum queue confirms through the majority', sentBy(ev, 'qq-majority'), 'some'),
+      ...allKept(onQueue(ev, QQ), 'quorum-queue messages'),
+      lossOf('the mirrored queue keeps every message the majority confirmed', ev, 'ha-majority', 'none'),
+    ];
+    if (p.mode === 'pause_minority') return [...common, ...pausedChecks(ev, seen)];
+    const split = seen.partitionsAfterHeal ?? {};
+    const listed = (n: string) => Object.values(split[n] ?? {}).flat().length > 0;
+    return [
+      ...common,
+      confirmed('the minority confirms publishes to the mirrored queue', sentBy(ev, 'ha-minority'), 'some'),
+      p.mode === 'ignore'
+        ? check(
+            'after the heal, cluster_status lists the partition on both sides',
+            listed(MAJORITY) && listed(MINORITY),
+            `partitions listed by ${MAJORITY} and ${MINORITY}`,
+            JSON.stringify(split),
+          )
+        : check(
+            `autoheal restarts ${MINORITY}, the losing side`,
+            /winner is '?rabbit@rabbit[12]\b/.test(log ?? ''),
+            `${MINORITY}'s log: selected to restart, the winner on the majority side`,
+            log ?? 'no such line',
+          ),
+      lossOf("the minority's confirmed messages are thrown away", ev, 'ha-minority', 'some'),
+    ];
+  },
+});
+
+/** pause_minority: paused, the minority refuses every publish; only what it confirmed before can be lost. */
+function pausedChecks(ev: Evidence, seen: Partial<Seen>): Check[] {
+  // By message id: a batch is invoked together and completed together, so invocations pair by id, not in turn.
+  const minority = ev.ops.filter((o) => o.process === 'ha-minority' && o.f === 'send');
+  const sentAt = new Map(minority.filter((o) => o.type === 'invoke').map((o) => [idsOf(o.value)[0], o.time]));
+  const late = (id = '') => (sentAt.get(id) ?? 0) >= (seen.pausedAt ?? Number.POSITIVE_INFINITY);
+  const lost = lostOf(ev, 'ha-minority');
+  const lostLate = lost.filter((id) => late(id));
+  const log = seen.minorityLog?.[0];
+  const after = outcomes(completions(minority, 'send').filter((o) => late(idsOf(o.value)[0])));
+  return [
+    check(`${MINORITY} says it paused itself`, log !== undefined, 'its log says so', log ?? 'no such line'),
+    confirmed('once paused, the minority refuses publishes', after, 'refused'),
+    check(
+      'only what the minority confirmed before it paused is lost',
+      lostLate.length === 0,
+      'no message published through the minority after its pause lost',
+      `${lost.length} lost (published before the pause: ${lost.length - lostLate.length}; after: ${lostLate.length})`,
+      { lost: lost.length },
+    ),
+  ];
+}
