@@ -8,6 +8,7 @@ import {
   erasureOf,
   finalRead,
   finalReadCheck,
+  mcCommand,
   minio,
   ObjectWorkload,
   type Op,
@@ -69,6 +70,7 @@ export default defineLab({
         `On ${DRIVE.node}:${DRIVE.path}, skewed's xl.meta is replaced by other's (a valid xl.meta that disagrees, ` +
         "as a drive left behind by a lost update would hold) and holed's is deleted. Each object is still whole on " +
         '11 of 12 drives; nothing is read before the node goes down, so nothing heals it.',
+      commands: [`docker exec {@${DRIVE.node}} ls -l ${DRIVE.path}/${BUCKET}/skewed ${DRIVE.path}/${BUCKET}/holed`],
     },
     down: {
       title: `Crash ${DOWN} and read both`,
@@ -76,6 +78,7 @@ export default defineLab({
         `With ${DOWN}'s 4 drives gone, 8 answer: 7 agree on each object. A read needs {readQuorum}. skewed: ` +
         '{skewed}; holed: {holed}. Short of a read quorum, theory says an object is unreadable until the node is back ' +
         '(503); this release answers NoSuchKey where the answering drives disagree, as if it had never been written.',
+      commands: [mcCommand(VIA, `cat local/${BUCKET}/skewed`), mcCommand(VIA, `cat local/${BUCKET}/holed`)],
     },
     restart: RESTART_STEP,
   },
@@ -110,8 +113,7 @@ export default defineLab({
       const text = `skewed's own xl.meta on ${skewedOwn} drives, holed's on ${holedOn}, of ${sums.length}`;
       lab.observe<Seen['damage']>('damage', { skewedOwn, holedOn, drives: sums.length }, text);
     };
-    const ls = `docker exec ${node.containerName} ls -l ${DRIVE.path}/${BUCKET}/skewed ${DRIVE.path}/${BUCKET}/holed`;
-    await lab.step('damage', damage, { commands: [ls] });
+    await lab.step('damage', damage);
     const answering = v.setDrives - 4;
     lab.observe('quorum', { answering, readQuorum: v.readQuorum });
     const down = async () => {
@@ -124,7 +126,7 @@ export default defineLab({
     };
     const [skewed, holed] = [false, true].map((h) => outcome(answering - 1, v.readQuorum, h));
     const vars = { readQuorum: v.readQuorum, skewed: skewed as string, holed: holed as string };
-    await lab.step('down', down, { vars, commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/skewed`)] });
+    await lab.step('down', down, { vars });
     await restartAll(lab, [DOWN], 'crash');
   },
   final: (lab) => finalRead(lab, VIA),

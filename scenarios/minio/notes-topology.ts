@@ -1,5 +1,6 @@
 import {
   BUCKET,
+  DOWN_COMMANDS,
   type DrivesSeen,
   defineLab,
   type ErasureView,
@@ -7,6 +8,7 @@ import {
   finalRead,
   killSeries,
   killSeriesChecks,
+  mcCommand,
   minio,
   observed,
   parityParam,
@@ -45,6 +47,7 @@ const down = (k: number, more: string) => ({
       : ' The lab crashes the server process rather than killing the machine: the quorum rule does not depend on ' +
         'how the node died, and a crash is noticed at once.') +
     ' How: {how}. The lab first waits until the survivor counts its drives offline.',
+  commands: DOWN_COMMANDS,
 });
 
 export default defineLab({
@@ -85,6 +88,7 @@ export default defineLab({
         'Every node runs `minio server http://minio{1...3}:9000/data{1...4}`: one erasure set of 12 drives. The ' +
         'server reports EC:{ec}, so each object is {data} data + {ec} parity shards: reads need {readQuorum} ' +
         'drives, writes {writeQuorum}. A node holds 4 shards of every object. Each object is read back through every node.',
+      commands: [mcCommand(VIA, 'admin info local --json'), mcCommand(VIA, `ls local/${BUCKET}`)],
     },
     'down-1': down(
       1,
@@ -128,7 +132,6 @@ export default defineLab({
     const v = erasureOf(lab);
     await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
       vars: { ec: v.parity, data: v.setDrives - v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum },
-      commands: [lab.stack.mcCommand(VIA, 'admin info local --json'), lab.stack.mcCommand(VIA, `ls local/${BUCKET}`)],
     });
     await killSeries(lab, VIA, KILL_ORDER, lab.params.fault);
   },

@@ -211,11 +211,6 @@ export class StartedMinio implements StartedStack {
     return r.exitCode === 0 ? r.stdout.split(' ')[0] : undefined;
   }
 
-  /** What `docker exec` a trainee types for mc in a node (alias `local` already set). */
-  mcCommand(node: string, args: string): string {
-    return `docker exec -e MC_HOST_local=http://${this.credentials.accessKey}:${this.credentials.secretKey}@localhost:${S3_PORT} ${this.cluster.node(node).containerName} mc ${args}`;
-  }
-
   /**
    * Every drive online in `mc admin info` (asked of `via`), and every node ready on its
    * own: /minio/health/cluster 200 (its object layer is up with write quorum) and, where
