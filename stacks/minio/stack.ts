@@ -247,8 +247,8 @@ export class StartedMinio implements StartedStack {
   /**
    * Healthy as every node sees it (each one's `mc admin info` lists every drive online),
    * twice in a row a second apart. A young cluster's nodes are still reconnecting to each
-   * other after the first healthy answer; objects written then and a node lost a moment
-   * later were seen answering NoSuchKey for good (see minio/notes-topology).
+   * other after the first healthy answer; an object written then reached 9 of 12 drives,
+   * and with a node lost a moment later it answered NoSuchKey (see minio/notes-topology).
    */
   async waitHealthy(timeoutMs = 90_000): Promise<void> {
     let healthySince: number | undefined;

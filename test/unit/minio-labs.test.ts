@@ -390,48 +390,62 @@ describe('minio/bitrot', () => {
 describe('minio/not-found', () => {
   const lab = notFound;
   /** A run as the lab records it under EC:`parity`; `down` gives each GET's answer with minio3 down. */
-  function story(parity = 4, down: Record<string, string> = { skewed: 'NoSuchKey', holed: 'HTTP 503' }) {
+  const IDS = ['skewed', 'holed', 'sparse', 'other'];
+  function story(
+    parity = 4,
+    down: Record<string, string> = { skewed: 'NoSuchKey', holed: 'HTTP 503', sparse: 'NoSuchKey' },
+  ) {
     const s = new Story().at(1000).observe('erasure', erasure(3, 4, parity));
-    for (const id of ['skewed', 'holed', 'other']) s.op(`put:${id}`, 'put', 'ok', { id, sha256: sha(id) });
-    for (const id of ['skewed', 'holed', 'other']) s.op(`upload:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`put:${id}`, 'put', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`upload:${id}`, 'get', 'ok', { id, sha256: sha(id) });
     s.at(2000)
-      .fault('corrupt', ['minio2:/data1'], 10_000)
-      .observe('damage', { skewedOwn: 11, holedOn: 11, drives: 12 });
-    s.observe('quorum', { answering: 8, readQuorum: 12 - parity });
+      .fault('corrupt', ['minio2'], 10_000)
+      .observe('damage', { skewedOwn: 11, holedOn: 11, sparseOn: 9, drives: 12 });
+    s.observe('quorum', { answering: 8, readQuorum: 12 - parity, setDrives: 12 });
     s.at(3000).fault('crash', ['minio3'], 5000);
     for (const node of ['minio1', 'minio2']) {
-      for (const id of ['skewed', 'holed']) {
+      for (const id of ['skewed', 'holed', 'sparse']) {
         const error = down[id] as string;
         if (error === 'ok') s.op(`down:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node });
         else s.op(`down:${id}`, 'get', 'fail', { id }, { node, error });
       }
     }
     s.at(9000).observe('afterRestart', { online: 12, offline: 0, states: [] });
-    for (const id of ['skewed', 'holed', 'other']) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
     return s.evidence();
   }
-  it('passes: EC:4, one disagreeing xl.meta gives NoSuchKey, one missing gives 503, both back after restart', () => {
+  it('passes: EC:4, one disagreeing xl.meta or 5 of 8 holding it give NoSuchKey, one missing gives 503, all back after restart', () => {
     expectVerdict(lab, story(), 'pass');
   });
-  it('passes under EC:6: 7 agreeing drives of 8 are a read quorum, both objects are read with the node down', () => {
-    expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok' }), 'pass');
+  it('passes under EC:6: 7 agreeing drives of 8 are a read quorum; 5 are fewer than half the set: NoSuchKey', () => {
+    expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok', sparse: 'NoSuchKey' }), 'pass');
+  });
+  it('fails when the object on 5 of the 8 answering drives answered 503 or was read', () => {
+    const name = 'xl.meta on 9 of 12 drives, a node down: 404 NoSuchKey';
+    const unreadable = story(4, { skewed: 'NoSuchKey', holed: 'HTTP 503', sparse: 'HTTP 503' });
+    expectCheck(expectVerdict(lab, unreadable, 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok', sparse: 'ok' }), 'fail'), name, false);
   });
   it('fails when the disagreeing object was read, or answered 503, under EC:4', () => {
     const name = 'one disagreeing xl.meta, a node down: 404 NoSuchKey';
-    expectCheck(expectVerdict(lab, story(4, { skewed: 'ok', holed: 'HTTP 503' }), 'fail'), name, false);
-    expectCheck(expectVerdict(lab, story(4, { skewed: 'HTTP 503', holed: 'HTTP 503' }), 'fail'), name, false);
+    const s404 = { sparse: 'NoSuchKey' };
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'ok', holed: 'HTTP 503', ...s404 }), 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'HTTP 503', holed: 'HTTP 503', ...s404 }), 'fail'), name, false);
   });
   it('fails when the object without an xl.meta answered NoSuchKey, or was unreadable under EC:6', () => {
-    const ev = story(4, { skewed: 'NoSuchKey', holed: 'NoSuchKey' });
+    const ev = story(4, { skewed: 'NoSuchKey', holed: 'NoSuchKey', sparse: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'one missing xl.meta, a node down: 503 (unreadable now)', false);
-    const ev6 = story(6, { skewed: 'ok', holed: 'HTTP 503' });
+    const ev6 = story(6, { skewed: 'ok', holed: 'HTTP 503', sparse: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev6, 'fail'), 'one missing xl.meta, a node down: the object', false);
   });
-  it('fails when the damage did not leave each object on 11 drives', () => {
-    const ev = story();
-    const d = ev.observations.find((o) => o.name === 'damage');
-    if (d) d.value = { skewedOwn: 12, holedOn: 11, drives: 12 };
-    expectCheck(expectVerdict(lab, ev, 'fail'), 'the damage left each object whole on 11 of 12 drives', false);
+  it('fails when the damage did not leave the objects on 11, 11 and 9 drives', () => {
+    const name = 'the damage left skewed and holed on 11 of 12 drives, sparse on 9';
+    for (const bad of [{ skewedOwn: 12 }, { sparseOn: 10 }]) {
+      const ev = story();
+      const d = ev.observations.find((o) => o.name === 'damage');
+      if (d) d.value = { ...(d.value as object), ...bad };
+      expectCheck(expectVerdict(lab, ev, 'fail'), name, false);
+    }
   });
   it('fails when an object is gone after the restart, or a read returned other bytes', () => {
     const ev = story();
