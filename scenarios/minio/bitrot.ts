@@ -8,6 +8,7 @@ import {
   driveLabel,
   ecIndexOf,
   finalRead,
+  mcCommand,
   minio,
   ObjectWorkload,
   observed,
@@ -19,6 +20,8 @@ import {
 } from './kit.ts';
 
 const ID = 'bitrot-2m';
+/** The corrupted shard's checksum: {node} and {file} are the target's, known once it is found. */
+const SUM = 'docker exec {@node} sha256sum {file}';
 
 /** How long a deep heal may take to rewrite the shard: the bound the lab prints and checks. */
 const HEAL_BOUND_MS = 5000;
@@ -59,12 +62,14 @@ export default defineLab({
         `/dataN/${BUCKET}/${ID}/<data-dir uuid>/part.1 holding its shard, each block preceded by its hash. The lab reads ` +
         "each xl.meta for the drive's erasure index (EcIndex) and picks a drive holding a data shard (index <= EcM), " +
         'the kind a GET reads first: corrupting a parity shard would not even be noticed by a read.',
+      commands: [`docker exec {@minio2} find /data1/${BUCKET}`],
     },
     corrupt: {
       title: 'Corrupt the shard on {drive}',
       narration:
         'A few bytes in the middle of the first block are overwritten in place (dd conv=notrunc): the file keeps its ' +
         'size and date, as with a disk that silently flipped bits. Nothing tells MinIO.',
+      commands: [SUM],
     },
     read: {
       title: 'Read the object',
@@ -72,6 +77,7 @@ export default defineLab({
         'The GET reads the data shards and checks each block against its hash. The corrupted block does not match: ' +
         'MinIO drops that shard, reads a parity shard instead and reconstructs the data. The client gets the original ' +
         'bytes (the lab compares sha256) and never hears about the corruption.',
+      commands: [mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)],
     },
     heal: {
       title: 'Heal the shard',
@@ -79,6 +85,7 @@ export default defineLab({
         '`mc admin heal -r --scan deep` reads every shard and checks its hashes (a normal scan only checks that the ' +
         'shards exist, and would miss this); it rewrites the bad shard from the others. The lab waits until the part ' +
         `file is byte-identical to what it was, for at most ${HEAL_BOUND_MS / 1000} s (the bound it checks; 1.2-2.8 s in the runs measured here).`,
+      commands: [mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`), SUM],
     },
   },
   mechanism: (lab) => proveErasure(lab, VIA),
@@ -103,9 +110,8 @@ export default defineLab({
       }
       throw new Error('no drive with a data shard part file found');
     };
-    const find = `docker exec ${lab.stack.cluster.node('minio2').containerName} find /data1/${BUCKET}`;
-    const t = await lab.step('upload', upload, { commands: [find] });
-    const sum = `docker exec ${lab.stack.cluster.node(t.node).containerName} sha256sum ${t.file}`;
+    const t = await lab.step('upload', upload);
+    const vars = { drive: t.drive, node: t.node, file: t.file };
     const corrupt = async () => {
       const before = await lab.stack.fileSha256(t.node, t.file);
       const dd = `printf 'MIDLAB-BITROT-MIDLAB-BITROT' | dd of=${t.file} bs=1 seek=4096 conv=notrunc status=none`;
@@ -117,12 +123,12 @@ export default defineLab({
       lab.observe<Seen['corruption']>('corruption', { drive, ecIndex, dataShards, file, before, after }, text);
       return before;
     };
-    const before = await lab.step('corrupt', corrupt, { vars: { drive: t.drive }, commands: [sum] });
+    const before = await lab.step('corrupt', corrupt, { vars });
     const read = async () => {
       const got = (await w.getAll(VIA, 'read-corrupt')) + (await w.getAll(t.node, 'read-corrupt-local'));
       lab.say(`${got} of 2 reads returned the object`);
     };
-    await lab.step('read', read, { commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)] });
+    await lab.step('read', read);
     const heal = async () => {
       lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET, true)}`);
       const current = async () => lab.stack.fileSha256(t.node, (await lab.stack.partFile(t, BUCKET, ID)) ?? t.file);
@@ -135,9 +141,7 @@ export default defineLab({
       lab.observe<Seen['healedShard']>('healedShard', { sha256: healed, ms }, text);
       for (const x of lab.faults.openFaults()) lab.faults.endNote(x, 'shard rewritten');
     };
-    await lab.step('heal', heal, {
-      commands: [lab.stack.mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`), sum],
-    });
+    await lab.step('heal', heal, { vars });
   },
   final: (lab) => finalRead(lab, VIA),
   check(ev) {

@@ -1,10 +1,12 @@
 import {
   BUCKET,
+  DOWN_COMMANDS,
   defineLab,
   erasureOf,
   finalRead,
   killSeries,
   killSeriesChecks,
+  mcCommand,
   minio,
   type NodeFault,
   observed,
@@ -30,6 +32,7 @@ const down = (k: number) => ({
     'its sha256. An object written now would get one more parity shard per offline drive, at most half the set: ' +
     'EC:{ec} is already half, so it stays EC:{ec}. How: {how}. The lab first waits until the survivor ' +
     'counts its drives offline.',
+  commands: DOWN_COMMANDS,
 });
 
 export default defineLab({
@@ -59,6 +62,7 @@ export default defineLab({
         'shards (Reed-Solomon), one per drive of the erasure set: any {data} of the {setDrives} shards rebuild it. ' +
         "MinIO stores an object inside each drive's xl.meta when its shard is at most 128 KiB: here the 1 KiB and " +
         'the 256 KiB objects (64 KiB shards); the 2 MiB one gets part files beside it.',
+      commands: [mcCommand(VIA, `ls local/${BUCKET}`), `docker exec {@${VIA}} find /data1/${BUCKET}`],
     },
     'down-1': down(1),
     'down-2': down(2),
@@ -79,10 +83,8 @@ export default defineLab({
   },
   async run(lab) {
     const v = erasureOf(lab);
-    const node = lab.stack.cluster.node(VIA).containerName;
     await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
       vars: { data: v.setDrives - v.parity, ec: v.parity, setDrives: v.setDrives },
-      commands: [lab.stack.mcCommand(VIA, `ls local/${BUCKET}`), `docker exec ${node} find /data1/${BUCKET}`],
     });
     await killSeries(lab, VIA, KILL_ORDER, FAULT);
   },

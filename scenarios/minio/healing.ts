@@ -12,6 +12,7 @@ import {
   erasureOf,
   finalRead,
   finalReadCheck,
+  mcCommand,
   minio,
   ObjectWorkload,
   observed,
@@ -23,6 +24,7 @@ import {
 
 const WIPED: DriveRef = { node: 'minio2', path: '/data2' };
 const DRIVE = driveLabel(WIPED);
+const FIND = `docker exec {@${WIPED.node}} find ${WIPED.path}/${BUCKET}`;
 
 interface Seen {
   beforeWipe: string[];
@@ -59,6 +61,7 @@ export default defineLab({
       narration:
         `Three objects (1 KiB, 256 KiB, 2 MiB) through ${VIA}. Each drive of the erasure set keeps one shard of every ` +
         `object: a directory ${WIPED.path}/${BUCKET}/<object>/ with xl.meta (small objects inline) and part files.`,
+      commands: [FIND],
     },
     wipe: {
       title: `Wipe ${DRIVE} while the cluster runs`,
@@ -66,12 +69,14 @@ export default defineLab({
         `\`rm -rf ${WIPED.path}/*\` on ${WIPED.node}: every bucket directory on that drive is gone (the drive's format, ` +
         `${WIPED.path}/.minio.sys, a dot directory, stays: the drive is still a member of the set, just empty). ` +
         'Nothing tells MinIO: it finds out when it next reads or heals.',
+      commands: [`docker exec {@${WIPED.node}} ls -la ${WIPED.path}`],
     },
     read: {
       title: 'Read every object (from the wiped node too)',
       narration:
         'Each object has {others} (of {setDrives}) shards elsewhere: a GET gathers the data shards it needs from the ' +
         `other drives and rebuilds the missing one on the fly. Reads go through ${VIA} and through ${WIPED.node} itself.`,
+      commands: [mcCommand(VIA, `cat local/${BUCKET}/obj-1k | sha256sum`)],
     },
     heal: {
       title: 'Heal: mc admin heal -r',
@@ -79,6 +84,7 @@ export default defineLab({
         `\`mc admin heal -r local/${BUCKET}\` walks every object of the bucket and writes each missing shard back, ` +
         "rebuilt from the others. The lab polls the wiped drive until every object's directory is back, for at most " +
         `${p.healTimeoutMs / 1000} s (the bound it checks; 1.2-1.8 s in the runs measured here).`,
+      commands: [mcCommand(VIA, `admin heal -r local/${BUCKET}`), FIND],
     },
   },
   async mechanism(lab) {
@@ -91,21 +97,19 @@ export default defineLab({
   },
   async run(lab) {
     const w = new ObjectWorkload(lab.history, lab.stack);
-    const exec = `docker exec ${lab.stack.cluster.node(WIPED.node).containerName}`;
-    const find = `${exec} find ${WIPED.path}/${BUCKET}`;
     const onDrive = () => lab.stack.objectsOnDrive(WIPED, BUCKET);
     const upload = async () => {
       await lab.stack.client(VIA).makeBucket(BUCKET);
       await w.putEach(VIA, 'put', 'obj');
       lab.observe('beforeWipe', await onDrive(), `on ${DRIVE}: shards present`);
     };
-    await lab.step('upload', upload, { commands: [find] });
+    await lab.step('upload', upload);
     const wipe = async () => {
       await lab.stack.cluster.node(WIPED.node).run(['sh', '-c', `rm -rf ${WIPED.path}/*`]);
       lab.faults.note('wipe', [DRIVE], `wiped the data on ${DRIVE}`);
       lab.observe('afterWipe', await onDrive(), `on ${DRIVE} now: no shard left`);
     };
-    await lab.step('wipe', wipe, { commands: [`${exec} ls -la ${WIPED.path}`] });
+    await lab.step('wipe', wipe);
     const read = async () => {
       const got = (await w.getAll(VIA, 'read-wiped')) + (await w.getAll(WIPED.node, 'read-wiped-local'));
       lab.say(`${got} of ${2 * w.acked().length} reads returned the object`);
@@ -114,10 +118,7 @@ export default defineLab({
       lab.observe('afterReads', await onDrive(), `on ${DRIVE} after the reads`);
     };
     const { setDrives } = erasureOf(lab);
-    await lab.step('read', read, {
-      vars: { others: setDrives - 1, setDrives },
-      commands: [lab.stack.mcCommand(VIA, `cat local/${BUCKET}/obj-1k | sha256sum`)],
-    });
+    await lab.step('read', read, { vars: { others: setDrives - 1, setDrives } });
     const heal = async () => {
       lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET)}`);
       const bound = lab.params.healTimeoutMs;
@@ -134,7 +135,7 @@ export default defineLab({
       const drives = await lab.stack.drives(VIA);
       lab.observe('afterHealDrives', drives, `${drives.online} drives ok, ${drives.offline} offline`);
     };
-    await lab.step('heal', heal, { commands: [lab.stack.mcCommand(VIA, `admin heal -r local/${BUCKET}`), find] });
+    await lab.step('heal', heal);
   },
   final: (lab) => finalRead(lab, VIA),
   check(ev, p) {

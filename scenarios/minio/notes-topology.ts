@@ -1,5 +1,6 @@
 import {
   BUCKET,
+  DOWN_COMMANDS,
   type DrivesSeen,
   defineLab,
   type ErasureView,
@@ -7,6 +8,7 @@ import {
   finalRead,
   killSeries,
   killSeriesChecks,
+  mcCommand,
   minio,
   observed,
   parityParam,
@@ -45,6 +47,7 @@ const down = (k: number, more: string) => ({
       : ' The lab crashes the server process rather than killing the machine: the quorum rule does not depend on ' +
         'how the node died, and a crash is noticed at once.') +
     ' How: {how}. The lab first waits until the survivor counts its drives offline.',
+  commands: DOWN_COMMANDS,
 });
 
 export default defineLab({
@@ -85,19 +88,21 @@ export default defineLab({
         'Every node runs `minio server http://minio{1...3}:9000/data{1...4}`: one erasure set of 12 drives. The ' +
         'server reports EC:{ec}, so each object is {data} data + {ec} parity shards: reads need {readQuorum} ' +
         'drives, writes {writeQuorum}. A node holds 4 shards of every object. Each object is read back through every node.',
+      commands: [mcCommand(VIA, 'admin info local --json'), mcCommand(VIA, `ls local/${BUCKET}`)],
     },
     'down-1': down(
       1,
       'An object written now gets EC:{upgraded} (one more parity shard per offline drive, at most half the set), so ' +
-        'it too survives {upgraded} lost drives once all are back. A finding (issue #18): on clusters called ready on ' +
-        "minio1's view alone, objects written through minio1 and read back only there answered NoSuchKey once a node " +
-        'went down, and after every node was back, with their xl.meta on all 12 drives (3 of 4 runs then). At this ' +
-        'release a GET answers 404 NoSuchKey, not 503, when the drives that answer hold no read quorum of agreeing ' +
-        'xl.meta (getObjectFileInfo in cmd/erasure-object.go, unchanged in the 2026-02 commit): one drive holding ' +
-        'another xl.meta with a node down gives NoSuchKey, a missing one 503, every run of minio/not-found. Why minio1 ' +
-        'saw disagreement on drives that agreed is not established; 15 runs of that set-up here kept every object. ' +
-        'The lab waits until every node lists every drive online for 1 s and reads each object back through every ' +
-        "node first; the final read traces any object it misses (each node's answer, the drives holding its xl.meta).",
+        'it too survives {upgraded} lost drives once all are back. Issue #18, explained: a put is acknowledged once ' +
+        "the write quorum (8) of drives has it, not all 12. On a cluster called ready on minio1's view alone, an " +
+        "object put 1 s after the nodes started reached 9 drives (minio2's /data1, /data2, /data4 missed it), and " +
+        'minio3 was crashed 150 ms later, before healing copied it: 5 of the 8 answering drives held it, fewer than ' +
+        'half the set, so the GET answered NoSuchKey instead of 503 (minio/not-found shows both paths every run). ' +
+        'Its xl.meta stayed on the 9 drives, unchanged: unreadable, not deleted. Of 9 runs of that set-up, 1 lost ' +
+        'an object so, and in 2 more minio1 answered 503 just after the restart while minio2 and minio3 served the ' +
+        'object from all 12 drives. This lab waits until every node lists every drive online for 1 s and reads each object back ' +
+        "through every node first. The final read traces any object it misses (each node's answer, the drives " +
+        'holding its xl.meta).',
     ),
     'down-2': down(2, ''),
     restart: RESTART_STEP,
@@ -128,7 +133,6 @@ export default defineLab({
     const v = erasureOf(lab);
     await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
       vars: { ec: v.parity, data: v.setDrives - v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum },
-      commands: [lab.stack.mcCommand(VIA, 'admin info local --json'), lab.stack.mcCommand(VIA, `ls local/${BUCKET}`)],
     });
     await killSeries(lab, VIA, KILL_ORDER, lab.params.fault);
   },

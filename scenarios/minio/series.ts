@@ -16,6 +16,21 @@ export const parityParam = (describe: string) => ({ type: 'int', default: 0, min
 /** The node the labs write and read through, and whose view of the cluster they report. */
 export const VIA = 'minio1';
 
+/**
+ * `mc` inside a node (a node, or a step var naming one) with the alias `local` made from
+ * the server's own credentials in its environment: a step's command to try.
+ */
+export const mcCommand = (node: string, args: string): string =>
+  `docker exec {@${node}} sh -c 'MC_HOST_local=http://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@localhost:9000 mc ${args}'`;
+
+/** What a trainee can try while nodes are down: the survivor's view, its health checks, the bucket. */
+export const DOWN_COMMANDS = [
+  mcCommand(VIA, 'admin info local'),
+  mcCommand(VIA, 'ready local'),
+  mcCommand(VIA, 'ready --cluster-read local'),
+  mcCommand(VIA, `ls local/${BUCKET}`),
+];
+
 /** A MinIO lab's context, whatever its parameters and step keys. */
 export type MinioLab = LabContext<StartedMinio, unknown, string>;
 
@@ -195,9 +210,7 @@ export async function killSeries(lab: MinioLab, via: string, order: string[], fa
           `/minio/health/cluster/read ${health.read}${shards ? `; written with ${shards}` : ''}`,
       );
     };
-    const s3 = `curl -i http://${lab.stack.s3Endpoint(via)}/minio/health/cluster`;
-    const commands = [lab.stack.mcCommand(via, 'admin info local'), s3, `${s3}/read`];
-    await lab.step(`down-${k}`, run, { vars, commands: [...commands, lab.stack.mcCommand(via, `ls local/${BUCKET}`)] });
+    await lab.step(`down-${k}`, run, { vars });
   }
   await restartAll(lab, order, fault);
 }
@@ -214,6 +227,7 @@ export const RESTART_STEP = {
   narration:
     "{how} Objects written while a node was down miss that node's shards; MinIO heals them in the background " +
     '(and on access). The stack waits until every node lists every drive online and /minio/health/cluster is 200.',
+  commands: [mcCommand('minio1', 'admin info local')],
 };
 
 /** Restarts every downed node (step `restart`), waits for all drives online, observes `afterRestart`. */
@@ -227,7 +241,7 @@ export async function restartAll(lab: MinioLab, nodes: string[], fault: NodeFaul
     lab.observe('afterRestart', seen, `${seen.online} drives online, ${seen.offline} offline`);
   };
   const vars = { nodes: nodes.join(', '), how: RESTART_HOW[fault] };
-  await lab.step('restart', run, { vars, commands: [lab.stack.mcCommand('minio1', 'admin info local')] });
+  await lab.step('restart', run, { vars });
 }
 
 /** An acknowledged object the final read did not get: what each node answers for it, and which drives hold its xl.meta. */

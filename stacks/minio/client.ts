@@ -45,13 +45,14 @@ export class MinioCommandError extends MidlabError {
 /** The S3 error code of a failure (SlowDownWrite, XMinioServerNotInitialized, ...), else its name. */
 export function s3Code(err: unknown): string {
   if (err instanceof S3Error) return err.code;
+  // Before the code: a TimeoutError's code is TIMEOUT, and classify must see a time-out.
+  if (err instanceof TimeoutError) return 'Timeout';
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e?.code === 'string' && e.code) return e.code;
   // The v8 client turns a retryable status (503 and the like) into a plain Error without
   // the XML body's code: keep the status.
   const status = /Retryable HTTP status: (\d+)/.exec(String(e?.message ?? ''));
   if (status) return `HTTP ${status[1]}`;
-  if (err instanceof TimeoutError) return 'Timeout';
   if (typeof e?.name === 'string' && e.name !== 'Error') return e.name;
   return String(e?.message ?? err);
 }

@@ -211,11 +211,6 @@ export class StartedMinio implements StartedStack {
     return r.exitCode === 0 ? r.stdout.split(' ')[0] : undefined;
   }
 
-  /** What `docker exec` a trainee types for mc in a node (alias `local` already set). */
-  mcCommand(node: string, args: string): string {
-    return `docker exec -e MC_HOST_local=http://${this.credentials.accessKey}:${this.credentials.secretKey}@localhost:${S3_PORT} ${this.cluster.node(node).containerName} mc ${args}`;
-  }
-
   /**
    * Every drive online in `mc admin info` (asked of `via`), and every node ready on its
    * own: /minio/health/cluster 200 (its object layer is up with write quorum) and, where
@@ -252,8 +247,8 @@ export class StartedMinio implements StartedStack {
   /**
    * Healthy as every node sees it (each one's `mc admin info` lists every drive online),
    * twice in a row a second apart. A young cluster's nodes are still reconnecting to each
-   * other after the first healthy answer; objects written then and a node lost a moment
-   * later were seen answering NoSuchKey for good (see minio/notes-topology).
+   * other after the first healthy answer; an object written then reached 9 of 12 drives,
+   * and with a node lost a moment later it answered NoSuchKey (see minio/notes-topology).
    */
   async waitHealthy(timeoutMs = 90_000): Promise<void> {
     let healthySince: number | undefined;

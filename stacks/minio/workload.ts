@@ -23,29 +23,33 @@ export function ackedIds(history: History): string[] {
   return [...new Set(ok.map((o) => (o.value as { id: string }).id))];
 }
 
-/** Puts and gets on the bucket BUCKET, recorded in one history. */
+/** Puts and gets on the bucket BUCKET, recorded in one history; each call bounded by `timeoutMs` (the client's 10 s if unset). */
 export class ObjectWorkload {
   readonly history: History;
   readonly stack: StartedMinio;
-  constructor(history: History, stack: StartedMinio) {
+  readonly timeoutMs: number | undefined;
+  constructor(history: History, stack: StartedMinio, timeoutMs?: number) {
     this.history = history;
     this.stack = stack;
+    this.timeoutMs = timeoutMs;
   }
 
-  /** Puts one object of each size through `node`; ids `<prefix>-<size>`, processes `<process>:<size>`. */
-  async putEach(node: string, process: string, prefix: string): Promise<number> {
-    const c = this.stack.client(node);
+  /** Puts one object of each size (of `sizes`) through `node`; ids `<prefix>-<size>`, processes `<process>:<size>`. */
+  async putEach(node: string, process: string, prefix: string, sizes = Object.keys(SIZES)): Promise<number> {
+    const c = this.stack.client(node, { timeoutMs: this.timeoutMs });
     const rs = await Promise.all(
-      Object.entries(SIZES).map(([name, size]) =>
-        c.put(this.history, `${process}:${name}`, node, BUCKET, `${prefix}-${name}`, payload(size)),
-      ),
+      Object.entries(SIZES)
+        .filter(([name]) => sizes.includes(name))
+        .map(([name, size]) =>
+          c.put(this.history, `${process}:${name}`, node, BUCKET, `${prefix}-${name}`, payload(size)),
+        ),
     );
     return rs.filter((r) => r.ok).length;
   }
 
   /** Gets every acknowledged object through `node` (processes `<process>:<id>`); how many came back. */
   async getAll(node: string, process: string): Promise<number> {
-    const c = this.stack.client(node);
+    const c = this.stack.client(node, { timeoutMs: this.timeoutMs });
     const rs = await Promise.all(this.acked().map((id) => c.get(this.history, `${process}:${id}`, node, BUCKET, id)));
     return rs.filter((r) => r.ok).length;
   }

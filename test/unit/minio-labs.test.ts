@@ -5,7 +5,8 @@ import healing from '../../scenarios/minio/healing.ts';
 import { type ErasureView, ecOf, type StepRecord, upgradedParity } from '../../scenarios/minio/kit.ts';
 import notFound from '../../scenarios/minio/not-found.ts';
 import notesTopology from '../../scenarios/minio/notes-topology.ts';
-import { History } from '../../src/engine/history.ts';
+import partition from '../../scenarios/minio/partition.ts';
+import { type Evidence, History } from '../../src/engine/history.ts';
 import type { AnyLab } from '../../src/engine/lab.ts';
 import { resolveParams } from '../../src/params.ts';
 import type { ClusterInfo } from '../../stacks/minio/admin.ts';
@@ -84,6 +85,13 @@ function killSeriesStory(view: ErasureView, steps: StepPlan[], tweak: (s: Story)
   tweak(s);
   for (const id of acked) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
   return s;
+}
+
+/** `ev` with the observation `name` set to `value`. */
+function replaced(ev: Evidence, name: string, value: unknown): Evidence {
+  const o = ev.observations.find((x) => x.name === name);
+  if (o) o.value = value;
+  return ev;
 }
 
 /** Runs a lab's mechanism against a fake cluster that reports `info`. */
@@ -330,9 +338,7 @@ describe('minio/healing', () => {
     expectCheck(expectVerdict(lab, story({ heal: { ids, ms: 6000 } }), 'fail'), name, false);
   });
   it('fails when a drive is not ok afterwards, or an object is gone', () => {
-    const ev = story();
-    const o = ev.observations.find((x) => x.name === 'afterHealDrives');
-    if (o) o.value = { online: 7, offline: 1, states: [] };
+    const ev = replaced(story(), 'afterHealDrives', { online: 7, offline: 1, states: [] });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'afterwards every drive is online', false);
     const ev2 = story();
     for (const op of ev2.ops)
@@ -390,48 +396,62 @@ describe('minio/bitrot', () => {
 describe('minio/not-found', () => {
   const lab = notFound;
   /** A run as the lab records it under EC:`parity`; `down` gives each GET's answer with minio3 down. */
-  function story(parity = 4, down: Record<string, string> = { skewed: 'NoSuchKey', holed: 'HTTP 503' }) {
+  const IDS = ['skewed', 'holed', 'sparse', 'other'];
+  function story(
+    parity = 4,
+    down: Record<string, string> = { skewed: 'NoSuchKey', holed: 'HTTP 503', sparse: 'NoSuchKey' },
+  ) {
     const s = new Story().at(1000).observe('erasure', erasure(3, 4, parity));
-    for (const id of ['skewed', 'holed', 'other']) s.op(`put:${id}`, 'put', 'ok', { id, sha256: sha(id) });
-    for (const id of ['skewed', 'holed', 'other']) s.op(`upload:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`put:${id}`, 'put', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`upload:${id}`, 'get', 'ok', { id, sha256: sha(id) });
     s.at(2000)
-      .fault('corrupt', ['minio2:/data1'], 10_000)
-      .observe('damage', { skewedOwn: 11, holedOn: 11, drives: 12 });
-    s.observe('quorum', { answering: 8, readQuorum: 12 - parity });
+      .fault('corrupt', ['minio2'], 10_000)
+      .observe('damage', { skewedOwn: 11, holedOn: 11, sparseOn: 9, drives: 12 });
+    s.observe('quorum', { answering: 8, readQuorum: 12 - parity, setDrives: 12 });
     s.at(3000).fault('crash', ['minio3'], 5000);
     for (const node of ['minio1', 'minio2']) {
-      for (const id of ['skewed', 'holed']) {
+      for (const id of ['skewed', 'holed', 'sparse']) {
         const error = down[id] as string;
         if (error === 'ok') s.op(`down:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node });
         else s.op(`down:${id}`, 'get', 'fail', { id }, { node, error });
       }
     }
     s.at(9000).observe('afterRestart', { online: 12, offline: 0, states: [] });
-    for (const id of ['skewed', 'holed', 'other']) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    for (const id of IDS) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
     return s.evidence();
   }
-  it('passes: EC:4, one disagreeing xl.meta gives NoSuchKey, one missing gives 503, both back after restart', () => {
+  it('passes: EC:4, one disagreeing xl.meta or 5 of 8 holding it give NoSuchKey, one missing gives 503, all back after restart', () => {
     expectVerdict(lab, story(), 'pass');
   });
-  it('passes under EC:6: 7 agreeing drives of 8 are a read quorum, both objects are read with the node down', () => {
-    expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok' }), 'pass');
+  it('passes under EC:6: 7 agreeing drives of 8 are a read quorum; 5 are fewer than half the set: NoSuchKey', () => {
+    expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok', sparse: 'NoSuchKey' }), 'pass');
+  });
+  it('fails when the object on 5 of the 8 answering drives answered 503 or was read', () => {
+    const name = 'xl.meta on 9 of 12 drives, a node down: 404 NoSuchKey';
+    const unreadable = story(4, { skewed: 'NoSuchKey', holed: 'HTTP 503', sparse: 'HTTP 503' });
+    expectCheck(expectVerdict(lab, unreadable, 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story(6, { skewed: 'ok', holed: 'ok', sparse: 'ok' }), 'fail'), name, false);
   });
   it('fails when the disagreeing object was read, or answered 503, under EC:4', () => {
     const name = 'one disagreeing xl.meta, a node down: 404 NoSuchKey';
-    expectCheck(expectVerdict(lab, story(4, { skewed: 'ok', holed: 'HTTP 503' }), 'fail'), name, false);
-    expectCheck(expectVerdict(lab, story(4, { skewed: 'HTTP 503', holed: 'HTTP 503' }), 'fail'), name, false);
+    const s404 = { sparse: 'NoSuchKey' };
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'ok', holed: 'HTTP 503', ...s404 }), 'fail'), name, false);
+    expectCheck(expectVerdict(lab, story(4, { skewed: 'HTTP 503', holed: 'HTTP 503', ...s404 }), 'fail'), name, false);
   });
   it('fails when the object without an xl.meta answered NoSuchKey, or was unreadable under EC:6', () => {
-    const ev = story(4, { skewed: 'NoSuchKey', holed: 'NoSuchKey' });
+    const ev = story(4, { skewed: 'NoSuchKey', holed: 'NoSuchKey', sparse: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'one missing xl.meta, a node down: 503 (unreadable now)', false);
-    const ev6 = story(6, { skewed: 'ok', holed: 'HTTP 503' });
+    const ev6 = story(6, { skewed: 'ok', holed: 'HTTP 503', sparse: 'NoSuchKey' });
     expectCheck(expectVerdict(lab, ev6, 'fail'), 'one missing xl.meta, a node down: the object', false);
   });
-  it('fails when the damage did not leave each object on 11 drives', () => {
-    const ev = story();
-    const d = ev.observations.find((o) => o.name === 'damage');
-    if (d) d.value = { skewedOwn: 12, holedOn: 11, drives: 12 };
-    expectCheck(expectVerdict(lab, ev, 'fail'), 'the damage left each object whole on 11 of 12 drives', false);
+  it('fails when the damage did not leave the objects on 11, 11 and 9 drives', () => {
+    const name = 'the damage left skewed and holed on 11 of 12 drives, sparse on 9';
+    for (const bad of [{ skewedOwn: 12 }, { sparseOn: 10 }]) {
+      const ev = story();
+      const d = ev.observations.find((o) => o.name === 'damage');
+      if (d) d.value = { ...(d.value as object), ...bad };
+      expectCheck(expectVerdict(lab, ev, 'fail'), name, false);
+    }
   });
   it('fails when an object is gone after the restart, or a read returned other bytes', () => {
     const ev = story();
@@ -444,10 +464,102 @@ describe('minio/not-found', () => {
     expectCheck(expectVerdict(lab, ev2, 'fail'), 'every object read back matches its checksum', false);
   });
   it('fails when a drive stays offline after the restart', () => {
-    const ev = story();
-    const a = ev.observations.find((o) => o.name === 'afterRestart');
-    if (a) a.value = { online: 8, offline: 4, states: [] };
+    const ev = replaced(story(), 'afterRestart', { online: 8, offline: 4, states: [] });
     expectCheck(expectVerdict(lab, ev, 'fail'), 'after restart all drives are online', false);
+  });
+});
+
+describe('minio/partition', () => {
+  const lab = partition;
+  /** A run as the lab records it: minio3 cut off, each side's puts and gets, the heal, the reads after it. */
+  function story() {
+    const s = new Story().at(1000).observe('erasure', erasure(3, 4, 4));
+    const acked = SIZES.map((size) => `base-${size}`);
+    for (const id of acked) s.op(`s3-0down:${id.slice(5)}`, 'put', 'ok', { id, sha256: sha(id) });
+    for (const id of acked) s.op(`s3-0down:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    s.at(2000).fault('partition', ['minio3'], 40_000);
+    for (const size of SIZES) {
+      const id = `minority-${size}`;
+      s.op(`minority:${size}`, 'put', 'info', { id, sha256: sha(id) }, { node: 'minio3', error: 'Timeout' });
+    }
+    for (const size of ['1k', '256k']) {
+      const id = `majority-${size}`;
+      s.op(`majority:${size}`, 'put', 'ok', { id, sha256: sha(id) }, { node: 'minio1', ms: 12_000 });
+      acked.push(id);
+    }
+    for (const id of acked) {
+      s.op(`majority:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node: 'minio1' });
+      s.op(`minority:${id}`, 'get', 'info', { id }, { node: 'minio3', error: 'Timeout' });
+    }
+    s.at(43_000).observe('afterHeal', { online: 12, offline: 0, states: [] });
+    for (const id of acked) s.op(`healed:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node: 'minio3' });
+    for (const size of SIZES) {
+      const id = `minority-${size}`;
+      s.op(`unacked:${id}`, 'get', 'ok', { id, sha256: sha(id) }, { node: 'minio1' });
+    }
+    for (const id of acked) s.op(`final:${id}`, 'get', 'ok', { id, sha256: sha(id) });
+    return s.evidence();
+  }
+  /** The story with the first completion of `process` changed. */
+  const changed = (process: string, change: object) => {
+    const ev = story();
+    const o = ev.ops.find((x) => x.process === process && x.type !== 'invoke');
+    if (o) Object.assign(o, change);
+    return ev;
+  };
+  it('passes: the cut-off node acknowledges nothing, the majority serves, nothing acknowledged is lost', () => {
+    expectVerdict(lab, story(), 'pass');
+  });
+  it('passes when the cut-off node refuses instead of hanging', () => {
+    expectVerdict(lab, changed('minority:1k', { type: 'fail', error: 'HTTP 503' }), 'pass');
+  });
+  it('mechanism: the two sides must split the quorum (EC:4 or EC:6 of 12 do, EC:2 does not)', async () => {
+    expect(await mechanismOf(lab, clusterInfo(3, 4, 4))).toEqual([]);
+    expect(await mechanismOf(lab, clusterInfo(3, 4, 6))).toEqual([]);
+    expect((await mechanismOf(lab, clusterInfo(3, 4, 2))).join()).toMatch(/do not split the quorum/);
+  });
+  it('fails when a write through the cut-off node was acknowledged', () => {
+    const ev = changed('minority:1k', { type: 'ok', error: undefined });
+    expectCheck(
+      expectVerdict(lab, ev, 'fail'),
+      'no write through minio3 is acknowledged: 4 drives are no write quorum',
+      false,
+    );
+  });
+  it('fails when a read through the cut-off node returned the object', () => {
+    const ev = changed('minority:base-1k', { type: 'ok', value: { id: 'base-1k', sha256: sha('base-1k') } });
+    expectCheck(
+      expectVerdict(lab, ev, 'fail'),
+      'no read through minio3 returns an object: 4 drives are no read quorum',
+      false,
+    );
+  });
+  it('fails when the majority side refused or did not answer a write or a read', () => {
+    const name = 'the majority side (minio1) serves every inline write and every read, each within 45 s';
+    expectCheck(expectVerdict(lab, changed('majority:256k', { type: 'info', error: 'Timeout' }), 'fail'), name, false);
+    expectCheck(
+      expectVerdict(lab, changed('majority:base-2m', { type: 'fail', error: 'NoSuchKey' }), 'fail'),
+      name,
+      false,
+    );
+  });
+  it('fails when a write whose client timed out on the cut-off node is missing or altered after the heal', () => {
+    const name = 'the writes whose clients timed out through minio3 are applied after the heal, whole';
+    const gone = changed('unacked:minority-2m', { type: 'fail', error: 'NoSuchKey' });
+    expectCheck(expectVerdict(lab, gone, 'fail'), name, false);
+    const other = changed('unacked:minority-1k', { value: { id: 'minority-1k', sha256: 'other-bytes' } });
+    expectCheck(expectVerdict(lab, other, 'fail'), name, false);
+  });
+
+  it('fails when the healed node or the final read misses an acknowledged object', () => {
+    const healed = changed('healed:majority-1k', { type: 'fail', error: 'NoSuchKey' });
+    expectCheck(expectVerdict(lab, healed, 'fail'), 'after the heal minio3 serves every acknowledged object', false);
+    const final = changed('final:majority-256k', { type: 'fail', error: 'NoSuchKey' });
+    expectCheck(expectVerdict(lab, final, 'fail'), 'every acknowledged object is read after recovery', false);
+  });
+  it('fails when a drive stays offline after the heal', () => {
+    const ev = replaced(story(), 'afterHeal', { online: 8, offline: 4, states: [] });
+    expectCheck(expectVerdict(lab, ev, 'fail'), 'afterwards every drive is online', false);
   });
 });
 

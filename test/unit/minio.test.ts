@@ -3,6 +3,7 @@ import { availabilityChecks, checksumCheck, ecIndexOf } from '../../scenarios/mi
 import type { Evidence, Op } from '../../src/engine/history.ts';
 import { MidlabError, UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
+import { TimeoutError } from '../../src/runtime/poll.ts';
 import { parseAdminInfo } from '../../stacks/minio/admin.ts';
 import { classify, MinioCommandError, S3Error, s3Code } from '../../stacks/minio/client.ts';
 import {
@@ -118,6 +119,9 @@ describe('minio: parsing and classification', () => {
     expect(s3Code(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 503'))).toBe('HTTP 503');
     expect(classify(new Error('Request failed after 0 retries: Error: Retryable HTTP status: 503'))).toBe('fail');
     expect(classify(new Error('PUT timed out'))).toBe('info');
+    // The client's own time-out: the call may still happen, so it is never a certain failure.
+    const late = new TimeoutError('PUT midlab/a on 127.0.0.1:9000 took more than 10000 ms');
+    expect([s3Code(late), classify(late)]).toEqual(['Timeout', 'info']);
   });
   it('raises S3 failures as MidlabErrors: the S3 code, the HTTP status, the outcome classify gives', () => {
     const gone = new S3Error('GET midlab/a', Object.assign(new Error('x'), { code: 'NoSuchKey', statusCode: 404 }));
