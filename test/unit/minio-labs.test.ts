@@ -71,7 +71,7 @@ function killSeriesStory(view: ErasureView, steps: StepPlan[], tweak: (s: Story)
         written.push({ id, data: view.setDrives - p, parity: p });
       } else s.op(`s3-${k}down:${size}`, 'put', 'fail', { id }, { error: 'HTTP 503' });
     }
-    s.observe('step-' + k, {
+    s.observe(`step-${k}`, {
       step: k,
       down: st.down,
       fault: 'crash',
