@@ -52,9 +52,9 @@ export interface LabDefinition<T extends ParamTable, H extends StartedStack, K e
   /** Pure: the evidence and parameters in, checks out. */
   check: (ev: Evidence, p: ParamValues<T>) => Check[];
   /**
-   * The steps, in the order the lab usually runs them: a key, a title and the narration.
-   * `run` (and `mechanism`) perform them with `lab.step(key, fn, { vars, commands })`;
-   * `{name}` in the text is filled from `vars` and the lab's parameters. `midlab show`
+   * The steps, in the order the lab usually runs them: a key, a title, the narration and
+   * the commands to try. `run` (and `mechanism`) perform them with `lab.step(key, fn,
+   * { vars })`; `{name}` is filled from `vars` and the lab's parameters. `midlab show`
    * prints them without running anything.
    */
   steps?: Record<K, StepText<ParamValues<T>>>;
@@ -140,10 +140,9 @@ export interface GradedPrediction {
   right: boolean | undefined;
 }
 
-/** How a declared step is performed: values for its `{name}` placeholders, commands to try. */
+/** How a declared step is performed: values for its `{name}` placeholders (in its text and commands). */
 export interface StepRun {
   vars?: Record<string, string | number | boolean>;
-  commands?: string[];
 }
 
 export interface LabContext<H extends StartedStack, P, K extends string = string> {
@@ -154,8 +153,8 @@ export interface LabContext<H extends StartedStack, P, K extends string = string
   readonly random: Random;
   readonly signal: AbortSignal;
   /**
-   * A declared step (see `steps`): narrated with its title and text, then performed.
-   * `commands` are what a trainee can type against the live nodes now.
+   * A declared step (see `steps`): narrated with its title, text and commands (what a
+   * trainee can type against the live nodes now), then performed.
    */
   step<T>(key: K, fn: () => Promise<T>, run?: StepRun): Promise<T>;
   say(text: string): void;

@@ -286,7 +286,7 @@ function stepText(
   return {
     title: fillText(text.title, vars),
     narration: fillText(narration, vars),
-    commands: [...fillCommands(text.commands, params, vars, nodes, container), ...(run.commands ?? [])],
+    commands: fillCommands(text.commands, params, vars, nodes, container),
   };
 }
 
