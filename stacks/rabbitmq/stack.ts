@@ -223,12 +223,6 @@ export class StartedRabbitMQ implements StartedStack {
     }
   }
 
-  /** Opens a client connection on each of `nodes` (one per entry); the function returned closes them. */
-  async hold(nodes: string[]): Promise<() => Promise<void>> {
-    const clients = await Promise.all(nodes.map((n) => this.client(n)));
-    return async () => void (await Promise.all(clients.map((c) => c.close())));
-  }
-
   /** Sets a policy for queues through `node` and returns its definition as the broker reads it back. */
   async applyPolicy(node: string, name: string, pattern: string, definition: Record<string, unknown>) {
     const admin = this.admin(node);
