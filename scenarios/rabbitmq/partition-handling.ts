@@ -1,6 +1,5 @@
 import {
   allKept,
-  type Check,
   type ClusterStatus,
   check,
   completions,
@@ -228,7 +227,7 @@ export default defineLab({
 });
 
 /** pause_minority: paused, the minority refuses every publish; only what it confirmed before can be lost. */
-function pausedChecks(ev: Evidence, seen: Partial<Seen>): Check[] {
+function pausedChecks(ev: Evidence, seen: Partial<Seen>) {
   // By message id: a batch is invoked together and completed together, so invocations pair by id, not in turn.
   const minority = ev.ops.filter((o) => o.process === 'ha-minority' && o.f === 'send');
   const sentAt = new Map(minority.filter((o) => o.type === 'invoke').map((o) => [idsOf(o.value)[0], o.time]));
