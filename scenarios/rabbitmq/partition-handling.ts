@@ -112,7 +112,7 @@ export default defineLab({
             'Autoheal picks a winner: the partition with the most client connections, then the most nodes, as the ' +
             `nodes see the partitions when they reconnect. In 1 of 7 runs a connection to ${MINORITY} was still ` +
             'open and it won: the majority threw its own confirmed messages away. With clients held on the majority ' +
-            `(3 runs), twice rabbit1 reconnected to ${MINORITY} first, autoheal restarted rabbit2, decided again and ` +
+            `(4 runs), 3 times rabbit1 reconnected to ${MINORITY} first, autoheal restarted rabbit2, decided again and ` +
             'looped for minutes. The losers restart their application and rejoin as empty mirrors.',
         })[p.mode],
       commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
