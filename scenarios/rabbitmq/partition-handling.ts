@@ -110,7 +110,7 @@ export default defineLab({
             'rejoins; what it is sent after the pause is refused.',
           autoheal:
             'Autoheal picks a winner: the partition with the most client connections, then the most nodes, as the ' +
-            `nodes see the partitions when they reconnect. In 1 of 7 runs a connection to ${MINORITY} was still ` +
+            `nodes see the partitions when they reconnect. In 2 of 10 runs a connection to ${MINORITY} was still ` +
             'open and it won: the majority threw its own confirmed messages away. With clients held on the majority ' +
             `(4 runs), 3 times rabbit1 reconnected to ${MINORITY} first, autoheal restarted rabbit2, decided again and ` +
             'looped for minutes. The losers restart their application and rejoin as empty mirrors.',
