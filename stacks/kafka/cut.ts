@@ -4,7 +4,7 @@ import { KafkaReader } from './admin-reads.ts';
 import { INTERNAL_PORT, nodeName, ZK_CLIENT_PORT } from './config.ts';
 import { sameSet, untilPartition } from './partitions.ts';
 import type { StartedKafka } from './stack.ts';
-import { Reader, request, Writer } from './wire.ts';
+import { frameRequest, Reader, request, Writer } from './wire.ts';
 
 /**
  * Reads for a lab that cuts a node off (a partition, not a death): what a node can still
@@ -191,16 +191,8 @@ export async function viewOf(endpoint: string, topic: string, timeoutMs = 3000):
  * try a broker it cannot reach.
  */
 export async function viewInside(k: StartedKafka, node: string, topic: string): Promise<BrokerView> {
-  const body = metadataBody(topic);
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(METADATA, 0);
-  header.writeInt16BE(9, 2);
-  header.writeInt32BE(1, 4);
-  header.writeInt16BE(6, 8);
-  const payload = Buffer.concat([header, Buffer.from('midlab'), Buffer.from([0]), body]);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length);
-  const bytes = [...Buffer.concat([size, payload])].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  const request = frameRequest(METADATA, 9, 1, metadataBody(topic));
+  const bytes = [...request].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
   const script = `exec 3<>/dev/tcp/127.0.0.1/${INTERNAL_PORT}; printf '%b' '${bytes}' >&3; timeout 2 cat <&3 | base64 -w0`;
   const r = await k.cluster.node(node).exec(['bash', '-c', script]);
   const answer = Buffer.from(r.stdout.trim(), 'base64');

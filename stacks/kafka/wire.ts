@@ -93,6 +93,20 @@ const ERRORS: Record<number, string> = {
   41: 'NOT_CONTROLLER',
 };
 
+/** A request as it goes on the wire: size, header v2 (client id "midlab", no tags), body. */
+export function frameRequest(apiKey: number, version: number, id: number, body: Buffer): Buffer {
+  const clientId = Buffer.from('midlab');
+  const header = Buffer.alloc(10);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(version, 2);
+  header.writeInt32BE(id, 4);
+  header.writeInt16BE(clientId.length, 8);
+  const payload = Buffer.concat([header, clientId, Buffer.from([0]), body]);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(payload.length);
+  return Buffer.concat([size, payload]);
+}
+
 /** One request, one response, then the socket is closed. */
 export function request(
   endpoint: string,
@@ -103,15 +117,6 @@ export function request(
 ): Promise<Buffer> {
   const [host, port] = endpoint.split(':');
   const id = correlation++ & 0x7fffffff;
-  const clientId = Buffer.from('midlab');
-  const header = Buffer.alloc(10);
-  header.writeInt16BE(apiKey, 0);
-  header.writeInt16BE(version, 2);
-  header.writeInt32BE(id, 4);
-  header.writeInt16BE(clientId.length, 8);
-  const payload = Buffer.concat([header, clientId, Buffer.from([0]), body]);
-  const size = Buffer.alloc(4);
-  size.writeInt32BE(payload.length);
   return new Promise((resolve, reject) => {
     const sock = new Socket();
     let data = Buffer.alloc(0);
@@ -138,7 +143,7 @@ export function request(
       r.skipTags(); // response header v1
       done(undefined, frame.subarray(4 + r.offset));
     });
-    sock.connect(Number(port), host ?? HOST_IP, () => sock.write(Buffer.concat([size, payload])));
+    sock.connect(Number(port), host ?? HOST_IP, () => sock.write(frameRequest(apiKey, version, id, body)));
   });
 }
 
