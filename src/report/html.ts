@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { summarize } from '../checkers/latency.ts';
 import { type Evidence, faultLabel, pairs } from '../engine/history.ts';
 import type { RunResult, RunStory } from '../engine/result.ts';
 
@@ -49,13 +50,9 @@ export function plotData(ev: Evidence, bucketMs = 1000): PlotData {
     ({ ok, fail, info })[done.type][i] = ({ ok, fail, info }[done.type][i] ?? 0) + 1;
     samples[i]?.push(done.time - invoke.time);
   }
-  const q = (p: number) =>
-    samples.map((xs) => {
-      if (!xs.length) return null;
-      const sorted = [...xs].sort((a, b) => a - b);
-      return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? null;
-    });
-  const latency = { p50: q(0.5), p95: q(0.95), p99: q(0.99), max: q(1) };
+  const per = samples.map((xs) => (xs.length ? summarize(xs) : null));
+  const q = (k: 'p50' | 'p95' | 'p99' | 'max') => per.map((s) => s?.[k] ?? null);
+  const latency = { p50: q('p50'), p95: q('p95'), p99: q('p99'), max: q('max') };
   return {
     buckets: Array.from({ length: n }, (_, i) => (i * bucketMs) / 1000),
     ok,
