@@ -33,6 +33,7 @@ export * from '../../stacks/kafka/java-clients.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
+export * from '../../stacks/kafka/rebalance-checks.ts';
 export * from '../../stacks/kafka/rebalances.ts';
 export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';

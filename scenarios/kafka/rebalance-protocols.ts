@@ -1,11 +1,8 @@
 import {
   type Change,
-  type Check,
-  type ConsumerEvent,
-  cannotTell,
-  check,
   consumerEvents,
   defineLab,
+  evictionChecks,
   evictionOf,
   groupCommand,
   intParam,
@@ -19,6 +16,7 @@ import {
   perfCommand,
   REBALANCE_PROTOCOLS,
   type RebalanceProtocol,
+  rebalanceChecks,
   requireVersion,
   startPerfProducer,
 } from './kit.ts';
@@ -67,7 +65,7 @@ export default defineLab({
     recordSize: intParam(1024, 'bytes per record', 10, 100_000),
     settleSec: intParam(60, 'the bound on each rebalance to settle', 5),
   },
-  variants: REBALANCE_PROTOCOLS.map((protocol) => ({ version: '4.4', mode: 'kraft', protocol })),
+  variants: REBALANCE_PROTOCOLS.map((protocol) => ({ version: '4.4', protocol })),
   stack: kafka,
   topology: (p) => {
     // `version` is the stack's parameter every Kafka lab takes.
@@ -220,32 +218,9 @@ export default defineLab({
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const events = consumerEvents(ev.observations);
-    const eviction = seen.stall ? evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined;
     return [
       ...rebalanceChecks(p, seen.strategy, seen.changes ?? [], events),
-      ...(eviction
-        ? [
-            check(
-              `c2 is evicted max.poll.interval.ms after its poll loop stalls (${p.maxPollMs}..${p.maxPollMs + p.evictSlackMs} ms)`,
-              eviction.evictedAfterMs !== undefined &&
-                eviction.evictedAfterMs >= p.maxPollMs - 500 &&
-                eviction.evictedAfterMs <= p.maxPollMs + p.evictSlackMs &&
-                eviction.pollTimeoutLogged,
-              `c1 holds c2's partitions within the bound; c2 logs "consumer poll timeout has expired"`,
-              `c2's loop stalled ${eviction.stalledMs} ms; c1 took its partitions ` +
-                `${eviction.evictedAfterMs ?? 'never'} ms after c2's last output; poll timeout logged: ` +
-                `${eviction.pollTimeoutLogged}`,
-            ),
-            check(
-              'what c2 processed and had not committed when evicted is consumed again by c1; c2 may not commit it',
-              eviction.duplicates === eviction.uncommitted && (eviction.uncommitted === 0 || eviction.commitFailed),
-              `the ${eviction.uncommitted} records c2 consumed past its last commit consumed by both` +
-                (eviction.uncommitted ? "; c2's commit of them refused" : ' (it stalled after a commit)'),
-              `${eviction.duplicates} records consumed by both; c2's commit after resuming: ` +
-                `${eviction.commitFailed ? 'refused' : 'accepted'}${eviction.commitError ? ` (${eviction.commitError})` : ''}`,
-            ),
-          ]
-        : [check('c2 was stalled', false, 'a stall', 'the run did not reach the stall')]),
+      ...evictionChecks(p, seen.stall ? evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined),
     ];
   },
 });
@@ -262,58 +237,4 @@ function options(p: { protocol: RebalanceProtocol; maxPollMs: number }, name: st
     verbose: name === 'c2',
     config: { 'max.poll.interval.ms': p.maxPollMs },
   };
-}
-
-const STRATEGY: Record<RebalanceProtocol, string> = {
-  eager: 'range',
-  cooperative: 'cooperative-sticky',
-  consumer: 'uniform',
-};
-
-/** What each membership change did to the members present before and after it. */
-function rebalanceChecks(
-  p: { protocol: RebalanceProtocol; settleSec: number },
-  strategy: string | undefined,
-  changes: Change[],
-  events: ConsumerEvent[],
-): Check[] {
-  if (strategy !== STRATEGY[p.protocol])
-    return cannotTell('the group runs the protocol asked for', STRATEGY[p.protocol], strategy ?? 'not read');
-  const measures = changes.map((ch) => ({ ch, ms: measureChange(events, ch) }));
-  const text = (f: (m: ReturnType<typeof measureChange>[number]) => string) =>
-    measures.map(({ ch, ms }) => `${ch.kind}: ${ms.map((m) => `${m.consumer} ${f(m)}`).join(', ')}`).join('; ');
-  const all = measures.flatMap(({ ms }) => ms.filter((m) => m.before.length > 0));
-  const settled = check(
-    `each change (c3 joins, c3 leaves, c2 evicted) settles within ${p.settleSec} s`,
-    changes.length === 3 && changes.every((c) => c.end !== undefined),
-    '3 changes, each ending balanced',
-    changes.map((c) => `${c.kind} ${c.end === undefined ? 'never settled' : `${c.end - c.start} ms`}`).join(', ') ||
-      'none',
-  );
-  const pauses = text((m) => `held nothing ${m.heldNothingMs} ms, gap ${m.gapMs} ms`);
-  if (p.protocol === 'eager')
-    return [
-      settled,
-      check(
-        'eager: on every change each member gives up all its partitions and holds none for a while',
-        all.length > 0 && all.every((m) => m.before.every((x) => m.revoked.includes(x)) && m.heldNothingMs > 0),
-        'revoked = everything held before; held nothing > 0 ms',
-        `${text((m) => `revoked [${m.revoked}] of [${m.before}]`)}; ${pauses}`,
-      ),
-    ];
-  return [
-    settled,
-    check(
-      `${p.protocol}: only the partitions that move are revoked`,
-      all.length > 0 && all.every((m) => m.revoked.every((x) => !m.after.includes(x))),
-      'no member gives up a partition it gets back',
-      text((m) => `revoked [${m.revoked}], kept [${m.kept}] of [${m.before}]`),
-    ),
-    check(
-      `${p.protocol}: the members keeping partitions never stop (held nothing 0 ms)`,
-      all.length > 0 && all.every((m) => m.kept.length > 0 && m.heldNothingMs === 0),
-      'each member keeps some partitions and holds at least one throughout',
-      pauses,
-    ),
-  ];
 }
