@@ -60,7 +60,11 @@ export default defineLab({
         'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
     },
     maxPollMs: intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
-    evictSlackMs: intParam(8000, 'how long after max.poll.interval.ms the partitions may take to move', 100),
+    evictSlackMs: intParam(
+      8000,
+      'how long after max.poll.interval.ms the partitions may take to move (a heartbeat interval or two)',
+      100,
+    ),
     rate: intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
     recordSize: intParam(1024, 'bytes per record', 10, 100_000),
     settleSec: intParam(60, 'the bound on each rebalance to settle', 5),
@@ -72,7 +76,7 @@ export default defineLab({
     requireVersion(
       p as { version?: string },
       '4.4',
-      'the consumer protocol (KIP-848) is generally available from Kafka 4.0 (a preview in 3.8 and 3.9)',
+      'the consumer protocol (KIP-848) is generally available from Kafka 4.0 (early access from 3.7, not for production)',
     );
     return { mode: 'kraft', layout: 'isolated' };
   },
@@ -94,7 +98,9 @@ export default defineLab({
       title: 'c3 joins the group',
       narration: (p) =>
         p.protocol === 'eager'
-          ? 'Eager: every member revokes all its partitions before rejoining; nobody consumes until the new assignment.'
+          ? 'Eager: every member revokes all its partitions before rejoining; nobody consumes until the new ' +
+            'assignment. The barrier waits for the slowest member, up to the rebalance timeout (max.poll.interval.ms, ' +
+            '300 s by default): here every member polls often, so it is short.'
           : p.protocol === 'cooperative'
             ? 'Cooperative (KIP-429): two rebalances; the first revokes only the partitions that move, the second ' +
               'gives them to c3. c1 and c2 keep fetching what they keep.'
@@ -114,7 +120,10 @@ export default defineLab({
         'would, and its heartbeats go on. After max.poll.interval.ms the client itself leaves the group ' +
         `("consumer poll timeout has expired"); c1 takes its partitions from the last commit. Production default: ` +
         `300000 ms; ${p.maxPollMs} ms here. When c2 goes on, its commit of what it processed is refused and c1 has ` +
-        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit.',
+        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. The partitions move a ' +
+        'heartbeat or two after the time-out (heartbeat.interval.ms 3 s in the classic client; ' +
+        'group.consumer.heartbeat.interval.ms 5 s on the broker for the consumer protocol): ' +
+        `${p.evictSlackMs} ms of slack.`,
       commands: [groupCommand(GROUP)],
     },
   },
