@@ -5,6 +5,7 @@ import {
   evictionChecks,
   evictionOf,
   groupCommand,
+  heartbeatMs,
   intParam,
   JavaConsumer,
   type JavaConsumerOptions,
@@ -60,11 +61,7 @@ export default defineLab({
         'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
     },
     maxPollMs: intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
-    evictSlackMs: intParam(
-      8000,
-      'how long after max.poll.interval.ms the partitions may take to move (a heartbeat interval or two)',
-      100,
-    ),
+    evictMarginMs: intParam(2000, 'margin beyond two heartbeat intervals for the partitions to move', 0),
     rate: intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
     recordSize: intParam(1024, 'bytes per record', 10, 100_000),
     settleSec: intParam(60, 'the bound on each rebalance to settle', 5),
@@ -120,10 +117,13 @@ export default defineLab({
         'would, and its heartbeats go on. After max.poll.interval.ms the client itself leaves the group ' +
         `("consumer poll timeout has expired"); c1 takes its partitions from the last commit. Production default: ` +
         `300000 ms; ${p.maxPollMs} ms here. When c2 goes on, its commit of what it processed is refused and c1 has ` +
-        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. The partitions move a ' +
-        'heartbeat or two after the time-out (heartbeat.interval.ms 3 s in the classic client; ' +
-        'group.consumer.heartbeat.interval.ms 5 s on the broker for the consumer protocol): ' +
-        `${p.evictSlackMs} ms of slack.`,
+        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. The client notices ' +
+        'the time-out at a heartbeat and c1 learns of the new assignment at its next: the partitions move within ' +
+        `two heartbeat intervals (${heartbeatMs(p.protocol)} ms each: ` +
+        (p.protocol === 'consumer'
+          ? "the broker's group.consumer.heartbeat.interval.ms"
+          : "the classic client's heartbeat.interval.ms") +
+        `, both defaults) and ${p.evictMarginMs} ms after it.`,
       commands: [groupCommand(GROUP)],
     },
   },

@@ -68,16 +68,24 @@ export function rebalanceChecks(
   ];
 }
 
+/**
+ * How often a member heartbeats: the classic client's heartbeat.interval.ms (default 3000), or
+ * under the consumer protocol the broker's group.consumer.heartbeat.interval.ms (default 5000).
+ */
+export function heartbeatMs(protocol: RebalanceProtocol): number {
+  return protocol === 'consumer' ? 5000 : 3000;
+}
+
 /** The eviction of c2 (stalled) in favour of c1, against max.poll.interval.ms. */
 export function evictionChecks(
-  p: { maxPollMs: number; evictSlackMs: number },
+  p: { protocol: RebalanceProtocol; maxPollMs: number; evictMarginMs: number },
   eviction: Eviction | undefined,
 ): Check[] {
   if (!eviction) return [check('c2 was stalled', false, 'a stall', 'the run did not reach the stall')];
   // The eviction counts from c2's last poll; its last output follows that poll by the time it
   // printed before blocking, a few ms: 500 ms of allowance below max.poll.interval.ms.
   const low = p.maxPollMs - 500;
-  const high = p.maxPollMs + p.evictSlackMs;
+  const high = p.maxPollMs + 2 * heartbeatMs(p.protocol) + p.evictMarginMs;
   const e = eviction;
   return [
     check(
