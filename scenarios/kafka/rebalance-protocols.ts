@@ -117,8 +117,9 @@ export default defineLab({
         'would, and its heartbeats go on. After max.poll.interval.ms the client itself leaves the group ' +
         `("consumer poll timeout has expired"); c1 takes its partitions from the last commit. Production default: ` +
         `300000 ms; ${p.maxPollMs} ms here. When c2 goes on, its commit of what it processed is refused and c1 has ` +
-        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. The client notices ' +
-        'the time-out at a heartbeat and c1 learns of the new assignment at its next: the partitions move within ' +
+        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. c2 leaves once its ' +
+        'client notices the time-out (seen up to a heartbeat late under the consumer protocol) and c1 learns of ' +
+        'its new partitions at its next heartbeat: they move within ' +
         `two heartbeat intervals (${heartbeatMs(p.protocol)} ms each: ` +
         (p.protocol === 'consumer'
           ? "the broker's group.consumer.heartbeat.interval.ms"
