@@ -29,9 +29,12 @@ export {
 export * from '../../stacks/kafka/cut.ts';
 export * from '../../stacks/kafka/elections.ts';
 export * from '../../stacks/kafka/groups.ts';
+export * from '../../stacks/kafka/java-clients.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
+export * from '../../stacks/kafka/rebalance-checks.ts';
+export * from '../../stacks/kafka/rebalances.ts';
 export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';

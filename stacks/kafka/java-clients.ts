@@ -1,0 +1,235 @@
+/**
+ * Kafka's own Java consumer (`kafka-verifiable-consumer.sh`, the client Kafka's system tests
+ * drive) run inside a node of the lab network, for lessons kafkajs cannot show: it speaks
+ * only the classic group protocol, the Java client also the KIP-848 consumer protocol.
+ * Each JSON event it prints (partitions_assigned/revoked, records_consumed, record_data,
+ * offsets_committed) is an observation `consumerEvent` as it arrives; its WARN/ERROR log
+ * lines are `consumerLog`. Its stdout goes through a `cat` the lab can stop: the consumer's
+ * poll loop then blocks in its own printing (the pipe fills), the heartbeats go on, and the
+ * time between two polls grows past max.poll.interval.ms as if processing were slow.
+ */
+import { PassThrough } from 'node:stream';
+import type { History } from '../../src/engine/history.ts';
+import { UsageError } from '../../src/errors.ts';
+import { docker } from '../../src/runtime/docker.ts';
+import type { StartedNode } from '../../src/runtime/node.ts';
+import { INTERNAL_PORT } from './config.ts';
+
+export interface JavaConsumerOptions {
+  /** The consumer's name in the history (c1, c2, ...). */
+  name: string;
+  topic: string;
+  group: string;
+  /** classic (JoinGroup/SyncGroup, client-side assignor) or consumer (KIP-848, broker-side). */
+  protocol: 'classic' | 'consumer';
+  /** Classic only: the assignor class (RangeAssignor: eager; CooperativeStickyAssignor: incremental). */
+  assignor?: string;
+  /** Extra consumer properties (max.poll.interval.ms, ...). */
+  config?: Record<string, string | number>;
+  /** Print every record (record_data): fills a stopped pipe quickly. */
+  verbose?: boolean;
+  /** The broker asked first. */
+  broker: string;
+  heapMb?: number;
+}
+
+/** One event as the Java consumer printed it (its own clock) plus when it arrived. */
+export interface ConsumerEvent {
+  consumer: string;
+  name: string;
+  /** The consumer's clock, ms since the epoch. */
+  timestamp: number;
+  partitions?: { partition: number; minOffset?: number; maxOffset?: number; count?: number }[];
+  /** offsets_committed: the next offset to read, per partition. */
+  offsets?: { partition: number; offset: number }[];
+  count?: number;
+  offset?: number;
+  partition?: number;
+  success?: boolean;
+  error?: string;
+}
+
+export const EVENT = 'consumerEvent';
+export const LOG = 'consumerLog';
+
+/** The events of one consumer (or all), in arrival order, from the observations. */
+export function consumerEvents(observations: { name: string; value: unknown }[], consumer?: string): ConsumerEvent[] {
+  return observations
+    .filter((o) => o.name === EVENT)
+    .map((o) => o.value as ConsumerEvent)
+    .filter((e) => consumer === undefined || e.consumer === consumer);
+}
+
+export class JavaConsumer {
+  readonly name: string;
+  readonly node: StartedNode;
+  private done: Promise<void> = Promise.resolve();
+  private readonly files: string;
+
+  private constructor(node: StartedNode, name: string) {
+    this.node = node;
+    this.name = name;
+    this.files = `/tmp/midlab-${name}`;
+  }
+
+  /** The command a trainee would type for this consumer. */
+  static command(o: JavaConsumerOptions, configFile = '<file>'): string[] {
+    return [
+      'kafka-verifiable-consumer.sh',
+      '--bootstrap-server',
+      `${o.broker}:${INTERNAL_PORT}`,
+      '--topic',
+      o.topic,
+      '--group-id',
+      o.group,
+      '--group-protocol',
+      o.protocol,
+      ...(o.protocol === 'classic' && o.assignor ? ['--assignment-strategy', o.assignor] : []),
+      ...(o.verbose ? ['--verbose'] : []),
+      '--consumer.config',
+      configFile,
+    ];
+  }
+
+  /** Starts the consumer in `node`; its events stream into the history until it exits. */
+  static async start(node: StartedNode, history: History, o: JavaConsumerOptions): Promise<JavaConsumer> {
+    const c = new JavaConsumer(node, o.name);
+    const props = Object.entries(o.config ?? {})
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join('');
+    await node.writeFiles([{ path: `${c.files}.properties`, content: props }]);
+    const cmd = JavaConsumer.command(o, `${c.files}.properties`).map((a) => `'${a}'`);
+    // The consumer writes into a process substitution: a cat whose pid is kept, so that
+    // stopping it stops the consumer's output (and so its poll loop) and nothing else.
+    const script =
+      `${cmd.join(' ')} > >(echo $BASHPID > ${c.files}.reader; exec cat) & ` +
+      `echo $! > ${c.files}.pid; wait $!; rc=$?; sleep 0.5; exit $rc`;
+    const ex = await node.container.exec({
+      Cmd: ['bash', '-c', script],
+      AttachStdout: true,
+      AttachStderr: true,
+      Env: [`KAFKA_TOOL_HEAP_OPTS=-Xmx${o.heapMb ?? 96}m`],
+    });
+    const stream = await ex.start({ hijack: true, stdin: false });
+    const out = new PassThrough();
+    const err = new PassThrough();
+    docker().modem.demuxStream(stream, out, err);
+    lines(out, (line) => {
+      if (!line.startsWith('{')) return;
+      let e: Record<string, unknown>;
+      try {
+        e = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      // A record's value is the producer's padding: kept out of the evidence.
+      delete e.value;
+      delete e.key;
+      history.observe(EVENT, { consumer: o.name, ...e });
+    });
+    lines(err, (line) => {
+      if (/\b(WARN|ERROR)\b/.test(line)) history.observe(LOG, { consumer: o.name, line: line.slice(0, 400) });
+    });
+    c.done = new Promise((resolve) => {
+      stream.on('end', () => resolve());
+      stream.on('error', () => resolve());
+    });
+    return c;
+  }
+
+  private async signal(sig: string, file: 'pid' | 'reader'): Promise<void> {
+    await this.node.run(['bash', '-c', `kill -${sig} "$(cat ${this.files}.${file})"`]);
+  }
+
+  /** Stops reading the consumer's output: its poll loop blocks once the pipe is full. */
+  stall(): Promise<void> {
+    return this.signal('STOP', 'reader');
+  }
+
+  /** Reads its output again: the poll loop goes on from where it blocked. */
+  resume(): Promise<void> {
+    return this.signal('CONT', 'reader');
+  }
+
+  /** A clean stop (SIGTERM: the consumer closes and leaves its group); resolves once it exited. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    await this.resume().catch(() => undefined);
+    await this.signal('TERM', 'pid').catch(() => undefined);
+    const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([this.done, timer]);
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
+  let rest = '';
+  stream.on('data', (c: Buffer) => {
+    const parts = (rest + c.toString('utf8')).split('\n');
+    rest = parts.pop() ?? '';
+    for (const l of parts) fn(l.trim());
+  });
+}
+
+/**
+ * Kafka's producer load generator (`kafka-producer-perf-test.sh`) in `node`: `rate` records a
+ * second of `size` bytes, acks=all, until stopped. Sized records make a stalled consumer's
+ * printed output fill its pipe within seconds.
+ */
+export async function startPerfProducer(
+  node: StartedNode,
+  o: { topic: string; broker: string; rate: number; size: number },
+): Promise<{ stop: () => Promise<void>; command: string[] }> {
+  const command = perfCommand(o);
+  const pid = '/tmp/midlab-perf.pid';
+  const quoted = command.map((a) => `'${a}'`).join(' ');
+  await node.exec(['bash', '-c', `${quoted} > /dev/null 2>&1 & echo $! > ${pid}`], {
+    env: ['KAFKA_TOOL_HEAP_OPTS=-Xmx64m'],
+  });
+  return { command, stop: () => node.run(['bash', '-c', `kill "$(cat ${pid})"`]).then(() => undefined) };
+}
+
+export function perfCommand(o: { topic: string; broker: string; rate: number; size: number }): string[] {
+  return [
+    'kafka-producer-perf-test.sh',
+    '--topic',
+    o.topic,
+    '--num-records',
+    '100000000',
+    '--record-size',
+    String(o.size),
+    '--throughput',
+    String(o.rate),
+    '--producer-props',
+    `bootstrap.servers=${o.broker}:${INTERNAL_PORT}`,
+    'acks=all',
+  ];
+}
+
+/** Refuses a Kafka version a lab cannot run on (exit 2), saying why. */
+export function requireVersion(p: { version?: string }, version: string, why: string): void {
+  if (p.version !== version)
+    throw new UsageError(`this lab runs on Kafka ${version} only: ${why}`, `use --param version=${version}`);
+}
+
+/** Which partitions each consumer holds after each of its events: revoked ones go, assigned ones come. */
+export function holdings(events: ConsumerEvent[]): { consumer: string; timestamp: number; owned: number[] }[] {
+  const owned = new Map<string, Set<number>>();
+  const out: { consumer: string; timestamp: number; owned: number[] }[] = [];
+  for (const e of events) {
+    if (e.name !== 'partitions_assigned' && e.name !== 'partitions_revoked') continue;
+    const set = owned.get(e.consumer) ?? new Set<number>();
+    for (const p of e.partitions ?? []) {
+      if (e.name === 'partitions_assigned') set.add(p.partition);
+      else set.delete(p.partition);
+    }
+    owned.set(e.consumer, set);
+    out.push({ consumer: e.consumer, timestamp: e.timestamp, owned: [...set].sort((a, b) => a - b) });
+  }
+  return out;
+}
+
+/** Each consumer's partitions after the events up to `at` (its own clock). */
+export function ownedAt(events: ConsumerEvent[], at = Number.POSITIVE_INFINITY): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  for (const h of holdings(events)) if (h.timestamp <= at) m.set(h.consumer, h.owned);
+  return m;
+}
