@@ -111,6 +111,18 @@ export async function untilFailover(lab: RedisLab, old: string, since: number, w
   return chosen ?? old;
 }
 
+/**
+ * Waits (without deciding, up to `timeoutMs`) until every replica follows `primary` with
+ * its link up and its offset caught up; every data node's link then.
+ */
+export function untilLinked(lab: RedisLab, primary: string, replicas: string[], timeoutMs: number) {
+  const linked = () => lab.stack.linksCaughtUp(primary, replicas);
+  return lab.until('every replica linked to the primary with its offset caught up', linked, {
+    timeoutMs,
+    intervalMs: 100,
+  });
+}
+
 /** Waits (without deciding) until every replica has applied `primary`'s stream as of now; each node's offset. */
 export async function untilCaughtUp(
   lab: RedisLab,

@@ -18,6 +18,7 @@ import {
   SENTINEL_TOPOLOGY,
   sentinelCli,
   sentinelProof,
+  untilLinked,
   withDirect,
 } from './kit.ts';
 
@@ -113,9 +114,7 @@ export default defineLab({
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
-    const linked = () => r.linksCaughtUp(primary, replicas);
-    const caughtUp = () =>
-      lab.until('the replicas to follow the primary, caught up', linked, { timeoutMs: 20_000, intervalMs: 100 });
+    const caughtUp = () => untilLinked(lab, primary, replicas, 20_000);
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) => lab.step(key, fn, { vars });
     const keys = async (name: string) => {
       const n = await r.dbsizes();
