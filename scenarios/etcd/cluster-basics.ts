@@ -90,7 +90,7 @@ export default defineLab({
       const put = await recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
       lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
       for (const n of e.names) {
-        const r = await recorded(lab, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
+        const r = await recorded(lab.history, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
         lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
       }
     });

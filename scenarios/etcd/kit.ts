@@ -3,7 +3,6 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { answeredBetween, type Op } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
-import { classify } from '../../stacks/etcd/client.ts';
 import { type EndpointStatus, healthProblem, type StartedEtcd } from '../../stacks/etcd/stack.ts';
 import type { EtcdWriter } from '../../stacks/etcd/workload.ts';
 
@@ -19,7 +18,7 @@ export {
   restoreCommand,
   type StartedEtcd,
 } from '../../stacks/etcd/stack.ts';
-export { EtcdWriter, finalRead, recordedPut } from '../../stacks/etcd/workload.ts';
+export { EtcdWriter, finalRead, recorded, recordedPut, revisionOf } from '../../stacks/etcd/workload.ts';
 
 /**
  * The etcd labs' mechanism: every member answers, one leader in one term, everyone caught
@@ -66,11 +65,6 @@ export function untilAcknowledged(lab: Lab, writer: EtcdWriter): Promise<number 
   );
 }
 
-/** One recorded operation through `node` (classified); for reads (f: read...) `fn`'s result is the value. */
-export function recorded<T>(lab: Lab, process: string, f: string, node: string, fn: () => Promise<T>, value?: unknown) {
-  return lab.history.record(process, f, value, node, fn, classify);
-}
-
 /** A one-line view of endpoint statuses, as the notes' table shows them (lines 6709-6724). */
 export function statusLine(all: Record<string, EndpointStatus | undefined>): string {
   return Object.entries(all)
@@ -93,6 +87,3 @@ export function writesResume(ops: Op[], from: number | undefined, what: string):
     `${ok} of ${after.length} acknowledged`,
   );
 }
-
-/** The revision an acknowledged write got (recorded by recordedPut). */
-export const revisionOf = (o: Op): number => Number((o.value as { revision?: number } | undefined)?.revision ?? 0);

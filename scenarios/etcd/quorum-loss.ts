@@ -55,7 +55,7 @@ export default defineLab({
   topology: () => ({ members: 3 }),
   steps: {
     writes: {
-      title: 'Writes through etcd1; {marker} = v1',
+      title: `Writes through etcd1; ${MARKER} = v1`,
       narration: 'A client puts one key every 50 ms through etcd1; a marker key gets its first value.',
     },
     isolate: {
@@ -82,20 +82,14 @@ export default defineLab({
   async run(lab) {
     const e = lab.stack;
     const writer = new EtcdWriter(lab.history, e.client('etcd1'), DIR);
-    const read = (consistency: 'l' | 's') =>
-      recorded(lab, 'reader-etcd1', `read-${consistency}`, 'etcd1', () =>
-        e.client('etcd1').read(MARKER, { consistency }),
-      );
-    await lab.step(
-      'writes',
-      async () => {
-        await recordedPut(lab.history, e.client('etcd1'), 'marker', MARKER, 'marker', 'v1');
-        writer.start();
-        await sleep(1500);
-        lab.say(`${writer.acknowledged} writes acknowledged`);
-      },
-      { vars: { marker: MARKER } },
-    );
+    const get = (consistency: 'l' | 's') => () => e.client('etcd1').read(MARKER, { consistency });
+    const read = (c: 'l' | 's') => recorded(lab.history, 'reader-etcd1', `read-${c}`, 'etcd1', get(c));
+    await lab.step('writes', async () => {
+      await recordedPut(lab.history, e.client('etcd1'), 'marker', MARKER, 'marker', 'v1');
+      writer.start();
+      await sleep(1500);
+      lab.say(`${writer.acknowledged} writes acknowledged`);
+    });
     await lab.step('isolate', async () => {
       await lab.faults.partition('etcd1', ['etcd2', 'etcd3']);
       lab.observe('isolatedAt', lab.history.now());
@@ -157,19 +151,14 @@ export default defineLab({
     if (seen.isolatedAt === undefined || seen.restartAt === undefined)
       return [unobserved('quorum was lost, then restored', 'both faults run', 'the faults'), ...writesKept(ev)];
     const inWindow = (o: Op) => o.time >= (seen.isolatedAt ?? 0) && o.time <= (seen.restartAt ?? 0);
-    const during = outcomes(
-      answeredBetween(ev.ops, 'write', seen.isolatedAt, seen.restartAt).filter((o) => !marker(o)),
-    );
+    const answered = answeredBetween(ev.ops, 'write', seen.isolatedAt, seen.restartAt);
+    const during = outcomes(answered.filter((o) => !marker(o)));
     const lin = completions(ev.ops, 'read-l').filter(inWindow);
     const ser = completions(ev.ops, 'read-s').filter(inWindow);
     const served = ser.find((o) => o.type === 'ok');
-    const newest = Math.max(
-      0,
-      ...completions(ev.ops, 'write')
-        .filter((o) => marker(o) && o.type === 'ok')
-        .map(revisionOf),
-    );
-    const servedRev = Number((served?.value as { revision?: number } | undefined)?.revision ?? 0);
+    const markers = completions(ev.ops, 'write').filter((o) => marker(o) && o.type === 'ok');
+    const newest = Math.max(0, ...markers.map(revisionOf));
+    const servedRev = served ? revisionOf(served) : 0;
     return [
       check(
         'writes without quorum fail or time out',

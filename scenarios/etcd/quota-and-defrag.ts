@@ -95,6 +95,8 @@ export default defineLab({
       const v: DbSize = { step, dbSize: s?.dbSize ?? 0, dbSizeInUse: s?.dbSizeInUse ?? 0, alarms: s?.errors ?? [] };
       lab.observe('db', v, `etcd1 DB SIZE ${v.dbSize} B, in use ${v.dbSizeInUse} B`);
     };
+    const client = <T>(f: string, fn: () => Promise<T>, value?: unknown) =>
+      recorded(lab.history, 'client', f, 'etcd1', fn, value);
     await size('start');
     await lab.step('fill', async () => {
       for (let i = 1; i <= MAX_PUTS; i++) {
@@ -110,12 +112,12 @@ export default defineLab({
     await lab.step('alarm', async () => {
       lab.observe('alarmsRaised', await e.alarms('etcd1'));
       await recordedPut(lab.history, c, 'client', '/midlab/after-full', 'after-full');
-      const r = await recorded(lab, 'client', 'read', 'etcd1', async () => (await c.get(`${DIR}/b001`)).kvs.length);
+      const r = await client('read', async () => (await c.get(`${DIR}/b001`)).kvs.length);
       lab.say(`get: ${r.ok ? `${r.result} key` : r.op.error}`);
-      await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/b001`), { key: `${DIR}/b001` });
+      await client('delete', () => c.del(`${DIR}/b001`), { key: `${DIR}/b001` });
     });
     await lab.step('compact', async () => {
-      await recorded(lab, 'client', 'delete', 'etcd1', () => c.del(`${DIR}/`, true), { key: `${DIR}/` });
+      await client('delete', () => c.del(`${DIR}/`, true), { key: `${DIR}/` });
       const rev = (await c.get('/', { keysOnly: true })).header.revision ?? 0;
       // --physical: without it etcdctl returns before the member has removed anything.
       await e.client('etcd1').compact(rev, true);

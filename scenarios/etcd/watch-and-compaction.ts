@@ -5,6 +5,7 @@ import {
   EtcdError,
   etcd,
   etcdctl,
+  type Op,
   observed,
   proveCluster,
   recorded,
@@ -28,6 +29,8 @@ interface Seen {
 
 /** A read of the key at a revision, recorded as `read-at` with that revision. */
 type AtRead = { at: number; value?: string };
+const describeRead = (o: Op) =>
+  `${(o.value as AtRead | undefined)?.at ?? '?'}: ${o.type} ${o.error ?? (o.value as AtRead).value}`;
 
 export default defineLab({
   id: 'etcd/watch-and-compaction',
@@ -77,15 +80,11 @@ export default defineLab({
   mechanism: (lab) => proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
-    const readAt = (at: number) =>
-      recorded(
-        lab,
-        'reader',
-        'read-at',
-        'etcd2',
-        async (): Promise<AtRead> => ({ at, ...(await e.client('etcd2').read(KEY, { revision: at })) }),
-        { at },
-      );
+    const atRev = async (at: number): Promise<AtRead> => ({
+      at,
+      ...(await e.client('etcd2').read(KEY, { revision: at })),
+    });
+    const readAt = (at: number) => recorded(lab.history, 'reader', 'read-at', 'etcd2', () => atRev(at), { at });
     const revisions: number[] = [];
     await lab.step('history', async () => {
       for (let v = 1; v <= VERSIONS; v++) {
@@ -98,39 +97,29 @@ export default defineLab({
     });
     const [seenRev, from] = revisions as [number, number];
     const to = revisions[3] ?? from + 2;
-    const vars = { seen: seenRev, from, to };
-    await lab.step(
-      'resume',
-      async () => {
-        const events = await e.client('etcd2').watch(KEY, from, 1500);
-        lab.observe('replayed', events, events.map((ev) => `${ev.type} ${ev.value} @${ev.modRevision}`).join(', '));
-      },
-      { vars },
-    );
-    await lab.step(
-      'compact',
-      async () => {
-        await e.client('etcd1').compact(to);
-        lab.observe('compactedTo', to, `compacted revision ${to}`);
-      },
-      { vars },
-    );
-    await lab.step(
-      'resume-again',
-      async () => {
-        const error = await e
-          .client('etcd2')
-          .watch(KEY, from, 1500)
-          .then((evs) => `no error: ${evs.length} events`)
-          .catch((err: Error) => (err instanceof EtcdError ? err.message : `${err.name}: ${err.message}`));
-        lab.observe('resumeAfter', error, `watch --rev=${from}: ${error}`);
-        for (const at of [from, to]) {
-          const r = await readAt(at);
-          lab.say(`get --rev=${at}: ${r.ok ? r.result.value : r.op.error}`);
-        }
-      },
-      { vars },
-    );
+    const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) =>
+      lab.step(key, fn, { vars: { seen: seenRev, from, to } });
+    await step('resume', async () => {
+      const events = await e.client('etcd2').watch(KEY, from, 1500);
+      lab.observe('replayed', events, events.map((ev) => `${ev.type} ${ev.value} @${ev.modRevision}`).join(', '));
+    });
+    await step('compact', async () => {
+      await e.client('etcd1').compact(to);
+      lab.observe('compactedTo', to, `compacted revision ${to}`);
+    });
+    const resumeAgain = async () => {
+      const error = await e
+        .client('etcd2')
+        .watch(KEY, from, 1500)
+        .then((evs) => `no error: ${evs.length} events`)
+        .catch((err: Error) => (err instanceof EtcdError ? err.message : `${err.name}: ${err.message}`));
+      lab.observe('resumeAfter', error, `watch --rev=${from}: ${error}`);
+      for (const at of [from, to]) {
+        const r = await readAt(at);
+        lab.say(`get --rev=${at}: ${r.ok ? r.result.value : r.op.error}`);
+      }
+    };
+    await step('resume-again', resumeAgain);
   },
   predictions: [
     {
@@ -181,11 +170,7 @@ export default defineLab({
         'compaction removes history before its revision, keeps it from there on',
         oldAfter?.type === 'fail' && /compacted/.test(oldAfter.error ?? '') && (kept?.value as AtRead)?.value === 'v4',
         `get --rev=${from} fails (compacted); get --rev=${seen.compactedTo ?? '?'} returns v4`,
-        afterCompaction
-          .map(
-            (o) => `${(o.value as AtRead | undefined)?.at ?? '?'}: ${o.type} ${o.error ?? (o.value as AtRead).value}`,
-          )
-          .join('; ') || 'no read after compaction',
+        afterCompaction.map(describeRead).join('; ') || 'no read after compaction',
       ),
     ];
   },

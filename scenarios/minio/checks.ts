@@ -2,7 +2,8 @@
 import { type Check, check, completions, type Evidence, type Op, observed } from '../../src/kit.ts';
 import type { DrivesSeen, ErasureView } from '../../stacks/minio/drives.ts';
 import { upgradedParity } from '../../stacks/minio/drives.ts';
-import { NOTICE_BOUND_MS, type StepRecord, type Vanished } from './series.ts';
+import { NOTICE_BOUND_MS, type StepRecord } from './series.ts';
+import type { Vanished } from './shared.ts';
 
 export function stepsOf(ev: Evidence): StepRecord[] {
   return ev.observations.filter((o) => /^step-\d+$/.test(o.name)).map((o) => o.value as StepRecord);

@@ -1,5 +1,6 @@
 // What a MinIO lab imports: the engine's lab kit, the stack (drives, erasure layout,
-// recorded S3 workload) and the pieces the MinIO labs share (the kill series, checks).
+// recorded S3 workload) and the pieces the MinIO labs share (shared.ts: proof, commands,
+// final read; series.ts: the kill series; checks.ts).
 export * from '../../src/kit.ts';
 export { type Availability, availabilityWithNodesDown, readQuorum, writeQuorum } from '../../stacks/minio/config.ts';
 export * from '../../stacks/minio/drives.ts';
@@ -7,3 +8,4 @@ export { minio, StartedMinio } from '../../stacks/minio/stack.ts';
 export * from '../../stacks/minio/workload.ts';
 export * from './checks.ts';
 export * from './series.ts';
+export * from './shared.ts';

@@ -1,11 +1,10 @@
 // What a Redis lab imports: the engine's lab kit, the stack (clients, replication and
 // Sentinel views, the recorded workload) and what the Redis labs share (commands to try,
-// the Sentinel proof, waits, evidence readers).
-import { type Check, check } from '../../src/checkers/check.ts';
-import { idsOf, sample } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type Op } from '../../src/engine/history.ts';
+// the Sentinel proof, waits, observations) and their pure checks (checks.ts).
+import type { Op } from '../../src/engine/history.ts';
 import type { LabContext, StepText } from '../../src/engine/lab.ts';
-import { withDirect } from '../../stacks/redis/client.ts';
+import { type RedisClient, withDirect } from '../../stacks/redis/client.ts';
+import { describeKeys } from '../../stacks/redis/replication.ts';
 import { describeSentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
 import { type StartedRedis, settingsOf } from '../../stacks/redis/stack.ts';
 import { RedisWorkload } from '../../stacks/redis/workload.ts';
@@ -18,6 +17,7 @@ export * from '../../stacks/redis/replication.ts';
 export * from '../../stacks/redis/sentinel.ts';
 export { redis, StartedRedis } from '../../stacks/redis/stack.ts';
 export * from '../../stacks/redis/workload.ts';
+export * from './checks.ts';
 
 type RedisLab = LabContext<StartedRedis, unknown>;
 
@@ -111,6 +111,18 @@ export async function untilFailover(lab: RedisLab, old: string, since: number, w
   return chosen ?? old;
 }
 
+/**
+ * Waits (without deciding, up to `timeoutMs`) until every replica follows `primary` with
+ * its link up and its offset caught up; every data node's link then.
+ */
+export function untilLinked(lab: RedisLab, primary: string, replicas: string[], timeoutMs: number) {
+  const linked = () => lab.stack.linksCaughtUp(primary, replicas);
+  return lab.until('every replica linked to the primary with its offset caught up', linked, {
+    timeoutMs,
+    intervalMs: 100,
+  });
+}
+
 /** Waits (without deciding) until every replica has applied `primary`'s stream as of now; each node's offset. */
 export async function untilCaughtUp(
   lab: RedisLab,
@@ -123,6 +135,33 @@ export async function untilCaughtUp(
   return lab.until(`every replica at offset ${target}`, caughtUp, { timeoutMs: 10_000, intervalMs: 50 });
 }
 
+/**
+ * Waits (without deciding) until `primary` has heard nothing from its `replicas` for 2 s
+ * (their acknowledgements, one a second, stop: the primary notices before anyone), then
+ * records how long (`silentFor`) and every node's keys and offset (`cut`).
+ */
+export async function observeCut(lab: RedisLab, primary: string, replicas: string[]): Promise<void> {
+  const r = lab.stack;
+  const silent = () => r.silent(primary, replicas.length, 2);
+  const lags = await lab.until('the replicas silent for 2 s', silent, { timeoutMs: 15_000, intervalMs: 100 });
+  if (lags) lab.observe('silentFor', lags, `${primary} last heard from its replicas ${lags.join(' and ')} s ago`);
+  const view = await r.data(primary, replicas);
+  lab.observe('cut', view, describeKeys(view));
+}
+
+/**
+ * A write through the Sentinel client `app` (`write` records it), and where it landed:
+ * the node the client is connected to and the name that node announces (`clientNodeAfter`).
+ */
+export async function observeLanding(lab: RedisLab, app: RedisClient, write: () => Promise<Op>): Promise<void> {
+  const op = await write();
+  const endpointNode = lab.stack.nodeAt(app.remote);
+  const announced = await app.announcedName().catch(() => undefined);
+  const said = `the write went to ${endpointNode} (which calls itself ${announced}): ${op.type}`;
+  lab.observe('clientNodeAfter', { endpointNode, announced, write: op.type }, said);
+  if (app.lastError) lab.say(`ioredis' last complaint while it searched: "${app.lastError}"`);
+}
+
 /** The final read (`read-all`) of every identified write on the primary the Sentinels name now. */
 export async function readFinal(lab: RedisLab): Promise<void> {
   const r = lab.stack;
@@ -131,41 +170,4 @@ export async function readFinal(lab: RedisLab): Promise<void> {
   if (!rd.ok) throw rd.error;
   const keys = rd.result.ids.length;
   lab.observe('finalRead', { primary, keys }, `${primary} holds ${keys} of the written keys`);
-}
-
-/** The id an identified write carries. */
-export function idOf(o: { value?: unknown }): string {
-  return idsOf(o.value)[0] ?? '';
-}
-
-/**
- * Whether the final read lost all of `writes` (acknowledged writes of one window) or
- * none of them; `lost` holds the lost ids. Holds only for a window that has writes.
- */
-export function windowLoss(name: string, writes: Op[], lost: Set<string>, want: 'all' | 'none'): Check {
-  const gone = writes.filter((o) => lost.has(idOf(o)));
-  return check(
-    name,
-    writes.length > 0 && gone.length === (want === 'all' ? writes.length : 0),
-    `${want === 'all' ? 'every one' : 'none'} of > 0 acknowledged writes lost`,
-    `${gone.length} of ${writes.length} lost${gone.length ? ` (${sample(gone.map(idOf))})` : ''}`,
-  );
-}
-
-/** The ids every completed final read (`read-all`) returned. */
-export function readIds(ev: Evidence): string[] {
-  return completions(ev.ops, 'read-all')
-    .filter((o) => o.type === 'ok')
-    .flatMap((o) => idsOf(o.value));
-}
-
-/** Without a final read nothing says which writes survived: loss can be neither shown nor ruled out. */
-export function finalReadMissing(ev: Evidence): Check | undefined {
-  if (completions(ev.ops, 'read-all').some((o) => o.type === 'ok')) return undefined;
-  return {
-    name: 'the final read shows which writes survived',
-    ok: 'unknown',
-    expected: 'a read of every key after the failover',
-    observed: 'no final read completed',
-  };
 }

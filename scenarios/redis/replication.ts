@@ -11,6 +11,7 @@ import {
   RedisWorkload,
   redis,
   redisCli,
+  untilLinked,
   withDirect,
 } from './kit.ts';
 
@@ -93,19 +94,11 @@ export default defineLab({
     const r = lab.stack;
     const primary = r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
-    await lab.step(
-      'links',
-      async () => {
-        const views = await lab.until(
-          'every replica linked to the primary with its offset caught up',
-          () => r.linksCaughtUp(primary, replicas),
-          { timeoutMs: 5000, intervalMs: 100 },
-        );
-        const last = views ?? (await r.links());
-        lab.observe('links', last, describeLinks(last));
-      },
-      { vars: { primary, replicas: replicas.join(' and ') } },
-    );
+    const links = async () => {
+      const last = (await untilLinked(lab, primary, replicas, 5000)) ?? (await r.links());
+      lab.observe('links', last, describeLinks(last));
+    };
+    await lab.step('links', links, { vars: { primary, replicas: replicas.join(' and ') } });
     return linkProblems(observed<Seen>(lab.history.evidence()).links ?? {}, primary, replicas);
   },
   async run(lab) {
@@ -114,14 +107,11 @@ export default defineLab({
     const primary = r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const [replica] = replicas as [string];
-    await lab.step(
-      'roles',
-      async () => {
-        const views = await r.links();
-        lab.observe('replication', views, describeLinks(views));
-      },
-      { vars: { primary } },
-    );
+    const roles = async () => {
+      const views = await r.links();
+      lab.observe('replication', views, describeLinks(views));
+    };
+    await lab.step('roles', roles, { vars: { primary } });
     await lab.step(
       'write-replica',
       async () => {
@@ -154,10 +144,8 @@ export default defineLab({
           ),
         );
         lab.observe('replicationMs', delays);
-        const offsets = await Promise.all(
-          r.dataNodes.map(async (n) => `${n}=${(await r.replication(n)).masterReplOffset}`),
-        );
-        lab.say(`replication offsets now: ${offsets.join(', ')} (equal: every replica has applied the whole stream)`);
+        const offsets = await r.offsets();
+        lab.say(`replication offsets now: ${offsets} (equal: every replica has applied the whole stream)`);
       },
       { vars: { primary } },
     );

@@ -10,6 +10,7 @@ import {
   type LinkView,
   observed,
   proveSentinels,
+  type RedisClient,
   RedisWorkload,
   readFinal,
   redis,
@@ -17,6 +18,7 @@ import {
   SENTINEL_TOPOLOGY,
   sentinelCli,
   sentinelProof,
+  untilLinked,
   withDirect,
 } from './kit.ts';
 
@@ -112,58 +114,39 @@ export default defineLab({
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
-    const caughtUp = () =>
-      lab.until('the replicas to follow the primary, caught up', () => r.linksCaughtUp(primary, replicas), {
-        timeoutMs: 20_000,
-        intervalMs: 100,
-      });
-    await lab.step(
-      'fill',
-      async () => {
-        await withDirect(r.endpoint(primary), (c) =>
-          new RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4),
-        );
-        await caughtUp();
-        const keys = await r.dbsizes();
-        lab.observe('keysBefore', keys, `DBSIZE: ${JSON.stringify(keys)}`);
-      },
-      { vars },
-    );
-    await lab.step(
-      'restart',
-      async () => {
-        const before = await runId();
-        const t0 = Date.now();
-        await lab.faults.crash(primary);
-        await lab.faults.start(primary);
-        // A probe that throws (refused while the process is down) counts as not yet.
-        const answers = async () => ({ done: true as const, value: await runId() });
-        const after = await lab.until('the primary to answer again', answers, { timeoutMs: 20_000, intervalMs: 20 });
-        const down = after ? Date.now() - t0 : null;
-        lab.observe('downMs', down, `${primary} answered again ${down ?? '-'} ms after the crash`);
-        const said = `run_id ${before.slice(0, 8)}.. then ${after?.slice(0, 8) ?? '-'}..`;
-        lab.observe('runIds', { before, after: after ?? null }, said);
-        const links = (await caughtUp()) ?? (await r.links());
-        lab.observe('linksAfter', links, describeLinks(links));
-        const named = await r.agreedPrimary();
-        lab.observe(
-          'primaryAfter',
-          named.done ? named.value : null,
-          `the Sentinels name ${named.done ? named.value : named.seen}`,
-        );
-        const events = await downEvents(r, 'sentinel1');
-        lab.say(events.length ? `sentinel1 logged: ${events.join('; ')}` : 'sentinel1 logged nothing about it');
-      },
-      { vars },
-    );
-    await lab.step(
-      'count',
-      async () => {
-        const keys = await r.dbsizes();
-        lab.observe('keysAfter', keys, `DBSIZE: ${JSON.stringify(keys)}`);
-      },
-      { vars },
-    );
+    const caughtUp = () => untilLinked(lab, primary, replicas, 20_000);
+    const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) => lab.step(key, fn, { vars });
+    const keys = async (name: string) => {
+      const n = await r.dbsizes();
+      lab.observe(name, n, `DBSIZE: ${JSON.stringify(n)}`);
+    };
+    const write = (c: RedisClient) => new RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4);
+    await step('fill', async () => {
+      await withDirect(r.endpoint(primary), write);
+      await caughtUp();
+      await keys('keysBefore');
+    });
+    await step('restart', async () => {
+      const before = await runId();
+      const t0 = Date.now();
+      await lab.faults.crash(primary);
+      await lab.faults.start(primary);
+      // A probe that throws (refused while the process is down) counts as not yet.
+      const answers = async () => ({ done: true as const, value: await runId() });
+      const after = await lab.until('the primary to answer again', answers, { timeoutMs: 20_000, intervalMs: 20 });
+      const down = after ? Date.now() - t0 : null;
+      lab.observe('downMs', down, `${primary} answered again ${down ?? '-'} ms after the crash`);
+      const said = `run_id ${before.slice(0, 8)}.. then ${after?.slice(0, 8) ?? '-'}..`;
+      lab.observe('runIds', { before, after: after ?? null }, said);
+      const links = (await caughtUp()) ?? (await r.links());
+      lab.observe('linksAfter', links, describeLinks(links));
+      const named = await r.agreedPrimary();
+      const name = named.done ? named.value : null;
+      lab.observe('primaryAfter', name, `the Sentinels name ${named.done ? named.value : named.seen}`);
+      const events = await downEvents(r, 'sentinel1');
+      lab.say(events.length ? `sentinel1 logged: ${events.join('; ')}` : 'sentinel1 logged nothing about it');
+    });
+    await step('count', () => keys('keysAfter'));
   },
   final: readFinal,
   check(ev, p) {

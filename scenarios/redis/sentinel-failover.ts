@@ -1,28 +1,27 @@
 import {
   type Check,
   check,
-  completions,
+  cutLossChecks,
+  cutNotReplicated,
   defineLab,
   delivery,
-  deliveryChecks,
-  describeKeys,
   failoverWithin,
   finalReadMissing,
-  idOf,
   type KeysView,
+  observeCut,
   observed,
+  observeLanding,
   proveSentinels,
   RedisWorkload,
   readFinal,
-  readIds,
   redis,
   redisCli,
   SENTINEL_TOPOLOGY,
-  sample,
   sentinelCli,
   sentinelProof,
   untilCaughtUp,
   untilFailover,
+  waitChecks,
 } from './kit.ts';
 
 /** Writes made (and replicated) before the cut. */
@@ -45,9 +44,8 @@ export default defineLab({
   title: 'Sentinel fails over; asynchronous replication loses acknowledged writes',
   teaches:
     'Sentinels agree on a new primary within seconds and ioredis follows it, but writes the old primary acknowledged ' +
-    'and never replicated are lost; WAIT does not prevent that (Redis stays an asynchronous, not a CP, store): it ' +
-    'counts the replicas that acknowledged a write before it returned, so a write WAIT confirmed survives a failover ' +
-    'that promotes one of those replicas',
+    'and never replicated are lost; WAIT does not prevent that (Redis stays asynchronous, not CP): it counts the ' +
+    'replicas that acknowledged a write, so a write WAIT confirmed survives a failover promoting one of them',
   notes:
     'Notes: Sentinel is only named ("Redis哨兵模式的主从集群", line 31443, as something an Operator deploys); ' +
     'replication under "Redis 主从集群" (line 30367) and "冗余法" (lines 2792-2794: "可靠性是允许丢失其中一份数据", ' +
@@ -79,17 +77,15 @@ export default defineLab({
       narration:
         'ioredis in Sentinel mode asks a Sentinel `SENTINEL get-master-addr-by-name mymaster`, connects to the ' +
         'answer and asks again whenever the connection breaks: no hard-coded primary. Sentinels announce host names ' +
-        '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map. This is what ' +
-        'the notes\' "Redis哨兵模式的主从集群" consists of: three Sentinels watching a primary and its replicas.',
+        '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map.',
       commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster')],
     },
     before: {
       title: `${BEFORE} writes while the replicas keep up`,
       narration: (p) =>
         p.variant === 'wait'
-          ? 'Each write is followed by `WAIT {replicaCount} 2000`: it returns how many replicas acknowledged this ' +
-            "connection's writes within 2 s. A write is confirmed (ok) only if a replica has it; here both do, so " +
-            'whichever Sentinel promotes has them.'
+          ? `Each write is followed by \`WAIT ${SENTINEL_TOPOLOGY.replicas} 2000\`: how many replicas acknowledged ` +
+            "this connection's writes within 2 s. A write is confirmed (ok) only if a replica has it; here both do."
           : 'A write is done (ok) once the primary answers OK, as every client does by default; the primary then ' +
             'streams it to the replicas, asynchronously.',
     },
@@ -105,9 +101,7 @@ export default defineLab({
       title: '{writes} writes during the cut',
       narration: (p) =>
         (p.variant === 'wait'
-          ? `Each is followed by \`WAIT 1 ${p.waitMs}\`, now 0: no replica has it, so it is unknown (info), not ` +
-            'confirmed. WAIT only counts: had Sentinel promoted a replica it did not count (WAIT 1 of two), or the ' +
-            'replicas lost it (a restart without persistence), a confirmed write would be lost all the same. '
+          ? `Each is followed by \`WAIT 1 ${p.waitMs}\`, now 0: no replica has it, so it is unknown (info). `
           : 'Each gets OK from {primary}: acknowledged (ok). ') +
         'With `min-replicas-to-write 1` and `min-replicas-max-lag 2` the primary would refuse writes (NOREPLICAS) ' +
         'at most 4 s into the cut: the loss bounded, not removed (redis/split-brain --param minReplicasToWrite=1).',
@@ -135,10 +129,9 @@ export default defineLab({
       title: 'The Sentinel-aware client follows',
       narration:
         'ioredis asks the Sentinels again and connects to the new primary once its role is master; queued commands ' +
-        'wait (up to 30 s). "All sentinels are unreachable" meanwhile means no Sentinel named a reachable primary ' +
-        'yet. A write through the same client shows where it lands. Healed, {primary} restarts as an empty primary ' +
-        '(no persistence, its original redis.conf: a client going to it directly sees no data) until Sentinel, ' +
-        'which lists it as a replica, converts it within ~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
+        'wait (up to 30 s); "All sentinels are unreachable" meanwhile means no Sentinel named a reachable primary ' +
+        'yet. Healed, {primary} restarts as an empty primary (no persistence) until Sentinel converts it within ' +
+        '~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
       commands: [redisCli('newPrimary', 'DBSIZE')],
     },
   },
@@ -150,13 +143,10 @@ export default defineLab({
     const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const wait = p.variant === 'wait';
-    const vars = {
-      primary,
-      replica: replicas[0] as string,
-      replicas: replicas.join(' and '),
-      replicaCount: replicas.length,
-    };
-    const app = await lab.step('connect', async () => {
+    const vars = { primary, replica: `${replicas[0]}`, replicas: replicas.join(' and ') };
+    const step = <T>(key: Parameters<typeof lab.step>[0], fn: () => Promise<T>, more = {}) =>
+      lab.step(key, fn, { vars: { ...vars, ...more } });
+    const app = await step('connect', async () => {
       const c = await r.sentinelClient();
       lab.observe('clientNodeBefore', r.nodeAt(c.remote), `the client is connected to ${r.nodeAt(c.remote)}`);
       return c;
@@ -164,72 +154,32 @@ export default defineLab({
     const write = (prefix: string, n: number, width: number, confirm: { replicas: number; timeoutMs: number }) =>
       w.writeIds('app', app, prefix, n, width, wait ? confirm : undefined);
     try {
-      await lab.step(
-        'before',
-        async () => {
-          await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
-          const offsets = await untilCaughtUp(lab, primary, replicas);
-          const said = offsets
-            ? `every replica at offset ${offsets[primary]}: the ${BEFORE} writes are on all nodes`
-            : 'not in 10 s';
-          lab.observe('caughtUp', offsets, said);
-        },
-        { vars },
-      );
+      await step('before', async () => {
+        await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
+        const offsets = await untilCaughtUp(lab, primary, replicas);
+        const at = offsets ? `at offset ${offsets[primary]}: the ${BEFORE} writes are on all nodes` : 'not in 10 s';
+        lab.observe('caughtUp', offsets, `every replica ${at}`);
+      });
       // The rules live in the replicas, not in the primary: the primary is killed later, and
       // healing a partition execs iptables inside its target, which a dead container refuses.
-      await lab.step(
-        'cut',
-        async () => {
-          for (const n of replicas) await lab.faults.partition(n, [primary]);
-        },
-        { vars },
-      );
-      await lab.step(
-        'cut-writes',
-        async () => {
-          const t = await write('cut', p.writes, 4, { replicas: 1, timeoutMs: p.waitMs });
-          lab.observe('cutWrites', t, `${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`);
-        },
-        { vars },
-      );
-      await lab.step(
-        'prove-cut',
-        async () => {
-          // The primary notices before anyone: its replicas' acknowledgements (one a second) stop.
-          const silent = () => r.silent(primary, replicas.length, 2);
-          const lags = await lab.until('the replicas silent for 2 s', silent, { timeoutMs: 15_000, intervalMs: 100 });
-          if (lags)
-            lab.observe('silentFor', lags, `${primary} last heard from its replicas ${lags.join(' and ')} s ago`);
-          const view = await r.data(primary, replicas);
-          lab.observe('cut', view, describeKeys(view));
-        },
-        { vars },
-      );
-      const newPrimary = await lab.step(
-        'kill',
-        async () => {
-          await lab.faults.kill(primary);
-          const chosen = await untilFailover(lab, primary, Date.now(), 'kill');
-          for (const line of await r.failoverLog()) lab.say(line);
-          if (wait && chosen !== primary)
-            lab.say(`WAIT counted both replicas for the writes before the cut: ${chosen} has them`);
-          return chosen;
-        },
-        { vars: { ...vars, quorum: r.layout.quorum, sentinels: r.sentinels.length } },
-      );
-      await lab.step(
-        'follow',
-        async () => {
-          const op = await w.writeId('app', app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
-          const endpointNode = r.nodeAt(app.remote);
-          const announced = await app.announcedName().catch(() => undefined);
-          const said = `the write went to ${endpointNode} (which calls itself ${announced}): ${op.type}`;
-          lab.observe('clientNodeAfter', { endpointNode, announced, write: op.type }, said);
-          if (app.lastError) lab.say(`ioredis' last complaint while it searched: "${app.lastError}"`);
-        },
-        { vars: { primary, newPrimary } },
-      );
+      await step('cut', async () => {
+        for (const n of replicas) await lab.faults.partition(n, [primary]);
+      });
+      await step('cut-writes', async () => {
+        const t = await write('cut', p.writes, 4, { replicas: 1, timeoutMs: p.waitMs });
+        lab.observe('cutWrites', t, `${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`);
+      });
+      await step('prove-cut', () => observeCut(lab, primary, replicas));
+      const kill = async () => {
+        await lab.faults.kill(primary);
+        const chosen = await untilFailover(lab, primary, Date.now(), 'kill');
+        for (const line of await r.failoverLog()) lab.say(line);
+        if (wait && chosen !== primary) lab.say(`WAIT counted both replicas before the cut: ${chosen} has them`);
+        return chosen;
+      };
+      const newPrimary = await step('kill', kill, { quorum: r.layout.quorum, sentinels: r.sentinels.length });
+      const after = () => w.writeId('app', app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
+      await step('follow', () => observeLanding(lab, app, after), { newPrimary });
     } finally {
       app.close();
     }
@@ -242,13 +192,10 @@ export default defineLab({
   },
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    const { primaryBefore: before, failoverMs: ms, cut, clientNodeAfter: landed } = seen;
+    const { primaryBefore: before, failoverMs: ms, clientNodeAfter: landed } = seen;
     const after = seen.primaryAfter ?? undefined;
-    const writes = completions(ev.ops, 'write');
-    const cutWrites = writes.filter((o) => idOf(o).startsWith('cut-'));
-    const cutIds = cutWrites.map(idOf);
     const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
-    const replicaViews = Object.entries(cut?.replicas ?? {});
+    const replicas = Object.keys(seen.cut?.replicas ?? {}).length;
     const checks: Check[] = [
       failoverWithin(
         `the Sentinels agree on a new primary within ${p.maxFailoverMs} ms`,
@@ -257,14 +204,7 @@ export default defineLab({
         `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms of the kill`,
         `no agreement on a new primary (was ${before}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
       ),
-      check(
-        'the replicas did not receive the writes made during the cut',
-        cut !== undefined &&
-          replicaViews.length > 0 &&
-          replicaViews.every(([, v]) => v.dbsize === cut.primaryDbsize - p.writes && v.offset < cut.primaryOffset),
-        `each replica ${p.writes} keys behind the primary, its offset behind the primary's`,
-        cut ? describeKeys(cut) : 'not observed',
-      ),
+      cutNotReplicated(seen.cut, p.writes),
       check(
         'the Sentinel-aware client follows the new primary',
         // In the wait variant WAIT may return 0 while the other replica is still being repointed: the
@@ -274,55 +214,12 @@ export default defineLab({
           landed.endpointNode === after &&
           landed.announced === after,
         `a write through the same client lands on ${String(after)}`,
-        landed
-          ? `${landed.write} on ${landed.endpointNode} (calls itself ${landed.announced})`
-          : 'no write after the failover',
+        landed ? `${landed.write} on ${landed.endpointNode} (calls itself ${landed.announced})` : 'no write after it',
       ),
     ];
     const unread = finalReadMissing(ev);
     if (unread) return [...checks, unread];
-    if (p.variant === 'acks') {
-      const lost = new Set(findings.lost);
-      const other = findings.lost.filter((id) => !id.startsWith('cut-')).length;
-      return [
-        ...checks,
-        ...deliveryChecks(findings, { loss: 'expected', duplicates: 'forbidden' }, 'writes'),
-        check(
-          'exactly the writes made during the cut are lost',
-          cutIds.length === p.writes && cutIds.every((id) => lost.has(id)) && lost.size === cutIds.length,
-          `the ${p.writes} writes of the cut lost; the ${BEFORE} before it and the one after the failover kept`,
-          `${findings.lost.length - other} of ${cutIds.length} cut writes lost, ${other} other writes lost`,
-          { lost: findings.lost },
-        ),
-      ];
-    }
-    const confirmed = writes.filter((o) => o.type === 'ok');
-    const replicasOf = (o: { value?: unknown }) => (o.value as { replicas?: number }).replicas;
-    const beforeConfirmed = confirmed.filter((o) => idOf(o).startsWith('before-'));
-    const unconfirmed = cutWrites.filter((o) => o.type === 'info');
-    const received = new Set(readIds(ev));
-    const survived = unconfirmed.filter((o) => received.has(idOf(o)));
-    return [
-      ...checks,
-      check(
-        'WAIT confirmed the writes made before the cut on every replica',
-        beforeConfirmed.length === BEFORE && beforeConfirmed.every((o) => replicasOf(o) === replicaViews.length),
-        `all ${BEFORE} writes before the cut acknowledged by all ${replicaViews.length || 2} replicas, so by whichever is promoted`,
-        `${beforeConfirmed.length} confirmed, by ${[...new Set(beforeConfirmed.map(replicasOf))].join('/') || '-'} replica(s); ` +
-          `${confirmed.length} confirmed in all: ${sample(confirmed.map(idOf))}`,
-      ),
-      // In this variant `ok` means confirmed by WAIT, by replicas one of which was promoted.
-      ...deliveryChecks(findings, { loss: 'forbidden', duplicates: 'forbidden' }, 'writes').map((c) =>
-        c.name === 'no acknowledged writes lost' ? { ...c, name: 'no write WAIT confirmed is lost' } : c,
-      ),
-      check(
-        'writes WAIT did not confirm are reported as unconfirmed',
-        cutWrites.length === p.writes && unconfirmed.length === p.writes,
-        `all ${p.writes} writes in the cut recorded as unknown (info), none as ok`,
-        `${unconfirmed.length} unconfirmed, ${cutWrites.filter((o) => o.type === 'ok').length} confirmed; ` +
-          `of the unconfirmed, ${survived.length} survived`,
-        { unconfirmed: unconfirmed.map(idOf), survived: survived.length },
-      ),
-    ];
+    const variantChecks = p.variant === 'acks' ? cutLossChecks : waitChecks;
+    return [...checks, ...variantChecks(ev, findings, { before: BEFORE, cut: p.writes, replicas })];
   },
 });

@@ -121,51 +121,36 @@ export default defineLab({
     const app = await r.sentinelClient();
     let writing = true;
     const writer = new RedisWorkload(lab.history, r).writeWhile('app', app, 'w', () => writing, EVERY_MS);
+    const peers = [...replicas, ...r.sentinels];
+    let newPrimary = '';
+    const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) =>
+      lab.step(key, fn, { vars: { primary, newPrimary, peers: peers.join(', '), quorum: r.layout.quorum } });
     try {
-      await lab.step(
-        'writes',
-        async () => {
-          await sleep(1000);
-          const offsets = await untilCaughtUp(lab, primary, replicas);
-          lab.say(offsets ? `every replica at offset ${offsets[primary]} or past it` : 'not caught up in 10 s');
-        },
-        { vars: { primary } },
-      );
-      const peers = [...replicas, ...r.sentinels];
-      const vars = { primary, peers: peers.join(', '), quorum: r.layout.quorum };
-      const newPrimary = await lab.step(
-        'cut',
-        async () => {
-          lab.observe('cutAskedAt', lab.history.now());
-          await lab.faults.partition(primary, peers);
-          const chosen = await untilFailover(lab, primary, Date.now(), 'cut');
-          lab.observe('promotedAt', lab.history.now());
-          return chosen;
-        },
-        { vars },
-      );
-      await lab.step(
-        'two-primaries',
-        async () => {
-          const role = (await r.replication(primary)).role;
-          lab.observe('oldRoleInCut', role, `${primary}, read from this machine: role ${role}`);
-          await sleep(AFTER_PROMOTION_MS);
-        },
-        { vars: { primary, newPrimary } },
-      );
-      await lab.step(
-        'heal',
-        async () => {
-          writing = false;
-          const t = await writer;
-          lab.say(`the application's writes: ${t.ok} acknowledged, ${t.fail} refused, ${t.info} unknown`);
-          await lab.faults.heal(primary);
-          const probe = () => r.follows(primary, newPrimary);
-          const follows = await lab.until(`${primary} to follow ${newPrimary}`, probe, { timeoutMs: 40_000 });
-          lab.observe('oldAfterHeal', follows ?? null, follows ? describeLinks({ [primary]: follows }) : 'not yet');
-        },
-        { vars: { primary, newPrimary } },
-      );
+      await step('writes', async () => {
+        await sleep(1000);
+        const offsets = await untilCaughtUp(lab, primary, replicas);
+        lab.say(offsets ? `every replica at offset ${offsets[primary]} or past it` : 'not caught up in 10 s');
+      });
+      await step('cut', async () => {
+        lab.observe('cutAskedAt', lab.history.now());
+        await lab.faults.partition(primary, peers);
+        newPrimary = await untilFailover(lab, primary, Date.now(), 'cut');
+        lab.observe('promotedAt', lab.history.now());
+      });
+      await step('two-primaries', async () => {
+        const role = (await r.replication(primary)).role;
+        lab.observe('oldRoleInCut', role, `${primary}, read from this machine: role ${role}`);
+        await sleep(AFTER_PROMOTION_MS);
+      });
+      await step('heal', async () => {
+        writing = false;
+        const t = await writer;
+        lab.say(`the application's writes: ${t.ok} acknowledged, ${t.fail} refused, ${t.info} unknown`);
+        await lab.faults.heal(primary);
+        const probe = () => r.follows(primary, newPrimary);
+        const follows = await lab.until(`${primary} to follow ${newPrimary}`, probe, { timeoutMs: 40_000 });
+        lab.observe('oldAfterHeal', follows ?? null, follows ? describeLinks({ [primary]: follows }) : 'not yet');
+      });
     } finally {
       writing = false;
       await writer.catch(() => undefined);

@@ -84,6 +84,25 @@ export async function untilLeader(lab: ZkLab, nodes: string[], intervalMs = 100)
   return l ?? 'none';
 }
 
+/**
+ * After `leader` was cut off from `followers` (now): waits (without deciding) until it
+ * stops serving and the followers elect a leader, and records its mode and after how long
+ * (`oldLeader`), the new leader (`leaderAfter`, or 'none') and the ms to it (`electionMs`).
+ */
+export async function untilStoppedAndElected(lab: ZkLab, leader: string, followers: string[]): Promise<string> {
+  const cut = Date.now();
+  const [stopped, elected] = await Promise.all([
+    timedSince(cut, untilNotServing(lab, [leader])),
+    timedSince(cut, untilLeader(lab, followers, 50)),
+  ]);
+  const mode = stopped.value[leader] ?? 'down';
+  const ms = mode === 'not serving' ? stopped.ms : undefined;
+  lab.observe('oldLeader', { mode, ms }, `${leader}: ${mode}${ms === undefined ? '' : ` after ${ms} ms`}`);
+  lab.observe('leaderAfter', elected.value, `the majority's leader: ${elected.value}`);
+  if (elected.value !== 'none') lab.observe('electionMs', elected.ms);
+  return elected.value;
+}
+
 /** The `final` of a lab whose writer wrote under `dir`: one read of every znode there (`read-all`). */
 export function finalReadOf(dir: string): (lab: ZkLab) => Promise<void> {
   return async (lab) => {

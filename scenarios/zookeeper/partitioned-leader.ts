@@ -12,11 +12,10 @@ import {
   ReadRace,
   sleep,
   srvrCommand,
-  timedSince,
   unobserved,
-  untilLeader,
   untilMode,
   untilNotServing,
+  untilStoppedAndElected,
   writesKept,
   writesServed,
   ZkWriter,
@@ -116,70 +115,48 @@ export default defineLab({
     if (!leader) throw new Error('no leader before the fault');
     const followers = zk.names.filter((n) => n !== leader);
     lab.observe('leaderBefore', leader);
-    const vars = { leader, followers: followers.join(' and ') };
+    const vars = { leader, followers: followers.join(' and '), follower: `${followers[0]}` };
+    const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>, more = {}) =>
+      lab.step(key, fn, { vars: { ...vars, ...more } });
     const majority = new ZkWriter(lab.history, zk.connectString(followers), DIR, 'majority', 'm');
     const pinned = new ZkWriter(lab.history, zk.connectString([leader]), DIR, 'pinned', 'p');
-    await lab.step(
-      'writes',
-      async () => {
-        await Promise.all([majority.start(), pinned.start()]);
-        await sleep(1500);
-        lab.say(`acknowledged so far: majority ${majority.acknowledged}, pinned ${pinned.acknowledged}`);
-      },
-      { vars },
-    );
+    const acked = () => `acknowledged so far: majority ${majority.acknowledged}, pinned ${pinned.acknowledged}`;
+    await step('writes', async () => {
+      await Promise.all([majority.start(), pinned.start()]);
+      await sleep(1500);
+      lab.say(acked());
+    });
     let next = 'none';
-    await lab.step(
-      'cut',
-      async () => {
-        await lab.faults.partition(leader, followers);
-        const cut = Date.now();
-        lab.observe('cutAt', lab.history.now());
-        const [stopped, elected] = await Promise.all([
-          timedSince(cut, untilNotServing(lab, [leader])),
-          timedSince(cut, untilLeader(lab, followers, 50)),
-        ]);
-        const mode = stopped.value[leader] ?? 'down';
-        next = elected.value;
-        const ms = mode === 'not serving' ? stopped.ms : undefined;
-        lab.observe('oldLeader', { mode, ms }, `${leader}: ${mode}${ms === undefined ? '' : ` after ${ms} ms`}`);
-        lab.observe('leaderAfter', next, `the majority's leader: ${next}`);
-        if (next !== 'none') lab.observe('electionMs', elected.ms);
-        await sleep(2000);
-        lab.say(`acknowledged so far: majority ${majority.acknowledged}, pinned ${pinned.acknowledged}`);
-      },
-      { vars: { ...vars, follower: followers[0] as string } },
-    );
-    await lab.step(
-      'heal',
-      async () => {
-        await lab.faults.heal(leader);
-        lab.observe('healAt', lab.history.now());
-        const mode = (await untilMode(lab, [leader], 'follower'))[leader];
-        lab.observe('rejoined', mode, `${leader}: ${mode}`);
-        await sleep(1000);
-        await Promise.all([majority.stop(), pinned.stop()]);
-      },
-      { vars },
-    );
+    await step('cut', async () => {
+      await lab.faults.partition(leader, followers);
+      lab.observe('cutAt', lab.history.now());
+      next = await untilStoppedAndElected(lab, leader, followers);
+      await sleep(2000);
+      lab.say(acked());
+    });
+    await step('heal', async () => {
+      await lab.faults.heal(leader);
+      lab.observe('healAt', lab.history.now());
+      const mode = (await untilMode(lab, [leader], 'follower'))[leader];
+      lab.observe('rejoined', mode, `${leader}: ${mode}`);
+      await sleep(1000);
+      await Promise.all([majority.stop(), pinned.stop()]);
+    });
     if (next === 'none') return;
-    await lab.step(
-      'lag',
-      async () => {
-        const race = await ReadRace.start(lab.history, zk, COUNTER, leader, followers);
-        await sleep(1000);
-        await lab.faults.partition(leader, [next]);
-        lab.observe('lagAt', lab.history.now());
-        await untilNotServing(lab, [leader]);
-        await sleep(500);
-        await lab.faults.heal(leader);
-        lab.observe('lagHealAt', lab.history.now());
-        const answered = race.synced;
-        await lab.until(`a synced read through ${leader}`, () => race.syncedMoreThan(answered), { timeoutMs: 20_000 });
-        await race.stop();
-      },
-      { vars: { lagging: leader, leader: next, other: followers.find((n) => n !== next) as string } },
-    );
+    const lag = async () => {
+      const race = await ReadRace.start(lab.history, zk, COUNTER, leader, followers);
+      await sleep(1000);
+      await lab.faults.partition(leader, [next]);
+      lab.observe('lagAt', lab.history.now());
+      await untilNotServing(lab, [leader]);
+      await sleep(500);
+      await lab.faults.heal(leader);
+      lab.observe('lagHealAt', lab.history.now());
+      const answered = race.synced;
+      await lab.until(`a synced read through ${leader}`, () => race.syncedMoreThan(answered), { timeoutMs: 20_000 });
+      await race.stop();
+    };
+    await step('lag', lag, { lagging: leader, leader: next, other: `${followers.find((n) => n !== next)}` });
   },
   final: finalReadOf(DIR),
   predictions: [

@@ -1,6 +1,21 @@
-import type { History } from '../../src/engine/history.ts';
+import type { History, Op } from '../../src/engine/history.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { classify, type EtcdClient } from './client.ts';
+
+/** One recorded operation through `node` (classified); for reads (f: read...) `fn`'s result is the value. */
+export function recorded<T>(
+  history: History,
+  process: string,
+  f: string,
+  node: string,
+  fn: () => Promise<T>,
+  value?: unknown,
+) {
+  return history.record(process, f, value, node, fn, classify);
+}
+
+/** The revision an acknowledged write got (recorded by recordedPut). */
+export const revisionOf = (o: Op): number => Number((o.value as { revision?: number } | undefined)?.revision ?? 0);
 
 /**
  * One recorded put: `write` with `{ id, key }`, completed ok with the revision etcd gave it

@@ -47,8 +47,10 @@ export function primaryBy(r: StartedRedis, sentinel: string): Promise<string | u
   });
 }
 
+// A split vote shows as -failover-abort-not-elected, then a new epoch and +try-failover
+// 2 x failover-timeout later.
 const FAILOVER_EVENTS =
-  /[+-](sdown master|odown|try-failover|elected-leader|selected-slave|promoted-slave|switch-master)\b/;
+  /[+-](sdown master|odown|new-epoch|try-failover|failover-abort-not-elected|elected-leader|selected-slave|promoted-slave|switch-master)\b/;
 
 /**
  * The failover as the Sentinel that led it logged it, +sdown to +switch-master (which
@@ -74,7 +76,7 @@ export async function failoverLog(r: StartedRedis): Promise<string[]> {
   ).catch(() => undefined);
   if (!led) return [];
   const lines = eventLines(led.log, FAILOVER_EVENTS);
-  return [`${led.s} led the failover; its log:`, ...lines.slice(0, 12).map((l) => `  ${l}`)];
+  return [`${led.s} led the failover; its log:`, ...lines.slice(0, 16).map((l) => `  ${l}`)];
 }
 
 /** The lines of a Sentinel log that match `events`, without Docker's timestamp and Sentinel's pid/role prefix. */

@@ -102,6 +102,14 @@ export class StartedRedis implements StartedStack {
     return Object.fromEntries(await Promise.all(this.dataNodes.map(async (n) => [n, await this.dbsize(n)] as const)));
   }
 
+  /** Every data node's master_repl_offset, in words: `redis1=1234, redis2=1234, ...`. */
+  async offsets(): Promise<string> {
+    const all = await Promise.all(
+      this.dataNodes.map(async (n) => `${n}=${(await this.replication(n)).masterReplOffset}`),
+    );
+    return all.join(', ');
+  }
+
   /** A data node's run_id (INFO server): a new one is a new process. */
   runId(node: string): Promise<string> {
     return withDirect(this.endpoint(node), async (c) => parseInfo(await c.info('server')).run_id ?? '', {
