@@ -3,6 +3,7 @@
 import { type Check, check } from '../../src/checkers/check.ts';
 import { type DeliveryFindings, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, type Op } from '../../src/engine/history.ts';
+import { FAILOVER_TIMEOUT_MS } from '../../stacks/redis/config.ts';
 import { describeKeys, type KeysView } from '../../stacks/redis/replication.ts';
 
 /** The id an identified write carries. */
@@ -121,4 +122,14 @@ export function cutLossChecks(ev: Evidence, findings: DeliveryFindings, { before
       { lost: findings.lost },
     ),
   ];
+}
+
+/**
+ * The failover bound, given the epochs the Sentinels voted in: `maxMs` for a vote that
+ * elected a leader at once, plus 2 x failover-timeout for each split vote retried (a
+ * Sentinel tries again 2 x failover-timeout after its last attempt, sentinel.conf).
+ */
+export function failoverBound(maxMs: number, epochs: number[] | undefined): { ms: number; splitVotes: number } {
+  const splitVotes = Math.max(0, (epochs?.length ?? 1) - 1);
+  return { ms: maxMs + splitVotes * 2 * FAILOVER_TIMEOUT_MS, splitVotes };
 }

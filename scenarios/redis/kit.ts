@@ -12,6 +12,7 @@ import { RedisWorkload } from '../../stacks/redis/workload.ts';
 export * from '../../src/checkers/failover.ts';
 export * from '../../src/kit.ts';
 export { classify, RedisClient, RedisError, withDirect } from '../../stacks/redis/client.ts';
+export { FAILOVER_TIMEOUT_MS } from '../../stacks/redis/config.ts';
 export { sentinelProblems } from '../../stacks/redis/health.ts';
 export * from '../../stacks/redis/replication.ts';
 export * from '../../stacks/redis/sentinel.ts';
@@ -101,13 +102,16 @@ export async function untilFailover(lab: RedisLab, old: string, since: number, w
       if (!agreed.done) answers = JSON.parse(agreed.seen) as Record<string, string>;
       return agreed;
     },
-    // Long enough to see a failover retried after a split vote (2 x failover-timeout).
-    { timeoutMs: 30_000, intervalMs: 50 },
+    // Long enough to see a failover retried after two split votes (2 x failover-timeout each).
+    { timeoutMs: 50_000, intervalMs: 50 },
   );
   const ms = chosen ? Date.now() - since : null;
+  const epochs = await r.failoverEpochs();
+  const split = epochs.length > 1 ? `: ${epochs.length - 1} split vote(s), retried 2 x failover-timeout later` : '';
+  lab.observe('failoverEpochs', epochs, `the Sentinels voted in epoch(s) ${epochs.join(', ') || 'none'}${split}`);
   lab.observe('sentinelAnswers', chosen ? Object.fromEntries(r.sentinels.map((s) => [s, chosen])) : answers);
   lab.observe('primaryAfter', chosen ?? null, chosen ? `every Sentinel now names ${chosen}` : 'no new primary');
-  lab.observe('failoverMs', ms, chosen ? `the Sentinels agreed on it ${ms} ms after the ${what}` : 'none in 30 s');
+  lab.observe('failoverMs', ms, chosen ? `the Sentinels agreed on it ${ms} ms after the ${what}` : 'none in 50 s');
   return chosen ?? old;
 }
 

@@ -53,6 +53,24 @@ const FAILOVER_EVENTS =
   /[+-](sdown master|odown|new-epoch|try-failover|failover-abort-not-elected|elected-leader|selected-slave|promoted-slave|switch-master)\b/;
 
 /**
+ * The epochs in which Sentinels tried to elect a failover leader (`+new-epoch N` in any
+ * Sentinel's log), in order. One epoch: the first vote elected a leader. More: a vote split
+ * (every candidate logs -failover-abort-not-elected) and was tried again 2 x failover-timeout
+ * later, as sentinel.conf documents for failover-timeout.
+ */
+export async function failoverEpochs(r: StartedRedis): Promise<number[]> {
+  const epochs = new Set<number>();
+  for (const s of r.sentinels) {
+    const log = await r.cluster
+      .node(s)
+      .logs()
+      .catch(() => '');
+    for (const m of log.matchAll(/\+new-epoch (\d+)/g)) epochs.add(Number(m[1]));
+  }
+  return [...epochs].sort((a, b) => a - b);
+}
+
+/**
  * The failover as the Sentinel that led it logged it, +sdown to +switch-master (which
  * comes once the other replicas are repointed, a moment after the others agree). Empty
  * when no Sentinel logged a whole failover within 15 s: it is narration, not evidence.

@@ -9,7 +9,7 @@ import { health, type RedisHealth } from './health.ts';
 import { parseInfo, parseReplication, type Replication } from './info.ts';
 import { layoutOf, type RedisParams } from './params.ts';
 import { dataView, type KeysView, type LinkView, linkProblems, linkViews } from './replication.ts';
-import { failoverLog, primaryBy, type SentinelView, sentinelView } from './sentinel.ts';
+import { failoverEpochs, failoverLog, primaryBy, type SentinelView, sentinelView } from './sentinel.ts';
 
 /** A running Redis deployment. Data nodes redis1..redisN (redis1 the first primary), Sentinels sentinel1.. */
 export class StartedRedis implements StartedStack {
@@ -172,6 +172,11 @@ export class StartedRedis implements StartedStack {
   /** The failover as the Sentinel that led it logged it (empty when none did yet). */
   failoverLog(): Promise<string[]> {
     return failoverLog(this);
+  }
+
+  /** The epochs Sentinels voted in (more than one: a split vote was retried). */
+  failoverEpochs(): Promise<number[]> {
+    return failoverEpochs(this);
   }
 
   /** Each Sentinel's answer, or `down` when it does not answer. */

@@ -155,6 +155,7 @@ describe('redis/sentinel-failover', () => {
     cutType?: 'ok' | 'info' | 'fail';
     survivors?: string[] | null;
     failoverMs?: number | null;
+    epochs?: number[];
     primaryAfter?: string | null;
     cut?: typeof cutView;
     landed?: { endpointNode?: string; announced?: string; write: string };
@@ -183,7 +184,8 @@ describe('redis/sentinel-failover', () => {
     const after = p.primaryAfter === undefined ? 'redis2' : p.primaryAfter;
     s.at(8000)
       .observe('primaryAfter', after)
-      .observe('failoverMs', p.failoverMs === undefined ? 2600 : p.failoverMs);
+      .observe('failoverMs', p.failoverMs === undefined ? 2600 : p.failoverMs)
+      .observe('failoverEpochs', p.epochs ?? [1]);
     s.op('app', 'write', 'ok', wait ? { id: 'after-1', replicas: 1 } : { id: 'after-1' }, { node: 'redis2', ms: 400 });
     s.observe('clientNodeAfter', p.landed ?? { endpointNode: 'redis2', announced: 'redis2', write: 'ok' });
     const survivors = p.survivors === undefined ? [...before, 'after-1'] : p.survivors;
@@ -237,6 +239,13 @@ describe('redis/sentinel-failover', () => {
         expect(
           expectVerdict(failoverLab, story({ variant, failoverMs: 6000 }), 'pass', params({ variant })),
         ).toBeDefined();
+      });
+      it(`${variant}: a split vote in the Sentinels' logs adds 2 x failover-timeout to the bound, no more`, () => {
+        const split = { variant, epochs: [1, 2] };
+        expectVerdict(failoverLab, story({ ...split, failoverMs: 23_800 }), 'pass', params({ variant }));
+        const checks = expectVerdict(failoverLab, story({ ...split, failoverMs: 26_001 }), 'fail', params({ variant }));
+        expectCheck(checks, 'the Sentinels agree on a new primary within 26000 ms', false);
+        expectVerdict(failoverLab, story({ variant, failoverMs: 23_800 }), 'fail', params({ variant }));
       });
       it(`${variant}: fails when no new primary was agreed on`, () => {
         const checks = expectVerdict(
