@@ -110,3 +110,10 @@ export function ackedIds(ops: Op[]): Set<string> {
       .map((o) => (o.value as { id: string }).id),
   );
 }
+
+/** The longest stretch of [from, to] without one of `times` (undefined without both ends). */
+export function longestGap(times: number[], from?: number, to?: number): number | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  const ts = [from, ...times.filter((t) => t >= from && t <= to).sort((a, b) => a - b), to];
+  return Math.max(...ts.slice(1).map((t, i) => t - (ts[i] as number)));
+}

@@ -66,6 +66,7 @@ import {
   ZK_IMAGE,
   zkNames,
 } from './config.ts';
+import { withMigration } from './migration.ts';
 
 export { type KafkaParams, kafkaParams };
 
@@ -109,7 +110,7 @@ export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
     });
     const controllers =
       p.mode === 'kraft' && p.layout === 'isolated' ? voters(p).map(([n]) => kafkaNode(n, false)) : [];
-    return [...zks, ...controllers, ...brokerNames(p).map((n) => kafkaNode(n, true))];
+    return withMigration(p, [...zks, ...controllers, ...brokerNames(p).map((n) => kafkaNode(n, true))]);
   },
   async connect(cluster, p) {
     const k = new StartedKafka(cluster, p);

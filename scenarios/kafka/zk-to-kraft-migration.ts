@@ -1,0 +1,266 @@
+import {
+  boundParam,
+  check,
+  defineLab,
+  faultNotReached,
+  finalRead,
+  finalReadChecks,
+  idsOf,
+  KafkaGroupConsumer,
+  kafka,
+  kafkaTool,
+  longestGap,
+  MIGRATED_LINE,
+  migrationZnode,
+  type Op,
+  observed,
+  observeMigration,
+  ofProducer,
+  type PartitionState,
+  type PhaseState,
+  ProducerLoop,
+  produce,
+  provisionControllers,
+  quorumCommand,
+  readAll,
+  rollBrokers,
+  rollControllers,
+  sendsOf,
+  tally,
+  topicsHealthy,
+  untilMigrationState,
+  untilQuorum,
+  zkClusterId,
+} from './kit.ts';
+
+const TOPIC = 'orders';
+const AFTER = 'after-zookeeper';
+/** Topic overrides set in ZooKeeper mode, which the migration must carry into the KRaft metadata. */
+const OVERRIDES = { 'retention.ms': '3600000', 'min.insync.replicas': '2', 'max.message.bytes': '500000' };
+/** The migration state (ZkMigrationState) after each phase, as the Kafka 3.9 docs and KIP-866 describe it. */
+const EXPECTED_STATES = {
+  controllers: 'PRE_MIGRATION',
+  'brokers-migrating': 'MIGRATION',
+  'brokers-kraft': 'MIGRATION',
+  finalise: 'POST_MIGRATION',
+};
+
+interface Seen {
+  rollsFrom: number;
+  rollsTo: number;
+  partsBefore: PartitionState[];
+  partsAfter: PartitionState[];
+  configAfter: Record<string, string>;
+  zkStopped: string[];
+  createdAfter: true | string;
+}
+
+export default defineLab({
+  id: 'kafka/zk-to-kraft-migration',
+  title: 'Migrate a ZooKeeper-mode cluster to KRaft, under load',
+  teaches:
+    'the documented migration (KRaft controllers in migration mode, brokers rolled twice, migration finalised) ' +
+    'keeps every acknowledged record and the topic metadata, serves throughout, and leaves ZooKeeper unneeded',
+  notes:
+    'Notes, Kafka chapter: "Kafka角色和流程" describes the controller and metadata as kept in ZooKeeper. Kafka 3.9 ' +
+    '(the last line with ZooKeeper mode) moves a running cluster to KRaft with the procedure of its docs ' +
+    '("ZooKeeper to KRaft Migration", KIP-866); Kafka 4.x cannot migrate (it has no ZooKeeper mode), so a ' +
+    'ZooKeeper-mode cluster must be migrated on 3.x before upgrading: --param version=4.4 is refused.',
+  variants: [{}],
+  params: {
+    maxWriteGapMs: boundParam(8000, 'longest time without an acknowledged write while nodes roll'),
+    maxReadGapMs: boundParam(20_000, 'longest time the continuous consumer receives nothing while nodes roll'),
+  },
+  stack: kafka,
+  topology: () => ({ mode: 'zookeeper', migration: true }),
+  steps: {
+    zookeeper: {
+      title: 'A ZooKeeper-mode cluster under a producer and a consumer',
+      narration:
+        `Topic "${TOPIC}" (3 partitions, 3 replicas, overrides ${JSON.stringify(OVERRIDES)}); a producer ` +
+        '(acks=all) every 100 ms and a consumer group read it throughout. controller1..3 exist but run nothing yet.',
+      commands: [
+        kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', '/cluster/id'),
+        kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', '/controller'),
+      ],
+    },
+    controllers: {
+      title: 'Start KRaft controllers in migration mode',
+      narration:
+        "controller1..3 are formatted with ZooKeeper's cluster id (/cluster/id) and started with " +
+        'zookeeper.metadata.migration.enable=true and zookeeper.connect. They elect a Raft leader and wait: the ' +
+        'migration starts only once every broker has registered with them.',
+      commands: [quorumCommand()],
+    },
+    'brokers-migrating': {
+      title: 'Roll the brokers with the migration flag',
+      narration:
+        'Each broker in turn: its ZooKeeper config plus zookeeper.metadata.migration.enable=true, ' +
+        'controller.quorum.voters and controller.listener.names, then a restart (controlled shutdown first). Once ' +
+        `all three registered, the active controller copies ZooKeeper's metadata ("${MIGRATED_LINE}"), writes ` +
+        '/migration and takes /controller: the cluster is in dual-write mode, ZooKeeper still updated.',
+      commands: [
+        kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', '/migration'),
+        kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', '/controller'),
+      ],
+    },
+    'brokers-kraft': {
+      title: 'Roll the brokers to KRaft',
+      narration:
+        'Each broker again: process.roles=broker, node.id = its broker.id, no zookeeper.connect, no migration ' +
+        'flag. Until the controllers are rolled too the migration can still be reverted.',
+    },
+    finalise: {
+      title: 'Finalise: roll the controllers without the migration flag',
+      narration:
+        'Each controller without zookeeper.metadata.migration.enable and zookeeper.connect. The migration state ' +
+        'becomes POST_MIGRATION: the controllers no longer write to ZooKeeper, and there is no way back.',
+      commands: [quorumCommand('controller2')],
+    },
+    'zookeeper-off': {
+      title: 'Stop ZooKeeper; the cluster still serves',
+      narration:
+        `zk1..3 stopped. A new topic "${AFTER}" is created (a metadata write), 20 messages written (acks=all) ` +
+        'and read back, while the continuous producer and consumer go on.',
+    },
+  },
+  async mechanism(lab) {
+    const k = lab.stack;
+    await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3, config: OVERRIDES });
+    const wrong = await topicsHealthy(lab, 'partsBefore', { [TOPIC]: 3 }, 3);
+    lab.observe('configBefore', await k.admin.topicConfig(TOPIC));
+    const controller = (await k.admin.controller()).node;
+    lab.observe('zkController', controller, `ZooKeeper mode: /controller names ${controller ?? 'nobody'}`);
+    if (!controller?.startsWith('kafka'))
+      wrong.push(`a broker must be the controller in /controller, not ${controller}`);
+    const id = await zkClusterId(k).catch(() => undefined);
+    lab.observe('clusterId', id, `cluster id in /cluster/id: ${id}`);
+    if (!id) wrong.push('/cluster/id must hold the cluster id');
+    if (await migrationZnode(k)) wrong.push('/migration must not exist before the migration');
+    return wrong;
+  },
+  async run(lab) {
+    const k = lab.stack;
+    const id = lab.history.observations.find((o) => o.name === 'clusterId')?.value as string;
+    const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
+      name: 'producer',
+      acks: 'all',
+      intervalMs: 100,
+    });
+    const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
+      name: 'consumer',
+      groupId: 'g',
+      topics: [TOPIC],
+    });
+    try {
+      await lab.step('zookeeper', async () => {
+        await consumer.start();
+        lab.observe('rollsFrom', lab.history.now());
+        await observeMigration(lab, 'zookeeper');
+      });
+      await lab.step('controllers', async () => {
+        await provisionControllers(k, id);
+        const q = await untilQuorum(lab);
+        lab.say(`KRaft quorum leader: ${q?.leaderId ?? 'none'}`);
+        await untilMigrationState(lab, 'PRE_MIGRATION');
+        await observeMigration(lab, 'controllers');
+      });
+      await lab.step('brokers-migrating', async () => {
+        await rollBrokers(lab, 'migrating', id);
+        await untilMigrationState(lab, 'MIGRATION');
+        await observeMigration(lab, 'brokers-migrating');
+      });
+      await lab.step('brokers-kraft', async () => {
+        await rollBrokers(lab, 'kraft', id);
+        await observeMigration(lab, 'brokers-kraft');
+      });
+      await lab.step('finalise', async () => {
+        await rollControllers(lab, id);
+        await untilMigrationState(lab, 'POST_MIGRATION');
+        await observeMigration(lab, 'finalise');
+      });
+      await lab.step('zookeeper-off', async () => {
+        for (const z of k.zookeepers) await k.cluster.node(z).stop();
+        lab.observe('zkStopped', k.zookeepers, `${k.zookeepers.join(', ')} stopped`);
+        await k.admin.createTopic(AFTER, { partitions: 3, replicationFactor: 3 }).then(
+          () => lab.observe('createdAfter', true, `created ${AFTER} without ZooKeeper`),
+          (e: unknown) => lab.observe('createdAfter', String(e), `creating ${AFTER} failed: ${e}`),
+        );
+        await produce(k.bootstrap, lab.history, AFTER, 20, { name: 'after', acks: 'all' });
+        await readAll(k.bootstrap, k.admin, lab.history, AFTER, { process: 'after-reader', f: 'read-after' });
+        lab.observe('rollsTo', lab.history.now());
+      });
+    } finally {
+      await loop.stop();
+      await consumer.stop();
+    }
+    lab.observe('partsAfter', await k.admin.partitions([TOPIC]));
+    lab.observe('configAfter', await k.admin.topicConfig(TOPIC));
+  },
+  final: (lab) => finalRead(lab, TOPIC),
+  check(ev, p) {
+    const seen = observed<Seen>(ev);
+    const phases = ev.observations.filter((o) => o.name === 'migration').map((o) => o.value as PhaseState);
+    if (!phases.some((s) => s.phase === 'controllers')) return faultNotReached('the migration', 'controllers started');
+    const stateOf = (phase: string) => phases.find((s) => s.phase === phase)?.state ?? 'not reached';
+    const path = Object.keys(EXPECTED_STATES)
+      .map((ph) => `${ph} ${stateOf(ph)}`)
+      .join(', ');
+    const copied = phases.find((s) => s.phase === 'brokers-migrating')?.znode?.kraft_controller_id;
+    const window = (xs: Op[]) =>
+      longestGap(
+        xs.map((o) => o.time),
+        seen.rollsFrom,
+        seen.rollsTo,
+      );
+    const writes = window(sendsOf(ev.ops, 'producer').filter((o) => o.type === 'ok'));
+    const reads = window(ev.ops.filter((o) => o.f === 'receive' && o.process === 'consumer' && o.type === 'ok'));
+    const after = sendsOf(ev.ops, 'after');
+    const readBack = new Set(
+      ev.ops.filter((o) => o.f === 'read-after' && o.type === 'ok').flatMap((o) => idsOf(o.value)),
+    );
+    const afterOk = after.length === 20 && after.every((o) => o.type === 'ok' && readBack.has(idsOf(o.value)[0] ?? ''));
+    const moved = (seen.partsBefore ?? []).filter((b) => {
+      const a = (seen.partsAfter ?? []).find((x) => x.partition === b.partition);
+      return !a || a.replicas.join() !== b.replicas.join();
+    });
+    const lostCfg = Object.entries(OVERRIDES).filter(([key, v]) => seen.configAfter?.[key] !== v);
+    return [
+      check(
+        'the migration went through its states',
+        Object.entries(EXPECTED_STATES).every(([ph, st]) => stateOf(ph) === st) && Number(copied) > 100,
+        `${Object.entries(EXPECTED_STATES)
+          .map(([ph, st]) => `${ph} ${st}`)
+          .join(', ')}; /migration names a KRaft controller`,
+        `${path}; /migration kraft_controller_id ${copied ?? 'absent'}`,
+      ),
+      check(
+        'the topic metadata carried over',
+        !moved.length && !lostCfg.length && (seen.partsAfter ?? []).length === 3,
+        `${TOPIC}: 3 partitions with the same replicas, overrides ${JSON.stringify(OVERRIDES)}`,
+        `${(seen.partsAfter ?? []).length} partitions, ${moved.length} with other replicas; ` +
+          `${lostCfg.length ? `lost ${lostCfg.map(([key]) => `${key}=${seen.configAfter?.[key]}`).join(', ')}` : 'overrides kept'}`,
+      ),
+      check(
+        `acknowledged writes throughout, no gap over ${p.maxWriteGapMs} ms`,
+        writes !== undefined && writes <= p.maxWriteGapMs,
+        `from the controllers' start to ZooKeeper's stop, an acks=all write acknowledged at least every ${p.maxWriteGapMs} ms`,
+        `longest gap ${writes ?? '?'} ms (${tally(sendsOf(ev.ops, 'producer'))})`,
+      ),
+      check(
+        `reads throughout, no gap over ${p.maxReadGapMs} ms`,
+        reads !== undefined && reads <= p.maxReadGapMs,
+        `the consumer group receives at least every ${p.maxReadGapMs} ms`,
+        `longest gap ${reads ?? '?'} ms`,
+      ),
+      check(
+        'ZooKeeper no longer needed',
+        Array.isArray(seen.zkStopped) && seen.createdAfter === true && afterOk,
+        `with zk1..3 stopped: ${AFTER} created, 20 acks=all writes acknowledged and read back`,
+        `${seen.zkStopped ? 'stopped' : 'not stopped'}; create ${seen.createdAfter ?? 'not tried'}; ` +
+          `${tally(after)}, ${readBack.size} read back`,
+      ),
+      ...finalReadChecks(ofProducer(ev.ops, 'producer'), 'acks=all messages'),
+    ];
+  },
+});
