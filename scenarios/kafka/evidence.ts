@@ -1,4 +1,4 @@
-import type { Check } from '../../src/checkers/check.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, invokedBetween, type Op, observedSeries } from '../../src/engine/history.ts';
 import { errorType } from './commands.ts';
@@ -116,4 +116,14 @@ export function longestGap(times: number[], from?: number, to?: number): number 
   if (from === undefined || to === undefined) return undefined;
   const ts = [from, ...times.filter((t) => t >= from && t <= to).sort((a, b) => a - b), to];
   return Math.max(...ts.slice(1).map((t, i) => t - (ts[i] as number)));
+}
+
+/** `what` kept going from the first phase to the end of the run: its longest gap `ms` is within `bound`. */
+export function gapCheck(what: string, ms: number | undefined, bound: number, more = ''): Check {
+  return check(
+    `${what} throughout, no gap over ${bound} ms`,
+    ms !== undefined && ms <= bound,
+    `${what} at least every ${bound} ms from the first phase to the end of the run`,
+    `longest gap ${ms ?? '?'} ms ${more}`.trim(),
+  );
 }

@@ -157,7 +157,7 @@ export function validateKafka(p: KafkaParams): string[] {
   if (p.migration && p.version !== '3.9') {
     throw new UsageError(
       `Kafka ${p.version} cannot migrate from ZooKeeper: 4.0 removed ZooKeeper mode and the migration code with it. ` +
-        'A ZooKeeper-mode cluster is migrated to KRaft on 3.x (the docs name 3.9 as the bridge release), then upgraded',
+        'A ZooKeeper-mode cluster is migrated to KRaft on 3.x first (here 3.9, the last 3.x line), then upgraded',
       'use --param version=3.9',
     );
   }

@@ -174,3 +174,11 @@ export async function rollControllers(lab: Steps, clusterId: string): Promise<vo
     lab.say(`${c} restarted without the migration flag; quorum leader ${q?.leaderId ?? 'none'}`);
   }
 }
+
+/** Once the migration is finalised: the handle becomes a KRaft cluster's, and ZooKeeper is stopped. Its nodes. */
+export async function stopZooKeeper(k: StartedKafka): Promise<string[]> {
+  const zks = k.zookeepers;
+  await k.migratedToKraft();
+  for (const z of zks) await k.cluster.node(z).stop();
+  return zks;
+}

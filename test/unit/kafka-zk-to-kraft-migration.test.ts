@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { longestGap } from '../../scenarios/kafka/evidence.ts';
 import migration from '../../scenarios/kafka/zk-to-kraft-migration.ts';
 import type { Evidence } from '../../src/engine/history.ts';
+import { resolveParams } from '../../src/params.ts';
+import { kafkaParams, validateKafka } from '../../stacks/kafka/config.ts';
+import { migrationConfig } from '../../stacks/kafka/migration.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 const TOPIC = 'orders';
@@ -117,5 +120,30 @@ describe('kafka/zk-to-kraft-migration', () => {
     expect(longestGap([5, 7], 0, 10)).toBe(5);
     expect(longestGap([], 0, 10)).toBe(10);
     expect(longestGap([5], undefined, 10)).toBeUndefined();
+  });
+});
+
+describe('kafka stack: migration param', () => {
+  const base = resolveParams(kafkaParams, { mode: 'zookeeper', migration: true }, 'kafka');
+  it('refuses a migration on Kafka 4.x and from a KRaft cluster (usage errors, exit 2)', () => {
+    expect(() => validateKafka({ ...base, version: '4.4' })).toThrow(/cannot migrate from ZooKeeper/);
+    expect(() => validateKafka({ ...base, mode: 'kraft' })).toThrow(/starts from a ZooKeeper-mode cluster/);
+    expect(validateKafka(base)).toEqual([]);
+  });
+  it('renders each phase: migration flags on, then a KRaft config without ZooKeeper', () => {
+    const broker = migrationConfig(base, 'kafka2', 'migrating');
+    expect(broker).toMatch(/^broker\.id=2$/m);
+    expect(broker).toMatch(/^zookeeper\.metadata\.migration\.enable=true$/m);
+    expect(broker).toMatch(
+      /^controller\.quorum\.voters=101@controller1:9093,102@controller2:9093,103@controller3:9093$/m,
+    );
+    const kraft = migrationConfig(base, 'kafka2', 'kraft');
+    expect(kraft).toMatch(/^node\.id=2$/m);
+    expect(kraft).toMatch(/^process\.roles=broker$/m);
+    expect(kraft).not.toMatch(/zookeeper/);
+    expect(migrationConfig(base, 'controller1', 'migrating')).toMatch(
+      /^zookeeper\.connect=zk1:2181,zk2:2181,zk3:2181$/m,
+    );
+    expect(migrationConfig(base, 'controller1', 'kraft')).not.toMatch(/zookeeper\.(connect|metadata)/);
   });
 });
