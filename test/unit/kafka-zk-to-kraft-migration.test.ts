@@ -10,7 +10,7 @@ import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 const TOPIC = 'orders';
 const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
 const OVERRIDES = { 'retention.ms': '3600000', 'min.insync.replicas': '2', 'max.message.bytes': '500000' };
-const params = { maxWriteGapMs: 8000, maxReadGapMs: 20_000 };
+const params = { maxWriteGapMs: 6000, maxReadGapMs: 8000 };
 const parts = (shift = 0) =>
   [0, 1, 2].map((p) => {
     const replicas = [0, 1, 2].map((i) => BROKERS[(p + i + shift) % 3] as string);
@@ -96,10 +96,10 @@ describe('kafka/zk-to-kraft-migration', () => {
   });
 
   it('fails when writes or reads stop for longer than the bounds', () => {
-    const writes = expectVerdict(migration, story({ writeGap: 9000 }), 'fail', params);
-    expectCheck(writes, 'acknowledged writes throughout, no gap over 8000 ms', false);
-    const reads = expectVerdict(migration, story({ readGap: 21_000 }), 'fail', params);
-    expectCheck(reads, 'reads throughout, no gap over 20000 ms', false);
+    const writes = expectVerdict(migration, story({ writeGap: 7000 }), 'fail', params);
+    expectCheck(writes, 'acknowledged writes throughout, no gap over 6000 ms', false);
+    const reads = expectVerdict(migration, story({ readGap: 9000 }), 'fail', params);
+    expectCheck(reads, 'reads throughout, no gap over 8000 ms', false);
   });
 
   it('fails when the cluster still needs ZooKeeper', () => {
