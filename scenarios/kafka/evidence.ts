@@ -111,10 +111,11 @@ export function ackedIds(ops: Op[]): Set<string> {
   );
 }
 
-/** The longest stretch of [from, to] without one of `times` (undefined without both ends). */
-export function longestGap(times: number[], from?: number, to?: number): number | undefined {
+/** The longest stretch of [from, to] without one of `ops` (undefined without both ends). */
+export function longestGap(ops: { time: number }[], from?: number, to?: number): number | undefined {
   if (from === undefined || to === undefined) return undefined;
-  const ts = [from, ...times.filter((t) => t >= from && t <= to).sort((a, b) => a - b), to];
+  const inside = ops.map((o) => o.time).filter((t) => t >= from && t <= to);
+  const ts = [from, ...inside.sort((a, b) => a - b), to];
   return Math.max(...ts.slice(1).map((t, i) => t - (ts[i] as number)));
 }
 

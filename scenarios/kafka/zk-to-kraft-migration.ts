@@ -1,6 +1,7 @@
 import {
   boundParam,
   check,
+  completions,
   defineLab,
   faultNotReached,
   finalRead,
@@ -56,7 +57,8 @@ function statesText(of: (phase: string) => string | undefined): string {
 const zkGet = (path: string) => kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', path);
 
 type Seen = Record<'rollsFrom' | 'rollsTo', number> &
-  Record<'partsBefore' | 'partsAfter', PartitionState[]> & {
+  Record<'partsBefore' | 'partsAfter', PartitionState[]> &
+  Record<'topicsBefore' | 'topicsAfter', string[]> & {
     configAfter: Record<string, string>;
     zkStopped: string[];
     createdAfter: true | string;
@@ -133,6 +135,7 @@ export default defineLab({
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3, config: OVERRIDES });
     const wrong = await topicsHealthy(lab, 'partsBefore', { [TOPIC]: 3 }, 3);
     lab.observe('configBefore', await k.admin.topicConfig(TOPIC));
+    lab.observe('topicsBefore', await k.admin.listTopics());
     const ctl = (await k.admin.controller()).node;
     lab.observe('zkController', ctl, `ZooKeeper mode: /controller names ${ctl ?? 'nobody'}`);
     if (!ctl?.startsWith('kafka')) wrong.push(`a broker must be the controller in /controller, not ${ctl}`);
@@ -194,6 +197,7 @@ export default defineLab({
     }
     lab.observe('partsAfter', await k.admin.partitions([TOPIC]));
     lab.observe('configAfter', await k.admin.topicConfig(TOPIC));
+    lab.observe('topicsAfter', await k.admin.listTopics());
   },
   final: (lab) => finalRead(lab, TOPIC),
   check(ev, p) {
@@ -202,24 +206,18 @@ export default defineLab({
     if (!phases.some((s) => s.phase === 'controllers')) return faultNotReached('the migration', 'controllers started');
     const stateOf = (phase: string) => phases.find((s) => s.phase === phase)?.state ?? 'not reached';
     const copied = phases.find((s) => s.phase === 'brokers-migrating')?.znode?.kraft_controller_id;
-    const gap = (xs: Op[]) =>
-      longestGap(
-        xs.map((o) => o.time),
-        seen.rollsFrom,
-        seen.rollsTo,
-      );
+    const gap = (xs: Op[]) => longestGap(xs, seen.rollsFrom, seen.rollsTo);
     const writes = gap(sendsOf(ev.ops, 'producer').filter((o) => o.type === 'ok'));
     const reads = gap(ev.ops.filter((o) => o.f === 'receive' && o.process === 'consumer' && o.type === 'ok'));
     const after = sendsOf(ev.ops, 'after');
-    const readBack = new Set(
-      ev.ops.filter((o) => o.f === 'read-after' && o.type === 'ok').flatMap((o) => idsOf(o.value)),
-    );
+    const readBack = new Set(completions(ev.ops, 'read-after').flatMap((o) => idsOf(o.value)));
     const afterOk = after.length === 20 && after.every((o) => o.type === 'ok' && readBack.has(idsOf(o.value)[0] ?? ''));
     const moved = (seen.partsBefore ?? []).filter((b) => {
       const a = (seen.partsAfter ?? []).find((x) => x.partition === b.partition);
       return !a || a.replicas.join() !== b.replicas.join();
     });
     const lostCfg = Object.entries(OVERRIDES).filter(([key, v]) => seen.configAfter?.[key] !== v);
+    const gone = (seen.topicsBefore ?? []).filter((t) => !seen.topicsAfter?.includes(t));
     return [
       check(
         'the migration went through its states',
@@ -229,9 +227,10 @@ export default defineLab({
       ),
       check(
         'the topic metadata carried over',
-        !moved.length && !lostCfg.length && (seen.partsAfter ?? []).length === 3,
-        `${TOPIC}: 3 partitions with the same replicas, overrides ${JSON.stringify(OVERRIDES)}`,
-        `${(seen.partsAfter ?? []).length} partitions, ${moved.length} with other replicas; ` +
+        !moved.length && !lostCfg.length && !gone.length && (seen.partsAfter ?? []).length === 3,
+        `every topic still listed; ${TOPIC}: 3 partitions with the same replicas, overrides ${JSON.stringify(OVERRIDES)}`,
+        `${gone.length ? `gone: ${gone.join(', ')}` : `${seen.topicsAfter?.length} topics`}; ` +
+          `${(seen.partsAfter ?? []).length} partitions, ${moved.length} with other replicas; ` +
           `${lostCfg.length ? `lost ${lostCfg.map(([key]) => `${key}=${seen.configAfter?.[key]}`).join(', ')}` : 'overrides kept'}`,
       ),
       gapCheck('acknowledged writes', writes, p.maxWriteGapMs, `(${tally(sendsOf(ev.ops, 'producer'))})`),

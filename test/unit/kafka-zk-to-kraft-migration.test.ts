@@ -31,6 +31,8 @@ interface Plan {
   configAfter?: Record<string, string>;
   /** Creating the topic after ZooKeeper's stop failed. */
   createAfter?: string;
+  /** The topic no longer listed after the migration. */
+  topicGone?: boolean;
   /** An acknowledged write the final read misses. */
   lose?: number;
 }
@@ -38,6 +40,7 @@ interface Plan {
 /** A run as recorded: 60 s of rolls with a write and a read every 500 ms, the phases' states, the final read. */
 function story(o: Plan = {}): Evidence {
   const s = new Story().at(1000).observe('mode', 'zookeeper').observe('partsBefore', parts());
+  s.observe('topicsBefore', [TOPIC, '__consumer_offsets']);
   s.observe('clusterId', 'aaaaaaaaaaaaaaaaaaaaaa').observe('rollsFrom', 1000);
   s.observe('migration', { phase: 'zookeeper', state: 'NONE' });
   const states: Record<string, string> = {
@@ -74,6 +77,7 @@ function story(o: Plan = {}): Evidence {
     .observe('rollsTo', 63_000)
     .observe('partsAfter', parts(o.moved ? 1 : 0));
   s.observe('configAfter', { ...OVERRIDES, 'cleanup.policy': 'delete', ...o.configAfter });
+  s.observe('topicsAfter', [...(o.topicGone ? [] : [TOPIC]), '__consumer_offsets', 'after-zookeeper']);
   for (const m of sent) if (m.seq !== o.lose) s.op('final-reader', 'read-all', 'ok', { ...m, key: `${TOPIC}-0` });
   return s.evidence();
 }
@@ -93,6 +97,8 @@ describe('kafka/zk-to-kraft-migration', () => {
     expectCheck(moved, 'the topic metadata carried over', false);
     const lost = expectVerdict(migration, story({ configAfter: { 'retention.ms': '604800000' } }), 'fail', params);
     expectCheck(lost, 'the topic metadata carried over', false);
+    const gone = expectVerdict(migration, story({ topicGone: true }), 'fail', params);
+    expectCheck(gone, 'the topic metadata carried over', false);
   });
 
   it('fails when writes or reads stop for longer than the bounds', () => {
@@ -117,9 +123,9 @@ describe('kafka/zk-to-kraft-migration', () => {
   });
 
   it('longestGap measures the window, its ends included', () => {
-    expect(longestGap([5, 7], 0, 10)).toBe(5);
+    expect(longestGap([{ time: 7 }, { time: 5 }, { time: 12 }], 0, 10)).toBe(5);
     expect(longestGap([], 0, 10)).toBe(10);
-    expect(longestGap([5], undefined, 10)).toBeUndefined();
+    expect(longestGap([{ time: 5 }], undefined, 10)).toBeUndefined();
   });
 });
 
