@@ -1,4 +1,4 @@
-import type { Check } from '../../src/checkers/check.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
 import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, invokedBetween, type Op, observedSeries } from '../../src/engine/history.ts';
 import { errorType } from './commands.ts';
@@ -108,5 +108,23 @@ export function ackedIds(ops: Op[]): Set<string> {
     completions(ops, 'send')
       .filter((o) => o.type === 'ok')
       .map((o) => (o.value as { id: string }).id),
+  );
+}
+
+/** The longest stretch of [from, to] without one of `ops` (undefined without both ends). */
+export function longestGap(ops: { time: number }[], from?: number, to?: number): number | undefined {
+  if (from === undefined || to === undefined) return undefined;
+  const inside = ops.map((o) => o.time).filter((t) => t >= from && t <= to);
+  const ts = [from, ...inside.sort((a, b) => a - b), to];
+  return Math.max(...ts.slice(1).map((t, i) => t - (ts[i] as number)));
+}
+
+/** `what` kept going from the first phase to the end of the run: its longest gap `ms` is within `bound`. */
+export function gapCheck(what: string, ms: number | undefined, bound: number, more = ''): Check {
+  return check(
+    `${what} throughout, no gap over ${bound} ms`,
+    ms !== undefined && ms <= bound,
+    `${what} at least every ${bound} ms from the first phase to the end of the run`,
+    `longest gap ${ms ?? '?'} ms ${more}`.trim(),
   );
 }

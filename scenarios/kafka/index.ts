@@ -10,6 +10,7 @@ import leaderFailover from './leader-failover.ts';
 import ordering from './ordering.ts';
 import partitionedLeader from './partitioned-leader.ts';
 import rebalanceProtocols from './rebalance-protocols.ts';
+import zkToKraftMigration from './zk-to-kraft-migration.ts';
 
 /**
  * The Kafka labs, in course order. Each runs in both modes (`--param mode=kraft|zookeeper`);
@@ -27,4 +28,5 @@ export const kafkaLabs: AnyLab[] = [
   controllerFailover,
   partitionedLeader,
   rebalanceProtocols,
+  zkToKraftMigration,
 ];

@@ -32,6 +32,8 @@ export * from '../../stacks/kafka/groups.ts';
 export * from '../../stacks/kafka/java-clients.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
+export * from '../../stacks/kafka/migration.ts';
+export * from '../../stacks/kafka/migration-steps.ts';
 export * from '../../stacks/kafka/partitions.ts';
 export * from '../../stacks/kafka/rebalance-checks.ts';
 export * from '../../stacks/kafka/rebalances.ts';

@@ -104,6 +104,13 @@ export const kafkaParams = {
     max: 3600,
     describe: 'auto leader rebalance check interval in s (production 300); 0 turns auto.leader.rebalance off',
   },
+  migration: {
+    type: 'bool',
+    default: false,
+    describe:
+      'ZooKeeper mode only: also create KRaft controllers controller1..3 (ids 101..103), idle until a ' +
+      'ZooKeeper to KRaft migration configures them (migration.ts)',
+  },
   heapMb: { type: 'int', default: 256, min: 128, max: 2048, describe: 'each Kafka JVM heap (-Xmx) in MiB' },
 } as const;
 export type KafkaParams = ParamValues<typeof kafkaParams>;
@@ -147,6 +154,13 @@ export function nodeName(id: number): string {
 
 /** Refuses impossible topologies (UsageError, exit 2); returns warnings for unwise ones. */
 export function validateKafka(p: KafkaParams): string[] {
+  if (p.migration && p.version !== '3.9') {
+    throw new UsageError(
+      `Kafka ${p.version} cannot migrate from ZooKeeper: 4.0 removed ZooKeeper mode and the migration code with it. ` +
+        'A ZooKeeper-mode cluster is migrated to KRaft on 3.x first (here 3.9, the last 3.x line), then upgraded',
+      'use --param version=3.9',
+    );
+  }
   if (p.version !== '3.9' && p.mode === 'zookeeper') {
     throw new UsageError(
       `Kafka ${p.version} has no ZooKeeper mode: Kafka 4.0 removed it (KIP-500), so a 4.x cluster is KRaft only. ` +
@@ -172,6 +186,12 @@ export function validateKafka(p: KafkaParams): string[] {
       `impossible topology: min.insync.replicas ${p.minInsyncReplicas} exceeds the replication factor ${rf}, ` +
         'so every acks=all write would be refused',
       `use --param minInsyncReplicas=${Math.max(1, rf - 1)}`,
+    );
+  }
+  if (p.migration && p.mode !== 'zookeeper') {
+    throw new UsageError(
+      'a migration to KRaft starts from a ZooKeeper-mode cluster',
+      'use --param mode=zookeeper with --param migration=true',
     );
   }
   if (p.mode === 'zookeeper' && p.layout === 'isolated') {

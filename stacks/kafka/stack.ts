@@ -66,6 +66,7 @@ import {
   ZK_IMAGE,
   zkNames,
 } from './config.ts';
+import { withMigration } from './migration.ts';
 
 export { type KafkaParams, kafkaParams };
 
@@ -109,7 +110,7 @@ export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
     });
     const controllers =
       p.mode === 'kraft' && p.layout === 'isolated' ? voters(p).map(([n]) => kafkaNode(n, false)) : [];
-    return [...zks, ...controllers, ...brokerNames(p).map((n) => kafkaNode(n, true))];
+    return withMigration(p, [...zks, ...controllers, ...brokerNames(p).map((n) => kafkaNode(n, true))]);
   },
   async connect(cluster, p) {
     const k = new StartedKafka(cluster, p);
@@ -131,18 +132,39 @@ export interface KafkaHealth {
 /** A running Kafka cluster in either mode. */
 export class StartedKafka implements StartedStack {
   readonly cluster: StartedCluster;
-  readonly params: KafkaParams;
-  readonly admin: KafkaAdmin;
+  private current: KafkaParams;
+  private adminClient: KafkaAdmin;
 
   constructor(cluster: StartedCluster, params: KafkaParams) {
     this.cluster = cluster;
-    this.params = params;
-    this.admin = new KafkaAdmin({
+    this.current = params;
+    this.adminClient = this.newAdmin();
+  }
+
+  get params(): KafkaParams {
+    return this.current;
+  }
+  get admin(): KafkaAdmin {
+    return this.adminClient;
+  }
+
+  private newAdmin(): KafkaAdmin {
+    return new KafkaAdmin({
       mode: this.mode,
       brokers: this.brokerEndpoints(),
       controllers: this.controllers.map((n) => this.cluster.node(n).endpoint('controller')),
       zkConnect: this.zookeepers.length ? this.zkConnectString() : undefined,
     });
+  }
+
+  /**
+   * After a ZooKeeper to KRaft migration (migration.ts) has been finalised: the same nodes,
+   * now a KRaft cluster whose quorum is controller1..3, as `layout=isolated` makes it.
+   */
+  async migratedToKraft(): Promise<void> {
+    await this.adminClient.close();
+    this.current = { ...this.current, mode: 'kraft', layout: 'isolated' };
+    this.adminClient = this.newAdmin();
   }
 
   get mode(): KafkaMode {
