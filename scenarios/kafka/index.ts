@@ -5,6 +5,7 @@ import clusterBasics from './cluster-basics.ts';
 import consumerGroups from './consumer-groups.ts';
 import controllerFailover from './controller-failover.ts';
 import duplicateConsumption from './duplicate-consumption.ts';
+import idempotentProducer from './idempotent-producer.ts';
 import lagDetection from './lag-detection.ts';
 import leaderFailover from './leader-failover.ts';
 import ordering from './ordering.ts';
@@ -25,4 +26,5 @@ export const kafkaLabs: AnyLab[] = [
   duplicateConsumption,
   controllerFailover,
   partitionedLeader,
+  idempotentProducer,
 ];

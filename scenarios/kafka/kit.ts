@@ -29,6 +29,7 @@ export {
 export * from '../../stacks/kafka/cut.ts';
 export * from '../../stacks/kafka/elections.ts';
 export * from '../../stacks/kafka/groups.ts';
+export * from '../../stacks/kafka/java-producer.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
