@@ -10,6 +10,7 @@ import {
   type JavaProducerReport,
   kafka,
   kafkaTool,
+  logFindings,
   modeParam,
   observed,
   type ProducerState,
@@ -56,25 +57,6 @@ function producerProps(idempotence: string): Record<string, string | number | bo
   };
 }
 
-/** What the final read holds: values written more than once, acknowledged values missing, steps back in order. */
-export function logFindings(log: string[], acked: number[]) {
-  const values = log.map(Number);
-  const count = new Map<number, number>();
-  for (const v of values) count.set(v, (count.get(v) ?? 0) + 1);
-  const twice = [...count].filter(([, n]) => n > 1).map(([v]) => v);
-  const lost = acked.filter((v) => !count.has(v));
-  const firsts = values.filter((v, i) => values.indexOf(v) === i);
-  return {
-    records: values.length,
-    distinct: count.size,
-    duplicates: values.length - count.size,
-    twice,
-    lost,
-    stepsBack: values.filter((v, i) => i > 0 && v <= (values[i - 1] ?? -1)).length,
-    reordered: firsts.filter((v, i) => i > 0 && v < (firsts[i - 1] ?? -1)).length,
-  };
-}
-
 export default defineLab({
   id: 'kafka/idempotent-producer',
   title:
@@ -90,8 +72,12 @@ export default defineLab({
     'when a request times out after the append, and the producer has its own remedy, enable.idempotence (KIP-98, ' +
     'Kafka 0.11), on by default in the Java client since 3.0 (KIP-679) unless a conflicting setting (acks other than ' +
     'all, retries=0, more than 5 in flight) turns it off; the Java verifiable producer used here sets retries=0 ' +
-    'unless told otherwise, so the lab sets every one explicitly. The broker dedups only the last 5 batches per ' +
-    'producer, hence max.in.flight.requests.per.connection <= 5 with idempotence.',
+    'unless told otherwise, so the lab sets every one explicitly. The 3.0 default took effect only from 3.0.1, ' +
+    '3.1.1 and 3.2.0 (KAFKA-13598), and the producers Kafka Connect makes turn it off (KAFKA-13759). The broker ' +
+    'dedups only the last 5 batches per producer, hence max.in.flight.requests.per.connection <= 5 with ' +
+    'idempotence. The Java client is the reference here: kafkajs ' +
+    '2.2.4 marks its idempotent mode experimental, sends one request per broker at a time and rolls the sequence back ' +
+    'when a request fails, and is reported to drop concurrent sends silently (kafkajs issue 1005, open).',
   params: {
     mode: modeParam,
     idempotence: {
@@ -130,13 +116,15 @@ export default defineLab({
         'The leader appends each batch at once, then holds the acks=all answer until every ISR member has fetched it. ' +
         `The follower stays in the ISR (replica.lag.time.max.ms=${REPLICA_LAG_MS}, the production default), so no ` +
         `answer comes: after request.timeout.ms the producer gives up on requests the leader has already appended, and ` +
-        'retries them. The high watermark stands still during the cut.',
+        'retries them. The high watermark stands still during the cut. In production (request.timeout.ms=30000) a ' +
+        'follower or a leader disk stalled longer than that, or a lost answer, does the same.',
       commands: [`docker exec {@follower} iptables -L MIDLAB -n`],
     },
     drain: {
       title: 'Heal; the follower fetches, the retries are answered; the producer flushes and stops',
       narration:
-        'Without idempotence each retry was a new append: the log now holds some records twice. With it, the leader ' +
+        'Without idempotence each retry was a new append: the log now holds some records twice, and with 5 requests ' +
+        'in flight the retried batches need not land in the order sent. With it, the leader ' +
         "found each retried batch among the last 5 of that producer and answered with the first append's offset.",
     },
   },

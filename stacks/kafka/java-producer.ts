@@ -49,6 +49,28 @@ export function parseProducerOutput(stdout: string, stderr: string): JavaProduce
   return { acked, errors, retries: retryLines.length, retryLines: retryLines.slice(0, 3).map((l) => l.trim()) };
 }
 
+/**
+ * The producer's sequence numbers as a final read found them (`log`, in offset order) against those it was told
+ * were acknowledged: extra copies, acknowledged values missing, steps back, and first copies out of order.
+ */
+export function logFindings(log: string[], acked: number[]) {
+  const values = log.map(Number);
+  const count = new Map<number, number>();
+  for (const v of values) count.set(v, (count.get(v) ?? 0) + 1);
+  const twice = [...count].filter(([, n]) => n > 1).map(([v]) => v);
+  const lost = acked.filter((v) => !count.has(v));
+  const firsts = values.filter((v, i) => values.indexOf(v) === i);
+  return {
+    records: values.length,
+    distinct: count.size,
+    duplicates: values.length - count.size,
+    twice,
+    lost,
+    stepsBack: values.filter((v, i) => i > 0 && v <= (values[i - 1] ?? -1)).length,
+    reordered: firsts.filter((v, i) => i > 0 && v < (firsts[i - 1] ?? -1)).length,
+  };
+}
+
 /** kafka-verifiable-producer.sh running inside one node until stopped. */
 export class JavaProducer {
   private readonly k: StartedKafka;

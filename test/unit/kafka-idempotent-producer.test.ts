@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import idempotentProducer, { logFindings } from '../../scenarios/kafka/idempotent-producer.ts';
-import { parseDescribeProducers, parseProducerOutput } from '../../stacks/kafka/java-producer.ts';
+import idempotentProducer from '../../scenarios/kafka/idempotent-producer.ts';
+import { logFindings, parseDescribeProducers, parseProducerOutput } from '../../stacks/kafka/java-producer.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 interface Plan {
