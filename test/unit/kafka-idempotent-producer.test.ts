@@ -35,7 +35,10 @@ function story(plan: Plan = {}): Story {
   return s;
 }
 
-const withDuplicates = [...seq(50), 45, 46, 47, 48, 49, ...seq(100).slice(50)];
+/** As the runs found it: 47 and 48 first appended after 49, then each again. */
+const withDuplicates = [...seq(47), 49, 47, 48, 45, 47, 46, 48, 49, ...seq(100).slice(50)];
+/** Duplicates, every first copy in order. */
+const inOrderCopies = [...seq(50), 45, 46, 47, 48, 49, ...seq(100).slice(50)];
 
 describe('kafka/idempotent-producer', () => {
   it('passes with idempotence: each record once, in order, none lost', () => {
@@ -54,6 +57,13 @@ describe('kafka/idempotent-producer', () => {
       idempotence: 'off',
     });
     expectCheck(checks, 'retries without idempotence wrote duplicates', false);
+  });
+
+  it('fails without idempotence when the retried batches kept their order', () => {
+    const ev = story({ idempotence: 'off', log: inOrderCopies }).evidence();
+    const checks = expectVerdict(idempotentProducer, ev, 'fail', { idempotence: 'off' });
+    expectCheck(checks, 'retries without idempotence wrote duplicates', true);
+    expectCheck(checks, 'with 5 in flight, the retried batches landed out of order', false);
   });
 
   it('fails with idempotence when a record is in the log twice', () => {
