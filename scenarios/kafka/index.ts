@@ -5,6 +5,7 @@ import clusterBasics from './cluster-basics.ts';
 import consumerGroups from './consumer-groups.ts';
 import controllerFailover from './controller-failover.ts';
 import duplicateConsumption from './duplicate-consumption.ts';
+import idempotentProducer from './idempotent-producer.ts';
 import lagDetection from './lag-detection.ts';
 import leaderFailover from './leader-failover.ts';
 import ordering from './ordering.ts';
@@ -29,4 +30,5 @@ export const kafkaLabs: AnyLab[] = [
   partitionedLeader,
   rebalanceProtocols,
   zkToKraftMigration,
+  idempotentProducer,
 ];

@@ -30,6 +30,7 @@ export * from '../../stacks/kafka/cut.ts';
 export * from '../../stacks/kafka/elections.ts';
 export * from '../../stacks/kafka/groups.ts';
 export * from '../../stacks/kafka/java-clients.ts';
+export * from '../../stacks/kafka/java-producer.ts';
 export * from '../../stacks/kafka/lag.ts';
 export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/migration.ts';
