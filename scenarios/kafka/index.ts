@@ -9,6 +9,7 @@ import lagDetection from './lag-detection.ts';
 import leaderFailover from './leader-failover.ts';
 import ordering from './ordering.ts';
 import partitionedLeader from './partitioned-leader.ts';
+import transactions from './transactions.ts';
 
 /**
  * The Kafka labs, in course order. Each runs in both modes (`--param mode=kraft|zookeeper`);
@@ -25,4 +26,5 @@ export const kafkaLabs: AnyLab[] = [
   duplicateConsumption,
   controllerFailover,
   partitionedLeader,
+  transactions,
 ];

@@ -34,6 +34,7 @@ export * from '../../stacks/kafka/leadership.ts';
 export * from '../../stacks/kafka/partitions.ts';
 export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';
+export * from '../../stacks/kafka/transactions.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';
