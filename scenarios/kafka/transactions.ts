@@ -57,12 +57,16 @@ export default defineLab({
     'one and its open transaction is aborted; read_committed consumers skip the aborted records, read_uncommitted ' +
     'ones read them',
   notes:
-    'Notes, Kafka chapter, seed lines 1613-1628 (重复消费) name three remedies; the last, "使用事务" (line 1628), is ' +
-    'shown working here. The notes say nothing of how: a transaction only covers writes to Kafka (output records ' +
-    "and the consumer group's offsets, sendOffsetsToTransaction), and only consumers with " +
-    'isolation.level=read_committed honour it; the Java default is read_uncommitted, which reads aborted records ' +
-    "(Kafka docs, consumer configs). The client is Kafka's own exactly-once test client " +
-    '(kafka-transactional-message-copier.sh, the loop of its system tests), not kafkajs. ' +
+    'Notes, Kafka chapter, seed lines 1613-1628 (重复消费) list three remedies; the last, "使用事务" (line 1628), ' +
+    'is shown working here. What the notes leave out: a transaction covers writes to Kafka only (the output and ' +
+    "the group's offsets, sendOffsetsToTransaction), not side effects elsewhere, and only read_committed " +
+    'consumers honour it; the consumer default, read_uncommitted, reads aborted records (Kafka docs, ' +
+    "isolation.level). The client is Kafka's own exactly-once test client (kafka-transactional-message-copier.sh, " +
+    'as its system tests run it) in --group-mode: assigned a partition, it reads its position before ' +
+    "initTransactions, and the dead instance's pending offsets (KIP-447: OffsetFetch waits for stable offsets) " +
+    'block that until the coordinator times the transaction out (transaction.timeout.ms, 60 s, as long as the ' +
+    'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
+    'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
     OUTDATED,
   variants: bothModes(),
   params: {
@@ -80,7 +84,7 @@ export default defineLab({
     },
     produce: {
       title: `{messages} records into "${INPUT}"`,
-      narration: 'With acks=all: every one of them is acknowledged before the copier starts.',
+      narration: 'With acks=all, each acknowledged before the copier starts.',
     },
     copy: {
       title: `The copier (transactional.id "${TXN_ID}") copies "${INPUT}" to "${OUTPUT}", {transactionSize} per transaction`,
@@ -107,8 +111,7 @@ export default defineLab({
         'that woke up would get ProducerFencedException) and abort the open transaction: ABORT markers go to ' +
         "the output and offsets partitions. It resumes from the group's committed offset, copies the rest and " +
         "exits. Without a restart the coordinator aborts it after transaction.timeout.ms (60 s, the copier's " +
-        'setting and the Java default). On Kafka 4.4 (transaction.version=2, KIP-890) the epoch is also bumped ' +
-        'at every commit, so it is high already; on 3.9 it is 0 until the fencing.',
+        'setting and the Java default).',
       commands: [describeCmd],
     },
     reads: {
@@ -209,7 +212,7 @@ export default defineLab({
         restart.exitCode === 0 && restart.processed === p.messages - crash.committed,
         `exit 0, ${p.messages - crash.committed} copied`,
         `exit ${restart.exitCode}, ${restart.remainingAtStart} left at its start, ${restart.processed} copied` +
-          (restart.stderr ? ` (${restart.stderr})` : ''),
+          (restart.exitCode ? ` (${restart.stderr})` : ''),
       ),
       check(
         'the open transaction was aborted: one ABORT marker in the output log',
