@@ -28,9 +28,8 @@ import {
 } from './kit.ts';
 
 const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'copier-group'];
-/** The copier runs inside NODE; the tools that look at it run inside OTHER. */
-const [NODE, OTHER] = ['kafka1', 'kafka2'];
-const LOG = '/tmp/copier-1.log';
+/** The copier runs inside NODE (its first instance writes LOG there); the tools that look at it inside OTHER. */
+const [NODE, OTHER, LOG] = ['kafka1', 'kafka2', '/run/kafka/copier-1.log'];
 
 /** What the lab reads, by observation name. */
 interface Seen {
@@ -206,11 +205,12 @@ export default defineLab({
     const committed = delivery(ev.ops, { receive: 'read-committed' });
     const uncommitted = delivery(ev.ops, { receive: 'read-uncommitted' });
     const dupes = Object.values(uncommitted.duplicated).reduce((a, n) => a + n - 1, 0);
+    const left = p.messages - crash.committed;
     return [
       check(
         `the restarted copier resumed at the committed offset ${crash.committed} and copied the rest`,
-        restart.exitCode === 0 && restart.processed === p.messages - crash.committed,
-        `exit 0, ${p.messages - crash.committed} copied`,
+        restart.exitCode === 0 && [restart.remainingAtStart, restart.processed].every((n) => n === left),
+        `exit 0, ${left} left at its start, ${left} copied`,
         `exit ${restart.exitCode}, ${restart.remainingAtStart} left at its start, ${restart.processed} copied` +
           (restart.exitCode ? ` (${restart.stderr})` : ''),
       ),
