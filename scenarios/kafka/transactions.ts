@@ -72,7 +72,7 @@ export default defineLab({
     mode: modeParam,
     messages: intParam(2000, 'input records to copy', 100, 100_000),
     transactionSize: intParam(20, 'records per transaction (the copier polls at most this many)', 2, 1000),
-    tries: intParam(20, 'times the copier is stopped to find it inside a transaction that holds records', 1, 100),
+    tries: intParam(50, 'times the copier is stopped to find it inside a transaction that holds records', 1, 100),
   },
   stack: kafka,
   topology: (p) => ({ mode: p.mode }),
