@@ -95,12 +95,11 @@ export default defineLab({
     crash: {
       title: 'Kill the copier inside an open transaction (tries: {tries})',
       narration:
-        'A kill at a random moment may fall between two transactions. So the copier is first frozen (SIGSTOP) ' +
-        'and the output partition asked for its high watermark (what read_uncommitted reads up to) and its last ' +
-        'stable offset (what read_committed reads up to: the first offset of the oldest open transaction). When ' +
-        'they differ after 300 ms, records of an open transaction are in the log, and kafka-transactions.sh ' +
-        'describe must say Ongoing; then SIGKILL. Else SIGCONT and try again. The dead copier sent no EndTxn: ' +
-        'its records stay in the log, neither committed nor aborted, and read_committed readers stop at them.',
+        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
+        'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed ' +
+        'reads to it: the first offset of the oldest open transaction). If they still differ after 300 ms and ' +
+        'kafka-transactions.sh describe says Ongoing, SIGKILL; else SIGCONT and retry (1 to 11 stops in 10 runs here). ' +
+        'No EndTxn was sent: its records stay undecided, and read_committed readers stop at them.',
       commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
     },
     restart: {
