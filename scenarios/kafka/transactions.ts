@@ -98,7 +98,7 @@ export default defineLab({
         'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
         'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed ' +
         'reads to it: the first offset of the oldest open transaction). If they still differ after 300 ms and ' +
-        'kafka-transactions.sh describe says Ongoing, SIGKILL; else SIGCONT and retry (1 to 47 stops in 15 runs here). ' +
+        'kafka-transactions.sh describe says Ongoing, SIGKILL; else SIGCONT and retry (1 to 47 stops in 21 runs here). ' +
         'Stopping it only once the offsets differ came too late (0 of 50 once): the window is shorter than an exec. ' +
         'No EndTxn was sent: its records stay undecided, and read_committed readers stop at them.',
       commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
