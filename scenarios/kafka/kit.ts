@@ -40,6 +40,7 @@ export * from '../../stacks/kafka/rebalance-checks.ts';
 export * from '../../stacks/kafka/rebalances.ts';
 export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';
+export * from '../../stacks/kafka/transactions.ts';
 export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';

@@ -155,6 +155,16 @@ export class Writer {
     this.parts.push(b);
     return this;
   }
+  int8(v: number): this {
+    this.parts.push(Buffer.from([v & 0xff]));
+    return this;
+  }
+  int64(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigInt64BE(v);
+    this.parts.push(b);
+    return this;
+  }
   uvarint(v: number): this {
     const out: number[] = [];
     let n = v >>> 0;

@@ -1,0 +1,250 @@
+import {
+  bothModes,
+  type CopierRun,
+  cannotTell,
+  check,
+  copierLog,
+  defineLab,
+  delivery,
+  describeTransaction,
+  intParam,
+  kafka,
+  kafkaTool,
+  markers,
+  modeParam,
+  OUTDATED,
+  observed,
+  observeMode,
+  produce,
+  readIsolated,
+  runCopier,
+  type StableOffsets,
+  signal,
+  sleep,
+  stableOffsets,
+  startCopier,
+  type TransactionView,
+  topicsHealthy,
+} from './kit.ts';
+
+const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'copier-group'];
+/** The copier runs inside NODE (its first instance writes LOG there); the tools that look at it inside OTHER. */
+const [NODE, OTHER, LOG] = ['kafka1', 'kafka2', '/run/kafka/copier-1.log'];
+
+/** What the lab reads, by observation name. */
+interface Seen {
+  /** The copier stopped (SIGSTOP) then killed: how many tries it took, the offsets and the transaction then. */
+  crash: StableOffsets & { tries: number; view: TransactionView; committed: number; copied: number };
+  /** The second copier (same transactional.id): its exit code, where it started and what it copied. */
+  restart: CopierRun;
+  after: TransactionView;
+  markers: { commit: number; abort: number };
+  reads: { committed: number; uncommitted: number };
+}
+
+const ROLES = { transactionalId: TXN_ID, group: GROUP, input: INPUT, output: OUTPUT };
+const copier = (p: { transactionSize: number }) => ({ ...ROLES, transactionSize: p.transactionSize });
+const READ_COMMITTED = ['--topic', OUTPUT, '--from-beginning', '--isolation-level', 'read_committed'];
+const describeCmd = kafkaTool(OTHER, 'kafka-transactions.sh', 'describe', '--transactional-id', TXN_ID);
+
+export default defineLab({
+  id: 'kafka/transactions',
+  title: 'A transactional copier is killed mid-transaction: read_committed readers never see the aborted records',
+  teaches:
+    'a consume-transform-produce loop that writes its output and commits its consumed offsets in one transaction ' +
+    'copies each input exactly once across a crash: the restarted instance (same transactional.id) fences the dead ' +
+    'one and its open transaction is aborted; read_committed consumers skip the aborted records, read_uncommitted ' +
+    'ones read them',
+  notes:
+    'Notes, Kafka chapter, seed lines 1613-1628 (重复消费) list three remedies; the last, "使用事务" (line 1628), ' +
+    'is shown working here. What the notes leave out: a transaction covers writes to Kafka only (the output and ' +
+    "the group's offsets, sendOffsetsToTransaction), not side effects elsewhere, and only read_committed " +
+    'consumers honour it; the consumer default, read_uncommitted, reads aborted records (Kafka docs, ' +
+    "isolation.level). The client is Kafka's own exactly-once test client (kafka-transactional-message-copier.sh, " +
+    'as its system tests run it) in --group-mode: assigned a partition, it reads its position before ' +
+    "initTransactions, and the dead instance's pending offsets (KIP-447: OffsetFetch waits for stable offsets) " +
+    'block that until the coordinator times the transaction out (transaction.timeout.ms, 60 s, as long as the ' +
+    'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
+    'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
+    OUTDATED,
+  variants: bothModes(),
+  params: {
+    mode: modeParam,
+    messages: intParam(2000, 'input records to copy', 100, 100_000),
+    transactionSize: intParam(20, 'records per transaction (the copier polls at most this many)', 2, 1000),
+    tries: intParam(100, 'times the copier is stopped to find it inside a transaction that holds records', 1, 200),
+  },
+  stack: kafka,
+  topology: (p) => ({ mode: p.mode }),
+  steps: {
+    topics: {
+      title: `Topics "${INPUT}" and "${OUTPUT}": one partition each, on all three brokers`,
+      narration: 'One partition each: the copier reads input partition 0 and writes output partition 0, in order.',
+    },
+    produce: {
+      title: `{messages} records into "${INPUT}"`,
+      narration: 'With acks=all, each acknowledged before the copier starts.',
+    },
+    copy: {
+      title: `The copier (transactional.id "${TXN_ID}") copies "${INPUT}" to "${OUTPUT}", {transactionSize} per transaction`,
+      narration:
+        'Each poll is one transaction: begin, send each record to the output, sendOffsetsToTransaction (the ' +
+        `positions reached, for group "${GROUP}"), commit. Its consumer reads with read_committed and auto-commit off.`,
+      commands: [`docker exec {@${NODE}} cat ${LOG}`],
+    },
+    crash: {
+      title: 'Kill the copier inside an open transaction (tries: {tries})',
+      narration:
+        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
+        'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed ' +
+        'reads to it: the first offset of the oldest open transaction). If they still differ after 300 ms and ' +
+        'kafka-transactions.sh describe says Ongoing, SIGKILL; else SIGCONT and retry (1 to 47 stops in 21 runs here). ' +
+        'Stopping it only once the offsets differ came too late (0 of 50 once): the window is shorter than an exec. ' +
+        'No EndTxn was sent: its records stay undecided, and read_committed readers stop at them.',
+      commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
+    },
+    restart: {
+      title: 'A new copier with the same transactional.id finishes the job',
+      narration:
+        'Its InitProducerId makes the coordinator bump the producer epoch (fencing the dead instance: a zombie ' +
+        'that woke up would get ProducerFencedException) and abort the open transaction: ABORT markers go to ' +
+        "the output and offsets partitions. It resumes from the group's committed offset, copies the rest and " +
+        "exits. Without a restart the coordinator aborts it after transaction.timeout.ms (60 s, the copier's " +
+        'setting and the Java default).',
+      commands: [describeCmd],
+    },
+    reads: {
+      title: `Read "${OUTPUT}" from the beginning at both isolation levels`,
+      narration:
+        'kafka-console-consumer.sh --isolation-level read_committed, then read_uncommitted; and kafka-dump-log.sh ' +
+        'on the output log, which shows each transaction marker (endTxnMarker: COMMIT or ABORT).',
+      commands: [
+        kafkaTool(OTHER, 'kafka-console-consumer.sh', ...READ_COMMITTED),
+        `docker exec {@${OTHER}} kafka-dump-log.sh --files /var/lib/kafka/data/${OUTPUT}-0/00000000000000000000.log --print-data-log`,
+      ],
+    },
+  },
+  async mechanism(lab) {
+    const k = observeMode(lab);
+    return lab.step('topics', async () => {
+      for (const t of [INPUT, OUTPUT]) await k.admin.createTopic(t, { partitions: 1, replicationFactor: 3 });
+      return topicsHealthy(lab, 'topics', { [INPUT]: 1, [OUTPUT]: 1 }, 3);
+    });
+  },
+  async run(lab) {
+    const k = lab.stack;
+    const p = lab.params;
+    await lab.step('produce', async () => {
+      const opts = { name: 'input', acks: 'all', route: () => ({ partition: 0 }) } as const;
+      await produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
+    });
+    const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
+    const pid = await lab.step('copy', async () => {
+      const id = await startCopier(k, NODE, copier(p), LOG);
+      await lab.until(
+        'the copier committed two transactions',
+        async () => {
+          const o = await stableOffsets(k, leader, OUTPUT);
+          return { done: o.lastStable >= 2 * p.transactionSize, value: o, seen: `last stable offset ${o.lastStable}` };
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      return id;
+    });
+    await lab.step('crash', async () => {
+      for (let tries = 1; tries <= p.tries; tries++) {
+        await signal(k, NODE, pid, 'STOP');
+        await sleep(300);
+        const o = await stableOffsets(k, leader, OUTPUT);
+        const view = o.highWatermark > o.lastStable ? await describeTransaction(k, OTHER, TXN_ID) : undefined;
+        const crash = { ...o, tries, view: view ?? { partitions: [], text: 'not asked' }, committed: 0, copied: 0 };
+        if (caught(crash) || tries === p.tries) {
+          crash.committed = (await k.admin.committed(GROUP, INPUT))[0] ?? 0;
+          crash.copied = (await copierLog(k, NODE, LOG)).at(-1)?.totalProcessed ?? 0;
+          await signal(k, NODE, pid, 'KILL');
+          lab.observe('crash', crash, crashText(crash));
+          return;
+        }
+        await signal(k, NODE, pid, 'CONT');
+        await sleep(40 + ((tries * 37) % 160));
+      }
+    });
+    await lab.step('restart', async () => {
+      const r = await runCopier(k, NODE, copier(p), 180);
+      lab.observe('restart', r, `exit ${r.exitCode}: ${r.remainingAtStart} left once assigned, ${r.processed} copied`);
+      const after = await describeTransaction(k, OTHER, TXN_ID);
+      lab.observe('after', after, `now ${after.state}, producer id ${after.producerId} epoch ${after.producerEpoch}`);
+    });
+  },
+  async final(lab) {
+    const k = lab.stack;
+    await lab.step('reads', async () => {
+      const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
+      const m = lab.observe('markers', await markers(k, leader, OUTPUT));
+      lab.say(`${OUTPUT} log on ${leader}: ${m.commit} COMMIT and ${m.abort} ABORT markers`);
+      const reads = { committed: 0, uncommitted: 0 };
+      for (const level of ['committed', 'uncommitted'] as const) {
+        const h = lab.history.invoke('reader', `read-${level}`, { topic: OUTPUT });
+        const ids = await readIsolated(k, OTHER, OUTPUT, `read_${level}`);
+        h.ok({ topic: OUTPUT, ids });
+        reads[level] = ids.length;
+      }
+      lab.observe('reads', reads, `read_committed: ${reads.committed} records, read_uncommitted: ${reads.uncommitted}`);
+    });
+  },
+  check(ev, p) {
+    const { crash, restart, after, markers: m, reads } = observed<Seen>(ev);
+    if (!crash || !caught(crash))
+      return cannotTell(
+        'the copier was killed inside an open transaction holding records',
+        'Ongoing, high watermark above the last stable offset',
+        crash ? crashText(crash) : 'never killed',
+      );
+    if (!restart || !reads || !m) return cannotTell('the restart and the reads ran', 'both', 'missing');
+    const open = crash.highWatermark - crash.lastStable;
+    const committed = delivery(ev.ops, { receive: 'read-committed' });
+    const uncommitted = delivery(ev.ops, { receive: 'read-uncommitted' });
+    const dupes = Object.values(uncommitted.duplicated).reduce((a, n) => a + n - 1, 0);
+    const left = p.messages - crash.committed;
+    return [
+      check(
+        `the restarted copier resumed at the committed offset ${crash.committed} and copied the rest`,
+        restart.exitCode === 0 && [restart.remainingAtStart, restart.processed].every((n) => n === left),
+        `exit 0, ${left} left at its start, ${left} copied`,
+        `exit ${restart.exitCode}, ${restart.remainingAtStart} left at its start, ${restart.processed} copied` +
+          (restart.exitCode ? ` (${restart.stderr})` : ''),
+      ),
+      check(
+        'the open transaction was aborted: one ABORT marker in the output log',
+        m.abort === 1,
+        '1 ABORT marker',
+        `${m.abort} ABORT, ${m.commit} COMMIT markers; transaction now ${after?.state ?? '?'}`,
+      ),
+      check(
+        'read_committed: every input record exactly once',
+        committed.lost.length === 0 && Object.keys(committed.duplicated).length === 0 && reads.committed === p.messages,
+        `${p.messages} records, none missing, none twice`,
+        `${reads.committed} records, ${committed.lost.length} missing, ${Object.keys(committed.duplicated).length} twice`,
+      ),
+      check(
+        `read_uncommitted: also the ${open} records of the aborted transaction`,
+        open > 0 && reads.uncommitted === p.messages + open && dupes === open,
+        `${p.messages + open} records, ${open} of them twice`,
+        `${reads.uncommitted} records, ${dupes} twice`,
+      ),
+    ];
+  },
+});
+
+/** Records of an open transaction in the log, the coordinator saying Ongoing: a kill now leaves them undecided. */
+function caught(c: Seen['crash']): boolean {
+  return c.view.state === 'Ongoing' && c.highWatermark > c.lastStable;
+}
+
+function crashText(c: Seen['crash']): string {
+  return (
+    `after ${c.tries} stop(s): high watermark ${c.highWatermark}, last stable offset ${c.lastStable}, transaction ` +
+    `${c.view.state ?? '?'} on ${c.view.partitions.join(',') || 'no partition'} (producer epoch ` +
+    `${c.view.producerEpoch ?? '?'}); ${c.copied} copied, group offset ${c.committed}`
+  );
+}
