@@ -1,10 +1,14 @@
 import {
+  type AutohealLog,
   allKept,
+  autohealRound,
+  type Check,
   type ClusterStatus,
   check,
   completions,
   confirmed,
   defineLab,
+  describeAutoheal,
   describeQueue,
   describeTally,
   drainVia,
@@ -18,6 +22,7 @@ import {
   observed,
   onQueue,
   outcomes,
+  partitionsText,
   publishRounds,
   type QueueInfo,
   rabbitmq,
@@ -38,14 +43,17 @@ const MINORITY = 'rabbit3';
 const NET_TICKTIME = 4;
 /** How long the cut lasts, publishers running on both sides. */
 const CUT_MS = 15_000;
+const KEPT = 'the mirrored queue keeps every message the majority confirmed';
 /** A publisher's node: `ha-majority` publishes through rabbit1. */
 const nodeOf = (process: string) => (process.endsWith('minority') ? MINORITY : MAJORITY);
 
 interface Seen {
   /** ignore: the partitions cluster_status lists on each side after the heal. */
   partitionsAfterHeal: Record<string, ClusterStatus['partitions']>;
-  /** The log lines in which a node said it paused (pause_minority) or was chosen to restart (autoheal). */
+  /** pause_minority: the log lines in which the minority said it paused. */
   minorityLog: string[];
+  /** autoheal: what each node's log says autoheal did (the leader's decisions, each loser's restart). */
+  autoheal: Record<string, AutohealLog>;
   /** pause_minority: when the minority decided to pause, by its log (ms into the run). */
   pausedAt: number;
 }
@@ -69,8 +77,7 @@ export default defineLab({
       describe: 'cluster_partition_handling',
     },
   },
-  // autoheal changes from run to run (its narration says how): out of the tests until checks follow its decision.
-  variants: [{}, { mode: 'pause_minority' }],
+  variants: [{}, { mode: 'pause_minority' }, { mode: 'autoheal' }],
   stack: rabbitmq,
   topology: (p) => ({ nodes: 3, netTicktime: NET_TICKTIME, partitionHandling: p.mode }),
   steps: {
@@ -85,14 +92,12 @@ export default defineLab({
     cut: {
       title: `Cut ${MINORITY} off from rabbit1 and rabbit2`,
       narration:
-        `Publishers with confirms run on both sides for ${CUT_MS / 1000} s: through ${MAJORITY} (the majority) and ` +
-        `through ${MINORITY}, which this machine still reaches. For ${NET_TICKTIME}-${NET_TICKTIME * 1.25} s nobody ` +
-        'knows; then each side declares the other down. ' +
-        'ignore and autoheal: nothing happens yet; the mirror on the minority is promoted, so the mirrored queue ' +
-        'has a master on each side, and both confirm. pause_minority: the minority sees 1 of 3 nodes and stops its ' +
-        'own rabbit application; its clients are disconnected and refused. The quorum queue needs 2 of 3 votes: ' +
-        'it confirms on the majority side only, in every mode. (A publish the minority never answered is ' +
-        'unknown, not lost: some turn up in the queue once the sides meet again.)',
+        `Publishers with confirms run ${CUT_MS / 1000} s through ${MAJORITY} and through ${MINORITY} (this machine ` +
+        `still reaches it). After ${NET_TICKTIME}-${NET_TICKTIME * 1.25} s each side declares the other down. ignore ` +
+        'and autoheal: the mirror on the minority is promoted, the mirrored queue has a master on each side, both ' +
+        'confirm. pause_minority: the minority (1 of 3) stops its rabbit application and refuses its clients. The ' +
+        'quorum queue needs 2 of 3 votes: it confirms on the majority side only, in every mode. (A publish the ' +
+        'minority never answered is unknown, not lost.)',
       commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
     },
     heal: {
@@ -109,13 +114,17 @@ export default defineLab({
             'counts 2 of 3, promotes its mirror and may confirm a batch before it pauses. Those are lost when it ' +
             'rejoins; what it is sent after the pause is refused.',
           autoheal:
-            'Autoheal picks a winner: the partition with the most client connections, then the most nodes, as the ' +
-            `nodes see the partitions when they reconnect. In 2 of 10 runs a connection to ${MINORITY} was still ` +
-            'open and it won: the majority threw its own confirmed messages away. With clients held on the majority ' +
-            `(4 runs), 3 times rabbit1 reconnected to ${MINORITY} first, autoheal restarted rabbit2, decided again and ` +
-            'looped for minutes. The losers restart their application and rejoin as empty mirrors.',
+            'Each node that finds it ran partitioned asks the leader (rabbit1, first by name) to heal; it refuses ' +
+            'while a node still sees another down, then logs an "Autoheal decision": partitions, winner, losers. ' +
+            'The winner is the partition with the most client connections, then the most nodes ' +
+            `(rabbit_autoheal:make_decision), not the majority as such: a client still on ${MINORITY} makes it win ` +
+            "and the majority's confirmed messages go. The losers restart and rejoin as empty mirrors; the lab " +
+            'judges by the side the logged decision made lose.',
         })[p.mode],
-      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
+      commands: [
+        rabbitmqctl(MINORITY, 'cluster_status'),
+        `docker logs {@${MAJORITY}} 2>&1 | grep -A3 'Autoheal decision'`,
+      ],
     },
     restart: {
       title: `ignore: restart ${MINORITY}, the side not trusted`,
@@ -157,6 +166,10 @@ export default defineLab({
       for (const [i, p] of sides.entries()) lab.say(`${p} through ${nodeOf(p)}: ${describeTally(tallies[i]!)}`);
     });
     await lab.step('heal', async () => {
+      if (mode === 'autoheal') {
+        const n = lab.observe('connectionsAtHeal', await r.localConnections(r.members));
+        lab.say(`client connections before the heal (autoheal's first criterion): ${JSON.stringify(n)}`);
+      }
       await lab.faults.heal(MINORITY);
       if (mode === 'ignore') {
         const probe = () => r.partitionProbe([MAJORITY, MINORITY]);
@@ -168,11 +181,17 @@ export default defineLab({
         return;
       }
       await untilHealthy(lab, 120_000);
-      const lines = await r.logLines(MINORITY, mode === 'autoheal' ? /we were selected to restart/ : /minority/);
+      if (mode === 'autoheal') {
+        const logs = lab.observe('autoheal', await r.autohealLogs());
+        const said = Object.entries(logs).map(([n, l]) => `${n}: ${describeAutoheal(l)}`);
+        for (const line of said) lab.say(line);
+        return;
+      }
+      const lines = await r.logLines(MINORITY, /minority/);
       const said = lines.map((l) => l.line);
       lab.observe('minorityLog', said, `${MINORITY}'s log: ${said[0] ?? 'nothing'}`);
       const paused = lines[0]?.at;
-      if (mode === 'pause_minority' && paused) {
+      if (paused) {
         const at = lab.observe('pausedAt', paused - (Date.now() - lab.history.now()));
         lab.say(`${MINORITY} decided to pause ${at - cut} ms after the cut`);
       }
@@ -195,32 +214,27 @@ export default defineLab({
   ],
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    const log = seen.minorityLog?.[0];
     const common = [
       confirmed('the quorum queue confirms nothing through the minority', sentBy(ev, 'qq-minority'), 'none'),
       confirmed('the quorum queue confirms through the majority', sentBy(ev, 'qq-majority'), 'some'),
       ...allKept(onQueue(ev, QQ), 'quorum-queue messages'),
-      lossOf('the mirrored queue keeps every message the majority confirmed', ev, 'ha-majority', 'none'),
     ];
-    if (p.mode === 'pause_minority') return [...common, ...pausedChecks(ev, seen)];
+    const majorityKept = lossOf(KEPT, ev, 'ha-majority', 'none');
+    if (p.mode === 'pause_minority') return [...common, majorityKept, ...pausedChecks(ev, seen)];
+    const both = confirmed('the minority confirms publishes to the mirrored queue', sentBy(ev, 'ha-minority'), 'some');
+    if (p.mode === 'autoheal') return [...common, both, ...autohealChecks(ev, seen.autoheal ?? {})];
     const split = seen.partitionsAfterHeal ?? {};
     const listed = (n: string) => Object.values(split[n] ?? {}).flat().length > 0;
     return [
       ...common,
-      confirmed('the minority confirms publishes to the mirrored queue', sentBy(ev, 'ha-minority'), 'some'),
-      p.mode === 'ignore'
-        ? check(
-            'after the heal, cluster_status lists the partition on both sides',
-            listed(MAJORITY) && listed(MINORITY),
-            `partitions listed by ${MAJORITY} and ${MINORITY}`,
-            JSON.stringify(split),
-          )
-        : check(
-            `autoheal restarts ${MINORITY}, the losing side`,
-            /winner is '?rabbit@rabbit[12]\b/.test(log ?? ''),
-            `${MINORITY}'s log: selected to restart, the winner on the majority side`,
-            log ?? 'no such line',
-          ),
+      majorityKept,
+      both,
+      check(
+        'after the heal, cluster_status lists the partition on both sides',
+        listed(MAJORITY) && listed(MINORITY),
+        `partitions listed by ${MAJORITY} and ${MINORITY}`,
+        JSON.stringify(split),
+      ),
       lossOf("the minority's confirmed messages are thrown away", ev, 'ha-minority', 'some'),
     ];
   },
@@ -246,5 +260,32 @@ function pausedChecks(ev: Evidence, seen: Partial<Seen>) {
       `${lost.length} lost (published before the pause: ${lost.length - lostLate.length}; after: ${lostLate.length})`,
       { lost: lost.length },
     ),
+  ];
+}
+
+/** autoheal: judged by the side its own logged decision made lose, whichever that was. */
+function autohealChecks(ev: Evidence, logs: Record<string, AutohealLog>) {
+  const { decisions, last, named, restarted } = autohealRound(logs);
+  const cut = partitionsText({ partitions: [[MAJORITY, 'rabbit2'], [MINORITY]] });
+  const sides = ['ha-majority', 'ha-minority'];
+  const lost = sides.find((p) => last?.losers.includes(nodeOf(p)));
+  const won = sides.find((p) => last?.partitions.find((x) => x.includes(last.winner))?.includes(nodeOf(p)));
+  const on = (c: Check, p = 'no side') => ({ ...c, observed: `${p} through ${nodeOf(p)}: ${c.observed}` });
+  return [
+    check(
+      'autoheal decided once, on the partitions of the cut',
+      decisions.length === 1 && last !== undefined && partitionsText(last) === cut,
+      `one decision: ${cut}`,
+      `${decisions.length} decision(s): ${decisions.map((d) => `${partitionsText(d)}, winner ${d.winner}`).join('; ')}`,
+      { decisions: decisions.length },
+    ),
+    check(
+      'the nodes the decision named losers restarted, and no other',
+      named.length > 0 && named.join() === restarted.join(),
+      'the losers the leader logged are the nodes that logged "we were selected to restart"',
+      `losers ${named.join(',') || 'none'}; restarted ${restarted.join(',') || 'none'}`,
+    ),
+    on(lossOf('the mirrored queue keeps what the winning side confirmed', ev, won ?? '', 'none'), won),
+    on(lossOf("the losing side's confirmed messages are thrown away", ev, lost ?? '', 'some'), lost),
   ];
 }
