@@ -1,22 +1,19 @@
-// What a RabbitMQ lab imports: the engine's lab kit, the stack (admin, CLI readers, client,
-// recorded workload) and what the RabbitMQ labs share: commands to try, the waits on a
-// queue's home or leader, and the pure readers their checks are built on.
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
-import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
+import { describeAutoheal, loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
+  describeTally,
   drainRecorded,
   emptyTally,
   messageIds,
+  Publisher,
   publishAll,
   publishRecorded,
   type RecordAs,
+  SlowConsumer,
   type Tally,
   tally,
 } from '../../stacks/rabbitmq/workload.ts';
@@ -28,6 +25,7 @@ export * from '../../stacks/rabbitmq/client.ts';
 export { COOKIE_PATH } from '../../stacks/rabbitmq/config.ts';
 export * from '../../stacks/rabbitmq/stack.ts';
 export * from '../../stacks/rabbitmq/workload.ts';
+export * from './checks.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
 
@@ -276,93 +274,50 @@ export async function tryRead(
   return said;
 }
 
-/** The operations on one queue (by the `queue` in their value). */
-export const onQueue = (ev: Evidence, queue: string): Op[] =>
-  ev.ops.filter((o) => (o.value as { queue?: string } | undefined)?.queue === queue);
-
-/** How the publishes of one process ended. */
-export const sentBy = (ev: Evidence | Op[], process: string, f = 'send') =>
-  outcomes(completions(Array.isArray(ev) ? ev : ev.ops, f).filter((o) => o.process === process));
-
-/** How many times each id was received. */
-export function copies(ops: Op[]): Map<string, number> {
-  const n = new Map<string, number>();
-  for (const o of completions(ops, 'receive')) {
-    if (o.type === 'ok') for (const id of idsOf(o.value)) n.set(id, (n.get(id) ?? 0) + 1);
-  }
-  return n;
-}
-
-/** The messages `process` saw confirmed that are missing from the final drain. */
-export const lostOf = (ev: Evidence, process: string) =>
-  delivery(ev.ops.filter((o) => o.f !== 'send' || o.process === process)).lost;
-
-/** What `process` saw confirmed, against the final drain: `none` lost (of > 0 confirmed), or `some` lost. */
-export function lossOf(name: string, ev: Evidence, process: string, want: 'none' | 'some'): Check {
-  const lost = lostOf(ev, process).length;
-  const ok = sentBy(ev, process).ok;
-  const expected = want === 'none' ? '0 lost of > 0 confirmed' : '> 0 confirmed, never read back';
-  return check(name, want === 'none' ? lost === 0 && ok > 0 : lost > 0, expected, `${lost} of ${ok} confirmed lost`, {
-    lost,
-  });
-}
-
-/** How one side's publishes ended: `some` confirmed, `none` confirmed, or none and some `refused` outright. */
-export function confirmed(name: string, t: ReturnType<typeof sentBy>, want: 'some' | 'none' | 'refused'): Check {
-  const ok = want === 'some' ? t.ok > 0 : t.total > 0 && t.ok === 0 && (want === 'none' || t.fail > 0);
-  const expected = { some: '> 0 confirmed', none: '0 confirmed', refused: '0 confirmed, some refused' }[want];
-  return check(
-    name,
-    ok,
-    expected,
-    `${t.ok} of ${t.total} confirmed, ${t.fail} refused or nacked, ${t.info} unanswered`,
-  );
-}
-
-/** Every message acknowledged by the broker is received, and once only. */
-export const allKept = (ops: Op[], what: string) =>
-  deliveryChecks(delivery(ops), { loss: 'forbidden', duplicates: 'forbidden' }, what);
-
-/** A read that must not be served: it was tried, and failed. */
-export const refused = (name: string, op: Op | undefined, expected: string): Check =>
-  check(name, op !== undefined && op.type !== 'ok', expected, op ? `${op.type}: ${op.error ?? 'served'}` : 'not tried');
-
-/** Receives per id: how many deliveries were flagged redelivered, how many ids came twice, which second copies were not flagged. */
-export function redeliveries(ops: Op[]) {
-  const seen = new Map<string, boolean[]>();
-  for (const o of completions(ops, 'receive')) {
-    if (o.type !== 'ok') continue;
-    const v = o.value as { id: string; redelivered: boolean };
-    seen.set(v.id, [...(seen.get(v.id) ?? []), v.redelivered]);
-  }
-  const flagged = [...seen.values()].flat().filter(Boolean).length;
-  const duplicated = [...seen].filter(([, r]) => r.length > 1);
-  const unflaggedCopies = duplicated.filter(([, r]) => r.slice(1).some((x) => !x)).map(([id]) => id);
-  return { flagged, duplicated: duplicated.length, unflaggedCopies };
-}
-
 /**
- * A queue's master or leader taken over by `host`, one `eligible` to, within `maxMs` as the
- * API showed it; `logged` (ms from the kill to the takeover in the new one's log) says how
- * much of that was the broker and how much the API trailing it.
+ * Steady recorded traffic on `queue`: a slow consumer through `nodes.consumer` (prefetch 50,
+ * each delivery acked `ackDelayMs` after it came, so some are always unacked), as `consumer`,
+ * and a publisher through `nodes.publisher` adding confirmed batches of 50, as `steady-publisher`.
  */
-export function tookOver(
-  name: string,
-  expected: string,
-  host: string | undefined,
-  ms: number | undefined,
-  maxMs: number,
-  eligible: (host: string) => boolean,
-  logged?: { msAfterDown?: number },
-): Check {
-  const ok = typeof host === 'string' && eligible(host) && typeof ms === 'number' && ms <= maxMs;
-  const log =
-    logged?.msAfterDown === undefined ? '' : ` (its log: ${logged.msAfterDown} ms after it saw the node down)`;
-  return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms in the API${log}`, {
-    ms,
+export async function steadyTraffic(
+  lab: Lab,
+  queue: string,
+  nodes: { consumer: string; publisher: string },
+  ackDelayMs: number,
+) {
+  const r = lab.stack;
+  const consumer = new SlowConsumer(lab.history, await r.client(nodes.consumer), {
+    ...{ queue, process: 'consumer', prefetch: 50, ackDelayMs },
+    say: (t: string) => lab.say(t),
+    warn: (t: string) => lab.warn(t),
   });
+  const publisher = new Publisher(lab.history, await r.client(nodes.publisher), {
+    ...{ queue, process: 'steady-publisher', prefix: 's', confirm: true, persistent: true },
+    ...{ batch: 50, pauseMs: 100, confirmTimeoutMs: 5000 },
+  });
+  return {
+    consumer,
+    publisher,
+    progress: () => lab.say(`${consumer.received} received so far; publisher: ${describeTally(publisher.tally)}`),
+    async close() {
+      await publisher.close();
+      await consumer.close();
+    },
+  };
 }
 
-/** The queue runs again on `home` once it is back (`back`: where it was seen running). */
-export const backOn = (name: string, back: unknown, home: string, queue: string) =>
-  check(name, back === home, `${queue} running on ${home}`, back ? `running on ${back}` : 'never seen running again');
+/** After a heal: until each of `nodes` lists the partition (cluster_status), then what each lists, observed as `name`. */
+export async function observePartitions(lab: Lab, nodes: string[], name: string) {
+  const probe = () => lab.stack.partitionProbe(nodes);
+  // A few seconds more: a partition that stays listed, nothing heals it.
+  if (await lab.until('every side lists the partition', probe, { timeoutMs: 60_000, intervalMs: 500 }))
+    await sleep(3000);
+  const seen = await lab.stack.partitions(nodes);
+  lab.observe(name, seen, `cluster_status partitions: ${JSON.stringify(seen)}`);
+}
+
+/** What each member's log says autoheal did (the leader's decisions, each loser's restart), observed as `name`. */
+export async function observeAutoheal(lab: Lab, name: string) {
+  const logs = lab.observe(name, await lab.stack.autohealLogs());
+  for (const [n, l] of Object.entries(logs)) lab.say(`${n}: ${describeAutoheal(l)}`);
+}

@@ -212,7 +212,7 @@ export function autohealLog(log: string): AutohealLog {
 /** A decision's partitions as text, sorted: "rabbit1+rabbit2 | rabbit3". */
 export const partitionsText = (d: Pick<AutohealDecision, 'partitions'>) =>
   d.partitions
-    .map((x) => x.join('+'))
+    .map((x) => [...x].sort().join('+'))
     .sort()
     .join(' | ');
 
