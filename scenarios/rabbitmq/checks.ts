@@ -200,3 +200,77 @@ export function autohealChecks(
     on(lossOf("the losing side's confirmed messages are thrown away", ev, lost ?? '', 'some'), lost),
   ];
 }
+
+/**
+ * ha-promote-on-failure=when-synced with no mirror synchronised: while the master was down
+ * the API named no other (for `watchMs`), a read through `via` (recorded as `read`) was not
+ * served, the queue came back with its master, and no confirmed message was lost.
+ */
+export function heldForMasterChecks(
+  ev: Evidence,
+  where: { master: string; queue: string; via: string; watchMs: number },
+  seen: { masterAfter?: string; failoverMs?: number; masterDuringOutage?: string; masterBack?: string },
+  read: string,
+): Check[] {
+  return [
+    check(
+      'no unsynchronised mirror was promoted while the master was down',
+      seen.masterAfter === undefined && seen.masterDuringOutage !== undefined,
+      `the API names no master but ${where.master} for ${where.watchMs} ms after the kill`,
+      seen.masterAfter
+        ? `${seen.masterAfter} promoted after ${seen.failoverMs} ms`
+        : `master: ${seen.masterDuringOutage ?? 'never answered'}`,
+    ),
+    refused(
+      'the queue was unavailable while the master was down',
+      completions(ev.ops, read)[0],
+      `a basic.get through ${where.via} is not served`,
+    ),
+    backOn(`the queue came back with ${where.master}`, seen.masterBack, where.master, where.queue),
+    ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }, 'confirmed messages'),
+  ];
+}
+
+/**
+ * An unsynchronised mirror promoted: confirmed messages were lost with the old master, and
+ * the promoted queue confirmed and served what was published after (ids starting `after`).
+ */
+export function lostWithMasterChecks(ev: Evidence, after: string): Check[] {
+  const f = delivery(ev.ops);
+  const late = delivery(ev.ops.filter((o) => (o.value as { id?: string } | undefined)?.id?.startsWith(after)));
+  return [
+    check(
+      'confirmed messages were lost with the old master',
+      f.lost.length > 0,
+      'at least 1 confirmed message never consumed',
+      `${f.lost.length} of ${f.acknowledged} confirmed messages lost${f.lost.length ? ` (${sample(f.lost)})` : ''}`,
+      { lost: f.lost.length },
+    ),
+    check(
+      'the promoted queue took new messages and served them',
+      late.acknowledged > 0 && late.lost.length === 0,
+      'publishes after the failover confirmed and consumed',
+      `${late.acknowledged} confirmed after the failover, ${late.lost.length} of them lost`,
+    ),
+    ...deliveryChecks(f, { loss: 'allowed', duplicates: 'forbidden' }, 'confirmed messages'),
+  ];
+}
+
+/** A classic queue's master taken over by one of `mirrors` within `maxMs` (as the API showed it; its log line told). */
+export function promotedWithin(
+  mirrors: string[],
+  seen: { masterAfter?: string; failoverMs?: number; promotionLog?: { msAfterDown?: number } },
+  maxMs: number,
+): Check {
+  const expected = `one of ${mirrors.join(', ') || 'the mirrors'} is master within ${maxMs} ms`;
+  const name = `a mirror was promoted within ${maxMs} ms`;
+  return tookOver(
+    name,
+    expected,
+    seen.masterAfter,
+    seen.failoverMs,
+    maxMs,
+    (h) => mirrors.includes(h),
+    seen.promotionLog,
+  );
+}

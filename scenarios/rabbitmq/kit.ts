@@ -5,15 +5,12 @@ import { describeAutoheal, loggedAt, stripLogPrefix, takeoverLines } from '../..
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
-  describeTally,
   drainRecorded,
   emptyTally,
   messageIds,
-  Publisher,
   publishAll,
   publishRecorded,
   type RecordAs,
-  SlowConsumer,
   type Tally,
   tally,
 } from '../../stacks/rabbitmq/workload.ts';
@@ -26,6 +23,7 @@ export { COOKIE_PATH } from '../../stacks/rabbitmq/config.ts';
 export * from '../../stacks/rabbitmq/stack.ts';
 export * from '../../stacks/rabbitmq/workload.ts';
 export * from './checks.ts';
+export * from './mirrors.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
 
@@ -274,37 +272,9 @@ export async function tryRead(
   return said;
 }
 
-/**
- * Steady recorded traffic on `queue`: a slow consumer through `nodes.consumer` (prefetch 50,
- * each delivery acked `ackDelayMs` after it came, so some are always unacked), as `consumer`,
- * and a publisher through `nodes.publisher` adding confirmed batches of 50, as `steady-publisher`.
- */
-export async function steadyTraffic(
-  lab: Lab,
-  queue: string,
-  nodes: { consumer: string; publisher: string },
-  ackDelayMs: number,
-) {
-  const r = lab.stack;
-  const consumer = new SlowConsumer(lab.history, await r.client(nodes.consumer), {
-    ...{ queue, process: 'consumer', prefetch: 50, ackDelayMs },
-    say: (t: string) => lab.say(t),
-    warn: (t: string) => lab.warn(t),
-  });
-  const publisher = new Publisher(lab.history, await r.client(nodes.publisher), {
-    ...{ queue, process: 'steady-publisher', prefix: 's', confirm: true, persistent: true },
-    ...{ batch: 50, pauseMs: 100, confirmTimeoutMs: 5000 },
-  });
-  return {
-    consumer,
-    publisher,
-    progress: () => lab.say(`${consumer.received} received so far; publisher: ${describeTally(publisher.tally)}`),
-    async close() {
-      await publisher.close();
-      await consumer.close();
-    },
-  };
-}
+/** One recorded basic.get of `queue` through `node` (as `f`), told to the trainee: `served` or the error. */
+export const tryGet = (lab: Lab, f: string, node: string, queue: string) =>
+  lab.stack.using(node, (c) => tryRead(lab, f, { queue }, node, () => c.get(queue)));
 
 /** After a heal: until each of `nodes` lists the partition (cluster_status), then what each lists, observed as `name`. */
 export async function observePartitions(lab: Lab, nodes: string[], name: string) {
@@ -320,4 +290,11 @@ export async function observePartitions(lab: Lab, nodes: string[], name: string)
 export async function observeAutoheal(lab: Lab, name: string) {
   const logs = lab.observe(name, await lab.stack.autohealLogs());
   for (const [n, l] of Object.entries(logs)) lab.say(`${n}: ${describeAutoheal(l)}`);
+}
+
+/** Clean restarts of `nodes` (stopped together, started in turn), then until the cluster is healthy again. */
+export async function restartCleanly(lab: Lab, nodes: string[]) {
+  await Promise.all(nodes.map((m) => stopCleanly(lab, m)));
+  for (const m of nodes) await lab.faults.start(m);
+  await lab.stack.waitHealthy(120_000);
 }
