@@ -272,6 +272,24 @@ export async function tryRead(
   return said;
 }
 
+/**
+ * Freezes a broker: SIGSTOP to its Erlang VM (rather than docker pause: the cgroup freezer
+ * can fail on a busy node), recorded as a `pause` fault; whether it worked is observed as `name`.
+ */
+export async function freezeBroker(lab: Lab, node: string, name: string) {
+  const stopped = await lab.stack.cluster.node(node).exec(['pkill', '-STOP', '-x', 'beam.smp']);
+  if (stopped.exitCode !== 0) lab.warn(`could not freeze ${node}: ${stopped.stderr || stopped.stdout}`);
+  lab.observe(name, stopped.exitCode === 0);
+  return lab.faults.note('pause', [node], `froze ${node} (SIGSTOP to beam.smp)`);
+}
+
+/** Publishes the messages `ids` through `node` (persistent, with confirms), recorded `as`. */
+export async function publishIds(lab: Lab, node: string, queue: string, ids: string[], as: RecordAs) {
+  const opts = { confirm: true, persistent: true };
+  const out = await lab.stack.using(node, (c) => publishRecorded(lab.history, c, queue, ids, opts, as));
+  return tally(out.values());
+}
+
 /** One recorded basic.get of `queue` through `node` (as `f`), told to the trainee: `served` or the error. */
 export const tryGet = (lab: Lab, f: string, node: string, queue: string) =>
   lab.stack.using(node, (c) => tryRead(lab, f, { queue }, node, () => c.get(queue)));
