@@ -103,9 +103,8 @@ export default defineLab({
       narration: (p) =>
         ({
           ignore:
-            'The nodes talk again, find that each was running without the other, and record a partition: ' +
-            'cluster_status on both sides lists it. ignore leaves it there; the two masters of the mirrored queue ' +
-            'go on side by side until an operator restarts the side not to be trusted.',
+            'The nodes meet again, find each ran without the other and record a partition (cluster_status lists ' +
+            'it). ignore leaves it: two masters go on until an operator restarts the side not trusted.',
           pause_minority:
             `${MINORITY} sees a majority again, starts its application and rejoins; its mirror syncs from the ` +
             'master. Not watertight: the two peers time out one after the other, and in between the minority still ' +
@@ -114,11 +113,12 @@ export default defineLab({
           autoheal:
             'A node that finds it ran partitioned asks the leader (rabbit1, first by name) to heal; it refuses ' +
             'while a node still sees another down, then logs an "Autoheal decision": partitions, winner, losers. ' +
-            'The winner has the most client connections, then the most nodes (rabbit_autoheal:make_decision): a ' +
-            `client still on ${MINORITY} makes it win. The losers restart and rejoin as empty mirrors. When ` +
-            `rabbit2 and ${MINORITY} meet first, the leader decides before it has recorded its own partition: it ` +
-            `may see rabbit1+${MINORITY} | rabbit2, restart rabbit2 for nothing, then decide again. The lab judges ` +
-            'by the last decision, and shows every round.',
+            'The winner has the most client connections, then the most nodes (rabbit_autoheal:make_decision). ' +
+            `${MINORITY} still holds a client connection at the heal (recorded); if it is open when the leader ` +
+            `counts, the minority wins (3 runs in 10) and the majority's confirmed messages go. The losers restart ` +
+            `as empty mirrors. When rabbit2 and ${MINORITY} meet first, the leader decides before recording its own ` +
+            `partition: it may see rabbit1+${MINORITY} | rabbit2, restart rabbit2 for nothing, and decide again. ` +
+            'The lab judges by the last decision and shows every round.',
         })[p.mode],
       commands: [
         rabbitmqctl(MINORITY, 'cluster_status'),
