@@ -114,11 +114,12 @@ export default defineLab({
             'A node that finds it ran partitioned asks the leader (rabbit1, first by name) to heal; it refuses ' +
             'while a node still sees another down, then logs an "Autoheal decision": partitions, winner, losers. ' +
             'The winner has the most client connections, then the most nodes (rabbit_autoheal:make_decision). ' +
-            `${MINORITY} still holds a client connection at the heal (recorded); if it is open when the leader ` +
-            `counts, the minority wins (3 runs in 10) and the majority's confirmed messages go. The losers restart ` +
-            `as empty mirrors. When rabbit2 and ${MINORITY} meet first, the leader decides before recording its own ` +
-            `partition: it may see rabbit1+${MINORITY} | rabbit2, restart rabbit2 for nothing, and decide again. ` +
-            'The lab judges by the last decision and shows every round.',
+            `${MINORITY} still holds one (recorded): the minority quorum-queue publisher's, whose close waits on a ` +
+            'queue with no majority and ends as the cut heals, within a millisecond of the count. Counted, the ' +
+            "minority wins (3 runs in 10) and the majority's confirmed messages go. The losers restart as empty " +
+            `mirrors. When rabbit2 and ${MINORITY} meet first, the leader decides before recording its own ` +
+            `partition: it may see rabbit1+${MINORITY} | rabbit2, restart rabbit2 for nothing, decide again. The ` +
+            'lab judges by the last decision and shows every round.',
         })[p.mode],
       commands: [
         rabbitmqctl(MINORITY, 'cluster_status'),
@@ -128,9 +129,8 @@ export default defineLab({
     restart: {
       title: `ignore: restart ${MINORITY}, the side not trusted`,
       narration:
-        `The docs' recovery: stop the nodes of the partitions not trusted and start them again. ${MINORITY} ` +
-        `rejoins, takes the cluster's view of the queues, and its mirror starts empty and syncs from ${MAJORITY}: ` +
-        'the messages its own master confirmed during the cut are gone.',
+        `The docs' recovery: restart the nodes not trusted. ${MINORITY} rejoins, its mirror starts empty and syncs ` +
+        `from ${MAJORITY}: the messages its own master confirmed during the cut are gone.`,
       commands: [listQueues(MAJORITY, 'name messages pid slave_pids')],
     },
   },
