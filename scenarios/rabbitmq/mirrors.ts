@@ -1,10 +1,14 @@
 // What the mirrored-queue labs share: a policy applied and a queue filled through its master,
-// the mirrors' state once statistics settle, steady traffic through a failover.
+// the mirrors' state once statistics settle, steady traffic through a failover; and the
+// checks built on what they observe.
+import { type Check, check } from '../../src/checkers/check.ts';
+import { delivery, deliveryChecks, sample } from '../../src/checkers/delivery.ts';
+import { completions, type Evidence } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import { describeQueue, type MirrorView, mirrorView, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import { describeTally, Publisher, SlowConsumer } from '../../stacks/rabbitmq/workload.ts';
-import { redeliveries } from './checks.ts';
+import { backOn, redeliveries, refused, tookOver } from './checks.ts';
 import { killAndWatch, publishVia, untilRunning } from './kit.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
@@ -137,4 +141,128 @@ export async function killMaster(lab: Lab, master: string, queue: string, timeou
   const names = { host: 'masterAfter', ms: 'failoverMs', log: 'promotionLog', none: 'masterDuringOutage' };
   const { q } = await killAndWatch(lab, master, queue, 'node', names, timeoutMs);
   if (q) lab.observe('mirrorsAfter', mirrorView(q).mirrors, describeQueue(q));
+}
+
+/**
+ * A consumer through a failover: told of it (basic.cancel) and consuming on, and what it
+ * held unacked delivered again, every second copy flagged redelivered. Nothing unacked at
+ * the kill means nothing could come twice: the run did not set the lesson up (unknown).
+ */
+export function failoverConsumerChecks(ev: Evidence, consumer: string, cancelled: string[], unackedAtKill?: number) {
+  const redel = redeliveries(ev.ops);
+  const killedAt = ev.faults.find((x) => x.kind === 'kill')?.start ?? Number.POSITIVE_INFINITY;
+  const afterKill = completions(ev.ops, 'receive').filter(
+    (o) => o.type === 'ok' && o.process === consumer && o.time > killedAt,
+  ).length;
+  const outstanding = unackedAtKill === 0 ? 'unknown' : false;
+  return [
+    check(
+      'the consumer was told of the failover and consumed on',
+      cancelled.length > 0 && afterKill > 0,
+      'basic.cancel at the failover, then deliveries on a new subscription',
+      `${cancelled.length} cancellation(s) (${cancelled.join(', ') || 'none'}); ${afterKill} deliveries after the kill`,
+    ),
+    {
+      name: 'unacked deliveries came again, flagged redelivered',
+      ok: redel.unflaggedCopies.length > 0 ? false : redel.duplicated > 0 ? true : outstanding,
+      expected: `> 0 messages delivered again (${unackedAtKill ?? '?'} were unacked at the kill), every second copy flagged redelivered`,
+      observed:
+        `${redel.duplicated} messages delivered more than once; ${redel.flagged} deliveries flagged redelivered` +
+        (redel.unflaggedCopies.length ? `; unflagged copies: ${sample(redel.unflaggedCopies)}` : ''),
+      details: { unflagged: redel.unflaggedCopies },
+    } satisfies Check,
+  ];
+}
+
+/** A classic queue's master and mirrors as the lab set them up: on `master`, 2 mirrors, all or none synchronised. */
+export function mirrorsCheck(
+  name: string,
+  b: { master?: string; mirrors: string[]; synchronised: string[] } | undefined,
+  master: string,
+  synced: boolean,
+): Check {
+  const ok =
+    b?.master === master &&
+    b.mirrors.length === 2 &&
+    (synced ? b.synchronised.join() === b.mirrors.join() : b.synchronised.length === 0);
+  return check(
+    name,
+    ok,
+    `master ${master}, 2 mirrors, ${synced ? 'both' : 'none'} synchronised`,
+    `master ${b?.master}, mirrors ${b?.mirrors.join(',') || 'none'}, synchronised ${b?.synchronised.join(',') || 'none'}`,
+  );
+}
+
+/**
+ * ha-promote-on-failure=when-synced with no mirror synchronised: while the master was down
+ * the API named no other (for `watchMs`), a read through `via` (recorded as `read`) was not
+ * served, the queue came back with its master, and no confirmed message was lost.
+ */
+export function heldForMasterChecks(
+  ev: Evidence,
+  where: { master: string; queue: string; via: string; watchMs: number },
+  seen: { masterAfter?: string; failoverMs?: number; masterDuringOutage?: string; masterBack?: string },
+  read: string,
+): Check[] {
+  return [
+    check(
+      'no unsynchronised mirror was promoted while the master was down',
+      seen.masterAfter === undefined && seen.masterDuringOutage !== undefined,
+      `the API names no master but ${where.master} for ${where.watchMs} ms after the kill`,
+      seen.masterAfter
+        ? `${seen.masterAfter} promoted after ${seen.failoverMs} ms`
+        : `master: ${seen.masterDuringOutage ?? 'never answered'}`,
+    ),
+    refused(
+      'the queue was unavailable while the master was down',
+      completions(ev.ops, read)[0],
+      `a basic.get through ${where.via} is not served`,
+    ),
+    backOn(`the queue came back with ${where.master}`, seen.masterBack, where.master, where.queue),
+    ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'forbidden' }, 'confirmed messages'),
+  ];
+}
+
+/**
+ * An unsynchronised mirror promoted: confirmed messages were lost with the old master, and
+ * the promoted queue confirmed and served what was published after (ids starting `after`).
+ */
+export function lostWithMasterChecks(ev: Evidence, after: string): Check[] {
+  const f = delivery(ev.ops);
+  const late = delivery(ev.ops.filter((o) => (o.value as { id?: string } | undefined)?.id?.startsWith(after)));
+  return [
+    check(
+      'confirmed messages were lost with the old master',
+      f.lost.length > 0,
+      'at least 1 confirmed message never consumed',
+      `${f.lost.length} of ${f.acknowledged} confirmed messages lost${f.lost.length ? ` (${sample(f.lost)})` : ''}`,
+      { lost: f.lost.length },
+    ),
+    check(
+      'the promoted queue took new messages and served them',
+      late.acknowledged > 0 && late.lost.length === 0,
+      'publishes after the failover confirmed and consumed',
+      `${late.acknowledged} confirmed after the failover, ${late.lost.length} of them lost`,
+    ),
+    ...deliveryChecks(f, { loss: 'allowed', duplicates: 'forbidden' }, 'confirmed messages'),
+  ];
+}
+
+/** A classic queue's master taken over by one of `mirrors` within `maxMs` (as the API showed it; its log line told). */
+export function promotedWithin(
+  mirrors: string[],
+  seen: { masterAfter?: string; failoverMs?: number; promotionLog?: { msAfterDown?: number } },
+  maxMs: number,
+): Check {
+  const expected = `one of ${mirrors.join(', ') || 'the mirrors'} is master within ${maxMs} ms`;
+  const name = `a mirror was promoted within ${maxMs} ms`;
+  return tookOver(
+    name,
+    expected,
+    seen.masterAfter,
+    seen.failoverMs,
+    maxMs,
+    (h) => mirrors.includes(h),
+    seen.promotionLog,
+  );
 }
