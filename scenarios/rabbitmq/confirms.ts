@@ -9,6 +9,7 @@ import {
   describeTally,
   drainVia,
   type Evidence,
+  freezeBroker,
   idsOf,
   invokedBetween,
   listQueues,
@@ -16,13 +17,12 @@ import {
   onQueue,
   Publisher,
   prove,
-  publishRecorded,
+  publishIds,
   rabbitmq,
   rabbitmqctl,
   sample,
   sentBy,
   sleep,
-  tally,
   withTimeout,
 } from './kit.ts';
 
@@ -31,6 +31,8 @@ const WITH = 'confirms.with';
 const WITHOUT = 'confirms.without';
 const QUEUE_NODE = 'rabbit2';
 const PUBLISHER_NODE = 'rabbit1';
+
+const FREEZE_AFTER = 'the node is frozen once the publisher without confirms has sent this many messages';
 
 /** What each publisher could tell, and what arrived. */
 function findings(ev: Evidence) {
@@ -82,25 +84,15 @@ export default defineLab({
     'has a message: that is publisher confirms (confirm.select, then basic.ack / basic.nack per message), which the ' +
     'notes never mention. Persistence without confirms does not tell the publisher what was lost.',
   params: {
-    sentBeforeKill: {
-      type: 'int',
-      default: 6000,
-      min: 100,
-      max: 50_000,
-      describe: 'the node is frozen once the publisher without confirms has sent this many messages',
-    },
+    sentBeforeKill: { type: 'int', default: 6000, min: 100, max: 50_000, describe: FREEZE_AFTER },
     freezeMs: {
       type: 'int',
       default: 1000,
       min: 100,
       max: 10_000,
-      describe: 'how long the node stays frozen (publishers still writing to it) before it is killed',
+      describe: 'ms frozen (still written to) before the kill',
     },
-    republish: {
-      type: 'bool',
-      default: true,
-      describe: 'whether the confirming publisher sends its unconfirmed messages again through another node',
-    },
+    republish: { type: 'bool', default: true, describe: 'send the unconfirmed messages again through another node' },
   },
   stack: rabbitmq,
   topology: () => ({ nodes: 3 }),
@@ -116,33 +108,29 @@ export default defineLab({
       title: `Two publishers through ${PUBLISHER_NODE}`,
       narration:
         `Both publish persistent messages as fast as they can, each on its own connection to ${PUBLISHER_NODE}. One ` +
-        'uses publisher confirms, keeping up to 4 batches of 100 unconfirmed; each message counts as safe only once ' +
-        'the broker acks it. The other just writes to its socket: the client library says "sent", which only means ' +
-        'it left the program. Publishing faster than the broker stores, it builds a backlog in socket buffers and ' +
-        'in the node.',
+        'uses confirms, up to 4 batches of 100 unconfirmed; a message is safe only once the broker acks it. The ' +
+        'other just writes to its socket: "sent" only means it left the program. Faster than the broker stores, it ' +
+        'builds a backlog in socket buffers and in the node.',
       commands: [listQueues(QUEUE_NODE), rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
     },
     kill: {
       title: `Freeze ${PUBLISHER_NODE}, then kill it`,
       narration:
-        'SIGSTOP to the broker, then SIGKILL {freezeMs} ms later: a node that stalls (a long GC, a hung disk) and ' +
-        'then crashes. While it is frozen both publishers keep writing: their messages wait in the client library ' +
-        `and the socket buffers of a node that will never read them. The kill throws them away with whatever ` +
-        `${PUBLISHER_NODE}'s channel processes held on their way to the queues; both connections close. The ` +
-        'freeze is what makes the loss certain: a bare kill loses only what happens to be in flight at that ' +
-        'instant, which can be nothing.',
+        'SIGSTOP to the broker, SIGKILL {freezeMs} ms later: a node that stalls (a long GC, a hung disk), then ' +
+        'crashes. Frozen, it is still written to: messages wait in socket buffers it will never read. The kill ' +
+        `throws them away with what ${PUBLISHER_NODE}'s channels held on the way to the queues. The freeze makes ` +
+        'the loss certain: a bare kill loses only what is in flight at that instant, which can be nothing.',
     },
     know: {
       title: 'What each publisher knows',
       narration: (p) =>
-        'The confirming publisher has {unsure} messages it cannot vouch for: they may or may not have reached the ' +
-        'queue (indeterminate, never "lost"). ' +
+        'The confirming publisher has {unsure} messages it cannot vouch for: indeterminate, never "lost". ' +
         (p.republish
-          ? `It sends exactly those again through ${QUEUE_NODE}: at-least-once, so any that had arrived after all ` +
-            'now arrive twice, and the consumer must tolerate duplicates (an idempotent consumer, or dedup by id). '
+          ? `It sends exactly those again through ${QUEUE_NODE}: at-least-once, so any that had arrived come twice ` +
+            'and the consumer must tolerate duplicates (idempotent, or dedup by id). '
           : 'With republish=false it leaves them: some may be missing. ') +
-        'The other publisher has {sent} messages "sent" and no way to know which of them the broker has: it could ' +
-        'only send everything again, duplicating most of it, or accept silent loss.',
+        'The other has {sent} messages "sent" and no way to know which the broker has: it could only send ' +
+        'everything again, duplicating most of it, or accept silent loss.',
     },
   },
   mechanism: (lab) =>
@@ -154,23 +142,11 @@ export default defineLab({
       }
     }),
   async run(lab) {
-    const r = lab.stack;
     const common = { persistent: true, batch: 100, pauseMs: 0, confirmTimeoutMs: 10_000 };
-    const confirming = new Publisher(lab.history, await r.client(PUBLISHER_NODE), {
-      ...common,
-      queue: WITH,
-      process: 'with-confirms',
-      prefix: 'c',
-      confirm: true,
-      inFlight: 4,
-    });
-    const blind = new Publisher(lab.history, await r.client(PUBLISHER_NODE), {
-      ...common,
-      queue: WITHOUT,
-      process: 'without-confirms',
-      prefix: 'u',
-      confirm: false,
-    });
+    const as = { queue: WITH, process: 'with-confirms', prefix: 'c', confirm: true, inFlight: 4 };
+    const confirming = new Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...as });
+    const blindAs = { queue: WITHOUT, process: 'without-confirms', prefix: 'u', confirm: false };
+    const blind = new Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...blindAs });
     const tallies = () => `with confirms: ${describeTally(confirming.tally)}; without: ${describeTally(blind.tally)}`;
     try {
       await lab.step('publish', async () => {
@@ -182,17 +158,14 @@ export default defineLab({
       });
       await lab.step('kill', async () => {
         await confirming.nextBatchWritten();
-        // SIGSTOP to the Erlang VM rather than docker pause: the cgroup freezer can fail on a busy node.
-        const stopped = await r.cluster.node(PUBLISHER_NODE).exec(['pkill', '-STOP', '-x', 'beam.smp']);
-        if (stopped.exitCode !== 0) lab.warn(`could not freeze ${PUBLISHER_NODE}: ${stopped.stderr || stopped.stdout}`);
-        lab.observe('frozen', stopped.exitCode === 0);
-        const frozen = lab.faults.note('pause', [PUBLISHER_NODE], `froze ${PUBLISHER_NODE} (SIGSTOP to beam.smp)`);
+        const frozen = await freezeBroker(lab, PUBLISHER_NODE, 'frozen');
         const atFreeze = blind.attempted.length;
         await sleep(lab.params.freezeMs);
-        const during = blind.attempted.length - atFreeze;
+        lab.say(
+          `the publisher without confirms wrote ${blind.attempted.length - atFreeze} messages to the frozen node`,
+        );
         await lab.faults.kill(PUBLISHER_NODE);
         lab.faults.endNote(frozen, `${PUBLISHER_NODE} was killed while frozen`);
-        lab.say(`the publisher without confirms wrote ${during} messages to the frozen node`);
         const ended = Promise.all([confirming.ended, blind.ended]);
         await withTimeout(30_000, 'both publishers to notice', () => ended).catch(() => {});
         lab.observe('withConfirms', { ...confirming.tally });
@@ -203,19 +176,11 @@ export default defineLab({
       await blind.close();
     }
     const vars = { unsure: confirming.unsure.length, sent: blind.unsure.length };
-    await lab.step(
-      'know',
-      async () => {
-        if (!lab.params.republish || confirming.unsure.length === 0) return;
-        const opts = { confirm: true, persistent: true };
-        const as = { process: 'republisher' };
-        const out = await r.using(QUEUE_NODE, (c) =>
-          publishRecorded(lab.history, c, WITH, confirming.unsure, opts, as),
-        );
-        lab.say(`republished: ${describeTally(tally(out.values()))}`);
-      },
-      { vars },
-    );
+    const again = async () => {
+      const t = await publishIds(lab, QUEUE_NODE, WITH, confirming.unsure, { process: 'republisher' });
+      lab.say(`republished: ${describeTally(t)}`);
+    };
+    await lab.step('know', async () => (lab.params.republish && vars.unsure > 0 ? again() : undefined), { vars });
   },
   async final(lab) {
     await drainVia(lab, QUEUE_NODE, [WITH, WITHOUT]);
@@ -238,10 +203,7 @@ export default defineLab({
         'how many were lost, not which',
         'nothing: every message it sent is of unknown fate',
       ],
-      answer: (ev) => {
-        const f = findings(ev);
-        return f.without.ok === 0 && f.without.info > 0 ? 2 : undefined;
-      },
+      answer: (ev) => (findings(ev).without.ok === 0 && findings(ev).without.info > 0 ? 2 : undefined),
     },
   ],
   check(ev) {

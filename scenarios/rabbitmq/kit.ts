@@ -1,13 +1,7 @@
-// What a RabbitMQ lab imports: the engine's lab kit, the stack (admin, CLI readers, client,
-// recorded workload) and what the RabbitMQ labs share: commands to try, the waits on a
-// queue's home or leader, and the pure readers their checks are built on.
-import { type Check, check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
-import { completions, type Evidence, type Op, outcomes } from '../../src/engine/history.ts';
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
-import { loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
+import { describeAutoheal, loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
@@ -28,6 +22,8 @@ export * from '../../stacks/rabbitmq/client.ts';
 export { COOKIE_PATH } from '../../stacks/rabbitmq/config.ts';
 export * from '../../stacks/rabbitmq/stack.ts';
 export * from '../../stacks/rabbitmq/workload.ts';
+export * from './checks.ts';
+export * from './mirrors.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
 
@@ -276,93 +272,47 @@ export async function tryRead(
   return said;
 }
 
-/** The operations on one queue (by the `queue` in their value). */
-export const onQueue = (ev: Evidence, queue: string): Op[] =>
-  ev.ops.filter((o) => (o.value as { queue?: string } | undefined)?.queue === queue);
-
-/** How the publishes of one process ended. */
-export const sentBy = (ev: Evidence | Op[], process: string, f = 'send') =>
-  outcomes(completions(Array.isArray(ev) ? ev : ev.ops, f).filter((o) => o.process === process));
-
-/** How many times each id was received. */
-export function copies(ops: Op[]): Map<string, number> {
-  const n = new Map<string, number>();
-  for (const o of completions(ops, 'receive')) {
-    if (o.type === 'ok') for (const id of idsOf(o.value)) n.set(id, (n.get(id) ?? 0) + 1);
-  }
-  return n;
-}
-
-/** The messages `process` saw confirmed that are missing from the final drain. */
-export const lostOf = (ev: Evidence, process: string) =>
-  delivery(ev.ops.filter((o) => o.f !== 'send' || o.process === process)).lost;
-
-/** What `process` saw confirmed, against the final drain: `none` lost (of > 0 confirmed), or `some` lost. */
-export function lossOf(name: string, ev: Evidence, process: string, want: 'none' | 'some'): Check {
-  const lost = lostOf(ev, process).length;
-  const ok = sentBy(ev, process).ok;
-  const expected = want === 'none' ? '0 lost of > 0 confirmed' : '> 0 confirmed, never read back';
-  return check(name, want === 'none' ? lost === 0 && ok > 0 : lost > 0, expected, `${lost} of ${ok} confirmed lost`, {
-    lost,
-  });
-}
-
-/** How one side's publishes ended: `some` confirmed, `none` confirmed, or none and some `refused` outright. */
-export function confirmed(name: string, t: ReturnType<typeof sentBy>, want: 'some' | 'none' | 'refused'): Check {
-  const ok = want === 'some' ? t.ok > 0 : t.total > 0 && t.ok === 0 && (want === 'none' || t.fail > 0);
-  const expected = { some: '> 0 confirmed', none: '0 confirmed', refused: '0 confirmed, some refused' }[want];
-  return check(
-    name,
-    ok,
-    expected,
-    `${t.ok} of ${t.total} confirmed, ${t.fail} refused or nacked, ${t.info} unanswered`,
-  );
-}
-
-/** Every message acknowledged by the broker is received, and once only. */
-export const allKept = (ops: Op[], what: string) =>
-  deliveryChecks(delivery(ops), { loss: 'forbidden', duplicates: 'forbidden' }, what);
-
-/** A read that must not be served: it was tried, and failed. */
-export const refused = (name: string, op: Op | undefined, expected: string): Check =>
-  check(name, op !== undefined && op.type !== 'ok', expected, op ? `${op.type}: ${op.error ?? 'served'}` : 'not tried');
-
-/** Receives per id: how many deliveries were flagged redelivered, how many ids came twice, which second copies were not flagged. */
-export function redeliveries(ops: Op[]) {
-  const seen = new Map<string, boolean[]>();
-  for (const o of completions(ops, 'receive')) {
-    if (o.type !== 'ok') continue;
-    const v = o.value as { id: string; redelivered: boolean };
-    seen.set(v.id, [...(seen.get(v.id) ?? []), v.redelivered]);
-  }
-  const flagged = [...seen.values()].flat().filter(Boolean).length;
-  const duplicated = [...seen].filter(([, r]) => r.length > 1);
-  const unflaggedCopies = duplicated.filter(([, r]) => r.slice(1).some((x) => !x)).map(([id]) => id);
-  return { flagged, duplicated: duplicated.length, unflaggedCopies };
-}
-
 /**
- * A queue's master or leader taken over by `host`, one `eligible` to, within `maxMs` as the
- * API showed it; `logged` (ms from the kill to the takeover in the new one's log) says how
- * much of that was the broker and how much the API trailing it.
+ * Freezes a broker: SIGSTOP to its Erlang VM (rather than docker pause: the cgroup freezer
+ * can fail on a busy node), recorded as a `pause` fault; whether it worked is observed as `name`.
  */
-export function tookOver(
-  name: string,
-  expected: string,
-  host: string | undefined,
-  ms: number | undefined,
-  maxMs: number,
-  eligible: (host: string) => boolean,
-  logged?: { msAfterDown?: number },
-): Check {
-  const ok = typeof host === 'string' && eligible(host) && typeof ms === 'number' && ms <= maxMs;
-  const log =
-    logged?.msAfterDown === undefined ? '' : ` (its log: ${logged.msAfterDown} ms after it saw the node down)`;
-  return check(name, ok, expected, host === undefined ? 'none seen' : `${host} after ${ms} ms in the API${log}`, {
-    ms,
-  });
+export async function freezeBroker(lab: Lab, node: string, name: string) {
+  const stopped = await lab.stack.cluster.node(node).exec(['pkill', '-STOP', '-x', 'beam.smp']);
+  if (stopped.exitCode !== 0) lab.warn(`could not freeze ${node}: ${stopped.stderr || stopped.stdout}`);
+  lab.observe(name, stopped.exitCode === 0);
+  return lab.faults.note('pause', [node], `froze ${node} (SIGSTOP to beam.smp)`);
 }
 
-/** The queue runs again on `home` once it is back (`back`: where it was seen running). */
-export const backOn = (name: string, back: unknown, home: string, queue: string) =>
-  check(name, back === home, `${queue} running on ${home}`, back ? `running on ${back}` : 'never seen running again');
+/** Publishes the messages `ids` through `node` (persistent, with confirms), recorded `as`. */
+export async function publishIds(lab: Lab, node: string, queue: string, ids: string[], as: RecordAs) {
+  const opts = { confirm: true, persistent: true };
+  const out = await lab.stack.using(node, (c) => publishRecorded(lab.history, c, queue, ids, opts, as));
+  return tally(out.values());
+}
+
+/** One recorded basic.get of `queue` through `node` (as `f`), told to the trainee: `served` or the error. */
+export const tryGet = (lab: Lab, f: string, node: string, queue: string) =>
+  lab.stack.using(node, (c) => tryRead(lab, f, { queue }, node, () => c.get(queue)));
+
+/** After a heal: until each of `nodes` lists the partition (cluster_status), then what each lists, observed as `name`. */
+export async function observePartitions(lab: Lab, nodes: string[], name: string) {
+  const probe = () => lab.stack.partitionProbe(nodes);
+  // A few seconds more: a partition that stays listed, nothing heals it.
+  if (await lab.until('every side lists the partition', probe, { timeoutMs: 60_000, intervalMs: 500 }))
+    await sleep(3000);
+  const seen = await lab.stack.partitions(nodes);
+  lab.observe(name, seen, `cluster_status partitions: ${JSON.stringify(seen)}`);
+}
+
+/** What each member's log says autoheal did (the leader's decisions, each loser's restart), observed as `name`. */
+export async function observeAutoheal(lab: Lab, name: string) {
+  const logs = lab.observe(name, await lab.stack.autohealLogs());
+  for (const [n, l] of Object.entries(logs)) lab.say(`${n}: ${describeAutoheal(l)}`);
+}
+
+/** Clean restarts of `nodes` (stopped together, started in turn), then until the cluster is healthy again. */
+export async function restartCleanly(lab: Lab, nodes: string[]) {
+  await Promise.all(nodes.map((m) => stopCleanly(lab, m)));
+  for (const m of nodes) await lab.faults.start(m);
+  await lab.stack.waitHealthy(120_000);
+}

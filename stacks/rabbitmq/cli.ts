@@ -165,3 +165,79 @@ export function raftSettled(rows: RaftMember[], members: number): { settled: boo
     );
   return { settled, seen };
 }
+
+/** One "Autoheal decision" the leader (the cluster's first node by name) logged: nodes by host name. */
+export interface AutohealDecision {
+  at: number | undefined;
+  partitions: string[][];
+  winner: string;
+  losers: string[];
+}
+
+/** What a node's log says autoheal did: the decisions it took as leader, the restarts it was told to make. */
+export interface AutohealLog {
+  decisions: AutohealDecision[];
+  /** "we were selected to restart; winner is ...": the winner named, when. */
+  restarts: { winner: string; at: number | undefined }[];
+  /** Requests the leader turned down ("Autoheal request denied: ..."), and aborted rounds. */
+  denied: number;
+  aborted: number;
+}
+
+const hostsIn = (s: string) => [...s.matchAll(/rabbit@([\w.-]+)/g)].map((m) => m[1] as string);
+
+/**
+ * Reads rabbit_autoheal's lines from a node's log. The leader logs a decision as four lines:
+ * "Autoheal decision", "* Partitions: [[a,b],[c]]", "* Winner: a", "* Losers: [c]".
+ */
+export function autohealLog(log: string): AutohealLog {
+  const lines = log.split('\n').map((l) => ({ said: stripLogPrefix(l), at: loggedAt(l) }));
+  const out: AutohealLog = { decisions: [], restarts: [], denied: 0, aborted: 0 };
+  for (const [i, l] of lines.entries()) {
+    if (l.said === 'Autoheal decision') {
+      const field = (name: string) =>
+        lines.slice(i + 1, i + 4).find((x) => x.said.startsWith(`* ${name}:`))?.said ?? '';
+      const parts = [...field('Partitions').matchAll(/\[([^[\]]*)\]/g)].map((m) => hostsIn(m[1] ?? '').sort());
+      const winner = hostsIn(field('Winner'))[0] ?? '';
+      out.decisions.push({ at: l.at, partitions: parts, winner, losers: hostsIn(field('Losers')).sort() });
+    }
+    const restart = /we were selected to restart; winner is (.*)/.exec(l.said);
+    if (restart) out.restarts.push({ winner: hostsIn(restart[1] ?? '')[0] ?? '', at: l.at });
+    if (l.said.startsWith('Autoheal request denied')) out.denied++;
+    if (l.said.startsWith('Autoheal: aborting')) out.aborted++;
+  }
+  return out;
+}
+
+/** A decision's partitions as text, sorted: "rabbit1+rabbit2 | rabbit3". */
+export const partitionsText = (d: Pick<AutohealDecision, 'partitions'>) =>
+  d.partitions
+    .map((x) => [...x].sort().join('+'))
+    .sort()
+    .join(' | ');
+
+/** The members' autoheal logs together: the decisions in order, the losers they named, the nodes that restarted. */
+export function autohealRound(logs: Record<string, AutohealLog>) {
+  const decisions = Object.values(logs)
+    .flatMap((l) => l.decisions)
+    .sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+  return {
+    decisions,
+    last: decisions.at(-1),
+    named: [...new Set(decisions.flatMap((d) => d.losers))].sort(),
+    restarted: Object.keys(logs)
+      .filter((n) => logs[n]?.restarts.length)
+      .sort(),
+  };
+}
+
+/** One node's autoheal log in a line: what it decided as leader, whether it restarted, what it denied. */
+export const describeAutoheal = (l: AutohealLog) =>
+  [
+    ...l.decisions.map((d) => `decided ${partitionsText(d)}, winner ${d.winner}, losers ${d.losers.join(',')}`),
+    ...l.restarts.map((x) => `restarted (winner ${x.winner})`),
+    l.denied ? `denied ${l.denied} request(s)` : '',
+    l.aborted ? `aborted ${l.aborted} round(s)` : '',
+  ]
+    .filter(Boolean)
+    .join('; ') || 'nothing';

@@ -7,6 +7,8 @@ import { HOST_IP } from '../../src/runtime/ports.ts';
 import type { Stack, StartedStack } from '../../src/runtime/stack.ts';
 import { Admin, type NodeInfo, type QueueInfo } from './admin.ts';
 import {
+  type AutohealLog,
+  autohealLog,
   CliError,
   type ClusterStatus,
   loggedAt,
@@ -279,6 +281,21 @@ export class StartedRabbitMQ implements StartedStack {
       .split('\n')
       .filter((l) => said.test(l))
       .map((l) => ({ line: stripLogPrefix(l), at: loggedAt(l) }));
+  }
+
+  /** How many client connections each of `nodes` holds (rabbit_networking:local_connections, what autoheal counts). */
+  async localConnections(nodes: string[]): Promise<Record<string, number | undefined>> {
+    const count = async (n: string) => {
+      const out = await this.rabbitmqctl(n, ['eval', 'length(rabbit_networking:local_connections()).']);
+      return [n, out.exitCode === 0 ? Number(out.stdout.trim()) : undefined] as const;
+    };
+    return Object.fromEntries(await Promise.all(nodes.map(count)));
+  }
+
+  /** What each member's log says autoheal did (decisions are logged by the leader only). */
+  async autohealLogs(): Promise<Record<string, AutohealLog>> {
+    const read = async (n: string) => [n, autohealLog(await this.cluster.node(n).logs())] as const;
+    return Object.fromEntries(await Promise.all(this.members.map(read)));
   }
 
   /** `docker exec <node> rabbitmqctl ...` (about 0.9 s of CPU each: not for polling). */

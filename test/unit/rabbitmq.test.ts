@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { resolveParams } from '../../src/params.ts';
 import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/admin.ts';
 import {
+  autohealLog,
+  autohealRound,
   explainJoinFailure,
   loggedAt,
   parseClusterStatus,
@@ -318,5 +320,32 @@ describe('rabbitmq partition settings', () => {
   it('reads what rabbitmqctl eval prints', () => {
     expect(parsePartitionSettings('{{ok,pause_minority},4}\n')).toEqual({ handling: 'pause_minority', netTicktime: 4 });
     expect(() => parsePartitionSettings('Error: unable to perform an operation')).toThrow(/cannot read/);
+  });
+});
+
+describe('rabbitmq autoheal log', () => {
+  const at = (t: string) => `2026-11-30T05:48:52.0Z 2026-11-30 05:48:${t}+00:00 [info] <0.568.0> `;
+  const leader = [
+    `${at('50.766891')}Autoheal request denied: Remote nodes disconnected:`,
+    `${at('52.078175')}Autoheal decision`,
+    `${at('52.078175')}  * Partitions: [[rabbit@rabbit2,rabbit@rabbit1],[rabbit@rabbit3]]`,
+    `${at('52.078175')}  * Winner:     rabbit@rabbit2`,
+    `${at('52.078175')}  * Losers:     [rabbit@rabbit3]`,
+  ].join('\n');
+  const loser = `${at('52.078846')}Autoheal: we were selected to restart; winner is rabbit@rabbit2`;
+  it('reads the decision, the restart and the denied requests', () => {
+    const l = autohealLog(leader);
+    expect(l.decisions).toEqual([
+      {
+        at: Date.parse('2026-11-30T05:48:52.078Z'),
+        partitions: [['rabbit1', 'rabbit2'], ['rabbit3']],
+        winner: 'rabbit2',
+        losers: ['rabbit3'],
+      },
+    ]);
+    expect(l.denied).toBe(1);
+    expect(autohealLog(loser).restarts).toEqual([{ winner: 'rabbit2', at: Date.parse('2026-11-30T05:48:52.078Z') }]);
+    const round = autohealRound({ rabbit1: l, rabbit2: autohealLog(''), rabbit3: autohealLog(loser) });
+    expect(round).toMatchObject({ named: ['rabbit3'], restarted: ['rabbit3'], last: { winner: 'rabbit2' } });
   });
 });
