@@ -9,7 +9,7 @@ import { sleep } from '../../src/runtime/poll.ts';
 import { describeQueue, type MirrorView, mirrorView, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import { describeTally, Publisher, SlowConsumer } from '../../stacks/rabbitmq/workload.ts';
 import { backOn, redeliveries, refused, tookOver } from './checks.ts';
-import { killAndWatch, publishVia, untilRunning } from './kit.ts';
+import { killAndWatch, publishVia, untilRunning } from './steps.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
 
