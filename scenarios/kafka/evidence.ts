@@ -1,6 +1,8 @@
-import type { Check } from '../../src/checkers/check.ts';
-import { delivery, deliveryChecks, idsOf } from '../../src/checkers/delivery.ts';
+import { type Check, check } from '../../src/checkers/check.ts';
+import { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, invokedBetween, type Op, observedSeries } from '../../src/engine/history.ts';
+import type { Election } from '../../stacks/kafka/elections.ts';
+import { sameSet } from '../../stacks/kafka/partitions.ts';
 import { errorType } from './commands.ts';
 import type { PhaseMark } from './steps.ts';
 
@@ -38,6 +40,25 @@ export function refusedBeforeAppend(o: Op): boolean {
   return o.type === 'fail' && errorType(o) === 'NOT_ENOUGH_REPLICAS';
 }
 
+/**
+ * A check that every one of `ops` (at least one) was refused before the append
+ * (NOT_ENOUGH_REPLICAS); the observed text starts with `seen` and gives the tally and codes.
+ */
+export function refusedCheck(name: string, ops: Op[], expected: string, seen = ''): Check {
+  return check(
+    name,
+    ops.length > 0 && ops.every(refusedBeforeAppend),
+    expected,
+    `${seen}${tally(ops)}; errors ${errorCodes(ops)}`,
+    { errors: ops.map((o) => ({ id: idsOf(o.value)[0], type: o.type, error: o.error })) },
+  );
+}
+
+/** The check of a lab that judges the final read when it did not run: nothing can be said of what survived. */
+export function noFinalRead(after: string): Check[] {
+  return cannotTell('the final read ran', `a read of the whole topic ${after}`, 'no final read');
+}
+
 /** "3 ok, 2 refused, 0 unknown of 5 (NOT_ENOUGH_REPLICAS)". */
 export function tally(ops: Op[]): string {
   if (!ops.length) return 'none sent';
@@ -66,6 +87,11 @@ export function errorTypes(ops: Op[]): string[] {
 /** A check that every operation in `ops` succeeded (and there was one). */
 export function allOk(ops: Op[]): boolean {
   return ops.length > 0 && ops.every((o) => o.type === 'ok');
+}
+
+/** A check that every one of `ops` (at least one) was acknowledged; the observed text is their tally. */
+export function allAcknowledged(name: string, ops: Op[], expected: string): Check {
+  return check(name, allOk(ops), expected, tally(ops));
 }
 
 /** The mark of phase `name` (see `phase` in steps.ts). */
@@ -109,4 +135,45 @@ export function ackedIds(ops: Op[]): Set<string> {
       .filter((o) => o.type === 'ok')
       .map((o) => (o.value as { id: string }).id),
   );
+}
+
+/** `want`, outside the ISR (`leader` alone in it, as `isr` was seen), became leader: an unclean election. */
+export function uncleanElection(
+  want: string,
+  newLeader: string | undefined,
+  isr: string[] | undefined,
+  leader: string,
+  election: Election | undefined,
+): Check {
+  return check(
+    `unclean election: ${want}, outside the ISR, became leader`,
+    newLeader === want && sameSet(isr ?? [], [leader]),
+    `leader ${want} (not in the ISR ${leader})`,
+    `leader ${newLeader ?? 'none'}${election ? `, elected by ${election.electedBy}` : ''}`,
+    { election },
+  );
+}
+
+/** With unclean election off: the partition went offline after the kill, and the tool forced the election. */
+export function forcedElection(election: Election | undefined): Check {
+  return check(
+    'with unclean election off, the partition went offline until kafka-leader-election.sh forced it',
+    !!election?.offlineSeen && election.electedBy === 'kafka-leader-election.sh',
+    'no leader after the kill; elected by kafka-leader-election.sh --election-type unclean',
+    election
+      ? `${election.offlineSeen ? 'offline after the kill' : 'never seen offline'}; elected by ${election.electedBy}`
+      : 'no election observed',
+    { outputs: election?.outputs },
+  );
+}
+
+/** "3 of 97 lost: cut-1, ...". */
+export function lostText(f: DeliveryFindings): string {
+  return `${f.lost.length} of ${f.acknowledged} lost${f.lost.length ? `: ${sample(f.lost, 6)}` : ''}`;
+}
+
+/** Every send `producer` had acknowledged (at least one) is missing from the final read. */
+export function allLost(ops: Op[], producer: string, name: string, expected: string): Check {
+  const f = delivery(ofProducer(ops, producer), { receive: 'read-all' });
+  return check(name, f.acknowledged > 0 && f.lost.length === f.acknowledged, expected, lostText(f), { lost: f.lost });
 }

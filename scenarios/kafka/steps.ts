@@ -1,6 +1,6 @@
 import type { LabContext } from '../../src/engine/lab.ts';
 import type { KafkaReader, PartitionState } from '../../stacks/kafka/admin.ts';
-import type { KafkaProducer, SendResult } from '../../stacks/kafka/client.ts';
+import { KafkaProducer, type SendResult } from '../../stacks/kafka/client.ts';
 import {
   type CanaryProbes,
   configMismatch,
@@ -11,7 +11,7 @@ import {
   untilPartition,
 } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
-import { sendRounds } from '../../stacks/kafka/workload.ts';
+import { produce, sendRounds } from '../../stacks/kafka/workload.ts';
 import { receivedIds } from './evidence.ts';
 
 /** What the Kafka labs' steps share: a topic placed by hand, proven before any fault; rounds of sends. */
@@ -192,4 +192,34 @@ export async function untilDistinct(
     { timeoutMs, intervalMs: 200 },
   );
   return done === true;
+}
+
+/**
+ * Connects a probe producer (process "canary", acks=all, no retries) to `endpoints` and asks
+ * `leader` with it until it refuses acks=all itself (see `askLeader`, observed under `name`).
+ */
+export async function canaryUntilRefused(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe' | 'history'>,
+  name: string,
+  endpoints: string[],
+  leader: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<CanaryProbes> {
+  const opts = { name: 'canary', acks: 'all', retries: 0, deliveryTimeoutMs: 6000 } as const;
+  const canary = await KafkaProducer.connect(endpoints, lab.history, opts);
+  return askLeader(lab, name, canary, leader, topic, 'refuses', timeoutMs).finally(() => canary.disconnect());
+}
+
+/** Sends `n` messages to `topic` (see `produce`) and says what they met: "10 of 10 acknowledged (10 ok)". */
+export async function produceSaid(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'history' | 'say'>,
+  brokers: string[],
+  topic: string,
+  n: number,
+  opts: Parameters<typeof produce>[4],
+): Promise<SendResult[]> {
+  const rs = await produce(brokers, lab.history, topic, n, opts);
+  lab.say(`${rs.filter((r) => r.ok).length} of ${n} acknowledged (${resultsText(rs)})`);
+  return rs;
 }
