@@ -1,9 +1,10 @@
 import {
+  ACKS_DEFAULT,
+  type Acks,
   allAcknowledged,
   allLost,
   bothModes,
   canaryUntilRefused,
-  check,
   defineLab,
   delivery,
   describeTopicCommand,
@@ -12,9 +13,8 @@ import {
   enumParam,
   finalRead,
   finalReadChecks,
-  forcedElection,
   intParam,
-  KafkaReader,
+  isrCheck,
   kafka,
   LAG_TIME_TEXT,
   logEnd,
@@ -26,6 +26,7 @@ import {
   ofProducer,
   type PartitionState,
   placedTopic,
+  probesText,
   produceSaid,
   refusedCheck,
   sameSet,
@@ -33,22 +34,25 @@ import {
   sessionTimeoutText,
   settledIsr,
   topicConfigCommand,
-  uncleanElection,
+  uncleanChecks,
+  uncleanElectionText,
   uncleanTakeover,
+  withProbe,
 } from './kit.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const [LEADER, FOLLOWER, BYSTANDER] = ['kafka1', 'kafka2', 'kafka3'];
+/** The History processes that send: the baseline, the writes to the lone leader, the acksall probes. */
+const SENDERS = ['before', 'alone', 'canary'];
 
-/** What the lab reads, by observation name: the ISR once the follower was out (or at the bound), and when. */
+/** What the lab reads: the ISR once the follower was out (or at the bound), and when; the election; the probes. */
 interface Seen {
   isrAlone: string[];
   isrAloneMs: number;
   newLeader: string | undefined;
   election: Election;
   finalRead: number;
-  /** acksall: the probe writes (process "canary") until the leader refused one itself. */
   leaderRefuses: { ms: number; probes: string[] };
 }
 
@@ -65,13 +69,11 @@ export default defineLab({
     '新数据可能会丢失; 要实现强一致性 ... min.insync.replicas ... acks 为 all). The lab makes "可能" certain: the follower ' +
     'is frozen out of the ISR before the writes. The notes say a new leader comes from the ISR ("Kafka的领导者选举过程", ' +
     'lines 720-731: "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
-    'unclean.leader.election.enable or by an operator forcing it (param election). Since Kafka 3.0 the Java producer ' +
-    'defaults to acks=all with idempotence: acks=1 is a choice, and the lab sets acks explicitly. What the notes do ' +
-    'not say: acks=1 loss needs no unclean election. A follower still in the ISR that has not fetched the newest ' +
-    'acks=1 writes can be elected cleanly when the leader dies; the old leader then truncates its log to the new ' +
+    'unclean.leader.election.enable or by an operator forcing it (param election). What the notes do not say: ' +
+    'acks=1 loss needs no unclean election. A follower still in the ISR that has not fetched the newest acks=1 ' +
+    'writes can be elected cleanly when the leader dies; the old leader then truncates its log to the new ' +
     "leader's, and the acknowledged tail is gone just the same (the high watermark had not passed it, so no " +
-    'consumer saw it). Freezing the follower out of the ISR first only makes the window wide and certain. ' +
-    OUTDATED,
+    `consumer saw it): the freeze only makes the window wide and certain. ${ACKS_DEFAULT} ${OUTDATED}`,
   variants: bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
   params: {
     mode: modeParam,
@@ -109,111 +111,75 @@ export default defineLab({
     },
     before: {
       title: '{before} messages with acks=all while both replicas are in sync',
-      narration:
-        `A baseline: acks=all, so each is on ${LEADER} and ${FOLLOWER} before it is acknowledged. They must survive ` +
-        'everything that follows, in both variants, and prove the acks=all variant does not refuse everything.',
+      narration: `A baseline on ${LEADER} and ${FOLLOWER}: it must survive everything, in both variants.`,
     },
     freeze: {
       title: `Freeze ${FOLLOWER} until it leaves the ISR`,
       narration: (p) =>
-        `docker pause: ${FOLLOWER}'s processes stop, its sockets stay open, it goes silent. The leader drops a ` +
-        `follower that has not caught up for ${LAG_TIME_TEXT}; the controller notices the silent broker after ` +
-        `${sessionTimeoutText(p.mode)}. Whichever comes first removes it. The lab polls until the ISR is ${LEADER} ` +
-        `alone, for at most ${p.isrTimeoutMs / 1000} s.`,
+        `docker pause: ${FOLLOWER} goes silent, its sockets open. The leader drops a follower that has not caught ` +
+        `up for ${LAG_TIME_TEXT}; the controller drops a silent broker after ${sessionTimeoutText(p.mode)}: ` +
+        `whichever comes first. The lab polls until the ISR is ${LEADER} alone, at most ${p.isrTimeoutMs / 1000} s.`,
       commands: [describeTopicCommand(TOPIC, BYSTANDER)],
     },
     alone: {
       title: '{messages} messages with acks={acks} to the lone leader',
       narration: (p) =>
         p.variant === 'acks1'
-          ? `acks=1: ${LEADER} appends each message and answers at once. The frozen follower has none of them and ` +
-            'cannot fetch them. Every one is acknowledged, and held by one copy only.'
-          : `acks=all with min.insync.replicas=2: the ISR is ${LEADER} alone, 1 < 2, so the leader refuses each write ` +
-            'before appending it (NOT_ENOUGH_REPLICAS). The leader applies the shrink a moment after the controller ' +
-            'publishes it (seen: the first write after it appended, waiting for the frozen follower, outcome ' +
-            'unknown), so probe writes (process "canary", judged by no check) go first, until it refuses one.',
+          ? `acks=1: ${LEADER} appends each message and answers at once; the frozen follower has none of them.`
+          : `ISR ${LEADER} alone, 1 < min.insync.replicas=2: the leader refuses each write before the append ` +
+            '(NOT_ENOUGH_REPLICAS). It applies the shrink a moment after the controller publishes it (seen: the ' +
+            'first write after it appended, waited for the frozen follower, outcome unknown), so probe writes ' +
+            '(process "canary", judged by no check) go first, until it refuses one.',
     },
     'kill-leader': {
       title: `Kill the leader ${LEADER}, then unfreeze ${FOLLOWER}`,
-      narration:
-        `${LEADER} dies (SIGKILL) holding the only copy of every message written since ${FOLLOWER} froze. Only then ` +
-        `is ${FOLLOWER} unfrozen: it has nobody to copy them from. Its log ends where it froze.`,
+      narration: `SIGKILL; ${FOLLOWER}, unfrozen after, has nobody to copy the newer messages from.`,
     },
     elect: {
       title: `Unclean election: ${FOLLOWER} becomes leader`,
       narration: (p) =>
-        `A clean election picks only from the ISR (${LEADER} alone) and would leave the partition offline until ` +
-        `${LEADER} returns. ` +
-        (p.election === 'config'
-          ? `With unclean.leader.election.enable=true the controller elects ${FOLLOWER} anyway once it notices ` +
-            `${LEADER} is gone (session timeout 6 s, then the metadata ${BYSTANDER} serves: seen 4.8..8.7 s); the ` +
-            'tool run after it answers that a valid leader is already elected. (KRaft honours the topic config only ' +
-            'since 3.9, and a partition already leaderless when it is turned on waits for ' +
-            'unclean.leader.election.interval.ms, 5 minutes by default: the command acts at once.)'
-          : `Here the lab waits until the controller has noticed ${LEADER} is gone and left the partition ` +
-            'leaderless, then the operator forces the election with kafka-leader-election.sh --election-type ' +
-            'unclean (the ElectLeaders API), in both modes.') +
+        uncleanElectionText(p.election, { old: LEADER, want: FOLLOWER, via: BYSTANDER }) +
         (p.variant === 'acks1'
-          ? " Either way the new leader's log is shorter than the old one's: the acknowledged tail is gone. When " +
-            `${LEADER} is started again (the heal) it rejoins as a follower and truncates its log to the new ` +
-            "leader's: the only copy of the lost messages is deleted."
-          : ' The new leader has every acknowledged message: each was acknowledged once both replicas had it.'),
+          ? " The new leader's log is shorter: the acknowledged tail is gone. Restarted in the heal, " +
+            `${LEADER} truncates its log to the new leader's, deleting the only copy.`
+          : ' The new leader has every acknowledged message: both replicas had each.'),
       commands: [electionCommand(BYSTANDER, 'unclean', TOPIC), describeTopicCommand(TOPIC, BYSTANDER)],
     },
   },
   async mechanism(lab) {
-    const p = lab.params;
+    const [p, unclean] = [lab.params, lab.params.election === 'config'];
     observeMode(lab);
     lab.observe('variant', p.variant);
-    const config = {
-      'unclean.leader.election.enable': p.election === 'config',
-      'min.insync.replicas': p.variant === 'acks1' ? 1 : 2,
-    };
-    return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), {
-      vars: { unclean: p.election === 'config' ? ', unclean leader election on' : '' },
-    });
+    const config = { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': p.variant === 'acks1' ? 1 : 2 };
+    const vars = { unclean: unclean ? ', unclean leader election on' : '' };
+    return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), { vars });
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
-    const acks = p.variant === 'acks1' ? 1 : 'all';
+    const acks: Acks = p.variant === 'acks1' ? 1 : 'all';
     const toLeader = k.brokerEndpoints([LEADER]);
-    const zero = () => ({ partition: 0 });
     // Every probe goes through the bystander: a client never waits on the frozen follower.
-    const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints([BYSTANDER]) });
-    try {
-      const opts = { name: 'before', acks: 'all', retries: 2, route: zero } as const;
+    await withProbe(k, [BYSTANDER], async (probe) => {
+      const opts = { name: 'before', acks: 'all', retries: 2, route: () => ({ partition: 0 }) } as const;
+      const aloneOpts = { ...opts, name: 'alone', acks, deliveryTimeoutMs: 6000 } as const;
       await lab.step('before', () => produceSaid(lab, toLeader, TOPIC, p.before, opts));
       await lab.step('freeze', async () => {
         await lab.faults.pause(FOLLOWER);
         const alone = (x: PartitionState) => x.leader === LEADER && sameSet(x.isr, [LEADER]);
         await settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
       });
-      await lab.step(
-        'alone',
-        async () => {
-          if (acks === 'all') await canaryUntilRefused(lab, 'leaderRefuses', toLeader, LEADER, TOPIC, p.isrTimeoutMs);
-          // A retry or two: a request kafkajs happens to route through the frozen broker times out (unknown), the
-          // next attempt goes to the leader. A refusal is refused again, and stays a refusal.
-          await produceSaid(lab, toLeader, TOPIC, p.messages, {
-            ...opts,
-            name: 'alone',
-            acks,
-            deliveryTimeoutMs: 6000,
-          });
-          const end = await logEnd(probe, TOPIC);
-          if (end !== undefined) lab.observe('leaderLogEnd', end, `${LEADER}'s log now ends at offset ${end}`);
-        },
-        { vars: { acks: String(acks) } },
-      );
-      await lab.step('kill-leader', async () => {
-        await lab.faults.kill(LEADER);
-        await lab.faults.resume(FOLLOWER);
-      });
+      const sendAlone = async () => {
+        if (acks === 'all') await canaryUntilRefused(lab, 'leaderRefuses', toLeader, LEADER, TOPIC, p.isrTimeoutMs);
+        // Two retries: a request routed through the frozen broker times out, the next goes to the leader. A refusal stays one.
+        await produceSaid(lab, toLeader, TOPIC, p.messages, aloneOpts);
+        const end = await logEnd(probe, TOPIC);
+        if (end !== undefined) lab.observe('leaderLogEnd', end, `${LEADER}'s log now ends at offset ${end}`);
+      };
+      await lab.step('alone', sendAlone, { vars: { acks: String(acks) } });
+      await lab.step('kill-leader', () => lab.faults.kill(LEADER).then(() => lab.faults.resume(FOLLOWER)));
       const election = { node: BYSTANDER, topic: TOPIC, old: LEADER, want: FOLLOWER };
       await lab.step('elect', () => uncleanTakeover(lab, probe, election, p.electionTimeoutMs));
-    } finally {
-      await probe.close();
-    }
+    });
   },
   final: (lab) => finalRead(lab, TOPIC),
   predictions: [
@@ -244,29 +210,20 @@ export default defineLab({
         before,
         `${p.before} of ${p.before} acknowledged`,
       ),
-      check(
-        `the frozen follower left the ISR (ISR = ${LEADER} alone)`,
-        sameSet(isr ?? [], [LEADER]),
-        `ISR ${LEADER}`,
-        `ISR ${isr?.join(',') ?? 'never observed'}${ms !== undefined ? ` ${(ms / 1000).toFixed(1)} s after the pause` : ''}`,
-      ),
-      uncleanElection(FOLLOWER, newLeader, isr, LEADER, election),
+      isrCheck(`the frozen follower left the ISR (ISR = ${LEADER} alone)`, [LEADER], isr, ms, 'the pause'),
+      ...uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
     ];
-    if (p.election === 'tool') checks.push(forcedElection(election));
     if (p.variant === 'acksall') {
-      const probes = seen.leaderRefuses;
       return [
         ...checks,
         refusedCheck(
           'acks=all with min.insync.replicas=2: every write to the lone leader refused before the append (NOT_ENOUGH_REPLICAS)',
           alone,
           `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
-          probes
-            ? `after ${probes.probes.length} probe write(s) over ${probes.ms} ms (${probes.probes.join('; ')}): `
-            : '',
+          probesText(seen.leaderRefuses),
         ),
         ...finalReadChecks(
-          ev.ops.filter((o) => o.f !== 'send' || ['before', 'alone', 'canary'].includes(o.process)),
+          ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process)),
           'acks=all messages',
         ),
       ];

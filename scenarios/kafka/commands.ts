@@ -165,3 +165,8 @@ export const LAG_TIME_TEXT = 'replica.lag.time.max.ms (10 s here, 30 s in produc
 export function enumParam<const C extends readonly [string, ...string[]]>(choices: C, describe: string) {
   return { type: 'enum', default: choices[0], choices, describe } as const;
 }
+
+/** Why every Kafka lab sets acks explicitly, said once for the labs' `notes`. */
+export const ACKS_DEFAULT =
+  "Since Kafka 3.0 the Java producer's default is acks=all with enable.idempotence=true: acks=1 is a choice, and " +
+  'every lab sets acks explicitly.';

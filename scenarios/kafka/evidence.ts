@@ -137,34 +137,38 @@ export function ackedIds(ops: Op[]): Set<string> {
   );
 }
 
-/** `want`, outside the ISR (`leader` alone in it, as `isr` was seen), became leader: an unclean election. */
-export function uncleanElection(
+/**
+ * An unclean election of `want`, outside the ISR (`leader` alone in it, as `isr` was seen);
+ * `forced`: also that the partition went offline after the kill until the tool forced it.
+ */
+export function uncleanChecks(
   want: string,
-  newLeader: string | undefined,
-  isr: string[] | undefined,
   leader: string,
-  election: Election | undefined,
-): Check {
-  return check(
-    `unclean election: ${want}, outside the ISR, became leader`,
-    newLeader === want && sameSet(isr ?? [], [leader]),
-    `leader ${want} (not in the ISR ${leader})`,
-    `leader ${newLeader ?? 'none'}${election ? `, elected by ${election.electedBy}` : ''}`,
-    { election },
-  );
-}
-
-/** With unclean election off: the partition went offline after the kill, and the tool forced the election. */
-export function forcedElection(election: Election | undefined): Check {
-  return check(
-    'with unclean election off, the partition went offline until kafka-leader-election.sh forced it',
-    !!election?.offlineSeen && election.electedBy === 'kafka-leader-election.sh',
-    'no leader after the kill; elected by kafka-leader-election.sh --election-type unclean',
-    election
-      ? `${election.offlineSeen ? 'offline after the kill' : 'never seen offline'}; elected by ${election.electedBy}`
-      : 'no election observed',
-    { outputs: election?.outputs },
-  );
+  seen: { newLeader: string | undefined; isr: string[] | undefined; election: Election | undefined },
+  forced: boolean,
+): Check[] {
+  const { newLeader, isr, election: e } = seen;
+  const checks = [
+    check(
+      `unclean election: ${want}, outside the ISR, became leader`,
+      newLeader === want && sameSet(isr ?? [], [leader]),
+      `leader ${want} (not in the ISR ${leader})`,
+      `leader ${newLeader ?? 'none'}${e ? `, elected by ${e.electedBy}` : ''}`,
+      { election: e },
+    ),
+  ];
+  if (!forced) return checks;
+  const how = e ? `${e.offlineSeen ? 'offline after the kill' : 'never seen offline'}; elected by ${e.electedBy}` : '';
+  return [
+    ...checks,
+    check(
+      'with unclean election off, the partition went offline until kafka-leader-election.sh forced it',
+      !!e?.offlineSeen && e.electedBy === 'kafka-leader-election.sh',
+      'no leader after the kill; elected by kafka-leader-election.sh --election-type unclean',
+      how || 'no election observed',
+      { outputs: e?.outputs },
+    ),
+  ];
 }
 
 /** "3 of 97 lost: cut-1, ...". */
@@ -176,4 +180,21 @@ export function lostText(f: DeliveryFindings): string {
 export function allLost(ops: Op[], producer: string, name: string, expected: string): Check {
   const f = delivery(ofProducer(ops, producer), { receive: 'read-all' });
   return check(name, f.acknowledged > 0 && f.lost.length === f.acknowledged, expected, lostText(f), { lost: f.lost });
+}
+
+/** The ISR seen at a settled point (`settledIsr`) is `want`, with how long it took after `since`. */
+export function isrCheck(
+  name: string,
+  want: string[],
+  isr: string[] | undefined,
+  ms: number | undefined,
+  since: string,
+) {
+  const took = ms !== undefined ? ` ${(ms / 1000).toFixed(1)} s after ${since}` : '';
+  return check(name, sameSet(isr ?? [], want), `ISR ${want}`, `ISR ${isr?.join(',') ?? 'never observed'}${took}`);
+}
+
+/** What the probe writes of `askLeader` met before the leader answered: "after 3 probe write(s) in 812 ms (...): ". */
+export function probesText(c: { probes: string[]; ms: number } | undefined): string {
+  return c ? `after ${c.probes.length} probe write(s) in ${c.ms} ms (${c.probes.join('; ')}): ` : '';
 }

@@ -1,5 +1,5 @@
 import type { LabContext } from '../../src/engine/lab.ts';
-import type { KafkaReader, PartitionState } from '../../stacks/kafka/admin.ts';
+import { KafkaReader, type PartitionState } from '../../stacks/kafka/admin.ts';
 import { KafkaProducer, type SendResult } from '../../stacks/kafka/client.ts';
 import {
   type CanaryProbes,
@@ -222,4 +222,18 @@ export async function produceSaid(
   const rs = await produce(brokers, lab.history, topic, n, opts);
   lab.say(`${rs.filter((r) => r.ok).length} of ${n} acknowledged (${resultsText(rs)})`);
   return rs;
+}
+
+/** Runs `fn` with a reader that bootstraps on `nodes` only (a probe that never waits on the others), then closes it. */
+export async function withProbe<T>(
+  k: StartedKafka,
+  nodes: string[],
+  fn: (probe: KafkaReader) => Promise<T>,
+): Promise<T> {
+  const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints(nodes) });
+  try {
+    return await fn(probe);
+  } finally {
+    await probe.close();
+  }
 }
