@@ -148,8 +148,7 @@ export default defineLab({
   },
   async mechanism(lab) {
     const [p, unclean] = [lab.params, lab.params.election === 'config'];
-    observeMode(lab);
-    lab.observe('variant', p.variant);
+    observeMode(lab, { variant: p.variant });
     const config = { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': p.variant === 'acks1' ? 1 : 2 };
     const vars = { unclean: unclean ? ', unclean leader election on' : '' };
     return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), { vars });

@@ -3,6 +3,7 @@ import { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample } from '
 import { completions, type Evidence, invokedBetween, type Op, observedSeries } from '../../src/engine/history.ts';
 import type { Election } from '../../stacks/kafka/elections.ts';
 import { sameSet } from '../../stacks/kafka/partitions.ts';
+import { MARKER, sinkKeys } from '../../stacks/kafka/sink.ts';
 import { errorType } from './commands.ts';
 import type { PhaseMark } from './steps.ts';
 
@@ -197,4 +198,40 @@ export function isrCheck(
 /** What the probe writes of `askLeader` met before the leader answered: "after 3 probe write(s) in 812 ms (...): ". */
 export function probesText(c: { probes: string[]; ms: number } | undefined): string {
   return c ? `after ${c.probes.length} probe write(s) in ${c.ms} ms (${c.probes.join('; ')}): ` : '';
+}
+
+/**
+ * The idempotent sink's checks: every delivery of `payments` (the duplicates included) was
+ * written by `writer` to the sink, and the sink, read back after the cleaner, holds each
+ * acknowledged payment once (`compactedMs`: when the cleaner was seen done).
+ */
+export function sinkChecks(payments: Op[], ops: Op[], writer: string, compactedMs: number | undefined): Check[] {
+  const sent = ackedIds(payments);
+  const deliveries = completions(payments, 'receive').filter((o) => o.type === 'ok');
+  const upserts = completions(ops, 'send').filter((o) => o.process === writer && o.type === 'ok');
+  const upsertKeys = upserts.map((o) => String((o.value as { key?: string }).key));
+  const stored = sinkKeys(ops).filter((key) => key !== MARKER);
+  const distinct = new Set(stored);
+  return [
+    check(
+      'every delivery, the duplicates included, was written to the sink',
+      deliveries.length > sent.size && upserts.length - (upsertKeys.includes(MARKER) ? 1 : 0) === deliveries.length,
+      `${deliveries.length} acknowledged upserts, one per delivery (more deliveries than the ${sent.size} payments)`,
+      `${deliveries.length} deliveries of ${sent.size} payments; ${upserts.length} acknowledged writes to the sink ` +
+        `(the marker included), ${upsertKeys.length - new Set(upsertKeys).size} of them a key written before`,
+    ),
+    check(
+      'the sink, read back after the cleaner, holds each payment once',
+      stored.length > 0 &&
+        stored.length === sent.size &&
+        distinct.size === stored.length &&
+        [...sent].every((id) => distinct.has(id)),
+      `${sent.size} records, one per payment`,
+      `${stored.length} records for ${distinct.size} keys` +
+        (compactedMs !== undefined
+          ? `; compacted ${compactedMs} ms after the marker`
+          : '; not compacted within the bound'),
+      { stored: stored.length, keys: distinct.size },
+    ),
+  ];
 }
