@@ -2,6 +2,7 @@ import { type Check, check } from '../../src/checkers/check.ts';
 import { type DeliveryFindings, delivery, deliveryChecks, idsOf, sample } from '../../src/checkers/delivery.ts';
 import { completions, type Evidence, invokedBetween, type Op, observedSeries } from '../../src/engine/history.ts';
 import type { Election } from '../../stacks/kafka/elections.ts';
+import { type lagEvidence, lagText } from '../../stacks/kafka/lag.ts';
 import { sameSet } from '../../stacks/kafka/partitions.ts';
 import { MARKER, sinkKeys } from '../../stacks/kafka/sink.ts';
 import { errorType } from './commands.ts';
@@ -234,4 +235,62 @@ export function sinkChecks(payments: Op[], ops: Op[], writer: string, compactedM
       { stored: stored.length, keys: distinct.size },
     ),
   ];
+}
+
+/** Whether `process` completed an `f` successfully within History times (from, to]. */
+export function okWithin(ops: Op[], process: string, f: string, from: number, to: number): boolean {
+  return ops.some((o) => o.process === process && o.f === f && o.type === 'ok' && o.time > from && o.time <= to);
+}
+
+/** A lag run as `lagEvidence` reads it. */
+type LagEvidence = ReturnType<typeof lagEvidence>;
+
+/** The sampler raised its alert at the first sample at or above `threshold` (within one sample of it). */
+export function alertRaised(l: LagEvidence, threshold: number, sampleMs: number, w: { start: number } | undefined) {
+  const { alert, findings: f, samples } = l;
+  return check(
+    `lag crosses the alert threshold (${threshold}) and the lab raises an alert`,
+    // The alert is observed right after the sample that crossed (same total, before the next sample).
+    f.alertAt !== undefined &&
+      alert !== undefined &&
+      alert.value.total >= threshold &&
+      alert.value.total === samples.find((x) => x.time === f.alertAt)?.value.total &&
+      alert.time >= f.alertAt &&
+      alert.time - f.alertAt < sampleMs,
+    `an alert at the first sample >= ${threshold}`,
+    alert
+      ? `alert at +${(alert.time / 1000).toFixed(1)} s: ${alert.value.total} messages, ` +
+          `${alert.value.seconds.toFixed(1)} s behind` +
+          (w ? ` (${((alert.time - w.start) / 1000).toFixed(1)} s after the group left)` : '')
+      : `no alert (peak ${f.peak})`,
+  );
+}
+
+/**
+ * Lag in time: while the group is away (`w`) the oldest uncommitted message ages with the
+ * clock, within one sample (`sampleMs`), from the first sample after it left to the alert.
+ */
+export function agesWithClock(l: LagEvidence, sampleMs: number, w: { start: number } | undefined) {
+  const { alert, first, peak, samples } = l;
+  return check(
+    `lag in time: while the group is away the oldest uncommitted message ages with the clock (within ${sampleMs} ms)`,
+    // Not "as old as the absence": it was already as old as the committed position when the group left.
+    !!peak &&
+      peak.value.total > 0 &&
+      alert !== undefined &&
+      first !== undefined &&
+      w !== undefined &&
+      Math.abs((alert.value.seconds - first.value.seconds) * 1000 - (alert.time - first.time)) <= sampleMs &&
+      alert.value.seconds * 1000 >= alert.time - w.start - sampleMs,
+    `from the first sample after the group left to the alert, seconds behind grow as much as the clock, +-${sampleMs} ms; at the alert at least the time since it left`,
+    (alert && w && first
+      ? `${first.value.seconds.toFixed(1)} -> ${alert.value.seconds.toFixed(1)} s behind over ` +
+        `${((alert.time - first.time) / 1000).toFixed(1)} s; ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left ` +
+        `(its committed position was ${(first.value.seconds - (first.time - w.start) / 1000).toFixed(1)} s old when it left); `
+      : 'no alert; ') +
+      (peak
+        ? `peak ${peak.value.total} messages (${lagText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
+        : 'no peak'),
+    { peak: peak?.value, samples: samples.length },
+  );
 }
