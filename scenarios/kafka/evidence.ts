@@ -44,12 +44,13 @@ export function refusedBeforeAppend(o: Op): boolean {
 
 /**
  * A check that every one of `ops` (at least one) was refused before the append
- * (NOT_ENOUGH_REPLICAS); the observed text starts with `seen` and gives the tally and codes.
+ * (NOT_ENOUGH_REPLICAS), and `also` holds; the observed text starts with `seen` and gives
+ * the tally and codes.
  */
-export function refusedCheck(name: string, ops: Op[], expected: string, seen = ''): Check {
+export function refusedCheck(name: string, ops: Op[], expected: string, seen = '', also = true): Check {
   return check(
     name,
-    ops.length > 0 && ops.every(refusedBeforeAppend),
+    also && ops.length > 0 && ops.every(refusedBeforeAppend),
     expected,
     `${seen}${tally(ops)}; errors ${errorCodes(ops)}`,
     { errors: ops.map((o) => ({ id: idsOf(o.value)[0], type: o.type, error: o.error })) },
