@@ -284,6 +284,7 @@ export function agesWithClock(l: LagEvidence, sampleMs: number, w: { start: numb
       Math.abs((alert.value.seconds - first.value.seconds) * 1000 - (alert.time - first.time)) <= sampleMs &&
       alert.value.seconds * 1000 >= alert.time - w.start - sampleMs,
     `from the first sample after the group left to the alert, seconds behind grow as much as the clock, +-${sampleMs} ms; at the alert at least the time since it left`,
+    // How old the committed position was when the group left: the age at the first sample after, less the time since.
     (alert && w && first
       ? `${first.value.seconds.toFixed(1)} -> ${alert.value.seconds.toFixed(1)} s behind over ` +
         `${((alert.time - first.time) / 1000).toFixed(1)} s; ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left ` +
