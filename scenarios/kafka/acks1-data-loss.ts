@@ -1,55 +1,59 @@
 import {
-  allOk,
-  askLeader,
+  ACKS_DEFAULT,
+  type Acks,
+  allAcknowledged,
+  allLost,
   bothModes,
-  cannotTell,
-  check,
+  canaryUntilRefused,
   defineLab,
   delivery,
   describeTopicCommand,
   type Election,
   electionCommand,
-  errorTypes,
+  enumParam,
   finalRead,
   finalReadChecks,
   intParam,
-  KafkaProducer,
-  KafkaReader,
+  isrCheck,
   kafka,
+  LAG_TIME_TEXT,
   logEnd,
   modeParam,
+  noFinalRead,
   OUTDATED,
   observed,
+  observeMode,
   ofProducer,
   type PartitionState,
   placedTopic,
-  produce,
-  refusedBeforeAppend,
-  resultsText,
+  probesText,
+  produceSaid,
+  refusedCheck,
   sameSet,
-  sample,
   sendsOf,
+  sessionTimeoutText,
   settledIsr,
-  tally,
   topicConfigCommand,
+  uncleanChecks,
+  uncleanElectionText,
   uncleanTakeover,
+  withProbe,
 } from './kit.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const [LEADER, FOLLOWER, BYSTANDER] = ['kafka1', 'kafka2', 'kafka3'];
+/** The History processes that send: the baseline, the writes to the lone leader, the acksall probes. */
+const SENDERS = ['before', 'alone', 'canary'];
 
-/** What the lab reads from the cluster, by observation name. */
+/** What the lab reads: the ISR once the follower was out (or at the bound), and when; the election; the probes. */
 interface Seen {
-  /** The ISR once the frozen follower was out of it (or as last seen at the bound), and when. */
   isrAlone: string[];
   isrAloneMs: number;
   newLeader: string | undefined;
   election: Election;
-  /** Messages the final read found. */
   finalRead: number;
-  /** acksall: the probe writes (process "canary") until the leader refused one itself. */
-  leaderRefuses: { refused: boolean; ms: number; probes: string[] };
+  leaderRefuses: { ms: number; probes: string[] };
 }
 
 export default defineLab({
@@ -65,32 +69,24 @@ export default defineLab({
     '新数据可能会丢失; 要实现强一致性 ... min.insync.replicas ... acks 为 all). The lab makes "可能" certain: the follower ' +
     'is frozen out of the ISR before the writes. The notes say a new leader comes from the ISR ("Kafka的领导者选举过程", ' +
     'lines 720-731: "选取副本集合（ISR）中最新的副本"): true unless an unclean election is allowed, by the topic config ' +
-    'unclean.leader.election.enable or by an operator forcing it (param election). Since Kafka 3.0 the Java producer ' +
-    'defaults to acks=all with idempotence: acks=1 is a choice, and the lab sets acks explicitly. What the notes do ' +
-    'not say: acks=1 loss needs no unclean election. A follower still in the ISR that has not fetched the newest ' +
-    'acks=1 writes can be elected cleanly when the leader dies; the old leader then truncates its log to the new ' +
+    'unclean.leader.election.enable or by an operator forcing it (param election). What the notes do not say: ' +
+    'acks=1 loss needs no unclean election. A follower still in the ISR that has not fetched the newest acks=1 ' +
+    'writes can be elected cleanly when the leader dies; the old leader then truncates its log to the new ' +
     "leader's, and the acknowledged tail is gone just the same (the high watermark had not passed it, so no " +
-    'consumer saw it). Freezing the follower out of the ISR first only makes the window wide and certain. ' +
-    OUTDATED,
+    `consumer saw it): the freeze only makes the window wide and certain. ${ACKS_DEFAULT} ${OUTDATED}`,
   variants: bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
   params: {
     mode: modeParam,
-    variant: {
-      type: 'enum',
-      default: 'acks1',
-      choices: ['acks1', 'acksall'],
-      describe:
-        'acks1: acks=1 with min.insync.replicas=1 (messages are lost); acksall: acks=all with ' +
+    variant: enumParam(
+      ['acks1', 'acksall'],
+      'acks1: acks=1 with min.insync.replicas=1 (messages are lost); acksall: acks=all with ' +
         'min.insync.replicas=2 (writes are refused, nothing acknowledged is lost)',
-    },
-    election: {
-      type: 'enum',
-      default: 'config',
-      choices: ['config', 'tool'],
-      describe:
-        'config: unclean.leader.election.enable=true on the topic (the controller elects by itself); tool: the ' +
+    ),
+    election: enumParam(
+      ['config', 'tool'],
+      'config: unclean.leader.election.enable=true on the topic (the controller elects by itself); tool: the ' +
         'config stays false, the partition goes offline, and kafka-leader-election.sh --election-type unclean forces it',
-    },
+    ),
     before: intParam(10, 'acks=all messages sent while both replicas are in sync', 1, 1000),
     messages: intParam(20, 'messages sent while the leader is alone in the ISR', 1, 1000),
     isrTimeoutMs: intParam(
@@ -108,138 +104,81 @@ export default defineLab({
       title: `Topic "${TOPIC}": one partition on ${LEADER} and ${FOLLOWER}{unclean}`,
       narration: (p) =>
         `Replication factor 2, assigned explicitly: ${LEADER} leads, ${FOLLOWER} follows, ${BYSTANDER} holds no ` +
-        'replica (the lab asks it what the cluster looks like while the other two are in trouble). Not 3 replicas: ' +
-        'in KRaft mode kafka1..3 are also the metadata quorum, and with two of them frozen the controller could not ' +
-        'even record the ISR change. Topic configs: ' +
-        (p.election === 'config'
-          ? 'unclean.leader.election.enable=true (a replica outside the ISR may become leader rather than leave the ' +
-            'partition offline)'
-          : 'unclean.leader.election.enable=false (the default: only an ISR member may lead, unless an operator forces it)') +
-        ` and min.insync.replicas=${p.variant === 'acks1' ? 1 : 2}.`,
+        'replica (the lab asks it about the other two). Not 3 replicas: in KRaft mode kafka1..3 are also the ' +
+        'metadata quorum, and with two of them frozen the controller could not even record the ISR change. Topic ' +
+        `configs: unclean.leader.election.enable=${p.election === 'config'}, min.insync.replicas=${p.variant === 'acks1' ? 1 : 2}.`,
       commands: [describeTopicCommand(TOPIC), topicConfigCommand(TOPIC)],
     },
     before: {
       title: '{before} messages with acks=all while both replicas are in sync',
-      narration:
-        `A baseline: acks=all, so each is on ${LEADER} and ${FOLLOWER} before it is acknowledged. They must survive ` +
-        'everything that follows, in both variants, and prove the acks=all variant does not refuse everything.',
+      narration: `A baseline on ${LEADER} and ${FOLLOWER}: it must survive everything, in both variants.`,
     },
     freeze: {
       title: `Freeze ${FOLLOWER} until it leaves the ISR`,
       narration: (p) =>
-        `docker pause: ${FOLLOWER}'s processes stop, its sockets stay open, it goes silent. The leader drops a ` +
-        'follower from the ISR that has not caught up for replica.lag.time.max.ms (10 s here, 30 s in production); ' +
-        'the controller notices the silent broker after its session timeout (6 s here; ' +
-        (p.mode === 'kraft'
-          ? 'broker.session.timeout.ms, production 9 s'
-          : 'zookeeper.session.timeout.ms, production 18 s') +
-        `). Whichever comes first removes it. The lab polls until the ISR is ${LEADER} alone, for at most ` +
-        `${p.isrTimeoutMs / 1000} s.`,
+        `docker pause: ${FOLLOWER} goes silent, its sockets open. The leader drops a follower that has not caught ` +
+        `up for ${LAG_TIME_TEXT}; the controller drops a silent broker after ${sessionTimeoutText(p.mode)}: ` +
+        `whichever comes first. The lab polls until the ISR is ${LEADER} alone, at most ${p.isrTimeoutMs / 1000} s.`,
       commands: [describeTopicCommand(TOPIC, BYSTANDER)],
     },
     alone: {
       title: '{messages} messages with acks={acks} to the lone leader',
       narration: (p) =>
         p.variant === 'acks1'
-          ? `acks=1: ${LEADER} appends each message and answers at once. The frozen follower has none of them and ` +
-            'cannot fetch them. Every one is acknowledged, and held by one copy only.'
-          : `acks=all with min.insync.replicas=2: the ISR is ${LEADER} alone, 1 < 2, so the leader refuses each write ` +
-            'before appending it (NOT_ENOUGH_REPLICAS): nothing one copy holds is acknowledged. The leader applies ' +
-            'the shrink a moment after the controller publishes it (seen: the first write after it appended, ' +
-            'waiting for the frozen follower, outcome unknown), so probe writes (process "canary", judged by no ' +
-            'check) go first, until the leader itself refuses one.',
+          ? `acks=1: ${LEADER} appends each message and answers at once; the frozen follower has none of them.`
+          : `ISR ${LEADER} alone, 1 < min.insync.replicas=2: the leader refuses each write before the append ` +
+            '(NOT_ENOUGH_REPLICAS). It applies the shrink a moment after the controller publishes it (seen: the ' +
+            'first write after it appended, waited for the frozen follower, outcome unknown), so probe writes ' +
+            '(process "canary", judged by no check) go first, until it refuses one.',
     },
     'kill-leader': {
       title: `Kill the leader ${LEADER}, then unfreeze ${FOLLOWER}`,
-      narration:
-        `${LEADER} dies (SIGKILL) holding the only copy of every message written since ${FOLLOWER} froze. Only then ` +
-        `is ${FOLLOWER} unfrozen: it has nobody to copy them from. Its log ends where it froze.`,
+      narration: `SIGKILL; ${FOLLOWER}, unfrozen after, has nobody to copy the newer messages from.`,
     },
     elect: {
       title: `Unclean election: ${FOLLOWER} becomes leader`,
       narration: (p) =>
-        `${FOLLOWER} is not in the ISR (${LEADER} alone is). A clean election picks only from the ISR and would ` +
-        `leave the partition offline until ${LEADER} returns. ` +
-        (p.election === 'config'
-          ? `With unclean.leader.election.enable=true the controller elects ${FOLLOWER} anyway once it notices ` +
-            `${LEADER} is gone (session timeout 6 s, then the metadata ${BYSTANDER} serves: seen 4.8..8.7 s). The ` +
-            "lab still runs the operator's kafka-leader-election.sh --election-type unclean, which then answers " +
-            'that a valid leader is already elected. (KRaft honours the topic config only since 3.9, and a ' +
-            'partition already leaderless when it is turned on waits for unclean.leader.election.interval.ms, ' +
-            '5 minutes by default: the command acts at once.)'
-          : `Here unclean.leader.election.enable is false (the default): the lab waits until the controller has ` +
-            `noticed ${LEADER} is gone and left the partition leaderless, then the operator forces the election ` +
-            'with kafka-leader-election.sh --election-type unclean (the ElectLeaders API), in both modes.') +
+        uncleanElectionText(p.election, { old: LEADER, want: FOLLOWER, via: BYSTANDER }) +
         (p.variant === 'acks1'
-          ? " Either way the new leader's log is shorter than the old one's: the acknowledged tail is gone."
-          : ' The new leader has every acknowledged message: each was acknowledged once both replicas had it.'),
+          ? " The new leader's log is shorter: the acknowledged tail is gone. Restarted in the heal, " +
+            `${LEADER} truncates its log to the new leader's, deleting the only copy.`
+          : ' The new leader has every acknowledged message: both replicas had each.'),
       commands: [electionCommand(BYSTANDER, 'unclean', TOPIC), describeTopicCommand(TOPIC, BYSTANDER)],
     },
   },
   async mechanism(lab) {
-    const p = lab.params;
-    lab.observe('mode', lab.stack.mode);
-    lab.observe('variant', p.variant);
-    const config = {
-      'unclean.leader.election.enable': p.election === 'config',
-      'min.insync.replicas': p.variant === 'acks1' ? 1 : 2,
-    };
-    return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), {
-      vars: { unclean: p.election === 'config' ? ', unclean leader election on' : '' },
-    });
+    const [p, unclean] = [lab.params, lab.params.election === 'config'];
+    observeMode(lab, { variant: p.variant });
+    const config = { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': p.variant === 'acks1' ? 1 : 2 };
+    const vars = { unclean: unclean ? ', unclean leader election on' : '' };
+    return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), { vars });
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
-    const acks = p.variant === 'acks1' ? 1 : 'all';
+    const [k, p] = [lab.stack, lab.params];
+    const acks: Acks = p.variant === 'acks1' ? 1 : 'all';
     const toLeader = k.brokerEndpoints([LEADER]);
-    const zero = () => ({ partition: 0 });
     // Every probe goes through the bystander: a client never waits on the frozen follower.
-    const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints([BYSTANDER]) });
-    try {
-      await lab.step('before', async () => {
-        const opts = { name: 'before', acks: 'all', retries: 2, route: zero } as const;
-        const rs = await produce(toLeader, lab.history, TOPIC, p.before, opts);
-        lab.say(`${rs.filter((r) => r.ok).length} of ${p.before} acknowledged by both replicas`);
-      });
+    await withProbe(k, [BYSTANDER], async (probe) => {
+      const opts = { name: 'before', acks: 'all', retries: 2, route: () => ({ partition: 0 }) } as const;
+      const aloneOpts = { ...opts, name: 'alone', acks, deliveryTimeoutMs: 6000 } as const;
+      await lab.step('before', () => produceSaid(lab, toLeader, TOPIC, p.before, opts));
       await lab.step('freeze', async () => {
         await lab.faults.pause(FOLLOWER);
         const alone = (x: PartitionState) => x.leader === LEADER && sameSet(x.isr, [LEADER]);
         await settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
       });
-      await lab.step(
-        'alone',
-        async () => {
-          if (acks === 'all') {
-            const opts = { name: 'canary', acks: 'all', retries: 0, deliveryTimeoutMs: 6000 } as const;
-            const canary = await KafkaProducer.connect(toLeader, lab.history, opts);
-            await askLeader(lab, 'leaderRefuses', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs).finally(() =>
-              canary.disconnect(),
-            );
-          }
-          // A retry or two: a request kafkajs happens to route through the frozen broker times out (unknown), the
-          // next attempt goes to the leader. A refusal is refused again, and stays a refusal.
-          const opts = { name: 'alone', acks, retries: 2, deliveryTimeoutMs: 6000, route: zero } as const;
-          const rs = await produce(toLeader, lab.history, TOPIC, p.messages, opts);
-          const end = await logEnd(probe, TOPIC);
-          if (end !== undefined) lab.observe('leaderLogEnd', end, `${LEADER}'s log now ends at offset ${end}`);
-          lab.say(`${p.messages} sent: ${resultsText(rs)}`);
-        },
-        { vars: { acks: String(acks) } },
-      );
-      await lab.step('kill-leader', async () => {
-        await lab.faults.kill(LEADER);
-        await lab.faults.resume(FOLLOWER);
-      });
+      const sendAlone = async () => {
+        if (acks === 'all') await canaryUntilRefused(lab, 'leaderRefuses', toLeader, LEADER, TOPIC, p.isrTimeoutMs);
+        // Two retries: a request routed through the frozen broker times out, the next goes to the leader. A refusal stays one.
+        await produceSaid(lab, toLeader, TOPIC, p.messages, aloneOpts);
+        const end = await logEnd(probe, TOPIC);
+        if (end !== undefined) lab.observe('leaderLogEnd', end, `${LEADER}'s log now ends at offset ${end}`);
+      };
+      await lab.step('alone', sendAlone, { vars: { acks: String(acks) } });
+      await lab.step('kill-leader', () => lab.faults.kill(LEADER).then(() => lab.faults.resume(FOLLOWER)));
       const election = { node: BYSTANDER, topic: TOPIC, old: LEADER, want: FOLLOWER };
       await lab.step('elect', () => uncleanTakeover(lab, probe, election, p.electionTimeoutMs));
-      lab.say(
-        `${LEADER} is started again in the heal phase: it rejoins as a follower of ${FOLLOWER} and truncates its own ` +
-          "log to the new leader's: the only copy of the lost messages is deleted.",
-      );
-    } finally {
-      await probe.close();
-    }
+    });
   },
   final: (lab) => finalRead(lab, TOPIC),
   predictions: [
@@ -261,86 +200,48 @@ export default defineLab({
   ],
   check(ev, p) {
     const seen = observed<Seen>(ev);
-    // Without the final read nothing can be said about what survived.
-    if (seen.finalRead === undefined)
-      return cannotTell('the final read ran', 'a read of the whole topic after healing', 'no final read');
-    const { isrAlone: isr, newLeader, election } = seen;
-    const before = sendsOf(ev.ops, 'before');
-    const alone = sendsOf(ev.ops, 'alone');
-    const aloneOk = alone.filter((o) => o.type === 'ok');
+    if (seen.finalRead === undefined) return noFinalRead('after healing');
+    const { isrAlone: isr, newLeader, election, isrAloneMs: ms } = seen;
+    const [before, alone] = [sendsOf(ev.ops, 'before'), sendsOf(ev.ops, 'alone')];
     const checks = [
-      check(
+      allAcknowledged(
         'acks=all writes were acknowledged while both replicas were in sync',
-        allOk(before),
+        before,
         `${p.before} of ${p.before} acknowledged`,
-        tally(before),
       ),
-      check(
-        `the frozen follower left the ISR (ISR = ${LEADER} alone)`,
-        sameSet(isr ?? [], [LEADER]),
-        `ISR ${LEADER}`,
-        `ISR ${isr?.join(',') ?? 'never observed'}${seen.isrAloneMs !== undefined ? ` ${(seen.isrAloneMs / 1000).toFixed(1)} s after the pause` : ''}`,
-      ),
-      check(
-        `unclean election: ${FOLLOWER}, outside the ISR, became leader`,
-        newLeader === FOLLOWER && sameSet(isr ?? [], [LEADER]),
-        `leader ${FOLLOWER} (not in the ISR ${LEADER})`,
-        `leader ${newLeader ?? 'none'}${election ? `, elected by ${election.electedBy}` : ''}`,
-        { election },
-      ),
+      isrCheck(`the frozen follower left the ISR (ISR = ${LEADER} alone)`, [LEADER], isr, ms, 'the pause'),
+      ...uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
     ];
-    if (p.election === 'tool')
-      checks.push(
-        check(
-          'with unclean election off, the partition went offline until kafka-leader-election.sh forced it',
-          !!election?.offlineSeen && election.electedBy === 'kafka-leader-election.sh',
-          'no leader after the kill; elected by kafka-leader-election.sh --election-type unclean',
-          election
-            ? `${election.offlineSeen ? 'offline after the kill' : 'never seen offline'}; elected by ${election.electedBy}`
-            : 'no election observed',
-          { outputs: election?.outputs },
-        ),
-      );
-    if (p.variant === 'acks1') {
-      const lost = delivery(ofProducer(ev.ops, 'alone'), { receive: 'read-all' });
+    if (p.variant === 'acksall') {
       return [
         ...checks,
-        check(
-          `acks=1: the lone leader acknowledged all ${p.messages} writes`,
-          aloneOk.length === p.messages,
-          `${p.messages} acknowledged`,
-          `${aloneOk.length} of ${alone.length} acknowledged`,
+        refusedCheck(
+          'acks=all with min.insync.replicas=2: every write to the lone leader refused before the append (NOT_ENOUGH_REPLICAS)',
+          alone,
+          `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
+          probesText(seen.leaderRefuses),
         ),
-        ...finalReadChecks(ofProducer(ev.ops, 'alone'), 'acks=1 messages', 'expected'),
-        check(
-          'exactly the messages written while the leader was alone are lost',
-          lost.acknowledged > 0 && lost.lost.length === lost.acknowledged,
-          `all ${lost.acknowledged} acknowledged acks=1 messages missing from the final read`,
-          `${lost.lost.length} of ${lost.acknowledged} missing${lost.lost.length ? `: ${sample(lost.lost, 8)}` : ''}`,
-          { lost: lost.lost },
+        ...finalReadChecks(
+          ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process)),
+          'acks=all messages',
         ),
-        ...finalReadChecks(ofProducer(ev.ops, 'before'), 'acks=all messages from before the freeze'),
       ];
     }
-    const refused = alone.filter(refusedBeforeAppend).length;
-    const unknown = alone.filter((o) => o.type === 'info').length;
-    const probes = seen.leaderRefuses;
     return [
       ...checks,
-      check(
-        'acks=all with min.insync.replicas=2: every write to the lone leader refused before the append (NOT_ENOUGH_REPLICAS)',
-        alone.length > 0 && refused === alone.length,
-        `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
-        `${aloneOk.length} acknowledged, ${refused} refused before the append, ${unknown} unknown, ` +
-          `${alone.length - aloneOk.length - refused - unknown} other refusals (${errorTypes(alone).join(', ') || 'no error'})` +
-          (probes
-            ? `; before them, ${probes.probes.length} probe write(s) over ${probes.ms} ms: ${probes.probes.join('; ')}`
-            : ''),
+      allAcknowledged(
+        `acks=1: the lone leader acknowledged all ${p.messages} writes`,
+        alone,
+        `${p.messages} acknowledged`,
       ),
-      ...finalReadChecks(
-        ev.ops.filter((o) => o.f !== 'send' || ['before', 'alone', 'canary'].includes(o.process)),
-        'acks=all messages',
+      ...finalReadChecks(ofProducer(ev.ops, 'alone'), 'acks=1 messages', 'expected'),
+      allLost(
+        ev.ops,
+        'alone',
+        'exactly the messages written while the leader was alone are lost',
+        'all acknowledged acks=1 messages missing from the final read',
       ),
+      ...finalReadChecks(ofProducer(ev.ops, 'before'), 'acks=all messages from before the freeze'),
     ];
   },
 });

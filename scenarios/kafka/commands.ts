@@ -150,3 +150,23 @@ export function modeOf(ev: Evidence): string {
 export function errorType(o: Op): string | undefined {
   return /^([A-Z_]+)(:|$)/.exec(o.error ?? '')?.[1];
 }
+
+/** How a dead broker is noticed in `mode`, for narration: the session time-out here and in production. */
+export function sessionTimeoutText(mode: string): string {
+  return mode === 'zookeeper'
+    ? 'zookeeper.session.timeout.ms (6 s here, 18 s in production)'
+    : 'broker.session.timeout.ms (6 s here, 9 s in production)';
+}
+
+/** How a silent follower leaves the ISR, for narration. */
+export const LAG_TIME_TEXT = 'replica.lag.time.max.ms (10 s here, 30 s in production)';
+
+/** An enum parameter in one line: its choices (the first is the default) and what they mean. */
+export function enumParam<const C extends readonly [string, ...string[]]>(choices: C, describe: string) {
+  return { type: 'enum', default: choices[0], choices, describe } as const;
+}
+
+/** Why every Kafka lab sets acks explicitly, said once for the labs' `notes`. */
+export const ACKS_DEFAULT =
+  "Since Kafka 3.0 the Java producer's default is acks=all with enable.idempotence=true: acks=1 is a choice, and " +
+  'every lab sets acks explicitly.';

@@ -1,52 +1,49 @@
 import {
-  ackedIds,
   bothModes,
-  COMPACT_TIMEOUT_MS,
-  CrashingConsumer,
+  type ConsumerCrash,
   cannotTell,
   check,
   completions,
+  consumeUntilDistinct,
+  crashBetweenCommits,
   createSink,
   defineLab,
   delivery,
   deliveryChecks,
   describeTopicCommand,
-  type FaultRecord,
+  enumParam,
   freshTopic,
   groupCommand,
   intParam,
-  KafkaGroupConsumer,
-  KafkaProducer,
   kafka,
-  MARKER,
   modeParam,
   OUTDATED,
   observed,
+  observeMode,
   offsetRange,
   offsetsOf,
-  produce,
+  produceSaid,
   type ReceivedMessage,
+  SETTLE_TEXT,
   SINK_READ,
+  SINK_TEXT,
   sample,
   settleSink,
-  sinkKeys,
+  sinkChecks,
+  sinkWriter,
   sleep,
   topicConfigCommand,
-  untilDistinct,
 } from './kit.ts';
 
 const [TOPIC, GROUP] = ['payments', 'ledger'];
-/** History processes: the consumer before the crash, and after the restart. */
-const [FIRST, SECOND] = ['consumer', 'consumer-restarted'];
-/** The idempotent variant's sink topic and its writer (a History process), apart from the payments. */
-const [SINK_TOPIC, SINK] = ['ledger-rows', 'sink'];
+/** History processes: the consumer before the crash and after; the idempotent variant's sink and its writer. */
+const [FIRST, SECOND, SINK_TOPIC, SINK] = ['consumer', 'consumer-restarted', 'ledger-rows', 'sink'];
 
 /** What the lab reads, by observation name. */
 interface Seen {
-  /** At the crash: messages processed, the last offset processed, the group's committed offset, History time. */
-  crash: { processed: number; lastOffset: number; committed: number; time: number };
-  /** Milliseconds from the marker to a read of the sink with one record per key (absent: not within the bound). */
-  compactedMs: number;
+  crash: ConsumerCrash;
+  /** From the marker to a read of the sink with one record per key (absent: not within the bound). */
+  compactedMs: number | undefined;
 }
 
 export default defineLab({
@@ -66,8 +63,7 @@ export default defineLab({
     'Duplicates come from a consumer that stops before its next commit: a crash or kill (this lab), or processing ' +
     'between two polls beyond max.poll.interval.ms (default 300000 ms): the member is removed, its commit fails ' +
     '(CommitFailedException) and the next owner reads again from the last commit. The 5 s only bounds how much is ' +
-    'read again. The lab runs three remedies (param variant): auto-commit, manual commits after each batch, and an ' +
-    "idempotent sink (a compacted topic keyed by payment id, read back at the end). The notes' 使用事务 is Kafka's " +
+    "read again. The remedies are the lab's variants. The notes' 使用事务 is Kafka's " +
     'exactly-once for consume-process-produce into Kafka (output and consumed offsets in one transaction, ' +
     'sendOffsetsToTransaction, read_committed readers); it does not cover a sink outside Kafka, where idempotence is ' +
     "the answer. kafkajs commits after every batch by default: this lab's client commits on the Java schedule " +
@@ -76,14 +72,11 @@ export default defineLab({
   variants: bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
   params: {
     mode: modeParam,
-    variant: {
-      type: 'enum',
-      default: 'auto',
-      choices: ['auto', 'manual', 'idempotent'],
-      describe:
-        'auto: auto-commit every commitIntervalMs; manual: commit after each batch of `batch` messages; ' +
+    variant: enumParam(
+      ['auto', 'manual', 'idempotent'],
+      'auto: auto-commit every commitIntervalMs; manual: commit after each batch of `batch` messages; ' +
         'idempotent: auto-commit, but processing is an upsert keyed by message id',
-    },
+    ),
     messages: intParam(100, 'messages produced before consuming', 20, 10_000),
     processMs: intParam(100, 'the time processing one message takes', 1, 5000),
     commitIntervalMs: intParam(5000, "auto-commit interval (the notes' 5 s; Java's default)", 500, 60_000),
@@ -104,11 +97,7 @@ export default defineLab({
       narration: (p) =>
         'One partition: one consumer owns everything, offsets are one sequence. The group starts with nothing ' +
         'committed, so where it resumes after the crash is only what this run committed.' +
-        (p.variant === 'idempotent'
-          ? " The sink is compacted (cleanup.policy=compact): a write is a record keyed by the payment's id and the " +
-            'log cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
-            'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.'
-          : ''),
+        (p.variant === 'idempotent' ? ` ${SINK_TEXT}` : ''),
       commands: (p) => [
         describeTopicCommand(TOPIC),
         groupCommand(GROUP),
@@ -123,8 +112,7 @@ export default defineLab({
       title: 'The consumer processes, commits, and crashes between two commits',
       narration: (p) =>
         (p.variant === 'manual'
-          ? `Manual commits: at most ${p.batch} messages at a time, processed (${p.processMs} ms each), then the ` +
-            "batch's offsets committed before the next."
+          ? `Manual commits: at most ${p.batch} messages at a time, processed (${p.processMs} ms each), then committed.`
           : `Auto-commit every ${p.commitIntervalMs} ms, as the Java client by default (enable.auto.commit, ` +
             'auto.commit.interval.ms=5000): processed offsets are committed on a timer.' +
             (p.variant === 'idempotent' ? ` Processing writes the payment's id to ${SINK_TOPIC}.` : '')) +
@@ -142,94 +130,52 @@ export default defineLab({
     },
     sink: {
       title: 'The sink after the cleaner: one record per payment?',
-      narration:
-        'Every delivery, the second ones included, wrote a record. The log cleaner compacts closed segments (it ' +
-        'looks for work every log.cleaner.backoff.ms, 15 s by default), keeping the latest record per key. After a ' +
-        'pause longer than segment.ms a marker record closes the segment holding the upserts; the lab reads the ' +
-        `sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s at most: twice the cleaner's ` +
-        'backoff), then once more for the checks.',
+      narration: `Every delivery, the second ones included, wrote a record. ${SETTLE_TEXT}`,
       commands: [topicConfigCommand(SINK_TOPIC)],
     },
   },
   async mechanism(lab) {
     const sinkOn = lab.params.variant === 'idempotent';
-    lab.observe('mode', lab.stack.mode);
-    lab.observe('variant', lab.params.variant);
-    return lab.step(
-      'topic',
-      async () => {
-        const reasons = await freshTopic(lab, TOPIC, 1, GROUP);
-        return sinkOn ? [...reasons, ...(await createSink(lab, SINK_TOPIC))] : reasons;
-      },
-      { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } },
-    );
+    observeMode(lab, { variant: lab.params.variant });
+    const topics = async () => [
+      ...(await freshTopic(lab, TOPIC, 1, GROUP)),
+      ...(sinkOn ? await createSink(lab, SINK_TOPIC) : []),
+    ];
+    return lab.step('topic', topics, { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } });
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
+    const [k, p] = [lab.stack, lab.params];
     // The idempotent variant's processing: an upsert into the compacted sink, keyed by payment id.
-    const sink =
-      p.variant === 'idempotent'
-        ? await KafkaProducer.connect(k.bootstrap, lab.history, { name: SINK, acks: 'all', retries: 2 })
-        : undefined;
+    const sink = p.variant === 'idempotent' ? await sinkWriter(lab, SINK) : undefined;
     const handle = async (m: ReceivedMessage) => {
       await sleep(p.processMs);
       await sink?.send(SINK_TOPIC, { key: m.id, partition: 0 });
     };
+    const timeoutMs = p.timeoutSec * 1000;
     const opts = {
       groupId: GROUP,
-      topics: [TOPIC],
+      topics: [TOPIC] as [string],
       commit: p.variant === 'manual' ? ('manual' as const) : ('auto' as const),
       autoCommitIntervalMs: p.commitIntervalMs,
       ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
     };
     try {
-      await lab.step(
-        'produce',
-        async () => {
-          const sent = await produce(k.bootstrap, lab.history, TOPIC, p.messages, { name: 'producer', acks: 'all' });
-          lab.say(`${sent.filter((s) => s.ok).length} of ${p.messages} acknowledged`);
-        },
-        { vars: { last: p.messages - 1 } },
-      );
-      let fault: FaultRecord | undefined;
+      const produced = () => produceSaid(lab, k.bootstrap, TOPIC, p.messages, { name: 'producer', acks: 'all' });
+      await lab.step('produce', produced, { vars: { last: p.messages - 1 } });
       const crashAfter = lab.observe('crashAfter', crashPoint(p));
-      const crash = await lab.step('crash', async () => {
-        const first = new CrashingConsumer(
-          k.bootstrap,
-          lab.history,
-          { ...opts, name: FIRST },
-          crashAfter,
-          handle,
-          (o) => {
-            // The crash happens inside the processing of message o: nothing more is committed.
-            fault = lab.faults.note('kill', [FIRST], `the consumer crashed after processing offset ${o}`);
-          },
-        );
-        if (!(await first.run(lab, p.timeoutSec * 1000))) return undefined;
-        const mine = offsetsOf(lab.history.ops, FIRST);
-        const lastOffset = Math.max(...mine);
-        const committed = (await k.admin.committed(GROUP, TOPIC))[0] ?? -1;
-        const text =
-          `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
-          `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
-        return lab.observe('crash', { processed: mine.length, lastOffset, committed, time: first.crashTime }, text);
-      });
+      const first = { ...opts, name: FIRST };
+      const crashed = await lab.step('crash', () => crashBetweenCommits(lab, first, crashAfter, handle, timeoutMs));
       // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
-      if (!crash) return;
-      await lab.step(
-        'restart',
-        async () => {
-          if (fault) lab.faults.endNote(fault, 'the consumer was started again');
-          const second = new KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name: SECOND, onMessage: handle });
-          await second.start();
-          const caughtUp = await untilDistinct(lab, p.messages, p.timeoutSec * 1000).finally(() => second.stop());
-          lab.observe('caughtUp', caughtUp);
-          const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
-          lab.observe('redelivered', again, `${again} messages processed a second time`);
-        },
-        { vars: { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset } },
-      );
+      if (!crashed) return;
+      const { crash, fault } = crashed;
+      const restart = async () => {
+        if (fault) lab.faults.endNote(fault, 'the consumer was started again');
+        await consumeUntilDistinct(lab, { ...opts, name: SECOND, onMessage: handle }, p.messages, timeoutMs);
+        const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
+        lab.observe('redelivered', again, `${again} messages processed a second time`);
+      };
+      const vars = { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset };
+      await lab.step('restart', restart, { vars });
       if (!sink) return;
       await lab.step('sink', () => settleSink(lab, sink, SINK_TOPIC));
     } finally {
@@ -255,8 +201,7 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
-    const c = seen.crash;
+    const { crash: c, compactedMs } = observed<Seen>(ev);
     if (!c) return cannotTell('the consumer crashed', 'a crash between commits', 'no crash');
     // The payments alone: the sink's writes and reads are judged apart.
     const payments = ev.ops.filter((o) => o.process !== SINK && o.f !== SINK_READ);
@@ -283,52 +228,17 @@ export default defineLab({
         `offsets ${offsetRange(again)} processed again`,
       ),
       ...deliveryChecks(findings, { loss: 'forbidden', duplicates: manual ? 'allowed' : 'expected' }),
-      manual
-        ? check(
-            `duplicates bounded by one batch (<= ${p.batch})`,
-            dups.length >= 1 && dups.length <= p.batch,
-            `1..${p.batch} messages processed twice`,
-            `${dups.length} processed twice${dups.length ? ` (${sample(dups)})` : ''}`,
-            { duplicated: findings.duplicated },
-          )
-        : check(
-            'duplicates = what was processed since the last commit',
-            dups.length > 0 && dups.length === expected.length,
-            `${expected.length} (offsets ${offsetRange(expected)})`,
-            `${dups.length} processed twice`,
-            { duplicated: findings.duplicated },
-          ),
-    ];
-    if (p.variant !== 'idempotent') return checks;
-    const sent = ackedIds(payments);
-    const deliveries = completions(payments, 'receive').filter((o) => o.type === 'ok');
-    const upserts = completions(ev.ops, 'send').filter((o) => o.process === SINK && o.type === 'ok');
-    const upsertKeys = upserts.map((o) => String((o.value as { key?: string }).key));
-    const stored = sinkKeys(ev.ops).filter((key) => key !== MARKER);
-    const distinct = new Set(stored);
-    return [
-      ...checks,
       check(
-        'every delivery, the duplicates included, was written to the sink',
-        deliveries.length > sent.size && upserts.length - (upsertKeys.includes(MARKER) ? 1 : 0) === deliveries.length,
-        `${deliveries.length} acknowledged upserts, one per delivery (more deliveries than the ${sent.size} payments)`,
-        `${deliveries.length} deliveries of ${sent.size} payments; ${upserts.length} acknowledged writes to ` +
-          `${SINK_TOPIC} (the marker included), ${upsertKeys.length - new Set(upsertKeys).size} of them a key written before`,
-      ),
-      check(
-        `the sink, read back after the cleaner, holds each payment once`,
-        stored.length > 0 &&
-          stored.length === sent.size &&
-          distinct.size === stored.length &&
-          [...sent].every((id) => distinct.has(id)),
-        `${sent.size} records, one per payment`,
-        `${stored.length} records for ${distinct.size} keys` +
-          (seen.compactedMs !== undefined
-            ? `; compacted ${seen.compactedMs} ms after the marker`
-            : '; not compacted within the bound'),
-        { stored: stored.length, keys: distinct.size },
+        manual
+          ? `duplicates bounded by one batch (<= ${p.batch})`
+          : 'duplicates = what was processed since the last commit',
+        manual ? dups.length >= 1 && dups.length <= p.batch : dups.length > 0 && dups.length === expected.length,
+        manual ? `1..${p.batch} messages processed twice` : `${expected.length} (offsets ${offsetRange(expected)})`,
+        `${dups.length} processed twice${manual && dups.length ? ` (${sample(dups)})` : ''}`,
+        { duplicated: findings.duplicated },
       ),
     ];
+    return p.variant === 'idempotent' ? [...checks, ...sinkChecks(payments, ev.ops, SINK, compactedMs)] : checks;
   },
 });
 

@@ -1,4 +1,6 @@
 import {
+  agesWithClock,
+  alertRaised,
   bothModes,
   cannotTell,
   check,
@@ -13,22 +15,19 @@ import {
   kafka,
   type LagObservation,
   LagSampler,
-  lag as lagFindings,
+  lagEvidence,
   lagGrowth,
-  lagSamples,
-  lagText,
   modeParam,
   OUTDATED,
   observed,
-  observedSeries,
+  observeMode,
+  okWithin,
   ProducerLoop,
   plot,
   sleep,
 } from './kit.ts';
 
-const TOPIC = 'orders';
-const GROUP = 'billing';
-const PARTITIONS = 3;
+const [TOPIC, GROUP, PARTITIONS] = ['orders', 'billing', 3] as const;
 
 /** What the checks read, by observation name (and the series `lag`, `alert`, `alertCleared`). */
 interface Seen {
@@ -62,25 +61,16 @@ export default defineLab({
   params: {
     mode: modeParam,
     alertLag: intParam(100, 'alert threshold: total lag in messages'),
-    intervalMs: intParam(
-      50,
-      'the producer sends one message, waits for its acknowledgement, then waits this long',
-      5,
-      5000,
-    ),
+    intervalMs: intParam(50, 'the producer sends one message, waits for its ack, then waits this long', 5, 5000),
     sampleMs: intParam(1000, 'how often the lag is read', 200, 10_000),
     commitIntervalMs: intParam(
       1000,
-      "the consumer's auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
+      "auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
       100,
       10_000,
     ),
     warmupSec: intParam(5, 'seconds of normal consumption first', 1, 60),
-    maxStallSec: intParam(
-      90,
-      'the bound on the stall: the group stays away until the alert fires, at most this long',
-      5,
-    ),
+    maxStallSec: intParam(90, 'the bound on the stall: the group stays away until the alert, at most this long', 5),
     drainTimeoutSec: intParam(60, 'the bound for the lag to return to 0', 5),
   },
   stack: kafka,
@@ -126,8 +116,7 @@ export default defineLab({
     },
   },
   async mechanism(lab) {
-    lab.observe('mode', lab.stack.mode);
-    lab.observe('threshold', lab.params.alertLag);
+    observeMode(lab, { threshold: lab.params.alertLag });
     return lab.step('topic', () => freshTopic(lab, TOPIC, PARTITIONS, GROUP));
   },
   async run(lab) {
@@ -168,9 +157,7 @@ export default defineLab({
         await producer?.stop();
         producer = undefined;
         const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
-        const drained = () =>
-          sampler.last?.total === 0 && sampler.lastTime > stoppedAt ? sampler.lastTime : undefined;
-        const drainedAt = await sampler.until('the lag to drain to 0', drained, drainMs);
+        const drainedAt = await sampler.until('the lag to drain to 0', () => sampler.drainedAfter(stoppedAt), drainMs);
         if (drainedAt !== undefined) {
           const ms = drainedAt - stoppedAt;
           lab.observe('drainMs', ms, `lag 0 ${ms} ms after the producer stopped (bound ${drainBoundMs(p)} ms)`);
@@ -198,43 +185,27 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const samples = lagSamples(ev);
-    const f = lagFindings(
-      samples.map((s) => ({ time: s.time, lag: s.value.total })),
-      p.alertLag,
-    );
     const seen = observed<Seen>(ev);
-    const stall = seen.stall && lagGrowth(ev, seen.stall);
-    const alert = observedSeries<LagObservation>(ev, 'alert')[0];
-    const resumedAt = Number(seen.resumedAt);
-    const stoppedAt = Number(seen.producerStoppedAt);
-    const cleared = observedSeries<LagObservation>(ev, 'alertCleared')[0];
-    const peak = samples.reduce<(typeof samples)[number] | undefined>(
-      (m, s) => (!m || s.value.total > m.value.total ? s : m),
-      undefined,
-    );
-    if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     const w = seen.stall;
-    const okBy = (process: string, f: string, from: number, to: number) =>
-      ev.ops.some((o) => o.process === process && o.f === f && o.type === 'ok' && o.time > from && o.time <= to);
+    const lagEv = lagEvidence(ev, w, p.alertLag);
+    const { samples, findings: f, cleared, stall } = lagEv;
+    const [resumedAt, stoppedAt] = [Number(seen.resumedAt), Number(seen.producerStoppedAt)];
+    if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
-    if (!w || !okBy('consumer', 'commit', -1, w.start))
+    if (!w || !okWithin(ev.ops, 'consumer', 'commit', -1, w.start))
       return cannotTell(
         'the group committed its offsets while it kept up',
         'at least one commit before the group left',
         'no commit',
       );
     // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
-    if (!okBy('producer', 'send', w.start, w.end))
+    if (!okWithin(ev.ops, 'producer', 'send', w.start, w.end))
       return cannotTell(
         'the producer kept producing while the group was away',
         'messages acknowledged during the stall',
         'none acknowledged',
       );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
-    // How old the group's committed position was when it left: the age at the first sample after, less the time since.
-    const first = samples.find((s) => s.time > w.start);
-    const atLeave = first ? first.value.seconds * 1000 - (first.time - w.start) : Number.NaN;
     return [
       check(
         `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
@@ -248,22 +219,7 @@ export default defineLab({
         'at least 3 samples during the stall, never falling, the last above the first',
         stall ? `${stall.values.join(' -> ')} messages` : 'no stall observed',
       ),
-      check(
-        `lag crosses the alert threshold (${p.alertLag}) and the lab raises an alert`,
-        // The alert is observed right after the sample that crossed (same total, before the next sample).
-        f.alertAt !== undefined &&
-          alert !== undefined &&
-          alert.value.total >= p.alertLag &&
-          alert.value.total === samples.find((x) => x.time === f.alertAt)?.value.total &&
-          alert.time >= f.alertAt &&
-          alert.time - f.alertAt < p.sampleMs,
-        `an alert at the first sample >= ${p.alertLag}`,
-        alert
-          ? `alert at +${(alert.time / 1000).toFixed(1)} s: ${alert.value.total} messages, ` +
-              `${alert.value.seconds.toFixed(1)} s behind` +
-              (w ? ` (${((alert.time - w.start) / 1000).toFixed(1)} s after the group left)` : '')
-          : `no alert (peak ${f.peak})`,
-      ),
+      alertRaised(lagEv, p.alertLag, p.sampleMs, w),
       check(
         'the backlog shrinks below the threshold while the producer still runs',
         cleared !== undefined && cleared.time > resumedAt && cleared.time < stoppedAt,
@@ -281,27 +237,7 @@ export default defineLab({
               `(${((drained.time - resumedAt) / 1000).toFixed(1)} s after the group returned)`
           : `no sample of 0 after the producer stopped; last sample ${samples.at(-1)?.value.total}`,
       ),
-      check(
-        `lag in time: while the group is away the oldest uncommitted message ages with the clock (within ${p.sampleMs} ms)`,
-        // Not "as old as the absence": it was already as old as the committed position when the group left.
-        !!peak &&
-          peak.value.total > 0 &&
-          alert !== undefined &&
-          first !== undefined &&
-          w !== undefined &&
-          Math.abs((alert.value.seconds - first.value.seconds) * 1000 - (alert.time - first.time)) <= p.sampleMs &&
-          alert.value.seconds * 1000 >= alert.time - w.start - p.sampleMs,
-        `from the first sample after the group left to the alert, seconds behind grow as much as the clock, +-${p.sampleMs} ms; at the alert at least the time since it left`,
-        (alert && w && first
-          ? `${first.value.seconds.toFixed(1)} -> ${alert.value.seconds.toFixed(1)} s behind over ` +
-            `${((alert.time - first.time) / 1000).toFixed(1)} s; ${((alert.time - w.start) / 1000).toFixed(1)} s after the group left ` +
-            `(its committed position was ${(atLeave / 1000).toFixed(1)} s old when it left); `
-          : 'no alert; ') +
-          (peak
-            ? `peak ${peak.value.total} messages (${lagText(peak.value)}), ${peak.value.seconds.toFixed(1)} s behind`
-            : 'no peak'),
-        { peak: peak?.value, samples: samples.length },
-      ),
+      agesWithClock(lagEv, p.sampleMs, w),
       ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
     ];
   },

@@ -28,6 +28,7 @@ import {
   ProducerLoop,
   partsText,
   sample,
+  sessionTimeoutText,
   sleep,
   takenOver,
   topicsHealthy,
@@ -105,12 +106,11 @@ export default defineLab({
     'kill-leader': {
       title: `Kill {victim}, leader of ${TOPIC}-{partition}`,
       narration: (p) =>
+        `SIGKILL. {victim} is noticed after ${sessionTimeoutText(p.mode)}: ` +
         (p.mode === 'zookeeper'
-          ? "SIGKILL. {victim}'s ZooKeeper session expires after zookeeper.session.timeout.ms (6 s here, 18 s in " +
-            'production); its ephemeral /brokers/ids znode vanishes and the controller elects new leaders for the ' +
-            'partitions it led and removes it from every ISR.'
-          : 'SIGKILL. {victim} stops heartbeating; the KRaft controller fences it after broker.session.timeout.ms ' +
-            '(6 s here, 9 s in production), elects new leaders for its partitions and removes it from every ISR.') +
+          ? 'its ZooKeeper session expires, its ephemeral /brokers/ids znode vanishes and the controller'
+          : 'it stops heartbeating and the KRaft controller fences it,') +
+        ' elects new leaders for the partitions it led and removes it from every ISR.' +
         ' Writes to partition {partition} fail or wait meanwhile. The lab times it until the metadata names a new ' +
         'leader: bound {maxElectionMs} ms.',
       commands: [describeTopicCommand(TOPIC, 'survivor'), underReplicatedCommand('survivor')],
@@ -150,52 +150,38 @@ export default defineLab({
     });
     const survivor = k.brokers.find((b) => b !== c.victim) as string;
     const vars = { victim: c.victim, partition: c.partition, survivor };
-    await lab.step(
-      'kill-leader',
-      async () => {
-        const other = (l: string) => l !== c.victim;
-        const wait = (ms: number) => untilLeader(lab, TOPIC, c.partition, 'a survivor', other, ms);
-        const took = await killAndTime(lab, c.victim, bound, wait);
-        if (!took) return;
-        const { now: leader, ms } = took;
-        lab.observe('newLeader', leader, `new leader of ${TOPIC}-${c.partition}: ${named(leader)}`);
-        lab.observe('electionMs', ms, `elected ${ms} ms after the kill (bound ${bound} ms)`);
-        lab.observe('servingFrom', lab.history.now());
-        const rule = `the first live replica in the assignment ${c.replicas.join(',')}`;
-        lab.say(`${leader} ${leader === c.expected ? 'is' : 'is not'} ${rule}; the notes' rule picks ${c.smallest}`);
-        const urp = await untilUnderReplicated(lab, 20_000);
-        lab.observe('urpWhileDown', urp, `${urp.length} under-replicated partitions while ${c.victim} is down`);
-        await sleep(2000);
-        lab.say(`${loop.acknowledged} writes acknowledged so far`);
-      },
-      { vars },
-    );
-    await lab.step(
-      'restart',
-      async () => {
-        await lab.faults.start(c.victim);
-        const t0 = Date.now();
-        const parts = await inSync(lab, TOPIC, 3, 3, 120_000, 250);
-        const ms = Date.now() - t0;
-        if (!notInSync(parts, 3, 3).length)
-          lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
-        lab.observe('isrAfterRestart', parts, partsText(parts));
-      },
-      { vars },
-    );
-    await lab.step(
-      'preferred',
-      async () => {
-        const { said, leader } = await electPreferred(lab, survivor, TOPIC, c.partition, c.victim, 30_000);
-        lab.say(said);
-        lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
-      },
-      { vars },
-    );
-    await lab.step('stop', async () => {
-      await loop.stop();
-      lab.say(`${loop.acknowledged} writes acknowledged in all`);
+    const step = (name: 'kill-leader' | 'restart' | 'preferred', fn: () => Promise<void>) =>
+      lab.step(name, fn, { vars });
+    await step('kill-leader', async () => {
+      const other = (l: string) => l !== c.victim;
+      const wait = (ms: number) => untilLeader(lab, TOPIC, c.partition, 'a survivor', other, ms);
+      const took = await killAndTime(lab, c.victim, bound, wait);
+      if (!took) return;
+      const { now: leader, ms } = took;
+      lab.observe('newLeader', leader, `new leader of ${TOPIC}-${c.partition}: ${named(leader)}`);
+      lab.observe('electionMs', ms, `elected ${ms} ms after the kill (bound ${bound} ms)`);
+      lab.observe('servingFrom', lab.history.now());
+      const rule = `the first live replica in the assignment ${c.replicas.join(',')}`;
+      lab.say(`${leader} ${leader === c.expected ? 'is' : 'is not'} ${rule}; the notes' rule picks ${c.smallest}`);
+      const urp = await untilUnderReplicated(lab, 20_000);
+      lab.observe('urpWhileDown', urp, `${urp.length} under-replicated partitions while ${c.victim} is down`);
+      await sleep(2000);
+      lab.say(`${loop.acknowledged} writes acknowledged so far`);
     });
+    await step('restart', async () => {
+      await lab.faults.start(c.victim);
+      const t0 = Date.now();
+      const parts = await inSync(lab, TOPIC, 3, 3, 120_000, 250);
+      const ms = Date.now() - t0;
+      if (!notInSync(parts, 3, 3).length) lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
+      lab.observe('isrAfterRestart', parts, partsText(parts));
+    });
+    await step('preferred', async () => {
+      const { said, leader } = await electPreferred(lab, survivor, TOPIC, c.partition, c.victim, 30_000);
+      lab.say(said);
+      lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
+    });
+    await lab.step('stop', () => loop.stop().then(() => lab.say(`${loop.acknowledged} writes acknowledged in all`)));
   },
   final: (lab) => finalRead(lab, TOPIC),
   predictions: [

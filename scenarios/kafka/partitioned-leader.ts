@@ -1,12 +1,13 @@
 import {
+  allLost,
   bothModes,
   cannotTell,
   check,
   cutWithClients,
-  type DeliveryFindings,
   defineLab,
   delivery,
   describeTopicCommand,
+  finalRead,
   finalReadChecks,
   healAndRejoin,
   intParam,
@@ -14,16 +15,16 @@ import {
   kafka,
   kafkaTool,
   logEnd,
+  lostText,
   modeParam,
+  noFinalRead,
   observed,
   ofProducer,
   ProducerLoop,
   placedTopic,
   produce,
-  readAll,
   resultsText,
   sameSet,
-  sample,
   sendsOf,
   sleep,
   tally,
@@ -172,17 +173,14 @@ export default defineLab({
     }
     await lab.step('heal', () => healAndRejoin(lab, REPLICAS, TOPIC));
   },
-  async final(lab) {
-    const n = await readAll(lab.stack.bootstrap, lab.stack.admin, lab.history, TOPIC);
-    lab.observe('finalRead', n, `final read: ${n} messages in ${TOPIC}`);
-  },
+  final: (lab) => finalRead(lab, TOPIC),
   check(ev, p) {
     const seen = observed<Seen>(ev);
     const { cut, majority, oldView, rejoined } = seen;
     const expectCut = `${LEADER} reached no peer, this machine none of ${OTHERS}`;
     if (!cut || cut.leaderReaches.length || cut.hostReaches.length)
       return cannotTell('the cut was in force', expectCut, cut ? JSON.stringify(cut) : 'no cut seen');
-    if (seen.finalRead === undefined) return cannotTell('the final read ran', 'a read after the heal', 'no final read');
+    if (seen.finalRead === undefined) return noFinalRead('after the heal');
     const during = sendsOf(ev.ops, 'cut');
     const acked = during.filter((o) => o.type === 'ok');
     const last = acked.at(-1);
@@ -217,16 +215,14 @@ export default defineLab({
       ...finalReadChecks(ofProducer(ev.ops, 'before'), 'acks=all messages from before the cut'),
     ];
     if (p.acks === '1') {
-      const cutLoss = delivery(ofProducer(ev.ops, 'cut'), { receive: 'read-all' });
       return [
         ...checks,
         check(`acks=1: ${LEADER} acknowledged writes while cut off`, acked.length > 0, '> 0', tally(during) + window),
-        check(
+        allLost(
+          ev.ops,
+          'cut',
           'every write acknowledged during the cut is lost after the heal',
-          cutLoss.acknowledged > 0 && cutLoss.lost.length === cutLoss.acknowledged,
           'all acknowledged acks=1 writes of the cut missing from the final read',
-          lostText(cutLoss),
-          { lost: cutLoss.lost },
         ),
       ];
     }
@@ -243,8 +239,3 @@ export default defineLab({
     ];
   },
 });
-
-/** "3 of 97 lost: cut-1, ...". */
-function lostText(f: DeliveryFindings): string {
-  return `${f.lost.length} of ${f.acknowledged} lost${f.lost.length ? `: ${sample(f.lost, 6)}` : ''}`;
-}

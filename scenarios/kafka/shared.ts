@@ -117,9 +117,13 @@ export async function killAndTime<T>(
   return now === undefined ? undefined : { now, ms: Date.now() - t0 };
 }
 
-/** Records the mode every Kafka lab's evidence carries (`modeOf`); returns the cluster. */
-export function observeMode(lab: Pick<LabContext<StartedKafka, unknown>, 'observe' | 'stack'>): StartedKafka {
+/** Records the mode every Kafka lab's evidence carries (`modeOf`), then each of `also`; returns the cluster. */
+export function observeMode(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'observe' | 'stack'>,
+  also: Record<string, unknown> = {},
+): StartedKafka {
   lab.observe('mode', lab.stack.mode);
+  for (const [name, value] of Object.entries(also)) lab.observe(name, value);
   return lab.stack;
 }
 

@@ -1,6 +1,13 @@
+import type { FaultRecord } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
-import type { KafkaReader, PartitionState } from '../../stacks/kafka/admin.ts';
-import type { KafkaProducer, SendResult } from '../../stacks/kafka/client.ts';
+import { KafkaReader, type PartitionState } from '../../stacks/kafka/admin.ts';
+import {
+  type ConsumerOptions,
+  KafkaGroupConsumer,
+  KafkaProducer,
+  type ReceivedMessage,
+  type SendResult,
+} from '../../stacks/kafka/client.ts';
 import {
   type CanaryProbes,
   configMismatch,
@@ -11,8 +18,8 @@ import {
   untilPartition,
 } from '../../stacks/kafka/partitions.ts';
 import type { StartedKafka } from '../../stacks/kafka/stack.ts';
-import { sendRounds } from '../../stacks/kafka/workload.ts';
-import { receivedIds } from './evidence.ts';
+import { CrashingConsumer, produce, sendRounds } from '../../stacks/kafka/workload.ts';
+import { offsetsOf, receivedIds } from './evidence.ts';
 
 /** What the Kafka labs' steps share: a topic placed by hand, proven before any fault; rounds of sends. */
 type Lab = Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe'>;
@@ -177,6 +184,21 @@ export async function freshGroup(
   return any.length ? [`group ${group} already has committed offsets (${any.map(([q, o]) => `p${q}@${o}`)})`] : [];
 }
 
+/**
+ * Starts a group consumer with `opts`, waits until `n` distinct messages have been received
+ * (see `untilDistinct`), stops it, and observes `caughtUp`: whether they were.
+ */
+export async function consumeUntilDistinct(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'history' | 'stack' | 'observe'>,
+  opts: ConsumerOptions,
+  n: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const consumer = new KafkaGroupConsumer(lab.stack.bootstrap, lab.history, opts);
+  await consumer.start();
+  return lab.observe('caughtUp', await untilDistinct(lab, n, timeoutMs).finally(() => consumer.stop()));
+}
+
 /** Waits (at most `timeoutMs`) until `n` distinct messages have been received; whether they were. */
 export async function untilDistinct(
   lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'history'>,
@@ -192,4 +214,86 @@ export async function untilDistinct(
     { timeoutMs, intervalMs: 200 },
   );
   return done === true;
+}
+
+/**
+ * Connects a probe producer (process "canary", acks=all, no retries) to `endpoints` and asks
+ * `leader` with it until it refuses acks=all itself (see `askLeader`, observed under `name`).
+ */
+export async function canaryUntilRefused(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'observe' | 'history'>,
+  name: string,
+  endpoints: string[],
+  leader: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<CanaryProbes> {
+  const opts = { name: 'canary', acks: 'all', retries: 0, deliveryTimeoutMs: 6000 } as const;
+  const canary = await KafkaProducer.connect(endpoints, lab.history, opts);
+  return askLeader(lab, name, canary, leader, topic, 'refuses', timeoutMs).finally(() => canary.disconnect());
+}
+
+/** Sends `n` messages to `topic` (see `produce`) and says what they met: "10 of 10 acknowledged (10 ok)". */
+export async function produceSaid(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'history' | 'say'>,
+  brokers: string[],
+  topic: string,
+  n: number,
+  opts: Parameters<typeof produce>[4],
+): Promise<SendResult[]> {
+  const rs = await produce(brokers, lab.history, topic, n, opts);
+  lab.say(`${rs.filter((r) => r.ok).length} of ${n} acknowledged (${resultsText(rs)})`);
+  return rs;
+}
+
+/** Runs `fn` with a reader that bootstraps on `nodes` only (a probe that never waits on the others), then closes it. */
+export async function withProbe<T>(
+  k: StartedKafka,
+  nodes: string[],
+  fn: (probe: KafkaReader) => Promise<T>,
+): Promise<T> {
+  const probe = new KafkaReader({ mode: k.mode, brokers: k.brokerEndpoints(nodes) });
+  try {
+    return await fn(probe);
+  } finally {
+    await probe.close();
+  }
+}
+
+/** A consumer's crash as observed: messages processed, the last offset processed, the group's committed offset, History time. */
+export interface ConsumerCrash {
+  processed: number;
+  lastOffset: number;
+  committed: number;
+  time: number;
+}
+
+/**
+ * Runs a group consumer (History process `opts.name`) on partition 0 of `topic` that processes
+ * with `handle` and crashes once it is `crashAfter` messages past its last commit (see
+ * `CrashingConsumer`), noted as a fault. Observes `crash`. Undefined: no crash within `timeoutMs`.
+ */
+export async function crashBetweenCommits(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe' | 'history' | 'faults'>,
+  opts: Omit<ConsumerOptions, 'onMessage'> & { groupId: string; topics: [string] },
+  crashAfter: number,
+  handle: (m: ReceivedMessage) => Promise<void>,
+  timeoutMs: number,
+): Promise<{ crash: ConsumerCrash; fault: FaultRecord | undefined } | undefined> {
+  const k = lab.stack;
+  let fault: FaultRecord | undefined;
+  // The crash happens inside the processing of message o: nothing more is committed.
+  const note = (o: number) => {
+    fault = lab.faults.note('kill', [opts.name], `the consumer crashed after processing offset ${o}`);
+  };
+  const consumer = new CrashingConsumer(k.bootstrap, lab.history, opts, crashAfter, handle, note);
+  if (!(await consumer.run(lab, timeoutMs))) return undefined;
+  const mine = offsetsOf(lab.history.ops, opts.name);
+  const lastOffset = Math.max(...mine);
+  const committed = (await k.admin.committed(opts.groupId, opts.topics[0]))[0] ?? -1;
+  const text =
+    `crashed after processing offsets 0..${lastOffset}; the group's committed offset is ${committed}: ` +
+    `${lastOffset + 1 - Math.max(0, committed)} processed messages are not committed`;
+  const crash = { processed: mine.length, lastOffset, committed, time: consumer.crashTime };
+  return { crash: lab.observe('crash', crash, text), fault };
 }

@@ -141,3 +141,20 @@ export async function uncleanTakeover(
   if (end !== undefined) lab.observe('newLeaderLogEnd', end, `${want}'s log ends at offset ${end}`);
   return result;
 }
+
+/**
+ * What `uncleanTakeover` does, for narration: how `want` comes to lead after `old` died,
+ * by the topic config (`config`) or forced by an operator (`tool`); `via` is asked meanwhile.
+ */
+export function uncleanElectionText(election: string, e: { old: string; want: string; via: string }): string {
+  return (
+    `A clean election picks only from the ISR (${e.old}) and leaves the partition offline. ` +
+    (election === 'config'
+      ? `With unclean.leader.election.enable=true the controller elects ${e.want} by itself once it notices ` +
+        `${e.old} is gone (seen 4.8..8.7 s via ${e.via}); the tool run after it answers that a valid leader ` +
+        'is already elected. (KRaft honours the topic config only since 3.9, and a partition already leaderless ' +
+        'when it is turned on waits for unclean.leader.election.interval.ms, 5 minutes by default.)'
+      : 'Once the controller has left it leaderless, the operator forces the election with ' +
+        'kafka-leader-election.sh --election-type unclean (the ElectLeaders API), in both modes.')
+  );
+}

@@ -1,3 +1,4 @@
+import { lag } from '../../src/checkers/lag.ts';
 import { type Evidence, type History, observedSeries } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
@@ -131,6 +132,11 @@ export class LagSampler {
     return Math.max(0, ...this.samples.map((x) => x.s.total));
   }
 
+  /** The time of the last sample, when it read 0 and was taken after History time `t`. */
+  drainedAfter(t: number): number | undefined {
+    return this.last?.total === 0 && this.lastTime > t ? this.lastTime : undefined;
+  }
+
   /** Samples taken after History time `t`. */
   since(t: number): number {
     return this.samples.filter((x) => x.time > t).length;
@@ -157,4 +163,29 @@ export function lagGrowth(ev: Evidence, w: { start: number; end: number }): { gr
     values.every((v, i) => i === 0 || v >= (values[i - 1] ?? 0)) &&
     (values.at(-1) ?? 0) > (values[0] ?? 0);
   return { grew, values };
+}
+
+/** One observed lag sample and its History time. */
+export type TimedLag = { time: number; value: LagObservation };
+
+/**
+ * What a lag run observed, read once: the samples (`lag`) and what they show against
+ * `threshold` (src/checkers/lag.ts), the first alert and the first clearing after it, the
+ * peak, and, for the stall `w` (History times the group was away), the first sample after
+ * it began and how the samples within it grew.
+ */
+export function lagEvidence(ev: Evidence, w: { start: number; end: number } | undefined, threshold: number) {
+  const samples = lagSamples(ev);
+  return {
+    samples,
+    findings: lag(
+      samples.map((s) => ({ time: s.time, lag: s.value.total })),
+      threshold,
+    ),
+    alert: observedSeries<LagObservation>(ev, 'alert')[0] as TimedLag | undefined,
+    cleared: observedSeries<LagObservation>(ev, 'alertCleared')[0] as TimedLag | undefined,
+    peak: samples.reduce<TimedLag | undefined>((m, s) => (!m || s.value.total > m.value.total ? s : m), undefined),
+    first: w && samples.find((s) => s.time > w.start),
+    stall: w && lagGrowth(ev, w),
+  };
 }

@@ -3,7 +3,7 @@ import type { LabContext } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { StartedStack } from '../../src/runtime/stack.ts';
 import type { KafkaAdmin } from './admin.ts';
-import type { KafkaProducer } from './client.ts';
+import { KafkaProducer } from './client.ts';
 import type { StartedKafka } from './stack.ts';
 import { readAll } from './workload.ts';
 
@@ -24,6 +24,17 @@ export const SINK_CONFIG = {
 export const MARKER = 'end-of-run';
 /** The bound for the cleaner to compact the sink: twice log.cleaner.backoff.ms (15 s); seen 0.7..8.3 s. */
 export const COMPACT_TIMEOUT_MS = 30_000;
+/** What the sink is, for narration. */
+export const SINK_TEXT =
+  "The sink is compacted (cleanup.policy=compact): a write is a record keyed by the message's id and the log " +
+  'cleaner keeps the latest record of each key, so a second write is an upsert. segment.ms=1000 and ' +
+  'min.cleanable.dirty.ratio=0.01 let the cleaner act within seconds, not hours.';
+/** What `settleSink` does, for narration. */
+export const SETTLE_TEXT =
+  'The log cleaner compacts closed segments (it looks for work every log.cleaner.backoff.ms, 15 s by default), ' +
+  'keeping the latest record per key. After a pause longer than segment.ms a marker record closes the segment ' +
+  `holding the upserts; the lab reads the sink until it holds one record per key (${COMPACT_TIMEOUT_MS / 1000} s ` +
+  "at most: twice the cleaner's backoff), then once more for the checks.";
 /** The sink's read-back, as the History function of its receives. */
 export const SINK_READ = 'read-sink';
 
@@ -34,6 +45,11 @@ export async function createSink(lab: Lab, topic: string): Promise<string[]> {
   const text = ['cleanup.policy', 'segment.ms', 'min.cleanable.dirty.ratio'].map((key) => `${key}=${cfg[key]}`);
   const policy = lab.observe('sinkPolicy', cfg['cleanup.policy'] ?? '?', `${topic}: ${text.join(', ')}`);
   return policy === 'compact' ? [] : [`the sink's cleanup.policy is ${policy}, not compact`];
+}
+
+/** The sink's writer (History process `name`): acks=all, two retries. */
+export function sinkWriter(lab: Pick<Lab, 'stack' | 'history'>, name: string): Promise<KafkaProducer> {
+  return KafkaProducer.connect(lab.stack.bootstrap, lab.history, { name, acks: 'all', retries: 2 });
 }
 
 /**

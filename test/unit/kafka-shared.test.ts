@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { allLost, isrCheck, okWithin, refusedCheck, uncleanChecks } from '../../scenarios/kafka/evidence.ts';
 import {
   allInSync,
   band,
@@ -8,6 +9,7 @@ import {
   takenOver,
 } from '../../scenarios/kafka/shared.ts';
 import type { PartitionState } from '../../stacks/kafka/admin.ts';
+import type { Election } from '../../stacks/kafka/elections.ts';
 import { describeSplit, partitionsBy, receivesOf } from '../../stacks/kafka/groups.ts';
 import { leaderToKill } from '../../stacks/kafka/leadership.ts';
 import { Story } from '../helpers/evidence.ts';
@@ -59,6 +61,45 @@ describe('kafka lab kit: shared check builders', () => {
     expect(faultNotReached('killed', 'a kill')[0]?.ok).toBe('unknown');
     expect([500, 1000, 4999, 20_000, 20_001].map((ms) => band(ms, [1000, 5000, 20_001]))).toEqual([0, 1, 1, 2, 3]);
     expect(band(undefined, [1000])).toBeUndefined();
+  });
+});
+
+describe('kafka lab kit: shared evidence readers', () => {
+  const m = (producer: string, seq: number) => ({ id: `${producer}-${seq}`, producer, seq });
+
+  it('refusedCheck passes refusals before the append only, and minds its extra condition', () => {
+    const done = (s: Story) => s.evidence().ops.filter((o) => o.type !== 'invoke');
+    const refused = done(new Story().op('a', 'send', 'fail', m('a', 1), { error: 'NOT_ENOUGH_REPLICAS: x' }));
+    expect(refusedCheck('r', refused, 'e', 'ISR kafka1; ').observed).toMatch(/^ISR kafka1; 0 ok, 1 refused/);
+    expect(refusedCheck('r', refused, 'e').ok).toBe(true);
+    expect(refusedCheck('r', refused, 'e', '', false).ok).toBe(false);
+    expect(refusedCheck('r', [], 'e').ok).toBe(false);
+    const after = new Story().op('a', 'send', 'fail', m('a', 1), { error: 'NOT_ENOUGH_REPLICAS_AFTER_APPEND: x' });
+    expect(refusedCheck('r', done(after), 'e').ok).toBe(false);
+  });
+
+  it('allLost passes when every acknowledged send of the producer is missing from the final read', () => {
+    const s = new Story().op('a', 'send', 'ok', m('a', 1)).op('a', 'send', 'ok', m('a', 2));
+    expect(allLost(s.evidence().ops, 'a', 'n', 'e').ok).toBe(true);
+    s.op('r', 'read-all', 'ok', m('a', 2));
+    expect(allLost(s.evidence().ops, 'a', 'n', 'e')).toMatchObject({ ok: false, observed: '1 of 2 lost: a-1' });
+  });
+
+  it('uncleanChecks wants the outsider elected, and with the tool also the partition offline first', () => {
+    const e: Election = { outputs: [], electedBy: 'kafka-leader-election.sh', offlineSeen: true };
+    const seen = { newLeader: 'kafka2', isr: ['kafka1'], election: e };
+    expect(uncleanChecks('kafka2', 'kafka1', seen, true).map((c) => c.ok)).toEqual([true, true]);
+    expect(uncleanChecks('kafka2', 'kafka1', { ...seen, isr: ['kafka1', 'kafka2'] }, false)[0]?.ok).toBe(false);
+    const byController: Election = { ...e, electedBy: 'controller', offlineSeen: false };
+    expect(uncleanChecks('kafka2', 'kafka1', { ...seen, election: byController }, true)[1]?.ok).toBe(false);
+  });
+
+  it('isrCheck and okWithin read the ISR and a completion within a window', () => {
+    expect(isrCheck('i', ['kafka1'], ['kafka1'], 5400, 'the pause').observed).toBe('ISR kafka1 5.4 s after the pause');
+    expect(isrCheck('i', ['kafka1'], undefined, undefined, 'x').ok).toBe(false);
+    const ops = new Story().at(100).op('c', 'commit', 'ok', {}).evidence().ops; // completes at 101
+    expect(okWithin(ops, 'c', 'commit', 100, 101)).toBe(true);
+    expect(okWithin(ops, 'c', 'commit', 101, 200)).toBe(false);
   });
 });
 
