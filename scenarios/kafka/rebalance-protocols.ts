@@ -69,7 +69,6 @@ export default defineLab({
   variants: REBALANCE_PROTOCOLS.map((protocol) => ({ version: '4.4', protocol })),
   stack: kafka,
   topology: (p) => {
-    // `version` is the stack's parameter every Kafka lab takes.
     requireVersion(
       p as { version?: string },
       '4.4',

@@ -31,7 +31,6 @@ const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'co
 /** The copier runs inside NODE (its first instance writes LOG there); the tools that look at it inside OTHER. */
 const [NODE, OTHER, LOG] = ['kafka1', 'kafka2', '/run/kafka/copier-1.log'];
 
-/** What the lab reads, by observation name. */
 interface Seen {
   /** The copier stopped (SIGSTOP) then killed: how many tries it took, the offsets and the transaction then. */
   crash: StableOffsets & { tries: number; view: TransactionView; committed: number; copied: number };

@@ -31,7 +31,6 @@ const WITH = 'confirms.with';
 const WITHOUT = 'confirms.without';
 const QUEUE_NODE = 'rabbit2';
 const PUBLISHER_NODE = 'rabbit1';
-
 const FREEZE_AFTER = 'the node is frozen once the publisher without confirms has sent this many messages';
 
 /** What each publisher could tell, and what arrived. */

@@ -42,7 +42,6 @@ const CUT_MS = 15_000; // how long the cut lasts, publishers running on both sid
 const CUT = [[MAJORITY, 'rabbit2'], [MINORITY]];
 const PUBLISHERS = { 'ha-majority': MAJORITY, 'ha-minority': MINORITY };
 const KEPT = 'the mirrored queue keeps every message the majority confirmed';
-/** A publisher's node: `ha-majority` publishes through rabbit1. */
 const nodeOf = (process: string) => (process.endsWith('minority') ? MINORITY : MAJORITY);
 
 interface Seen {
