@@ -26,6 +26,11 @@
  *   untilInSync, untilCanary                partitions.ts: partition views and waits
  *   forceLeader, electPreferred             elections.ts: kafka-leader-election.sh
  *   LagSampler, lagSamples                  lag.ts: consumer lag in messages and in seconds, observed
+ *   JavaProducer                            java-producer.ts: kafka-verifiable-producer.sh in a node
+ *   JavaConsumer, consumerEvents            java-clients.ts: kafka-verifiable-consumer.sh, its JSON events
+ *   startCopier, markers                    transactions.ts: the transactional message copier and its reads
+ *   rebalance views and checks              rebalances.ts, rebalance-checks.ts (the group protocols)
+ *   migration phases                        migration.ts, migration-steps.ts (ZooKeeper to KRaft, 3.9)
  *
  * Healthy means: every broker registered (ZooKeeper mode: /brokers/ids holds them all and
  * /controller names one; KRaft: the quorum has all its voters and a leader, and the
