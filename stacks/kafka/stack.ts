@@ -75,6 +75,9 @@ import { withMigration } from './migration.ts';
 
 export { type KafkaParams, kafkaParams };
 
+/** How long a cluster must stay healthy before it counts as healthy (waitHealthy). */
+const SETTLE_MS = 1000;
+
 export const kafka: Stack<typeof kafkaParams, StartedKafka> = {
   name: 'kafka',
   summary:
@@ -295,13 +298,25 @@ export class StartedKafka implements StartedStack {
     return { healthy: problems.length === 0, problems, controller, registered };
   }
 
-  /** Polls until healthy (see the header). Kafka JVMs start slowly on a loaded machine. */
+  /**
+   * Polls until healthy (see the header) and still healthy a second later. Kafka JVMs
+   * start slowly on a loaded machine, and right after the start brokers learn of each
+   * other's unfencing a few ms apart: one look found every broker listing all three, and
+   * the next Metadata answer, from kafka3, listed only itself (a kafka/cluster-basics run).
+   */
   async waitHealthy(timeoutMs = 180_000): Promise<void> {
+    let since: number | undefined;
     await waitUntil(
-      `Kafka (${this.mode} mode) with ${this.brokers.length} registered brokers, a controller and no under-replicated partition`,
+      `Kafka (${this.mode} mode) with ${this.brokers.length} registered brokers, a controller and no under-replicated partition, for ${SETTLE_MS} ms`,
       async () => {
         const h = await this.health();
-        return h.healthy ? { done: true, value: undefined } : { done: false, seen: h.problems.join('; ') };
+        if (!h.healthy) {
+          since = undefined;
+          return { done: false, seen: h.problems.join('; ') };
+        }
+        since ??= Date.now();
+        const held = Date.now() - since;
+        return held >= SETTLE_MS ? { done: true, value: undefined } : { done: false, seen: `healthy for ${held} ms` };
       },
       { timeoutMs, intervalMs: 500 },
     );
