@@ -1,5 +1,4 @@
 import {
-  bothModes,
   type CopierRun,
   cannotTell,
   check,
@@ -66,7 +65,8 @@ export default defineLab({
     'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
     'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
     OUTDATED,
-  variants: bothModes(),
+  // Not ZooKeeper mode: in one full test run 100 freezes never caught an open transaction (unknown).
+  variants: [{ mode: 'kraft' }, { version: '4.4', mode: 'kraft' }],
   params: {
     mode: modeParam,
     messages: intParam(2000, 'input records to copy', 100, 100_000),
