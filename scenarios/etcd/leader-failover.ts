@@ -1,20 +1,4 @@
-import {
-  availability,
-  check,
-  defineLab,
-  EtcdWriter,
-  etcd,
-  etcdctl,
-  finalRead,
-  observed,
-  proveCluster,
-  sleep,
-  statusLine,
-  unobserved,
-  untilLeader,
-  writesKept,
-  writesResume,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/failover';
 /** The bound the lab checks: a follower waits one to two election timeouts, then campaigns; one more for slack. */
@@ -32,7 +16,7 @@ interface Seen {
   termAfter: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'etcd/leader-failover',
   title: 'The leader dies under a write load',
   teaches:
@@ -51,7 +35,7 @@ export default defineLab({
       describe: '--election-timeout in ms (etcd default 1000); the new leader is checked within three of them',
     },
   },
-  stack: etcd,
+  stack: kit.etcd,
   topology: (p) => ({ members: 3, electionMs: p.electionMs }),
   steps: {
     writes: {
@@ -59,7 +43,7 @@ export default defineLab({
       narration:
         'A client puts one key every 50 ms through {via}, a follower. Each put is recorded: acknowledged with ' +
         'its revision (ok), certainly refused (fail), or unknown (info: a timeout, the proposal may still commit).',
-      commands: [etcdctl('via', '--write-out=table endpoint status')],
+      commands: [kit.etcdctl('via', '--write-out=table endpoint status')],
     },
     'kill-leader': {
       title: 'Kill the leader ({leader})',
@@ -68,7 +52,7 @@ export default defineLab({
         `(${p.electionMs} ms here), then one campaigns in a new term and wins a majority of the two. The lab ` +
         `expects a new leader within ${boundMs(p.electionMs)} ms of the old one's death, by the new leader's own ` +
         'log ("became leader at term N"). Puts in flight time out (unknown) or are refused.',
-      commands: [etcdctl('via', '--write-out=table endpoint status')],
+      commands: [kit.etcdctl('via', '--write-out=table endpoint status')],
     },
     restart: {
       title: 'Start {leader} again',
@@ -77,21 +61,21 @@ export default defineLab({
         'catches up from the new leader.',
     },
   },
-  mechanism: (lab) => proveCluster(lab),
+  mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
     const leader = await e.waitForLeader(e.names);
     const survivors = e.names.filter((n) => n !== leader);
     const via = survivors[0] as string;
-    const writer = new EtcdWriter(lab.history, e.client(via), DIR);
+    const writer = new kit.EtcdWriter(lab.history, e.client(via), DIR);
     await lab.step(
       'writes',
       async () => {
         const before = await e.statuses();
-        lab.observe('leaderBefore', leader, statusLine(before));
+        lab.observe('leaderBefore', leader, kit.statusLine(before));
         lab.observe('termBefore', before[leader]?.raftTerm ?? 0);
         writer.start();
-        await sleep(1500);
+        await kit.sleep(1500);
         lab.say(`${writer.acknowledged} writes acknowledged`);
       },
       { vars: { via } },
@@ -101,14 +85,14 @@ export default defineLab({
       async () => {
         const requested = Date.now();
         await lab.faults.kill(leader);
-        const newLeader = await untilLeader(lab, survivors);
+        const newLeader = await kit.untilLeader(lab, survivors);
         const seenAt = Date.now();
         // From the process's death as the engine recorded it: under load the kill call alone can take a while.
         const died = Math.max((await e.cluster.node(leader).diedAt()) ?? requested, requested);
         lab.observe('killedAt', lab.history.now() - (Date.now() - died));
         lab.observe('leaderAfter', newLeader ?? 'none', `new leader: ${newLeader ?? 'none'}`);
         const after = await e.statuses(survivors);
-        const term = lab.observe('termAfter', after[newLeader ?? via]?.raftTerm ?? 0, statusLine(after));
+        const term = lab.observe('termAfter', after[newLeader ?? via]?.raftTerm ?? 0, kit.statusLine(after));
         // The election as the new leader logged it ("became leader at term N"), not when a probe, slow under load, saw it.
         const elected = newLeader ? ((await e.becameLeaderAt(newLeader, term)) ?? seenAt) : undefined;
         if (elected)
@@ -117,7 +101,7 @@ export default defineLab({
             elected - died,
             `elected ${elected - died} ms after the old leader died (seen ${seenAt - died} ms)`,
           );
-        await sleep(1500);
+        await kit.sleep(1500);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
       { vars: { leader, via } },
@@ -128,13 +112,13 @@ export default defineLab({
         await lab.faults.start(leader);
         await e.waitHealthy(30_000);
         await writer.stop();
-        lab.say(`${writer.acknowledged} writes acknowledged in all; ${statusLine(await e.statuses())}`);
+        lab.say(`${writer.acknowledged} writes acknowledged in all; ${kit.statusLine(await e.statuses())}`);
       },
       { vars: { leader } },
     );
   },
   async final(lab) {
-    await finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
+    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
   },
   predictions: [
     {
@@ -142,33 +126,33 @@ export default defineLab({
       question: 'The leader is about to be killed. How long until the two survivors have a new one?',
       choices: ['under one election timeout', 'one to three election timeouts', 'longer', 'never'],
       answer: (ev) => {
-        const ms = observed<Seen>(ev).electionMs;
+        const ms = kit.observed<Seen>(ev).electionMs;
         return ms === undefined ? 3 : ms < 1000 ? 0 : ms <= 3000 ? 1 : 2;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const bound = boundMs(p.electionMs);
     if (seen.leaderBefore === undefined || seen.killedAt === undefined)
-      return [unobserved('the leader was killed', 'a leader killed under load', 'the kill'), ...writesKept(ev)];
+      return [kit.unobserved('the leader was killed', 'a leader killed under load', 'the kill'), ...kit.writesKept(ev)];
     const ms = seen.electionMs;
     return [
-      check(
+      kit.check(
         `a new leader within ${bound} ms`,
         seen.leaderAfter !== 'none' && seen.leaderAfter !== seen.leaderBefore && ms !== undefined && ms <= bound,
         `a survivor leads within ${bound} ms of the old leader's death`,
         `${String(seen.leaderAfter)} after ${ms ?? '?'} ms (was ${seen.leaderBefore})`,
-        { windows: availability(ev.ops, ev.faults, 'write') },
+        { windows: kit.availability(ev.ops, ev.faults, 'write') },
       ),
-      check(
+      kit.check(
         'the raft term went up',
         (seen.termAfter ?? 0) > (seen.termBefore ?? 0),
         `a term above ${seen.termBefore ?? '?'}`,
         `term ${seen.termAfter ?? '?'}`,
       ),
-      writesResume(ev.ops, seen.killedAt, 'the kill'),
-      ...writesKept(ev),
+      kit.writesResume(ev.ops, seen.killedAt, 'the kill'),
+      ...kit.writesKept(ev),
     ];
   },
 });

@@ -1,27 +1,4 @@
-import {
-  answeredBetween,
-  availability,
-  check,
-  completions,
-  defineLab,
-  EtcdWriter,
-  etcd,
-  etcdctl,
-  finalRead,
-  type Op,
-  observed,
-  outcomes,
-  proveCluster,
-  recorded,
-  recordedPut,
-  revisionOf,
-  sleep,
-  unobserved,
-  untilAcknowledged,
-  untilLeader,
-  writesKept,
-  writesResume,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/quorum';
 const MARKER = `${DIR}/marker`;
@@ -36,9 +13,9 @@ interface Seen {
   leaderAfterRecovery: string;
 }
 
-const marker = (o: Op) => (o.value as { key?: string } | undefined)?.key === MARKER;
+const marker = (o: kit.Op) => (o.value as { key?: string } | undefined)?.key === MARKER;
 
-export default defineLab({
+export default kit.defineLab({
   id: 'etcd/quorum-loss',
   title: 'Two of three stopped: no quorum, stale serializable reads',
   teaches:
@@ -51,7 +28,7 @@ export default defineLab({
     'linearizable reads only. Restoring from a backup (lines 7051-7058) is for lost data, not for lost quorum: ' +
     'starting one member again is enough here.',
   params: {},
-  stack: etcd,
+  stack: kit.etcd,
   topology: () => ({ members: 3 }),
   steps: {
     writes: {
@@ -63,7 +40,7 @@ export default defineLab({
       narration:
         'etcd1 alone is a minority: its writes stop. etcd2 and etcd3 are a majority: they (re-)elect a leader and ' +
         "acknowledge the marker's v2, which etcd1 never receives.",
-      commands: [etcdctl('etcd2', `get ${MARKER}`)],
+      commands: [kit.etcdctl('etcd2', `get ${MARKER}`)],
     },
     'stop-two': {
       title: 'Stop etcd2 and etcd3',
@@ -71,23 +48,23 @@ export default defineLab({
         'One member of three is left, its network healed. A linearizable get must confirm with a leader that ' +
         "none is newer: there is no leader, so it fails or times out. `--consistency=s` answers from etcd1's own " +
         `copy: v1, though v2 was acknowledged. Held at least ${HOLD_MS / 1000} s and until ${TRIES} writes were answered.`,
-      commands: [etcdctl('etcd1', `get ${MARKER}`), etcdctl('etcd1', `get ${MARKER} --consistency=s`)],
+      commands: [kit.etcdctl('etcd1', `get ${MARKER}`), kit.etcdctl('etcd1', `get ${MARKER} --consistency=s`)],
     },
     restart: {
       title: 'Start etcd2 again',
       narration: 'Two of three is a majority: a leader is elected, etcd1 catches up (v2 included) and writes resume.',
     },
   },
-  mechanism: (lab) => proveCluster(lab),
+  mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
-    const writer = new EtcdWriter(lab.history, e.client('etcd1'), DIR);
+    const writer = new kit.EtcdWriter(lab.history, e.client('etcd1'), DIR);
     const get = (consistency: 'l' | 's') => () => e.client('etcd1').read(MARKER, { consistency });
-    const read = (c: 'l' | 's') => recorded(lab.history, 'reader-etcd1', `read-${c}`, 'etcd1', get(c));
+    const read = (c: 'l' | 's') => kit.recorded(lab.history, 'reader-etcd1', `read-${c}`, 'etcd1', get(c));
     await lab.step('writes', async () => {
-      await recordedPut(lab.history, e.client('etcd1'), 'marker', MARKER, 'marker', 'v1');
+      await kit.recordedPut(lab.history, e.client('etcd1'), 'marker', MARKER, 'marker', 'v1');
       writer.start();
-      await sleep(1500);
+      await kit.sleep(1500);
       lab.say(`${writer.acknowledged} writes acknowledged`);
     });
     await lab.step('isolate', async () => {
@@ -96,7 +73,7 @@ export default defineLab({
       const acked = await lab.until(
         'v2 acknowledged through etcd2',
         async () => {
-          const r = await recordedPut(lab.history, e.client('etcd2'), 'marker', MARKER, 'marker', 'v2');
+          const r = await kit.recordedPut(lab.history, e.client('etcd2'), 'marker', MARKER, 'marker', 'v2');
           return r.ok ? { done: true, value: r.revision } : { done: false, seen: String(r.error) };
         },
         { timeoutMs: 20_000, intervalMs: 200 },
@@ -115,7 +92,7 @@ export default defineLab({
       await lab.until(
         `${TRIES} writes answered without quorum`,
         async () => {
-          const n = answeredBetween(lab.history.ops, 'write', from).length;
+          const n = kit.answeredBetween(lab.history.ops, 'write', from).length;
           return n >= TRIES && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n}` };
         },
         { timeoutMs: 30_000, intervalMs: 200 },
@@ -124,16 +101,16 @@ export default defineLab({
     await lab.step('restart', async () => {
       lab.observe('restartAt', lab.history.now());
       await lab.faults.start('etcd2');
-      const l = await untilLeader(lab, ['etcd1', 'etcd2']);
+      const l = await kit.untilLeader(lab, ['etcd1', 'etcd2']);
       lab.observe('leaderAfterRecovery', l ?? 'none', `quorum is back: leader ${l ?? 'none'}`);
-      await untilAcknowledged(lab, writer);
+      await kit.untilAcknowledged(lab, writer);
       await writer.stop();
       const r = await read('l');
       lab.say(`linearizable get through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
     });
   },
   async final(lab) {
-    await finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
+    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
   },
   predictions: [
     {
@@ -141,46 +118,46 @@ export default defineLab({
       question: 'etcd1 is about to be left alone. What does `etcdctl get --consistency=s` through it return?',
       choices: ['an error: no quorum, no reads', 'the value it last applied, possibly stale', 'the newest value'],
       answer: (ev) => {
-        const s = completions(ev.ops, 'read-s')[0];
+        const s = kit.completions(ev.ops, 'read-s')[0];
         return s === undefined ? undefined : s.type !== 'ok' ? 0 : 1;
       },
     },
   ],
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     if (seen.isolatedAt === undefined || seen.restartAt === undefined)
-      return [unobserved('quorum was lost, then restored', 'both faults run', 'the faults'), ...writesKept(ev)];
-    const inWindow = (o: Op) => o.time >= (seen.isolatedAt ?? 0) && o.time <= (seen.restartAt ?? 0);
-    const answered = answeredBetween(ev.ops, 'write', seen.isolatedAt, seen.restartAt);
-    const during = outcomes(answered.filter((o) => !marker(o)));
-    const lin = completions(ev.ops, 'read-l').filter(inWindow);
-    const ser = completions(ev.ops, 'read-s').filter(inWindow);
+      return [kit.unobserved('quorum was lost, then restored', 'both faults run', 'the faults'), ...kit.writesKept(ev)];
+    const inWindow = (o: kit.Op) => o.time >= (seen.isolatedAt ?? 0) && o.time <= (seen.restartAt ?? 0);
+    const answered = kit.answeredBetween(ev.ops, 'write', seen.isolatedAt, seen.restartAt);
+    const during = kit.outcomes(answered.filter((o) => !marker(o)));
+    const lin = kit.completions(ev.ops, 'read-l').filter(inWindow);
+    const ser = kit.completions(ev.ops, 'read-s').filter(inWindow);
     const served = ser.find((o) => o.type === 'ok');
-    const markers = completions(ev.ops, 'write').filter((o) => marker(o) && o.type === 'ok');
-    const newest = Math.max(0, ...markers.map(revisionOf));
-    const servedRev = served ? revisionOf(served) : 0;
+    const markers = kit.completions(ev.ops, 'write').filter((o) => marker(o) && o.type === 'ok');
+    const newest = Math.max(0, ...markers.map(kit.revisionOf));
+    const servedRev = served ? kit.revisionOf(served) : 0;
     return [
-      check(
+      kit.check(
         'writes without quorum fail or time out',
         during.total > 0 && during.ok === 0,
         '0 acknowledged, every write failed or unknown',
         `${during.total} invoked through etcd1 after it was cut off: ${during.ok} ok, ${during.fail} fail, ${during.info} unknown`,
-        { windows: availability(ev.ops, ev.faults, 'write') },
+        { windows: kit.availability(ev.ops, ev.faults, 'write') },
       ),
-      check(
+      kit.check(
         'linearizable reads fail or time out without quorum',
         lin.length > 0 && lin.every((o) => o.type !== 'ok'),
         'no answer without a leader',
         lin.map((o) => `${o.type} ${o.error ?? ''}`.trim()).join('; ') || 'no linearizable read',
       ),
-      check(
+      kit.check(
         'a serializable read still answers from the survivor, stale',
         served !== undefined && servedRev > 0 && servedRev < newest,
         `an answer older than revision ${newest} (the acknowledged v2)`,
         served ? `answered ${JSON.stringify(served.value)}` : `no answer: ${ser.map((o) => o.error).join('; ')}`,
       ),
-      writesResume(ev.ops, seen.restartAt, 'the restart'),
-      ...writesKept(ev),
+      kit.writesResume(ev.ops, seen.restartAt, 'the restart'),
+      ...kit.writesKept(ev),
     ];
   },
 });

@@ -1,17 +1,4 @@
-import {
-  check,
-  completions,
-  defineLab,
-  etcd,
-  etcdctl,
-  type Op,
-  observed,
-  observedSeries,
-  plot,
-  proveCluster,
-  recorded,
-  recordedPut,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/big';
 const VALUE = 'x'.repeat(60_000);
@@ -32,9 +19,9 @@ interface Seen {
 }
 
 const sizeAt = (sizes: DbSize[], step: string) => sizes.find((s) => s.step === step);
-const isNospace = (o: Op | undefined) => o?.type === 'fail' && /NOSPACE|space exceeded/.test(o.error ?? '');
+const isNospace = (o: kit.Op | undefined) => o?.type === 'fail' && /NOSPACE|space exceeded/.test(o.error ?? '');
 
-export default defineLab({
+export default kit.defineLab({
   id: 'etcd/quota-and-defrag',
   title: 'Filling the quota: NOSPACE, compaction, defragmentation',
   teaches:
@@ -48,7 +35,7 @@ export default defineLab({
   params: {
     quotaKiB: { type: 'int', default: 1024, min: 512, max: 8192, describe: '--quota-backend-bytes in KiB' },
   },
-  stack: etcd,
+  stack: kit.etcd,
   topology: (p) => ({ members: 3, quotaBytes: p.quotaKiB * 1024 }),
   steps: {
     fill: {
@@ -56,7 +43,7 @@ export default defineLab({
       narration:
         'Each put adds a revision to the bbolt file. When the file passes the quota, the member raises the ' +
         'NOSPACE alarm for the whole cluster and puts are refused: "etcdserver: mvcc: database space exceeded".',
-      commands: [etcdctl('etcd1', '--write-out=table endpoint status'), etcdctl('etcd1', 'alarm list')],
+      commands: [kit.etcdctl('etcd1', '--write-out=table endpoint status'), kit.etcdctl('etcd1', 'alarm list')],
     },
     alarm: {
       title: 'With NOSPACE raised: a put, a read, a delete',
@@ -70,23 +57,23 @@ export default defineLab({
         'Compaction drops old revisions (--physical: wait until the member has removed them; without it etcdctl ' +
         'returns at once): the pages they used become free inside the file (DB SIZE IN USE falls), ' +
         'but the file keeps its size (DB SIZE): bbolt never gives pages back on its own.',
-      commands: [etcdctl('etcd1', 'compact <revision> --physical')],
+      commands: [kit.etcdctl('etcd1', 'compact <revision> --physical')],
     },
     defrag: {
       title: 'Defragment every member',
       narration:
         "`etcdctl defrag --cluster` (notes 6667) rewrites each member's file without the free pages, one member " +
         'at a time; that member answers nothing meanwhile. Now DB SIZE falls under the quota.',
-      commands: [etcdctl('etcd1', 'defrag --cluster')],
+      commands: [kit.etcdctl('etcd1', 'defrag --cluster')],
     },
     disarm: {
       title: 'Disarm the alarm; put again',
       narration:
         'The alarm stays until someone disarms it, even with room again: `etcdctl alarm disarm`, then puts work.',
-      commands: [etcdctl('etcd1', 'alarm disarm')],
+      commands: [kit.etcdctl('etcd1', 'alarm disarm')],
     },
   },
-  mechanism: (lab) => proveCluster(lab),
+  mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
     const c = e.client('etcd1', e.names, 3000);
@@ -96,12 +83,12 @@ export default defineLab({
       lab.observe('db', v, `etcd1 DB SIZE ${v.dbSize} B, in use ${v.dbSizeInUse} B`);
     };
     const client = <T>(f: string, fn: () => Promise<T>, value?: unknown) =>
-      recorded(lab.history, 'client', f, 'etcd1', fn, value);
+      kit.recorded(lab.history, 'client', f, 'etcd1', fn, value);
     await size('start');
     await lab.step('fill', async () => {
       for (let i = 1; i <= MAX_PUTS; i++) {
         const id = `b${String(i).padStart(3, '0')}`;
-        const r = await recordedPut(lab.history, c, 'filler', `${DIR}/${id}`, id, VALUE);
+        const r = await kit.recordedPut(lab.history, c, 'filler', `${DIR}/${id}`, id, VALUE);
         if (!r.ok) {
           lab.say(`put ${i} refused: ${String((r.error as Error).message)}`);
           break;
@@ -111,7 +98,7 @@ export default defineLab({
     });
     await lab.step('alarm', async () => {
       lab.observe('alarmsRaised', await e.alarms('etcd1'));
-      await recordedPut(lab.history, c, 'client', '/midlab/after-full', 'after-full');
+      await kit.recordedPut(lab.history, c, 'client', '/midlab/after-full', 'after-full');
       const r = await client('read', async () => (await c.get(`${DIR}/b001`)).kvs.length);
       lab.say(`get: ${r.ok ? `${r.result} key` : r.op.error}`);
       await client('delete', () => c.del(`${DIR}/b001`), { key: `${DIR}/b001` });
@@ -131,18 +118,18 @@ export default defineLab({
     await lab.step('disarm', async () => {
       await c.alarmDisarm();
       lab.observe('alarmsAfter', await e.alarms('etcd1'));
-      await recordedPut(lab.history, c, 'client', '/midlab/after-disarm', 'after-disarm');
+      await kit.recordedPut(lab.history, c, 'client', '/midlab/after-disarm', 'after-disarm');
       await size('disarmed');
     });
   },
-  plots: [plot<DbSize>('db', 'etcd1 DB SIZE (bytes)', (v) => v.dbSize)],
+  plots: [kit.plot<DbSize>('db', 'etcd1 DB SIZE (bytes)', (v) => v.dbSize)],
   predictions: [
     {
       before: 'compact',
       question: 'The big keys are deleted and the history compacted. What happens to the size of the file?',
       choices: ['it shrinks to almost nothing', 'it stays the same: only defragmentation shrinks it'],
       answer: (ev) => {
-        const sizes = observedSeries<DbSize>(ev, 'db').map((s) => s.value);
+        const sizes = kit.observedSeries<DbSize>(ev, 'db').map((s) => s.value);
         const full = sizeAt(sizes, 'full')?.dbSize;
         const compacted = sizeAt(sizes, 'compacted')?.dbSize;
         return full === undefined || compacted === undefined ? undefined : compacted >= full ? 1 : 0;
@@ -150,48 +137,48 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const quota = p.quotaKiB * 1024;
-    const sizes = observedSeries<DbSize>(ev, 'db').map((s) => s.value);
+    const sizes = kit.observedSeries<DbSize>(ev, 'db').map((s) => s.value);
     const [full, compacted, defragged] = ['full', 'compacted', 'defragmented'].map((s) => sizeAt(sizes, s));
-    const fills = completions(ev.ops, 'write').filter((o) => o.process === 'filler');
-    const client = completions(ev.ops, 'write').filter((o) => o.process === 'client');
-    const read = completions(ev.ops, 'read')[0];
-    const del = completions(ev.ops, 'delete')[0];
+    const fills = kit.completions(ev.ops, 'write').filter((o) => o.process === 'filler');
+    const client = kit.completions(ev.ops, 'write').filter((o) => o.process === 'client');
+    const read = kit.completions(ev.ops, 'read')[0];
+    const del = kit.completions(ev.ops, 'delete')[0];
     const raised = (seen.alarmsRaised ?? []).filter((a) => a.alarm === 'NOSPACE');
     const sz = (s: DbSize | undefined) => (s ? `${s.dbSize} B (in use ${s.dbSizeInUse} B)` : '?');
     return [
-      check(
+      kit.check(
         'puts fill the quota until NOSPACE',
         isNospace(fills.at(-1)) && fills.slice(0, -1).every((o) => o.type === 'ok') && raised.length > 0,
         `puts acknowledged, then "database space exceeded" and a NOSPACE alarm (quota ${quota} B)`,
         `${fills.filter((o) => o.type === 'ok').length} acknowledged, then ${fills.at(-1)?.error ?? 'no refusal'}; alarms: ${raised.map((a) => a.member).join(',') || 'none'}`,
       ),
-      check(
+      kit.check(
         'with NOSPACE, a put is refused and a read answers',
         isNospace(client[0]) && read?.type === 'ok',
         'put: database space exceeded; get: answered',
         `put: ${client[0]?.type} ${client[0]?.error ?? ''}; get: ${read?.type} ${read?.error ?? ''}`,
       ),
-      check(
+      kit.check(
         'with NOSPACE, a delete is still accepted',
         del?.type === 'ok',
         'delete: ok',
         `delete: ${del?.type} ${del?.error ?? ''}`,
       ),
-      check(
+      kit.check(
         'compaction frees space inside the file, not the file',
         !!full && !!compacted && compacted.dbSize >= full.dbSize && compacted.dbSizeInUse < full.dbSizeInUse,
         `DB SIZE stays >= ${full?.dbSize ?? '?'} B while in use falls`,
         `full ${sz(full)}; compacted ${sz(compacted)}`,
       ),
-      check(
+      kit.check(
         'defragmentation shrinks the file under the quota',
         !!compacted && !!defragged && defragged.dbSize < compacted.dbSize && defragged.dbSize < quota,
         `DB SIZE < ${quota} B`,
         `defragmented ${sz(defragged)}`,
       ),
-      check(
+      kit.check(
         'disarmed, writes resume',
         (seen.alarmsAfter ?? ['?']).length === 0 && client[1]?.type === 'ok',
         'no alarm; put acknowledged',

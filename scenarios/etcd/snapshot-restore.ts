@@ -1,22 +1,4 @@
-import {
-  check,
-  completions,
-  DATA_DIR,
-  defineLab,
-  EtcdWriter,
-  etcd,
-  etcdctl,
-  finalRead,
-  idsOf,
-  observed,
-  proveCluster,
-  recordedPut,
-  restoreCommand,
-  revisionOf,
-  sample,
-  sleep,
-  unobserved,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/backup';
 const SNAPSHOT = '/backup/snapshot.db';
@@ -30,7 +12,7 @@ interface Seen {
   clustersAfter: string[];
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'etcd/snapshot-restore',
   title: 'Snapshot under load, every member destroyed, restored as a new cluster',
   teaches:
@@ -43,7 +25,7 @@ export default defineLab({
     '`etcdutl snapshot restore`. And they do not say that writes after the snapshot are lost, nor that ' +
     'clients watching (Kubernetes) see revisions go back unless the restore adds --bump-revision --mark-compacted.',
   params: {},
-  stack: etcd,
+  stack: kit.etcd,
   topology: () => ({ members: MEMBERS }),
   steps: {
     snapshot: {
@@ -51,7 +33,7 @@ export default defineLab({
       narration:
         'A client puts one key every 50 ms. `etcdctl snapshot save {snapshot}` (notes 6925) streams the database ' +
         'of one member at one revision; the writes go on after it.',
-      commands: [etcdctl('etcd1', `snapshot save ${SNAPSHOT}`)],
+      commands: [kit.etcdctl('etcd1', `snapshot save ${SNAPSHOT}`)],
     },
     destroy: {
       title: "Destroy every member's data",
@@ -66,26 +48,26 @@ export default defineLab({
         "and a new token ({token}). Without these it would restore a one-member cluster (the notes' warning, " +
         '6951). The member and cluster ids are derived from the peer URLs and the token: a new token makes a ' +
         "new cluster, which members of the old one (or old clients' caches) cannot be confused with.",
-      commands: [`docker exec -it {@etcd1} ${restoreCommand(MEMBERS, 'etcd1', SNAPSHOT, '{token}').join(' ')}`],
+      commands: [`docker exec -it {@etcd1} ${kit.restoreCommand(MEMBERS, 'etcd1', SNAPSHOT, '{token}').join(' ')}`],
     },
   },
-  mechanism: (lab) => proveCluster(lab),
+  mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
     const token = `${e.token}-restored`;
-    const writer = new EtcdWriter(lab.history, e.client('etcd1', e.names), DIR);
+    const writer = new kit.EtcdWriter(lab.history, e.client('etcd1', e.names), DIR);
     let before = '';
     await lab.step(
       'snapshot',
       async () => {
         before = lab.observe('clusterBefore', (await e.status('etcd1'))?.clusterId ?? '?');
         writer.start();
-        await sleep(1500);
+        await kit.sleep(1500);
         await e.client('etcd1', ['etcd1'], 5000).raw(['snapshot', 'save', SNAPSHOT]);
         const status = await e.cluster.node('etcd1').run(['etcdutl', '-w', 'json', 'snapshot', 'status', SNAPSHOT]);
         const rev = Number(JSON.parse(status).revision);
         lab.observe('snapshotRevision', rev, `snapshot at revision ${rev}`);
-        await sleep(1500);
+        await kit.sleep(1500);
         await writer.stop();
         lab.say(`${writer.acknowledged} writes acknowledged; the last at revision ${writer.lastRevision}`);
       },
@@ -96,16 +78,16 @@ export default defineLab({
       async () => {
         await e.copyFile(SNAPSHOT, 'etcd1', ['etcd2', 'etcd3']);
         for (const n of e.names) await lab.faults.crash(n);
-        const wipe = lab.faults.note('wipe', e.names, `deleted ${DATA_DIR} in ${e.names.join(', ')}`);
-        await Promise.all(e.names.map((n) => e.cluster.node(n).run(['rm', '-rf', DATA_DIR])));
+        const wipe = lab.faults.note('wipe', e.names, `deleted ${kit.DATA_DIR} in ${e.names.join(', ')}`);
+        await Promise.all(e.names.map((n) => e.cluster.node(n).run(['rm', '-rf', kit.DATA_DIR])));
         lab.faults.endNote(wipe, 'data directories deleted');
       },
-      { vars: { dataDir: DATA_DIR } },
+      { vars: { dataDir: kit.DATA_DIR } },
     );
     await lab.step(
       'restore',
       async () => {
-        for (const n of e.names) await e.cluster.node(n).run(restoreCommand(MEMBERS, n, SNAPSHOT, token));
+        for (const n of e.names) await e.cluster.node(n).run(kit.restoreCommand(MEMBERS, n, SNAPSHOT, token));
         for (const n of e.names) await lab.faults.start(n);
         await e.waitHealthy(30_000);
         const after = await e.statuses();
@@ -114,52 +96,53 @@ export default defineLab({
           e.names.map((n) => after[n]?.clusterId ?? '?'),
           `cluster id ${after.etcd1?.clusterId} (was ${before})`,
         );
-        const r = await recordedPut(lab.history, e.client('etcd2'), 'after-restore', `${DIR}-after`, 'after');
+        const r = await kit.recordedPut(lab.history, e.client('etcd2'), 'after-restore', `${DIR}-after`, 'after');
         lab.say(r.ok ? `the restored cluster took a put at revision ${r.revision}` : `put refused: ${String(r.error)}`);
       },
       { vars: { token } },
     );
   },
   async final(lab) {
-    await finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
+    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
   },
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const rev = seen.snapshotRevision;
     const back = new Set(
-      completions(ev.ops, 'read-all')
+      kit
+        .completions(ev.ops, 'read-all')
         .filter((o) => o.type === 'ok')
-        .flatMap((o) => idsOf(o.value)),
+        .flatMap((o) => kit.idsOf(o.value)),
     );
-    if (rev === undefined || !completions(ev.ops, 'read-all').some((o) => o.type === 'ok'))
-      return [unobserved('the snapshot is restored', 'a snapshot revision and a final read', 'the restore')];
-    const acked = completions(ev.ops, 'write').filter((o) => o.type === 'ok' && o.process === 'writer');
-    const [kept, after] = [acked.filter((o) => revisionOf(o) <= rev), acked.filter((o) => revisionOf(o) > rev)];
-    const ids = (os: typeof acked) => os.flatMap((o) => idsOf(o.value));
+    if (rev === undefined || !kit.completions(ev.ops, 'read-all').some((o) => o.type === 'ok'))
+      return [kit.unobserved('the snapshot is restored', 'a snapshot revision and a final read', 'the restore')];
+    const acked = kit.completions(ev.ops, 'write').filter((o) => o.type === 'ok' && o.process === 'writer');
+    const [kept, after] = [acked.filter((o) => kit.revisionOf(o) <= rev), acked.filter((o) => kit.revisionOf(o) > rev)];
+    const ids = (os: typeof acked) => os.flatMap((o) => kit.idsOf(o.value));
     const missing = ids(kept).filter((id) => !back.has(id));
     const survived = ids(after).filter((id) => back.has(id));
     const clusters = new Set(seen.clustersAfter ?? []);
-    const put = completions(ev.ops, 'write').find((o) => o.process === 'after-restore');
+    const put = kit.completions(ev.ops, 'write').find((o) => o.process === 'after-restore');
     return [
-      check(
+      kit.check(
         `every write acknowledged up to revision ${rev} is back`,
         kept.length > 0 && missing.length === 0,
         `${kept.length} of ${kept.length} back`,
-        `${kept.length - missing.length} of ${kept.length} back${missing.length ? ` (missing ${sample(missing)})` : ''}`,
+        `${kept.length - missing.length} of ${kept.length} back${missing.length ? ` (missing ${kit.sample(missing)})` : ''}`,
       ),
-      check(
+      kit.check(
         'writes acknowledged after the snapshot are gone',
         after.length > 0 && survived.length === 0,
         'some acknowledged after the snapshot, none of them back',
-        `${after.length} acknowledged after revision ${rev} (${sample(ids(after))}), ${survived.length} back`,
+        `${after.length} acknowledged after revision ${rev} (${kit.sample(ids(after))}), ${survived.length} back`,
       ),
-      check(
+      kit.check(
         'the restored cluster is a new cluster',
         clusters.size === 1 && !clusters.has(seen.clusterBefore ?? '') && !clusters.has('?'),
         `one cluster id, not ${seen.clusterBefore ?? '?'}`,
         `cluster ids ${[...clusters].join(', ') || 'none'}`,
       ),
-      check(
+      kit.check(
         'the restored cluster serves writes',
         put?.type === 'ok',
         'a put acknowledged',

@@ -1,18 +1,4 @@
-import {
-  check,
-  completions,
-  defineLab,
-  EtcdError,
-  etcd,
-  etcdctl,
-  type Op,
-  observed,
-  proveCluster,
-  recorded,
-  recordedPut,
-  revisionOf,
-  type WatchEvent,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const KEY = '/midlab/config';
 const VERSIONS = 5;
@@ -21,7 +7,7 @@ interface Seen {
   /** The revisions the five puts created, in order. */
   revisions: number[];
   /** What a watch resumed from the second revision delivered before the compaction. */
-  replayed: WatchEvent[];
+  replayed: kit.WatchEvent[];
   compactedTo: number;
   /** The same resume after the compaction: the error it ended with ("" if none). */
   resumeAfter: string;
@@ -29,10 +15,10 @@ interface Seen {
 
 /** A read of the key at a revision, recorded as `read-at` with that revision. */
 type AtRead = { at: number; value?: string };
-const describeRead = (o: Op) =>
+const describeRead = (o: kit.Op) =>
   `${(o.value as AtRead | undefined)?.at ?? '?'}: ${o.type} ${o.error ?? (o.value as AtRead).value}`;
 
-export default defineLab({
+export default kit.defineLab({
   id: 'etcd/watch-and-compaction',
   title: 'Watches resume from a revision, until compaction removes it',
   teaches:
@@ -44,7 +30,7 @@ export default defineLab({
     'watcher that falls behind further than that cannot resume; the server cancels its watch and it must read ' +
     'everything again (Kubernetes answers such a client "410 Gone: too old resource version").',
   params: {},
-  stack: etcd,
+  stack: kit.etcd,
   topology: () => ({ members: 3 }),
   steps: {
     history: {
@@ -52,7 +38,7 @@ export default defineLab({
       narration:
         'Each put creates a new revision of the whole keyspace; the old value is kept, not overwritten: ' +
         '`get --rev=R` reads the key as it was at revision R.',
-      commands: [etcdctl('etcd2', `get ${KEY} --write-out=json`)],
+      commands: [kit.etcdctl('etcd2', `get ${KEY} --write-out=json`)],
     },
     resume: {
       title: 'Resume a watch from revision {from}',
@@ -60,35 +46,35 @@ export default defineLab({
         'A client that saw revision {seen} and then lost its connection reopens its watch with --rev={from}: ' +
         'etcd replays every change since, in order, with their revisions. This is how a Kubernetes informer ' +
         'survives a dropped connection without missing an event.',
-      commands: [etcdctl('etcd2', `watch ${KEY} --rev={from}`)],
+      commands: [kit.etcdctl('etcd2', `watch ${KEY} --rev={from}`)],
     },
     compact: {
       title: 'Compact to revision {to}',
       narration:
         '`etcdctl compact {to}` drops every version older than revision {to} (the latest version of each key ' +
         'stays). Production does this on a timer (--auto-compaction-*, notes 6630-6631); the lab does it by hand.',
-      commands: [etcdctl('etcd1', 'compact {to}')],
+      commands: [kit.etcdctl('etcd1', 'compact {to}')],
     },
     'resume-again': {
       title: 'Resume the same watch from revision {from} again',
       narration:
         'The revisions it needs are gone: the server cancels the watch ("required revision has been compacted"), ' +
         'and `get --rev={from}` fails the same way; revision {to} and later are still readable.',
-      commands: [etcdctl('etcd2', `watch ${KEY} --rev={from}`), etcdctl('etcd2', `get ${KEY} --rev={from}`)],
+      commands: [kit.etcdctl('etcd2', `watch ${KEY} --rev={from}`), kit.etcdctl('etcd2', `get ${KEY} --rev={from}`)],
     },
   },
-  mechanism: (lab) => proveCluster(lab),
+  mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
     const atRev = async (at: number): Promise<AtRead> => ({
       at,
       ...(await e.client('etcd2').read(KEY, { revision: at })),
     });
-    const readAt = (at: number) => recorded(lab.history, 'reader', 'read-at', 'etcd2', () => atRev(at), { at });
+    const readAt = (at: number) => kit.recorded(lab.history, 'reader', 'read-at', 'etcd2', () => atRev(at), { at });
     const revisions: number[] = [];
     await lab.step('history', async () => {
       for (let v = 1; v <= VERSIONS; v++) {
-        const r = await recordedPut(lab.history, e.client('etcd1'), 'writer', KEY, `v${v}`, `v${v}`);
+        const r = await kit.recordedPut(lab.history, e.client('etcd1'), 'writer', KEY, `v${v}`, `v${v}`);
         if (r.revision) revisions.push(r.revision);
       }
       lab.observe('revisions', revisions, `revisions ${revisions.join(', ')}`);
@@ -112,7 +98,7 @@ export default defineLab({
         .client('etcd2')
         .watch(KEY, from, 1500)
         .then((evs) => `no error: ${evs.length} events`)
-        .catch((err: Error) => (err instanceof EtcdError ? err.message : `${err.name}: ${err.message}`));
+        .catch((err: Error) => (err instanceof kit.EtcdError ? err.message : `${err.name}: ${err.message}`));
       lab.observe('resumeAfter', error, `watch --rev=${from}: ${error}`);
       for (const at of [from, to]) {
         const r = await readAt(at);
@@ -127,38 +113,38 @@ export default defineLab({
       question: 'After the compaction, the client resumes its watch from the same old revision. What happens?',
       choices: ['it replays the same events', 'it gets only the newest value', 'the server cancels it: compacted'],
       answer: (ev) => {
-        const r = String(observed<Seen>(ev).resumeAfter ?? '');
+        const r = String(kit.observed<Seen>(ev).resumeAfter ?? '');
         return /compacted/.test(r) ? 2 : r ? 0 : undefined;
       },
     },
   ],
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const revs = seen.revisions ?? [];
-    const puts = completions(ev.ops, 'write').filter((o) => o.type === 'ok');
+    const puts = kit.completions(ev.ops, 'write').filter((o) => o.type === 'ok');
     const from = revs[1] ?? -1;
-    const reads = completions(ev.ops, 'read-at');
+    const reads = kit.completions(ev.ops, 'read-at');
     const before = reads.find((o) => o.type === 'ok' && (o.value as AtRead).at === from);
     const compacted = seen.compactedTo ?? Number.POSITIVE_INFINITY;
     const afterCompaction = reads.filter((o) => o.time > (before?.time ?? 0));
     const oldAfter = afterCompaction.find((o) => (o.value as AtRead | undefined)?.at === from);
     const kept = afterCompaction.find((o) => o.type === 'ok' && (o.value as AtRead).at === compacted);
     const replayed = (seen.replayed ?? []).map((w) => `${w.value}@${w.modRevision}`);
-    const missed = puts.slice(1).map((o) => `${(o.value as { id: string }).id}@${revisionOf(o)}`);
+    const missed = puts.slice(1).map((o) => `${(o.value as { id: string }).id}@${kit.revisionOf(o)}`);
     return [
-      check(
+      kit.check(
         'an old revision is readable before compaction',
         revs.length === VERSIONS && (before?.value as AtRead | undefined)?.value === 'v2',
         `get --rev=${from} returns v2`,
         before ? `returned ${(before.value as AtRead).value}` : `no answer for revision ${from}`,
       ),
-      check(
+      kit.check(
         'a watch resumed from an old revision replays what it missed',
         missed.length === VERSIONS - 1 && replayed.join(',') === missed.join(','),
         missed.join(', '),
         replayed.join(', ') || 'nothing',
       ),
-      check(
+      kit.check(
         'after compaction past it, the resume fails: revision compacted',
         seen.compactedTo !== undefined &&
           seen.compactedTo > from &&
@@ -166,7 +152,7 @@ export default defineLab({
         `watch --rev=${from} canceled: "required revision has been compacted"`,
         String(seen.resumeAfter ?? 'the resume was not tried'),
       ),
-      check(
+      kit.check(
         'compaction removes history before its revision, keeps it from there on',
         oldAfter?.type === 'fail' && /compacted/.test(oldAfter.error ?? '') && (kept?.value as AtRead)?.value === 'v4',
         `get --rev=${from} fails (compacted); get --rev=${seen.compactedTo ?? '?'} returns v4`,

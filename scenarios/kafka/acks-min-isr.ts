@@ -1,42 +1,4 @@
-import {
-  ACKS_DEFAULT,
-  type Acks,
-  allOk,
-  askLeader,
-  bothModes,
-  cannotTell,
-  check,
-  connectProducers,
-  consoleProducerCommand,
-  defineLab,
-  delivery,
-  describeTopicCommand,
-  finalRead,
-  intParam,
-  type KafkaProducer,
-  type KafkaReader,
-  kafka,
-  LAG_TIME_TEXT,
-  modeParam,
-  nothingLost,
-  OUTDATED,
-  observed,
-  observeMode,
-  ofProducer,
-  type PartitionState,
-  phaseMark,
-  phaseOps,
-  placedTopic,
-  refusedBeforeAppend,
-  refusedCheck,
-  sameSet,
-  sample,
-  sendPhase,
-  settledIsr,
-  tally,
-  topicConfigCommand,
-  withProbe,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'acks';
 /**
@@ -51,18 +13,18 @@ const REPLICAS = ['kafka1', 'kafka2', 'kafka4'];
 const [LEADER, SECOND_DOWN, FIRST_DOWN] = REPLICAS as [string, string, string];
 const MIN_ISR = 2;
 /** One producer per acks setting; the producer's name is its History process and its ids' prefix. */
-const PRODUCERS = ([0, 1, 'all'] as Acks[]).map((acks) => ({ name: `acks${acks}`, acks, label: `acks=${acks}` }));
+const PRODUCERS = ([0, 1, 'all'] as kit.Acks[]).map((acks) => ({ name: `acks${acks}`, acks, label: `acks=${acks}` }));
 const [PHASES, LABELS] = [['all-up', 'one-down', 'two-down', 'back'], PRODUCERS.map((x) => x.label)];
 /** What a trainee can type meanwhile: the partition seen from the leader, a console producer with acks=all. */
-const DESCRIBE = describeTopicCommand(TOPIC, LEADER);
-const PRODUCE = consoleProducerCommand(LEADER, TOPIC, 'acks=all');
+const DESCRIBE = kit.describeTopicCommand(TOPIC, LEADER);
+const PRODUCE = kit.consoleProducerCommand(LEADER, TOPIC, 'acks=all');
 
 /** What the lab reads beyond each round's `phase` mark: the leader's first accepted acks=all send after the followers returned. */
 interface Seen {
   canary: { accepted: boolean; refusals: number; ms: number };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/acks-min-isr',
   title: 'acks=0, 1, all against min.insync.replicas=2 while brokers go down',
   teaches:
@@ -74,14 +36,14 @@ export default defineLab({
     'for the *current* ISR, which may shrink to the leader alone; min.insync.replicas is what turns that into a ' +
     'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. acks=0 gets no answer at all, so its "ok" ' +
     'means only "handed to the socket": the lab reports what the final read holds of those sends and excludes ' +
-    `them from every loss check. ${ACKS_DEFAULT} ${OUTDATED}`,
-  variants: bothModes(),
+    `them from every loss check. ${kit.ACKS_DEFAULT} ${kit.OUTDATED}`,
+  variants: kit.bothModes(),
   params: {
-    mode: modeParam,
-    perPhase: intParam(5, 'messages sent with each acks setting per phase', 1, 100),
-    isrTimeoutMs: intParam(60_000, 'the bound for the ISR to shrink after a stop, or to grow after a start', 5000),
+    mode: kit.modeParam,
+    perPhase: kit.intParam(5, 'messages sent with each acks setting per phase', 1, 100),
+    isrTimeoutMs: kit.intParam(60_000, 'the bound for the ISR to shrink after a stop, or to grow after a start', 5000),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode, brokers: 4 }),
   steps: {
     topic: {
@@ -91,7 +53,7 @@ export default defineLab({
         `the first is the preferred leader, so ${LEADER} leads, and only followers are ever taken down ` +
         `(${FIRST_DOWN}, then ${SECOND_DOWN}). min.insync.replicas=${MIN_ISR} on the topic (the broker default is ` +
         `1): an acks=all write needs ${MIN_ISR} replicas in the ISR, the leader included, to be accepted at all.`,
-      commands: [describeTopicCommand(TOPIC), topicConfigCommand(TOPIC)],
+      commands: [kit.describeTopicCommand(TOPIC), kit.topicConfigCommand(TOPIC)],
     },
     'all-up': {
       title: 'All three up: send with acks=0, 1 and all',
@@ -105,7 +67,7 @@ export default defineLab({
       title: `Stop ${FIRST_DOWN}: one follower down`,
       narration:
         `${FIRST_DOWN} shuts down cleanly (SIGTERM, a controlled shutdown): the controller removes it from the ISR ` +
-        `at once; a killed broker is dropped after its session timeout, a frozen follower after ${LAG_TIME_TEXT}. ` +
+        `at once; a killed broker is dropped after its session timeout, a frozen follower after ${kit.LAG_TIME_TEXT}. ` +
         `ISR ${LEADER},${SECOND_DOWN}: 2 >= min.insync.replicas, so acks=all still succeeds, waiting for one follower.`,
       commands: [DESCRIBE],
     },
@@ -134,46 +96,48 @@ export default defineLab({
     },
   },
   async mechanism(lab) {
-    observeMode(lab);
-    return lab.step('topic', () => placedTopic(lab, TOPIC, REPLICAS, { 'min.insync.replicas': MIN_ISR }));
+    kit.observeMode(lab);
+    return lab.step('topic', () => kit.placedTopic(lab, TOPIC, REPLICAS, { 'min.insync.replicas': MIN_ISR }));
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
     // Probes and producers bootstrap on the leader only: it is up the whole time.
     // `canary`: acks=all sends that only ask the leader whether it accepts acks=all. No retries: a refusal at once.
-    const [canary, ...producers] = (await connectProducers(
+    const [canary, ...producers] = (await kit.connectProducers(
       k.brokerEndpoints([LEADER]),
       lab.history,
       [{ name: 'canary', acks: 'all' }, ...PRODUCERS],
       { retries: 0, deliveryTimeoutMs: 6000, requestTimeoutMs: 4000, ackTimeoutMs: 3000 },
-    )) as [KafkaProducer, ...KafkaProducer[]];
-    const round = (name: string, part: PartitionState) =>
-      sendPhase(lab, name, part, producers, LABELS, TOPIC, p.perPhase);
-    const settled = (probe: KafkaReader, name: string, ok: (x: PartitionState) => boolean) =>
-      settledIsr(lab, probe, TOPIC, name, ok, p.isrTimeoutMs);
-    const steps = async (probe: KafkaReader) => {
+    )) as [kit.KafkaProducer, ...kit.KafkaProducer[]];
+    const round = (name: string, part: kit.PartitionState) =>
+      kit.sendPhase(lab, name, part, producers, LABELS, TOPIC, p.perPhase);
+    const settled = (probe: kit.KafkaReader, name: string, ok: (x: kit.PartitionState) => boolean) =>
+      kit.settledIsr(lab, probe, TOPIC, name, ok, p.isrTimeoutMs);
+    const steps = async (probe: kit.KafkaReader) => {
       await lab.step('all-up', async () => round('all-up', await probe.partition(TOPIC, 0)));
       await lab.step('first-down', async () => {
         await lab.faults.stop(FIRST_DOWN);
-        await round('one-down', await settled(probe, 'isrOneDown', (x) => sameSet(x.isr, [LEADER, SECOND_DOWN])));
+        await round('one-down', await settled(probe, 'isrOneDown', (x) => kit.sameSet(x.isr, [LEADER, SECOND_DOWN])));
       });
       await lab.step('second-down', async () => {
         await lab.faults.stop(SECOND_DOWN);
-        const part = await settled(probe, 'isrTwoDown', (x) => sameSet(x.isr, [LEADER]));
-        await askLeader(lab, 'canaryRefused', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs);
+        const part = await settled(probe, 'isrTwoDown', (x) => kit.sameSet(x.isr, [LEADER]));
+        await kit.askLeader(lab, 'canaryRefused', canary, LEADER, TOPIC, 'refuses', p.isrTimeoutMs);
         await round('two-down', part);
       });
       await lab.step('back', async () => {
         await lab.faults.start(SECOND_DOWN);
         await lab.faults.start(FIRST_DOWN);
         const part = await settled(probe, 'isrBack', (x) => x.isr.length >= MIN_ISR);
-        await askLeader(lab, 'canary', canary, LEADER, TOPIC, 'accepts', p.isrTimeoutMs);
+        await kit.askLeader(lab, 'canary', canary, LEADER, TOPIC, 'accepts', p.isrTimeoutMs);
         await round('back', part);
       });
     };
-    await withProbe(k, [LEADER], steps).finally(() => Promise.all([canary, ...producers].map((x) => x.disconnect())));
+    await kit
+      .withProbe(k, [LEADER], steps)
+      .finally(() => Promise.all([canary, ...producers].map((x) => x.disconnect())));
   },
-  final: (lab) => finalRead(lab, TOPIC),
+  final: (lab) => kit.finalRead(lab, TOPIC),
   predictions: [
     {
       before: 'second-down',
@@ -185,63 +149,63 @@ export default defineLab({
         'they succeed, and are lost later',
       ],
       answer: (ev) => {
-        const r = phaseOps(ev, 'two-down', 'acksall');
+        const r = kit.phaseOps(ev, 'two-down', 'acksall');
         if (!r.length) return undefined;
-        if (allOk(r)) return 0;
-        if (r.every(refusedBeforeAppend)) return 1;
+        if (kit.allOk(r)) return 0;
+        if (r.every(kit.refusedBeforeAppend)) return 1;
         return r.some((o) => o.type === 'info') ? 2 : undefined;
       },
     },
   ],
   check(ev) {
-    const { canary } = observed<Seen>(ev);
-    const [, one, two, back] = PHASES.map((ph) => phaseMark(ev, ph));
-    const missing = PHASES.filter((ph) => !phaseMark(ev, ph));
-    if (missing.length) return cannotTell('every phase ran', PHASES.join(', '), `missing: ${missing.join(', ')}`);
-    const all = (ph: string, prod: string) => phaseOps(ev, ph, prod);
-    const ones = delivery(ofProducer(ev.ops, 'acks1'), { receive: 'read-all' });
-    const zeros = delivery(ofProducer(ev.ops, 'acks0'), { receive: 'read-all' });
+    const { canary } = kit.observed<Seen>(ev);
+    const [, one, two, back] = PHASES.map((ph) => kit.phaseMark(ev, ph));
+    const missing = PHASES.filter((ph) => !kit.phaseMark(ev, ph));
+    if (missing.length) return kit.cannotTell('every phase ran', PHASES.join(', '), `missing: ${missing.join(', ')}`);
+    const all = (ph: string, prod: string) => kit.phaseOps(ev, ph, prod);
+    const ones = kit.delivery(kit.ofProducer(ev.ops, 'acks1'), { receive: 'read-all' });
+    const zeros = kit.delivery(kit.ofProducer(ev.ops, 'acks0'), { receive: 'read-all' });
     return [
-      check(
+      kit.check(
         'all three up: acks=0, 1 and all succeed',
-        PRODUCERS.every((x) => allOk(all('all-up', x.name))),
+        PRODUCERS.every((x) => kit.allOk(all('all-up', x.name))),
         'every send acknowledged',
-        PRODUCERS.map((x) => `${x.label} ${tally(all('all-up', x.name))}`).join('; '),
+        PRODUCERS.map((x) => `${x.label} ${kit.tally(all('all-up', x.name))}`).join('; '),
       ),
-      check(
+      kit.check(
         `one follower down (ISR ${one?.isr}): acks=all still succeeds`,
-        sameSet(one?.isr ?? [], [LEADER, SECOND_DOWN]) && allOk(all('one-down', 'acksall')),
+        kit.sameSet(one?.isr ?? [], [LEADER, SECOND_DOWN]) && kit.allOk(all('one-down', 'acksall')),
         `ISR ${LEADER},${SECOND_DOWN}; every acks=all send acknowledged`,
-        `ISR ${one?.isr}; acks=all ${tally(all('one-down', 'acksall'))}`,
+        `ISR ${one?.isr}; acks=all ${kit.tally(all('one-down', 'acksall'))}`,
       ),
-      refusedCheck(
+      kit.refusedCheck(
         `two followers down (ISR ${two?.isr}): acks=all refused before the append (NOT_ENOUGH_REPLICAS)`,
         all('two-down', 'acksall'),
         `ISR ${LEADER} alone; every acks=all send refused with NOT_ENOUGH_REPLICAS (19); an after-append refusal ` +
           '(20) or an unknown outcome is not that',
         `ISR ${two?.isr}; acks=all `,
-        sameSet(two?.isr ?? [], [LEADER]),
+        kit.sameSet(two?.isr ?? [], [LEADER]),
       ),
-      check(
+      kit.check(
         'two followers down: acks=1 still succeeds',
-        allOk(all('two-down', 'acks1')),
+        kit.allOk(all('two-down', 'acks1')),
         'every acks=1 send acknowledged by the leader alone',
-        `acks=1 ${tally(all('two-down', 'acks1'))}; acks=0 ${tally(all('two-down', 'acks0'))} (acks=0 gets no answer to fail with)`,
+        `acks=1 ${kit.tally(all('two-down', 'acks1'))}; acks=0 ${kit.tally(all('two-down', 'acks0'))} (acks=0 gets no answer to fail with)`,
       ),
-      check(
+      kit.check(
         `followers back (ISR ${back?.isr}): acks=all succeeds again`,
-        (back?.isr.length ?? 0) >= MIN_ISR && allOk(all('back', 'acksall')),
+        (back?.isr.length ?? 0) >= MIN_ISR && kit.allOk(all('back', 'acksall')),
         `ISR of at least ${MIN_ISR}; every acks=all send acknowledged`,
-        `ISR ${back?.isr}; acks=all ${tally(all('back', 'acksall'))}` +
+        `ISR ${back?.isr}; acks=all ${kit.tally(all('back', 'acksall'))}` +
           (canary ? `; accepted ${canary.ms} ms after the ISR grew (${canary.refusals} canary refusal(s))` : ''),
       ),
-      ...nothingLost(ofProducer(ev.ops, 'acksall'), 'read-all', 'allowed', 'acks=all'),
-      check(
+      ...kit.nothingLost(kit.ofProducer(ev.ops, 'acksall'), 'read-all', 'allowed', 'acks=all'),
+      kit.check(
         'acks=1 and acks=0: what the final read holds (reported)',
         true,
         'reported only: the leader never changed, so nothing was truncated; acks=0 "ok" means only "handed to ' +
           'the socket", so those sends are excluded from every loss check',
-        `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${ones.lost.length ? ` (${sample(ones.lost)})` : ''}; ` +
+        `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${ones.lost.length ? ` (${kit.sample(ones.lost)})` : ''}; ` +
           `acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
       ),
     ];

@@ -1,44 +1,4 @@
-import {
-  ACKS_DEFAULT,
-  type Acks,
-  allAcknowledged,
-  allLost,
-  bothModes,
-  canaryUntilRefused,
-  defineLab,
-  delivery,
-  describeTopicCommand,
-  type Election,
-  electionCommand,
-  enumParam,
-  finalRead,
-  finalReadChecks,
-  intParam,
-  isrCheck,
-  kafka,
-  LAG_TIME_TEXT,
-  logEnd,
-  modeParam,
-  noFinalRead,
-  OUTDATED,
-  observed,
-  observeMode,
-  ofProducer,
-  type PartitionState,
-  placedTopic,
-  probesText,
-  produceSaid,
-  refusedCheck,
-  sameSet,
-  sendsOf,
-  sessionTimeoutText,
-  settledIsr,
-  topicConfigCommand,
-  uncleanChecks,
-  uncleanElectionText,
-  uncleanTakeover,
-  withProbe,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
@@ -51,12 +11,12 @@ interface Seen {
   isrAlone: string[];
   isrAloneMs: number;
   newLeader: string | undefined;
-  election: Election;
+  election: kit.Election;
   finalRead: number;
   leaderRefuses: { ms: number; probes: string[] };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/acks1-data-loss',
   title: 'acks=1 loses acknowledged messages when an out-of-sync follower takes over',
   teaches:
@@ -73,31 +33,31 @@ export default defineLab({
     'acks=1 loss needs no unclean election. A follower still in the ISR that has not fetched the newest acks=1 ' +
     'writes can be elected cleanly when the leader dies; the old leader then truncates its log to the new ' +
     "leader's, and the acknowledged tail is gone just the same (the high watermark had not passed it, so no " +
-    `consumer saw it): the freeze only makes the window wide and certain. ${ACKS_DEFAULT} ${OUTDATED}`,
-  variants: bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
+    `consumer saw it): the freeze only makes the window wide and certain. ${kit.ACKS_DEFAULT} ${kit.OUTDATED}`,
+  variants: kit.bothModes([{ variant: 'acksall' }, { election: 'tool' }]),
   params: {
-    mode: modeParam,
-    variant: enumParam(
+    mode: kit.modeParam,
+    variant: kit.enumParam(
       ['acks1', 'acksall'],
       'acks1: acks=1 with min.insync.replicas=1 (messages are lost); acksall: acks=all with ' +
         'min.insync.replicas=2 (writes are refused, nothing acknowledged is lost)',
     ),
-    election: enumParam(
+    election: kit.enumParam(
       ['config', 'tool'],
       'config: unclean.leader.election.enable=true on the topic (the controller elects by itself); tool: the ' +
         'config stays false, the partition goes offline, and kafka-leader-election.sh --election-type unclean forces it',
     ),
-    before: intParam(10, 'acks=all messages sent while both replicas are in sync', 1, 1000),
-    messages: intParam(20, 'messages sent while the leader is alone in the ISR', 1, 1000),
-    isrTimeoutMs: intParam(
+    before: kit.intParam(10, 'acks=all messages sent while both replicas are in sync', 1, 1000),
+    messages: kit.intParam(20, 'messages sent while the leader is alone in the ISR', 1, 1000),
+    isrTimeoutMs: kit.intParam(
       25_000,
       'the bound for the frozen follower to leave the ISR: the session timeout (6 s), or replica.lag.time.max.ms ' +
         "(10 s) plus up to half of it until the leader's periodic check, with headroom (seen 5.4..16.1 s)",
       5000,
     ),
-    electionTimeoutMs: intParam(90_000, 'the bound for the follower to become leader', 5000),
+    electionTimeoutMs: kit.intParam(90_000, 'the bound for the follower to become leader', 5000),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     topic: {
@@ -107,7 +67,7 @@ export default defineLab({
         'replica (the lab asks it about the other two). Not 3 replicas: in KRaft mode kafka1..3 are also the ' +
         'metadata quorum, and with two of them frozen the controller could not even record the ISR change. Topic ' +
         `configs: unclean.leader.election.enable=${p.election === 'config'}, min.insync.replicas=${p.variant === 'acks1' ? 1 : 2}.`,
-      commands: [describeTopicCommand(TOPIC), topicConfigCommand(TOPIC)],
+      commands: [kit.describeTopicCommand(TOPIC), kit.topicConfigCommand(TOPIC)],
     },
     before: {
       title: '{before} messages with acks=all while both replicas are in sync',
@@ -117,9 +77,9 @@ export default defineLab({
       title: `Freeze ${FOLLOWER} until it leaves the ISR`,
       narration: (p) =>
         `docker pause: ${FOLLOWER} goes silent, its sockets open. The leader drops a follower that has not caught ` +
-        `up for ${LAG_TIME_TEXT}; the controller drops a silent broker after ${sessionTimeoutText(p.mode)}: ` +
+        `up for ${kit.LAG_TIME_TEXT}; the controller drops a silent broker after ${kit.sessionTimeoutText(p.mode)}: ` +
         `whichever comes first. The lab polls until the ISR is ${LEADER} alone, at most ${p.isrTimeoutMs / 1000} s.`,
-      commands: [describeTopicCommand(TOPIC, BYSTANDER)],
+      commands: [kit.describeTopicCommand(TOPIC, BYSTANDER)],
     },
     alone: {
       title: '{messages} messages with acks={acks} to the lone leader',
@@ -138,49 +98,49 @@ export default defineLab({
     elect: {
       title: `Unclean election: ${FOLLOWER} becomes leader`,
       narration: (p) =>
-        uncleanElectionText(p.election, { old: LEADER, want: FOLLOWER, via: BYSTANDER }) +
+        kit.uncleanElectionText(p.election, { old: LEADER, want: FOLLOWER, via: BYSTANDER }) +
         (p.variant === 'acks1'
           ? " The new leader's log is shorter: the acknowledged tail is gone. Restarted in the heal, " +
             `${LEADER} truncates its log to the new leader's, deleting the only copy.`
           : ' The new leader has every acknowledged message: both replicas had each.'),
-      commands: [electionCommand(BYSTANDER, 'unclean', TOPIC), describeTopicCommand(TOPIC, BYSTANDER)],
+      commands: [kit.electionCommand(BYSTANDER, 'unclean', TOPIC), kit.describeTopicCommand(TOPIC, BYSTANDER)],
     },
   },
   async mechanism(lab) {
     const [p, unclean] = [lab.params, lab.params.election === 'config'];
-    observeMode(lab, { variant: p.variant });
+    kit.observeMode(lab, { variant: p.variant });
     const config = { 'unclean.leader.election.enable': unclean, 'min.insync.replicas': p.variant === 'acks1' ? 1 : 2 };
     const vars = { unclean: unclean ? ', unclean leader election on' : '' };
-    return lab.step('topic', () => placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), { vars });
+    return lab.step('topic', () => kit.placedTopic(lab, TOPIC, [LEADER, FOLLOWER], config), { vars });
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
-    const acks: Acks = p.variant === 'acks1' ? 1 : 'all';
+    const acks: kit.Acks = p.variant === 'acks1' ? 1 : 'all';
     const toLeader = k.brokerEndpoints([LEADER]);
     // Every probe goes through the bystander: a client never waits on the frozen follower.
-    await withProbe(k, [BYSTANDER], async (probe) => {
+    await kit.withProbe(k, [BYSTANDER], async (probe) => {
       const opts = { name: 'before', acks: 'all', retries: 2, route: () => ({ partition: 0 }) } as const;
       const aloneOpts = { ...opts, name: 'alone', acks, deliveryTimeoutMs: 6000 } as const;
-      await lab.step('before', () => produceSaid(lab, toLeader, TOPIC, p.before, opts));
+      await lab.step('before', () => kit.produceSaid(lab, toLeader, TOPIC, p.before, opts));
       await lab.step('freeze', async () => {
         await lab.faults.pause(FOLLOWER);
-        const alone = (x: PartitionState) => x.leader === LEADER && sameSet(x.isr, [LEADER]);
-        await settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
+        const alone = (x: kit.PartitionState) => x.leader === LEADER && kit.sameSet(x.isr, [LEADER]);
+        await kit.settledIsr(lab, probe, TOPIC, 'isrAlone', alone, p.isrTimeoutMs, 250);
       });
       const sendAlone = async () => {
-        if (acks === 'all') await canaryUntilRefused(lab, 'leaderRefuses', toLeader, LEADER, TOPIC, p.isrTimeoutMs);
+        if (acks === 'all') await kit.canaryUntilRefused(lab, 'leaderRefuses', toLeader, LEADER, TOPIC, p.isrTimeoutMs);
         // Two retries: a request routed through the frozen broker times out, the next goes to the leader. A refusal stays one.
-        await produceSaid(lab, toLeader, TOPIC, p.messages, aloneOpts);
-        const end = await logEnd(probe, TOPIC);
+        await kit.produceSaid(lab, toLeader, TOPIC, p.messages, aloneOpts);
+        const end = await kit.logEnd(probe, TOPIC);
         if (end !== undefined) lab.observe('leaderLogEnd', end, `${LEADER}'s log now ends at offset ${end}`);
       };
       await lab.step('alone', sendAlone, { vars: { acks: String(acks) } });
       await lab.step('kill-leader', () => lab.faults.kill(LEADER).then(() => lab.faults.resume(FOLLOWER)));
       const election = { node: BYSTANDER, topic: TOPIC, old: LEADER, want: FOLLOWER };
-      await lab.step('elect', () => uncleanTakeover(lab, probe, election, p.electionTimeoutMs));
+      await lab.step('elect', () => kit.uncleanTakeover(lab, probe, election, p.electionTimeoutMs));
     });
   },
-  final: (lab) => finalRead(lab, TOPIC),
+  final: (lab) => kit.finalRead(lab, TOPIC),
   predictions: [
     {
       before: 'kill-leader',
@@ -191,37 +151,37 @@ export default defineLab({
         'the producer was never told they were written (they were refused)',
       ],
       answer: (ev) => {
-        const alone = sendsOf(ev.ops, 'alone');
+        const alone = kit.sendsOf(ev.ops, 'alone');
         if (!alone.length) return undefined;
         if (alone.every((o) => o.type !== 'ok')) return 2;
-        return delivery(ofProducer(ev.ops, 'alone'), { receive: 'read-all' }).lost.length > 0 ? 1 : 0;
+        return kit.delivery(kit.ofProducer(ev.ops, 'alone'), { receive: 'read-all' }).lost.length > 0 ? 1 : 0;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
-    if (seen.finalRead === undefined) return noFinalRead('after healing');
+    const seen = kit.observed<Seen>(ev);
+    if (seen.finalRead === undefined) return kit.noFinalRead('after healing');
     const { isrAlone: isr, newLeader, election, isrAloneMs: ms } = seen;
-    const [before, alone] = [sendsOf(ev.ops, 'before'), sendsOf(ev.ops, 'alone')];
+    const [before, alone] = [kit.sendsOf(ev.ops, 'before'), kit.sendsOf(ev.ops, 'alone')];
     const checks = [
-      allAcknowledged(
+      kit.allAcknowledged(
         'acks=all writes were acknowledged while both replicas were in sync',
         before,
         `${p.before} of ${p.before} acknowledged`,
       ),
-      isrCheck(`the frozen follower left the ISR (ISR = ${LEADER} alone)`, [LEADER], isr, ms, 'the pause'),
-      ...uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
+      kit.isrCheck(`the frozen follower left the ISR (ISR = ${LEADER} alone)`, [LEADER], isr, ms, 'the pause'),
+      ...kit.uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
     ];
     if (p.variant === 'acksall') {
       return [
         ...checks,
-        refusedCheck(
+        kit.refusedCheck(
           'acks=all with min.insync.replicas=2: every write to the lone leader refused before the append (NOT_ENOUGH_REPLICAS)',
           alone,
           `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
-          probesText(seen.leaderRefuses),
+          kit.probesText(seen.leaderRefuses),
         ),
-        ...finalReadChecks(
+        ...kit.finalReadChecks(
           ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process)),
           'acks=all messages',
         ),
@@ -229,19 +189,19 @@ export default defineLab({
     }
     return [
       ...checks,
-      allAcknowledged(
+      kit.allAcknowledged(
         `acks=1: the lone leader acknowledged all ${p.messages} writes`,
         alone,
         `${p.messages} acknowledged`,
       ),
-      ...finalReadChecks(ofProducer(ev.ops, 'alone'), 'acks=1 messages', 'expected'),
-      allLost(
+      ...kit.finalReadChecks(kit.ofProducer(ev.ops, 'alone'), 'acks=1 messages', 'expected'),
+      kit.allLost(
         ev.ops,
         'alone',
         'exactly the messages written while the leader was alone are lost',
         'all acknowledged acks=1 messages missing from the final read',
       ),
-      ...finalReadChecks(ofProducer(ev.ops, 'before'), 'acks=all messages from before the freeze'),
+      ...kit.finalReadChecks(kit.ofProducer(ev.ops, 'before'), 'acks=all messages from before the freeze'),
     ];
   },
 });

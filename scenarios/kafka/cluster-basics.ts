@@ -1,28 +1,4 @@
-import {
-  allInSync,
-  bothModes,
-  check,
-  controllerCommands,
-  defineLab,
-  describeTopicCommand,
-  groupCommand,
-  KCAT_LIST,
-  kafka,
-  kafkaTool,
-  kraftRoles,
-  layoutParam,
-  modeParam,
-  named,
-  nothingLost,
-  OUTDATED,
-  observed,
-  observeMode,
-  type PartitionState,
-  produce,
-  readGroup,
-  sameSet,
-  topicsHealthy,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 /** kafka-configs.sh arguments showing every config broker 1 runs with, defaults included. */
 const CONFIGS = '--describe --entity-type brokers --entity-name 1 --all'.split(' ');
@@ -37,13 +13,13 @@ interface Seen {
   registered: string[];
   controller: string;
   quorum: { leader: number; epoch: number; voters: number[] };
-  partitions: PartitionState[];
+  partitions: kit.PartitionState[];
   zookeeperFlag: { exitCode: number; line: string };
   brokerDefaults: { 'delete.topic.enable'?: string; 'log.retention.bytes'?: string };
   scratchDeleted: boolean;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/cluster-basics',
   title: 'Three brokers, one topic of three partitions, three replicas each',
   teaches:
@@ -53,16 +29,16 @@ export default defineLab({
   notes:
     'Notes, Kafka chapter: "Kafka角色和流程" (broker, controller, topic, partition, replication, AR/ISR/OSR), ' +
     '"集群部署" and "Kafka 读写数据" (创建Topic, 查看Topic详情, 生产/消费 Topic). ' +
-    OUTDATED +
+    kit.OUTDATED +
     ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
     "inside Kafka itself. Two settings the notes' server.properties comments get wrong (lines 1142 and 1158): " +
     'log.retention.bytes defaults to -1 (no size limit; the notes say 1G), and delete.topic.enable defaults to ' +
     'true since Kafka 1.0 (the notes say false, and line 1384 asks to set it and restart). Followers replicate by ' +
     'fetching from the leader, as consumers do; the leader pushes nothing (line 1585 says the leader "passes" the ' +
     'message to the ISR).',
-  variants: bothModes([], [{ layout: 'isolated' }]),
-  params: { mode: modeParam, layout: layoutParam },
-  stack: kafka,
+  variants: kit.bothModes([], [{ layout: 'isolated' }]),
+  params: { mode: kit.modeParam, layout: kit.layoutParam },
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode, layout: p.layout }),
   steps: {
     register: {
@@ -73,10 +49,10 @@ export default defineLab({
             "the first broker to create the ephemeral znode /controller becomes the controller (the notes' " +
             "zooInspector screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper " +
             'session ends.'
-          : `In KRaft mode there is no ZooKeeper: ${kraftRoles(p.layout)}. The controllers form a Raft quorum over ` +
+          : `In KRaft mode there is no ZooKeeper: ${kit.kraftRoles(p.layout)}. The controllers form a Raft quorum over ` +
             'the __cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
             'heartbeats.',
-      commands: (p) => [...controllerCommands(p.mode), KCAT_LIST],
+      commands: (p) => [...kit.controllerCommands(p.mode), kit.KCAT_LIST],
     },
     create: {
       title: `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
@@ -85,7 +61,7 @@ export default defineLab({
         'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
         'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
         '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
-      commands: [describeTopicCommand(TOPIC)],
+      commands: [kit.describeTopicCommand(TOPIC)],
     },
     'zookeeper-flag': {
       title: "The notes' old command: kafka-topics.sh --zookeeper",
@@ -102,8 +78,8 @@ export default defineLab({
         'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
         'changed or restarted first.',
       commands: [
-        kafkaTool('kafka1', 'kafka-configs.sh', ...CONFIGS),
-        kafkaTool('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
+        kit.kafkaTool('kafka1', 'kafka-configs.sh', ...CONFIGS),
+        kit.kafkaTool('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
       ],
     },
     produce: {
@@ -111,14 +87,14 @@ export default defineLab({
       narration:
         'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
         'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
-      commands: [`kcat -b {bootstrap} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, groupCommand('basics-readers')],
+      commands: [`kcat -b {bootstrap} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, kit.groupCommand('basics-readers')],
     },
   },
   async mechanism(lab) {
-    const k = observeMode(lab);
+    const k = kit.observeMode(lab);
     // The brokers the metadata names, before the lab asks anything else: 3 are needed for 3 replicas each.
     const live = lab.observe('liveBefore', await k.admin.liveBrokers());
-    return sameSet(live, BROKERS)
+    return kit.sameSet(live, BROKERS)
       ? []
       : [
           `the metadata must name brokers ${BROKERS.join(',')} for a replication factor of 3: ${live.join(',') || 'none'}`,
@@ -132,7 +108,7 @@ export default defineLab({
         const registered = await k.admin.registeredBrokers();
         const c = await k.admin.controller();
         lab.observe('registered', registered, `registered brokers: ${registered.join(', ')}`);
-        lab.observe('controller', c.node, `active controller: ${named(c.node)}`);
+        lab.observe('controller', c.node, `active controller: ${kit.named(c.node)}`);
         if (k.mode === 'zookeeper') {
           const text = await k.admin.znode('/controller');
           lab.observe('controllerZnode', text, `/controller = ${text}`);
@@ -148,14 +124,18 @@ export default defineLab({
             ? 'the real one'
             : 'in KRaft just some live broker (clients never talk to ' +
               'controllers), not necessarily the quorum leader';
-        lab.observe('metadataController', md, `the Metadata answer (kcat -L) names ${named(md)} as controller: ${who}`);
+        lab.observe(
+          'metadataController',
+          md,
+          `the Metadata answer (kcat -L) names ${kit.named(md)} as controller: ${who}`,
+        );
       },
       { vars: { bootstrap: k.bootstrapServers() } },
     );
     await lab.step('create', async () => {
       await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
       // Followers join the ISR once they have fetched: poll briefly rather than sleep.
-      await topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
+      await kit.topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
     });
     await lab.step('zookeeper-flag', async () => {
       const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
@@ -185,63 +165,76 @@ export default defineLab({
       'produce',
       async () => {
         const route = (seq: number) => ({ key: `k${seq % 10}` });
-        const sent = await produce(k.bootstrap, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all', route });
+        const sent = await kit.produce(k.bootstrap, lab.history, TOPIC, MESSAGES, {
+          name: 'producer',
+          acks: 'all',
+          route,
+        });
         lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} acknowledged`);
         const opts = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
-        lab.say(`${await readGroup(lab, MESSAGES, opts)} received by the group`);
+        lab.say(`${await kit.readGroup(lab, MESSAGES, opts)} received by the group`);
       },
       { vars: { bootstrap: k.bootstrapServers() } },
     );
   },
   check(ev, p) {
-    const { registered = [], controller, partitions: parts = [], zookeeperFlag: flag, ...seen } = observed<Seen>(ev);
+    const {
+      registered = [],
+      controller,
+      partitions: parts = [],
+      zookeeperFlag: flag,
+      ...seen
+    } = kit.observed<Seen>(ev);
     const [q, ids, isolated] = [
       seen.quorum,
       BROKERS.map((b) => Number(b.replace('kafka', ''))),
       p.layout === 'isolated',
     ];
-    const allRegistered = BROKERS.every((b) => registered.includes(b)) && sameSet(registered, BROKERS);
+    const allRegistered = BROKERS.every((b) => registered.includes(b)) && kit.sameSet(registered, BROKERS);
     // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
     const votersOk = isolated
       ? q?.voters.every((v) => !ids.includes(v))
-      : sameSet((q?.voters ?? []).map(String), ids.map(String));
+      : kit.sameSet((q?.voters ?? []).map(String), ids.map(String));
     const [del, bytes] = [seen.brokerDefaults?.['delete.topic.enable'], seen.brokerDefaults?.['log.retention.bytes']];
     return [
       p.mode === 'zookeeper'
-        ? check(
+        ? kit.check(
             '3 brokers in /brokers/ids and a /controller',
             allRegistered && BROKERS.includes(controller ?? ''),
             '/brokers/ids = 1,2,3; /controller names one of them',
-            `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${named(controller)}`,
+            `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${kit.named(controller)}`,
           )
-        : check(
+        : kit.check(
             'a metadata quorum of 3 voters with a leader, 3 brokers registered',
-            q?.voters.length === 3 && votersOk === true && q.voters.includes(q.leader) && sameSet(registered, BROKERS),
+            q?.voters.length === 3 &&
+              votersOk === true &&
+              q.voters.includes(q.leader) &&
+              kit.sameSet(registered, BROKERS),
             `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
               'brokers 1,2,3 registered',
             `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
           ),
-      allInSync('every partition has ISR = replicas (3 of 3)', parts, 3, 3),
-      check(
+      kit.allInSync('every partition has ISR = replicas (3 of 3)', parts, 3, 3),
+      kit.check(
         'each broker leads one partition',
         new Set(parts.map((x) => x.leader)).size === 3 && parts.every((x) => x.leader === x.replicas[0]),
         'leaders are the preferred (first) replicas, one per broker',
         parts.map((x) => `${x.partition}:${x.leader ?? '-'}`).join(' '),
       ),
-      check(
+      kit.check(
         'kafka-topics.sh --zookeeper is refused (removed in Kafka 3.0)',
         flag !== undefined && flag.exitCode !== 0 && REMOVED.test(flag.line),
         'a non-zero exit and the tool\'s own error: "zookeeper is not a recognized option"',
         flag ? `exit ${flag.exitCode}: ${flag.line}` : 'not run',
       ),
-      check(
+      kit.check(
         'delete.topic.enable defaults to true, log.retention.bytes to -1, and a topic deletes as is',
         del === 'true' && bytes === '-1' && seen.scratchDeleted === true,
         `delete.topic.enable=true, log.retention.bytes=-1 (no size limit) on a broker the lab set neither on; ${SCRATCH} deleted`,
         `delete.topic.enable=${del ?? '?'}, log.retention.bytes=${bytes ?? '?'}; ` +
           `${SCRATCH} ${seen.scratchDeleted ? 'deleted' : 'not deleted'}`,
       ),
-      ...nothingLost(ev.ops, 'receive', 'forbidden'),
+      ...kit.nothingLost(ev.ops, 'receive', 'forbidden'),
     ];
   },
 });

@@ -1,34 +1,4 @@
-import {
-  assignmentOf,
-  bothModes,
-  check,
-  consoleCount,
-  defineLab,
-  delivery,
-  describeSplit,
-  describeTopicCommand,
-  groupCommand,
-  KafkaGroupConsumer,
-  kafka,
-  kafkaTool,
-  LIST_GROUPS,
-  modeParam,
-  nothingLost,
-  OUTDATED,
-  observed,
-  observeMode,
-  partitionsBy,
-  produce,
-  producerOf,
-  receivesOf,
-  type Split,
-  sample,
-  splitOf,
-  stableGroup,
-  topicsHealthy,
-  untilOwns,
-  untilReceived,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'groups';
 const [FIRST, SECOND, THIRD] = [90, 60, 30];
@@ -36,16 +6,16 @@ const [FIRST, SECOND, THIRD] = [90, 60, 30];
 const KEYED = { acks: 'all', route: (seq: number) => ({ key: `key-${seq % 9}` }) } as const;
 
 interface Seen {
-  twoSplit: Split;
+  twoSplit: kit.Split;
   otherCount: number;
   consoleCounts: number[];
-  fourSplit: Split;
+  fourSplit: kit.Split;
   leaveAt: number;
   rebalanceMs: number;
   afterLeave: number[];
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/consumer-groups',
   title: 'Consumer groups: partitions are shared out, groups each get everything',
   teaches:
@@ -58,10 +28,10 @@ export default defineLab({
     '(line 1360) - the split is by partition, not by message count; and "如果不指定组，则消费者算作是默认组中 ... 共享消息" ' +
     '(lines 692 and 1373) is wrong: kafka-console-consumer.sh without --group makes a random group of its own ' +
     '(console-consumer-<random number>, with auto-commit off), so every such consumer sees every message. ' +
-    OUTDATED,
-  variants: bothModes(),
-  params: { mode: modeParam },
-  stack: kafka,
+    kit.OUTDATED,
+  variants: kit.bothModes(),
+  params: { mode: kit.modeParam },
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     two: {
@@ -70,7 +40,7 @@ export default defineLab({
         'Both consumers subscribe with group.id=two. The group coordinator (a broker) runs a rebalance: the ' +
         'group leader (one of the consumers) assigns partitions to members. Three partitions cannot be shared ' +
         'evenly by two: one member gets two, the other one.',
-      commands: [groupCommand('two'), describeTopicCommand(TOPIC)],
+      commands: [kit.groupCommand('two'), kit.describeTopicCommand(TOPIC)],
     },
     produce: {
       title: `Produce ${FIRST} keyed messages`,
@@ -78,7 +48,7 @@ export default defineLab({
         `The producer sends ${FIRST} messages with 9 different keys (acks=all); the key decides the partition ` +
         '(murmur2 hash of the key modulo 3), so partitions end up with different counts. Each consumer gets the ' +
         'messages of its own partitions, and only those.',
-      commands: [groupCommand('two')],
+      commands: [kit.groupCommand('two')],
     },
     other: {
       title: 'Group "other" reads the same topic',
@@ -87,8 +57,16 @@ export default defineLab({
         '--group behave the same way, because kafka-console-consumer.sh then joins a fresh random group ' +
         `(console-consumer-<n>): two of them, run at once here inside kafka1 and kafka2, each print all ${FIRST}.`,
       commands: [
-        kafkaTool('kafka1', 'kafka-console-consumer.sh', '--topic', TOPIC, '--from-beginning', '--max-messages', '5'),
-        LIST_GROUPS,
+        kit.kafkaTool(
+          'kafka1',
+          'kafka-console-consumer.sh',
+          '--topic',
+          TOPIC,
+          '--from-beginning',
+          '--max-messages',
+          '5',
+        ),
+        kit.LIST_GROUPS,
       ],
     },
     four: {
@@ -97,40 +75,40 @@ export default defineLab({
         'Four consumers, three partitions: a partition is never split between members of a group, so one ' +
         'consumer gets nothing and idles (a hot standby). More consumers than partitions adds no throughput. ' +
         `Once the group is stable, ${THIRD} new messages show who gets what.`,
-      commands: [groupCommand('four')],
+      commands: [kit.groupCommand('four')],
     },
     leave: {
       title: 'two-b leaves group "two"',
       narration:
         'two-b commits and leaves (a clean shutdown sends LeaveGroup). The coordinator rebalances at once and ' +
         `two-a takes over every partition, from the offsets the group committed. Then ${SECOND} more messages.`,
-      commands: [groupCommand('two')],
+      commands: [kit.groupCommand('two')],
     },
   },
   async mechanism(lab) {
-    const k = observeMode(lab);
+    const k = kit.observeMode(lab);
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
     // The lesson's arithmetic (2 members share 3 partitions as 2+1, a 4th member idles) needs exactly 3.
-    return topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
+    return kit.topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
   },
   async run(lab) {
     const k = lab.stack;
     const opts = { topics: [TOPIC], commit: 'manual' as const };
     const member = (name: string, g: string) =>
-      new KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name, groupId: g, f: `receive:${g}` });
+      new kit.KafkaGroupConsumer(k.bootstrap, lab.history, { ...opts, name, groupId: g, f: `receive:${g}` });
     const received = (g: string, producer: string, n: number, what = `group ${g} receiving ${n} messages`) =>
-      untilReceived(lab, `receive:${g}`, producer, n, what);
+      kit.untilReceived(lab, `receive:${g}`, producer, n, what);
     const [a, b] = [member('two-a', 'two'), member('two-b', 'two')];
     await lab.step('two', async () => {
       await Promise.all([a.start(), b.start()]);
-      const g = assignmentOf(await stableGroup(lab, 'two', TOPIC, 2, 3), TOPIC);
+      const g = kit.assignmentOf(await kit.stableGroup(lab, 'two', TOPIC, 2, 3), TOPIC);
       lab.observe('twoAssignment', g, `assignment: ${JSON.stringify(g)}`);
     });
     await lab.step('produce', async () => {
-      await produce(k.bootstrap, lab.history, TOPIC, FIRST, { name: 'p1', ...KEYED });
+      await kit.produce(k.bootstrap, lab.history, TOPIC, FIRST, { name: 'p1', ...KEYED });
       await received('two', 'p1', FIRST);
-      const split = splitOf([a, b], TOPIC);
-      lab.observe('twoSplit', split, describeSplit(split));
+      const split = kit.splitOf([a, b], TOPIC);
+      lab.observe('twoSplit', split, kit.describeSplit(split));
       lab.observe('ends', await k.admin.endOffsets(TOPIC));
     });
     await lab.step('other', async () => {
@@ -139,30 +117,30 @@ export default defineLab({
       await received('other', 'p1', FIRST);
       await o.stop();
       lab.observe('otherCount', o.received, `group other received ${o.received}`);
-      const counts = await Promise.all(['kafka1', 'kafka2'].map((n) => consoleCount(k, n, TOPIC, FIRST)));
+      const counts = await Promise.all(['kafka1', 'kafka2'].map((n) => kit.consoleCount(k, n, TOPIC, FIRST)));
       lab.observe('consoleCounts', counts, `two console consumers without --group printed ${counts.join(' and ')}`);
     });
     await lab.step('four', async () => {
       const four = ['four-a', 'four-b', 'four-c', 'four-d'].map((n) => member(n, 'four'));
       await Promise.all(four.map((c) => c.start()));
-      const g = await stableGroup(lab, 'four', TOPIC, 4, 3);
+      const g = await kit.stableGroup(lab, 'four', TOPIC, 4, 3);
       // Whoever joined first may already have read the old messages: count the new ones.
       lab.observe('fourStableAt', lab.history.now());
-      await produce(k.bootstrap, lab.history, TOPIC, THIRD, { name: 'p3', ...KEYED });
+      await kit.produce(k.bootstrap, lab.history, TOPIC, THIRD, { name: 'p3', ...KEYED });
       await received('four', 'p3', THIRD, `group four receiving ${THIRD} new messages`);
       await received('four', 'p1', FIRST, `group four receiving the ${FIRST} old ones`);
-      const count = (c: KafkaGroupConsumer) => receivesOf(lab.history.ops, 'receive:four', 'p3', c.name).length;
+      const count = (c: kit.KafkaGroupConsumer) => kit.receivesOf(lab.history.ops, 'receive:four', 'p3', c.name).length;
       const counts = Object.fromEntries(four.map((c) => [c.name, count(c)]));
-      const split = { assignment: assignmentOf(g, TOPIC), counts };
-      lab.observe('fourSplit', split, `new messages: ${describeSplit(split)}`);
+      const split = { assignment: kit.assignmentOf(g, TOPIC), counts };
+      lab.observe('fourSplit', split, `new messages: ${kit.describeSplit(split)}`);
       await Promise.all(four.map((c) => c.stop()));
     });
     await lab.step('leave', async () => {
       lab.observe('leaveAt', lab.history.now());
-      const ms = await untilOwns(lab, a, TOPIC, 3, () => b.stop());
+      const ms = await kit.untilOwns(lab, a, TOPIC, 3, () => b.stop());
       lab.observe('rebalanceMs', ms, `${a.name} owns partitions 0,1,2 after ${ms} ms`);
       lab.observe('afterLeave', a.assignment[TOPIC] ?? []);
-      await produce(k.bootstrap, lab.history, TOPIC, SECOND, { name: 'p2', ...KEYED });
+      await kit.produce(k.bootstrap, lab.history, TOPIC, SECOND, { name: 'p2', ...KEYED });
       await received('two', 'p2', SECOND, `${a.name} receiving ${SECOND} more`);
       await a.stop();
     });
@@ -177,7 +155,7 @@ export default defineLab({
         `each consumer gets all ${FIRST}`,
       ],
       answer: (ev) => {
-        const s = observed<Seen>(ev).twoSplit;
+        const s = kit.observed<Seen>(ev).twoSplit;
         if (!s) return undefined;
         const counts = Object.values(s.counts);
         const sizes = Object.values(s.assignment).map((x) => x.length);
@@ -188,61 +166,61 @@ export default defineLab({
     },
   ],
   check(ev) {
-    const { twoSplit: two, fourSplit: four, consoleCounts = [], afterLeave = [], ...seen } = observed<Seen>(ev);
+    const { twoSplit: two, fourSplit: four, consoleCounts = [], afterLeave = [], ...seen } = kit.observed<Seen>(ev);
     const leaveAt = Number(seen.leaveAt);
-    const firstOnly = ev.ops.filter((o) => o.f !== 'send' || producerOf(o) === 'p1');
+    const firstOnly = ev.ops.filter((o) => o.f !== 'send' || kit.producerOf(o) === 'p1');
     const beforeLeave = firstOnly.filter((o) => o.f !== 'receive:two' || o.time < leaveAt);
-    const once = delivery(beforeLeave, { receive: 'receive:two' });
+    const once = kit.delivery(beforeLeave, { receive: 'receive:two' });
     const dups = Object.keys(once.duplicated).length;
-    const partitionsSeen = partitionsBy(ev.ops, 'receive:two', leaveAt);
+    const partitionsSeen = kit.partitionsBy(ev.ops, 'receive:two', leaveAt);
     const assigned = Object.values(two?.assignment ?? {}).map((ps) => [...ps].sort().join(','));
     const fromParts = Object.keys(two?.assignment ?? {}).map((c) => (partitionsSeen[c] ?? []).join(','));
     const sizes = assigned.map((x) => x.split(',').length).sort();
     const idle = Object.entries(four?.assignment ?? {}).filter(([, ps]) => ps.length === 0);
     const idleGotNone = idle.length === 1 && (four?.counts[idle[0]?.[0] ?? ''] ?? -1) === 0;
-    const notP2 = ev.ops.filter((o) => o.f !== 'send' || producerOf(o) !== 'p2');
-    const fourLost = delivery(notP2, { receive: 'receive:four' }).lost;
+    const notP2 = ev.ops.filter((o) => o.f !== 'send' || kit.producerOf(o) !== 'p2');
+    const fourLost = kit.delivery(notP2, { receive: 'receive:four' }).lost;
     return [
-      check(
+      kit.check(
         'group "two" gets every message exactly once',
         once.lost.length === 0 && dups === 0 && once.acknowledged === FIRST,
         `${FIRST} acknowledged, 0 lost, 0 duplicated before anyone left`,
         `${once.acknowledged} acknowledged, ${once.lost.length} lost, ${dups} duplicated` +
-          (once.lost.length ? ` (lost ${sample(once.lost)})` : ''),
+          (once.lost.length ? ` (lost ${kit.sample(once.lost)})` : ''),
       ),
-      check(
+      kit.check(
         'the split follows partitions, not 50/50',
         assigned.length === 2 && sizes.join(',') === '1,2' && fromParts.join('|') === assigned.join('|'),
         'one consumer owns 2 partitions and the other 1, and each receives from exactly its own partitions',
-        describeSplit(two),
+        kit.describeSplit(two),
         { partitionsSeen },
       ),
-      check(
+      kit.check(
         'another group gets every message again',
-        Number(seen.otherCount) >= FIRST && delivery(firstOnly, { receive: 'receive:other' }).lost.length === 0,
+        Number(seen.otherCount) >= FIRST && kit.delivery(firstOnly, { receive: 'receive:other' }).lost.length === 0,
         `group "other" receives all ${FIRST}`,
         `${Number(seen.otherCount)} received`,
       ),
-      check(
+      kit.check(
         'consumers without --group each get everything',
         consoleCounts.length === 2 && consoleCounts.every((c) => c === FIRST),
         `two console consumers without a group print ${FIRST} each`,
         consoleCounts.join(' and ') || 'not run',
       ),
-      check(
+      kit.check(
         'a consumer beyond the partition count is idle',
         Object.keys(four?.assignment ?? {}).length === 4 && idleGotNone && fourLost.length === 0,
         `4 members, exactly 1 with no partition and none of the ${THIRD} new messages; the group gets all ` +
           `${FIRST + THIRD}`,
-        `${describeSplit(four)}; ${fourLost.length} lost`,
+        `${kit.describeSplit(four)}; ${fourLost.length} lost`,
       ),
-      check(
+      kit.check(
         'a consumer leaving triggers a rebalance',
         afterLeave.length === 3,
         'the remaining consumer owns partitions 0,1,2 after the rebalance',
         `[${afterLeave.join(',')}] after ${String(seen.rebalanceMs)} ms`,
       ),
-      ...nothingLost(ev.ops, 'receive:two', 'allowed', 'group "two"'),
+      ...kit.nothingLost(ev.ops, 'receive:two', 'allowed', 'group "two"'),
     ];
   },
 });

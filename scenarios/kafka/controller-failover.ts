@@ -1,31 +1,4 @@
-import {
-  band,
-  bothModes,
-  boundParam,
-  check,
-  controllerCommands,
-  createTopicRecorded,
-  defineLab,
-  describeTopicCommand,
-  errorText,
-  faultNotReached,
-  finalRead,
-  kafka,
-  killAndTime,
-  kraftRoles,
-  layoutParam,
-  modeParam,
-  named,
-  nothingLost,
-  OUTDATED,
-  observed,
-  observeMode,
-  produce,
-  successionReady,
-  takenOver,
-  untilFenced,
-  untilNewController,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'after-failover';
 const MESSAGES = 20;
@@ -46,7 +19,7 @@ interface Seen {
   failoverMs: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/controller-failover',
   title: 'The active controller dies',
   teaches:
@@ -56,14 +29,14 @@ export default defineLab({
     'Notes, Kafka chapter: "Kafka角色和流程" (Controller: one per cluster, fails over between brokers, "利用 ' +
     'Zookeeper 来实现") and the 监控项 table ("Controller存活数": exactly 1). In ZooKeeper mode the notes are ' +
     'right: the controller is whoever creates the ephemeral /controller znode first. In KRaft mode the ' +
-    `controller is the leader of a Raft quorum, and no ZooKeeper is involved. ${OUTDATED}`,
-  variants: bothModes([], [{ layout: 'isolated' }]),
+    `controller is the leader of a Raft quorum, and no ZooKeeper is involved. ${kit.OUTDATED}`,
+  variants: kit.bothModes([], [{ layout: 'isolated' }]),
   params: {
-    mode: modeParam,
-    layout: layoutParam,
-    maxFailoverMs: boundParam(FAILOVER_BOUND_MS, 'a new controller must be active within this (see the source)'),
+    mode: kit.modeParam,
+    layout: kit.layoutParam,
+    maxFailoverMs: kit.boundParam(FAILOVER_BOUND_MS, 'a new controller must be active within this (see the source)'),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode, layout: p.layout }),
   steps: {
     who: {
@@ -72,9 +45,9 @@ export default defineLab({
         p.mode === 'zookeeper'
           ? 'The controller is the broker named in the ephemeral znode /controller, which every other broker ' +
             'watches; /controller_epoch counts the controllers so far.'
-          : `The controller is the leader of the Raft quorum of controllers (here ${kraftRoles(p.layout)}); the ` +
+          : `The controller is the leader of the Raft quorum of controllers (here ${kit.kraftRoles(p.layout)}); the ` +
             'leader epoch counts elections. The other voters fetch the metadata log from it.',
-      commands: (p) => controllerCommands(p.mode),
+      commands: (p) => kit.controllerCommands(p.mode),
     },
     'kill-controller': {
       title: 'Kill the controller ({old})',
@@ -87,7 +60,7 @@ export default defineLab({
             'voter starts an election; whoever gets 2 of 3 votes leads. Both survivors may start together and ' +
             'split the vote; each retries after a random back-off, and the epoch counts every round.') +
         ` The lab times it until another node is the active controller: bound ${p.maxFailoverMs} ms.`,
-      commands: (p) => controllerCommands(p.mode, 'survivor'),
+      commands: (p) => kit.controllerCommands(p.mode, 'survivor'),
     },
     create: {
       title: `Create topic "${TOPIC}" with the new controller`,
@@ -95,7 +68,7 @@ export default defineLab({
         'A controller job (assign replicas, write the metadata): replication factor 2 on the 2 brokers left, then ' +
         'a few messages. A new KRaft controller counts a dead broker live until broker.session.timeout.ms (6 s) ' +
         'passes without its heartbeat and may place replicas on it: the lab first waits until it is fenced.',
-      commands: [describeTopicCommand(TOPIC, 'survivor')],
+      commands: [kit.describeTopicCommand(TOPIC, 'survivor')],
     },
     restart: {
       title: 'Restart {old}',
@@ -104,12 +77,12 @@ export default defineLab({
         `${p.mode === 'kraft' && p.layout !== 'isolated' ? ' (and a broker)' : ''}: no failback.`,
     },
   },
-  mechanism: (lab) => successionReady(observeMode(lab)),
+  mechanism: (lab) => kit.successionReady(kit.observeMode(lab)),
   async run(lab) {
     const [k, bound] = [lab.stack, lab.params.maxFailoverMs];
     const before = await lab.step('who', async () => {
       const c = await k.admin.controller();
-      lab.observe('controllerBefore', c.node, `active controller: ${named(c.node)}, epoch ${c.epoch}`);
+      lab.observe('controllerBefore', c.node, `active controller: ${kit.named(c.node)}, epoch ${c.epoch}`);
       lab.observe('epochBefore', c.epoch);
       return c;
     });
@@ -119,10 +92,10 @@ export default defineLab({
     await lab.step(
       'kill-controller',
       async () => {
-        const took = await killAndTime(lab, old, bound, (ms) => untilNewController(lab, old, ms));
+        const took = await kit.killAndTime(lab, old, bound, (ms) => kit.untilNewController(lab, old, ms));
         if (!took) return;
         const { now, ms } = took;
-        lab.observe('controllerAfter', now.node, `new controller: ${named(now.node)}, epoch ${now.epoch}`);
+        lab.observe('controllerAfter', now.node, `new controller: ${kit.named(now.node)}, epoch ${now.epoch}`);
         lab.observe('epochAfter', now.epoch);
         lab.observe('failoverMs', ms, `a new controller ${ms} ms after the kill (bound ${bound} ms)`);
         const rounds = (now.epoch ?? 0) - (before.epoch ?? 0);
@@ -134,13 +107,13 @@ export default defineLab({
     await lab.step(
       'create',
       async () => {
-        const fenced = k.brokers.includes(old) ? await untilFenced(lab, old, 30_000) : 0;
+        const fenced = k.brokers.includes(old) ? await kit.untilFenced(lab, old, 30_000) : 0;
         lab.observe('fencedMs', fenced, `${old} out of the live brokers after ${fenced ?? '> 30000'} ms`);
-        const error = await createTopicRecorded(k, lab.history, TOPIC, 3, 2);
+        const error = await kit.createTopicRecorded(k, lab.history, TOPIC, 3, 2);
         if (error) return lab.warn(`creating ${TOPIC} failed: ${error}`);
         lab.say(`created ${TOPIC}`);
         const live = k.brokerEndpoints(k.brokers.filter((b) => b !== old));
-        const sent = await produce(live, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all' });
+        const sent = await kit.produce(live, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all' });
         lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} messages acknowledged`);
       },
       { vars: { survivor } },
@@ -151,41 +124,41 @@ export default defineLab({
         await lab.faults.start(old);
         await k.waitHealthy();
         const c = await k.admin.controller();
-        lab.observe('controllerAfterRestart', c.node, `controller after ${old}'s return: ${named(c.node)}`);
+        lab.observe('controllerAfterRestart', c.node, `controller after ${old}'s return: ${kit.named(c.node)}`);
       },
       { vars: { old } },
     );
   },
-  final: (lab) => finalRead(lab, TOPIC).catch((e: unknown) => lab.warn(`final read: ${errorText(e)}`)),
+  final: (lab) => kit.finalRead(lab, TOPIC).catch((e: unknown) => lab.warn(`final read: ${kit.errorText(e)}`)),
   predictions: [
     {
       before: 'kill-controller',
       question: 'The active controller is about to be killed. How long until another node is the controller?',
       choices: ['under 1 s', '1 to 5 s', '5 to 20 s', 'more than 20 s'],
-      answer: (ev) => band(observed<Seen>(ev).failoverMs, [1000, 5000, 20_001]),
+      answer: (ev) => kit.band(kit.observed<Seen>(ev).failoverMs, [1000, 5000, 20_001]),
     },
   ],
   check(ev, p) {
-    const { controllerBefore: old, controllerAfter: now, ...seen } = observed<Seen>(ev);
+    const { controllerBefore: old, controllerAfter: now, ...seen } = kit.observed<Seen>(ev);
     const took = { now, old, ms: Number(seen.failoverMs), bound: p.maxFailoverMs };
     const [e0, e1] = [Number(seen.epochBefore), Number(seen.epochAfter)];
     const created = ev.ops.find((o) => o.f === 'create-topic' && o.type !== 'invoke');
-    if (!old) return faultNotReached('the controller was killed', 'the active controller found and killed');
+    if (!old) return kit.faultNotReached('the controller was killed', 'the active controller found and killed');
     return [
-      takenOver('controller', 'another node is the active controller', took, 'failoverMs'),
-      check(
+      kit.takenOver('controller', 'another node is the active controller', took, 'failoverMs'),
+      kit.check(
         'the controller epoch went up',
         e1 > e0,
         p.mode === 'zookeeper' ? '/controller_epoch increases' : 'the Raft leader epoch increases',
         `${e0} -> ${e1}`,
       ),
-      check(
+      kit.check(
         'creating a topic works after the failover',
         created?.type === 'ok',
         `${TOPIC} created while the old controller is down`,
         created ? `${created.type}${created.error ? `: ${created.error}` : ''}` : 'not attempted',
       ),
-      ...nothingLost(ev.ops, 'read-all', 'allowed'),
+      ...kit.nothingLost(ev.ops, 'read-all', 'allowed'),
     ];
   },
 });

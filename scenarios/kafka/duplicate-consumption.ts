@@ -1,39 +1,4 @@
-import {
-  bothModes,
-  type ConsumerCrash,
-  cannotTell,
-  check,
-  completions,
-  consumeUntilDistinct,
-  crashBetweenCommits,
-  createSink,
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeTopicCommand,
-  enumParam,
-  freshTopic,
-  groupCommand,
-  intParam,
-  kafka,
-  modeParam,
-  OUTDATED,
-  observed,
-  observeMode,
-  offsetRange,
-  offsetsOf,
-  produceSaid,
-  type ReceivedMessage,
-  SETTLE_TEXT,
-  SINK_READ,
-  SINK_TEXT,
-  sample,
-  settleSink,
-  sinkChecks,
-  sinkWriter,
-  sleep,
-  topicConfigCommand,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const [TOPIC, GROUP] = ['payments', 'ledger'];
 /** History processes: the consumer before the crash and after; the idempotent variant's sink and its writer. */
@@ -41,12 +6,12 @@ const [FIRST, SECOND, SINK_TOPIC, SINK] = ['consumer', 'consumer-restarted', 'le
 
 /** What the lab reads, by observation name. */
 interface Seen {
-  crash: ConsumerCrash;
+  crash: kit.ConsumerCrash;
   /** From the marker to a read of the sink with one record per key (absent: not within the bound). */
   compactedMs: number | undefined;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/duplicate-consumption',
   title: 'A consumer crashes between processing and committing: the restarted group reads again',
   teaches:
@@ -68,28 +33,28 @@ export default defineLab({
     'sendOffsetsToTransaction, read_committed readers); it does not cover a sink outside Kafka, where idempotence is ' +
     "the answer. kafkajs commits after every batch by default: this lab's client commits on the Java schedule " +
     '(auto.commit.interval.ms, 5 s) itself. Manual commits shrink the window to one batch; they do not close it. ' +
-    OUTDATED,
-  variants: bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
+    kit.OUTDATED,
+  variants: kit.bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
   params: {
-    mode: modeParam,
-    variant: enumParam(
+    mode: kit.modeParam,
+    variant: kit.enumParam(
       ['auto', 'manual', 'idempotent'],
       'auto: auto-commit every commitIntervalMs; manual: commit after each batch of `batch` messages; ' +
         'idempotent: auto-commit, but processing is an upsert keyed by message id',
     ),
-    messages: intParam(100, 'messages produced before consuming', 20, 10_000),
-    processMs: intParam(100, 'the time processing one message takes', 1, 5000),
-    commitIntervalMs: intParam(5000, "auto-commit interval (the notes' 5 s; Java's default)", 500, 60_000),
-    batch: intParam(10, 'manual variant: messages per batch (committed after each)', 2, 1000),
-    crashAfter: intParam(
+    messages: kit.intParam(100, 'messages produced before consuming', 20, 10_000),
+    processMs: kit.intParam(100, 'the time processing one message takes', 1, 5000),
+    commitIntervalMs: kit.intParam(5000, "auto-commit interval (the notes' 5 s; Java's default)", 500, 60_000),
+    batch: kit.intParam(10, 'manual variant: messages per batch (committed after each)', 2, 1000),
+    crashAfter: kit.intParam(
       0,
       'the consumer crashes once it has processed this many messages past its last commit ' +
         '(0: 20 with auto-commit, half a batch with manual commits)',
       0,
     ),
-    timeoutSec: intParam(90, 'the bound on each phase (consuming, restarting)', 10),
+    timeoutSec: kit.intParam(90, 'the bound on each phase (consuming, restarting)', 10),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     topic: {
@@ -97,11 +62,11 @@ export default defineLab({
       narration: (p) =>
         'One partition: one consumer owns everything, offsets are one sequence. The group starts with nothing ' +
         'committed, so where it resumes after the crash is only what this run committed.' +
-        (p.variant === 'idempotent' ? ` ${SINK_TEXT}` : ''),
+        (p.variant === 'idempotent' ? ` ${kit.SINK_TEXT}` : ''),
       commands: (p) => [
-        describeTopicCommand(TOPIC),
-        groupCommand(GROUP),
-        ...(p.variant === 'idempotent' ? [topicConfigCommand(SINK_TOPIC)] : []),
+        kit.describeTopicCommand(TOPIC),
+        kit.groupCommand(GROUP),
+        ...(p.variant === 'idempotent' ? [kit.topicConfigCommand(SINK_TOPIC)] : []),
       ],
     },
     produce: {
@@ -119,36 +84,36 @@ export default defineLab({
         ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
         'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
         'after session.timeout.ms, 6 s here, 45 s by default in Java).',
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     restart: {
       title: 'The consumer restarts and the group resumes from its committed offset',
       narration: (p) =>
         `A new consumer joins "${GROUP}" at the committed offset, {committed}: offsets {from}..{last} were processed ` +
         `already, and are processed again${p.variant === 'idempotent' ? `, and written to ${SINK_TOPIC} again` : ''}.`,
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     sink: {
       title: 'The sink after the cleaner: one record per payment?',
-      narration: `Every delivery, the second ones included, wrote a record. ${SETTLE_TEXT}`,
-      commands: [topicConfigCommand(SINK_TOPIC)],
+      narration: `Every delivery, the second ones included, wrote a record. ${kit.SETTLE_TEXT}`,
+      commands: [kit.topicConfigCommand(SINK_TOPIC)],
     },
   },
   async mechanism(lab) {
     const sinkOn = lab.params.variant === 'idempotent';
-    observeMode(lab, { variant: lab.params.variant });
+    kit.observeMode(lab, { variant: lab.params.variant });
     const topics = async () => [
-      ...(await freshTopic(lab, TOPIC, 1, GROUP)),
-      ...(sinkOn ? await createSink(lab, SINK_TOPIC) : []),
+      ...(await kit.freshTopic(lab, TOPIC, 1, GROUP)),
+      ...(sinkOn ? await kit.createSink(lab, SINK_TOPIC) : []),
     ];
     return lab.step('topic', topics, { vars: { sink: sinkOn ? `; the sink "${SINK_TOPIC}", a compacted topic` : '' } });
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
     // The idempotent variant's processing: an upsert into the compacted sink, keyed by payment id.
-    const sink = p.variant === 'idempotent' ? await sinkWriter(lab, SINK) : undefined;
-    const handle = async (m: ReceivedMessage) => {
-      await sleep(p.processMs);
+    const sink = p.variant === 'idempotent' ? await kit.sinkWriter(lab, SINK) : undefined;
+    const handle = async (m: kit.ReceivedMessage) => {
+      await kit.sleep(p.processMs);
       await sink?.send(SINK_TOPIC, { key: m.id, partition: 0 });
     };
     const timeoutMs = p.timeoutSec * 1000;
@@ -160,24 +125,24 @@ export default defineLab({
       ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
     };
     try {
-      const produced = () => produceSaid(lab, k.bootstrap, TOPIC, p.messages, { name: 'producer', acks: 'all' });
+      const produced = () => kit.produceSaid(lab, k.bootstrap, TOPIC, p.messages, { name: 'producer', acks: 'all' });
       await lab.step('produce', produced, { vars: { last: p.messages - 1 } });
       const crashAfter = lab.observe('crashAfter', crashPoint(p));
       const first = { ...opts, name: FIRST };
-      const crashed = await lab.step('crash', () => crashBetweenCommits(lab, first, crashAfter, handle, timeoutMs));
+      const crashed = await lab.step('crash', () => kit.crashBetweenCommits(lab, first, crashAfter, handle, timeoutMs));
       // No crash between two commits: nothing to re-read, and the checks say they cannot tell.
       if (!crashed) return;
       const { crash, fault } = crashed;
       const restart = async () => {
         if (fault) lab.faults.endNote(fault, 'the consumer was started again');
-        await consumeUntilDistinct(lab, { ...opts, name: SECOND, onMessage: handle }, p.messages, timeoutMs);
-        const again = offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
+        await kit.consumeUntilDistinct(lab, { ...opts, name: SECOND, onMessage: handle }, p.messages, timeoutMs);
+        const again = kit.offsetsOf(lab.history.ops, SECOND).filter((o) => o <= crash.lastOffset).length;
         lab.observe('redelivered', again, `${again} messages processed a second time`);
       };
       const vars = { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset };
       await lab.step('restart', restart, { vars });
       if (!sink) return;
-      await lab.step('sink', () => settleSink(lab, sink, SINK_TOPIC));
+      await lab.step('sink', () => kit.settleSink(lab, sink, SINK_TOPIC));
     } finally {
       await sink?.disconnect();
     }
@@ -192,53 +157,53 @@ export default defineLab({
         'everything from the beginning of the topic',
       ],
       answer: (ev) => {
-        const c = observed<Seen>(ev).crash;
+        const c = kit.observed<Seen>(ev).crash;
         if (!c) return undefined;
-        const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
+        const again = kit.offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
         if (again.length === 0) return 0;
         return Math.min(...again) === Math.max(0, c.committed) ? 1 : 2;
       },
     },
   ],
   check(ev, p) {
-    const { crash: c, compactedMs } = observed<Seen>(ev);
-    if (!c) return cannotTell('the consumer crashed', 'a crash between commits', 'no crash');
+    const { crash: c, compactedMs } = kit.observed<Seen>(ev);
+    if (!c) return kit.cannotTell('the consumer crashed', 'a crash between commits', 'no crash');
     // The payments alone: the sink's writes and reads are judged apart.
-    const payments = ev.ops.filter((o) => o.process !== SINK && o.f !== SINK_READ);
-    const commits = completions(ev.ops, 'commit').filter(
-      (o) => o.process === FIRST && o.type === 'ok' && o.time <= c.time,
-    );
-    const findings = delivery(payments);
+    const payments = ev.ops.filter((o) => o.process !== SINK && o.f !== kit.SINK_READ);
+    const commits = kit
+      .completions(ev.ops, 'commit')
+      .filter((o) => o.process === FIRST && o.type === 'ok' && o.time <= c.time);
+    const findings = kit.delivery(payments);
     const dups = Object.keys(findings.duplicated);
     // Offsets processed by the first consumer and not covered by the committed offset.
-    const expected = offsetsOf(ev.ops, FIRST).filter((o) => o >= Math.max(0, c.committed));
-    const again = offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
+    const expected = kit.offsetsOf(ev.ops, FIRST).filter((o) => o >= Math.max(0, c.committed));
+    const again = kit.offsetsOf(ev.ops, SECOND).filter((o) => o <= c.lastOffset);
     const manual = p.variant === 'manual';
     const checks = [
-      check(
+      kit.check(
         'the consumer committed before it crashed, and crashed with processed messages uncommitted',
         commits.length > 0 && c.committed >= 0 && c.lastOffset + 1 > c.committed,
         'at least one commit; committed offset below the last processed offset + 1',
         `${commits.length} commit(s); committed ${c.committed}, last processed ${c.lastOffset}`,
       ),
-      check(
+      kit.check(
         'the restarted consumer re-reads exactly from the committed offset',
         again.length === expected.length && again.every((x, i) => x === expected[i]),
-        `offsets ${offsetRange(expected)} processed again`,
-        `offsets ${offsetRange(again)} processed again`,
+        `offsets ${kit.offsetRange(expected)} processed again`,
+        `offsets ${kit.offsetRange(again)} processed again`,
       ),
-      ...deliveryChecks(findings, { loss: 'forbidden', duplicates: manual ? 'allowed' : 'expected' }),
-      check(
+      ...kit.deliveryChecks(findings, { loss: 'forbidden', duplicates: manual ? 'allowed' : 'expected' }),
+      kit.check(
         manual
           ? `duplicates bounded by one batch (<= ${p.batch})`
           : 'duplicates = what was processed since the last commit',
         manual ? dups.length >= 1 && dups.length <= p.batch : dups.length > 0 && dups.length === expected.length,
-        manual ? `1..${p.batch} messages processed twice` : `${expected.length} (offsets ${offsetRange(expected)})`,
-        `${dups.length} processed twice${manual && dups.length ? ` (${sample(dups)})` : ''}`,
+        manual ? `1..${p.batch} messages processed twice` : `${expected.length} (offsets ${kit.offsetRange(expected)})`,
+        `${dups.length} processed twice${manual && dups.length ? ` (${kit.sample(dups)})` : ''}`,
         { duplicated: findings.duplicated },
       ),
     ];
-    return p.variant === 'idempotent' ? [...checks, ...sinkChecks(payments, ev.ops, SINK, compactedMs)] : checks;
+    return p.variant === 'idempotent' ? [...checks, ...kit.sinkChecks(payments, ev.ops, SINK, compactedMs)] : checks;
   },
 });
 

@@ -1,24 +1,4 @@
-import {
-  bothModes,
-  cannotTell,
-  check,
-  defineLab,
-  describeProducers,
-  describeTopicCommand,
-  intParam,
-  JavaProducer,
-  type JavaProducerReport,
-  kafka,
-  kafkaTool,
-  logFindings,
-  modeParam,
-  observed,
-  type ProducerState,
-  placedTopic,
-  readLog,
-  sample,
-  sleep,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'idem';
 /** Lab time-outs (production defaults in the narration). */
@@ -37,10 +17,10 @@ interface Seen {
   /** The topic's end offset once the producer was running, before the cut. */
   beforeCut: number;
   /** The producer state the leader keeps for the topic, read before the cut. */
-  producerState: ProducerState[];
+  producerState: kit.ProducerState[];
   /** The high watermark when the cut began and when it ended, and the ISR then. */
   cut: { hwAtCut: number; hwAtEnd: number; isr: string[] };
-  producer: JavaProducerReport;
+  producer: kit.JavaProducerReport;
   /** Partition 0 from its first offset, in offset order: the producer's sequence numbers. */
   log: string[];
 }
@@ -57,7 +37,7 @@ function producerProps(idempotence: string): Record<string, string | number | bo
   };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/idempotent-producer',
   title:
     'A produce request times out after the leader appended it: the retry duplicates unless the producer is idempotent',
@@ -79,18 +59,18 @@ export default defineLab({
     '2.2.4 marks its idempotent mode experimental, sends one request per broker at a time and rolls the sequence back ' +
     'when a request fails, and is reported to drop concurrent sends silently (kafkajs issue 1005, open).',
   params: {
-    mode: modeParam,
+    mode: kit.modeParam,
     idempotence: {
       type: 'enum',
       default: 'on',
       choices: ['on', 'off'],
       describe: 'enable.idempotence of the Java producer (its default since Kafka 3.0 is on)',
     },
-    cutMs: intParam(8000, 'how long the follower is cut off from the leader (> request.timeout.ms)', 4000, 25_000),
-    rate: intParam(20, 'messages a second the producer sends', 1, 500),
+    cutMs: kit.intParam(8000, 'how long the follower is cut off from the leader (> request.timeout.ms)', 4000, 25_000),
+    rate: kit.intParam(20, 'messages a second the producer sends', 1, 500),
   },
-  variants: [...bothModes([{ idempotence: 'off' }]), { version: '4.4', mode: 'kraft', idempotence: 'off' }],
-  stack: kafka,
+  variants: [...kit.bothModes([{ idempotence: 'off' }]), { version: '4.4', mode: 'kraft', idempotence: 'off' }],
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode, replicaLagMs: REPLICA_LAG_MS }),
   steps: {
     topic: {
@@ -98,7 +78,7 @@ export default defineLab({
       narration:
         'Replication factor 2 on the two nodes that are not the active controller, so the cut below touches no ' +
         "controller link. The producer is Kafka's own Java client (kafka-verifiable-producer.sh) in the third node.",
-      commands: [describeTopicCommand(TOPIC, 'leader')],
+      commands: [kit.describeTopicCommand(TOPIC, 'leader')],
     },
     produce: {
       title: 'The Java producer sends {rate} msg/s with acks=all, 5 in flight, enable.idempotence={idempotence}',
@@ -107,7 +87,7 @@ export default defineLab({
         '(default 120000), retries unbounded (the default). Proven before the cut: records committed, and the ' +
         'state the leader keeps for an idempotent producer (producer id, epoch, last sequence): none without idempotence.',
       commands: [
-        kafkaTool('client', 'kafka-transactions.sh', 'describe-producers', '--topic', TOPIC, '--partition', '0'),
+        kit.kafkaTool('client', 'kafka-transactions.sh', 'describe-producers', '--topic', TOPIC, '--partition', '0'),
       ],
     },
     cut: {
@@ -141,7 +121,7 @@ export default defineLab({
     const pl = { client, leader, follower };
     lab.observe('placement', pl, `producer in ${client}, leader ${leader}, follower ${follower}`);
     const config = { 'min.insync.replicas': 2, 'unclean.leader.election.enable': false };
-    return lab.step('topic', () => placedTopic(lab, TOPIC, [leader, follower], config), { vars: pl });
+    return lab.step('topic', () => kit.placedTopic(lab, TOPIC, [leader, follower], config), { vars: pl });
   },
   async run(lab) {
     const k = lab.stack;
@@ -152,7 +132,7 @@ export default defineLab({
     const producer = await lab.step(
       'produce',
       async () => {
-        const jp = await JavaProducer.start(k, pl.client, TOPIC, producerProps(p.idempotence), p.rate);
+        const jp = await kit.JavaProducer.start(k, pl.client, TOPIC, producerProps(p.idempotence), p.rate);
         const n = await lab.until(
           'records committed before the cut',
           async () => {
@@ -162,7 +142,7 @@ export default defineLab({
           { timeoutMs: 90_000, intervalMs: 500 },
         );
         lab.observe('beforeCut', n ?? 0, `${n ?? 0} records committed before the cut`);
-        const state = await describeProducers(k, pl.client, TOPIC);
+        const state = await kit.describeProducers(k, pl.client, TOPIC);
         lab.observe('producerState', state, `leader's producer state: ${stateText(state)}`);
         return jp;
       },
@@ -173,7 +153,7 @@ export default defineLab({
       async () => {
         await lab.faults.partition(pl.follower, [pl.leader]);
         const hwAtCut = await hw();
-        await sleep(p.cutMs);
+        await kit.sleep(p.cutMs);
         const [hwAtEnd, part] = [await hw(), await k.admin.partition(TOPIC, 0)];
         await lab.faults.heal(pl.follower);
         lab.observe('cut', { hwAtCut, hwAtEnd, isr: part.isr }, `hw ${hwAtCut} -> ${hwAtEnd}, isr ${part.isr}`);
@@ -181,7 +161,7 @@ export default defineLab({
       { vars },
     );
     await lab.step('drain', async () => {
-      await sleep(3000);
+      await kit.sleep(3000);
       const r = await producer.stop();
       const errs = r.errors.length ? `, ${r.errors.length} failed: ${r.errors[0]?.message}` : '';
       lab.observe('producer', r, `${r.acked.length} acknowledged, ${r.retries} retries logged${errs}`);
@@ -189,39 +169,40 @@ export default defineLab({
     });
   },
   async final(lab) {
-    const log = await readLog(lab.stack.bootstrap, lab.stack.admin, TOPIC);
+    const log = await kit.readLog(lab.stack.bootstrap, lab.stack.admin, TOPIC);
     lab.observe('log', log, `final read: ${log.length} records in ${TOPIC}-0`);
   },
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const { producer, log, producerState: state } = seen;
-    if (!producer || !log) return cannotTell('the run completed', 'a producer report and a final read', 'missing');
+    if (!producer || !log) return kit.cannotTell('the run completed', 'a producer report and a final read', 'missing');
     const want = p.idempotence === 'on' ? 'one producer id >= 0' : 'none (no producer id)';
     const stateOk = p.idempotence === 'on' ? state?.length === 1 && (state[0]?.producerId ?? -1) >= 0 : !state?.length;
-    if (!stateOk) return cannotTell('the leader kept producer state as the variant says', want, stateText(state ?? []));
+    if (!stateOk)
+      return kit.cannotTell('the leader kept producer state as the variant says', want, stateText(state ?? []));
     if (producer.retries === 0)
-      return cannotTell('the producer timed out and retried during the cut', '> 0 retries', '0 retries logged');
-    const f = logFindings(log, producer.acked);
+      return kit.cannotTell('the producer timed out and retried during the cut', '> 0 retries', '0 retries logged');
+    const f = kit.logFindings(log, producer.acked);
     const read = `${f.records} records, ${f.distinct} distinct, ${f.duplicates} extra copies`;
     const common = [
-      check('the producer timed out and retried', true, '> 0 retries', `${producer.retries} retries logged`),
-      check(
+      kit.check('the producer timed out and retried', true, '> 0 retries', `${producer.retries} retries logged`),
+      kit.check(
         'no acknowledged record lost',
         f.lost.length === 0,
         '0 of the acknowledged missing from the final read',
-        `${f.lost.length} of ${producer.acked.length} missing${f.lost.length ? `: ${sample(f.lost.map(String))}` : ''}`,
+        `${f.lost.length} of ${producer.acked.length} missing${f.lost.length ? `: ${kit.sample(f.lost.map(String))}` : ''}`,
       ),
     ];
     if (p.idempotence === 'off')
       return [
         ...common,
-        check(
+        kit.check(
           'retries without idempotence wrote duplicates',
           f.duplicates > 0,
           '> 0 records twice in the final read',
-          `${read} (${sample(f.twice.map(String))})`,
+          `${read} (${kit.sample(f.twice.map(String))})`,
         ),
-        check(
+        kit.check(
           'with 5 in flight, the retried batches landed out of order',
           f.reordered > 0,
           '> 0 values first appended after a greater one',
@@ -230,8 +211,8 @@ export default defineLab({
       ];
     return [
       ...common,
-      check('idempotence: no record written twice', f.duplicates === 0, '0 extra copies', read),
-      check(
+      kit.check('idempotence: no record written twice', f.duplicates === 0, '0 extra copies', read),
+      kit.check(
         "the log holds the producer's sequence in order",
         f.stepsBack === 0,
         'each value greater than the one before',
@@ -241,6 +222,6 @@ export default defineLab({
   },
 });
 
-function stateText(s: ProducerState[]): string {
+function stateText(s: kit.ProducerState[]): string {
   return s.length ? s.map((x) => `id ${x.producerId} epoch ${x.epoch} last seq ${x.lastSequence}`).join('; ') : 'none';
 }

@@ -1,31 +1,4 @@
-import {
-  agesWithClock,
-  alertRaised,
-  bothModes,
-  cannotTell,
-  check,
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeTopicCommand,
-  freshTopic,
-  groupCommand,
-  intParam,
-  KafkaGroupConsumer,
-  kafka,
-  type LagObservation,
-  LagSampler,
-  lagEvidence,
-  lagGrowth,
-  modeParam,
-  OUTDATED,
-  observed,
-  observeMode,
-  okWithin,
-  ProducerLoop,
-  plot,
-  sleep,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const [TOPIC, GROUP, PARTITIONS] = ['orders', 'billing', 3] as const;
 
@@ -43,7 +16,7 @@ function drainBoundMs(p: { commitIntervalMs: number; sampleMs: number }): number
   return p.commitIntervalMs + 2 * p.sampleMs;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/lag-detection',
   title: 'Consumer lag: it grows while the group is away, raises an alert, and drains',
   teaches:
@@ -56,25 +29,25 @@ export default defineLab({
     '"警报系统" (line 1433: "当某些指标达到预定的阈值时触发警报"). The lab does what such a monitor does: reads both offsets through the ' +
     'admin API every second. What the notes do not say: lag seen from outside is measured against *committed* ' +
     'offsets, so it includes up to one auto-commit interval of messages already processed. ' +
-    OUTDATED,
-  variants: bothModes(),
+    kit.OUTDATED,
+  variants: kit.bothModes(),
   params: {
-    mode: modeParam,
-    alertLag: intParam(100, 'alert threshold: total lag in messages'),
-    intervalMs: intParam(50, 'the producer sends one message, waits for its ack, then waits this long', 5, 5000),
-    sampleMs: intParam(1000, 'how often the lag is read', 200, 10_000),
-    commitIntervalMs: intParam(
+    mode: kit.modeParam,
+    alertLag: kit.intParam(100, 'alert threshold: total lag in messages'),
+    intervalMs: kit.intParam(50, 'the producer sends one message, waits for its ack, then waits this long', 5, 5000),
+    sampleMs: kit.intParam(1000, 'how often the lag is read', 200, 10_000),
+    commitIntervalMs: kit.intParam(
       1000,
       "auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
       100,
       10_000,
     ),
-    warmupSec: intParam(5, 'seconds of normal consumption first', 1, 60),
-    maxStallSec: intParam(90, 'the bound on the stall: the group stays away until the alert, at most this long', 5),
-    drainTimeoutSec: intParam(60, 'the bound for the lag to return to 0', 5),
+    warmupSec: kit.intParam(5, 'seconds of normal consumption first', 1, 60),
+    maxStallSec: kit.intParam(90, 'the bound on the stall: the group stays away until the alert, at most this long', 5),
+    drainTimeoutSec: kit.intParam(60, 'the bound for the lag to return to 0', 5),
   },
-  stack: kafka,
-  plots: [plot<LagObservation>('lag', 'consumer lag (messages)', (s) => s.total)],
+  stack: kit.kafka,
+  plots: [kit.plot<kit.LagObservation>('lag', 'consumer lag (messages)', (s) => s.total)],
   topology: (p) => ({ mode: p.mode }),
   steps: {
     topic: {
@@ -83,7 +56,7 @@ export default defineLab({
         'Lag is read per partition: the topic must have the partitions the lab sums over, fully replicated (none ' +
         'leaderless or shrunk while the monitor reads it), and the group no committed offsets, so every lag figure ' +
         'comes from what this run produced and committed.',
-      commands: [describeTopicCommand(TOPIC), groupCommand(GROUP)],
+      commands: [kit.describeTopicCommand(TOPIC), kit.groupCommand(GROUP)],
     },
     steady: {
       title: 'A steady producer, and a consumer group keeping up',
@@ -96,7 +69,7 @@ export default defineLab({
         'age of the oldest message the group has not committed: once the group is gone it ages with the clock, ' +
         'so it is how long the group has been gone plus how old its committed position already was when it left ' +
         `(a busy consumer leaves behind), checked within one sample (${p.sampleMs} ms).`,
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     'stop-group': {
       title: 'The group stops consuming; the producer goes on',
@@ -104,7 +77,7 @@ export default defineLab({
         'The consumer commits what it processed and leaves the group, as a crashed or stopped service would (the ' +
         'notes\' "消费者宕机"). Nobody consumes: each new message adds one to the lag of its partition. The alert ' +
         'fires at the first sample at or above {alertLag} messages; the group stays away until then.',
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     back: {
       title: 'The group comes back; then the producer stops',
@@ -112,33 +85,33 @@ export default defineLab({
         'The consumer rejoins and resumes from the committed offsets, reading the backlog much faster than the ' +
         'producer adds to it: the lag falls while the producer still sends. Then the producer stops, and the lag ' +
         `reaches exactly 0 at the group's next commit: within one commit interval and two samples, ${drainBoundMs(p)} ms.`,
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
   },
   async mechanism(lab) {
-    observeMode(lab, { threshold: lab.params.alertLag });
-    return lab.step('topic', () => freshTopic(lab, TOPIC, PARTITIONS, GROUP));
+    kit.observeMode(lab, { threshold: lab.params.alertLag });
+    return lab.step('topic', () => kit.freshTopic(lab, TOPIC, PARTITIONS, GROUP));
   },
   async run(lab) {
     const k = lab.stack;
     const p = lab.params;
-    const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, {
+    const consumer = new kit.KafkaGroupConsumer(k.bootstrap, lab.history, {
       name: 'consumer',
       groupId: GROUP,
       topics: [TOPIC],
       commit: 'auto',
       autoCommitIntervalMs: p.commitIntervalMs,
     });
-    let producer: ProducerLoop | undefined;
-    const sampler = new LagSampler(lab, GROUP, TOPIC, p.alertLag);
+    let producer: kit.ProducerLoop | undefined;
+    const sampler = new kit.LagSampler(lab, GROUP, TOPIC, p.alertLag);
     try {
       await lab.step('steady', async () => {
         await consumer.start();
         const route = (seq: number) => ({ partition: seq % PARTITIONS });
         const opts = { name: 'producer', acks: 1, intervalMs: p.intervalMs, route } as const;
-        producer = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
+        producer = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
         sampler.start(p.sampleMs);
-        await sleep(p.warmupSec * 1000);
+        await kit.sleep(p.warmupSec * 1000);
         lab.observe('steadyLag', sampler.max(), `while the group keeps up, lag stays at or below ${sampler.max()}`);
       });
       await lab.step('stop-group', async () => {
@@ -153,7 +126,7 @@ export default defineLab({
         lab.observe('resumedAt', lab.history.now());
         const drainMs = p.drainTimeoutSec * 1000;
         await sampler.until('the lag to fall below the threshold', () => sampler.cleared || undefined, drainMs);
-        await sleep(2000);
+        await kit.sleep(2000);
         await producer?.stop();
         producer = undefined;
         const stoppedAt = lab.observe('producerStoppedAt', lab.history.now());
@@ -179,48 +152,48 @@ export default defineLab({
         'drops to 0: nobody is reading',
       ],
       answer: (ev) => {
-        const w = observed<Seen>(ev).stall;
-        return w && lagGrowth(ev, w).grew ? 1 : undefined;
+        const w = kit.observed<Seen>(ev).stall;
+        return w && kit.lagGrowth(ev, w).grew ? 1 : undefined;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const w = seen.stall;
-    const lagEv = lagEvidence(ev, w, p.alertLag);
+    const lagEv = kit.lagEvidence(ev, w, p.alertLag);
     const { samples, findings: f, cleared, stall } = lagEv;
     const [resumedAt, stoppedAt] = [Number(seen.resumedAt), Number(seen.producerStoppedAt)];
-    if (samples.length < 5) return cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
+    if (samples.length < 5) return kit.cannotTell('lag was sampled', 'at least 5 samples', `${samples.length} samples`);
     // The lag seen from outside is measured against committed offsets: a group that never committed says nothing.
-    if (!w || !okWithin(ev.ops, 'consumer', 'commit', -1, w.start))
-      return cannotTell(
+    if (!w || !kit.okWithin(ev.ops, 'consumer', 'commit', -1, w.start))
+      return kit.cannotTell(
         'the group committed its offsets while it kept up',
         'at least one commit before the group left',
         'no commit',
       );
     // Without messages produced while the group was away there is nothing to lag behind: cannot tell.
-    if (!okWithin(ev.ops, 'producer', 'send', w.start, w.end))
-      return cannotTell(
+    if (!kit.okWithin(ev.ops, 'producer', 'send', w.start, w.end))
+      return kit.cannotTell(
         'the producer kept producing while the group was away',
         'messages acknowledged during the stall',
         'none acknowledged',
       );
     const drained = samples.find((s) => s.time > stoppedAt && s.value.total === 0);
     return [
-      check(
+      kit.check(
         `while the group keeps up, lag stays below the threshold (${p.alertLag})`,
         seen.steadyLag !== undefined && seen.steadyLag < p.alertLag,
         `at most ${p.alertLag - 1} messages during the warm-up`,
         `at most ${seen.steadyLag ?? '?'} messages`,
       ),
-      check(
+      kit.check(
         'lag grows over successive samples while the group is away',
         !!stall?.grew && f.grew,
         'at least 3 samples during the stall, never falling, the last above the first',
         stall ? `${stall.values.join(' -> ')} messages` : 'no stall observed',
       ),
-      alertRaised(lagEv, p.alertLag, p.sampleMs, w),
-      check(
+      kit.alertRaised(lagEv, p.alertLag, p.sampleMs, w),
+      kit.check(
         'the backlog shrinks below the threshold while the producer still runs',
         cleared !== undefined && cleared.time > resumedAt && cleared.time < stoppedAt,
         'alert cleared after the group returned, before the producer stopped',
@@ -228,7 +201,7 @@ export default defineLab({
           ? `cleared at +${(cleared.time / 1000).toFixed(1)} s (producer stopped at +${(stoppedAt / 1000).toFixed(1)} s)`
           : 'never cleared',
       ),
-      check(
+      kit.check(
         `after the producer stops the lag drains to 0 within ${drainBoundMs(p)} ms (one commit interval, two samples)`,
         drained !== undefined && drained.time - stoppedAt <= drainBoundMs(p),
         `a sample of 0 at most ${drainBoundMs(p)} ms after the producer stopped`,
@@ -237,8 +210,8 @@ export default defineLab({
               `(${((drained.time - resumedAt) / 1000).toFixed(1)} s after the group returned)`
           : `no sample of 0 after the producer stopped; last sample ${samples.at(-1)?.value.total}`,
       ),
-      agesWithClock(lagEv, p.sampleMs, w),
-      ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
+      kit.agesWithClock(lagEv, p.sampleMs, w),
+      ...kit.deliveryChecks(kit.delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }),
     ];
   },
 });

@@ -1,41 +1,4 @@
-import {
-  allInSync,
-  availability,
-  bothModes,
-  boundParam,
-  check,
-  chooseLeaderToKill,
-  completions,
-  defineLab,
-  describeTopicCommand,
-  electionCommand,
-  electPreferred,
-  faultNotReached,
-  finalRead,
-  inSync,
-  kafka,
-  killAndTime,
-  type LeaderToKill,
-  modeParam,
-  named,
-  nothingLost,
-  notInSync,
-  type Op,
-  OUTDATED,
-  observed,
-  observeMode,
-  type PartitionState,
-  ProducerLoop,
-  partsText,
-  sample,
-  sessionTimeoutText,
-  sleep,
-  takenOver,
-  topicsHealthy,
-  underReplicatedCommand,
-  untilLeader,
-  untilUnderReplicated,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'failover';
 /**
@@ -56,17 +19,17 @@ const ASSIGNMENT = [
 ];
 
 interface Seen {
-  isrBefore: PartitionState[];
-  choice: LeaderToKill;
+  isrBefore: kit.PartitionState[];
+  choice: kit.LeaderToKill;
   newLeader: string;
   electionMs: number;
   servingFrom: number;
   urpWhileDown: string[];
-  isrAfterRestart: PartitionState[];
+  isrAfterRestart: kit.PartitionState[];
   leaderAfterPreferred: string;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/leader-failover',
   title: 'A partition leader dies under load',
   teaches:
@@ -82,16 +45,16 @@ export default defineLab({
     'controller that elects, not ZooKeeper (lines 729-730 have ZooKeeper notify the replicas): in ZooKeeper mode ' +
     "the controller reacts to the dead broker's znode vanishing, in KRaft mode to missed heartbeats. And " +
     'followers replicate by fetching from the leader, as consumers do; the leader pushes nothing (line 1585 says ' +
-    `the leader passes each message to the ISR). ${OUTDATED}`,
-  variants: bothModes(),
+    `the leader passes each message to the ISR). ${kit.OUTDATED}`,
+  variants: kit.bothModes(),
   params: {
-    mode: modeParam,
-    maxElectionMs: boundParam(
+    mode: kit.modeParam,
+    maxElectionMs: kit.boundParam(
       ELECTION_BOUND_MS,
       'a new leader within this: session timeout 6 s (production 18/9 s) + headroom',
     ),
   },
-  stack: kafka,
+  stack: kit.kafka,
   // Automatic leader rebalancing off, so that the preferred election is the trainee's own.
   topology: (p) => ({ mode: p.mode, leaderRebalanceSec: 0 }),
   steps: {
@@ -101,19 +64,19 @@ export default defineLab({
         'A producer writes to partitions 0, 1, 2 in turn every 30 ms, acks=all, min.insync.replicas=2. Each ' +
         'partition has 3 replicas: the leader serves the writes, the followers fetch. The victim leads a partition ' +
         'and is not the active controller (losing that is the controller-failover lab).',
-      commands: [describeTopicCommand(TOPIC)],
+      commands: [kit.describeTopicCommand(TOPIC)],
     },
     'kill-leader': {
       title: `Kill {victim}, leader of ${TOPIC}-{partition}`,
       narration: (p) =>
-        `SIGKILL. {victim} is noticed after ${sessionTimeoutText(p.mode)}: ` +
+        `SIGKILL. {victim} is noticed after ${kit.sessionTimeoutText(p.mode)}: ` +
         (p.mode === 'zookeeper'
           ? 'its ZooKeeper session expires, its ephemeral /brokers/ids znode vanishes and the controller'
           : 'it stops heartbeating and the KRaft controller fences it,') +
         ' elects new leaders for the partitions it led and removes it from every ISR.' +
         ' Writes to partition {partition} fail or wait meanwhile. The lab times it until the metadata names a new ' +
         'leader: bound {maxElectionMs} ms.',
-      commands: [describeTopicCommand(TOPIC, 'survivor'), underReplicatedCommand('survivor')],
+      commands: [kit.describeTopicCommand(TOPIC, 'survivor'), kit.underReplicatedCommand('survivor')],
     },
     restart: {
       title: 'Restart {victim}',
@@ -121,30 +84,30 @@ export default defineLab({
         'It comes back with its log, truncates what the new leader does not have, fetches what it missed and ' +
         'rejoins each ISR once caught up. It does not take leadership back by itself: auto.leader.rebalance.enable ' +
         'is off here (production: on, checked every 300 s).',
-      commands: [describeTopicCommand(TOPIC, 'survivor')],
+      commands: [kit.describeTopicCommand(TOPIC, 'survivor')],
     },
     preferred: {
       title: 'Preferred-leader election',
       narration:
         `The preferred leader of ${TOPIC}-{partition} is the first replica of its assignment, {victim}. ` +
         'kafka-leader-election.sh asks the controller to move leadership back to it, now that it is in sync again.',
-      commands: [electionCommand('survivor', 'preferred', TOPIC, '{partition}')],
+      commands: [kit.electionCommand('survivor', 'preferred', TOPIC, '{partition}')],
     },
     stop: { title: 'Stop the workload', narration: 'The final read then checks every acknowledged write.' },
   },
   async mechanism(lab) {
-    const k = observeMode(lab);
+    const k = kit.observeMode(lab);
     await k.admin.createTopic(TOPIC, { assignment: ASSIGNMENT, config: { 'min.insync.replicas': 2 } });
-    return topicsHealthy(lab, 'isrBefore', { [TOPIC]: 3 }, 3, true);
+    return kit.topicsHealthy(lab, 'isrBefore', { [TOPIC]: 3 }, 3, true);
   },
   async run(lab) {
     const [k, bound] = [lab.stack, lab.params.maxElectionMs];
     const { loop, c } = await lab.step('load', async () => {
       const route = (seq: number) => ({ partition: seq % 3 });
       const opts = { name: 'producer', acks: 'all', intervalMs: 30, route, deliveryTimeoutMs: 15_000 } as const;
-      const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
-      await sleep(3000);
-      const c = await chooseLeaderToKill(lab, TOPIC);
+      const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
+      await kit.sleep(3000);
+      const c = await kit.chooseLeaderToKill(lab, TOPIC);
       lab.say(`${loop.acknowledged} writes acknowledged so far`);
       return { loop, c };
     });
@@ -154,36 +117,37 @@ export default defineLab({
       lab.step(name, fn, { vars });
     await step('kill-leader', async () => {
       const other = (l: string) => l !== c.victim;
-      const wait = (ms: number) => untilLeader(lab, TOPIC, c.partition, 'a survivor', other, ms);
-      const took = await killAndTime(lab, c.victim, bound, wait);
+      const wait = (ms: number) => kit.untilLeader(lab, TOPIC, c.partition, 'a survivor', other, ms);
+      const took = await kit.killAndTime(lab, c.victim, bound, wait);
       if (!took) return;
       const { now: leader, ms } = took;
-      lab.observe('newLeader', leader, `new leader of ${TOPIC}-${c.partition}: ${named(leader)}`);
+      lab.observe('newLeader', leader, `new leader of ${TOPIC}-${c.partition}: ${kit.named(leader)}`);
       lab.observe('electionMs', ms, `elected ${ms} ms after the kill (bound ${bound} ms)`);
       lab.observe('servingFrom', lab.history.now());
       const rule = `the first live replica in the assignment ${c.replicas.join(',')}`;
       lab.say(`${leader} ${leader === c.expected ? 'is' : 'is not'} ${rule}; the notes' rule picks ${c.smallest}`);
-      const urp = await untilUnderReplicated(lab, 20_000);
+      const urp = await kit.untilUnderReplicated(lab, 20_000);
       lab.observe('urpWhileDown', urp, `${urp.length} under-replicated partitions while ${c.victim} is down`);
-      await sleep(2000);
+      await kit.sleep(2000);
       lab.say(`${loop.acknowledged} writes acknowledged so far`);
     });
     await step('restart', async () => {
       await lab.faults.start(c.victim);
       const t0 = Date.now();
-      const parts = await inSync(lab, TOPIC, 3, 3, 120_000, 250);
+      const parts = await kit.inSync(lab, TOPIC, 3, 3, 120_000, 250);
       const ms = Date.now() - t0;
-      if (!notInSync(parts, 3, 3).length) lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
-      lab.observe('isrAfterRestart', parts, partsText(parts));
+      if (!kit.notInSync(parts, 3, 3).length)
+        lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
+      lab.observe('isrAfterRestart', parts, kit.partsText(parts));
     });
     await step('preferred', async () => {
-      const { said, leader } = await electPreferred(lab, survivor, TOPIC, c.partition, c.victim, 30_000);
+      const { said, leader } = await kit.electPreferred(lab, survivor, TOPIC, c.partition, c.victim, 30_000);
       lab.say(said);
-      lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${named(leader)}`);
+      lab.observe('leaderAfterPreferred', leader, `leader after the preferred election: ${kit.named(leader)}`);
     });
     await lab.step('stop', () => loop.stop().then(() => lab.say(`${loop.acknowledged} writes acknowledged in all`)));
   },
-  final: (lab) => finalRead(lab, TOPIC),
+  final: (lab) => kit.finalRead(lab, TOPIC),
   predictions: [
     {
       before: 'kill-leader',
@@ -196,52 +160,52 @@ export default defineLab({
         'none until the dead broker returns',
       ],
       answer: (ev) => {
-        const { choice: c, newLeader: leader } = observed<Seen>(ev);
+        const { choice: c, newLeader: leader } = kit.observed<Seen>(ev);
         if (!c) return undefined;
         return leader === c.expected ? 0 : leader === c.smallest ? 1 : leader === undefined ? 2 : undefined;
       },
     },
   ],
   check(ev, p) {
-    const { choice: c, newLeader: leader, urpWhileDown: urp = [], ...seen } = observed<Seen>(ev);
-    if (!c) return faultNotReached('the leader was killed', 'a partition leader chosen and killed under load');
+    const { choice: c, newLeader: leader, urpWhileDown: urp = [], ...seen } = kit.observed<Seen>(ev);
+    if (!c) return kit.faultNotReached('the leader was killed', 'a partition leader chosen and killed under load');
     const [part, preferred] = [`${TOPIC}-${c.partition}`, seen.leaderAfterPreferred];
     const isrBefore = (seen.isrBefore ?? []).find((x) => x.partition === c.partition)?.isr ?? [];
-    const sent = (o: Op) => o.type === 'ok' && o.time > Number(seen.servingFrom);
-    const writesAfter = completions(ev.ops, 'send').filter(
-      (o) => sent(o) && (o.value as { partition?: number }).partition === c.partition,
-    );
+    const sent = (o: kit.Op) => o.type === 'ok' && o.time > Number(seen.servingFrom);
+    const writesAfter = kit
+      .completions(ev.ops, 'send')
+      .filter((o) => sent(o) && (o.value as { partition?: number }).partition === c.partition);
     const took = { now: leader, old: c.victim, ms: Number(seen.electionMs), bound: p.maxElectionMs };
     return [
-      takenOver('leader', `a surviving replica leads ${part}`, took, 'electionMs'),
-      check(
+      kit.takenOver('leader', `a surviving replica leads ${part}`, took, 'electionMs'),
+      kit.check(
         'the new leader is the first live ISR member in assignment order',
         leader !== undefined && leader === c.expected && isrBefore.includes(leader),
-        `${named(c.expected)} (assignment ${c.replicas.join(',')}; ISR before ${isrBefore.join(',')}), ` +
-          `not the smallest id ${named(c.smallest)}`,
-        named(leader),
+        `${kit.named(c.expected)} (assignment ${c.replicas.join(',')}; ISR before ${isrBefore.join(',')}), ` +
+          `not the smallest id ${kit.named(c.smallest)}`,
+        kit.named(leader),
       ),
-      check(
+      kit.check(
         'partitions are under-replicated while the broker is down',
         urp.length > 0,
         '> 0 under-replicated partitions',
-        `${urp.length} (${sample(urp, 6)})`,
+        `${urp.length} (${kit.sample(urp, 6)})`,
       ),
-      allInSync('after the restart every ISR is full again', seen.isrAfterRestart ?? [], 3, 3),
-      check(
+      kit.allInSync('after the restart every ISR is full again', seen.isrAfterRestart ?? [], 3, 3),
+      kit.check(
         'the preferred-leader election gives leadership back',
         preferred !== undefined && preferred === c.victim,
-        `${named(c.victim)} leads ${part} again`,
-        named(preferred),
+        `${kit.named(c.victim)} leads ${part} again`,
+        kit.named(preferred),
       ),
-      check(
+      kit.check(
         'writes to the partition are acknowledged again after the election',
         writesAfter.length > 0,
         `> 0 acks=all writes to ${part} acknowledged after the new leader`,
         `${writesAfter.length} acknowledged`,
-        { windows: availability(ev.ops, ev.faults, 'send') },
+        { windows: kit.availability(ev.ops, ev.faults, 'send') },
       ),
-      ...nothingLost(ev.ops, 'read-all', 'allowed'),
+      ...kit.nothingLost(ev.ops, 'read-all', 'allowed'),
     ];
   },
 });

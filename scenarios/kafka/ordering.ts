@@ -1,24 +1,4 @@
-import {
-  bothModes,
-  check,
-  defineLab,
-  describeTopicCommand,
-  INTERNAL_PORT,
-  kafka,
-  kafkaTool,
-  modeParam,
-  nothingLost,
-  type Op,
-  OUTDATED,
-  observed,
-  observeMode,
-  ordering,
-  produce,
-  producerOf,
-  readGroup,
-  receivesOf,
-  topicsHealthy,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const [ONE, THREE, N, KEYED] = ['ordered-1', 'ordered-3', 60, 30] as const;
 /** Keyless lines written by the Java console producer, to see where its partitioner puts them. */
@@ -39,8 +19,8 @@ interface Msg {
 }
 
 /** What `producer`'s messages carried, as received (function `f`), in receive order. */
-function received(ops: Op[], f: string, producer: string): Msg[] {
-  return receivesOf(ops, f, producer).map((o) => o.value as Msg);
+function received(ops: kit.Op[], f: string, producer: string): Msg[] {
+  return kit.receivesOf(ops, f, producer).map((o) => o.value as Msg);
 }
 
 /** "0: 30, 1: 0, 2: 0" (`label` before each partition). */
@@ -51,11 +31,11 @@ function perPartition(counts: Record<string, number>, label = ''): string {
 }
 
 /** The receives `f` of `producer`'s messages, whatever their outcome. */
-function only(ops: Op[], f: string, producer: string): Op[] {
-  return ops.filter((o) => o.f === f && producerOf(o) === producer);
+function only(ops: kit.Op[], f: string, producer: string): kit.Op[] {
+  return ops.filter((o) => o.f === f && kit.producerOf(o) === producer);
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/ordering',
   title: 'Order holds within a partition, not across partitions',
   teaches:
@@ -68,10 +48,10 @@ export default defineLab({
     'The notes are right here (lines 670 and 694); the lab adds the usual fix they leave out: a message key, which ' +
     'keeps each key in one partition and so in order. It also shows what the Java producer does with records ' +
     'that have no key: not round robin but "sticky" (KIP-480, Kafka 2.4; since 3.3 KIP-794 switches partition ' +
-    `after batch.size bytes), so a small burst of keyless records lands in a single partition. ${OUTDATED}`,
-  variants: bothModes(),
-  params: { mode: modeParam },
-  stack: kafka,
+    `after batch.size bytes), so a small burst of keyless records lands in a single partition. ${kit.OUTDATED}`,
+  variants: kit.bothModes(),
+  params: { mode: kit.modeParam },
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     write: {
@@ -81,7 +61,7 @@ export default defineLab({
         '0, 1, 2 in turn itself (round robin is NOT what a keyless record gets from the Java client: see the next ' +
         `step). Producer "keyed" writes ${KEYED} messages to ${THREE} with keys acct-0..acct-2: one key, one ` +
         'partition. All acks=all, one at a time, so the write order is the sequence order.',
-      commands: [describeTopicCommand(THREE)],
+      commands: [kit.describeTopicCommand(THREE)],
     },
     keyless: {
       title: `Keyless records from the Java console producer into ${KEYLESS}`,
@@ -93,11 +73,10 @@ export default defineLab({
         "a single partition: per-partition end offsets tell. Clients differ here: kafkajs (which the lab's own " +
         'producers use) still spreads keyless records round robin.',
       commands: [
-        kafkaTool('kafka1', 'kafka-console-producer.sh', '--topic', KEYLESS).replace(
-          /^docker exec /,
-          'docker exec -i ',
-        ),
-        kafkaTool('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
+        kit
+          .kafkaTool('kafka1', 'kafka-console-producer.sh', '--topic', KEYLESS)
+          .replace(/^docker exec /, 'docker exec -i '),
+        kit.kafkaTool('kafka1', 'kafka-get-offsets.sh', '--topic', KEYLESS),
       ],
     },
     read: {
@@ -108,7 +87,7 @@ export default defineLab({
         'numbers) rise; between partitions nothing relates them.',
       commands: [
         `kcat -b {bootstrap} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
-        kafkaTool(
+        kit.kafkaTool(
           'kafka1',
           'kafka-console-consumer.sh',
           ...`--topic ${THREE} --from-beginning --max-messages ${N}`.split(' '),
@@ -117,7 +96,7 @@ export default defineLab({
     },
   },
   async mechanism(lab) {
-    const k = observeMode(lab);
+    const k = kit.observeMode(lab);
     for (const [t, n] of [
       [ONE, 1],
       [THREE, 3],
@@ -125,18 +104,18 @@ export default defineLab({
     ] as const)
       await k.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
     // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
-    return topicsHealthy(lab, 'topics', { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 }, 3);
+    return kit.topicsHealthy(lab, 'topics', { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 }, 3);
   },
   async run(lab) {
     const k = lab.stack;
     await lab.step('write', async () => {
-      await produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
+      await kit.produce(k.bootstrap, lab.history, ONE, N, { name: 'one', acks: 'all' });
       const rr = (seq: number) => ({ partition: (seq - 1) % 3 });
-      await produce(k.bootstrap, lab.history, THREE, N, { name: 'three', acks: 'all', route: rr });
+      await kit.produce(k.bootstrap, lab.history, THREE, N, { name: 'three', acks: 'all', route: rr });
       const byKey = (seq: number) => ({ key: `acct-${seq % 3}` });
-      await produce(k.bootstrap, lab.history, THREE, KEYED, { name: 'keyed', acks: 'all', route: byKey });
+      await kit.produce(k.bootstrap, lab.history, THREE, KEYED, { name: 'keyed', acks: 'all', route: byKey });
     });
-    const producer = `kafka-console-producer.sh --bootstrap-server kafka1:${INTERNAL_PORT} --topic ${KEYLESS}`;
+    const producer = `kafka-console-producer.sh --bootstrap-server kafka1:${kit.INTERNAL_PORT} --topic ${KEYLESS}`;
     await lab.step('keyless', async () => {
       const r = await k.cluster.node('kafka1').exec(['sh', '-c', `seq 1 ${LINES} | ${producer}`]);
       if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
@@ -147,8 +126,13 @@ export default defineLab({
     await lab.step(
       'read',
       async () => {
-        await readGroup(lab, N, { name: 'reader-1', groupId: 'reader-1', topics: [ONE], f: 'receive:1p' });
-        await readGroup(lab, N + KEYED, { name: 'reader-3', groupId: 'reader-3', topics: [THREE], f: 'receive:3p' });
+        await kit.readGroup(lab, N, { name: 'reader-1', groupId: 'reader-1', topics: [ONE], f: 'receive:1p' });
+        await kit.readGroup(lab, N + KEYED, {
+          name: 'reader-3',
+          groupId: 'reader-3',
+          topics: [THREE],
+          f: 'receive:3p',
+        });
         const order = (f: string, p: string) => received(lab.history.ops, f, p).map((m) => m.seq);
         lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
         lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);
@@ -166,7 +150,7 @@ export default defineLab({
         'in no order at all, not even within a partition',
       ],
       answer: (ev) => {
-        const f = ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+        const f = kit.ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
         if (f.received === 0) return undefined;
         if (f.withinKey.length) return 2;
         return f.crossKey ? 1 : 0;
@@ -174,9 +158,9 @@ export default defineLab({
     },
   ],
   check(ev) {
-    const one = ordering(only(ev.ops, 'receive:1p', 'one'), 'receive:1p');
-    const three = ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
-    const seen = observed<Seen>(ev);
+    const one = kit.ordering(only(ev.ops, 'receive:1p', 'one'), 'receive:1p');
+    const three = kit.ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+    const seen = kit.observed<Seen>(ev);
     const order1 = seen.order1 ?? [];
     const keyless = Object.values(seen.keylessCounts ?? {});
     const keyed = received(ev.ops, 'receive:3p', 'keyed');
@@ -186,13 +170,13 @@ export default defineLab({
     const sends = (topic: string) =>
       ev.ops.filter((o) => o.f !== 'send' || (o.value as { topic?: string }).topic === topic);
     return [
-      check(
+      kit.check(
         `${ONE}: every message in the order written`,
         one.received === N && order1.every((s, i) => s === i + 1),
         `1..${N} in order`,
         `${one.received} received; ${order1.slice(0, 12).join(' ')}${order1.length > 12 ? ' ...' : ''}`,
       ),
-      check(
+      kit.check(
         `${THREE}: strict order within each partition`,
         three.received === N && three.withinKey.length === 0,
         'sequence numbers rise within every partition',
@@ -201,7 +185,7 @@ export default defineLab({
           : `${three.received} received, no inversion within a partition`,
       ),
       {
-        ...check(
+        ...kit.check(
           `${THREE}: no order across partitions`,
           three.crossKey !== undefined,
           'some message arrives after one written later (in another partition)',
@@ -213,20 +197,20 @@ export default defineLab({
         // A lack of order is shown by one counter-example; its absence proves nothing.
         ...(three.crossKey || three.received !== N ? {} : { ok: 'unknown' as const }),
       },
-      check(
+      kit.check(
         'keyless records from the Java producer stick to one partition',
         keyless.length === 3 && keyless.reduce((a, b) => a + b, 0) === LINES && keyless.includes(LINES),
         `all ${LINES} keyless lines in one of the 3 partitions (sticky partitioner), not ${LINES / 3} in each`,
         seen.keylessCounts ? perPartition(seen.keylessCounts, 'partition ') : 'not observed',
       ),
-      check(
+      kit.check(
         'one key keeps its order',
         keyed.length === KEYED && keyInversions.length === 0,
         'within each key (acct-0..2) sequence numbers rise',
         `${keyed.length} keyed messages, ${keyInversions.length} keys out of order`,
       ),
-      ...nothingLost(sends(ONE), 'receive:1p', 'forbidden', ONE),
-      ...nothingLost(sends(THREE), 'receive:3p', 'forbidden', THREE),
+      ...kit.nothingLost(sends(ONE), 'receive:1p', 'forbidden', ONE),
+      ...kit.nothingLost(sends(THREE), 'receive:3p', 'forbidden', THREE),
     ];
   },
 });

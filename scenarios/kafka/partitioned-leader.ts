@@ -1,41 +1,9 @@
-import {
-  allLost,
-  bothModes,
-  cannotTell,
-  check,
-  cutWithClients,
-  defineLab,
-  delivery,
-  describeTopicCommand,
-  finalRead,
-  finalReadChecks,
-  healAndRejoin,
-  intParam,
-  KafkaReader,
-  kafka,
-  kafkaTool,
-  logEnd,
-  lostText,
-  modeParam,
-  noFinalRead,
-  observed,
-  ofProducer,
-  ProducerLoop,
-  placedTopic,
-  produce,
-  resultsText,
-  sameSet,
-  sendsOf,
-  sleep,
-  tally,
-  untilLeaderOnSide,
-  viewOf,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'cut';
 const [LEADER, ...OTHERS] = ['kafka1', 'kafka2', 'kafka3'];
 const REPLICAS = [LEADER, ...OTHERS];
-const zkState = kafkaTool(
+const zkState = kit.kafkaTool(
   OTHERS[0] as string,
   'zookeeper-shell.sh',
   'get',
@@ -56,7 +24,7 @@ interface Seen {
   finalRead: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/partitioned-leader',
   title: 'A partition leader cut off, not killed: acks=1 writes it accepts are truncated after the heal',
   teaches:
@@ -71,20 +39,25 @@ export default defineLab({
     'timeout bounds what it acknowledges with acks=1, only the cut does. The loss is log truncation at the rejoin ' +
     '(KIP-101: to the end offset of its leader epoch as the new leader reports it). min.insync.replicas binds acks=all ' +
     'only (Kafka docs, topic configs): the lab sets it to 2 in both variants and acks=1 ignores it.',
-  variants: bothModes([{ acks: 'all' }]),
+  variants: kit.bothModes([{ acks: 'all' }]),
   params: {
-    mode: modeParam,
+    mode: kit.modeParam,
     acks: { type: 'enum', default: '1', choices: ['1', 'all'], describe: 'acks of the producer on the cut-off side' },
-    before: intParam(10, 'acks=all messages sent before the cut', 1, 1000),
-    cutMs: intParam(20_000, 'how long the cut lasts; the producer writes to the old leader throughout', 8000, 120_000),
+    before: kit.intParam(10, 'acks=all messages sent before the cut', 1, 1000),
+    cutMs: kit.intParam(
+      20_000,
+      'how long the cut lasts; the producer writes to the old leader throughout',
+      8000,
+      120_000,
+    ),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     topic: {
       title: `Topic "${TOPIC}" on ${REPLICAS.join(', ')}, led by ${LEADER}, min.insync.replicas=2`,
       narration: 'Proven before any fault: the leader, a full ISR, min.insync.replicas=2, unclean election off.',
-      commands: [describeTopicCommand(TOPIC, LEADER)],
+      commands: [kit.describeTopicCommand(TOPIC, LEADER)],
     },
     before: {
       title: '{before} messages with acks=all while every replica is in sync',
@@ -116,7 +89,7 @@ export default defineLab({
             'production) it asks the controller to shrink the ISR, which it cannot reach: no write is acknowledged, ' +
             'each times out (unknown) or is refused.') +
         ` Its high watermark stays where the followers left it: no consumer sees these writes. The majority's view is read inside ${OTHERS[0]}.`,
-      commands: (p) => [p.mode === 'zookeeper' ? zkState : describeTopicCommand(TOPIC, OTHERS[0] as string)],
+      commands: (p) => [p.mode === 'zookeeper' ? zkState : kit.describeTopicCommand(TOPIC, OTHERS[0] as string)],
     },
     heal: {
       title: 'Heal the cut',
@@ -127,13 +100,13 @@ export default defineLab({
           ? `${LEADER}, a quorum voter too, campaigned alone during the cut, raising the Raft epoch: rejoining, it forces ` +
             'a new election of the metadata quorum (Kafka 3.9 has no Pre-Vote; KIP-996 came with 4.0).'
           : `If ${LEADER} was the controller, it stayed one in its own eyes all along; now it finds its session expired and resigns.`),
-      commands: [describeTopicCommand(TOPIC, LEADER)],
+      commands: [kit.describeTopicCommand(TOPIC, LEADER)],
     },
   },
   async mechanism(lab) {
     lab.observe('mode', lab.stack.mode);
     const config = { 'min.insync.replicas': 2, 'unclean.leader.election.enable': false };
-    return lab.step('topic', () => placedTopic(lab, TOPIC, REPLICAS, config));
+    return lab.step('topic', () => kit.placedTopic(lab, TOPIC, REPLICAS, config));
   },
   async run(lab) {
     const k = lab.stack;
@@ -141,58 +114,62 @@ export default defineLab({
     const toLeader = k.brokerEndpoints([LEADER]);
     const zero = () => ({ partition: 0 });
     await lab.step('before', async () => {
-      const rs = await produce(toLeader, lab.history, TOPIC, p.before, { name: 'before', acks: 'all', route: zero });
-      lab.say(resultsText(rs));
+      const rs = await kit.produce(toLeader, lab.history, TOPIC, p.before, {
+        name: 'before',
+        acks: 'all',
+        route: zero,
+      });
+      lab.say(kit.resultsText(rs));
     });
     // kafkajs asks kafka1 for offsets (its leader, connected before the cut), never a broker it cannot reach.
-    const pinned = new KafkaReader({ mode: k.mode, brokers: toLeader });
+    const pinned = new kit.KafkaReader({ mode: k.mode, brokers: toLeader });
     try {
-      await logEnd(pinned, TOPIC);
+      await kit.logEnd(pinned, TOPIC);
       const peers = [...OTHERS, ...k.zookeepers];
-      const cutAt = await lab.step('cut', () => cutWithClients(lab, LEADER, peers, OTHERS));
+      const cutAt = await lab.step('cut', () => kit.cutWithClients(lab, LEADER, peers, OTHERS));
       await lab.step('writes', async () => {
         const opts = { name: 'cut', retries: 0, deliveryTimeoutMs: 5000, intervalMs: 100, route: zero } as const;
-        const loop = await ProducerLoop.start(toLeader, lab.history, TOPIC, {
+        const loop = await kit.ProducerLoop.start(toLeader, lab.history, TOPIC, {
           ...opts,
           acks: p.acks === '1' ? 1 : 'all',
         });
         const left = () => Math.max(0, cutAt + p.cutMs - Date.now());
-        const side = await untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
+        const side = await kit.untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
         const majority = { ...side, ms: Date.now() - cutAt };
         lab.observe('majority', majority, `${OTHERS[0]}'s side: ${side.text}, read ${majority.ms} ms after the cut`);
-        const old = await viewOf(k.broker(LEADER), TOPIC);
+        const old = await kit.viewOf(k.broker(LEADER), TOPIC);
         lab.observe('oldView', old, `${LEADER} tells this machine: leader ${old.leader ?? 'none'}, isr ${old.isr}`);
-        await sleep(left());
+        await kit.sleep(left());
         await loop.stop();
-        const hw = await logEnd(pinned, TOPIC);
+        const hw = await kit.logEnd(pinned, TOPIC);
         if (hw !== undefined) lab.observe('oldLeaderHw', hw, `${LEADER}'s high watermark: ${hw}`);
-        lab.say(`during the cut: ${resultsText(loop.results)}`);
+        lab.say(`during the cut: ${kit.resultsText(loop.results)}`);
       });
     } finally {
       await pinned.close();
     }
-    await lab.step('heal', () => healAndRejoin(lab, REPLICAS, TOPIC));
+    await lab.step('heal', () => kit.healAndRejoin(lab, REPLICAS, TOPIC));
   },
-  final: (lab) => finalRead(lab, TOPIC),
+  final: (lab) => kit.finalRead(lab, TOPIC),
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const { cut, majority, oldView, rejoined } = seen;
     const expectCut = `${LEADER} reached no peer, this machine none of ${OTHERS}`;
     if (!cut || cut.leaderReaches.length || cut.hostReaches.length)
-      return cannotTell('the cut was in force', expectCut, cut ? JSON.stringify(cut) : 'no cut seen');
-    if (seen.finalRead === undefined) return noFinalRead('after the heal');
-    const during = sendsOf(ev.ops, 'cut');
+      return kit.cannotTell('the cut was in force', expectCut, cut ? JSON.stringify(cut) : 'no cut seen');
+    if (seen.finalRead === undefined) return kit.noFinalRead('after the heal');
+    const during = kit.sendsOf(ev.ops, 'cut');
     const acked = during.filter((o) => o.type === 'ok');
     const last = acked.at(-1);
     const window = last ? `, the last ${((last.time - (seen.cutAt ?? 0)) / 1000).toFixed(1)} s after the cut` : '';
     const checks = [
-      check(
+      kit.check(
         `the majority elected ${OTHERS.join(' or ')} while ${LEADER} was cut off`,
         OTHERS.includes(majority?.leader ?? ''),
         `another leader on ${OTHERS[0]}'s side, read before the heal`,
         majority ? `${majority.text}, read ${majority.ms} ms after the cut` : 'never read',
       ),
-      check(
+      kit.check(
         `${LEADER}, cut off, still named itself leader after that`,
         oldView?.leader === LEADER,
         `${LEADER} answers this machine: leader ${LEADER}`,
@@ -200,25 +177,30 @@ export default defineLab({
           ? `leader ${oldView.leader ?? 'none'}, isr ${oldView.isr}${oldView.error ? ` (${oldView.error})` : ''}`
           : 'never asked',
       ),
-      check(
+      kit.check(
         `nothing written during the cut was committed: ${LEADER}'s high watermark stayed at ${p.before}`,
         seen.oldLeaderHw === p.before,
         `high watermark ${p.before}`,
         `high watermark ${seen.oldLeaderHw ?? 'not read'}`,
       ),
-      check(
+      kit.check(
         `after the heal ${LEADER} rejoined: ISR ${REPLICAS} again`,
-        sameSet(rejoined?.isr ?? [], REPLICAS),
+        kit.sameSet(rejoined?.isr ?? [], REPLICAS),
         `isr ${REPLICAS}`,
         rejoined ? `leader ${rejoined.leader}, isr ${rejoined.isr}, ${rejoined.ms} ms after the heal` : 'never read',
       ),
-      ...finalReadChecks(ofProducer(ev.ops, 'before'), 'acks=all messages from before the cut'),
+      ...kit.finalReadChecks(kit.ofProducer(ev.ops, 'before'), 'acks=all messages from before the cut'),
     ];
     if (p.acks === '1') {
       return [
         ...checks,
-        check(`acks=1: ${LEADER} acknowledged writes while cut off`, acked.length > 0, '> 0', tally(during) + window),
-        allLost(
+        kit.check(
+          `acks=1: ${LEADER} acknowledged writes while cut off`,
+          acked.length > 0,
+          '> 0',
+          kit.tally(during) + window,
+        ),
+        kit.allLost(
           ev.ops,
           'cut',
           'every write acknowledged during the cut is lost after the heal',
@@ -226,16 +208,21 @@ export default defineLab({
         ),
       ];
     }
-    const loss = delivery(ev.ops, { receive: 'read-all' });
+    const loss = kit.delivery(ev.ops, { receive: 'read-all' });
     return [
       ...checks,
-      check(
+      kit.check(
         'acks=all with min.insync.replicas=2: no write acknowledged during the cut',
         during.length > 0 && acked.length === 0,
         'every write refused or timed out (unknown), none acknowledged',
-        tally(during) + window,
+        kit.tally(during) + window,
       ),
-      check('no acknowledged message lost, before or during the cut', loss.lost.length === 0, '0 lost', lostText(loss)),
+      kit.check(
+        'no acknowledged message lost, before or during the cut',
+        loss.lost.length === 0,
+        '0 lost',
+        kit.lostText(loss),
+      ),
     ];
   },
 });

@@ -1,33 +1,11 @@
-import {
-  type Change,
-  consumerEvents,
-  defineLab,
-  evictionChecks,
-  evictionOf,
-  groupCommand,
-  heartbeatMs,
-  intParam,
-  JavaConsumer,
-  type JavaConsumerOptions,
-  kafka,
-  kafkaTool,
-  measureChange,
-  observed,
-  ownedAt,
-  perfCommand,
-  REBALANCE_PROTOCOLS,
-  type RebalanceProtocol,
-  rebalanceChecks,
-  requireVersion,
-  startPerfProducer,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'rebalance';
 const GROUP = 'rebalance-group';
 const PARTITIONS = 6;
 /** Each consumer's JVM runs in a controller-only node (isolated layout): the brokers keep their memory. */
 const HOSTS: Record<string, string> = { c1: 'controller1', c2: 'controller2', c3: 'controller3' };
-const ASSIGNOR: Record<RebalanceProtocol, string | undefined> = {
+const ASSIGNOR: Record<kit.RebalanceProtocol, string | undefined> = {
   eager: 'org.apache.kafka.clients.consumer.RangeAssignor',
   cooperative: 'org.apache.kafka.clients.consumer.CooperativeStickyAssignor',
   consumer: undefined,
@@ -35,11 +13,11 @@ const ASSIGNOR: Record<RebalanceProtocol, string | undefined> = {
 
 interface Seen {
   strategy: string;
-  changes: Change[];
+  changes: kit.Change[];
   stall: { at: number; resumedAt: number };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/rebalance-protocols',
   title: 'Rebalances: eager, cooperative and the KIP-848 consumer protocol; eviction by max.poll.interval.ms',
   teaches:
@@ -56,20 +34,20 @@ export default defineLab({
     protocol: {
       type: 'enum',
       default: 'eager',
-      choices: REBALANCE_PROTOCOLS,
+      choices: kit.REBALANCE_PROTOCOLS,
       describe:
         'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
     },
-    maxPollMs: intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
-    evictMarginMs: intParam(2000, 'margin beyond two heartbeat intervals for the partitions to move', 0),
-    rate: intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
-    recordSize: intParam(1024, 'bytes per record', 10, 100_000),
-    settleSec: intParam(60, 'the bound on each rebalance to settle', 5),
+    maxPollMs: kit.intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
+    evictMarginMs: kit.intParam(2000, 'margin beyond two heartbeat intervals for the partitions to move', 0),
+    rate: kit.intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
+    recordSize: kit.intParam(1024, 'bytes per record', 10, 100_000),
+    settleSec: kit.intParam(60, 'the bound on each rebalance to settle', 5),
   },
-  variants: REBALANCE_PROTOCOLS.map((protocol) => ({ version: '4.4', protocol })),
-  stack: kafka,
+  variants: kit.REBALANCE_PROTOCOLS.map((protocol) => ({ version: '4.4', protocol })),
+  stack: kit.kafka,
   topology: (p) => {
-    requireVersion(
+    kit.requireVersion(
       p as { version?: string },
       '4.4',
       'the consumer protocol (KIP-848) is generally available from Kafka 4.0 (early access from 3.7, not for production)',
@@ -85,9 +63,9 @@ export default defineLab({
         `${ASSIGNOR[p.protocol] ? `, ${ASSIGNOR[p.protocol]}` : ''}), commitSync after each poll, ` +
         `max.poll.interval.ms=${p.maxPollMs}. `,
       commands: (p) => [
-        kafkaTool('kafka1', 'kafka-consumer-groups.sh', '--describe', '--group', GROUP, '--state'),
-        `docker exec {@controller1} ${JavaConsumer.command(options(p, 'c1')).join(' ')}`,
-        `docker exec {@kafka1} ${perfCommand({ topic: TOPIC, broker: 'kafka1', rate: p.rate, size: p.recordSize }).join(' ')}`,
+        kit.kafkaTool('kafka1', 'kafka-consumer-groups.sh', '--describe', '--group', GROUP, '--state'),
+        `docker exec {@controller1} ${kit.JavaConsumer.command(options(p, 'c1')).join(' ')}`,
+        `docker exec {@kafka1} ${kit.perfCommand({ topic: TOPIC, broker: 'kafka1', rate: p.rate, size: p.recordSize }).join(' ')}`,
       ],
     },
     join: {
@@ -102,12 +80,12 @@ export default defineLab({
               'gives them to c3. c1 and c2 keep fetching what they keep.'
             : 'Consumer protocol (KIP-848): the coordinator computes the target assignment and each member revokes ' +
               'and gets partitions through its heartbeats; no group-wide barrier.',
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     leave: {
       title: 'c3 leaves (a clean close: LeaveGroup)',
       narration: 'Its partitions go back to c1 and c2.',
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
     evict: {
       title: "c2's poll loop stalls past max.poll.interval.ms ({maxPollMs} ms)",
@@ -119,12 +97,12 @@ export default defineLab({
         'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. c2 leaves once its ' +
         'client notices the time-out (seen up to a heartbeat late under the consumer protocol) and c1 learns of ' +
         'its new partitions at its next heartbeat: they move within ' +
-        `two heartbeat intervals (${heartbeatMs(p.protocol)} ms each: ` +
+        `two heartbeat intervals (${kit.heartbeatMs(p.protocol)} ms each: ` +
         (p.protocol === 'consumer'
           ? "the broker's group.consumer.heartbeat.interval.ms"
           : "the classic client's heartbeat.interval.ms") +
         `, both defaults) and ${p.evictMarginMs} ms after it.`,
-      commands: [groupCommand(GROUP)],
+      commands: [kit.groupCommand(GROUP)],
     },
   },
   async mechanism(lab) {
@@ -140,9 +118,9 @@ export default defineLab({
   async run(lab) {
     const k = lab.stack;
     const p = lab.params;
-    const events = () => consumerEvents(lab.history.observations);
+    const events = () => kit.consumerEvents(lab.history.observations);
     const balanced = (members: string[]) => async () => {
-      const owned = ownedAt(events());
+      const owned = kit.ownedAt(events());
       const sets = members.map((m) => owned.get(m) ?? []);
       const all = new Set(sets.flat());
       const even = sets.every((s) => s.length === PARTITIONS / members.length);
@@ -156,22 +134,27 @@ export default defineLab({
         timeoutMs: p.settleSec * 1000,
         intervalMs: 100,
       });
-    const changes: Change[] = [];
-    const change = async (kind: Change['kind'], members: string[], act: () => Promise<unknown>, after: string[]) => {
+    const changes: kit.Change[] = [];
+    const change = async (
+      kind: kit.Change['kind'],
+      members: string[],
+      act: () => Promise<unknown>,
+      after: string[],
+    ) => {
       const start = Date.now();
       await act();
       const end = await settle(after);
       changes.push({ kind, start, end, members });
-      for (const m of measureChange(events(), changes.at(-1) as Change))
+      for (const m of kit.measureChange(events(), changes.at(-1) as kit.Change))
         lab.say(
           `${m.consumer}: revoked [${m.revoked}], kept [${m.kept}], held nothing ${m.heldNothingMs} ms, ` +
             `longest gap between consumed batches ${m.gapMs} ms`,
         );
     };
-    const consumers: JavaConsumer[] = [];
+    const consumers: kit.JavaConsumer[] = [];
     const startConsumer = async (name: string) =>
-      consumers.push(await JavaConsumer.start(k.cluster.node(HOSTS[name] ?? ''), lab.history, options(p, name)));
-    const producer = await startPerfProducer(k.cluster.node('kafka1'), {
+      consumers.push(await kit.JavaConsumer.start(k.cluster.node(HOSTS[name] ?? ''), lab.history, options(p, name)));
+    const producer = await kit.startPerfProducer(k.cluster.node('kafka1'), {
       topic: TOPIC,
       broker: 'kafka1',
       rate: p.rate,
@@ -216,25 +199,28 @@ export default defineLab({
       question: 'c3 joins. What happens to the partitions c1 keeps?',
       choices: ['revoked and given back: c1 stops consuming a while', 'untouched: c1 goes on consuming them'],
       answer: (ev) => {
-        const ch = observed<Seen>(ev).changes?.[0];
+        const ch = kit.observed<Seen>(ev).changes?.[0];
         if (!ch) return undefined;
-        const c1 = measureChange(consumerEvents(ev.observations), ch).find((m) => m.consumer === 'c1');
+        const c1 = kit.measureChange(kit.consumerEvents(ev.observations), ch).find((m) => m.consumer === 'c1');
         if (!c1) return undefined;
         return c1.revoked.some((x) => c1.after.includes(x)) ? 0 : 1;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
-    const events = consumerEvents(ev.observations);
+    const seen = kit.observed<Seen>(ev);
+    const events = kit.consumerEvents(ev.observations);
     return [
-      ...rebalanceChecks(p, seen.strategy, seen.changes ?? [], events),
-      ...evictionChecks(p, seen.stall ? evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined),
+      ...kit.rebalanceChecks(p, seen.strategy, seen.changes ?? [], events),
+      ...kit.evictionChecks(
+        p,
+        seen.stall ? kit.evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined,
+      ),
     ];
   },
 });
 
-function options(p: { protocol: RebalanceProtocol; maxPollMs: number }, name: string): JavaConsumerOptions {
+function options(p: { protocol: kit.RebalanceProtocol; maxPollMs: number }, name: string): kit.JavaConsumerOptions {
   return {
     name,
     topic: TOPIC,

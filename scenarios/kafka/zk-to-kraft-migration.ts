@@ -1,39 +1,4 @@
-import {
-  boundParam,
-  check,
-  completions,
-  defineLab,
-  faultNotReached,
-  finalRead,
-  finalReadChecks,
-  gapCheck,
-  idsOf,
-  KafkaGroupConsumer,
-  kafka,
-  kafkaTool,
-  longestGap,
-  MIGRATED_LINE,
-  migrationZnode,
-  type Op,
-  observed,
-  observeMigration,
-  ofProducer,
-  type PartitionState,
-  type PhaseState,
-  ProducerLoop,
-  produce,
-  provisionControllers,
-  quorumCommand,
-  readAll,
-  rollBrokers,
-  rollControllers,
-  sendsOf,
-  stopZooKeeper,
-  tally,
-  topicsHealthy,
-  untilMigrationState,
-  zkClusterId,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TOPIC = 'orders';
 const AFTER = 'after-zookeeper';
@@ -54,17 +19,17 @@ function statesText(of: (phase: string) => string | undefined): string {
     .join(', ');
 }
 
-const zkGet = (path: string) => kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', path);
+const zkGet = (path: string) => kit.kafkaTool('kafka1', 'zookeeper-shell.sh', 'get', path);
 
 type Seen = Record<'rollsFrom' | 'rollsTo', number> &
-  Record<'partsBefore' | 'partsAfter', PartitionState[]> &
+  Record<'partsBefore' | 'partsAfter', kit.PartitionState[]> &
   Record<'topicsBefore' | 'topicsAfter', string[]> & {
     configAfter: Record<string, string>;
     zkStopped: string[];
     createdAfter: true | string;
   };
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/zk-to-kraft-migration',
   title: 'Migrate a ZooKeeper-mode cluster to KRaft, under load',
   teaches:
@@ -79,10 +44,10 @@ export default defineLab({
   variants: [{}],
   params: {
     // 13 runs: writes 0.6..2.4 s, reads 1.2..4.2 s (longest when the rolled broker was the group coordinator).
-    maxWriteGapMs: boundParam(6000, 'longest time without an acknowledged write, first phase to end of run'),
-    maxReadGapMs: boundParam(8000, 'longest time the consumer group receives nothing (6 s session + rejoin)'),
+    maxWriteGapMs: kit.boundParam(6000, 'longest time without an acknowledged write, first phase to end of run'),
+    maxReadGapMs: kit.boundParam(8000, 'longest time the consumer group receives nothing (6 s session + rejoin)'),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: () => ({ mode: 'zookeeper', migration: true }),
   steps: {
     zookeeper: {
@@ -98,7 +63,7 @@ export default defineLab({
         "controller1..3 are formatted with ZooKeeper's cluster id (/cluster/id) and started with " +
         'zookeeper.metadata.migration.enable=true and zookeeper.connect. They elect a Raft leader and wait: the ' +
         'migration starts only once every broker has registered with them.',
-      commands: [quorumCommand()],
+      commands: [kit.quorumCommand()],
     },
     'brokers-migrating': {
       title: 'Roll the brokers with the migration flag',
@@ -106,7 +71,7 @@ export default defineLab({
         'Each broker in turn gets zookeeper.metadata.migration.enable=true, controller.quorum.voters and ' +
         'controller.listener.names, and restarts (controlled shutdown first); the next waits until every partition ' +
         `is fully in sync again, as in production. Once all three registered, the active controller copies the ` +
-        `metadata ("${MIGRATED_LINE}"), writes /migration and takes /controller: dual-write mode, ZooKeeper still ` +
+        `metadata ("${kit.MIGRATED_LINE}"), writes /migration and takes /controller: dual-write mode, ZooKeeper still ` +
         "updated. The lab's ZooKeeper session is 6 s (production 18 s).",
       commands: [zkGet('/migration'), zkGet('/controller')],
     },
@@ -121,7 +86,7 @@ export default defineLab({
       narration:
         'Each controller without zookeeper.metadata.migration.enable and zookeeper.connect. The migration state ' +
         'becomes POST_MIGRATION: the controllers no longer write to ZooKeeper, and there is no way back.',
-      commands: [quorumCommand('controller2')],
+      commands: [kit.quorumCommand('controller2')],
     },
     'zookeeper-off': {
       title: 'Stop ZooKeeper; the cluster still serves',
@@ -133,61 +98,64 @@ export default defineLab({
   async mechanism(lab) {
     const k = lab.stack;
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3, config: OVERRIDES });
-    const wrong = await topicsHealthy(lab, 'partsBefore', { [TOPIC]: 3 }, 3);
+    const wrong = await kit.topicsHealthy(lab, 'partsBefore', { [TOPIC]: 3 }, 3);
     lab.observe('configBefore', await k.admin.topicConfig(TOPIC));
     lab.observe('topicsBefore', await k.admin.listTopics());
     const ctl = (await k.admin.controller()).node;
     lab.observe('zkController', ctl, `ZooKeeper mode: /controller names ${ctl ?? 'nobody'}`);
     if (!ctl?.startsWith('kafka')) wrong.push(`a broker must be the controller in /controller, not ${ctl}`);
-    const id = await zkClusterId(k).catch(() => undefined);
+    const id = await kit.zkClusterId(k).catch(() => undefined);
     lab.observe('clusterId', id, `cluster id in /cluster/id: ${id}`);
     if (!id) wrong.push('/cluster/id must hold the cluster id');
-    if (await migrationZnode(k)) wrong.push('/migration must not exist before the migration');
+    if (await kit.migrationZnode(k)) wrong.push('/migration must not exist before the migration');
     return wrong;
   },
   async run(lab) {
     const k = lab.stack;
     const id = lab.history.observations.find((o) => o.name === 'clusterId')?.value as string;
-    const loop = await ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
+    const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
       name: 'producer',
       acks: 'all',
       intervalMs: 100,
     });
     const group = { name: 'consumer', groupId: 'g', topics: [TOPIC] };
-    const consumer = new KafkaGroupConsumer(k.bootstrap, lab.history, group);
+    const consumer = new kit.KafkaGroupConsumer(k.bootstrap, lab.history, group);
     try {
       await lab.step('zookeeper', async () => {
         await consumer.start();
         lab.observe('rollsFrom', lab.history.now());
-        await observeMigration(lab, 'zookeeper');
+        await kit.observeMigration(lab, 'zookeeper');
       });
       await lab.step('controllers', async () => {
-        await provisionControllers(lab, id);
-        await observeMigration(lab, 'controllers');
+        await kit.provisionControllers(lab, id);
+        await kit.observeMigration(lab, 'controllers');
       });
       await lab.step('brokers-migrating', async () => {
-        await rollBrokers(lab, 'migrating', id);
-        await untilMigrationState(lab, 'MIGRATION');
-        await observeMigration(lab, 'brokers-migrating');
+        await kit.rollBrokers(lab, 'migrating', id);
+        await kit.untilMigrationState(lab, 'MIGRATION');
+        await kit.observeMigration(lab, 'brokers-migrating');
       });
       await lab.step('brokers-kraft', async () => {
-        await rollBrokers(lab, 'kraft', id);
-        await observeMigration(lab, 'brokers-kraft');
+        await kit.rollBrokers(lab, 'kraft', id);
+        await kit.observeMigration(lab, 'brokers-kraft');
       });
       await lab.step('finalise', async () => {
-        await rollControllers(lab, id);
-        await untilMigrationState(lab, 'POST_MIGRATION');
-        await observeMigration(lab, 'finalise');
+        await kit.rollControllers(lab, id);
+        await kit.untilMigrationState(lab, 'POST_MIGRATION');
+        await kit.observeMigration(lab, 'finalise');
       });
       await lab.step('zookeeper-off', async () => {
-        const zks = await stopZooKeeper(k);
+        const zks = await kit.stopZooKeeper(k);
         lab.observe('zkStopped', zks, `${zks.join(', ')} stopped`);
         await k.admin.createTopic(AFTER, { partitions: 3, replicationFactor: 3 }).then(
           () => lab.observe('createdAfter', true, `created ${AFTER} without ZooKeeper`),
           (e: unknown) => lab.observe('createdAfter', String(e), `creating ${AFTER} failed: ${e}`),
         );
-        await produce(k.bootstrap, lab.history, AFTER, 20, { name: 'after', acks: 'all' })
-          .then(() => readAll(k.bootstrap, k.admin, lab.history, AFTER, { process: 'after-reader', f: 'read-after' }))
+        await kit
+          .produce(k.bootstrap, lab.history, AFTER, 20, { name: 'after', acks: 'all' })
+          .then(() =>
+            kit.readAll(k.bootstrap, k.admin, lab.history, AFTER, { process: 'after-reader', f: 'read-after' }),
+          )
           .catch((e: unknown) => lab.warn(`writing and reading ${AFTER}: ${e}`));
       });
     } finally {
@@ -199,19 +167,21 @@ export default defineLab({
     lab.observe('configAfter', await k.admin.topicConfig(TOPIC));
     lab.observe('topicsAfter', await k.admin.listTopics());
   },
-  final: (lab) => finalRead(lab, TOPIC),
+  final: (lab) => kit.finalRead(lab, TOPIC),
   check(ev, p) {
-    const seen = observed<Seen>(ev);
-    const phases = ev.observations.filter((o) => o.name === 'migration').map((o) => o.value as PhaseState);
-    if (!phases.some((s) => s.phase === 'controllers')) return faultNotReached('the migration', 'controllers started');
+    const seen = kit.observed<Seen>(ev);
+    const phases = ev.observations.filter((o) => o.name === 'migration').map((o) => o.value as kit.PhaseState);
+    if (!phases.some((s) => s.phase === 'controllers'))
+      return kit.faultNotReached('the migration', 'controllers started');
     const stateOf = (phase: string) => phases.find((s) => s.phase === phase)?.state ?? 'not reached';
     const copied = phases.find((s) => s.phase === 'brokers-migrating')?.znode?.kraft_controller_id;
-    const gap = (xs: Op[]) => longestGap(xs, seen.rollsFrom, seen.rollsTo);
-    const writes = gap(sendsOf(ev.ops, 'producer').filter((o) => o.type === 'ok'));
+    const gap = (xs: kit.Op[]) => kit.longestGap(xs, seen.rollsFrom, seen.rollsTo);
+    const writes = gap(kit.sendsOf(ev.ops, 'producer').filter((o) => o.type === 'ok'));
     const reads = gap(ev.ops.filter((o) => o.f === 'receive' && o.process === 'consumer' && o.type === 'ok'));
-    const after = sendsOf(ev.ops, 'after');
-    const readBack = new Set(completions(ev.ops, 'read-after').flatMap((o) => idsOf(o.value)));
-    const afterOk = after.length === 20 && after.every((o) => o.type === 'ok' && readBack.has(idsOf(o.value)[0] ?? ''));
+    const after = kit.sendsOf(ev.ops, 'after');
+    const readBack = new Set(kit.completions(ev.ops, 'read-after').flatMap((o) => kit.idsOf(o.value)));
+    const afterOk =
+      after.length === 20 && after.every((o) => o.type === 'ok' && readBack.has(kit.idsOf(o.value)[0] ?? ''));
     const moved = (seen.partsBefore ?? []).filter((b) => {
       const a = (seen.partsAfter ?? []).find((x) => x.partition === b.partition);
       return !a || a.replicas.join() !== b.replicas.join();
@@ -219,13 +189,13 @@ export default defineLab({
     const lostCfg = Object.entries(OVERRIDES).filter(([key, v]) => seen.configAfter?.[key] !== v);
     const gone = (seen.topicsBefore ?? []).filter((t) => !seen.topicsAfter?.includes(t));
     return [
-      check(
+      kit.check(
         'the migration went through its states',
         Object.entries(EXPECTED_STATES).every(([ph, st]) => stateOf(ph) === st) && Number(copied) > 100,
         `${statesText((ph) => EXPECTED_STATES[ph])}; /migration names a KRaft controller`,
         `${statesText(stateOf)}; /migration kraft_controller_id ${copied ?? 'absent'}`,
       ),
-      check(
+      kit.check(
         'the topic metadata carried over',
         !moved.length && !lostCfg.length && !gone.length && (seen.partsAfter ?? []).length === 3,
         `every topic still listed; ${TOPIC}: 3 partitions with the same replicas, overrides ${JSON.stringify(OVERRIDES)}`,
@@ -233,16 +203,16 @@ export default defineLab({
           `${(seen.partsAfter ?? []).length} partitions, ${moved.length} with other replicas; ` +
           `${lostCfg.length ? `lost ${lostCfg.map(([key]) => `${key}=${seen.configAfter?.[key]}`).join(', ')}` : 'overrides kept'}`,
       ),
-      gapCheck('acknowledged writes', writes, p.maxWriteGapMs, `(${tally(sendsOf(ev.ops, 'producer'))})`),
-      gapCheck('reads', reads, p.maxReadGapMs, '(the consumer group)'),
-      check(
+      kit.gapCheck('acknowledged writes', writes, p.maxWriteGapMs, `(${kit.tally(kit.sendsOf(ev.ops, 'producer'))})`),
+      kit.gapCheck('reads', reads, p.maxReadGapMs, '(the consumer group)'),
+      kit.check(
         'ZooKeeper no longer needed',
         Array.isArray(seen.zkStopped) && seen.createdAfter === true && afterOk,
         `with zk1..3 stopped: ${AFTER} created, 20 acks=all writes acknowledged and read back`,
         `${seen.zkStopped ? 'stopped' : 'not stopped'}; create ${seen.createdAfter ?? 'not tried'}; ` +
-          `${tally(after)}, ${readBack.size} read back`,
+          `${kit.tally(after)}, ${readBack.size} read back`,
       ),
-      ...finalReadChecks(ofProducer(ev.ops, 'producer'), 'acks=all messages'),
+      ...kit.finalReadChecks(kit.ofProducer(ev.ops, 'producer'), 'acks=all messages'),
     ];
   },
 });

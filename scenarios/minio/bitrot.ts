@@ -1,23 +1,4 @@
-import {
-  BUCKET,
-  check,
-  checksumCheck,
-  completions,
-  type DriveRef,
-  defineLab,
-  driveLabel,
-  ecIndexOf,
-  finalRead,
-  mcCommand,
-  minio,
-  ObjectWorkload,
-  observed,
-  payload,
-  proveErasure,
-  SIZES,
-  VIA,
-  within,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const ID = 'bitrot-2m';
 /** The corrupted shard's checksum: {node} and {file} are the target's, known once it is found. */
@@ -41,7 +22,7 @@ interface Seen {
   healedShard: { sha256: string | undefined; ms: number | undefined };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/bitrot',
   title: 'Bit rot: one shard corrupted on disk',
   teaches:
@@ -52,17 +33,17 @@ export default defineLab({
     'a HighwayHash per shard block (bitrot protection) next to the data in part.1. No node goes down in this lab ' +
     '(neither crash nor kill): one shard file is damaged while every server runs.',
   params: {},
-  stack: minio,
+  stack: kit.minio,
   topology: () => ({ nodes: 4, drives: 2 }),
   steps: {
     upload: {
       title: 'Upload a 2 MiB object and find a data shard on disk',
       narration:
         'A 2 MiB object is too big to be inlined in xl.meta: every drive gets a part file ' +
-        `/dataN/${BUCKET}/${ID}/<data-dir uuid>/part.1 holding its shard, each block preceded by its hash. The lab reads ` +
+        `/dataN/${kit.BUCKET}/${ID}/<data-dir uuid>/part.1 holding its shard, each block preceded by its hash. The lab reads ` +
         "each xl.meta for the drive's erasure index (EcIndex) and picks a drive holding a data shard (index <= EcM), " +
         'the kind a GET reads first: corrupting a parity shard would not even be noticed by a read.',
-      commands: [`docker exec {@minio2} find /data1/${BUCKET}`],
+      commands: [`docker exec {@minio2} find /data1/${kit.BUCKET}`],
     },
     corrupt: {
       title: 'Corrupt the shard on {drive}',
@@ -77,7 +58,7 @@ export default defineLab({
         'The GET reads the data shards and checks each block against its hash. The corrupted block does not match: ' +
         'MinIO drops that shard, reads a parity shard instead and reconstructs the data. The client gets the original ' +
         'bytes (the lab compares sha256) and never hears about the corruption.',
-      commands: [mcCommand(VIA, `cat local/${BUCKET}/${ID} | sha256sum`)],
+      commands: [kit.mcCommand(kit.VIA, `cat local/${kit.BUCKET}/${ID} | sha256sum`)],
     },
     heal: {
       title: 'Heal the shard',
@@ -85,25 +66,25 @@ export default defineLab({
         '`mc admin heal -r --scan deep` reads every shard and checks its hashes (a normal scan only checks that the ' +
         'shards exist, and would miss this); it rewrites the bad shard from the others. The lab waits until the part ' +
         `file is byte-identical to what it was, for at most ${HEAL_BOUND_MS / 1000} s (the bound it checks; 1.2-2.8 s in the runs measured here).`,
-      commands: [mcCommand(VIA, `admin heal -r --scan deep local/${BUCKET}`), SUM],
+      commands: [kit.mcCommand(kit.VIA, `admin heal -r --scan deep local/${kit.BUCKET}`), SUM],
     },
   },
-  mechanism: (lab) => proveErasure(lab, VIA),
+  mechanism: (lab) => kit.proveErasure(lab, kit.VIA),
   async run(lab) {
-    const w = new ObjectWorkload(lab.history, lab.stack);
-    const upload = async (): Promise<DriveRef & Target> => {
-      const c = lab.stack.client(VIA);
-      await c.makeBucket(BUCKET);
-      const put = await c.put(lab.history, 'put', VIA, BUCKET, ID, payload(SIZES['2m'] as number));
+    const w = new kit.ObjectWorkload(lab.history, lab.stack);
+    const upload = async (): Promise<kit.DriveRef & Target> => {
+      const c = lab.stack.client(kit.VIA);
+      await c.makeBucket(kit.BUCKET);
+      const put = await c.put(lab.history, 'put', kit.VIA, kit.BUCKET, ID, kit.payload(kit.SIZES['2m'] as number));
       if (!put.ok) throw new Error(`the upload failed: ${put.code}`);
       // A node other than the one the lab reads through, so the two reads differ: one gathers the bad shard remotely.
-      for (const node of [...lab.stack.nodeNames.filter((n) => n !== VIA), VIA]) {
+      for (const node of [...lab.stack.nodeNames.filter((n) => n !== kit.VIA), kit.VIA]) {
         for (let i = 1; i <= lab.stack.params.drives; i++) {
           const d = { node, path: `/data${i}` };
-          const ec = ecIndexOf((await lab.stack.xlMeta(d, BUCKET, ID)) ?? Buffer.alloc(0));
-          const file = await lab.stack.partFile(d, BUCKET, ID);
+          const ec = kit.ecIndexOf((await lab.stack.xlMeta(d, kit.BUCKET, ID)) ?? Buffer.alloc(0));
+          const file = await lab.stack.partFile(d, kit.BUCKET, ID);
           if (!ec || !file || ec.index > ec.data) continue;
-          const t = lab.observe('target', { drive: driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file });
+          const t = lab.observe('target', { drive: kit.driveLabel(d), ecIndex: ec.index, dataShards: ec.data, file });
           lab.say(`${t.drive} holds data shard ${ec.index} of ${ec.data}: ${file}`);
           return { ...d, ...t };
         }
@@ -125,14 +106,14 @@ export default defineLab({
     };
     const before = await lab.step('corrupt', corrupt, { vars });
     const read = async () => {
-      const got = (await w.getAll(VIA, 'read-corrupt')) + (await w.getAll(t.node, 'read-corrupt-local'));
+      const got = (await w.getAll(kit.VIA, 'read-corrupt')) + (await w.getAll(t.node, 'read-corrupt-local'));
       lab.say(`${got} of 2 reads returned the object`);
     };
     await lab.step('read', read);
     const heal = async () => {
-      lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET, true)}`);
-      const current = async () => lab.stack.fileSha256(t.node, (await lab.stack.partFile(t, BUCKET, ID)) ?? t.file);
-      const { value: sha, ms } = await within(lab, 'the shard to be rewritten', HEAL_BOUND_MS, async () => {
+      lab.say(`mc admin heal: ${await lab.stack.heal(kit.VIA, kit.BUCKET, true)}`);
+      const current = async () => lab.stack.fileSha256(t.node, (await lab.stack.partFile(t, kit.BUCKET, ID)) ?? t.file);
+      const { value: sha, ms } = await kit.within(lab, 'the shard to be rewritten', HEAL_BOUND_MS, async () => {
         const now = await current();
         return now === before ? { done: true, value: now } : { done: false, seen: now ?? 'missing' };
       });
@@ -143,12 +124,12 @@ export default defineLab({
     };
     await lab.step('heal', heal, { vars });
   },
-  final: (lab) => finalRead(lab, VIA),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
   check(ev) {
-    const { corruption: c, healedShard: healed } = observed<Seen>(ev);
-    const reads = completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-corrupt'));
+    const { corruption: c, healedShard: healed } = kit.observed<Seen>(ev);
+    const reads = kit.completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-corrupt'));
     return [
-      check(
+      kit.check(
         'a data shard was corrupted on disk',
         !!c?.before && !!c.after && c.before !== c.after && c.ecIndex <= c.dataShards,
         'the part file of a data shard changed',
@@ -156,14 +137,14 @@ export default defineLab({
           ? `${c.drive} shard ${c.ecIndex}/${c.dataShards}: ${c.before?.slice(0, 12)} -> ${c.after?.slice(0, 12)}`
           : 'not observed',
       ),
-      check(
+      kit.check(
         'a read still returns the object',
         reads.length === 2 && reads.every((o) => o.type === 'ok'),
         'both GETs ok (through minio1 and through the node with the corrupted shard)',
         reads.map((o) => `${o.node}: ${o.type === 'ok' ? 'ok' : o.error}`).join(', ') || 'no read',
       ),
-      checksumCheck(ev),
-      check(
+      kit.checksumCheck(ev),
+      kit.check(
         `healing rewrites the corrupted shard within ${HEAL_BOUND_MS / 1000} s`,
         c !== undefined && healed?.sha256 === c.before && healed?.ms !== undefined && healed.ms <= HEAL_BOUND_MS,
         `the part file is byte-identical to before the corruption within ${HEAL_BOUND_MS} ms of mc admin heal`,

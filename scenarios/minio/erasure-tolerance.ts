@@ -1,25 +1,8 @@
-import {
-  BUCKET,
-  DOWN_COMMANDS,
-  defineLab,
-  erasureOf,
-  finalRead,
-  killSeries,
-  killSeriesChecks,
-  mcCommand,
-  minio,
-  type NodeFault,
-  observed,
-  proveErasure,
-  RESTART_STEP,
-  type StepRecord,
-  uploadAndReadBack,
-  VIA,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const KILL_ORDER = ['minio4', 'minio3', 'minio2'];
 /** The quorum rule is the lesson, not how long peers take to notice: a process crash is noticed at once. */
-const FAULT: NodeFault = 'crash';
+const FAULT: kit.NodeFault = 'crash';
 
 /** The step taking the k-th node down. */
 const down = (k: number) => ({
@@ -32,10 +15,10 @@ const down = (k: number) => ({
     'its sha256. An object written now would get one more parity shard per offline drive, at most half the set: ' +
     'EC:{ec} is already half, so it stays EC:{ec}. How: {how}. The lab first waits until the survivor ' +
     'counts its drives offline.',
-  commands: DOWN_COMMANDS,
+  commands: kit.DOWN_COMMANDS,
 });
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/erasure-tolerance',
   title: 'Erasure coding: how many nodes can MinIO lose?',
   teaches:
@@ -51,27 +34,30 @@ export default defineLab({
     'counts its drives offline within 2 s; `minio/notes-topology --param fault=kill` shows a machine crash, noticed ' +
     'only by time-outs.',
   params: {},
-  stack: minio,
+  stack: kit.minio,
   topology: () => ({ nodes: 4, drives: 2, crashable: true }),
   steps: {
     upload: {
       title: 'Upload objects of several sizes, with checksums',
       narration:
-        `Bucket "${BUCKET}" gets a 1 KiB, a 256 KiB and a 2 MiB object through ${VIA}; the lab keeps each one's sha256 ` +
+        `Bucket "${kit.BUCKET}" gets a 1 KiB, a 256 KiB and a 2 MiB object through ${kit.VIA}; the lab keeps each one's sha256 ` +
         'and reads each back through every node. Each object is cut into {data} data shards plus {ec} parity ' +
         'shards (Reed-Solomon), one per drive of the erasure set: any {data} of the {setDrives} shards rebuild it. ' +
         "MinIO stores an object inside each drive's xl.meta when its shard is at most 128 KiB: here the 1 KiB and " +
         'the 256 KiB objects (64 KiB shards); the 2 MiB one gets part files beside it.',
-      commands: [mcCommand(VIA, `ls local/${BUCKET}`), `docker exec {@${VIA}} find /data1/${BUCKET}`],
+      commands: [
+        kit.mcCommand(kit.VIA, `ls local/${kit.BUCKET}`),
+        `docker exec {@${kit.VIA}} find /data1/${kit.BUCKET}`,
+      ],
     },
     'down-1': down(1),
     'down-2': down(2),
     'down-3': down(3),
-    restart: RESTART_STEP,
+    restart: kit.RESTART_STEP,
   },
   async mechanism(lab) {
-    const problems = await proveErasure(lab, VIA);
-    const v = erasureOf(lab);
+    const problems = await kit.proveErasure(lab, kit.VIA);
+    const v = kit.erasureOf(lab);
     // "+1 for writes" exists only when data = parity: the lesson needs parity at half the set.
     if (v.parity * 2 !== v.setDrives) {
       problems.push(
@@ -82,21 +68,21 @@ export default defineLab({
     return problems;
   },
   async run(lab) {
-    const v = erasureOf(lab);
-    await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
+    const v = kit.erasureOf(lab);
+    await lab.step('upload', () => kit.uploadAndReadBack(lab, kit.VIA), {
       vars: { data: v.setDrives - v.parity, ec: v.parity, setDrives: v.setDrives },
     });
-    await killSeries(lab, VIA, KILL_ORDER, FAULT);
+    await kit.killSeries(lab, kit.VIA, KILL_ORDER, FAULT);
   },
-  final: (lab) => finalRead(lab, VIA),
-  check: (ev) => killSeriesChecks(ev, 'each number of nodes down was tried', KILL_ORDER.length, 8),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
+  check: (ev) => kit.killSeriesChecks(ev, 'each number of nodes down was tried', KILL_ORDER.length, 8),
   predictions: [
     {
       before: 'down-2',
       question: 'Two of the four nodes (4 of 8 drives) are about to be down. What still works?',
       choices: ['reads and writes', 'reads only', 'neither'],
       answer: (ev) => {
-        const s = observed<Record<string, StepRecord | undefined>>(ev)['step-2'];
+        const s = kit.observed<Record<string, kit.StepRecord | undefined>>(ev)['step-2'];
         return s === undefined ? undefined : s.expected.write ? 0 : s.expected.read ? 1 : 2;
       },
     },

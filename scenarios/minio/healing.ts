@@ -1,30 +1,8 @@
-import {
-  ackedIn,
-  allDrivesCheck,
-  BUCKET,
-  check,
-  checksumCheck,
-  completions,
-  type DriveRef,
-  type DrivesSeen,
-  defineLab,
-  driveLabel,
-  erasureOf,
-  finalRead,
-  finalReadCheck,
-  mcCommand,
-  minio,
-  ObjectWorkload,
-  observed,
-  proveErasure,
-  sleep,
-  VIA,
-  within,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
-const WIPED: DriveRef = { node: 'minio2', path: '/data2' };
-const DRIVE = driveLabel(WIPED);
-const FIND = `docker exec {@${WIPED.node}} find ${WIPED.path}/${BUCKET}`;
+const WIPED: kit.DriveRef = { node: 'minio2', path: '/data2' };
+const DRIVE = kit.driveLabel(WIPED);
+const FIND = `docker exec {@${WIPED.node}} find ${WIPED.path}/${kit.BUCKET}`;
 
 interface Seen {
   beforeWipe: string[];
@@ -32,10 +10,10 @@ interface Seen {
   afterReads: string[];
   /** Objects back on the wiped drive; ms from `mc admin heal` to all back (undefined: not within the bound). */
   afterHeal: { ids: string[]; ms: number | undefined };
-  afterHealDrives: DrivesSeen;
+  afterHealDrives: kit.DrivesSeen;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/healing',
   title: "A drive's data is wiped while the cluster runs",
   teaches:
@@ -53,14 +31,14 @@ export default defineLab({
       describe: 'how long healing may take to put every shard back on the wiped drive (the bound the lab checks)',
     },
   },
-  stack: minio,
+  stack: kit.minio,
   topology: () => ({ nodes: 4, drives: 2 }),
   steps: {
     upload: {
       title: 'Upload objects with checksums',
       narration:
-        `Three objects (1 KiB, 256 KiB, 2 MiB) through ${VIA}. Each drive of the erasure set keeps one shard of every ` +
-        `object: a directory ${WIPED.path}/${BUCKET}/<object>/ with xl.meta (small objects inline) and part files.`,
+        `Three objects (1 KiB, 256 KiB, 2 MiB) through ${kit.VIA}. Each drive of the erasure set keeps one shard of every ` +
+        `object: a directory ${WIPED.path}/${kit.BUCKET}/<object>/ with xl.meta (small objects inline) and part files.`,
       commands: [FIND],
     },
     wipe: {
@@ -75,32 +53,32 @@ export default defineLab({
       title: 'Read every object (from the wiped node too)',
       narration:
         'Each object has {others} (of {setDrives}) shards elsewhere: a GET gathers the data shards it needs from the ' +
-        `other drives and rebuilds the missing one on the fly. Reads go through ${VIA} and through ${WIPED.node} itself.`,
-      commands: [mcCommand(VIA, `cat local/${BUCKET}/obj-1k | sha256sum`)],
+        `other drives and rebuilds the missing one on the fly. Reads go through ${kit.VIA} and through ${WIPED.node} itself.`,
+      commands: [kit.mcCommand(kit.VIA, `cat local/${kit.BUCKET}/obj-1k | sha256sum`)],
     },
     heal: {
       title: 'Heal: mc admin heal -r',
       narration: (p) =>
-        `\`mc admin heal -r local/${BUCKET}\` walks every object of the bucket and writes each missing shard back, ` +
+        `\`mc admin heal -r local/${kit.BUCKET}\` walks every object of the bucket and writes each missing shard back, ` +
         "rebuilt from the others. The lab polls the wiped drive until every object's directory is back, for at most " +
         `${p.healTimeoutMs / 1000} s (the bound it checks; 1.2-1.8 s in the runs measured here).`,
-      commands: [mcCommand(VIA, `admin heal -r local/${BUCKET}`), FIND],
+      commands: [kit.mcCommand(kit.VIA, `admin heal -r local/${kit.BUCKET}`), FIND],
     },
   },
   async mechanism(lab) {
-    const problems = await proveErasure(lab, VIA);
+    const problems = await kit.proveErasure(lab, kit.VIA);
     // Rebuilding the wiped drive's shards needs enough others: the drive must be one shard among data + parity.
-    const sets = erasureOf(lab).sets;
-    if (!sets.some((set) => set.some((d) => driveLabel(d) === DRIVE)))
+    const sets = kit.erasureOf(lab).sets;
+    if (!sets.some((set) => set.some((d) => kit.driveLabel(d) === DRIVE)))
       problems.push(`${DRIVE} is not a drive of any erasure set`);
     return problems;
   },
   async run(lab) {
-    const w = new ObjectWorkload(lab.history, lab.stack);
-    const onDrive = () => lab.stack.objectsOnDrive(WIPED, BUCKET);
+    const w = new kit.ObjectWorkload(lab.history, lab.stack);
+    const onDrive = () => lab.stack.objectsOnDrive(WIPED, kit.BUCKET);
     const upload = async () => {
-      await lab.stack.client(VIA).makeBucket(BUCKET);
-      await w.putEach(VIA, 'put', 'obj');
+      await lab.stack.client(kit.VIA).makeBucket(kit.BUCKET);
+      await w.putEach(kit.VIA, 'put', 'obj');
       lab.observe('beforeWipe', await onDrive(), `on ${DRIVE}: shards present`);
     };
     await lab.step('upload', upload);
@@ -111,18 +89,18 @@ export default defineLab({
     };
     await lab.step('wipe', wipe);
     const read = async () => {
-      const got = (await w.getAll(VIA, 'read-wiped')) + (await w.getAll(WIPED.node, 'read-wiped-local'));
+      const got = (await w.getAll(kit.VIA, 'read-wiped')) + (await w.getAll(WIPED.node, 'read-wiped-local'));
       lab.say(`${got} of ${2 * w.acked().length} reads returned the object`);
       // Reads that noticed a missing shard queue it for healing (MRF): give it a moment.
-      await sleep(2000);
+      await kit.sleep(2000);
       lab.observe('afterReads', await onDrive(), `on ${DRIVE} after the reads`);
     };
-    const { setDrives } = erasureOf(lab);
+    const { setDrives } = kit.erasureOf(lab);
     await lab.step('read', read, { vars: { others: setDrives - 1, setDrives } });
     const heal = async () => {
-      lab.say(`mc admin heal: ${await lab.stack.heal(VIA, BUCKET)}`);
+      lab.say(`mc admin heal: ${await lab.stack.heal(kit.VIA, kit.BUCKET)}`);
       const bound = lab.params.healTimeoutMs;
-      const { value: restored, ms } = await within(lab, `every shard back on ${DRIVE}`, bound, async () => {
+      const { value: restored, ms } = await kit.within(lab, `every shard back on ${DRIVE}`, bound, async () => {
         const now = await onDrive();
         const all = w.acked().every((id) => now.includes(id));
         return all ? { done: true, value: now } : { done: false, seen: now.join(',') || 'none' };
@@ -132,42 +110,42 @@ export default defineLab({
       lab.observe<Seen['afterHeal']>('afterHeal', { ids, ms }, `on ${DRIVE}: ${ids.join(', ') || 'nothing'}${took}`);
       for (const f of lab.faults.openFaults()) lab.faults.endNote(f, `${DRIVE} healed`);
       await lab.stack.waitHealthy(60_000);
-      const drives = await lab.stack.drives(VIA);
+      const drives = await lab.stack.drives(kit.VIA);
       lab.observe('afterHealDrives', drives, `${drives.online} drives ok, ${drives.offline} offline`);
     };
     await lab.step('heal', heal);
   },
-  final: (lab) => finalRead(lab, VIA),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const before = seen.beforeWipe ?? [];
     const wiped = seen.afterWipe ?? ['?'];
     const healed = seen.afterHeal;
-    const acked = ackedIn(ev);
-    const reads = completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-wiped'));
+    const acked = kit.ackedIn(ev);
+    const reads = kit.completions(ev.ops, 'get').filter((o) => o.process.startsWith('read-wiped'));
     const bound = p.healTimeoutMs;
     return [
-      check(
+      kit.check(
         'the drive held a shard of every object, and the wipe removed them',
         acked.length === 3 && acked.every((id) => before.includes(id)) && wiped.length === 0,
         '3 objects on the drive before, none after the wipe',
         `before: ${before.join(', ') || 'none'}; after: ${wiped.join(', ') || 'none'}`,
       ),
-      check(
+      kit.check(
         'reads still succeed with the drive wiped',
         reads.length === 2 * acked.length && reads.every((o) => o.type === 'ok'),
         `all ${2 * acked.length} reads ok`,
         `${reads.filter((o) => o.type === 'ok').length}/${reads.length} ok`,
       ),
-      checksumCheck(ev),
-      check(
+      kit.checksumCheck(ev),
+      kit.check(
         `healing restores the drive's shards within ${bound / 1000} s`,
         acked.length > 0 && acked.every((id) => healed?.ids.includes(id)) && (healed?.ms ?? bound + 1) <= bound,
         `every object (${acked.join(', ')}) back on the wiped drive within ${bound} ms of mc admin heal`,
         `back: ${healed?.ids.join(', ') || 'none'}${healed?.ms === undefined ? '' : ` after ${healed.ms} ms`}; right after the reads (before mc admin heal): ${(seen.afterReads ?? []).join(', ') || 'none'}`,
       ),
-      allDrivesCheck(ev, 'afterHealDrives', 8),
-      finalReadCheck(ev),
+      kit.allDrivesCheck(ev, 'afterHealDrives', 8),
+      kit.finalReadCheck(ev),
     ];
   },
 });

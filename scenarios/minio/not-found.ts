@@ -1,25 +1,4 @@
-import {
-  allDrivesCheck,
-  BUCKET,
-  check,
-  checksumCheck,
-  completions,
-  defineLab,
-  erasureOf,
-  finalRead,
-  finalReadCheck,
-  mcCommand,
-  minio,
-  ObjectWorkload,
-  type Op,
-  observed,
-  parityParam,
-  proveErasure,
-  RESTART_STEP,
-  restartAll,
-  VIA,
-  waitNoticed,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DOWN = 'minio3';
 /** The drive whose xl.meta the lab damages: one of the eight that still answer with minio3 down. */
@@ -62,7 +41,7 @@ function expected(d: Seen['damage'], q: Seen['quorum']): Record<string, string> 
   };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/not-found',
   title: 'NoSuchKey for an object that is there',
   teaches:
@@ -84,15 +63,15 @@ export default defineLab({
     '(same mod time and data dir), so nothing was deleted. Unchanged in the 2026-02-12 commit.',
   variants: [{}, { parity: 6 }],
   params: {
-    parity: parityParam('EC:N of the standard class (0: server default, EC:4)'),
+    parity: kit.parityParam('EC:N of the standard class (0: server default, EC:4)'),
   },
-  stack: minio,
+  stack: kit.minio,
   topology: (p) => ({ nodes: 3, drives: 4, parity: p.parity, crashable: true }),
   steps: {
     upload: {
       title: 'Upload three small objects and read them back through every node',
       narration:
-        `skewed, holed, sparse and other (1 KiB each, inline in xl.meta) through ${VIA}: each drive of the 12-drive set holds ` +
+        `skewed, holed, sparse and other (1 KiB each, inline in xl.meta) through ${kit.VIA}: each drive of the 12-drive set holds ` +
         'an xl.meta per object. With EC:{ec} a read needs {readQuorum} drives that agree on it.',
     },
     damage: {
@@ -103,7 +82,7 @@ export default defineLab({
         `drives. sparse's is deleted on ${DRIVE.node}:${SPARSE.join(',')}: on 9 of 12, as a put acknowledged while ` +
         'three drives missed it leaves it (a put needs only the write quorum). Nothing is read before the node goes ' +
         'down, so nothing heals them.',
-      commands: [`docker exec {@${DRIVE.node}} sh -c 'ls -l /data*/${BUCKET}/*'`],
+      commands: [`docker exec {@${DRIVE.node}} sh -c 'ls -l /data*/${kit.BUCKET}/*'`],
     },
     down: {
       title: `Crash ${DOWN} and read the three`,
@@ -112,13 +91,13 @@ export default defineLab({
         '{readQuorum}. skewed: {skewed}; holed: {holed}; sparse: {sparse}. Short of a read quorum, theory says an ' +
         'object is unreadable until the node is back (503); this release answers NoSuchKey where the answering ' +
         'drives disagree or fewer than half the set (6) hold it, as if it had never been written.',
-      commands: ['skewed', 'holed', 'sparse'].map((id) => mcCommand(VIA, `stat local/${BUCKET}/${id}`)),
+      commands: ['skewed', 'holed', 'sparse'].map((id) => kit.mcCommand(kit.VIA, `stat local/${kit.BUCKET}/${id}`)),
     },
-    restart: RESTART_STEP,
+    restart: kit.RESTART_STEP,
   },
   async mechanism(lab) {
-    const problems = await proveErasure(lab, VIA);
-    const v = erasureOf(lab);
+    const problems = await kit.proveErasure(lab, kit.VIA);
+    const v = kit.erasureOf(lab);
     if (v.sets.length !== 1 || v.setDrives !== 12)
       problems.push(`${v.sets.length} set(s) of ${v.setDrives}, not 1 of 12`);
     if (lab.params.parity && v.parity !== lab.params.parity)
@@ -126,20 +105,20 @@ export default defineLab({
     return problems;
   },
   async run(lab) {
-    const v = erasureOf(lab);
-    const w = new ObjectWorkload(lab.history, lab.stack);
-    const c = lab.stack.client(VIA);
+    const v = kit.erasureOf(lab);
+    const w = new kit.ObjectWorkload(lab.history, lab.stack);
+    const c = lab.stack.client(kit.VIA);
     const node = lab.stack.cluster.node(DRIVE.node);
     const upload = async () => {
-      await c.makeBucket(BUCKET);
-      for (const id of IDS) await c.put(lab.history, `put:${id}`, VIA, BUCKET, id, Buffer.alloc(1024, id));
+      await c.makeBucket(kit.BUCKET);
+      for (const id of IDS) await c.put(lab.history, `put:${id}`, kit.VIA, kit.BUCKET, id, Buffer.alloc(1024, id));
       const got = await Promise.all(lab.stack.nodeNames.map((n) => w.getAll(n, 'upload')));
       lab.say(`read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')} of ${IDS.length}`);
     };
     await lab.step('upload', upload, { vars: { ec: v.parity, readQuorum: v.readQuorum } });
     const damage = async () => {
-      const dir = `${DRIVE.path}/${BUCKET}`;
-      const sparse = SPARSE.map((p) => `${p}/${BUCKET}/sparse/xl.meta`).join(' ');
+      const dir = `${DRIVE.path}/${kit.BUCKET}`;
+      const sparse = SPARSE.map((p) => `${p}/${kit.BUCKET}/sparse/xl.meta`).join(' ');
       await node.run([
         'sh',
         '-c',
@@ -147,7 +126,7 @@ export default defineLab({
       ]);
       const text = `skewed holds other's xl.meta, holed lost its own; sparse lost it on ${SPARSE.join(',')}`;
       lab.faults.note('corrupt', [DRIVE.node], text);
-      const sums = await Promise.all(v.sets.flat().map((d) => lab.stack.metaSums(d, BUCKET)));
+      const sums = await Promise.all(v.sets.flat().map((d) => lab.stack.metaSums(d, kit.BUCKET)));
       const skewedOwn = sums.filter((x) => x.skewed && x.skewed !== x.other).length;
       const on = (id: string) => sums.filter((x) => x[id]).length;
       const [holedOn, sparseOn] = [on('holed'), on('sparse')];
@@ -160,26 +139,26 @@ export default defineLab({
     lab.observe<Seen['quorum']>('quorum', quorum);
     const down = async () => {
       await lab.faults.crash(DOWN);
-      const noticed = await waitNoticed(lab, VIA, [DOWN], { read: true, write: true }, 'crash');
+      const noticed = await kit.waitNoticed(lab, kit.VIA, [DOWN], { read: true, write: true }, 'crash');
       lab.say(noticed.how);
-      for (const n of [VIA, DRIVE.node]) {
-        for (const id of DAMAGED) await lab.stack.client(n).get(lab.history, `down:${id}`, n, BUCKET, id);
+      for (const n of [kit.VIA, DRIVE.node]) {
+        for (const id of DAMAGED) await lab.stack.client(n).get(lab.history, `down:${id}`, n, kit.BUCKET, id);
       }
     };
     await lab.step('down', down, { vars: { readQuorum: v.readQuorum, ...expected(PLANNED, quorum) } });
-    await restartAll(lab, [DOWN], 'crash');
+    await kit.restartAll(lab, [DOWN], 'crash');
   },
-  final: (lab) => finalRead(lab, VIA),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
   check(ev) {
-    const { damage: d, quorum: q } = observed<Seen>(ev);
-    const gets = (id: string) => completions(ev.ops, 'get').filter((o) => o.process === `down:${id}`);
+    const { damage: d, quorum: q } = kit.observed<Seen>(ev);
+    const gets = (id: string) => kit.completions(ev.ops, 'get').filter((o) => o.process === `down:${id}`);
     // Both GETs (through minio1 and minio2) of `id` answer what its xl.meta on the answering drives allows.
     const answered = (id: string, what: string) => {
       const want = d && q ? (expected(d, q)[id] as string) : 'unknown';
-      const as = (o: Op) =>
+      const as = (o: kit.Op) =>
         o.type === 'ok' ? 'the object' : o.error === 'NoSuchKey' ? '404 NoSuchKey' : '503 (unreadable now)';
       const got = gets(id).map((o) => `${o.node}: ${o.type === 'ok' ? 'ok' : o.error}`);
-      return check(
+      return kit.check(
         `${what}, a node down: ${want}`,
         got.length === 2 && gets(id).every((o) => as(o) === want),
         `both GETs of ${id} answer ${want}`,
@@ -187,7 +166,7 @@ export default defineLab({
       );
     };
     return [
-      check(
+      kit.check(
         'the damage left skewed and holed on 11 of 12 drives, sparse on 9',
         d !== undefined && d.skewedOwn === 11 && d.holedOn === 11 && d.sparseOn === 9,
         "skewed's own xl.meta on 11 drives (other's on one), holed's on 11, sparse's on 9",
@@ -196,9 +175,9 @@ export default defineLab({
       answered('skewed', 'one disagreeing xl.meta'),
       answered('holed', 'one missing xl.meta'),
       answered('sparse', 'xl.meta on 9 of 12 drives'),
-      checksumCheck(ev),
-      allDrivesCheck(ev, 'afterRestart', 12),
-      finalReadCheck(ev),
+      kit.checksumCheck(ev),
+      kit.allDrivesCheck(ev, 'afterRestart', 12),
+      kit.finalReadCheck(ev),
     ];
   },
   predictions: [
@@ -208,7 +187,7 @@ export default defineLab({
         'With one node down, 8 drives answer and 7 agree on skewed. What does a GET of skewed answer under EC:4?',
       choices: ['the object', '503: unreadable for now', '404 NoSuchKey'],
       answer: (ev) => {
-        const g = completions(ev.ops, 'get').find((o) => o.process === 'down:skewed');
+        const g = kit.completions(ev.ops, 'get').find((o) => o.process === 'down:skewed');
         return g === undefined ? undefined : g.type === 'ok' ? 0 : g.error === 'NoSuchKey' ? 2 : 1;
       },
     },

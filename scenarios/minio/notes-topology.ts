@@ -1,23 +1,4 @@
-import {
-  BUCKET,
-  DOWN_COMMANDS,
-  type DrivesSeen,
-  defineLab,
-  type ErasureView,
-  erasureOf,
-  finalRead,
-  killSeries,
-  killSeriesChecks,
-  mcCommand,
-  minio,
-  observed,
-  parityParam,
-  proveErasure,
-  RESTART_STEP,
-  stepsOf,
-  uploadAndReadBack,
-  VIA,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const KILL_ORDER = ['minio3', 'minio2'];
 const NODES = 3;
@@ -30,9 +11,9 @@ interface ParityChoice {
 }
 
 interface Seen {
-  erasure: ErasureView;
+  erasure: kit.ErasureView;
   parityChoice: ParityChoice;
-  afterRestart: DrivesSeen;
+  afterRestart: kit.DrivesSeen;
 }
 
 /** The step taking the k-th node down; `more` is what this step adds. */
@@ -47,10 +28,10 @@ const down = (k: number, more: string) => ({
       : ' The lab crashes the server process rather than killing the machine: the quorum rule does not depend on ' +
         'how the node died, and a crash is noticed at once.') +
     ' How: {how}. The lab first waits until the survivor counts its drives offline.',
-  commands: DOWN_COMMANDS,
+  commands: kit.DOWN_COMMANDS,
 });
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/notes-topology',
   title: "The notes' 3 nodes x 4 drives: which parity, and what it survives",
   teaches:
@@ -70,7 +51,7 @@ export default defineLab({
     'here).',
   variants: [{}, { parity: 6 }],
   params: {
-    parity: parityParam("EC:N for the standard storage class (0: the server default; 6: the notes' 6+6)"),
+    parity: kit.parityParam("EC:N for the standard storage class (0: the server default; 6: the notes' 6+6)"),
     fault: {
       type: 'enum',
       default: 'crash',
@@ -79,7 +60,7 @@ export default defineLab({
         'how nodes go down: crash (server process, noticed at once) or kill (the machine, noticed by time-outs)',
     },
   },
-  stack: minio,
+  stack: kit.minio,
   topology: (p) => ({ nodes: NODES, drives: DRIVES, parity: p.parity, crashable: true }),
   steps: {
     upload: {
@@ -88,7 +69,7 @@ export default defineLab({
         'Every node runs `minio server http://minio{1...3}:9000/data{1...4}`: one erasure set of 12 drives. The ' +
         'server reports EC:{ec}, so each object is {data} data + {ec} parity shards: reads need {readQuorum} ' +
         'drives, writes {writeQuorum}. A node holds 4 shards of every object. Each object is read back through every node.',
-      commands: [mcCommand(VIA, 'admin info local --json'), mcCommand(VIA, `ls local/${BUCKET}`)],
+      commands: [kit.mcCommand(kit.VIA, 'admin info local --json'), kit.mcCommand(kit.VIA, `ls local/${kit.BUCKET}`)],
     },
     'down-1': down(
       1,
@@ -105,11 +86,11 @@ export default defineLab({
         'holding its xl.meta).',
     ),
     'down-2': down(2, ''),
-    restart: RESTART_STEP,
+    restart: kit.RESTART_STEP,
   },
   async mechanism(lab) {
-    const problems = await proveErasure(lab, VIA);
-    const v = observed<Seen>(lab.history.evidence()).erasure;
+    const problems = await kit.proveErasure(lab, kit.VIA);
+    const v = kit.observed<Seen>(lab.history.evidence()).erasure;
     if (!v) return problems;
     const requested = lab.params.parity;
     lab.observe<ParityChoice>(
@@ -130,14 +111,14 @@ export default defineLab({
     return problems;
   },
   async run(lab) {
-    const v = erasureOf(lab);
-    await lab.step('upload', () => uploadAndReadBack(lab, VIA), {
+    const v = kit.erasureOf(lab);
+    await lab.step('upload', () => kit.uploadAndReadBack(lab, kit.VIA), {
       vars: { ec: v.parity, data: v.setDrives - v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum },
     });
-    await killSeries(lab, VIA, KILL_ORDER, lab.params.fault);
+    await kit.killSeries(lab, kit.VIA, KILL_ORDER, lab.params.fault);
   },
-  final: (lab) => finalRead(lab, VIA),
-  check: (ev) => killSeriesChecks(ev, 'one and two nodes down were tried', KILL_ORDER.length, NODES * DRIVES),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
+  check: (ev) => kit.killSeriesChecks(ev, 'one and two nodes down were tried', KILL_ORDER.length, NODES * DRIVES),
   predictions: [
     {
       before: 'down-1',
@@ -145,8 +126,8 @@ export default defineLab({
         'The notes say 12 drives are split 6 data + 6 parity. What parity will the server report, and what survives one node (4 drives) down?',
       choices: ['EC:6; reads and writes', 'EC:4; reads and writes', 'EC:4; reads only', 'another parity'],
       answer: (ev) => {
-        const v = observed<Seen>(ev).erasure;
-        const s = stepsOf(ev).find((x) => x.down.length === 1);
+        const v = kit.observed<Seen>(ev).erasure;
+        const s = kit.stepsOf(ev).find((x) => x.down.length === 1);
         if (!v || !s) return undefined;
         if (v.parity === 6) return 0;
         if (v.parity !== 4) return 3;

@@ -1,24 +1,4 @@
-import {
-  ackedIn,
-  allDrivesCheck,
-  availabilityWithNodesDown,
-  BUCKET,
-  check,
-  checksumCheck,
-  defineLab,
-  type Evidence,
-  erasureOf,
-  finalRead,
-  finalReadCheck,
-  mcCommand,
-  minio,
-  ObjectWorkload,
-  type Op,
-  opsOf,
-  proveErasure,
-  uploadAndReadBack,
-  VIA,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const CUT = 'minio3';
 const MAJORITY = ['minio1', 'minio2'];
@@ -29,19 +9,19 @@ const MINORITY_WAIT_MS = 10_000;
 /** What the majority side is asked to write: the sizes MinIO inlines in xl.meta (see the cut step). */
 const INLINE = ['1k', '256k'];
 
-const outcome = (ops: Op[]) => {
+const outcome = (ops: kit.Op[]) => {
   const ok = ops.filter((o) => o.type === 'ok').length;
   const errors = [...new Set(ops.filter((o) => o.type !== 'ok').map((o) => `${o.type}: ${o.error}`))];
   return `${ok}/${ops.length} ok${errors.length ? ` (${errors.join(', ')})` : ''}`;
 };
 
 /** The slowest answer among `ops` (ms from each invocation to its completion). */
-function slowest(ev: Evidence, ops: Op[]): number {
-  const start = (o: Op) => ev.ops.find((x) => x.process === o.process && x.type === 'invoke')?.time ?? o.time;
+function slowest(ev: kit.Evidence, ops: kit.Op[]): number {
+  const start = (o: kit.Op) => ev.ops.find((x) => x.process === o.process && x.type === 'invoke')?.time ?? o.time;
   return Math.max(0, ...ops.map((o) => o.time - start(o)));
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'minio/partition',
   title: 'One node cut off from the others, not from its clients',
   teaches:
@@ -61,13 +41,13 @@ export default defineLab({
     'majority of the lock servers (dsync, one per node); minio3 reaches only its own, and retries for up to ' +
     'globalOperationTimeout (10 min, cmd/globals.go), so its clients see time-outs, whose outcome they cannot know.',
   params: {},
-  stack: minio,
+  stack: kit.minio,
   topology: () => ({ nodes: 3, drives: 4 }),
   steps: {
     upload: {
       title: 'Upload objects and read them back through every node',
       narration:
-        `A 1 KiB, a 256 KiB and a 2 MiB object through ${VIA}, each read back through every node. One erasure set ` +
+        `A 1 KiB, a 256 KiB and a 2 MiB object through ${kit.VIA}, each read back through every node. One erasure set ` +
         'of 12 drives at EC:{ec}: reads need {readQuorum} drives, writes {writeQuorum}.',
     },
     cut: {
@@ -75,17 +55,17 @@ export default defineLab({
       narration:
         `iptables inside ${CUT} drops every packet to and from ${MAJORITY.join(' and ')}; this machine still reaches ` +
         `every node, so a client can talk to ${CUT}. ${CUT} sees its own 4 drives, the majority 8. Through ${CUT}: ` +
-        `{minority}; through ${VIA}: {majority}. Nobody is told: a request on the majority side waits until its calls ` +
+        `{minority}; through ${kit.VIA}: {majority}. Nobody is told: a request on the majority side waits until its calls ` +
         `to ${CUT}'s drives time out and mark them offline (the lab allows ${MAJORITY_BOUND_MS / 1000} s, the bound ` +
         `it checks; MINIO_DRIVE_MAX_TIMEOUT is 30 s by default). At once, the lab puts and gets through both sides; ` +
-        `it gives ${CUT} ${MINORITY_WAIT_MS / 1000} s per request, a usual client time-out. Through ${VIA} it puts ` +
+        `it gives ${CUT} ${MINORITY_WAIT_MS / 1000} s per request, a usual client time-out. Through ${kit.VIA} it puts ` +
         'only the objects MinIO inlines in xl.meta (1 KiB, 256 KiB): a 2 MiB one streams its shards to every drive ' +
         `over HTTP, and on connections to ${CUT} that were open before the cut nothing fails, packets just vanish; ` +
         'such a put hung for more than 45 s in the runs here.',
       commands: [
-        mcCommand(CUT, 'admin info local'),
-        mcCommand(VIA, 'admin info local'),
-        mcCommand(CUT, 'ready --cluster-read local'),
+        kit.mcCommand(CUT, 'admin info local'),
+        kit.mcCommand(kit.VIA, 'admin info local'),
+        kit.mcCommand(CUT, 'ready --cluster-read local'),
         `docker exec {@${CUT}} iptables -S MIDLAB`,
       ],
     },
@@ -94,107 +74,107 @@ export default defineLab({
       narration:
         `The rules go; the nodes reconnect. Objects written during the cut miss ${CUT}'s shards until MinIO heals ` +
         `them (on access, and in the background). The lab waits until every node lists every drive online, then ` +
-        `reads every acknowledged object through ${CUT}, and asks ${VIA} for the objects put through ${CUT}. Their ` +
+        `reads every acknowledged object through ${CUT}, and asks ${kit.VIA} for the objects put through ${CUT}. Their ` +
         'clients gave up, but the puts were still waiting for a lock; with the peers back they got it and wrote: ' +
         'the objects exist, whole. A client that times out must treat its write as unknown, never as failed.',
-      commands: [mcCommand(CUT, 'admin info local'), mcCommand(CUT, 'ls local/midlab')],
+      commands: [kit.mcCommand(CUT, 'admin info local'), kit.mcCommand(CUT, 'ls local/midlab')],
     },
   },
   async mechanism(lab) {
-    const problems = await proveErasure(lab, VIA);
-    const v = erasureOf(lab);
-    const minority = availabilityWithNodesDown(v.sets, v.parity, MAJORITY);
-    const majority = availabilityWithNodesDown(v.sets, v.parity, [CUT]);
+    const problems = await kit.proveErasure(lab, kit.VIA);
+    const v = kit.erasureOf(lab);
+    const minority = kit.availabilityWithNodesDown(v.sets, v.parity, MAJORITY);
+    const majority = kit.availabilityWithNodesDown(v.sets, v.parity, [CUT]);
     if (minority.read || minority.write || !majority.read || !majority.write)
       problems.push(`EC:${v.parity} on ${v.setDrives} drives: the two sides do not split the quorum`);
     return problems;
   },
   async run(lab) {
-    const v = erasureOf(lab);
-    const w = new ObjectWorkload(lab.history, lab.stack);
+    const v = kit.erasureOf(lab);
+    const w = new kit.ObjectWorkload(lab.history, lab.stack);
     const quorums = { ec: v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum };
-    await lab.step('upload', () => uploadAndReadBack(lab, VIA), { vars: quorums });
+    await lab.step('upload', () => kit.uploadAndReadBack(lab, kit.VIA), { vars: quorums });
     const cut = async () => {
       await lab.faults.partition(CUT, MAJORITY);
-      const minority = new ObjectWorkload(lab.history, lab.stack, MINORITY_WAIT_MS);
-      const majority = new ObjectWorkload(lab.history, lab.stack, MAJORITY_BOUND_MS);
+      const minority = new kit.ObjectWorkload(lab.history, lab.stack, MINORITY_WAIT_MS);
+      const majority = new kit.ObjectWorkload(lab.history, lab.stack, MAJORITY_BOUND_MS);
       await Promise.all([
         minority.putEach(CUT, 'minority', 'minority').then(() => minority.getAll(CUT, 'minority')),
-        majority.putEach(VIA, 'majority', 'majority', INLINE).then(() => majority.getAll(VIA, 'majority')),
+        majority.putEach(kit.VIA, 'majority', 'majority', INLINE).then(() => majority.getAll(kit.VIA, 'majority')),
       ]);
       const ev = lab.history.evidence();
       for (const side of ['minority', 'majority']) {
-        const ops = [...opsOf(ev, side, 'put'), ...opsOf(ev, side, 'get')];
+        const ops = [...kit.opsOf(ev, side, 'put'), ...kit.opsOf(ev, side, 'get')];
         lab.say(`${side}: ${outcome(ops)}, the slowest answered after ${slowest(ev, ops)} ms`);
       }
     };
     const [minority, majority] = [MAJORITY, [CUT]].map((down) => {
-      const a = availabilityWithNodesDown(v.sets, v.parity, down);
+      const a = kit.availabilityWithNodesDown(v.sets, v.parity, down);
       return `quorum for reads: ${a.read ? 'yes' : 'no'}, for writes: ${a.write ? 'yes' : 'no'}`;
     });
     await lab.step('cut', cut, { vars: { minority: minority as string, majority: majority as string } });
     const heal = async () => {
       await lab.faults.heal(CUT);
       await lab.stack.waitHealthy(90_000);
-      lab.observe('afterHeal', await lab.stack.drives(VIA));
+      lab.observe('afterHeal', await lab.stack.drives(kit.VIA));
       const got = await w.getAll(CUT, 'healed');
       lab.say(`${got} of ${w.acked().length} acknowledged objects read through ${CUT}`);
-      const sent = opsOf(lab.history.evidence(), 'minority', 'put').map((o) => (o.value as { id: string }).id);
-      const c = lab.stack.client(VIA);
-      for (const id of sent) await c.get(lab.history, `unacked:${id}`, VIA, BUCKET, id);
+      const sent = kit.opsOf(lab.history.evidence(), 'minority', 'put').map((o) => (o.value as { id: string }).id);
+      const c = lab.stack.client(kit.VIA);
+      for (const id of sent) await c.get(lab.history, `unacked:${id}`, kit.VIA, kit.BUCKET, id);
     };
     await lab.step('heal', heal);
   },
-  final: (lab) => finalRead(lab, VIA),
+  final: (lab) => kit.finalRead(lab, kit.VIA),
   check(ev) {
-    const side = (p: string, f: string) => opsOf(ev, p, f);
-    const served = (ops: Op[]) => ops.length > 0 && ops.every((o) => o.type === 'ok');
-    const none = (ops: Op[]) => ops.length > 0 && ops.every((o) => o.type !== 'ok');
+    const side = (p: string, f: string) => kit.opsOf(ev, p, f);
+    const served = (ops: kit.Op[]) => ops.length > 0 && ops.every((o) => o.type === 'ok');
+    const none = (ops: kit.Op[]) => ops.length > 0 && ops.every((o) => o.type !== 'ok');
     const majority = [...side('majority', 'put'), ...side('majority', 'get')];
     const unacked = side('unacked', 'get');
     // What each put through the cut-off node sent (its invocation carries the sha256).
     const sent = side('minority', 'put').filter((o) => o.type !== 'ok');
     const sentSha = new Map(sent.map((o) => [(o.value as { id: string }).id, (o.value as { sha256: string }).sha256]));
-    const intact = (o: Op) => {
+    const intact = (o: kit.Op) => {
       const v = o.value as { id: string; sha256?: string };
       return o.type === 'ok' && v.sha256 === sentSha.get(v.id);
     };
     const healed = side('healed', 'get');
-    const acked = ackedIn(ev);
+    const acked = kit.ackedIn(ev);
     return [
-      check(
+      kit.check(
         `no write through ${CUT} is acknowledged: 4 drives are no write quorum`,
         none(side('minority', 'put')),
         'every put refused or unanswered',
         outcome(side('minority', 'put')),
       ),
-      check(
+      kit.check(
         `no read through ${CUT} returns an object: 4 drives are no read quorum`,
         none(side('minority', 'get')),
         'every get refused or unanswered',
         outcome(side('minority', 'get')),
       ),
-      check(
-        `the majority side (${VIA}) serves every inline write and every read, each within ${MAJORITY_BOUND_MS / 1000} s`,
+      kit.check(
+        `the majority side (${kit.VIA}) serves every inline write and every read, each within ${MAJORITY_BOUND_MS / 1000} s`,
         served(majority),
         'every put and get through it ok (a slower one times out)',
         `${outcome(majority)}; the slowest after ${slowest(ev, majority)} ms`,
       ),
-      check(
+      kit.check(
         `the writes whose clients timed out through ${CUT} are applied after the heal, whole`,
         sent.length > 0 && unacked.length === sent.length && unacked.every((o) => intact(o)),
-        `a GET through ${VIA} of each returns the bytes that were sent`,
+        `a GET through ${kit.VIA} of each returns the bytes that were sent`,
         `${unacked.filter(intact).length}/${sent.length} whole; ${outcome(unacked)}`,
       ),
-      check(
+      kit.check(
         `after the heal ${CUT} serves every acknowledged object`,
         acked.length > 0 && healed.length === acked.length && served(healed),
         `all ${acked.length} acknowledged objects read through ${CUT}`,
         outcome(healed),
       ),
-      checksumCheck({ ...ev, ops: ev.ops.filter((o) => !o.process.startsWith('unacked:')) }),
-      allDrivesCheck(ev, 'afterHeal', 12),
-      finalReadCheck(ev),
+      kit.checksumCheck({ ...ev, ops: ev.ops.filter((o) => !o.process.startsWith('unacked:')) }),
+      kit.allDrivesCheck(ev, 'afterHeal', 12),
+      kit.finalReadCheck(ev),
     ];
   },
 });

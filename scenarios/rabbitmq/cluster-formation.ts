@@ -1,20 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type ClusterStatus,
-  COOKIE_PATH,
-  check,
-  completions,
-  defineLab,
-  describeStatus,
-  explainJoinFailure,
-  INTRUDER,
-  observed,
-  type Probe,
-  prove,
-  rabbitmq,
-  rabbitmqctl,
-  rejectedConnections,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const TARGET = 'rabbit1';
 const MEMBERS = ['rabbit@rabbit1', 'rabbit@rabbit2', 'rabbit@rabbit3'];
@@ -22,7 +7,7 @@ const INSTALLED = '/var/lib/rabbitmq/.erlang.cookie';
 
 interface Seen {
   formationMs: number;
-  clusterStatus: ClusterStatus;
+  clusterStatus: kit.ClusterStatus;
   apiViews: Record<string, string[]>;
   joinFailure: { cause?: string; exitCode?: number; said?: string[] };
   rejectedInLog: string[];
@@ -36,7 +21,7 @@ const listed = (o: Record<string, string>) =>
     .map(([n, v]) => `${n} ${v}`)
     .join(', ');
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/cluster-formation',
   title: 'Three nodes, one Erlang cookie: a cluster; a node with another cookie stays out',
   teaches:
@@ -60,14 +45,14 @@ export default defineLab({
       describe: 'bound on the time from container start to a formed cluster',
     },
   },
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 3, intruder: true }),
   steps: {
     cookies: {
       title: 'One cookie for the members, another for the intruder',
       narration:
-        `Each node was given ${COOKIE_PATH}, installed as ${INSTALLED} (owner rabbitmq, mode 0400). rabbit1..3 got ` +
-        `the same random cookie; "${INTRUDER}" got another. The Erlang distribution uses the cookie as a shared ` +
+        `Each node was given ${kit.COOKIE_PATH}, installed as ${INSTALLED} (owner rabbitmq, mode 0400). rabbit1..3 got ` +
+        `the same random cookie; "${kit.INTRUDER}" got another. The Erlang distribution uses the cookie as a shared ` +
         'secret in a challenge-response handshake: it is never sent, so comparing fingerprints is all anyone can ' +
         'do from outside.',
       commands: [`docker exec {@rabbit1} ls -l ${INSTALLED}`, `docker exec {@rabbit1} sha256sum ${INSTALLED}`],
@@ -78,16 +63,19 @@ export default defineLab({
         'All three started together. Each lists all three in cluster_formation.classic_config.nodes; one of them ' +
         'won the formation lock and started a new cluster, the others found it and joined (expected within ' +
         '{maxFormationS} s of the start on a busy machine). `cluster_status` lists the disc nodes and which of them run.',
-      commands: [rabbitmqctl(TARGET, 'cluster_status'), rabbitmqctl('rabbit2', 'cluster_status --formatter json')],
+      commands: [
+        kit.rabbitmqctl(TARGET, 'cluster_status'),
+        kit.rabbitmqctl('rabbit2', 'cluster_status --formatter json'),
+      ],
     },
     join: {
       title: `The intruder tries to join ${TARGET}`,
       narration:
-        `"${INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
+        `"${kit.INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
         `\`rabbitmqctl join_cluster rabbit@${TARGET}\`. The CLI must first talk to rabbit@${TARGET} over Erlang ` +
         "distribution, with the intruder's cookie.",
       commands: [
-        rabbitmqctl(INTRUDER, `join_cluster rabbit@${TARGET}`),
+        kit.rabbitmqctl(kit.INTRUDER, `join_cluster rabbit@${TARGET}`),
         `docker logs {@${TARGET}} 2>&1 | grep -i rejected`,
       ],
     },
@@ -98,19 +86,19 @@ export default defineLab({
         'join. In step mode, run the two commands below before going on; this step then shows the cluster as it ' +
         'is. (join_cluster resets the joining node first: whatever it held alone is gone.)',
       commands: [
-        `docker exec {@${TARGET}} cat ${COOKIE_PATH} | docker exec -i {@${INTRUDER}} sh -c 'cat > ${COOKIE_PATH}' && docker restart {@${INTRUDER}}`,
+        `docker exec {@${TARGET}} cat ${kit.COOKIE_PATH} | docker exec -i {@${kit.INTRUDER}} sh -c 'cat > ${kit.COOKIE_PATH}' && docker restart {@${kit.INTRUDER}}`,
         ['await_startup', 'stop_app', `join_cluster rabbit@${TARGET}`, 'start_app']
-          .map((a) => rabbitmqctl(INTRUDER, a))
+          .map((a) => kit.rabbitmqctl(kit.INTRUDER, a))
           .join(' && '),
       ],
     },
   },
   mechanism: (lab) =>
-    prove(lab, 'cookies', async (no) => {
+    kit.prove(lab, 'cookies', async (no) => {
       const r = lab.stack;
       const prints: Record<string, string> = {};
       const modes: Record<string, string> = {};
-      for (const n of [...r.members, INTRUDER]) {
+      for (const n of [...r.members, kit.INTRUDER]) {
         const installed = (await r.cluster.node(n).run(['cat', INSTALLED])).trim();
         prints[n] = fingerprint(installed);
         if (installed !== r.cookieOf(n)) no.push(`${n}'s installed cookie is not the one it was given`);
@@ -119,7 +107,7 @@ export default defineLab({
       lab.observe('cookieFingerprints', prints, listed(prints));
       const memberPrints = new Set(r.members.map((m) => prints[m]));
       if (memberPrints.size !== 1) no.push('the members do not share one cookie');
-      if (memberPrints.has(prints[INTRUDER])) no.push(`${INTRUDER} has the members' cookie`);
+      if (memberPrints.has(prints[kit.INTRUDER])) no.push(`${kit.INTRUDER} has the members' cookie`);
       lab.observe('cookieModes', modes, `cookie file mode and owner: ${listed(modes)}`);
     }),
   async run(lab) {
@@ -136,22 +124,22 @@ export default defineLab({
       const formed = `the cluster was formed ${(r.formationMs / 1000).toFixed(1)} s after start`;
       lab.observe('formationMs', r.formationMs, formed);
       const s = await r.clusterStatus(TARGET);
-      lab.observe('clusterStatus', s, describeStatus(s));
+      lab.observe('clusterStatus', s, kit.describeStatus(s));
       const seen = await views(true);
       lab.observe('apiViews', seen, `each member's API agrees: ${seen[TARGET]?.join(', ')}`);
     });
     await lab.step('join', async () => {
-      const alone = (await r.waitAnswers(INTRUDER)).map((n) => n.name);
-      lab.observe('intruderAlone', alone, `${INTRUDER} sees: ${alone.join(', ')}`);
-      await r.cluster.node(INTRUDER).run(['rabbitmqctl', 'stop_app']);
-      const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, INTRUDER);
-      const res = await r.rabbitmqctl(INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
+      const alone = (await r.waitAnswers(kit.INTRUDER)).map((n) => n.name);
+      lab.observe('intruderAlone', alone, `${kit.INTRUDER} sees: ${alone.join(', ')}`);
+      await r.cluster.node(kit.INTRUDER).run(['rabbitmqctl', 'stop_app']);
+      const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, kit.INTRUDER);
+      const res = await r.rabbitmqctl(kit.INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
       const output = `${res.stdout}\n${res.stderr}`;
       if (res.exitCode === 0) {
         h.ok();
         lab.observe('joinFailure', undefined, 'the join worked');
       } else {
-        const why = explainJoinFailure(output);
+        const why = kit.explainJoinFailure(output);
         h.fail(`exit ${res.exitCode}: ${why.plain}`);
         const said = output
           .split('\n')
@@ -161,8 +149,8 @@ export default defineLab({
         lab.observe('joinFailure', failure, `exit ${res.exitCode}: ${said.join(' / ')}`);
         lab.say(`In plain words: ${why.plain}.`);
       }
-      const logged = async (): Promise<Probe<string[]>> => {
-        const lines = rejectedConnections(await r.cluster.node(TARGET).logs());
+      const logged = async (): Promise<kit.Probe<string[]>> => {
+        const lines = kit.rejectedConnections(await r.cluster.node(TARGET).logs());
         return lines.length ? { done: true, value: lines } : { done: false, seen: 'no rejection logged' };
       };
       const what = `${TARGET}'s log to record the rejected handshake`;
@@ -175,7 +163,7 @@ export default defineLab({
     });
     await lab.step('fix', async () => {
       const now = ((await r.views([TARGET]))[0]?.nodes ?? []).filter((n) => n.running).map((n) => n.name);
-      const fixed = now.includes(`rabbit@${INTRUDER}`);
+      const fixed = now.includes(`rabbit@${kit.INTRUDER}`);
       const text = fixed ? `fixed: ${TARGET} now sees` : `${TARGET} sees`;
       lab.observe('membersFinal', now, `${text} ${now.join(', ')}${fixed ? '' : ': the intruder is still out'}`);
     });
@@ -191,53 +179,53 @@ export default defineLab({
         "the cluster adopts the newcomer's cookie",
       ],
       answer: (ev) => {
-        const join = completions(ev.ops, 'join')[0];
+        const join = kit.completions(ev.ops, 'join')[0];
         if (!join) return undefined;
         if (join.type === 'ok') return 0;
-        return observed<Seen>(ev).joinFailure?.cause === 'cookie' ? 1 : undefined;
+        return kit.observed<Seen>(ev).joinFailure?.cause === 'cookie' ? 1 : undefined;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const s = seen.clusterStatus;
     const formationMs = seen.formationMs ?? 0;
-    const join = completions(ev.ops, 'join')[0];
+    const join = kit.completions(ev.ops, 'join')[0];
     const rejected = seen.rejectedInLog ?? [];
     const after = Object.values(seen.membersAfter ?? {});
     const views = Object.values(seen.apiViews ?? {});
     return [
-      check(
+      kit.check(
         'cluster status: 3 running disc nodes',
         s?.runningNodes.join() === MEMBERS.join() && s.diskNodes.join() === MEMBERS.join() && s.ramNodes.length === 0,
         `running and disc: ${MEMBERS.join(', ')}; no RAM node`,
-        s ? describeStatus(s) : 'no status',
+        s ? kit.describeStatus(s) : 'no status',
       ),
-      check(
+      kit.check(
         "every member's API lists the same 3 running disc nodes",
         views.length === 3 && views.every((v) => v.length === 3 && v.every((n) => n.endsWith('(disc)'))),
         '3 views of 3 disc nodes',
         JSON.stringify(seen.apiViews ?? {}),
       ),
-      check(
+      kit.check(
         `formed within ${p.maxFormationS} s`,
         formationMs > 0 && formationMs <= p.maxFormationS * 1000,
         `<= ${p.maxFormationS} s`,
         `${(formationMs / 1000).toFixed(1)} s`,
       ),
-      check(
+      kit.check(
         'the wrong-cookie join fails, as a cookie (authentication) error',
         join?.type === 'fail' && seen.joinFailure?.cause === 'cookie',
         'join_cluster exits non-zero: TCP connected, Erlang distribution (cookie) handshake failed',
         join ? `${join.type}: ${join.error ?? 'joined'}` : 'not tried',
       ),
-      check(
+      kit.check(
         `${TARGET} logged the refused handshake`,
         rejected.some((l) => /rabbit@intruder rejected/i.test(l)),
         'Connection attempt from node rabbit@intruder rejected',
         rejected[0] ?? 'nothing logged',
       ),
-      check(
+      kit.check(
         'the cluster still has exactly its 3 members',
         after.length === 3 && after.every((v) => v.join() === MEMBERS.join()),
         MEMBERS.join(', '),

@@ -1,30 +1,4 @@
-import {
-  check,
-  completions,
-  copies,
-  declareClassic,
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeTally,
-  drainVia,
-  type Evidence,
-  freezeBroker,
-  idsOf,
-  invokedBetween,
-  listQueues,
-  observed,
-  onQueue,
-  Publisher,
-  prove,
-  publishIds,
-  rabbitmq,
-  rabbitmqctl,
-  sample,
-  sentBy,
-  sleep,
-  withTimeout,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 /** Both queues live on QUEUE_NODE; both publishers talk to PUBLISHER_NODE, which is killed. */
 const WITH = 'confirms.with';
@@ -34,43 +8,44 @@ const PUBLISHER_NODE = 'rabbit1';
 const FREEZE_AFTER = 'the node is frozen once the publisher without confirms has sent this many messages';
 
 /** What each publisher could tell, and what arrived. */
-function findings(ev: Evidence) {
-  const withOps = onQueue(ev, WITH);
-  const withoutOps = onQueue(ev, WITHOUT);
-  const first = completions(withOps, 'send').filter((o) => o.process === 'with-confirms');
-  const sent = (type: string) => first.filter((o) => o.type === type).flatMap((o) => idsOf(o.value));
+function findings(ev: kit.Evidence) {
+  const withOps = kit.onQueue(ev, WITH);
+  const withoutOps = kit.onQueue(ev, WITHOUT);
+  const first = kit.completions(withOps, 'send').filter((o) => o.process === 'with-confirms');
+  const sent = (type: string) => first.filter((o) => o.type === type).flatMap((o) => kit.idsOf(o.value));
   const republished = new Set(
-    completions(withOps, 'send').flatMap((o) => (o.process === 'republisher' ? idsOf(o.value) : [])),
+    kit.completions(withOps, 'send').flatMap((o) => (o.process === 'republisher' ? kit.idsOf(o.value) : [])),
   );
-  const withCopies = copies(withOps);
-  const gotWithout = copies(withoutOps);
+  const withCopies = kit.copies(withOps);
+  const gotWithout = kit.copies(withoutOps);
   const unconfirmed = sent('info');
   const frozen = ev.faults.find((x) => x.kind === 'pause');
   const killed = ev.faults.find((x) => x.kind === 'kill');
   // Writes to a node that was never really frozen put nothing at risk: they do not count.
   const blind = withoutOps.filter((o) => o.process === 'without-confirms');
   const duringFreeze =
-    frozen && killed && observed<{ frozen: boolean }>(ev).frozen === true
-      ? invokedBetween(blind, 'send', frozen.start, killed.start).length
+    frozen && killed && kit.observed<{ frozen: boolean }>(ev).frozen === true
+      ? kit.invokedBetween(blind, 'send', frozen.start, killed.start).length
       : 0;
-  const infoIds = completions(withoutOps, 'send')
+  const infoIds = kit
+    .completions(withoutOps, 'send')
     .filter((o) => o.type === 'info')
-    .flatMap((o) => idsOf(o.value));
+    .flatMap((o) => kit.idsOf(o.value));
   return {
     duringFreeze,
     withoutArrived: infoIds.filter((id) => gotWithout.has(id)).length,
-    with: delivery(withOps),
+    with: kit.delivery(withOps),
     confirmedFirstTime: sent('ok').length,
     unconfirmed: unconfirmed.length,
     // Arrived from the first attempt: more copies than republishing alone accounts for.
     unconfirmedArrived: unconfirmed.filter((id) => (withCopies.get(id) ?? 0) > (republished.has(id) ? 1 : 0)).length,
     republished,
-    without: sentBy(withoutOps, 'without-confirms'),
+    without: kit.sentBy(withoutOps, 'without-confirms'),
     withoutMissing: infoIds.filter((id) => !gotWithout.has(id)),
   };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/confirms',
   title: 'Publisher confirms: knowing what the broker has',
   teaches:
@@ -93,7 +68,7 @@ export default defineLab({
     },
     republish: { type: 'bool', default: true, describe: 'send the unconfirmed messages again through another node' },
   },
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 3 }),
   steps: {
     declare: {
@@ -101,7 +76,7 @@ export default defineLab({
       narration:
         `"${WITH}" and "${WITHOUT}" are declared through ${QUEUE_NODE}, so both live there, away from the node the ` +
         `publishers use (${PUBLISHER_NODE}). Killing ${PUBLISHER_NODE} then loses no queue: only what was in flight.`,
-      commands: [listQueues(QUEUE_NODE)],
+      commands: [kit.listQueues(QUEUE_NODE)],
     },
     publish: {
       title: `Two publishers through ${PUBLISHER_NODE}`,
@@ -110,7 +85,7 @@ export default defineLab({
         'uses confirms, up to 4 batches of 100 unconfirmed; a message is safe only once the broker acks it. The ' +
         'other just writes to its socket: "sent" only means it left the program. Faster than the broker stores, it ' +
         'builds a backlog in socket buffers and in the node.',
-      commands: [listQueues(QUEUE_NODE), rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
+      commands: [kit.listQueues(QUEUE_NODE), kit.rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
     },
     kill: {
       title: `Freeze ${PUBLISHER_NODE}, then kill it`,
@@ -133,9 +108,9 @@ export default defineLab({
     },
   },
   mechanism: (lab) =>
-    prove(lab, 'declare', async (no) => {
+    kit.prove(lab, 'declare', async (no) => {
       for (const q of [WITH, WITHOUT]) {
-        const home = lab.stack.hostOf((await declareClassic(lab, QUEUE_NODE, q)).node);
+        const home = lab.stack.hostOf((await kit.declareClassic(lab, QUEUE_NODE, q)).node);
         lab.observe(`home:${q}`, home, `${q} lives on ${home}`);
         if (home !== QUEUE_NODE) no.push(`${q} lives on ${home}, not ${QUEUE_NODE}`);
       }
@@ -143,30 +118,31 @@ export default defineLab({
   async run(lab) {
     const common = { persistent: true, batch: 100, pauseMs: 0, confirmTimeoutMs: 10_000 };
     const as = { queue: WITH, process: 'with-confirms', prefix: 'c', confirm: true, inFlight: 4 };
-    const confirming = new Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...as });
+    const confirming = new kit.Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...as });
     const blindAs = { queue: WITHOUT, process: 'without-confirms', prefix: 'u', confirm: false };
-    const blind = new Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...blindAs });
-    const tallies = () => `with confirms: ${describeTally(confirming.tally)}; without: ${describeTally(blind.tally)}`;
+    const blind = new kit.Publisher(lab.history, await lab.stack.client(PUBLISHER_NODE), { ...common, ...blindAs });
+    const tallies = () =>
+      `with confirms: ${kit.describeTally(confirming.tally)}; without: ${kit.describeTally(blind.tally)}`;
     try {
       await lab.step('publish', async () => {
         confirming.start();
         blind.start();
         const start = Date.now();
-        while (blind.attempted.length < lab.params.sentBeforeKill && Date.now() - start < 30_000) await sleep(20);
+        while (blind.attempted.length < lab.params.sentBeforeKill && Date.now() - start < 30_000) await kit.sleep(20);
         lab.say(tallies());
       });
       await lab.step('kill', async () => {
         await confirming.nextBatchWritten();
-        const frozen = await freezeBroker(lab, PUBLISHER_NODE, 'frozen');
+        const frozen = await kit.freezeBroker(lab, PUBLISHER_NODE, 'frozen');
         const atFreeze = blind.attempted.length;
-        await sleep(lab.params.freezeMs);
+        await kit.sleep(lab.params.freezeMs);
         lab.say(
           `the publisher without confirms wrote ${blind.attempted.length - atFreeze} messages to the frozen node`,
         );
         await lab.faults.kill(PUBLISHER_NODE);
         lab.faults.endNote(frozen, `${PUBLISHER_NODE} was killed while frozen`);
         const ended = Promise.all([confirming.ended, blind.ended]);
-        await withTimeout(30_000, 'both publishers to notice', () => ended).catch(() => {});
+        await kit.withTimeout(30_000, 'both publishers to notice', () => ended).catch(() => {});
         lab.observe('withConfirms', { ...confirming.tally });
         lab.observe('withoutConfirms', { ...blind.tally }, tallies());
       });
@@ -176,13 +152,13 @@ export default defineLab({
     }
     const vars = { unsure: confirming.unsure.length, sent: blind.unsure.length };
     const again = async () => {
-      const t = await publishIds(lab, QUEUE_NODE, WITH, confirming.unsure, { process: 'republisher' });
-      lab.say(`republished: ${describeTally(t)}`);
+      const t = await kit.publishIds(lab, QUEUE_NODE, WITH, confirming.unsure, { process: 'republisher' });
+      lab.say(`republished: ${kit.describeTally(t)}`);
     };
     await lab.step('know', async () => (lab.params.republish && vars.unsure > 0 ? again() : undefined), { vars });
   },
   async final(lab) {
-    await drainVia(lab, QUEUE_NODE, [WITH, WITHOUT]);
+    await kit.drainVia(lab, QUEUE_NODE, [WITH, WITHOUT]);
     const f = findings(lab.history.evidence());
     lab.observe(
       'summary',
@@ -211,14 +187,14 @@ export default defineLab({
     const notRepublished = dups.filter((id) => !f.republished.has(id));
     const lost = f.withoutMissing.length;
     return [
-      ...deliveryChecks(f.with, { loss: 'forbidden', duplicates: 'allowed' }, 'confirmed messages'),
-      check(
+      ...kit.deliveryChecks(f.with, { loss: 'forbidden', duplicates: 'allowed' }, 'confirmed messages'),
+      kit.check(
         'duplicates come only from republishing unconfirmed messages',
         notRepublished.length === 0,
         'every duplicated id was one the publisher sent again',
-        `${dups.length} duplicated${notRepublished.length ? `, ${sample(notRepublished)} never republished` : ''}`,
+        `${dups.length} duplicated${notRepublished.length ? `, ${kit.sample(notRepublished)} never republished` : ''}`,
       ),
-      check(
+      kit.check(
         'the confirming publisher reports its unconfirmed messages as indeterminate',
         f.confirmedFirstTime > 0 && f.unconfirmed > 0,
         'some confirmed (all received, above), the ones in flight at the kill indeterminate',

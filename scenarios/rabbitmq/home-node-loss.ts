@@ -1,25 +1,4 @@
-import {
-  allKept,
-  backOn,
-  check,
-  completions,
-  copies,
-  declareClassic,
-  defineLab,
-  describeTally,
-  drainVia,
-  type Evidence,
-  listQueues,
-  observed,
-  outcomes,
-  prove,
-  publishVia,
-  rabbitmq,
-  rabbitmqctl,
-  stopCleanly,
-  tryRead,
-  untilRunning,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const QUEUE = 'orders';
 const HOME = 'rabbit1';
@@ -37,19 +16,19 @@ interface Seen {
 }
 
 /** The outage publishes: confirmed (and dropped) without mandatory, returned with it. */
-function outage(ev: Evidence, mandatory: boolean) {
-  const ops = completions(ev.ops, 'send-outage').filter(
-    (o) => (o.value as { mandatory: boolean }).mandatory === mandatory,
-  );
-  const received = copies(ev.ops);
+function outage(ev: kit.Evidence, mandatory: boolean) {
+  const ops = kit
+    .completions(ev.ops, 'send-outage')
+    .filter((o) => (o.value as { mandatory: boolean }).mandatory === mandatory);
+  const received = kit.copies(ev.ops);
   return {
-    ...outcomes(ops),
+    ...kit.outcomes(ops),
     arrived: ops.filter((o) => received.has((o.value as { id: string }).id)).length,
     returned: ops.filter((o) => /returned/.test(o.error ?? '')).length,
   };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/home-node-loss',
   title: 'A plain cluster queue lives on one node',
   teaches:
@@ -69,7 +48,7 @@ export default defineLab({
       describe: 'persistent messages published before the stop',
     },
   },
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 3 }),
   steps: {
     declare: {
@@ -77,14 +56,17 @@ export default defineLab({
       narration:
         `A client of ${HOME} declares "${QUEUE}" (durable, classic, no policy). A classic queue's process runs on the ` +
         'node the declaring client was connected to: its home. No policy mirrors it, so no other node has a copy.',
-      commands: [listQueues(HOME, 'name type durable pid'), listQueues(VIA, 'name pid slave_pids policy state')],
+      commands: [
+        kit.listQueues(HOME, 'name type durable pid'),
+        kit.listQueues(VIA, 'name pid slave_pids policy state'),
+      ],
     },
     publish: {
       title: `Publish through ${VIA}`,
       narration:
         `A publisher connected to ${VIA} sends {messages} persistent messages with confirms. ${VIA} holds no copy: its ` +
         `channel hands each message to the queue process on ${HOME}, which writes it to ${HOME}'s disk and confirms.`,
-      commands: [listQueues('rabbit3')],
+      commands: [kit.listQueues('rabbit3')],
     },
     'stop-home': {
       title: `Stop ${HOME}, the queue's home`,
@@ -98,7 +80,7 @@ export default defineLab({
         'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), and a ' +
         'passive declare. Each fails at once: channel error 404 NOT_FOUND, "home node ... is down or inaccessible". ' +
         'Nothing waits, nothing is served from elsewhere.',
-      commands: [listQueues(VIA), listQueues(VIA, 'name pid state')],
+      commands: [kit.listQueues(VIA), kit.listQueues(VIA, 'name pid state')],
     },
     'publish-down': {
       title: `Publish through ${VIA} while ${HOME} is down`,
@@ -111,13 +93,13 @@ export default defineLab({
     'start-home': {
       title: `Start ${HOME} again`,
       narration: `${HOME} rejoins (the others are running, so it finds the cluster at once) and recovers "${QUEUE}" from its disk.`,
-      commands: [rabbitmqctl(VIA, 'cluster_status')],
+      commands: [kit.rabbitmqctl(VIA, 'cluster_status')],
     },
   },
   mechanism: (lab) =>
-    prove(lab, 'declare', async (no) => {
+    kit.prove(lab, 'declare', async (no) => {
       const r = lab.stack;
-      const q = await declareClassic(lab, HOME, QUEUE);
+      const q = await kit.declareClassic(lab, HOME, QUEUE);
       lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
       lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
       if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
@@ -127,34 +109,34 @@ export default defineLab({
   async run(lab) {
     const r = lab.stack;
     await lab.step('publish', async () => {
-      lab.say(`publisher: ${describeTally(await publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
+      lab.say(`publisher: ${kit.describeTally(await kit.publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
       const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
       lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
     });
-    await lab.step('stop-home', () => stopCleanly(lab, HOME));
+    await lab.step('stop-home', () => kit.stopCleanly(lab, HOME));
     await lab.step('consume', () =>
       r.using(VIA, async (c) => {
-        await tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
-        await tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
-        await tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
-        lab.observe('consumeError', completions(lab.history.ops, 'consume-attempt').at(-1)?.error);
+        await kit.tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
+        await kit.tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
+        await kit.tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
+        lab.observe('consumeError', kit.completions(lab.history.ops, 'consume-attempt').at(-1)?.error);
       }),
     );
     await lab.step('publish-down', async () => {
       for (const mandatory of [false, true]) {
         const as = { process: 'outage-publisher', f: 'send-outage', extra: { mandatory }, opts: { mandatory } };
-        const t = await publishVia(lab, VIA, QUEUE, mandatory ? 'y' : 'x', OUTAGE, as);
-        lab.say(`${mandatory ? 'with' : 'without'} mandatory: ${describeTally(t)}`);
+        const t = await kit.publishVia(lab, VIA, QUEUE, mandatory ? 'y' : 'x', OUTAGE, as);
+        lab.say(`${mandatory ? 'with' : 'without'} mandatory: ${kit.describeTally(t)}`);
       }
     });
     await lab.step('start-home', async () => {
       await lab.faults.start(HOME);
       await r.waitHealthy(90_000);
-      const { node } = await untilRunning(lab, QUEUE, 30_000);
+      const { node } = await kit.untilRunning(lab, QUEUE, 30_000);
       lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
     });
   },
-  final: (lab) => drainVia(lab, VIA, [QUEUE]),
+  final: (lab) => kit.drainVia(lab, VIA, [QUEUE]),
   predictions: [
     {
       before: 'stop-home',
@@ -166,7 +148,7 @@ export default defineLab({
         'an empty queue',
       ],
       answer: (ev) => {
-        const e = String(observed<Seen>(ev).consumeError ?? '');
+        const e = String(kit.observed<Seen>(ev).consumeError ?? '');
         return /home node/.test(e) ? 1 : e ? undefined : 0;
       },
     },
@@ -187,35 +169,35 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const attempts = completions(ev.ops, 'consume-attempt');
+    const attempts = kit.completions(ev.ops, 'consume-attempt');
     const refused = attempts.filter(
       (o) => o.type === 'fail' && /home node .* is down or inaccessible/.test(o.error ?? ''),
     );
     const plain = outage(ev, false);
     const mandatory = outage(ev, true);
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     return [
-      check(
+      kit.check(
         `the queue holds ${p.messages} messages before the stop`,
         seen.before === p.messages,
         `${p.messages}`,
         String(seen.before),
       ),
-      check(
+      kit.check(
         `consuming through ${VIA} fails while ${HOME} is down`,
         attempts.length === 3 && refused.length === 3,
         'get, consume and passive declare each fail: 404 home node down',
         `${refused.length} of ${attempts.length} refused${attempts[0]?.error ? `: ${attempts[0].error}` : ''}`,
       ),
-      backOn(`the queue runs again once ${HOME} is back`, seen.homeBack, HOME, QUEUE),
-      ...allKept(ev.ops, 'persistent messages'),
-      check(
+      kit.backOn(`the queue runs again once ${HOME} is back`, seen.homeBack, HOME, QUEUE),
+      ...kit.allKept(ev.ops, 'persistent messages'),
+      kit.check(
         'during the outage, a confirm without mandatory did not mean stored',
         plain.ok === OUTAGE && plain.arrived === 0,
         `${OUTAGE} confirmed, 0 of them in the queue afterwards`,
         `${plain.ok} confirmed, ${plain.fail} failed, ${plain.info} unknown; ${plain.arrived} in the queue afterwards`,
       ),
-      check(
+      kit.check(
         'with mandatory, the broker returned them instead',
         mandatory.returned === OUTAGE && mandatory.arrived === 0,
         `${OUTAGE} returned (basic.return)`,

@@ -1,37 +1,4 @@
-import {
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeQueue,
-  describeTally,
-  drainVia,
-  expectQueue,
-  failoverConsumerChecks,
-  heldForMasterChecks,
-  killMaster,
-  type LabContext,
-  listQueues,
-  lostWithMasterChecks,
-  MIRROR_COLUMNS,
-  type MirrorView,
-  mirrorAndFill,
-  mirroredOn,
-  mirrorsCheck,
-  mirrorView,
-  observed,
-  promotedWithin,
-  prove,
-  publishVia,
-  type QueueInfo,
-  rabbitmq,
-  rabbitmqctl,
-  restartCleanly,
-  type StartedRabbitMQ,
-  startAndWatch,
-  steadyThroughFailover,
-  tryGet,
-  unsyncedMirrors,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const QUEUE = 'ha.orders';
 const POLICY = 'ha-all';
@@ -56,7 +23,7 @@ const POLICIES = {
 } as const;
 
 interface Seen {
-  mirrorsBefore: MirrorView;
+  mirrorsBefore: kit.MirrorView;
   /** The new master (absent when none was seen within the watch), after how long, and its log line. */
   masterAfter: string;
   failoverMs: number;
@@ -68,9 +35,9 @@ interface Seen {
   unackedAtKill: number;
 }
 
-type Lab = LabContext<StartedRabbitMQ, { policy: keyof typeof POLICIES; messages: number }>;
+type Lab = kit.LabContext<kit.StartedRabbitMQ, { policy: keyof typeof POLICIES; messages: number }>;
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/mirrored-queue-failover',
   title: 'Classic mirrored queue: the master dies, the oldest mirror takes over, synchronised or not',
   teaches:
@@ -98,7 +65,7 @@ export default defineLab({
     messages: { type: 'int', default: 3000, min: 100, max: 50_000, describe: 'confirmed messages before the kill' },
   },
   variants: [{}, { policy: 'notes' }, { policy: 'when-synced' }],
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 3 }),
   steps: {
     mirror: {
@@ -109,9 +76,9 @@ export default defineLab({
         'are published with confirms, each confirmed once every mirror has it. ' +
         (p.policy === 'automatic' ? 'Then both mirrors are reported synchronised.' : 'The mirrors hold all of them.'),
       commands: [
-        rabbitmqctl(MASTER, 'list_policies'),
-        listQueues(MASTER, 'name policy pid slave_pids synchronised_slave_pids'),
-        listQueues(CONSUMER_NODE, `${MIRROR_COLUMNS} state`),
+        kit.rabbitmqctl(MASTER, 'list_policies'),
+        kit.listQueues(MASTER, 'name policy pid slave_pids synchronised_slave_pids'),
+        kit.listQueues(CONSUMER_NODE, `${kit.MIRROR_COLUMNS} state`),
       ],
     },
     'restart-mirrors': {
@@ -121,8 +88,8 @@ export default defineLab({
         "gets only what is published from now on. With manual sync (the notes' policy sets no ha-sync-mode) both " +
         'stay unsynchronised: the master alone holds the {messages} confirmed messages.',
       commands: [
-        listQueues(MASTER, MIRROR_COLUMNS),
-        rabbitmqctl(MASTER, `sync_queue ${QUEUE}   # what an operator would run to synchronise them`),
+        kit.listQueues(MASTER, kit.MIRROR_COLUMNS),
+        kit.rabbitmqctl(MASTER, `sync_queue ${QUEUE}   # what an operator would run to synchronise them`),
       ],
     },
     consume: {
@@ -134,7 +101,7 @@ export default defineLab({
     },
     'kill-master': {
       commands: [
-        listQueues(CONSUMER_NODE, `${MIRROR_COLUMNS} state`),
+        kit.listQueues(CONSUMER_NODE, `${kit.MIRROR_COLUMNS} state`),
         `docker logs {@${CONSUMER_NODE}} 2>&1 | grep -i -e promoting -e 'not promoting' -e unsynchron`,
       ],
       title: `Kill the master (${MASTER})`,
@@ -159,7 +126,7 @@ export default defineLab({
         'The publisher stops; the consumer goes on 3 s, then cancels (its unacked go back). A final drain takes the rest.',
     },
     'start-master': {
-      commands: [listQueues(MASTER, `${MIRROR_COLUMNS} state`)],
+      commands: [kit.listQueues(MASTER, `${kit.MIRROR_COLUMNS} state`)],
       title: `Start ${MASTER} again`,
       narration: (p) =>
         p.policy === 'when-synced'
@@ -170,29 +137,33 @@ export default defineLab({
   },
   async mechanism(lab) {
     const definition = POLICIES[lab.params.policy];
-    const mirrored = (x: MirrorView, synced: boolean) => mirroredOn(x, MASTER, MIRROR_NODES, synced);
-    const reasons = await prove(lab, 'mirror', async (no) => {
+    const mirrored = (x: kit.MirrorView, synced: boolean) => kit.mirroredOn(x, MASTER, MIRROR_NODES, synced);
+    const reasons = await kit.prove(lab, 'mirror', async (no) => {
       const fill = { name: POLICY, definition, master: MASTER, queue: QUEUE, messages: lab.params.messages };
-      const set = await mirrorAndFill(lab, no, fill);
+      const set = await kit.mirrorAndFill(lab, no, fill);
       if (lab.params.policy !== 'automatic') return;
-      const synced = (x: QueueInfo) => x?.policy === POLICY && mirrored(mirrorView(x), true);
-      const q = await expectQueue(lab, no, QUEUE, `both mirrors synchronised under ${POLICY}`, synced, 30_000);
-      lab.observe('mirrorsBefore', { ...mirrorView(q), definition: set }, q ? describeQueue(q) : 'queue not found');
+      const synced = (x: kit.QueueInfo) => x?.policy === POLICY && mirrored(kit.mirrorView(x), true);
+      const q = await kit.expectQueue(lab, no, QUEUE, `both mirrors synchronised under ${POLICY}`, synced, 30_000);
+      lab.observe(
+        'mirrorsBefore',
+        { ...kit.mirrorView(q), definition: set },
+        q ? kit.describeQueue(q) : 'queue not found',
+      );
     });
     if (lab.params.policy === 'automatic') return reasons;
     await lab.step('restart-mirrors', async () => {
-      await restartCleanly(lab, MIRROR_NODES);
-      const back = (x: QueueInfo) => mirrored(mirrorView(x), false);
-      const q = await expectQueue(lab, reasons, QUEUE, 'both mirrors back', back, 30_000);
-      if (q) await unsyncedMirrors(lab, reasons, QUEUE, definition);
+      await kit.restartCleanly(lab, MIRROR_NODES);
+      const back = (x: kit.QueueInfo) => mirrored(kit.mirrorView(x), false);
+      const q = await kit.expectQueue(lab, reasons, QUEUE, 'both mirrors back', back, 30_000);
+      if (q) await kit.unsyncedMirrors(lab, reasons, QUEUE, definition);
     });
     return reasons;
   },
   run: (lab) =>
     lab.params.policy === 'automatic'
-      ? steadyThroughFailover(lab, QUEUE, TRAFFIC, ACK_DELAY_MS, () => failover(lab, 30_000))
+      ? kit.steadyThroughFailover(lab, QUEUE, TRAFFIC, ACK_DELAY_MS, () => failover(lab, 30_000))
       : unsyncedFailover(lab),
-  final: (lab) => drainVia(lab, CONSUMER_NODE, [QUEUE], { firstMs: 5000 }),
+  final: (lab) => kit.drainVia(lab, CONSUMER_NODE, [QUEUE], { firstMs: 5000 }),
   predictions: [
     {
       before: 'kill-master',
@@ -203,36 +174,36 @@ export default defineLab({
         `the queue is unavailable until ${MASTER} is back, and nothing is lost`,
       ],
       answer: (ev) => {
-        const lost = delivery(ev.ops).lost.length;
-        if (observed<Seen>(ev).masterAfter === undefined) return lost === 0 ? 2 : undefined;
+        const lost = kit.delivery(ev.ops).lost.length;
+        if (kit.observed<Seen>(ev).masterAfter === undefined) return lost === 0 ? 2 : undefined;
         return lost > 0 ? 1 : 0;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const b = seen.mirrorsBefore;
     const synced = p.policy === 'automatic';
     const what = synced ? 'synchronised' : 'present and unsynchronised';
-    const before = mirrorsCheck(`before the kill, both mirrors were ${what}`, b, MASTER, synced);
-    const promoted = promotedWithin(b?.mirrors ?? [], seen, MAX_FAILOVER_MS);
+    const before = kit.mirrorsCheck(`before the kill, both mirrors were ${what}`, b, MASTER, synced);
+    const promoted = kit.promotedWithin(b?.mirrors ?? [], seen, MAX_FAILOVER_MS);
     if (synced) {
       return [
         before,
         promoted,
-        ...deliveryChecks(delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }, 'confirmed messages'),
-        ...failoverConsumerChecks(ev, 'consumer', seen.consumerCancelled ?? [], seen.unackedAtKill),
+        ...kit.deliveryChecks(kit.delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }, 'confirmed messages'),
+        ...kit.failoverConsumerChecks(ev, 'consumer', seen.consumerCancelled ?? [], seen.unackedAtKill),
       ];
     }
     if (p.policy === 'when-synced') {
       const where = { master: MASTER, queue: QUEUE, via: CONSUMER_NODE, watchMs: WATCH_MS };
-      return [before, ...heldForMasterChecks(ev, where, seen, 'get-during-outage')];
+      return [before, ...kit.heldForMasterChecks(ev, where, seen, 'get-during-outage')];
     }
-    return [before, promoted, ...lostWithMasterChecks(ev, 'n')];
+    return [before, promoted, ...kit.lostWithMasterChecks(ev, 'n')];
   },
 });
 
-const failover = (lab: Lab, timeoutMs: number) => killMaster(lab, MASTER, QUEUE, timeoutMs);
+const failover = (lab: Lab, timeoutMs: number) => kit.killMaster(lab, MASTER, QUEUE, timeoutMs);
 
 /** policy=notes or when-synced: both mirrors unsynchronised when the master dies. */
 async function unsyncedFailover(lab: Lab) {
@@ -240,8 +211,11 @@ async function unsyncedFailover(lab: Lab) {
   const as = { process: 'publisher-after', opts: { timeoutMs: 5000 } };
   await lab.step('kill-master', async () => {
     await failover(lab, whenSynced ? WATCH_MS : 30_000);
-    if (whenSynced) await tryGet(lab, 'get-during-outage', CONSUMER_NODE, QUEUE);
-    else lab.say(`after the failover: ${describeTally(await publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as))}`);
+    if (whenSynced) await kit.tryGet(lab, 'get-during-outage', CONSUMER_NODE, QUEUE);
+    else
+      lab.say(
+        `after the failover: ${kit.describeTally(await kit.publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as))}`,
+      );
   });
-  await lab.step('start-master', () => startAndWatch(lab, MASTER, QUEUE, 'masterBack'));
+  await lab.step('start-master', () => kit.startAndWatch(lab, MASTER, QUEUE, 'masterBack'));
 }

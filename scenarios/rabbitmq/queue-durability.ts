@@ -1,21 +1,4 @@
-import {
-  allKept,
-  check,
-  completions,
-  declareClassic,
-  defineLab,
-  delivery,
-  describeTally,
-  drainVia,
-  listQueues,
-  observed,
-  onQueue,
-  prove,
-  publishVia,
-  rabbitmq,
-  rabbitmqctl,
-  recordRead,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const NODE = 'rabbit1';
 /** The three cases of the notes' "消息持久化 vs 队列持久化". */
@@ -29,7 +12,7 @@ const ALL = Object.values(QUEUES);
 /** `before:<queue>` and `after:<queue>`: messages counted by a passive declare (null: no such queue). */
 type Seen = Record<string, number | null>;
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/queue-durability',
   title: 'What survives a broker restart: durable queues, persistent messages',
   teaches:
@@ -48,7 +31,7 @@ export default defineLab({
     },
   },
   variants: [{}, { how: 'kill' }],
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 1 }),
   steps: {
     declare: {
@@ -56,7 +39,7 @@ export default defineLab({
       narration:
         `On a single broker (${NODE}): "${QUEUES.transient.name}" is declared with durable=false, the other two with ` +
         'durable=true. The broker itself says which is which (the management API, the same as `list_queues durable`).',
-      commands: [listQueues(NODE)],
+      commands: [kit.listQueues(NODE)],
     },
     publish: {
       title: 'Publish with confirms',
@@ -65,7 +48,7 @@ export default defineLab({
         'transient queue and into the first durable queue, transient ones (delivery_mode=1) into the second durable ' +
         'queue. A confirm means the broker took responsibility: for a persistent message in a durable queue, that it ' +
         'is on disk.',
-      commands: [listQueues(NODE)],
+      commands: [kit.listQueues(NODE)],
     },
     restart: {
       title: 'Restart the broker ({how})',
@@ -73,20 +56,20 @@ export default defineLab({
         p.how === 'kill'
           ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory.'
           : 'A clean shutdown (SIGTERM: RabbitMQ stops its queues and flushes) and a start, with the same data directory.',
-      commands: [rabbitmqctl(NODE, 'await_startup'), listQueues(NODE)],
+      commands: [kit.rabbitmqctl(NODE, 'await_startup'), kit.listQueues(NODE)],
     },
     inspect: {
       title: 'Which queues are still there?',
       narration:
         'A passive declare asks the broker whether a queue exists without creating it: a missing queue is a channel ' +
         'error 404 NOT_FOUND.',
-      commands: [listQueues(NODE), listQueues(NODE, 'name durable arguments messages_persistent messages_ram')],
+      commands: [kit.listQueues(NODE), kit.listQueues(NODE, 'name durable arguments messages_persistent messages_ram')],
     },
   },
   mechanism: (lab) =>
-    prove(lab, 'declare', async (no) => {
+    kit.prove(lab, 'declare', async (no) => {
       for (const q of ALL) {
-        const durable = (await declareClassic(lab, NODE, q.name, q.durable)).durable;
+        const durable = (await kit.declareClassic(lab, NODE, q.name, q.durable)).durable;
         lab.observe(`durable:${q.name}`, durable, `${q.name}: durable=${String(durable)}`);
         if (durable !== q.durable) no.push(`${q.name} reports durable=${String(durable)}`);
       }
@@ -96,8 +79,11 @@ export default defineLab({
     await lab.step('publish', async () => {
       for (const q of ALL) {
         const opts = { persistent: q.persistent };
-        const t = await publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, { process: 'publisher', opts });
-        lab.say(`${q.name}: ${describeTally(t)}`);
+        const t = await kit.publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, {
+          process: 'publisher',
+          opts,
+        });
+        lab.say(`${q.name}: ${kit.describeTally(t)}`);
       }
       await r.using(NODE, async (c) => {
         for (const q of ALL) {
@@ -115,7 +101,7 @@ export default defineLab({
     await lab.step('inspect', () =>
       r.using(NODE, async (c) => {
         for (const q of ALL) {
-          const res = await recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
+          const res = await kit.recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
             c.check(q.name),
           );
           const n = res.ok ? res.result.messages : null;
@@ -124,7 +110,7 @@ export default defineLab({
       }),
     );
   },
-  final: (lab) => drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], { idleMs: 1000 }),
+  final: (lab) => kit.drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], { idleMs: 1000 }),
   predictions: [
     {
       before: 'restart',
@@ -136,7 +122,7 @@ export default defineLab({
         'none: RabbitMQ keeps messages in memory',
       ],
       answer: (ev) => {
-        const seen = observed<Seen>(ev);
+        const seen = kit.observed<Seen>(ev);
         const kept = ALL.filter((q) => Number(seen[`after:${q.name}`]) > 0);
         if (kept.length === 3) return 0;
         if (kept.length === 2) return 1;
@@ -146,26 +132,27 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const exists = (q: string) => completions(ev.ops, 'exists').find((o) => (o.value as { queue: string }).queue === q);
+    const exists = (q: string) =>
+      kit.completions(ev.ops, 'exists').find((o) => (o.value as { queue: string }).queue === q);
     const transientAfter = exists(QUEUES.transient.name);
     const transientMsgsAfter = exists(QUEUES.transientMsgs.name);
-    const tm = delivery(onQueue(ev, QUEUES.transientMsgs.name));
-    const seen = observed<Seen>(ev);
+    const tm = kit.delivery(kit.onQueue(ev, QUEUES.transientMsgs.name));
+    const seen = kit.observed<Seen>(ev);
     return [
-      check(
+      kit.check(
         'every message was confirmed before the restart',
         ALL.every((q) => seen[`before:${q.name}`] === p.messages),
         `${p.messages} in each queue`,
         ALL.map((q) => `${q.name}: ${String(seen[`before:${q.name}`])}`).join(', '),
       ),
-      check(
+      kit.check(
         'the transient queue is gone after the restart',
         transientAfter?.type === 'fail' && /NOT_FOUND/.test(transientAfter.error ?? ''),
         'passive declare fails with 404 NOT_FOUND',
         transientAfter ? `${transientAfter.type}: ${transientAfter.error ?? 'exists'}` : 'not checked',
       ),
-      ...allKept(onQueue(ev, QUEUES.persistent.name), 'persistent messages in the durable queue'),
-      check(
+      ...kit.allKept(kit.onQueue(ev, QUEUES.persistent.name), 'persistent messages in the durable queue'),
+      kit.check(
         'the durable queue with transient messages survives, empty',
         transientMsgsAfter?.type === 'ok' && tm.acknowledged === p.messages && tm.received === 0,
         `the queue exists; 0 of ${p.messages} confirmed transient messages left`,

@@ -1,30 +1,4 @@
-import {
-  allKept,
-  type Check,
-  check,
-  completions,
-  defineLab,
-  delivery,
-  describeQueue,
-  describeTally,
-  drainVia,
-  expectQueue,
-  killAndWatch,
-  listQueues,
-  type Membership,
-  membership,
-  observed,
-  prove,
-  publishVia,
-  type QueueInfo,
-  rabbitmq,
-  rabbitmqQueues,
-  refused,
-  sentBy,
-  tryRead,
-  untilQueue,
-  untilRaftSettled,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const QUEUE = 'qq.orders';
 const DECLARED_ON = 'rabbit1';
@@ -36,12 +10,12 @@ const DECLARED_ON = 'rabbit1';
 const MAX_ELECTION_MS = 1000;
 /** Confirms not in within 5 s count as unknown. */
 const WITHIN_5S = { process: 'publisher', opts: { timeoutMs: 5000 } };
-const ready = (q: QueueInfo) => q.online.length === 3 && !!q.leader;
+const ready = (q: kit.QueueInfo) => q.online.length === 3 && !!q.leader;
 /** The columns that show a quorum queue's leader and members. */
 const MEMBER_COLUMNS = 'name type leader members online messages';
 
 interface Seen {
-  membersBefore: Membership;
+  membersBefore: kit.Membership;
   /** Absent when no new leader was seen within the watch. */
   leaderAfter: string;
   electionMs: number;
@@ -51,7 +25,7 @@ interface Seen {
   membersAfter: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/quorum-queue-failover',
   title: 'Quorum queue: a majority keeps it going, a minority stops it safely',
   teaches:
@@ -63,7 +37,7 @@ export default defineLab({
   params: {
     messages: { type: 'int', default: 2000, min: 1, max: 50_000, describe: 'confirmed messages before the first kill' },
   },
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: () => ({ nodes: 3 }),
   steps: {
     declare: {
@@ -71,7 +45,7 @@ export default defineLab({
       narration:
         `"${QUEUE}" is declared with x-queue-type=quorum through ${DECLARED_ON}: one Raft member on every node, the ` +
         `leader on ${DECLARED_ON}. A publish is confirmed once a majority (2 of 3) has written it to disk.`,
-      commands: [rabbitmqQueues(DECLARED_ON, `quorum_status ${QUEUE}`), listQueues('rabbit2', MEMBER_COLUMNS)],
+      commands: [kit.rabbitmqQueues(DECLARED_ON, `quorum_status ${QUEUE}`), kit.listQueues('rabbit2', MEMBER_COLUMNS)],
     },
     publish: {
       title: 'Publish with confirms',
@@ -86,7 +60,7 @@ export default defineLab({
         "timed by the new leader's own log line; the management API's view is shown beside it, since it can trail " +
         'the election by ~7 s. (A frozen leader, whose connections stay open, would only be noticed through ' +
         'timeouts, not at once.)',
-      commands: [rabbitmqQueues('survivor', `quorum_status ${QUEUE}`)],
+      commands: [kit.rabbitmqQueues('survivor', `quorum_status ${QUEUE}`)],
     },
     'kill-second': {
       title: 'Kill the new leader ({second}): 1 of 3 left',
@@ -96,7 +70,7 @@ export default defineLab({
         'fails with 541 INTERNAL_ERROR, which closes the connection. (Had the lone survivor been the leader, ' +
         'publishes would hang unconfirmed instead: it can append to its log but never commit without a majority, ' +
         'so their fate would be unknown until the others return.)',
-      commands: [rabbitmqQueues('last', `quorum_status ${QUEUE}`), listQueues('last', MEMBER_COLUMNS)],
+      commands: [kit.rabbitmqQueues('last', `quorum_status ${QUEUE}`), kit.listQueues('last', MEMBER_COLUMNS)],
     },
     recover: {
       title: 'Start {first} and {second} again',
@@ -106,23 +80,23 @@ export default defineLab({
         'one: its leader field is the queue record, which trails the election. For a few seconds quorum_status ' +
         'shows the truth: the returning members still reading their logs (term 0) and {last} in pre_vote. The ' +
         'lab waits for the Raft table: one leader, every member a follower in its term at its commit index.',
-      commands: [rabbitmqQueues('last', `quorum_status ${QUEUE}`)],
+      commands: [kit.rabbitmqQueues('last', `quorum_status ${QUEUE}`)],
     },
   },
   mechanism: (lab) =>
-    prove(lab, 'declare', async (no) => {
+    kit.prove(lab, 'declare', async (no) => {
       await lab.stack.using(DECLARED_ON, (c) => c.declare(QUEUE, { kind: 'quorum' }));
-      const q = await expectQueue(lab, no, QUEUE, 'a quorum queue with 3 members online', ready, 20_000);
-      const m = lab.observe('membersBefore', membership(q), q ? describeQueue(q) : 'queue not found');
+      const q = await kit.expectQueue(lab, no, QUEUE, 'a quorum queue with 3 members online', ready, 20_000);
+      const m = lab.observe('membersBefore', kit.membership(q), q ? kit.describeQueue(q) : 'queue not found');
       if (q && q.type !== 'quorum') no.push(`${QUEUE} is a ${q.type} queue, not quorum`);
       if (m.members.length !== 3) no.push(`${QUEUE} has ${m.members.length} members, not 3`);
     }),
   async run(lab) {
     const r = lab.stack;
-    const first = observed<Seen>(lab.history.evidence()).membersBefore?.leader ?? DECLARED_ON;
+    const first = kit.observed<Seen>(lab.history.evidence()).membersBefore?.leader ?? DECLARED_ON;
     await lab.step('publish', async () => {
-      const t = await publishVia(lab, 'rabbit2', QUEUE, 'a', lab.params.messages, WITHIN_5S);
-      lab.say(`publisher: ${describeTally(t)}`);
+      const t = await kit.publishVia(lab, 'rabbit2', QUEUE, 'a', lab.params.messages, WITHIN_5S);
+      lab.say(`publisher: ${kit.describeTally(t)}`);
     });
     const afterFirst = r.members.filter((m) => m !== first);
     const second = await lab.step(
@@ -130,10 +104,10 @@ export default defineLab({
       async () => {
         const names = { host: 'leaderAfter', ms: 'electionMs', log: 'electionLog' };
         const leader =
-          (await killAndWatch(lab, first, QUEUE, 'leader', names, 30_000)).host ?? (afterFirst[0] as string);
+          (await kit.killAndWatch(lab, first, QUEUE, 'leader', names, 30_000)).host ?? (afterFirst[0] as string);
         const survivor = afterFirst.find((m) => m !== leader) as string;
-        const t = await publishVia(lab, survivor, QUEUE, 'b', 500, { ...WITHIN_5S, process: 'publisher-majority' });
-        lab.say(`with 2 of 3 members, through ${survivor}: ${describeTally(t)}`);
+        const t = await kit.publishVia(lab, survivor, QUEUE, 'b', 500, { ...WITHIN_5S, process: 'publisher-majority' });
+        lab.say(`with 2 of 3 members, through ${survivor}: ${kit.describeTally(t)}`);
         return leader;
       },
       { vars: { first, survivor: afterFirst[0] as string } },
@@ -145,12 +119,14 @@ export default defineLab({
       async () => {
         await lab.faults.kill(second);
         const as = { process: 'publisher-minority', opts: { timeoutMs: 15_000 } };
-        const t = await publishVia(lab, last, QUEUE, 'c', 100, as);
-        lab.observe('minorityPublish', t, `with 1 of 3 members, through ${last}: ${describeTally(t)}`);
-        const got = await lab.stack.using(last, (c) => tryRead(lab, 'consume-attempt', {}, last, () => c.get(QUEUE)));
+        const t = await kit.publishVia(lab, last, QUEUE, 'c', 100, as);
+        lab.observe('minorityPublish', t, `with 1 of 3 members, through ${last}: ${kit.describeTally(t)}`);
+        const got = await lab.stack.using(last, (c) =>
+          kit.tryRead(lab, 'consume-attempt', {}, last, () => c.get(QUEUE)),
+        );
         lab.observe('minorityGet', got);
         const q = await r.queue(QUEUE, [last]).catch(() => undefined);
-        if (q) lab.say(`the API on ${last}: ${describeQueue(q)}`);
+        if (q) lab.say(`the API on ${last}: ${kit.describeQueue(q)}`);
       },
       { vars },
     );
@@ -160,11 +136,11 @@ export default defineLab({
         await lab.faults.start(first);
         await lab.faults.start(second);
         await r.waitHealthy(120_000);
-        const q = await untilQueue(lab, QUEUE, '3 members online and a leader', ready, { timeoutMs: 60_000 });
-        lab.observe('membersAfter', q?.online.length ?? 0, q ? `the API: ${describeQueue(q)}` : undefined);
+        const q = await kit.untilQueue(lab, QUEUE, '3 members online and a leader', ready, { timeoutMs: 60_000 });
+        lab.observe('membersAfter', q?.online.length ?? 0, q ? `the API: ${kit.describeQueue(q)}` : undefined);
         const started = Date.now();
         // Unsettled members only delay the drain, which decides: a wait that gives up is no verdict.
-        const raft = await untilRaftSettled(lab, QUEUE, last, 3);
+        const raft = await kit.untilRaftSettled(lab, QUEUE, last, 3);
         const l = raft.find((m) => m.state === 'leader');
         const lead = `${r.hostOf(l?.node)} leads term ${l?.term} at commit index ${l?.commitIndex}`;
         const text = `quorum_status: ${lead}, ${Date.now() - started} ms after the API showed a leader`;
@@ -174,7 +150,7 @@ export default defineLab({
     );
   },
   // A settled leader delivers at once; the wait for a first message is only a margin.
-  final: (lab) => drainVia(lab, 'rabbit3', [QUEUE], { firstMs: 10_000 }),
+  final: (lab) => kit.drainVia(lab, 'rabbit3', [QUEUE], { firstMs: 10_000 }),
   predictions: [
     {
       before: 'kill-leader',
@@ -185,24 +161,26 @@ export default defineLab({
         'publishes go on, but the messages on the old leader are lost',
       ],
       answer: (ev) => {
-        if (delivery(ev.ops).lost.length > 0) return 2;
-        return typeof observed<Seen>(ev).leaderAfter === 'string' && sentBy(ev, 'publisher-majority').ok > 0 ? 0 : 1;
+        if (kit.delivery(ev.ops).lost.length > 0) return 2;
+        return typeof kit.observed<Seen>(ev).leaderAfter === 'string' && kit.sentBy(ev, 'publisher-majority').ok > 0
+          ? 0
+          : 1;
       },
     },
     {
       before: 'kill-second',
       question: 'A second member is about to die: 1 of 3 left. What happens to a publish with confirms?',
       choices: ['the last member confirms it', 'it is refused or never confirmed', 'it is confirmed, and lost later'],
-      answer: (ev) => (sentBy(ev, 'publisher-minority').ok === 0 ? 1 : delivery(ev.ops).lost.length ? 2 : 0),
+      answer: (ev) => (kit.sentBy(ev, 'publisher-minority').ok === 0 ? 1 : kit.delivery(ev.ops).lost.length ? 2 : 0),
     },
   ],
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const before = seen.membersBefore;
-    const majority = sentBy(ev, 'publisher-majority');
-    const minority = sentBy(ev, 'publisher-minority');
+    const majority = kit.sentBy(ev, 'publisher-majority');
+    const minority = kit.sentBy(ev, 'publisher-minority');
     return [
-      check(
+      kit.check(
         'three members online, one leader, before any fault',
         before?.members.length === 3 && before.online.length === 3 && before.leader === DECLARED_ON,
         `3 members online, leader ${DECLARED_ON}`,
@@ -211,26 +189,30 @@ export default defineLab({
       // Timed by the new leader's own log (Raft's election), not by when the management API
       // showed it: the API's view of a quorum queue can lag ~7 s behind (stacks/rabbitmq/README.md).
       electedWithin(seen, before?.leader),
-      check(
+      kit.check(
         'with 2 of 3 members, publishes are confirmed',
         majority.total > 0 && majority.ok === majority.total,
         'every publish confirmed',
         `${majority.ok} of ${majority.total} confirmed`,
       ),
-      check(
+      kit.check(
         'with 1 of 3 members, no publish is confirmed',
         minority.total > 0 && minority.ok === 0,
         '0 confirmed: each nacked (failed) or unanswered (indeterminate)',
         `${minority.total} tried: ${minority.ok} confirmed, ${minority.fail} nacked or refused, ${minority.info} indeterminate`,
       ),
-      refused('with 1 of 3 members, reading fails', completions(ev.ops, 'consume-attempt')[0], 'basic.get fails'),
-      ...allKept(ev.ops, 'confirmed messages'),
+      kit.refused(
+        'with 1 of 3 members, reading fails',
+        kit.completions(ev.ops, 'consume-attempt')[0],
+        'basic.get fails',
+      ),
+      ...kit.allKept(ev.ops, 'confirmed messages'),
     ];
   },
 });
 
 /** A surviving member's log shows it elected leader within the bound after the kill. */
-function electedWithin(seen: Partial<Seen>, oldLeader: string | undefined): Check {
+function electedWithin(seen: Partial<Seen>, oldLeader: string | undefined): kit.Check {
   const name = `a new leader within ${MAX_ELECTION_MS} ms`;
   const expected = `a surviving member's log shows it elected within ${MAX_ELECTION_MS} ms of the old leader's death`;
   const host = seen.leaderAfter;
@@ -239,9 +221,9 @@ function electedWithin(seen: Partial<Seen>, oldLeader: string | undefined): Chec
     seen.electionMs === undefined
       ? ''
       : `; the management API showed it ${seen.electionMs} ms after the kill call returned`;
-  if (host === undefined || host === oldLeader) return check(name, false, expected, 'no other leader seen');
+  if (host === undefined || host === oldLeader) return kit.check(name, false, expected, 'no other leader seen');
   if (logMs === undefined)
     return { name, ok: 'unknown', expected, observed: `${host} leads, but its log has no election line${api}` };
   const said = `${host}: elected ${logMs} ms after ${oldLeader ?? 'the leader'}'s process died (its log)${api}`;
-  return check(name, logMs <= MAX_ELECTION_MS, expected, said, { ms: logMs });
+  return kit.check(name, logMs <= MAX_ELECTION_MS, expected, said, { ms: logMs });
 }

@@ -1,26 +1,4 @@
-import {
-  type Check,
-  check,
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeLinks,
-  downEvents,
-  finalReadMissing,
-  type LinkView,
-  observed,
-  proveSentinels,
-  type RedisClient,
-  RedisWorkload,
-  readFinal,
-  redis,
-  redisCli,
-  SENTINEL_TOPOLOGY,
-  sentinelCli,
-  sentinelProof,
-  untilLinked,
-  withDirect,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 /** Sentinel's down-after-milliseconds here: the restart must beat it (production default 30000). */
 const DOWN_AFTER_MS = 5000;
@@ -36,11 +14,11 @@ interface Seen {
   /** The primary the Sentinels name after the restart. */
   primaryAfter: string | null;
   /** Every data node's link once the replicas followed the restarted primary (or last seen). */
-  linksAfter: Record<string, LinkView>;
+  linksAfter: Record<string, kit.LinkView>;
   keysAfter: Record<string, number>;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'redis/restart-without-persistence',
   title: 'A primary without persistence restarts: every copy is wiped',
   teaches:
@@ -68,16 +46,16 @@ export default defineLab({
     keys: { type: 'int', default: 200, min: 1, max: 10_000, describe: 'keys written before the restart' },
   },
   variants: [{ persistence: 'off' }, { persistence: 'aof' }],
-  stack: redis,
-  topology: (p) => ({ ...SENTINEL_TOPOLOGY, downAfterMs: DOWN_AFTER_MS, persistence: p.persistence }),
+  stack: kit.redis,
+  topology: (p) => ({ ...kit.SENTINEL_TOPOLOGY, downAfterMs: DOWN_AFTER_MS, persistence: p.persistence }),
   steps: {
-    proof: sentinelProof,
+    proof: kit.sentinelProof,
     fill: {
       title: '{keys} keys, on every node',
       narration:
         'The keys are written to {primary} and replicated; once the replicas have applied the whole stream, DBSIZE ' +
         'counts them on every node: three copies, which the notes\' "冗余法" would call safe.',
-      commands: [redisCli('primary', 'DBSIZE'), redisCli('redis2', 'DBSIZE')],
+      commands: [kit.redisCli('primary', 'DBSIZE'), kit.redisCli('redis2', 'DBSIZE')],
     },
     restart: {
       title: 'The redis-server process of {primary} crashes and is restarted at once',
@@ -92,8 +70,8 @@ export default defineLab({
           : 'With nothing on disk it starts empty, with a new replication id. The replicas reconnect within a second, ' +
             'cannot continue the old stream (PSYNC refused), take a full copy of the empty data set and flush their own.'),
       commands: [
-        redisCli('primary', 'INFO server'),
-        sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'),
+        kit.redisCli('primary', 'INFO server'),
+        kit.sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'),
         'docker logs {@sentinel1}',
       ],
     },
@@ -104,25 +82,26 @@ export default defineLab({
           ? 'Every node holds the {keys} keys again.'
           : 'DBSIZE is 0 on {primary} and on both replicas: one restart wiped every copy. Persistence on the primary, ' +
             'or no automatic restart, is what the Redis docs ask for.',
-      commands: [redisCli('primary', 'DBSIZE'), redisCli('redis2', 'DBSIZE'), redisCli('redis3', 'DBSIZE')],
+      commands: [kit.redisCli('primary', 'DBSIZE'), kit.redisCli('redis2', 'DBSIZE'), kit.redisCli('redis3', 'DBSIZE')],
     },
   },
-  mechanism: proveSentinels,
+  mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
-    const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
+    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
-    const caughtUp = () => untilLinked(lab, primary, replicas, 20_000);
+    const caughtUp = () => kit.untilLinked(lab, primary, replicas, 20_000);
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) => lab.step(key, fn, { vars });
     const keys = async (name: string) => {
       const n = await r.dbsizes();
       lab.observe(name, n, `DBSIZE: ${JSON.stringify(n)}`);
     };
-    const write = (c: RedisClient) => new RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4);
+    const write = (c: kit.RedisClient) =>
+      new kit.RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4);
     await step('fill', async () => {
-      await withDirect(r.endpoint(primary), write);
+      await kit.withDirect(r.endpoint(primary), write);
       await caughtUp();
       await keys('keysBefore');
     });
@@ -139,31 +118,31 @@ export default defineLab({
       const said = `run_id ${before.slice(0, 8)}.. then ${after?.slice(0, 8) ?? '-'}..`;
       lab.observe('runIds', { before, after: after ?? null }, said);
       const links = (await caughtUp()) ?? (await r.links());
-      lab.observe('linksAfter', links, describeLinks(links));
+      lab.observe('linksAfter', links, kit.describeLinks(links));
       const named = await r.agreedPrimary();
       const name = named.done ? named.value : null;
       lab.observe('primaryAfter', name, `the Sentinels name ${named.done ? named.value : named.seen}`);
-      const events = await downEvents(r, 'sentinel1');
+      const events = await kit.downEvents(r, 'sentinel1');
       lab.say(events.length ? `sentinel1 logged: ${events.join('; ')}` : 'sentinel1 logged nothing about it');
     });
     await step('count', () => keys('keysAfter'));
   },
-  final: readFinal,
+  final: kit.readFinal,
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const { keysBefore = {}, keysAfter = {}, linksAfter = {}, primaryBefore: before } = seen;
     const nodes = Object.keys(keysBefore);
     const restarted =
       seen.runIds !== undefined && seen.runIds.after !== null && seen.runIds.after !== seen.runIds.before;
     const followers = Object.entries(linksAfter).filter(([, v]) => v.role === 'slave');
-    const checks: Check[] = [
-      check(
+    const checks: kit.Check[] = [
+      kit.check(
         `the primary restarted within ${DOWN_AFTER_MS} ms and Sentinel did not fail over`,
         restarted && typeof seen.downMs === 'number' && seen.downMs < DOWN_AFTER_MS && seen.primaryAfter === before,
         `a new run_id on ${before}, answering within ${DOWN_AFTER_MS} ms, still the primary`,
         `run_id ${restarted ? 'changed' : 'unchanged or unread'}, down ${seen.downMs ?? '-'} ms, the Sentinels name ${seen.primaryAfter ?? '-'}`,
       ),
-      check(
+      kit.check(
         'the replicas resynchronised from the restarted primary',
         followers.length === 2 &&
           followers.every(
@@ -173,9 +152,9 @@ export default defineLab({
               v.offset === linksAfter[before as string]?.offset,
           ),
         `both replicas follow ${before}, link up, at its offset`,
-        describeLinks(linksAfter) || 'not observed',
+        kit.describeLinks(linksAfter) || 'not observed',
       ),
-      check(
+      kit.check(
         'every node held the keys before the restart',
         nodes.length === 3 && nodes.every((n) => (keysBefore[n] ?? 0) >= p.keys),
         `>= ${p.keys} keys on each of the 3 data nodes`,
@@ -186,24 +165,28 @@ export default defineLab({
     const kept = nodes.length === 3 && nodes.every((n) => keysAfter[n] === keysBefore[n]);
     checks.push(
       p.persistence === 'aof'
-        ? check('every node still holds every key', kept, JSON.stringify(keysBefore), JSON.stringify(keysAfter))
-        : check(
+        ? kit.check('every node still holds every key', kept, JSON.stringify(keysBefore), JSON.stringify(keysAfter))
+        : kit.check(
             'every key is gone from every node',
             wiped,
             'DBSIZE 0 on each of the 3 data nodes',
             JSON.stringify(keysAfter),
           ),
     );
-    const unread = finalReadMissing(ev);
+    const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
-    const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
+    const findings = kit.delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const lossExpected = p.persistence === 'off';
     return [
       ...checks,
-      ...deliveryChecks(findings, { loss: lossExpected ? 'expected' : 'forbidden', duplicates: 'forbidden' }, 'writes'),
+      ...kit.deliveryChecks(
+        findings,
+        { loss: lossExpected ? 'expected' : 'forbidden', duplicates: 'forbidden' },
+        'writes',
+      ),
       ...(lossExpected
         ? [
-            check(
+            kit.check(
               'every acknowledged write is lost',
               findings.acknowledged === p.keys && findings.lost.length === p.keys,
               `${p.keys} of ${p.keys}`,

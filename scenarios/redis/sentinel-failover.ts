@@ -1,30 +1,4 @@
-import {
-  type Check,
-  check,
-  cutLossChecks,
-  cutNotReplicated,
-  defineLab,
-  delivery,
-  FAILOVER_TIMEOUT_MS,
-  failoverBound,
-  failoverWithin,
-  finalReadMissing,
-  type KeysView,
-  observeCut,
-  observed,
-  observeLanding,
-  proveSentinels,
-  RedisWorkload,
-  readFinal,
-  redis,
-  redisCli,
-  SENTINEL_TOPOLOGY,
-  sentinelCli,
-  sentinelProof,
-  untilCaughtUp,
-  untilFailover,
-  waitChecks,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 /** Writes made (and replicated) before the cut. */
 const BEFORE = 10;
@@ -32,7 +6,7 @@ const BEFORE = 10;
 /** What the lab observes, by name (the mechanism also records `sentinels`, `probeWait`; the run `caughtUp`, `silentFor`). */
 interface Seen {
   primaryBefore: string;
-  cut: KeysView;
+  cut: kit.KeysView;
   /** Every Sentinel's answer, last seen while waiting for the failover. */
   sentinelAnswers: Record<string, string>;
   primaryAfter: string | null;
@@ -43,7 +17,7 @@ interface Seen {
   clientNodeAfter: { endpointNode?: string; announced?: string; write: string };
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'redis/sentinel-failover',
   title: 'Sentinel fails over; asynchronous replication loses acknowledged writes',
   teaches:
@@ -72,23 +46,23 @@ export default defineLab({
     maxFailoverMs: { type: 'int', default: 6000, min: 1000, describe: 'bound on every Sentinel naming a new primary' },
   },
   variants: [{ variant: 'acks' }, { variant: 'wait' }],
-  stack: redis,
-  topology: () => SENTINEL_TOPOLOGY,
+  stack: kit.redis,
+  topology: () => kit.SENTINEL_TOPOLOGY,
   steps: {
-    proof: sentinelProof,
+    proof: kit.sentinelProof,
     connect: {
       title: 'The application connects through the Sentinels',
       narration:
         'ioredis in Sentinel mode asks a Sentinel `SENTINEL get-master-addr-by-name mymaster`, connects to the ' +
         'answer and asks again whenever the connection breaks: no hard-coded primary. Sentinels announce host names ' +
         '(redis1:6379), reached from this host through ports on 127.0.0.1: the client gets a NAT map.',
-      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster')],
+      commands: [kit.sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster')],
     },
     before: {
       title: `${BEFORE} writes while the replicas keep up`,
       narration: (p) =>
         p.variant === 'wait'
-          ? `Each write is followed by \`WAIT ${SENTINEL_TOPOLOGY.replicas} 2000\`: how many replicas acknowledged ` +
+          ? `Each write is followed by \`WAIT ${kit.SENTINEL_TOPOLOGY.replicas} 2000\`: how many replicas acknowledged ` +
             "this connection's writes within 2 s. A write is confirmed (ok) only if a replica has it; here both do."
           : 'A write is done (ok) once the primary answers OK, as every client does by default; the primary then ' +
             'streams it to the replicas, asynchronously.',
@@ -99,7 +73,7 @@ export default defineLab({
         'iptables inside {replicas} drops every packet to and from {primary}. Sentinels and the application still ' +
         'reach it: from outside nothing is wrong, and the replicas keep master_link_status "up" until repl-timeout ' +
         '(60 s). Only the offsets tell.',
-      commands: [redisCli('replica', 'INFO replication')],
+      commands: [kit.redisCli('replica', 'INFO replication')],
     },
     'cut-writes': {
       title: '{writes} writes during the cut',
@@ -116,7 +90,7 @@ export default defineLab({
         'DBSIZE counts keys, offsets count bytes of stream: the primary holds {writes} keys more than each replica, ' +
         "whose offset stopped at the cut, and sees them fall silent (lag grows) yet accepts writes. The notes' " +
         '"冗余法" (one copy may be lost) holds only for data the copies already have.',
-      commands: [redisCli('primary', 'DBSIZE'), redisCli('replica', 'DBSIZE')],
+      commands: [kit.redisCli('primary', 'DBSIZE'), kit.redisCli('replica', 'DBSIZE')],
     },
     kill: {
       title: 'Kill the primary ({primary})',
@@ -128,7 +102,7 @@ export default defineLab({
         "at the same offset: either may win; neither has the cut's writes. Expected: every Sentinel names it within " +
         '{maxFailoverMs} ms, plus 20 s (twice failover-timeout) for each split vote the Sentinels log ' +
         '(-failover-abort-not-elected: each voted for itself; seen once in 10 runs here).',
-      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'), 'docker logs {@sentinel1}'],
+      commands: [kit.sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'), 'docker logs {@sentinel1}'],
     },
     follow: {
       title: 'The Sentinel-aware client follows',
@@ -137,15 +111,15 @@ export default defineLab({
         'wait (up to 30 s); "All sentinels are unreachable" meanwhile means no Sentinel named a reachable primary ' +
         'yet. Healed, {primary} restarts as an empty primary (no persistence) until Sentinel converts it within ' +
         '~10 s (+convert-to-slave) and it resyncs from {newPrimary}.',
-      commands: [redisCli('newPrimary', 'DBSIZE')],
+      commands: [kit.redisCli('newPrimary', 'DBSIZE')],
     },
   },
-  mechanism: proveSentinels,
+  mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
     const p = lab.params;
-    const w = new RedisWorkload(lab.history, r);
-    const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
+    const w = new kit.RedisWorkload(lab.history, r);
+    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const wait = p.variant === 'wait';
     const vars = { primary, replica: `${replicas[0]}`, replicas: replicas.join(' and ') };
@@ -161,7 +135,7 @@ export default defineLab({
     try {
       await step('before', async () => {
         await write('before', BEFORE, 2, { replicas: replicas.length, timeoutMs: 2000 });
-        const offsets = await untilCaughtUp(lab, primary, replicas);
+        const offsets = await kit.untilCaughtUp(lab, primary, replicas);
         const at = offsets ? `at offset ${offsets[primary]}: the ${BEFORE} writes are on all nodes` : 'not in 10 s';
         lab.observe('caughtUp', offsets, `every replica ${at}`);
       });
@@ -174,45 +148,45 @@ export default defineLab({
         const t = await write('cut', p.writes, 4, { replicas: 1, timeoutMs: p.waitMs });
         lab.observe('cutWrites', t, `${t.ok} acknowledged, ${t.info} unconfirmed, ${t.fail} refused`);
       });
-      await step('prove-cut', () => observeCut(lab, primary, replicas));
+      await step('prove-cut', () => kit.observeCut(lab, primary, replicas));
       const kill = async () => {
         await lab.faults.kill(primary);
-        const chosen = await untilFailover(lab, primary, Date.now(), 'kill');
+        const chosen = await kit.untilFailover(lab, primary, Date.now(), 'kill');
         for (const line of await r.failoverLog()) lab.say(line);
         if (wait && chosen !== primary) lab.say(`WAIT counted both replicas before the cut: ${chosen} has them`);
         return chosen;
       };
       const newPrimary = await step('kill', kill, { quorum: r.layout.quorum, sentinels: r.sentinels.length });
       const after = () => w.writeId('app', app, 'after-1', wait ? { replicas: 1, timeoutMs: 1000 } : undefined);
-      await step('follow', () => observeLanding(lab, app, after), { newPrimary });
+      await step('follow', () => kit.observeLanding(lab, app, after), { newPrimary });
     } finally {
       app.close();
     }
   },
   async final(lab) {
-    const old = observed<Seen>(lab.history.evidence()).primaryBefore;
+    const old = kit.observed<Seen>(lab.history.evidence()).primaryBefore;
     const rep = old && (await lab.stack.replication(old));
     if (rep) lab.say(`${old} is back as ${rep.role === 'slave' ? `a replica of ${rep.masterHost}` : rep.role}`);
-    await readFinal(lab);
+    await kit.readFinal(lab);
   },
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const { primaryBefore: before, failoverMs: ms, clientNodeAfter: landed } = seen;
     const after = seen.primaryAfter ?? undefined;
-    const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
+    const findings = kit.delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const replicas = Object.keys(seen.cut?.replicas ?? {}).length;
-    const bound = failoverBound(p.maxFailoverMs, seen.failoverEpochs);
-    const checks: Check[] = [
-      failoverWithin(
+    const bound = kit.failoverBound(p.maxFailoverMs, seen.failoverEpochs);
+    const checks: kit.Check[] = [
+      kit.failoverWithin(
         `the Sentinels agree on a new primary within ${bound.ms} ms`,
         { before, after, ms },
         bound.ms,
         `a former replica, named by every Sentinel, within ${p.maxFailoverMs} ms of the kill, plus ` +
-          `${2 * FAILOVER_TIMEOUT_MS} ms per split vote (${bound.splitVotes} in the Sentinels' logs)`,
+          `${2 * kit.FAILOVER_TIMEOUT_MS} ms per split vote (${bound.splitVotes} in the Sentinels' logs)`,
         `no agreement on a new primary (was ${before}; last answers ${JSON.stringify(seen.sentinelAnswers ?? {})})`,
       ),
-      cutNotReplicated(seen.cut, p.writes),
-      check(
+      kit.cutNotReplicated(seen.cut, p.writes),
+      kit.check(
         'the Sentinel-aware client follows the new primary',
         // In the wait variant WAIT may return 0 while the other replica is still being repointed: the
         // write itself landed all the same.
@@ -224,9 +198,9 @@ export default defineLab({
         landed ? `${landed.write} on ${landed.endpointNode} (calls itself ${landed.announced})` : 'no write after it',
       ),
     ];
-    const unread = finalReadMissing(ev);
+    const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
-    const variantChecks = p.variant === 'acks' ? cutLossChecks : waitChecks;
+    const variantChecks = p.variant === 'acks' ? kit.cutLossChecks : kit.waitChecks;
     return [...checks, ...variantChecks(ev, findings, { before: BEFORE, cut: p.writes, replicas })];
   },
 });

@@ -1,30 +1,4 @@
-import {
-  type Check,
-  check,
-  completions,
-  defineLab,
-  delivery,
-  deliveryChecks,
-  describeLinks,
-  finalReadMissing,
-  idOf,
-  type LinkView,
-  observed,
-  proveSentinels,
-  RedisWorkload,
-  readFinal,
-  redis,
-  redisCli,
-  SENTINEL_TOPOLOGY,
-  sample,
-  sentinelCli,
-  sentinelProof,
-  sleep,
-  unobserved,
-  untilCaughtUp,
-  untilFailover,
-  windowLoss,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 /** The application writes one key every EVERY_MS... */
 const EVERY_MS = 50;
@@ -44,10 +18,10 @@ interface Seen {
   /** The old primary's role as this machine reads it while the Sentinels name another. */
   oldRoleInCut: string;
   /** The old primary's link once the heal has settled (null: it never followed the new primary). */
-  oldAfterHeal: LinkView | null;
+  oldAfterHeal: kit.LinkView | null;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'redis/split-brain',
   title: 'Split brain: the cut-off primary keeps writing, and loses it all at the heal',
   teaches:
@@ -68,16 +42,23 @@ export default defineLab({
     maxLag: { type: 'int', default: 2, min: 1, max: 10, describe: 'min-replicas-max-lag, seconds (Redis default 10)' },
   },
   variants: [{ minReplicasToWrite: 0 }, { minReplicasToWrite: 1 }],
-  stack: redis,
-  topology: (p) => ({ ...SENTINEL_TOPOLOGY, minReplicasToWrite: p.minReplicasToWrite, minReplicasMaxLag: p.maxLag }),
+  stack: kit.redis,
+  topology: (p) => ({
+    ...kit.SENTINEL_TOPOLOGY,
+    minReplicasToWrite: p.minReplicasToWrite,
+    minReplicasMaxLag: p.maxLag,
+  }),
   steps: {
-    proof: sentinelProof,
+    proof: kit.sentinelProof,
     writes: {
       title: 'The application writes through the Sentinels',
       narration:
         'ioredis in Sentinel mode asks the Sentinels for the primary ({primary}) and writes one key every ' +
         `${EVERY_MS} ms. The replicas acknowledge the stream once a second; the writes so far are on every node.`,
-      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'), redisCli('primary', 'DBSIZE')],
+      commands: [
+        kit.sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'),
+        kit.redisCli('primary', 'DBSIZE'),
+      ],
     },
     cut: {
       title: 'Cut {primary} off from its replicas and the Sentinels, not from the application',
@@ -90,7 +71,10 @@ export default defineLab({
             `acknowledged within ${p.maxLag} s; once none has, it answers NOREPLICAS: at most ${p.maxLag + SLACK_S} s ` +
             'after the cut (one more second for the last acknowledgement, one for the once-a-second recount).'
           : '{primary} does not know: nothing in Redis makes a primary step down on its own.'),
-      commands: [sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'), redisCli('primary', 'ROLE')],
+      commands: [
+        kit.sentinelCli('sentinel1', 'SENTINEL get-master-addr-by-name mymaster'),
+        kit.redisCli('primary', 'ROLE'),
+      ],
     },
     'two-primaries': {
       title: 'Two primaries: {primary} and {newPrimary}',
@@ -101,7 +85,7 @@ export default defineLab({
         (p.minReplicasToWrite
           ? 'It answers NOREPLICAS: refused, not acknowledged.'
           : 'It acknowledges every write: they exist on {primary} alone.'),
-      commands: [redisCli('primary', 'INFO replication'), redisCli('newPrimary', 'INFO replication')],
+      commands: [kit.redisCli('primary', 'INFO replication'), kit.redisCli('newPrimary', 'INFO replication')],
     },
     heal: {
       title: 'Heal the cut',
@@ -110,37 +94,37 @@ export default defineLab({
         'configuration and, after 8 s of it answering, send it REPLICAOF {newPrimary} (+convert-to-slave). Its ' +
         "replication id is not {newPrimary}'s: a full resync, and everything it took since the cut is discarded. " +
         '"Last failover wins" (Sentinel docs).',
-      commands: [redisCli('primary', 'ROLE'), redisCli('newPrimary', 'DBSIZE')],
+      commands: [kit.redisCli('primary', 'ROLE'), kit.redisCli('newPrimary', 'DBSIZE')],
     },
   },
-  mechanism: proveSentinels,
+  mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
-    const primary = observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
+    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
     const replicas = r.dataNodes.filter((n) => n !== primary);
     const app = await r.sentinelClient();
     let writing = true;
-    const writer = new RedisWorkload(lab.history, r).writeWhile('app', app, 'w', () => writing, EVERY_MS);
+    const writer = new kit.RedisWorkload(lab.history, r).writeWhile('app', app, 'w', () => writing, EVERY_MS);
     const peers = [...replicas, ...r.sentinels];
     let newPrimary = '';
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) =>
       lab.step(key, fn, { vars: { primary, newPrimary, peers: peers.join(', '), quorum: r.layout.quorum } });
     try {
       await step('writes', async () => {
-        await sleep(1000);
-        const offsets = await untilCaughtUp(lab, primary, replicas);
+        await kit.sleep(1000);
+        const offsets = await kit.untilCaughtUp(lab, primary, replicas);
         lab.say(offsets ? `every replica at offset ${offsets[primary]} or past it` : 'not caught up in 10 s');
       });
       await step('cut', async () => {
         lab.observe('cutAskedAt', lab.history.now());
         await lab.faults.partition(primary, peers);
-        newPrimary = await untilFailover(lab, primary, Date.now(), 'cut');
+        newPrimary = await kit.untilFailover(lab, primary, Date.now(), 'cut');
         lab.observe('promotedAt', lab.history.now());
       });
       await step('two-primaries', async () => {
         const role = (await r.replication(primary)).role;
         lab.observe('oldRoleInCut', role, `${primary}, read from this machine: role ${role}`);
-        await sleep(AFTER_PROMOTION_MS);
+        await kit.sleep(AFTER_PROMOTION_MS);
       });
       await step('heal', async () => {
         writing = false;
@@ -149,7 +133,7 @@ export default defineLab({
         await lab.faults.heal(primary);
         const probe = () => r.follows(primary, newPrimary);
         const follows = await lab.until(`${primary} to follow ${newPrimary}`, probe, { timeoutMs: 40_000 });
-        lab.observe('oldAfterHeal', follows ?? null, follows ? describeLinks({ [primary]: follows }) : 'not yet');
+        lab.observe('oldAfterHeal', follows ?? null, follows ? kit.describeLinks({ [primary]: follows }) : 'not yet');
       });
     } finally {
       writing = false;
@@ -157,52 +141,52 @@ export default defineLab({
       app.close();
     }
   },
-  final: readFinal,
+  final: kit.readFinal,
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const cut = ev.faults.find((f) => f.kind === 'partition');
     const { primaryBefore: before, promotedAt, cutAskedAt, oldAfterHeal: oldAfter, primaryAfter: after } = seen;
     if (!cut || cutAskedAt === undefined || promotedAt === undefined || !before)
-      return [unobserved('the primary was cut off and a replica promoted', 'a cut and a failover', 'the cut')];
+      return [kit.unobserved('the primary was cut off and a replica promoted', 'a cut and a failover', 'the cut')];
     const healAt = cut.end ?? Number.POSITIVE_INFINITY;
     const boundMs = (p.maxLag + SLACK_S) * 1000;
-    const findings = delivery(ev.ops, { send: 'write', receive: 'read-all' });
+    const findings = kit.delivery(ev.ops, { send: 'write', receive: 'read-all' });
     const lost = new Set(findings.lost);
-    const writes = completions(ev.ops, 'write');
+    const writes = kit.completions(ev.ops, 'write');
     const acked = writes.filter((o) => o.type === 'ok');
     const ackedInCut = acked.filter((o) => o.time > cut.start);
-    const checks: Check[] = [
-      check(
+    const checks: kit.Check[] = [
+      kit.check(
         'the Sentinels promote a replica while the old primary is cut off',
         !!after && after !== before,
         `a replica named by every Sentinel (was ${before})`,
         after ? `${after}, ${seen.failoverMs} ms after the cut` : 'no agreement on a new primary',
       ),
-      check(
+      kit.check(
         'after the heal the old primary follows the new one',
         oldAfter?.role === 'slave' && oldAfter.masterHost === after && oldAfter.masterLinkStatus === 'up',
         `${before}: replica of ${String(after)}, link up`,
-        oldAfter ? describeLinks({ [before]: oldAfter }) : 'it never did',
+        oldAfter ? kit.describeLinks({ [before]: oldAfter }) : 'it never did',
       ),
-      windowLoss(
+      kit.windowLoss(
         'writes acknowledged before the cut are kept',
         acked.filter(({ time }) => time < cutAskedAt),
         lost,
         'none',
       ),
     ];
-    const unread = finalReadMissing(ev);
+    const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
     checks.push(
-      ...deliveryChecks(findings, { loss: 'expected', duplicates: 'forbidden' }, 'writes'),
-      windowLoss('every write the old primary acknowledged during the cut is lost', ackedInCut, lost, 'all'),
+      ...kit.deliveryChecks(findings, { loss: 'expected', duplicates: 'forbidden' }, 'writes'),
+      kit.windowLoss('every write the old primary acknowledged during the cut is lost', ackedInCut, lost, 'all'),
     );
     if (!p.minReplicasToWrite) {
       const afterPromotion = acked.filter((o) => o.time > promotedAt && o.time < healAt);
-      const twoPrimaries = windowLoss('', afterPromotion, lost, 'all');
+      const twoPrimaries = kit.windowLoss('', afterPromotion, lost, 'all');
       return [
         ...checks,
-        check(
+        kit.check(
           'two primaries: the old one acknowledges writes after the promotion, all lost',
           seen.oldRoleInCut === 'master' && twoPrimaries.ok === true,
           `${before} still master; > 0 writes acknowledged after the promotion, every one lost`,
@@ -210,24 +194,24 @@ export default defineLab({
         ),
       ];
     }
-    const lateLost = [...lost].filter((id) => !acked.some((o) => idOf(o) === id && o.time <= cut.start + boundMs));
+    const lateLost = [...lost].filter((id) => !acked.some((o) => kit.idOf(o) === id && o.time <= cut.start + boundMs));
     const late = writes.filter((o) => o.time > cut.start + boundMs && o.time < healAt);
     const refused = late.filter((o) => o.type === 'fail' && o.error?.startsWith('NOREPLICAS'));
     const lastAck = Math.max(...ackedInCut.map((o) => o.time - cut.start), 0);
     return [
       ...checks,
-      check(
+      kit.check(
         `only writes acknowledged within ${p.maxLag + SLACK_S} s of the cut are lost`,
         lost.size > 0 && lateLost.length === 0,
         `> 0 lost, each acknowledged by ${boundMs} ms after the cut (max-lag ${p.maxLag} s + ${SLACK_S} s)`,
         `${lost.size} lost; the last acknowledged ${lastAck} ms after the cut; ${lateLost.length} lost later`,
         { lastAckMs: lastAck },
       ),
-      check(
+      kit.check(
         'after that the old primary refuses writes (NOREPLICAS)',
         late.length > 0 && refused.length === late.length,
         `every write from ${boundMs} ms after the cut until the heal refused with NOREPLICAS`,
-        `${refused.length} of ${late.length} refused; ${sample(late.filter((o) => !refused.includes(o)).map(idOf))}`,
+        `${refused.length} of ${late.length} refused; ${kit.sample(late.filter((o) => !refused.includes(o)).map(kit.idOf))}`,
       ),
     ];
   },

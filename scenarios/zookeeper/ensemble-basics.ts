@@ -1,26 +1,12 @@
-import {
-  check,
-  completions,
-  defineLab,
-  describeModes,
-  type Member,
-  observed,
-  proveRoles,
-  readThrough,
-  srvrCommand,
-  unobserved,
-  ZkWorkload,
-  zkCli,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 interface Seen {
   modes: Record<string, string>;
-  members: Member[];
+  members: kit.Member[];
   written: string;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/ensemble-basics',
   title: 'A three-node ensemble: one leader, a shared tree',
   teaches: 'one leader and two followers; a znode written through one node is read through every node',
@@ -39,7 +25,7 @@ export default defineLab({
     '(FastLeaderElection) compares the epoch first, then the ZXID, then the myid.',
   random: 'the value written through zk1',
   params: {},
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: 3 }),
   steps: {
     leader: {
@@ -47,13 +33,13 @@ export default defineLab({
       narration:
         'Every node answers `srvr` with its Mode. A healthy ensemble of three has exactly one leader, elected by ' +
         'the voters (latest epoch, then highest zxid, then highest myid), and two followers.',
-      commands: [srvrCommand('zk1')],
+      commands: [kit.srvrCommand('zk1')],
     },
     config: {
       title: 'The ensemble describes itself',
       narration:
         'The znode /zookeeper/config holds the membership every server agreed on: one server.N line per participant.',
-      commands: [zkCli('zk1', 'get /zookeeper/config')],
+      commands: [kit.zkCli('zk1', 'get /zookeeper/config')],
     },
     'write-read': {
       title: 'Write through one node, read through every node',
@@ -61,21 +47,21 @@ export default defineLab({
         'A write goes to the leader whichever server receives it, and is committed once a majority has it. A ' +
         'client reading from a follower may be a little behind; `sync` first makes that server catch up with the ' +
         'leader, so each read below is fresh.',
-      commands: [zkCli('zk2', 'get /midlab-basics')],
+      commands: [kit.zkCli('zk2', 'get /midlab-basics')],
     },
     missing: {
       title: 'Reading what does not exist',
       narration: 'A missing znode is not an empty value: the server answers with a clean NONODE error.',
-      commands: [zkCli('zk2', 'get /midlab-missing')],
+      commands: [kit.zkCli('zk2', 'get /midlab-missing')],
     },
   },
-  mechanism: (lab) => proveRoles(lab),
+  mechanism: (lab) => kit.proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const w = new ZkWorkload(lab.history, zk);
+    const w = new kit.ZkWorkload(lab.history, zk);
     await lab.step('leader', async () => {
       const modes = await zk.modes();
-      lab.observe('modes', modes, `modes: ${describeModes(modes)}`);
+      lab.observe('modes', modes, `modes: ${kit.describeModes(modes)}`);
     });
     await lab.step('config', async () => {
       const members = await zk.members('zk2');
@@ -104,29 +90,33 @@ export default defineLab({
     });
   },
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const modes = Object.values(seen.modes ?? {});
     const leaders = modes.filter((m) => m === 'leader').length;
     const followers = modes.filter((m) => m === 'follower').length;
     const participants = (seen.members ?? []).filter((m) => m.role === 'participant').map((m) => m.host);
-    const missing = completions(ev.ops, 'read-missing')[0];
+    const missing = kit.completions(ev.ops, 'read-missing')[0];
     return [
       seen.modes === undefined
-        ? unobserved('exactly one leader and two followers', '1 leader, 2 followers', "the nodes' modes")
-        : check(
+        ? kit.unobserved('exactly one leader and two followers', '1 leader, 2 followers', "the nodes' modes")
+        : kit.check(
             'exactly one leader and two followers',
             leaders === 1 && followers === 2,
             '1 leader, 2 followers',
             `${leaders} leader(s), ${followers} follower(s)`,
           ),
-      check(
+      kit.check(
         '/zookeeper/config lists 3 participants',
         participants.sort().join(',') === 'zk1,zk2,zk3',
         'zk1, zk2, zk3',
         `${participants.length}: ${participants.join(', ')}`,
       ),
-      readThrough(ev, 'a value written through zk1 is read through every node', seen.written, ['zk1', 'zk2', 'zk3']),
-      check(
+      kit.readThrough(ev, 'a value written through zk1 is read through every node', seen.written, [
+        'zk1',
+        'zk2',
+        'zk3',
+      ]),
+      kit.check(
         'a missing znode gives a clean "no node" error',
         missing?.type === 'fail' && /no node/i.test(missing.error ?? ''),
         'read fails with NONODE',

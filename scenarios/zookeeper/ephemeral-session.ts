@@ -1,18 +1,4 @@
-import {
-  check,
-  defineLab,
-  expiryWindow,
-  LATE_SLACK_MS,
-  observed,
-  proveRoles,
-  ServiceProcess,
-  sleep,
-  unobserved,
-  within,
-  type ZkClient,
-  zkCli,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const PATH = '/services/demo/instance-1';
 
@@ -29,7 +15,7 @@ interface Seen {
   deletedAfterMs: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/ephemeral-session',
   title: 'Service registry: ephemeral znodes live as long as the session',
   teaches:
@@ -57,7 +43,7 @@ export default defineLab({
     },
   },
   variants: [{ service: 'freeze' }, { service: 'kill' }],
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: 3 }),
   steps: {
     register: {
@@ -65,7 +51,7 @@ export default defineLab({
       narration:
         'A separate process (the "service") opens a session with a {sessionTimeoutMs} ms timeout, creates the ' +
         `ephemeral znode ${PATH} and pings its server every third of the timeout to keep the session alive.`,
-      commands: [zkCli('zk1', `stat ${PATH}`)],
+      commands: [kit.zkCli('zk1', `stat ${PATH}`)],
     },
     'kill-server': {
       title: "Kill the service's server ({server})",
@@ -81,13 +67,13 @@ export default defineLab({
         'The service stops heartbeating (frozen or crashed). The servers cannot tell "slow" from "dead": they wait ' +
         'out the session timeout from the last ping (up to a third of it before the fault), then expire the ' +
         'session, delete its ephemeral znodes and notify watchers: here {earliest} to {latest} ms after it stops ' +
-        `(2/3 of {sessionTimeoutMs} ms; at the latest the timeout, two ticks of {tickMs} ms and ${LATE_SLACK_MS} ms slack).`,
-      commands: [zkCli('other', 'ls /services/demo')],
+        `(2/3 of {sessionTimeoutMs} ms; at the latest the timeout, two ticks of {tickMs} ms and ${kit.LATE_SLACK_MS} ms slack).`,
+      commands: [kit.zkCli('other', 'ls /services/demo')],
     },
   },
   async mechanism(lab) {
     const asked = lab.params.sessionTimeoutMs;
-    const problems = await proveRoles(lab);
+    const problems = await kit.proveRoles(lab);
     const t = await lab.stack.sessionTerms(asked);
     lab.observe('tickMs', t.tickMs, `tickTime ${t.tickMs} ms`);
     lab.observe('negotiatedTimeoutMs', t.grantedMs, `session timeout: asked ${asked} ms, granted ${t.grantedMs} ms`);
@@ -95,8 +81,8 @@ export default defineLab({
   },
   async run(lab) {
     const { stack: zk, params: p } = lab;
-    const service = new ServiceProcess(zk, PATH, p.sessionTimeoutMs);
-    let w: ZkClient | undefined;
+    const service = new kit.ServiceProcess(zk, PATH, p.sessionTimeoutMs);
+    let w: kit.ZkClient | undefined;
     try {
       // Plumbing: the server that holds the session only names the node to kill.
       const { server } = await lab.step('register', async () => {
@@ -126,7 +112,7 @@ export default defineLab({
       );
       const freeze = p.service === 'freeze';
       const tickMs = zk.params.tickMs;
-      const vars = { Stop: freeze ? 'Freeze' : 'Kill', tickMs, ...expiryWindow(p.sessionTimeoutMs, tickMs) };
+      const vars = { Stop: freeze ? 'Freeze' : 'Kill', tickMs, ...kit.expiryWindow(p.sessionTimeoutMs, tickMs) };
       await lab.step(
         'stop-service',
         async () => {
@@ -136,10 +122,10 @@ export default defineLab({
           service.signal(freeze ? 'SIGSTOP' : 'SIGKILL');
           lab.faults.note(freeze ? 'pause' : 'kill', ['service'], `${freeze ? 'froze' : 'killed'} the service`);
           const half = Math.max(0, (p.sessionTimeoutMs * 2) / 3 - 300);
-          await sleep(half);
+          await kit.sleep(half);
           const still = await watcher.exists(PATH);
           lab.observe('presentBeforeTimeout', still, `${Math.round(half)} ms after: ${still ? 'still there' : 'gone'}`);
-          const at = await within(p.sessionTimeoutMs * 3, deleted);
+          const at = await kit.within(p.sessionTimeoutMs * 3, deleted);
           if (at === undefined) lab.warn(`no deletion event in ${p.sessionTimeoutMs * 3} ms: ${PATH} still there`);
           else lab.observe('deletedAfterMs', at - stoppedAt, `watcher on ${other}: deleted ${at - stoppedAt} ms after`);
         },
@@ -155,20 +141,20 @@ export default defineLab({
       before: 'kill-server',
       question: "The server the service is connected to is about to die. What happens to the service's registration?",
       choices: ['gone at once', 'it stays: the client moves to another server, same session', 'gone after the timeout'],
-      answer: (ev) => (observed<Seen>(ev).presentAfterMove === true ? 1 : 0),
+      answer: (ev) => (kit.observed<Seen>(ev).presentAfterMove === true ? 1 : 0),
     },
     {
       before: 'stop-service',
       question: 'The service itself is about to stop heartbeating. When does its ephemeral znode disappear?',
       choices: ['at once', 'after about the session timeout', 'never, until someone deletes it'],
       answer: (ev) => {
-        const ms = observed<Seen>(ev).deletedAfterMs;
+        const ms = kit.observed<Seen>(ev).deletedAfterMs;
         return ms === undefined ? 2 : ms < 500 ? 0 : 1;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const {
       sessionTimeoutMs: timeout,
       reconnectMs: reconnect,
@@ -177,35 +163,42 @@ export default defineLab({
     } = seen;
     const what = seen.tickMs === undefined ? 'the tickTime' : 'the stop of the service';
     if (seen.tickMs === undefined || seen.presentBeforeTimeout === undefined)
-      return [unobserved('the registration went after the session timeout, not before', 'the service stopped', what)];
-    const { earliest, latest } = expiryWindow(p.sessionTimeoutMs, seen.tickMs);
+      return [
+        kit.unobserved('the registration went after the session timeout, not before', 'the service stopped', what),
+      ];
+    const { earliest, latest } = kit.expiryWindow(p.sessionTimeoutMs, seen.tickMs);
     return [
-      check(
+      kit.check(
         'the service was granted the session timeout asked for',
         timeout === p.sessionTimeoutMs,
         `${p.sessionTimeoutMs} ms`,
         `${String(timeout)} ms`,
       ),
-      check(
+      kit.check(
         'the client moved to another server within the session timeout',
         reconnect !== undefined && reconnect > 0 && reconnect < p.sessionTimeoutMs,
         `< ${p.sessionTimeoutMs} ms`,
         reconnect === undefined ? 'no reconnection' : `${reconnect} ms`,
       ),
-      check(
+      kit.check(
         'the session survived the move',
         seen.sessionAfterMove !== undefined && seen.sessionAfterMove === seen.sessionId,
         'same session id',
         `${String(seen.sessionAfterMove)} (was ${String(seen.sessionId)})`,
       ),
-      check('the registration stayed while only its server was gone', stayed === true, 'znode present', String(stayed)),
-      check(
+      kit.check(
+        'the registration stayed while only its server was gone',
+        stayed === true,
+        'znode present',
+        String(stayed),
+      ),
+      kit.check(
         'not removed before the session timeout',
         seen.presentBeforeTimeout === true && (deleted === undefined || deleted >= earliest),
         `still registered ${earliest} ms after the service stopped (2/3 of the timeout: its last ping may be T/3 old)`,
         `${seen.presentBeforeTimeout ? 'present' : 'gone'} shortly before; deleted after ${deleted ?? '-'} ms`,
       ),
-      check(
+      kit.check(
         'removed once the session timed out, and the watcher told',
         deleted !== undefined && deleted <= latest,
         `deleted and notified within ${latest} ms`,

@@ -1,18 +1,4 @@
-import {
-  defineLab,
-  failoverWithin,
-  finalReadOf,
-  observed,
-  proveRoles,
-  sleep,
-  srvrCommand,
-  unobserved,
-  untilLeader,
-  writesKept,
-  writesServed,
-  ZkWorkload,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/failover';
 /** The bound the lab teaches and checks: twice the slowest election seen here (1003 ms). */
@@ -28,7 +14,7 @@ interface Seen {
   killedAt: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/leader-failover',
   title: 'The leader dies under load',
   teaches: `killing the leader elects a new one within ${ELECTION_BOUND_MS / 1000} s; the surviving pair serves; no acknowledged write is lost`,
@@ -48,7 +34,7 @@ export default defineLab({
         '0.2-1.0 s, median 0.45 s; the bound leaves twice the slowest seen)',
     },
   },
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: 3 }),
   steps: {
     writes: {
@@ -56,7 +42,7 @@ export default defineLab({
       narration:
         'A client connected to all three servers creates one znode every 50 ms. Each write is recorded: ' +
         'acknowledged (ok), certainly refused (fail), or unknown (info: the connection dropped before the answer).',
-      commands: [srvrCommand('zk1')],
+      commands: [kit.srvrCommand('zk1')],
     },
     'kill-leader': {
       title: 'Kill the leader ({leader})',
@@ -65,7 +51,7 @@ export default defineLab({
         'election. The lab measures the time until one survivor reports Mode: leader; this lab expects it within ' +
         '{maxElectionMs} ms. (A frozen leader is only noticed after syncLimit x tickTime; production tickTime is ' +
         '2000 ms, here 500 ms.)',
-      commands: [srvrCommand('survivor')],
+      commands: [kit.srvrCommand('survivor')],
     },
     stop: {
       title: 'Stop the workload',
@@ -73,13 +59,13 @@ export default defineLab({
         'The killed node is started again in the heal phase; it rejoins as a follower and catches up from the leader.',
     },
   },
-  mechanism: (lab) => proveRoles(lab),
+  mechanism: (lab) => kit.proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const writer = new ZkWorkload(lab.history, zk).writer(DIR);
+    const writer = new kit.ZkWorkload(lab.history, zk).writer(DIR);
     const leader = await lab.step('writes', async () => {
       await writer.start();
-      await sleep(2000);
+      await kit.sleep(2000);
       const l = await zk.leader();
       lab.observe('leaderBefore', l, `${writer.acknowledged} writes acknowledged; the leader is ${l}`);
       return l;
@@ -92,7 +78,7 @@ export default defineLab({
       async () => {
         const requested = Date.now();
         await lab.faults.kill(leader);
-        const newLeader = await untilLeader(lab, survivors, 50);
+        const newLeader = await kit.untilLeader(lab, survivors, 50);
         const seen = Date.now();
         // Counted from the moment the process died (the engine's record), not from when
         // the kill request returned: under load that call alone can outlast an election.
@@ -103,47 +89,47 @@ export default defineLab({
           const ms = Math.max(0, seen - died);
           lab.observe('electionMs', ms, `elected ${ms} ms after the old leader died`);
         }
-        await sleep(2000);
+        await kit.sleep(2000);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
       { vars: { leader, survivor: survivors[0] as string } },
     );
     await lab.step('stop', () => writer.stop());
   },
-  final: finalReadOf(DIR),
+  final: kit.finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-leader',
       question: 'The leader is about to be killed. How long until the survivors have a new leader?',
       choices: ['under a second', 'one to ten seconds', 'more than ten seconds', 'never: a human must intervene'],
       answer: (ev) => {
-        const ms = observed<Seen>(ev).electionMs;
+        const ms = kit.observed<Seen>(ev).electionMs;
         return ms === undefined ? 3 : ms < 1000 ? 0 : ms <= 10_000 ? 1 : 2;
       },
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     if (seen.leaderBefore === undefined || seen.killedAt === undefined)
       return [
-        unobserved('the leader was killed', 'a leader killed under load', 'the kill of the leader'),
-        ...writesKept(ev),
+        kit.unobserved('the leader was killed', 'a leader killed under load', 'the kill of the leader'),
+        ...kit.writesKept(ev),
       ];
     return [
-      failoverWithin(
+      kit.failoverWithin(
         `a new leader within ${p.maxElectionMs} ms`,
         { before: seen.leaderBefore, after: seen.leaderAfter, ms: seen.electionMs },
         p.maxElectionMs,
         `a survivor leads within ${p.maxElectionMs} ms of the old leader's death`,
       ),
-      writesServed(
+      kit.writesServed(
         ev,
         'the surviving pair serves writes',
         seen.killedAt,
         'writes invoked after the kill are acknowledged',
         'after the kill',
       ),
-      ...writesKept(ev),
+      ...kit.writesKept(ev),
     ];
   },
 });

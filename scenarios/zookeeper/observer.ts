@@ -1,22 +1,4 @@
-import {
-  check,
-  completions,
-  defineLab,
-  describeModes,
-  type Member,
-  observed,
-  proveRoles,
-  readThrough,
-  roleProblems,
-  serving,
-  sleep,
-  srvrCommand,
-  unobserved,
-  untilNotServing,
-  ZkWorkload,
-  zkCli,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const VOTERS = ['zk1', 'zk2', 'zk3'];
 /**
@@ -29,7 +11,7 @@ const SETTLE_MS = 5000;
 
 interface Seen {
   modesBefore: Record<string, string>;
-  members: Member[];
+  members: kit.Member[];
   written: string;
   /** The survivors' modes once every one stopped serving (or what they last said). */
   modesWithoutQuorum: Record<string, string>;
@@ -37,7 +19,7 @@ interface Seen {
   modesLater: Record<string, string>;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/observer',
   title: 'Observers read but do not vote',
   teaches:
@@ -51,7 +33,7 @@ export default defineLab({
     'observer. Roles are read with `srvr`, the one four-letter word answered by default since 3.5.3 (lines 524-537).',
   random: 'the value written through zk1',
   params: {},
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: VOTERS.length, observers: OBSERVERS.length }),
   steps: {
     roles: {
@@ -59,14 +41,14 @@ export default defineLab({
       narration:
         `${VOTERS.join(', ')} vote; ${OBSERVERS.join(' and ')} are configured with peerType=observer and ` +
         '":observer" on their server lines. srvr says which is which.',
-      commands: [srvrCommand('zk4'), zkCli('zk4', 'get /zookeeper/config')],
+      commands: [kit.srvrCommand('zk4'), kit.zkCli('zk4', 'get /zookeeper/config')],
     },
     'read-write': {
       title: 'Read through the observers, write through one',
       narration:
         'A value written through a voter is read through each observer (after sync). A write sent to an observer ' +
         'is forwarded to the leader, which commits it with the voters alone.',
-      commands: [zkCli('zk4', 'get /midlab-observer')],
+      commands: [kit.zkCli('zk4', 'get /midlab-observer')],
     },
     'kill-voters': {
       title: 'Kill two voters ({victims})',
@@ -75,14 +57,14 @@ export default defineLab({
         'none, so there is no quorum and the observers stop serving as well. The lab waits for every survivor to ' +
         `stop serving, then ${SETTLE_MS} ms more (longer than any election here), then tries a read and a write ` +
         'through each observer.',
-      commands: [srvrCommand('zk4')],
+      commands: [kit.srvrCommand('zk4')],
     },
   },
-  mechanism: (lab) => proveRoles(lab),
+  mechanism: (lab) => kit.proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const w = new ZkWorkload(lab.history, zk);
-    await lab.step('roles', async () => lab.say(describeModes(await zk.modes())));
+    const w = new kit.ZkWorkload(lab.history, zk);
+    await lab.step('roles', async () => lab.say(kit.describeModes(await zk.modes())));
     await lab.step('read-write', async () => {
       const value = `v${lab.random.int(1e6)}`;
       await zk.withClient('zk1', (c) => c.create('/midlab-observer', value));
@@ -104,11 +86,11 @@ export default defineLab({
       'kill-voters',
       async () => {
         for (const v of victims) await lab.faults.kill(v);
-        const stopped = await untilNotServing(lab, survivors);
-        lab.observe('modesWithoutQuorum', stopped, describeModes(stopped));
-        await sleep(SETTLE_MS);
+        const stopped = await kit.untilNotServing(lab, survivors);
+        lab.observe('modesWithoutQuorum', stopped, kit.describeModes(stopped));
+        await kit.sleep(SETTLE_MS);
         const later = await zk.modes(survivors);
-        lab.observe('modesLater', later, `${SETTLE_MS} ms later: ${describeModes(later)}`);
+        lab.observe('modesLater', later, `${SETTLE_MS} ms later: ${kit.describeModes(later)}`);
         for (const o of OBSERVERS)
           await w.readAndWrite(o, '/midlab-observer', `/midlab-no-quorum-${o}`, 'no-quorum', `no-quorum-${o}`);
       },
@@ -124,53 +106,57 @@ export default defineLab({
         'no: observers do not vote, so one voter of three is no quorum',
       ],
       answer: (ev) => {
-        const later = observed<Seen>(ev).modesLater;
+        const later = kit.observed<Seen>(ev).modesLater;
         if (!later) return undefined;
         return OBSERVERS.every((o) => later[o] === 'not serving') ? 1 : 0;
       },
     },
   ],
   check(ev) {
-    const seen = observed<Seen>(ev);
-    const roles = roleProblems(seen.modesBefore ?? {}, seen.members ?? [], VOTERS, OBSERVERS);
-    const forwarded = completions(ev.ops, 'write').filter((w) => w.type === 'ok');
+    const seen = kit.observed<Seen>(ev);
+    const roles = kit.roleProblems(seen.modesBefore ?? {}, seen.members ?? [], VOTERS, OBSERVERS);
+    const forwarded = kit.completions(ev.ops, 'write').filter((w) => w.type === 'ok');
     const without = seen.modesWithoutQuorum ?? {};
     const later = seen.modesLater ?? {};
-    const lateReads = completions(ev.ops, 'read-no-quorum');
-    const lateWrites = completions(ev.ops, 'write-no-quorum');
+    const lateReads = kit.completions(ev.ops, 'read-no-quorum');
+    const lateWrites = kit.completions(ev.ops, 'write-no-quorum');
     const tried = (ops: typeof lateReads) => OBSERVERS.every((o) => ops.some((x) => x.node === o));
     const served = [...lateReads, ...lateWrites].filter((x) => x.type === 'ok');
     const what = seen.modesBefore === undefined ? 'the roles before the fault' : "the survivors' modes after the fault";
     if (seen.modesBefore === undefined || seen.modesLater === undefined)
-      return [unobserved('without a voting majority every survivor stops serving', 'two voters killed, watched', what)];
+      return [
+        kit.unobserved('without a voting majority every survivor stops serving', 'two voters killed, watched', what),
+      ];
     return [
-      check(
+      kit.check(
         'the observers report observer and /zookeeper/config lists them as observers',
         roles.length === 0,
         `${VOTERS.join(',')} participants (one leader), ${OBSERVERS.join(',')} observers`,
-        roles.length ? roles.join('; ') : describeModes(seen.modesBefore ?? {}),
+        roles.length ? roles.join('; ') : kit.describeModes(seen.modesBefore ?? {}),
       ),
-      readThrough(ev, 'every observer serves reads', seen.written, OBSERVERS),
-      check(
+      kit.readThrough(ev, 'every observer serves reads', seen.written, OBSERVERS),
+      kit.check(
         'a write through an observer is forwarded and committed',
         forwarded.length > 0,
         'write through an observer acknowledged',
         `${forwarded.length} acknowledged`,
       ),
-      check(
+      kit.check(
         'without a voting majority every survivor stops serving',
         Object.keys(without).length === VOTERS.length - 2 + OBSERVERS.length &&
           Object.values(without).every((m) => m === 'not serving'),
         'srvr: not currently serving requests, on the last voter and both observers',
-        describeModes(without) || 'nothing observed',
+        kit.describeModes(without) || 'nothing observed',
       ),
-      check(
+      kit.check(
         `no quorum forms among the survivors (${SETTLE_MS} ms later)`,
-        Object.keys(later).length > 0 && serving(later).length === 0,
+        Object.keys(later).length > 0 && kit.serving(later).length === 0,
         'no leader, follower or observer among the survivors',
-        serving(later).length ? `serving: ${serving(later).join(', ')}` : describeModes(later) || 'nothing observed',
+        kit.serving(later).length
+          ? `serving: ${kit.serving(later).join(', ')}`
+          : kit.describeModes(later) || 'nothing observed',
       ),
-      check(
+      kit.check(
         'reads and writes through the observers then fail',
         tried(lateReads) && tried(lateWrites) && served.length === 0,
         'every read and write through an observer fails',

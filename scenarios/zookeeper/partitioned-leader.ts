@@ -1,27 +1,4 @@
-import {
-  answeredBetween,
-  check,
-  defineLab,
-  failoverWithin,
-  finalReadOf,
-  laggingFollower,
-  type Op,
-  observed,
-  outcomes,
-  proveRoles,
-  ReadRace,
-  sleep,
-  srvrCommand,
-  unobserved,
-  untilMode,
-  untilNotServing,
-  untilStoppedAndElected,
-  writesKept,
-  writesServed,
-  ZkWriter,
-  zkCli,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/partition';
 const COUNTER = '/midlab/counter';
@@ -45,7 +22,7 @@ interface Seen {
   lagHealAt: number;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/partitioned-leader',
   title: 'The leader cut off, not killed: no split brain',
   teaches:
@@ -71,7 +48,7 @@ export default defineLab({
         `(${SYNC_LIMIT * TICK_MS} ms) plus an election, with headroom`,
     },
   },
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: 3, tickMs: TICK_MS, syncLimit: SYNC_LIMIT }),
   steps: {
     writes: {
@@ -87,7 +64,7 @@ export default defineLab({
         'so both writers keep their connections. Nothing dies: {leader} runs on, alone. The followers stop hearing ' +
         `it, and it stops hearing them, after syncLimit x tickTime (${SYNC_LIMIT * TICK_MS} ms). The lab waits for ` +
         '{leader} to stop serving and for a new leader among the followers, then lets both writers run 2 s more.',
-      commands: [srvrCommand('leader'), srvrCommand('follower')],
+      commands: [kit.srvrCommand('leader'), kit.srvrCommand('follower')],
     },
     heal: {
       title: 'Heal the cut',
@@ -105,10 +82,14 @@ export default defineLab({
         `the lab allows ${STALE_MS}). A sync goes through the leader: the synced read waits and fails rather than lie ` +
         '(a leader unaware it was deposed could still answer a sync: no quorum operation, ZOOKEEPER-1675). The cut ' +
         'heals once {lagging} stops serving; then synced reads return the newest value.',
-      commands: [zkCli('lagging', `get ${COUNTER}`), zkCli('leader', `get ${COUNTER}`), srvrCommand('lagging')],
+      commands: [
+        kit.zkCli('lagging', `get ${COUNTER}`),
+        kit.zkCli('leader', `get ${COUNTER}`),
+        kit.srvrCommand('lagging'),
+      ],
     },
   },
-  mechanism: (lab) => proveRoles(lab),
+  mechanism: (lab) => kit.proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
     const leader = await zk.leader();
@@ -118,38 +99,38 @@ export default defineLab({
     const vars = { leader, followers: followers.join(' and '), follower: `${followers[0]}` };
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>, more = {}) =>
       lab.step(key, fn, { vars: { ...vars, ...more } });
-    const majority = new ZkWriter(lab.history, zk.connectString(followers), DIR, 'majority', 'm');
-    const pinned = new ZkWriter(lab.history, zk.connectString([leader]), DIR, 'pinned', 'p');
+    const majority = new kit.ZkWriter(lab.history, zk.connectString(followers), DIR, 'majority', 'm');
+    const pinned = new kit.ZkWriter(lab.history, zk.connectString([leader]), DIR, 'pinned', 'p');
     const acked = () => `acknowledged so far: majority ${majority.acknowledged}, pinned ${pinned.acknowledged}`;
     await step('writes', async () => {
       await Promise.all([majority.start(), pinned.start()]);
-      await sleep(1500);
+      await kit.sleep(1500);
       lab.say(acked());
     });
     let next = 'none';
     await step('cut', async () => {
       await lab.faults.partition(leader, followers);
       lab.observe('cutAt', lab.history.now());
-      next = await untilStoppedAndElected(lab, leader, followers);
-      await sleep(2000);
+      next = await kit.untilStoppedAndElected(lab, leader, followers);
+      await kit.sleep(2000);
       lab.say(acked());
     });
     await step('heal', async () => {
       await lab.faults.heal(leader);
       lab.observe('healAt', lab.history.now());
-      const mode = (await untilMode(lab, [leader], 'follower'))[leader];
+      const mode = (await kit.untilMode(lab, [leader], 'follower'))[leader];
       lab.observe('rejoined', mode, `${leader}: ${mode}`);
-      await sleep(1000);
+      await kit.sleep(1000);
       await Promise.all([majority.stop(), pinned.stop()]);
     });
     if (next === 'none') return;
     const lag = async () => {
-      const race = await ReadRace.start(lab.history, zk, COUNTER, leader, followers);
-      await sleep(1000);
+      const race = await kit.ReadRace.start(lab.history, zk, COUNTER, leader, followers);
+      await kit.sleep(1000);
       await lab.faults.partition(leader, [next]);
       lab.observe('lagAt', lab.history.now());
-      await untilNotServing(lab, [leader]);
-      await sleep(500);
+      await kit.untilNotServing(lab, [leader]);
+      await kit.sleep(500);
       await lab.faults.heal(leader);
       lab.observe('lagHealAt', lab.history.now());
       const answered = race.synced;
@@ -158,7 +139,7 @@ export default defineLab({
     };
     await step('lag', lag, { lagging: leader, leader: next, other: `${followers.find((n) => n !== next)}` });
   },
-  final: finalReadOf(DIR),
+  final: kit.finalReadOf(DIR),
   predictions: [
     {
       before: 'cut',
@@ -169,7 +150,7 @@ export default defineLab({
         'the whole ensemble stops until the cut heals',
       ],
       answer: (ev) => {
-        const s = observed<Seen>(ev);
+        const s = kit.observed<Seen>(ev);
         if (s.cutAt === undefined || s.healAt === undefined) return undefined;
         if (pinnedDuring(ev.ops, s.cutAt, s.healAt).ok > 0) return 0;
         return s.leaderAfter && s.leaderAfter !== 'none' ? 1 : 2;
@@ -177,50 +158,53 @@ export default defineLab({
     },
   ],
   check(ev, p) {
-    const s = observed<Seen>(ev);
+    const s = kit.observed<Seen>(ev);
     if (s.cutAt === undefined || s.healAt === undefined || !s.oldLeader)
-      return [unobserved('the leader was cut off and healed', 'a cut and its heal', 'the cut'), ...writesKept(ev)];
+      return [
+        kit.unobserved('the leader was cut off and healed', 'a cut and its heal', 'the cut'),
+        ...kit.writesKept(ev),
+      ];
     const pinned = pinnedDuring(ev.ops, s.cutAt, s.healAt);
     return [
-      check(
+      kit.check(
         `the cut-off leader stops serving within ${p.boundMs} ms`,
         s.oldLeader.mode === 'not serving' && (s.oldLeader.ms ?? Number.POSITIVE_INFINITY) <= p.boundMs,
         `srvr on ${s.leaderBefore}: not serving, within ${p.boundMs} ms of the cut`,
         `${s.oldLeader.mode}${s.oldLeader.ms === undefined ? '' : ` after ${s.oldLeader.ms} ms`}`,
       ),
-      failoverWithin(
+      kit.failoverWithin(
         `a new leader among the followers within ${p.boundMs} ms`,
         { before: s.leaderBefore, after: s.leaderAfter, ms: s.electionMs },
         p.boundMs,
         `a follower leads within ${p.boundMs} ms of the cut`,
       ),
-      check(
+      kit.check(
         'no write acknowledged through the cut-off leader',
         pinned.total > 0 && pinned.ok === 0,
         '0 of > 0 writes invoked through it during the cut acknowledged',
         `${pinned.ok} of ${pinned.total} acknowledged (${pinned.fail} fail, ${pinned.info} unknown)`,
       ),
-      writesServed(
+      kit.writesServed(
         ev,
         'the majority serves writes during the cut',
         s.cutAt,
         'writes invoked after the cut acknowledged',
         'after the cut',
       ),
-      check(
+      kit.check(
         'the old leader rejoins as a follower',
         s.rejoined === 'follower',
         `srvr on ${s.leaderBefore} after the heal: follower`,
         String(s.rejoined),
       ),
-      ...(s.leaderAfter === 'none' ? [] : laggingFollower(ev, s.lagAt, s.lagHealAt, STALE_MS)),
-      ...writesKept(ev),
+      ...(s.leaderAfter === 'none' ? [] : kit.laggingFollower(ev, s.lagAt, s.lagHealAt, STALE_MS)),
+      ...kit.writesKept(ev),
     ];
   },
 });
 
 /** The pinned writer's writes invoked during the cut and answered by its heal: the ones judged. */
-function pinnedDuring(ops: Op[], from: number, until: number) {
+function pinnedDuring(ops: kit.Op[], from: number, until: number) {
   const pinned = ops.filter((o) => o.process === 'pinned');
-  return outcomes(answeredBetween(pinned, 'write', from, until));
+  return kit.outcomes(kit.answeredBetween(pinned, 'write', from, until));
 }

@@ -1,22 +1,4 @@
-import {
-  answeredBetween,
-  availability,
-  check,
-  defineLab,
-  finalReadOf,
-  observed,
-  outcomes,
-  proveRoles,
-  sleep,
-  srvrCommand,
-  unobserved,
-  untilLeader,
-  untilNotServing,
-  writesKept,
-  writesServed,
-  ZkWorkload,
-  zookeeper,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const DIR = '/midlab/quorum';
 /** The lone node is held without quorum at least this long after it stops serving... */
@@ -34,7 +16,7 @@ interface Seen {
   leaderAfterRecovery: string;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'zookeeper/quorum-loss',
   title: 'Two of three down: no quorum, no service',
   teaches:
@@ -44,7 +26,7 @@ export default defineLab({
     'is no majority: it refuses clients rather than risk a split brain (seed line 353). Modes are read with `srvr`, the ' +
     "one four-letter word answered by default since 3.5.3 (the notes' list, lines 510-521, needs the whitelist, 524-537).",
   params: {},
-  stack: zookeeper,
+  stack: kit.zookeeper,
   topology: () => ({ nodes: 3 }),
   steps: {
     writes: {
@@ -58,22 +40,22 @@ export default defineLab({
         'instance is not currently serving requests", and the client\'s writes fail or time out. Those that time ' +
         'out are recorded as unknown (info), never as lost. The lab keeps it so for at least ' +
         `${HOLD_MS / 1000} s and until ${TRIES} writes have been answered.`,
-      commands: [srvrCommand('last')],
+      commands: [kit.srvrCommand('last')],
     },
     restart: {
       title: 'Start {first} again',
       narration: 'Two of three is a majority again: a leader is elected, the client reconnects and writes resume.',
     },
   },
-  mechanism: (lab) => proveRoles(lab),
+  mechanism: (lab) => kit.proveRoles(lab),
   async run(lab) {
     const zk = lab.stack;
-    const writer = new ZkWorkload(lab.history, zk).writer(DIR);
+    const writer = new kit.ZkWorkload(lab.history, zk).writer(DIR);
     const [first, second, lastNode] = zk.names as [string, string, string];
     const vars = { first, second, last: lastNode };
     await lab.step('writes', async () => {
       await writer.start();
-      await sleep(1500);
+      await kit.sleep(1500);
       lab.say(`${writer.acknowledged} writes acknowledged`);
     });
     await lab.step(
@@ -82,14 +64,14 @@ export default defineLab({
         await lab.faults.kill(first);
         await lab.faults.kill(second);
         const bothDownAt = lab.observe('bothDownAt', lab.history.now());
-        const mode = (await untilNotServing(lab, [lastNode]))[lastNode] ?? 'nothing yet';
+        const mode = (await kit.untilNotServing(lab, [lastNode]))[lastNode] ?? 'nothing yet';
         lab.observe('loneMode', mode, `${lastNode}: ${mode}`);
         const holdUntil = Date.now() + HOLD_MS;
         // A client retrying a lost connection answers about once a second: wait for a few answers.
         await lab.until(
           `${TRIES} writes answered without quorum`,
           async () => {
-            const n = answeredBetween(lab.history.ops, 'write', bothDownAt).length;
+            const n = kit.answeredBetween(lab.history.ops, 'write', bothDownAt).length;
             return n >= TRIES && Date.now() >= holdUntil
               ? { done: true, value: n }
               : { done: false, seen: `${n} answered` };
@@ -105,20 +87,20 @@ export default defineLab({
       async () => {
         lab.observe('restartAt', lab.history.now());
         await lab.faults.start(first);
-        const leader = await untilLeader(lab, [first, lastNode]);
+        const leader = await kit.untilLeader(lab, [first, lastNode]);
         lab.observe('leaderAfterRecovery', leader, `quorum is back: ${leader} leader`);
         const acked = writer.acknowledged;
         await lab.until('writes to be acknowledged again', () => writer.acknowledgedMoreThan(acked), {
           timeoutMs: 20_000,
         });
-        await sleep(1000);
+        await kit.sleep(1000);
         await writer.stop();
         lab.say(`${writer.acknowledged} writes acknowledged in all`);
       },
       { vars },
     );
   },
-  final: finalReadOf(DIR),
+  final: kit.finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-two',
@@ -128,40 +110,40 @@ export default defineLab({
         'stop serving clients until a majority is back',
         'elect itself leader',
       ],
-      answer: (ev) => ({ 'not serving': 1, leader: 2 })[String(observed<Seen>(ev).loneMode)] ?? 0,
+      answer: (ev) => ({ 'not serving': 1, leader: 2 })[String(kit.observed<Seen>(ev).loneMode)] ?? 0,
     },
   ],
   check(ev) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     if (seen.bothDownAt === undefined || seen.restartAt === undefined)
       return [
-        unobserved('two of three were down, then one came back', 'both faults run', 'the kills and the restart'),
-        ...writesKept(ev),
+        kit.unobserved('two of three were down, then one came back', 'both faults run', 'the kills and the restart'),
+        ...kit.writesKept(ev),
       ];
     // Invoked with two nodes down and answered before the restart: no majority could have acknowledged it.
-    const during = outcomes(answeredBetween(ev.ops, 'write', seen.bothDownAt, seen.restartAt));
+    const during = kit.outcomes(kit.answeredBetween(ev.ops, 'write', seen.bothDownAt, seen.restartAt));
     return [
-      check(
+      kit.check(
         'the lone node stops serving',
         seen.loneMode === 'not serving',
         'srvr: not currently serving requests',
         String(seen.loneMode),
       ),
-      check(
+      kit.check(
         'writes without quorum fail or are indeterminate',
         during.total > 0 && during.ok === 0,
         '0 acknowledged, every write failed or unknown',
         `${during.total} invoked with two nodes down and answered before the restart: ${during.ok} ok, ${during.fail} fail, ${during.info} unknown`,
-        { windows: availability(ev.ops, ev.faults, 'write') },
+        { windows: kit.availability(ev.ops, ev.faults, 'write') },
       ),
-      writesServed(
+      kit.writesServed(
         ev,
         'writes resume once quorum is back',
         seen.restartAt,
         'an acknowledged write invoked after the restart',
         `after the restart (leader ${String(seen.leaderAfterRecovery)})`,
       ),
-      ...writesKept(ev),
+      ...kit.writesKept(ev),
     ];
   },
 });
