@@ -123,6 +123,15 @@ export async function signal(
   return (await k.cluster.node(node).exec(['kill', `-${sig}`, String(pid)])).exitCode === 0;
 }
 
+/**
+ * Lets a frozen process run for `ms` and freezes it again, timed inside `node` (one exec: no exec latency
+ * in the slice). True if both signals were delivered.
+ */
+export async function runFor(k: StartedKafka, node: string, pid: number, ms: number): Promise<boolean> {
+  const cmd = `kill -CONT ${pid} && sleep ${(ms / 1000).toFixed(3)} && kill -STOP ${pid}`;
+  return (await k.cluster.node(node).exec(['bash', '-c', cmd])).exitCode === 0;
+}
+
 /** What `kafka-transactions.sh describe --transactional-id` says: its state and partitions. */
 export interface TransactionView {
   state?: string;
