@@ -1,9 +1,10 @@
 import {
   bothModes,
+  type CopierEvent,
   type CopierRun,
   cannotTell,
   check,
-  copierLog,
+  copierArgs,
   defineLab,
   delivery,
   describeTransaction,
@@ -18,9 +19,7 @@ import {
   produce,
   readIsolated,
   runCopier,
-  runFor,
   type StableOffsets,
-  signal,
   sleep,
   stableOffsets,
   startCopier,
@@ -29,10 +28,7 @@ import {
 } from './kit.ts';
 
 const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'copier-group'];
-/** The copier runs inside NODE (its first instance writes LOG there); the tools that look at it inside OTHER. */
-const [NODE, OTHER, LOG] = ['kafka1', 'kafka2', '/run/kafka/copier-1.log'];
-/** Between two freezes the copier runs 20 ms plus a random time below RUN_MS (about one transaction). */
-const RUN_MS = 200;
+const [NODE, OTHER] = ['kafka1', 'kafka2']; // the copier runs in NODE, the tools that look at it in OTHER
 
 interface Seen {
   /** The copier stopped (SIGSTOP) then killed: how many tries it took, the offsets and the transaction then. */
@@ -45,8 +41,9 @@ interface Seen {
 }
 
 const ROLES = { transactionalId: TXN_ID, group: GROUP, input: INPUT, output: OUTPUT };
-const copier = (p: { transactionSize: number }) => ({ ...ROLES, transactionSize: p.transactionSize });
+const copier = (p: { transactionSize: number | string }) => ({ ...ROLES, transactionSize: p.transactionSize });
 const READ_COMMITTED = ['--topic', OUTPUT, '--from-beginning', '--isolation-level', 'read_committed'];
+const copyCmd = `docker exec {@${NODE}} ${copierArgs(NODE, copier({ transactionSize: '{transactionSize}' })).join(' ')}`;
 const describeCmd = kafkaTool(OTHER, 'kafka-transactions.sh', 'describe', '--transactional-id', TXN_ID);
 
 export default defineLab({
@@ -93,19 +90,17 @@ export default defineLab({
       narration:
         'Each poll is one transaction: begin, send each record to the output, sendOffsetsToTransaction (the ' +
         `positions reached, for group "${GROUP}"), commit. Its consumer reads with read_committed and auto-commit off.`,
-      commands: [`docker exec {@${NODE}} cat ${LOG}`],
+      commands: [copyCmd],
     },
     crash: {
       title: 'Kill the copier inside an open transaction (tries: {tries})',
       narration:
-        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
-        'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed ' +
-        'reads to it: the first offset of the oldest open transaction). If they differ after 300 ms and ' +
-        'kafka-transactions.sh describe says Ongoing, SIGKILL; else it runs 20 to 220 ms (random, timed inside its ' +
-        'node) and is frozen again. Its records reach the log late: __transaction_state shows the output partition ' +
-        'joining the transaction 100-200 ms after they were sent, often after the offsets partition. Resumed for a ' +
-        'fixed short time, the copier finished the frozen transaction and was frozen again at that same point: 0 of ' +
-        '100 in ZooKeeper mode once, 0 of 8 in KRaft mode once. No EndTxn was sent: the records stay undecided.',
+        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and the ' +
+        'output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed: ' +
+        'the first offset of the oldest open transaction). If they differ after 300 ms and kafka-transactions.sh ' +
+        'describe says Ongoing, SIGKILL; else it runs 20-220 ms (random) and is frozen again. Its records reach the ' +
+        'log late: the output partition joins the transaction 100-200 ms after they were sent. Resumed for a fixed ' +
+        'short time, it finished the frozen transaction and froze again at that point: 0 of 100 once (ZooKeeper mode).',
       commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
     },
     restart: {
@@ -144,8 +139,8 @@ export default defineLab({
       await produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
     });
     const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
-    const pid = await lab.step('copy', async () => {
-      const id = await startCopier(k, NODE, copier(p), LOG);
+    const first = await lab.step('copy', async () => {
+      const tool = await startCopier(k, NODE, copier(p), 'copier-1');
       await lab.until(
         'the copier committed two transactions',
         async () => {
@@ -154,20 +149,20 @@ export default defineLab({
         },
         { timeoutMs: 60_000, intervalMs: 200 },
       );
-      return id;
+      return tool;
     });
     await lab.step('crash', async () => {
-      await signal(k, NODE, pid, 'STOP');
+      await first.signal('STOP');
       for (let tries = 1; tries <= p.tries; tries++) {
-        if (tries > 1) await runFor(k, NODE, pid, 20 + lab.random.int(RUN_MS));
+        if (tries > 1) await first.runFor(20 + lab.random.int(200));
         await sleep(300);
         const o = await stableOffsets(k, leader, OUTPUT);
         const view = o.highWatermark > o.lastStable ? await describeTransaction(k, OTHER, TXN_ID) : undefined;
         const crash = { ...o, tries, view: view ?? { partitions: [], text: 'not asked' }, committed: 0, copied: 0 };
         if (caught(crash) || tries === p.tries) {
           crash.committed = (await k.admin.committed(GROUP, INPUT))[0] ?? 0;
-          crash.copied = (await copierLog(k, NODE, LOG)).at(-1)?.totalProcessed ?? 0;
-          await signal(k, NODE, pid, 'KILL');
+          crash.copied = first.events<CopierEvent>().at(-1)?.totalProcessed ?? 0;
+          await first.signal('KILL');
           lab.observe('crash', crash, crashText(crash));
           return;
         }
