@@ -1,8 +1,10 @@
 import {
+  bothModes,
+  type CopierEvent,
   type CopierRun,
   cannotTell,
   check,
-  copierLog,
+  copierArgs,
   defineLab,
   delivery,
   describeTransaction,
@@ -18,7 +20,6 @@ import {
   readIsolated,
   runCopier,
   type StableOffsets,
-  signal,
   sleep,
   stableOffsets,
   startCopier,
@@ -27,8 +28,7 @@ import {
 } from './kit.ts';
 
 const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'copier-group'];
-/** The copier runs inside NODE (its first instance writes LOG there); the tools that look at it inside OTHER. */
-const [NODE, OTHER, LOG] = ['kafka1', 'kafka2', '/run/kafka/copier-1.log'];
+const [NODE, OTHER] = ['kafka1', 'kafka2']; // the copier runs in NODE, the tools that look at it in OTHER
 
 interface Seen {
   /** The copier stopped (SIGSTOP) then killed: how many tries it took, the offsets and the transaction then. */
@@ -41,8 +41,9 @@ interface Seen {
 }
 
 const ROLES = { transactionalId: TXN_ID, group: GROUP, input: INPUT, output: OUTPUT };
-const copier = (p: { transactionSize: number }) => ({ ...ROLES, transactionSize: p.transactionSize });
+const copier = (p: { transactionSize: number | string }) => ({ ...ROLES, transactionSize: p.transactionSize });
 const READ_COMMITTED = ['--topic', OUTPUT, '--from-beginning', '--isolation-level', 'read_committed'];
+const copyCmd = `docker exec {@${NODE}} ${copierArgs(NODE, copier({ transactionSize: '{transactionSize}' })).join(' ')}`;
 const describeCmd = kafkaTool(OTHER, 'kafka-transactions.sh', 'describe', '--transactional-id', TXN_ID);
 
 export default defineLab({
@@ -65,8 +66,8 @@ export default defineLab({
     'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
     'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
     OUTDATED,
-  // Not ZooKeeper mode: in one full test run 100 freezes never caught an open transaction (unknown).
-  variants: [{ mode: 'kraft' }, { version: '4.4', mode: 'kraft' }],
+  random: 'how long the copier runs between two freezes',
+  variants: bothModes(),
   params: {
     mode: modeParam,
     messages: intParam(2000, 'input records to copy', 100, 100_000),
@@ -89,17 +90,17 @@ export default defineLab({
       narration:
         'Each poll is one transaction: begin, send each record to the output, sendOffsetsToTransaction (the ' +
         `positions reached, for group "${GROUP}"), commit. Its consumer reads with read_committed and auto-commit off.`,
-      commands: [`docker exec {@${NODE}} cat ${LOG}`],
+      commands: [copyCmd],
     },
     crash: {
       title: 'Kill the copier inside an open transaction (tries: {tries})',
       narration:
-        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
-        'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed ' +
-        'reads to it: the first offset of the oldest open transaction). If they still differ after 300 ms and ' +
-        'kafka-transactions.sh describe says Ongoing, SIGKILL; else SIGCONT and retry (1 to 47 stops in 21 runs here). ' +
-        'Stopping it only once the offsets differ came too late (0 of 50 once): the window is shorter than an exec. ' +
-        'No EndTxn was sent: its records stay undecided, and read_committed readers stop at them.',
+        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and the ' +
+        'output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed: ' +
+        'the first offset of the oldest open transaction). If they differ after 300 ms and kafka-transactions.sh ' +
+        'describe says Ongoing, SIGKILL; else it runs 20-220 ms (random) and is frozen again. Its records reach the ' +
+        'log late: the output partition joins the transaction 100-200 ms after they were sent. Resumed for a fixed ' +
+        'short time, it finished the frozen transaction and froze again at that point: 0 of 100 once (ZooKeeper mode).',
       commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
     },
     restart: {
@@ -138,8 +139,8 @@ export default defineLab({
       await produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
     });
     const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
-    const pid = await lab.step('copy', async () => {
-      const id = await startCopier(k, NODE, copier(p), LOG);
+    const first = await lab.step('copy', async () => {
+      const tool = await startCopier(k, NODE, copier(p), 'copier-1');
       await lab.until(
         'the copier committed two transactions',
         async () => {
@@ -148,24 +149,23 @@ export default defineLab({
         },
         { timeoutMs: 60_000, intervalMs: 200 },
       );
-      return id;
+      return tool;
     });
     await lab.step('crash', async () => {
+      await first.signal('STOP');
       for (let tries = 1; tries <= p.tries; tries++) {
-        await signal(k, NODE, pid, 'STOP');
+        if (tries > 1) await first.runFor(20 + lab.random.int(200));
         await sleep(300);
         const o = await stableOffsets(k, leader, OUTPUT);
         const view = o.highWatermark > o.lastStable ? await describeTransaction(k, OTHER, TXN_ID) : undefined;
         const crash = { ...o, tries, view: view ?? { partitions: [], text: 'not asked' }, committed: 0, copied: 0 };
         if (caught(crash) || tries === p.tries) {
           crash.committed = (await k.admin.committed(GROUP, INPUT))[0] ?? 0;
-          crash.copied = (await copierLog(k, NODE, LOG)).at(-1)?.totalProcessed ?? 0;
-          await signal(k, NODE, pid, 'KILL');
+          crash.copied = first.events<CopierEvent>().at(-1)?.totalProcessed ?? 0;
+          await first.signal('KILL');
           lab.observe('crash', crash, crashText(crash));
           return;
         }
-        await signal(k, NODE, pid, 'CONT');
-        await sleep(40 + ((tries * 37) % 160));
       }
     });
     await lab.step('restart', async () => {
@@ -243,7 +243,7 @@ function caught(c: Seen['crash']): boolean {
 function crashText(c: Seen['crash']): string {
   return (
     `after ${c.tries} stop(s): high watermark ${c.highWatermark}, last stable offset ${c.lastStable}, transaction ` +
-    `${c.view.state ?? '?'} on ${c.view.partitions.join(',') || 'no partition'} (producer epoch ` +
+    `${c.view.state ?? 'not asked'} on ${c.view.partitions.join(',') || 'no partition'} (producer epoch ` +
     `${c.view.producerEpoch ?? '?'}); ${c.copied} copied, group offset ${c.committed}`
   );
 }

@@ -8,12 +8,11 @@
  * poll loop then blocks in its own printing (the pipe fills), the heartbeats go on, and the
  * time between two polls grows past max.poll.interval.ms as if processing were slow.
  */
-import { PassThrough } from 'node:stream';
 import type { History } from '../../src/engine/history.ts';
 import { UsageError } from '../../src/errors.ts';
-import { docker } from '../../src/runtime/docker.ts';
 import type { StartedNode } from '../../src/runtime/node.ts';
 import { INTERNAL_PORT } from './config.ts';
+import { JavaTool, jsonLines } from './java-tool.ts';
 
 export interface JavaConsumerOptions {
   /** The consumer's name in the history (c1, c2, ...). */
@@ -62,14 +61,11 @@ export function consumerEvents(observations: { name: string; value: unknown }[],
 
 export class JavaConsumer {
   readonly name: string;
-  readonly node: StartedNode;
-  private done: Promise<void> = Promise.resolve();
-  private readonly files: string;
+  private readonly tool: JavaTool;
 
-  private constructor(node: StartedNode, name: string) {
-    this.node = node;
+  private constructor(name: string, tool: JavaTool) {
     this.name = name;
-    this.files = `/tmp/midlab-${name}`;
+    this.tool = tool;
   }
 
   /** The command a trainee would type for this consumer. */
@@ -93,80 +89,42 @@ export class JavaConsumer {
 
   /** Starts the consumer in `node`; its events stream into the history until it exits. */
   static async start(node: StartedNode, history: History, o: JavaConsumerOptions): Promise<JavaConsumer> {
-    const c = new JavaConsumer(node, o.name);
     const props = Object.entries(o.config ?? {})
       .map(([k, v]) => `${k}=${v}\n`)
       .join('');
-    await node.writeFiles([{ path: `${c.files}.properties`, content: props }]);
-    const cmd = JavaConsumer.command(o, `${c.files}.properties`).map((a) => `'${a}'`);
-    // The consumer writes into a process substitution: a cat whose pid is kept, so that
-    // stopping it stops the consumer's output (and so its poll loop) and nothing else.
-    const script =
-      `${cmd.join(' ')} > >(echo $BASHPID > ${c.files}.reader; exec cat) & ` +
-      `echo $! > ${c.files}.pid; wait $!; rc=$?; sleep 0.5; exit $rc`;
-    const ex = await node.container.exec({
-      Cmd: ['bash', '-c', script],
-      AttachStdout: true,
-      AttachStderr: true,
-      Env: [`KAFKA_TOOL_HEAP_OPTS=-Xmx${o.heapMb ?? 96}m`],
+    const file = `/tmp/midlab-${o.name}.properties`;
+    await node.writeFiles([{ path: file, content: props }]);
+    const tool = await JavaTool.start(node, o.name, JavaConsumer.command(o, file), {
+      heapMb: o.heapMb,
+      onLine: (line) => {
+        const [e] = jsonLines<Record<string, unknown>>(line);
+        if (!e) return;
+        // A record's value is the producer's padding: kept out of the evidence.
+        delete e.value;
+        delete e.key;
+        history.observe(EVENT, { consumer: o.name, ...e });
+      },
+      onErrLine: (line) => {
+        if (/\b(WARN|ERROR)\b/.test(line)) history.observe(LOG, { consumer: o.name, line: line.slice(0, 400) });
+      },
     });
-    const stream = await ex.start({ hijack: true, stdin: false });
-    const out = new PassThrough();
-    const err = new PassThrough();
-    docker().modem.demuxStream(stream, out, err);
-    lines(out, (line) => {
-      if (!line.startsWith('{')) return;
-      let e: Record<string, unknown>;
-      try {
-        e = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      // A record's value is the producer's padding: kept out of the evidence.
-      delete e.value;
-      delete e.key;
-      history.observe(EVENT, { consumer: o.name, ...e });
-    });
-    lines(err, (line) => {
-      if (/\b(WARN|ERROR)\b/.test(line)) history.observe(LOG, { consumer: o.name, line: line.slice(0, 400) });
-    });
-    c.done = new Promise((resolve) => {
-      stream.on('end', () => resolve());
-      stream.on('error', () => resolve());
-    });
-    return c;
-  }
-
-  private async signal(sig: string, file: 'pid' | 'reader'): Promise<void> {
-    await this.node.run(['bash', '-c', `kill -${sig} "$(cat ${this.files}.${file})"`]);
+    return new JavaConsumer(o.name, tool);
   }
 
   /** Stops reading the consumer's output: its poll loop blocks once the pipe is full. */
-  stall(): Promise<void> {
-    return this.signal('STOP', 'reader');
+  async stall(): Promise<void> {
+    await this.tool.stall();
   }
 
   /** Reads its output again: the poll loop goes on from where it blocked. */
-  resume(): Promise<void> {
-    return this.signal('CONT', 'reader');
+  async resume(): Promise<void> {
+    await this.tool.resume();
   }
 
   /** A clean stop (SIGTERM: the consumer closes and leaves its group); resolves once it exited. */
   async stop(timeoutMs = 30_000): Promise<void> {
-    await this.resume().catch(() => undefined);
-    await this.signal('TERM', 'pid').catch(() => undefined);
-    const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
-    await Promise.race([this.done, timer]);
+    await this.tool.stop(timeoutMs);
   }
-}
-
-function lines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
-  let rest = '';
-  stream.on('data', (c: Buffer) => {
-    const parts = (rest + c.toString('utf8')).split('\n');
-    rest = parts.pop() ?? '';
-    for (const l of parts) fn(l.trim());
-  });
 }
 
 /**
@@ -179,12 +137,8 @@ export async function startPerfProducer(
   o: { topic: string; broker: string; rate: number; size: number },
 ): Promise<{ stop: () => Promise<void>; command: string[] }> {
   const command = perfCommand(o);
-  const pid = '/tmp/midlab-perf.pid';
-  const quoted = command.map((a) => `'${a}'`).join(' ');
-  await node.exec(['bash', '-c', `${quoted} > /dev/null 2>&1 & echo $! > ${pid}`], {
-    env: ['KAFKA_TOOL_HEAP_OPTS=-Xmx64m'],
-  });
-  return { command, stop: () => node.run(['bash', '-c', `kill "$(cat ${pid})"`]).then(() => undefined) };
+  const tool = await JavaTool.start(node, 'perf', command, { heapMb: 64 });
+  return { command, stop: () => tool.stop(10_000).then(() => undefined) };
 }
 
 export function perfCommand(o: { topic: string; broker: string; rate: number; size: number }): string[] {

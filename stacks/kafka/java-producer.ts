@@ -1,6 +1,7 @@
-import { sleep, withTimeout } from '../../src/runtime/poll.ts';
+import { sleep } from '../../src/runtime/poll.ts';
 import type { KafkaAdmin } from './admin.ts';
 import { kafkaClient } from './connection.ts';
+import { JavaTool, jsonLines } from './java-tool.ts';
 import type { StartedKafka } from './stack.ts';
 
 /**
@@ -35,15 +36,9 @@ export function propertiesText(props: Record<string, string | number | boolean>)
 export function parseProducerOutput(stdout: string, stderr: string): JavaProducerReport {
   const acked: number[] = [];
   const errors: { value: number; message: string }[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const e = JSON.parse(line) as { name?: string; value?: string; message?: string };
-      if (e.name === 'producer_send_success') acked.push(Number(e.value));
-      else if (e.name === 'producer_send_error') errors.push({ value: Number(e.value), message: e.message ?? '' });
-    } catch {
-      // a line cut short when the producer was stopped
-    }
+  for (const e of jsonLines<{ name?: string; value?: string; message?: string }>(stdout)) {
+    if (e.name === 'producer_send_success') acked.push(Number(e.value));
+    else if (e.name === 'producer_send_error') errors.push({ value: Number(e.value), message: e.message ?? '' });
   }
   const retryLines = stderr.split('\n').filter((l) => /retrying \(\d+ attempts left\)/.test(l));
   return { acked, errors, retries: retryLines.length, retryLines: retryLines.slice(0, 3).map((l) => l.trim()) };
@@ -73,14 +68,10 @@ export function logFindings(log: string[], acked: number[]) {
 
 /** kafka-verifiable-producer.sh running inside one node until stopped. */
 export class JavaProducer {
-  private readonly k: StartedKafka;
-  private readonly node: string;
-  private readonly done: Promise<{ stdout: string; stderr: string }>;
+  private readonly tool: JavaTool;
 
-  private constructor(k: StartedKafka, node: string, done: Promise<{ stdout: string; stderr: string }>) {
-    this.k = k;
-    this.node = node;
-    this.done = done;
+  private constructor(tool: JavaTool) {
+    this.tool = tool;
   }
 
   /** Starts the producer in `node` against `broker`'s listener, `perSec` messages a second, with `props`. */
@@ -93,18 +84,16 @@ export class JavaProducer {
   ): Promise<JavaProducer> {
     const n = k.cluster.node(node);
     await n.run(['bash', '-c', `cat > ${DIR}/producer.properties <<'EOF'\n${propertiesText(props)}\nEOF`]);
-    const cmd =
-      `echo $$ > ${DIR}/producer.pid; exec kafka-verifiable-producer.sh --bootstrap-server ${node}:9092 ` +
-      `--topic ${topic} --throughput ${perSec} --producer.config ${DIR}/producer.properties`;
-    const done = n.exec(['bash', '-c', cmd], { env: ['KAFKA_TOOL_HEAP_OPTS=-Xmx96m'] });
-    return new JavaProducer(k, node, done);
+    const args = ['kafka-verifiable-producer.sh', '--bootstrap-server', `${node}:9092`, '--topic', topic];
+    const rest = ['--throughput', String(perSec), '--producer.config', `${DIR}/producer.properties`];
+    return new JavaProducer(await JavaTool.start(n, 'producer', [...args, ...rest]));
   }
 
   /** SIGTERM: the producer stops sending, flushes what it holds (close()), and exits; its report. */
   async stop(timeoutMs = 60_000): Promise<JavaProducerReport> {
-    await this.k.cluster.node(this.node).exec(['bash', '-c', `kill -TERM "$(cat ${DIR}/producer.pid)"`]);
-    const r = await withTimeout(timeoutMs, 'the Java producer to flush and exit', () => this.done);
-    return parseProducerOutput(r.stdout, r.stderr);
+    if ((await this.tool.stop(timeoutMs)) === undefined)
+      throw new Error(`the Java producer did not flush and exit within ${timeoutMs} ms`);
+    return parseProducerOutput(this.tool.stdout, this.tool.stderr);
   }
 }
 

@@ -10,11 +10,9 @@
  */
 
 import { INTERNAL_PORT } from './config.ts';
+import { heapEnv, JavaTool, jsonLines, runJavaTool } from './java-tool.ts';
 import type { StartedKafka } from './stack.ts';
 import { KafkaWireError, Reader, request, Writer } from './wire.ts';
-
-/** The Java client's heap: the copier holds little, and two JVMs share a broker's container. */
-const TOOL_ENV = ['KAFKA_TOOL_HEAP_OPTS=-Xmx96m'];
 
 export interface CopierOptions {
   transactionalId: string;
@@ -22,7 +20,7 @@ export interface CopierOptions {
   input: string;
   output: string;
   /** Records per transaction (max.poll.records of its consumer; each poll is one transaction). */
-  transactionSize: number;
+  transactionSize: number | string;
 }
 
 /** The copier's command line (the same for a first instance and its restart). */
@@ -51,13 +49,9 @@ export function copierArgs(node: string, o: CopierOptions): string[] {
   ];
 }
 
-/** Starts the copier in the background inside `node`; its JSON lines go to `log`. Returns its pid. */
-export async function startCopier(k: StartedKafka, node: string, o: CopierOptions, log: string): Promise<number> {
-  const cmd = `nohup ${copierArgs(node, o).join(' ')} > ${log} 2>&1 & echo $!`;
-  const r = await k.cluster.node(node).exec(['bash', '-c', cmd], { env: TOOL_ENV });
-  const pid = Number(r.stdout.trim());
-  if (r.exitCode !== 0 || !pid) throw new Error(`${node}: the copier did not start: ${r.stderr || r.stdout}`);
-  return pid;
+/** Starts the copier in the background inside `node`, as `name`: its JSON lines are read as they come. */
+export function startCopier(k: StartedKafka, node: string, o: CopierOptions, name: string): Promise<JavaTool> {
+  return JavaTool.start(k.cluster.node(node), name, copierArgs(node, o));
 }
 
 /** A copier run to its end: its exit code, what it had left to copy once assigned, what it copied. */
@@ -76,8 +70,8 @@ export async function runCopier(
   o: CopierOptions,
   timeoutSec: number,
 ): Promise<CopierRun> {
-  const r = await k.cluster.node(node).exec(['timeout', String(timeoutSec), ...copierArgs(node, o)], { env: TOOL_ENV });
-  const events = copierEvents(r.stdout);
+  const r = await runJavaTool(k.cluster.node(node), 'copier-2', copierArgs(node, o), { timeoutMs: timeoutSec * 1000 });
+  const events = jsonLines<CopierEvent>(r.stdout);
   return {
     exitCode: r.exitCode,
     remainingAtStart: events.find((e) => e.stage === 'RebalanceComplete')?.remaining ?? -1,
@@ -92,35 +86,6 @@ export interface CopierEvent {
   shutdown_complete?: string;
   totalProcessed: number;
   remaining: number;
-}
-
-export function copierEvents(stdout: string): CopierEvent[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as CopierEvent];
-      } catch {
-        return [];
-      }
-    });
-}
-
-/** The copier's log so far (its JSON lines), read inside `node`. */
-export async function copierLog(k: StartedKafka, node: string, log: string): Promise<CopierEvent[]> {
-  const r = await k.cluster.node(node).exec(['cat', log]);
-  return copierEvents(r.stdout);
-}
-
-/** Sends a signal (STOP, CONT, KILL) to a process inside `node`; true if it was delivered. */
-export async function signal(
-  k: StartedKafka,
-  node: string,
-  pid: number,
-  sig: 'STOP' | 'CONT' | 'KILL',
-): Promise<boolean> {
-  return (await k.cluster.node(node).exec(['kill', `-${sig}`, String(pid)])).exitCode === 0;
 }
 
 /** What `kafka-transactions.sh describe --transactional-id` says: its state and partitions. */
@@ -168,7 +133,7 @@ export async function markers(
   const file = `/var/lib/kafka/data/${topic}-0/00000000000000000000.log`;
   const r = await k.cluster
     .node(node)
-    .exec(['kafka-dump-log.sh', '--files', file, '--print-data-log'], { env: TOOL_ENV });
+    .exec(['kafka-dump-log.sh', '--files', file, '--print-data-log'], { env: heapEnv() });
   return {
     commit: (r.stdout.match(/endTxnMarker: COMMIT/g) ?? []).length,
     abort: (r.stdout.match(/endTxnMarker: ABORT/g) ?? []).length,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import transactions from '../../scenarios/kafka/transactions.ts';
-import { copierEvents, parseTransaction } from '../../stacks/kafka/transactions.ts';
+import { jsonLines } from '../../stacks/kafka/java-tool.ts';
+import { parseTransaction } from '../../stacks/kafka/transactions.ts';
 import { expectCheck, expectVerdict, Story } from '../helpers/evidence.ts';
 
 interface Plan {
@@ -82,8 +83,9 @@ describe('kafka/transactions', () => {
       state: 'CompleteCommit',
       partitions: [],
     });
-    const log = 'warn\n{"transactionalId":"t1","stage":"ProcessLoop","totalProcessed":80,"remaining":2920}\n';
-    expect(copierEvents(log)).toEqual([
+    const log =
+      'warn\n{"transactionalId":"t1","stage":"ProcessLoop","totalProcessed":80,"remaining":2920}\n{"stage":"Pro';
+    expect(jsonLines(log)).toEqual([
       { transactionalId: 't1', stage: 'ProcessLoop', totalProcessed: 80, remaining: 2920 },
     ]);
   });
