@@ -1,41 +1,14 @@
-import {
-  bothModes,
-  type CopierEvent,
-  type CopierRun,
-  cannotTell,
-  check,
-  copierArgs,
-  defineLab,
-  delivery,
-  describeTransaction,
-  intParam,
-  kafka,
-  kafkaTool,
-  markers,
-  modeParam,
-  OUTDATED,
-  observed,
-  observeMode,
-  produce,
-  readIsolated,
-  runCopier,
-  type StableOffsets,
-  sleep,
-  stableOffsets,
-  startCopier,
-  type TransactionView,
-  topicsHealthy,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const [INPUT, OUTPUT, TXN_ID, GROUP] = ['orders', 'orders-copied', 'copier', 'copier-group'];
 const [NODE, OTHER] = ['kafka1', 'kafka2']; // the copier runs in NODE, the tools that look at it in OTHER
 
 interface Seen {
   /** The copier stopped (SIGSTOP) then killed: how many tries it took, the offsets and the transaction then. */
-  crash: StableOffsets & { tries: number; view: TransactionView; committed: number; copied: number };
+  crash: kit.StableOffsets & { tries: number; view: kit.TransactionView; committed: number; copied: number };
   /** The second copier (same transactional.id): its exit code, where it started and what it copied. */
-  restart: CopierRun;
-  after: TransactionView;
+  restart: kit.CopierRun;
+  after: kit.TransactionView;
   markers: { commit: number; abort: number };
   reads: { committed: number; uncommitted: number };
 }
@@ -43,10 +16,10 @@ interface Seen {
 const ROLES = { transactionalId: TXN_ID, group: GROUP, input: INPUT, output: OUTPUT };
 const copier = (p: { transactionSize: number | string }) => ({ ...ROLES, transactionSize: p.transactionSize });
 const READ_COMMITTED = ['--topic', OUTPUT, '--from-beginning', '--isolation-level', 'read_committed'];
-const copyCmd = `docker exec {@${NODE}} ${copierArgs(NODE, copier({ transactionSize: '{transactionSize}' })).join(' ')}`;
-const describeCmd = kafkaTool(OTHER, 'kafka-transactions.sh', 'describe', '--transactional-id', TXN_ID);
+const copyCmd = `docker exec {@${NODE}} ${kit.copierArgs(NODE, copier({ transactionSize: '{transactionSize}' })).join(' ')}`;
+const describeCmd = kit.kafkaTool(OTHER, 'kafka-transactions.sh', 'describe', '--transactional-id', TXN_ID);
 
-export default defineLab({
+export default kit.defineLab({
   id: 'kafka/transactions',
   title: 'A transactional copier is killed mid-transaction: read_committed readers never see the aborted records',
   teaches:
@@ -65,16 +38,16 @@ export default defineLab({
     'block that until the coordinator times the transaction out (transaction.timeout.ms, 60 s, as long as the ' +
     'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
     'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
-    OUTDATED,
+    kit.OUTDATED,
   random: 'how long the copier runs between two freezes',
-  variants: bothModes(),
+  variants: kit.bothModes(),
   params: {
-    mode: modeParam,
-    messages: intParam(2000, 'input records to copy', 100, 100_000),
-    transactionSize: intParam(20, 'records per transaction (the copier polls at most this many)', 2, 1000),
-    tries: intParam(100, 'times the copier is stopped to find it inside a transaction that holds records', 1, 200),
+    mode: kit.modeParam,
+    messages: kit.intParam(2000, 'input records to copy', 100, 100_000),
+    transactionSize: kit.intParam(20, 'records per transaction (the copier polls at most this many)', 2, 1000),
+    tries: kit.intParam(100, 'times the copier is stopped to find it inside a transaction that holds records', 1, 200),
   },
-  stack: kafka,
+  stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
   steps: {
     topics: {
@@ -101,7 +74,7 @@ export default defineLab({
         'describe says Ongoing, SIGKILL; else it runs 20-220 ms (random) and is frozen again. Its records reach the ' +
         'log late: the output partition joins the transaction 100-200 ms after they were sent. Resumed for a fixed ' +
         'short time, it finished the frozen transaction and froze again at that point: 0 of 100 once (ZooKeeper mode).',
-      commands: [describeCmd, kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
+      commands: [describeCmd, kit.kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
     },
     restart: {
       title: 'A new copier with the same transactional.id finishes the job',
@@ -119,16 +92,16 @@ export default defineLab({
         'kafka-console-consumer.sh --isolation-level read_committed, then read_uncommitted; and kafka-dump-log.sh ' +
         'on the output log, which shows each transaction marker (endTxnMarker: COMMIT or ABORT).',
       commands: [
-        kafkaTool(OTHER, 'kafka-console-consumer.sh', ...READ_COMMITTED),
+        kit.kafkaTool(OTHER, 'kafka-console-consumer.sh', ...READ_COMMITTED),
         `docker exec {@${OTHER}} kafka-dump-log.sh --files /var/lib/kafka/data/${OUTPUT}-0/00000000000000000000.log --print-data-log`,
       ],
     },
   },
   async mechanism(lab) {
-    const k = observeMode(lab);
+    const k = kit.observeMode(lab);
     return lab.step('topics', async () => {
       for (const t of [INPUT, OUTPUT]) await k.admin.createTopic(t, { partitions: 1, replicationFactor: 3 });
-      return topicsHealthy(lab, 'topics', { [INPUT]: 1, [OUTPUT]: 1 }, 3);
+      return kit.topicsHealthy(lab, 'topics', { [INPUT]: 1, [OUTPUT]: 1 }, 3);
     });
   },
   async run(lab) {
@@ -136,15 +109,15 @@ export default defineLab({
     const p = lab.params;
     await lab.step('produce', async () => {
       const opts = { name: 'input', acks: 'all', route: () => ({ partition: 0 }) } as const;
-      await produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
+      await kit.produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
     });
     const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
     const first = await lab.step('copy', async () => {
-      const tool = await startCopier(k, NODE, copier(p), 'copier-1');
+      const tool = await kit.startCopier(k, NODE, copier(p), 'copier-1');
       await lab.until(
         'the copier committed two transactions',
         async () => {
-          const o = await stableOffsets(k, leader, OUTPUT);
+          const o = await kit.stableOffsets(k, leader, OUTPUT);
           return { done: o.lastStable >= 2 * p.transactionSize, value: o, seen: `last stable offset ${o.lastStable}` };
         },
         { timeoutMs: 60_000, intervalMs: 200 },
@@ -155,13 +128,13 @@ export default defineLab({
       await first.signal('STOP');
       for (let tries = 1; tries <= p.tries; tries++) {
         if (tries > 1) await first.runFor(20 + lab.random.int(200));
-        await sleep(300);
-        const o = await stableOffsets(k, leader, OUTPUT);
-        const view = o.highWatermark > o.lastStable ? await describeTransaction(k, OTHER, TXN_ID) : undefined;
+        await kit.sleep(300);
+        const o = await kit.stableOffsets(k, leader, OUTPUT);
+        const view = o.highWatermark > o.lastStable ? await kit.describeTransaction(k, OTHER, TXN_ID) : undefined;
         const crash = { ...o, tries, view: view ?? { partitions: [], text: 'not asked' }, committed: 0, copied: 0 };
         if (caught(crash) || tries === p.tries) {
           crash.committed = (await k.admin.committed(GROUP, INPUT))[0] ?? 0;
-          crash.copied = first.events<CopierEvent>().at(-1)?.totalProcessed ?? 0;
+          crash.copied = first.events<kit.CopierEvent>().at(-1)?.totalProcessed ?? 0;
           await first.signal('KILL');
           lab.observe('crash', crash, crashText(crash));
           return;
@@ -169,9 +142,9 @@ export default defineLab({
       }
     });
     await lab.step('restart', async () => {
-      const r = await runCopier(k, NODE, copier(p), 180);
+      const r = await kit.runCopier(k, NODE, copier(p), 180);
       lab.observe('restart', r, `exit ${r.exitCode}: ${r.remainingAtStart} left once assigned, ${r.processed} copied`);
-      const after = await describeTransaction(k, OTHER, TXN_ID);
+      const after = await kit.describeTransaction(k, OTHER, TXN_ID);
       lab.observe('after', after, `now ${after.state}, producer id ${after.producerId} epoch ${after.producerEpoch}`);
     });
   },
@@ -179,12 +152,12 @@ export default defineLab({
     const k = lab.stack;
     await lab.step('reads', async () => {
       const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
-      const m = lab.observe('markers', await markers(k, leader, OUTPUT));
+      const m = lab.observe('markers', await kit.markers(k, leader, OUTPUT));
       lab.say(`${OUTPUT} log on ${leader}: ${m.commit} COMMIT and ${m.abort} ABORT markers`);
       const reads = { committed: 0, uncommitted: 0 };
       for (const level of ['committed', 'uncommitted'] as const) {
         const h = lab.history.invoke('reader', `read-${level}`, { topic: OUTPUT });
-        const ids = await readIsolated(k, OTHER, OUTPUT, `read_${level}`);
+        const ids = await kit.readIsolated(k, OTHER, OUTPUT, `read_${level}`);
         h.ok({ topic: OUTPUT, ids });
         reads[level] = ids.length;
       }
@@ -192,40 +165,40 @@ export default defineLab({
     });
   },
   check(ev, p) {
-    const { crash, restart, after, markers: m, reads } = observed<Seen>(ev);
+    const { crash, restart, after, markers: m, reads } = kit.observed<Seen>(ev);
     if (!crash || !caught(crash))
-      return cannotTell(
+      return kit.cannotTell(
         'the copier was killed inside an open transaction holding records',
         'Ongoing, high watermark above the last stable offset',
         crash ? crashText(crash) : 'never killed',
       );
-    if (!restart || !reads || !m) return cannotTell('the restart and the reads ran', 'both', 'missing');
+    if (!restart || !reads || !m) return kit.cannotTell('the restart and the reads ran', 'both', 'missing');
     const open = crash.highWatermark - crash.lastStable;
-    const committed = delivery(ev.ops, { receive: 'read-committed' });
-    const uncommitted = delivery(ev.ops, { receive: 'read-uncommitted' });
+    const committed = kit.delivery(ev.ops, { receive: 'read-committed' });
+    const uncommitted = kit.delivery(ev.ops, { receive: 'read-uncommitted' });
     const dupes = Object.values(uncommitted.duplicated).reduce((a, n) => a + n - 1, 0);
     const left = p.messages - crash.committed;
     return [
-      check(
+      kit.check(
         `the restarted copier resumed at the committed offset ${crash.committed} and copied the rest`,
         restart.exitCode === 0 && [restart.remainingAtStart, restart.processed].every((n) => n === left),
         `exit 0, ${left} left at its start, ${left} copied`,
         `exit ${restart.exitCode}, ${restart.remainingAtStart} left at its start, ${restart.processed} copied` +
           (restart.exitCode ? ` (${restart.stderr})` : ''),
       ),
-      check(
+      kit.check(
         'the open transaction was aborted: one ABORT marker in the output log',
         m.abort === 1,
         '1 ABORT marker',
         `${m.abort} ABORT, ${m.commit} COMMIT markers; transaction now ${after?.state ?? '?'}`,
       ),
-      check(
+      kit.check(
         'read_committed: every input record exactly once',
         committed.lost.length === 0 && Object.keys(committed.duplicated).length === 0 && reads.committed === p.messages,
         `${p.messages} records, none missing, none twice`,
         `${reads.committed} records, ${committed.lost.length} missing, ${Object.keys(committed.duplicated).length} twice`,
       ),
-      check(
+      kit.check(
         `read_uncommitted: also the ${open} records of the aborted transaction`,
         open > 0 && reads.uncommitted === p.messages + open && dupes === open,
         `${p.messages + open} records, ${open} of them twice`,
