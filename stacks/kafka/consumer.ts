@@ -1,7 +1,7 @@
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { Consumer, type Message, type MessagesStream, stringDeserializers } from '@platformatic/kafka';
 import type { History } from '../../src/engine/history.ts';
 import { withTimeout } from '../../src/runtime/poll.ts';
-import { kafkaClient, live } from './connection.ts';
+import { clientOptions, live } from './connection.ts';
 import { errorText } from './errors.ts';
 import type { MessageId } from './producer.ts';
 
@@ -14,7 +14,7 @@ export interface ReceivedMessage extends MessageId {
 }
 
 export interface ConsumerOptions {
-  /** The History process (one per consumer), and kafkajs's client id. */
+  /** The History process (one per consumer), and the client id. */
   name: string;
   groupId: string;
   topics: string[];
@@ -31,7 +31,7 @@ export interface ConsumerOptions {
   f?: string;
   /** Called for each message before it counts as processed (a slow or failing sink). */
   onMessage?: (m: ReceivedMessage) => Promise<void> | void;
-  /** How many messages a batch may hand over at most (kafkajs fetches more; the rest waits). */
+  /** How many messages a batch may hand over at most ('manual' commits after each batch). */
   maxBatch?: number;
 }
 
@@ -51,7 +51,7 @@ export class KafkaGroupConsumer {
   readonly opts: Required<Omit<ConsumerOptions, 'onMessage'>> & Pick<ConsumerOptions, 'onMessage'>;
   private readonly brokers: string[];
   private readonly history: History;
-  private consumer: Consumer | undefined;
+  private consumer: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** '<topic>\0<partition>' -> next offset to commit (processed, not yet committed). */
   private pending = new Map<string, { topic: string; partition: number; offset: number }>();
@@ -94,24 +94,22 @@ export class KafkaGroupConsumer {
     if (this.consumer) return;
     this.stopping = false;
     this.pending.clear();
-    const kafka = kafkaClient(this.brokers, this.opts.name, 5000, 5);
-    const c = kafka.consumer({
+    const c: Client = new Consumer({
+      ...clientOptions(this.brokers, this.opts.name, 5000, 5),
       groupId: this.opts.groupId,
       sessionTimeout: this.opts.sessionTimeoutMs,
       rebalanceTimeout: Math.max(10_000, this.opts.sessionTimeoutMs),
       heartbeatInterval: this.opts.heartbeatIntervalMs,
-      maxWaitTimeInMs: 500,
-      allowAutoTopicCreation: false,
-      // kafkajs restarts a consumer that crashed (retries exhausted) for ever; once we
-      // stopped it, with the cluster perhaps gone, that loop would keep the process alive.
-      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: async () => !this.stopping },
+      maxWaitTime: 500,
+      autocommit: false,
+      deserializers: stringDeserializers,
     });
     this.consumer = c;
     const joined = new Promise<void>((resolve) => {
-      c.on(c.events.GROUP_JOIN, (e) => {
+      c.on('consumer:group:join', (e) => {
         this.generation++;
         const assignment: Record<string, number[]> = {};
-        for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assignment[t] = [...ps].sort();
+        for (const a of e.assignments ?? []) if (a.partitions.length) assignment[a.topic] = [...a.partitions].sort();
         this.assignments.push({ time: this.history.now(), generation: this.generation, assignment });
         // Offsets of partitions now owned by another member are not ours to commit.
         for (const [k, v] of this.pending) if (!assignment[v.topic]?.includes(v.partition)) this.pending.delete(k);
@@ -120,13 +118,14 @@ export class KafkaGroupConsumer {
     });
     live.set(this, this.brokers);
     try {
-      await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () => c.connect());
-      for (const topic of this.opts.topics) await c.subscribe({ topic, fromBeginning: this.opts.fromBeginning });
-      await c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.eachBatch(payload),
-      });
+      const stream = await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () =>
+        c.consume({
+          topics: this.opts.topics,
+          mode: 'committed',
+          fallbackMode: this.opts.fromBeginning ? 'earliest' : 'latest',
+        }),
+      );
+      void this.consumeAll(c, stream);
       if (this.opts.commit === 'auto') {
         this.timer = setInterval(() => void this.commit().catch(() => {}), this.opts.autoCommitIntervalMs);
         this.timer.unref();
@@ -138,28 +137,41 @@ export class KafkaGroupConsumer {
     }
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * Takes the stream's messages one by one. A message of a partition this member no longer
+   * owns (fetched before a rebalance) is left to the new owner. 'manual' commits after
+   * `maxBatch` messages, and whenever the messages fetched so far are all processed.
+   */
+  private async consumeAll(c: Client, stream: MessagesStream<string, string, string, string>): Promise<void> {
     let n = 0;
-    for (const m of batch.messages) {
-      if (this.stopping || !isRunning() || isStale() || n >= this.opts.maxBatch) break;
-      const r = parse(batch.topic, batch.partition, m);
-      if (r) {
-        await this.opts.onMessage?.(r);
-        this.received++;
-        this.history
-          .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
-          .ok({ ...r, key: `${r.topic}-${r.partition}`, group: this.opts.groupId });
+    try {
+      for await (const m of stream) {
+        if (this.stopping || this.consumer !== c) break;
+        if (!owned(c, m.topic, m.partition)) continue;
+        const r = parse(m);
+        if (r) {
+          await this.opts.onMessage?.(r);
+          if (this.stopping) break;
+          this.received++;
+          this.history
+            .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
+            .ok({ ...r, key: `${r.topic}-${r.partition}`, group: this.opts.groupId });
+        }
+        this.pending.set(`${m.topic}\u0000${m.partition}`, {
+          topic: m.topic,
+          partition: m.partition,
+          offset: Number(m.offset) + 1,
+        });
+        n++;
+        if (this.opts.commit === 'manual' && (n >= this.opts.maxBatch || stream.readableLength === 0)) {
+          n = 0;
+          await this.commit();
+        }
       }
-      resolveOffset(m.offset);
-      this.pending.set(`${batch.topic}\u0000${batch.partition}`, {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: Number(m.offset) + 1,
-      });
-      n++;
+    } catch {
+      // The stream failed (the cluster went away): the member is gone; start() joins again.
+      if (!this.stopping && this.consumer === c) await this.crash();
     }
-    if (this.opts.commit === 'manual' && !this.stopping) await this.commit();
-    if (!this.stopping) await heartbeat().catch(() => {});
   }
 
   /** Commits what was processed since the last commit (recorded as a `commit` op). */
@@ -171,7 +183,14 @@ export class KafkaGroupConsumer {
     const h = this.history.invoke(this.opts.name, 'commit', { group: this.opts.groupId, offsets });
     try {
       await withTimeout(10_000, 'commit', () =>
-        c.commitOffsets(entries.map((e) => ({ topic: e.topic, partition: e.partition, offset: String(e.offset) }))),
+        c.commit({
+          offsets: entries.map((e) => ({
+            topic: e.topic,
+            partition: e.partition,
+            offset: BigInt(e.offset),
+            leaderEpoch: -1,
+          })),
+        }),
       );
       for (const e of entries) {
         const k = `${e.topic}\u0000${e.partition}`;
@@ -194,15 +213,14 @@ export class KafkaGroupConsumer {
     this.stopping = true;
     // Still a member: the commit is accepted; the batch in progress ends at its next message.
     await this.commit();
-    await withTimeout(15_000, 'stopping the consumer', () => c.disconnect()).catch(() => {});
-    this.consumer = undefined;
+    await this.leave(c, 'stopping the consumer');
     live.delete(this);
   }
 
   /**
    * A crash: stop consuming and leave without committing. What was processed since the
-   * last commit will be read again by whoever gets the partitions. (kafkajs always sends
-   * LeaveGroup on disconnect, so the rebalance is immediate; a real crash is noticed only
+   * last commit will be read again by whoever gets the partitions. (The client sends
+   * LeaveGroup on close, so the rebalance is immediate; a real crash is noticed only
    * after session.timeout.ms.)
    */
   async crash(): Promise<void> {
@@ -211,9 +229,14 @@ export class KafkaGroupConsumer {
     clearInterval(this.timer);
     this.stopping = true;
     this.pending.clear();
-    await withTimeout(15_000, 'crashing the consumer', () => c.disconnect()).catch(() => {});
-    this.consumer = undefined;
+    await this.leave(c, 'crashing the consumer');
     live.delete(this);
+  }
+
+  /** Leaves the group and closes the client (forced: the stream's pending fetches are dropped). */
+  private async leave(c: Client, what: string): Promise<void> {
+    this.consumer = undefined;
+    await withTimeout(15_000, what, () => c.close(true)).catch(() => {});
   }
 
   /** Teardown (closeClientsOf): leave without committing. */
@@ -222,18 +245,25 @@ export class KafkaGroupConsumer {
   }
 }
 
-function parse(topic: string, partition: number, m: KafkaMessage): ReceivedMessage | undefined {
+type Client = Consumer<string, string, string, string>;
+
+/** Whether the member's current assignment holds the partition. */
+function owned(c: Client, topic: string, partition: number): boolean {
+  return c.assignments?.some((a) => a.topic === topic && a.partitions.includes(partition)) ?? false;
+}
+
+function parse(m: Message<string, string, string, string>): ReceivedMessage | undefined {
   try {
-    const v = JSON.parse(m.value?.toString() ?? '') as Partial<MessageId>;
+    const v = JSON.parse(m.value ?? '') as Partial<MessageId>;
     if (typeof v.id !== 'string' || typeof v.seq !== 'number' || typeof v.producer !== 'string') return undefined;
     return {
       id: v.id,
       producer: v.producer,
       seq: v.seq,
-      topic,
-      partition,
+      topic: m.topic,
+      partition: m.partition,
       offset: Number(m.offset),
-      msgKey: m.key?.toString(),
+      msgKey: m.key || undefined,
     };
   } catch {
     return undefined;

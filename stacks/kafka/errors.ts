@@ -1,3 +1,4 @@
+import { TimeoutError as ClientTimeout, ProtocolError } from '@platformatic/kafka';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 
 /** Error names of Kafka that certainly mean "not appended" (the broker refused before writing). */
@@ -35,13 +36,22 @@ export function errorChain(err: unknown): unknown[] {
   return out;
 }
 
-/** The Kafka error name (kafkajs `type`) found in an error's chain, if any. */
+/** The Kafka error name found in an error's chain, if any (kafkajs `type`; the client's ProtocolError `apiId`). */
 export function kafkaErrorType(err: unknown): string | undefined {
   for (const e of errorChain(err)) {
-    const t = (e as { type?: unknown }).type;
-    if (typeof t === 'string') return t;
+    const x = e as { type?: unknown; apiId?: unknown; code?: unknown };
+    if (typeof x.type === 'string') return x.type;
+    if (x.code === ProtocolError.code && typeof x.apiId === 'string') return x.apiId;
   }
   return undefined;
+}
+
+/** Whether the client says trying again may help (a Kafka "not yet" error, a lost connection). */
+export function retriable(err: unknown): boolean {
+  return errorChain(err).some((e) => {
+    const x = e as { retriable?: unknown; canRetry?: unknown };
+    return x.retriable === true || x.canRetry === true;
+  });
 }
 
 /**
@@ -52,13 +62,19 @@ export function classify(err: unknown): 'fail' | 'info' {
   const chain = errorChain(err);
   for (const e of chain) {
     const x = e as { type?: string; name?: string; message?: string; code?: string };
-    if (x instanceof TimeoutError) return 'info';
-    if (x.type === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' || x.type === 'REQUEST_TIMED_OUT') return 'info';
+    const type = kafkaErrorType(x);
+    if (x instanceof TimeoutError || x instanceof ClientTimeout) return 'info';
+    if (type === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' || type === 'REQUEST_TIMED_OUT') return 'info';
     if (x.name === 'KafkaJSRequestTimeoutError' || x.name === 'KafkaJSConnectionClosedError') return 'info';
+    // The connection broke with a request on it: it may have been appended.
+    if (x.code === 'PLT_KFK_NETWORK' && /^Connection (closed|error)/.test(x.message ?? '')) return 'info';
   }
   for (const e of chain) {
     const x = e as { type?: string; name?: string; message?: string; code?: string };
-    if (x.type && CERTAIN_FAILURES.has(x.type)) return 'fail';
+    const type = kafkaErrorType(x);
+    if (type && CERTAIN_FAILURES.has(type)) return 'fail';
+    // No connection to the leader could be had: nothing was sent.
+    if (/broker is not available in the current cluster metadata/.test(x.message ?? '')) return 'fail';
     // Nothing was sent: the connection was refused, or no broker/metadata to send to.
     if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(x.message ?? '') || x.code === 'ECONNREFUSED') return 'fail';
     if (x.name === 'KafkaJSBrokerNotFound' || x.name === 'KafkaJSMetadataNotLoaded') return 'fail';
