@@ -145,13 +145,16 @@ export class KafkaGroupConsumer {
   private async consumeAll(c: Client, stream: MessagesStream<string, string, string, string>): Promise<void> {
     let n = 0;
     try {
+      // The loop never breaks out: that would destroy the stream under the client, whose
+      // close (and so its LeaveGroup) then fails. A stopped member's messages are skipped
+      // until close() ends the stream.
       for await (const m of stream) {
-        if (this.stopping || this.consumer !== c) break;
+        if (this.stopping || this.consumer !== c) continue;
         if (!owned(c, m.topic, m.partition)) continue;
         const r = parse(m);
         if (r) {
           await this.opts.onMessage?.(r);
-          if (this.stopping) break;
+          if (this.stopping) continue;
           this.received++;
           this.history
             .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
@@ -236,7 +239,10 @@ export class KafkaGroupConsumer {
   /** Leaves the group and closes the client (forced: the stream's pending fetches are dropped). */
   private async leave(c: Client, what: string): Promise<void> {
     this.consumer = undefined;
-    await withTimeout(15_000, what, () => c.close(true)).catch(() => {});
+    // A close that failed leaves the member in the group, heartbeating: try once more.
+    await withTimeout(15_000, what, () => c.close(true))
+      .catch(() => withTimeout(15_000, what, () => c.close(true)))
+      .catch(() => {});
   }
 
   /** Teardown (closeClientsOf): leave without committing. */
