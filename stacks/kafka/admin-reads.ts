@@ -116,7 +116,7 @@ export function isTopicExists(err: unknown): boolean {
 
 export class KafkaReader {
   readonly mode: KafkaMode;
-  private readonly brokerEndpoints: string[];
+  protected readonly brokerEndpoints: string[];
   private readonly controllerEndpoints: string[];
   private readonly zkConnect: string | undefined;
   private admin: Admin | undefined;

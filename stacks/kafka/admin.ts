@@ -1,6 +1,7 @@
-import { IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { Admin, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
+import { waitUntil, withTimeout } from '../../src/runtime/poll.ts';
 import { KafkaReader, TOPIC_RESOURCE } from './admin-reads.ts';
+import { clientOptions } from './connection.ts';
 
 export * from './admin-reads.ts';
 
@@ -28,14 +29,14 @@ export class KafkaAdmin extends KafkaReader {
         }
       : { topic, partitions: opts.partitions ?? 3, replicas: opts.replicationFactor ?? -1 };
     const configs = Object.entries(opts.config ?? {}).map(([name, v]) => ({ name, value: String(v) }));
-    await this.use(
-      `create topic ${topic}`,
-      async (a) => {
-        await a.createTopics({ topics: [t], configs });
-      },
-      30_000,
-      false,
-    );
+    // The controller is given 15 s to create it (the request's timeout; the reads' 5 s is
+    // shorter than a KRaft controller failover), and the client waits a little longer.
+    const admin = new Admin({ ...clientOptions(this.brokerEndpoints, 'midlab-admin', 20_000, 2), timeout: 15_000 });
+    try {
+      await withTimeout(30_000, `create topic ${topic}`, () => admin.createTopics({ topics: [t], configs }));
+    } finally {
+      await admin.close().catch(() => {});
+    }
     await this.waitForTopic(topic, opts.assignment?.length ?? opts.partitions ?? 3);
   }
 

@@ -1,6 +1,6 @@
 import { Consumer, type Message, type MessagesStream, stringDeserializers } from '@platformatic/kafka';
 import type { History } from '../../src/engine/history.ts';
-import { withTimeout } from '../../src/runtime/poll.ts';
+import { sleep, withTimeout } from '../../src/runtime/poll.ts';
 import { clientOptions, live } from './connection.ts';
 import { errorText } from './errors.ts';
 import type { MessageId } from './producer.ts';
@@ -60,6 +60,8 @@ export class KafkaGroupConsumer {
   readonly assignments: AssignmentChange[] = [];
   received = 0;
   commits = 0;
+  /** When the client's message stream failed and a new client joined again, and why. */
+  readonly restarts: { time: number; error: string }[] = [];
 
   constructor(brokers: string[], history: History, options: ConsumerOptions) {
     this.brokers = brokers;
@@ -94,6 +96,16 @@ export class KafkaGroupConsumer {
     if (this.consumer) return;
     this.stopping = false;
     this.pending.clear();
+    try {
+      await this.join(timeoutMs);
+    } catch (err) {
+      await this.crash();
+      throw err;
+    }
+  }
+
+  /** A new client joins the group and consumes; resolves once its first assignment arrived. */
+  private async join(timeoutMs: number): Promise<void> {
     const c: Client = new Consumer({
       ...clientOptions(this.brokers, this.opts.name, 5000, 5),
       groupId: this.opts.groupId,
@@ -117,6 +129,7 @@ export class KafkaGroupConsumer {
       });
     });
     live.set(this, this.brokers);
+    clearInterval(this.timer);
     try {
       const stream = await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () =>
         c.consume({
@@ -132,7 +145,8 @@ export class KafkaGroupConsumer {
       }
       await withTimeout(timeoutMs, `${this.opts.name} joining group ${this.opts.groupId}`, () => joined);
     } catch (err) {
-      await this.crash();
+      clearInterval(this.timer);
+      await this.leave(c, `${this.opts.name} giving up joining`);
       throw err;
     }
   }
@@ -171,9 +185,18 @@ export class KafkaGroupConsumer {
           await this.commit();
         }
       }
-    } catch {
-      // The stream failed (the cluster went away): the member is gone; start() joins again.
-      if (!this.stopping && this.consumer === c) await this.crash();
+    } catch (err) {
+      if (this.stopping || this.consumer !== c) return;
+      // The stream failed (a broker it fetched from restarted, the cluster went away): as
+      // the Java client keeps polling, a new client joins again, every second until it
+      // is in or the consumer is stopped. What was processed and not committed stays
+      // pending for the partitions it gets back.
+      this.restarts.push({ time: this.history.now(), error: errorText(err) });
+      clearInterval(this.timer);
+      await this.leave(c, `${this.opts.name} after a failed stream`);
+      while (!this.stopping && !this.consumer) {
+        await this.join(30_000).catch(() => sleep(1000));
+      }
     }
   }
 
