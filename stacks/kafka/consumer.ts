@@ -233,10 +233,11 @@ export class KafkaGroupConsumer {
 
   /** Clean stop: stop processing, commit what was processed, leave the group (an immediate rebalance). */
   async stop(): Promise<void> {
-    const c = this.consumer;
-    if (!c) return;
-    clearInterval(this.timer);
+    // Set first: a member joining again after a failed stream stops trying.
     this.stopping = true;
+    clearInterval(this.timer);
+    const c = this.consumer;
+    if (!c) return void live.delete(this);
     // Still a member: the commit is accepted; the batch in progress ends at its next message.
     await this.commit();
     await this.leave(c, 'stopping the consumer');
@@ -250,11 +251,11 @@ export class KafkaGroupConsumer {
    * after session.timeout.ms.)
    */
   async crash(): Promise<void> {
-    const c = this.consumer;
-    if (!c) return;
-    clearInterval(this.timer);
     this.stopping = true;
+    clearInterval(this.timer);
     this.pending.clear();
+    const c = this.consumer;
+    if (!c) return void live.delete(this);
     await this.leave(c, 'crashing the consumer');
     live.delete(this);
   }
