@@ -167,8 +167,8 @@ export class KafkaGroupConsumer {
         if (!owned(c, m.topic, m.partition)) continue;
         const r = parse(m);
         if (r) {
+          // Processed: recorded even when its processing stopped the consumer (a crash at it).
           await this.opts.onMessage?.(r);
-          if (this.stopping) continue;
           this.received++;
           this.history
             .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
