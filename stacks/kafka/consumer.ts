@@ -55,6 +55,8 @@ export class KafkaGroupConsumer {
   private timer: NodeJS.Timeout | undefined;
   /** '<topic>\0<partition>' -> next offset to commit (processed, not yet committed). */
   private pending = new Map<string, { topic: string; partition: number; offset: number }>();
+  /** '<topic>\0<partition>' -> next offset to process (what this member processed, committed or not). */
+  private position = new Map<string, number>();
   private stopping = false;
   private generation = 0;
   readonly assignments: AssignmentChange[] = [];
@@ -96,6 +98,7 @@ export class KafkaGroupConsumer {
     if (this.consumer) return;
     this.stopping = false;
     this.pending.clear();
+    this.position.clear();
     try {
       await this.join(timeoutMs);
     } catch (err) {
@@ -125,19 +128,17 @@ export class KafkaGroupConsumer {
         this.assignments.push({ time: this.history.now(), generation: this.generation, assignment });
         // Offsets of partitions now owned by another member are not ours to commit.
         for (const [k, v] of this.pending) if (!assignment[v.topic]?.includes(v.partition)) this.pending.delete(k);
+        for (const k of this.position.keys()) {
+          const [topic = '', partition] = k.split('\u0000');
+          if (!assignment[topic]?.includes(Number(partition))) this.position.delete(k);
+        }
         resolve();
       });
     });
     live.set(this, this.brokers);
     clearInterval(this.timer);
     try {
-      const stream = await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () =>
-        c.consume({
-          topics: this.opts.topics,
-          mode: 'committed',
-          fallbackMode: this.opts.fromBeginning ? 'earliest' : 'latest',
-        }),
-      );
+      const stream = await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () => this.consume(c));
       void this.consumeAll(c, stream);
       if (this.opts.commit === 'auto') {
         this.timer = setInterval(() => void this.commit().catch(() => {}), this.opts.autoCommitIntervalMs);
@@ -149,6 +150,15 @@ export class KafkaGroupConsumer {
       await this.leave(c, `${this.opts.name} giving up joining`);
       throw err;
     }
+  }
+
+  /** A message stream from the group's committed offsets (none: the earliest or the latest). */
+  private consume(c: Client): Promise<MessagesStream<string, string, string, string>> {
+    return c.consume({
+      topics: this.opts.topics,
+      mode: 'committed',
+      fallbackMode: this.opts.fromBeginning ? 'earliest' : 'latest',
+    });
   }
 
   /**
@@ -165,6 +175,10 @@ export class KafkaGroupConsumer {
       for await (const m of stream) {
         if (this.stopping || this.consumer !== c) continue;
         if (!owned(c, m.topic, m.partition)) continue;
+        const key = `${m.topic}\u0000${m.partition}`;
+        // A stream resumed from the committed offsets hands over again what this member
+        // processed since its last commit: not processed twice.
+        if (Number(m.offset) < (this.position.get(key) ?? 0)) continue;
         const r = parse(m);
         if (r) {
           // Processed: recorded even when its processing stopped the consumer (a crash at it).
@@ -174,11 +188,8 @@ export class KafkaGroupConsumer {
             .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
             .ok({ ...r, key: `${r.topic}-${r.partition}`, group: this.opts.groupId });
         }
-        this.pending.set(`${m.topic}\u0000${m.partition}`, {
-          topic: m.topic,
-          partition: m.partition,
-          offset: Number(m.offset) + 1,
-        });
+        this.pending.set(key, { topic: m.topic, partition: m.partition, offset: Number(m.offset) + 1 });
+        this.position.set(key, Number(m.offset) + 1);
         n++;
         if (this.opts.commit === 'manual' && (n >= this.opts.maxBatch || stream.readableLength === 0)) {
           n = 0;
@@ -187,11 +198,23 @@ export class KafkaGroupConsumer {
       }
     } catch (err) {
       if (this.stopping || this.consumer !== c) return;
-      // The stream failed (a broker it fetched from restarted, the cluster went away): as
-      // the Java client keeps polling, a new client joins again, every second until it
-      // is in or the consumer is stopped. What was processed and not committed stays
-      // pending for the partitions it gets back.
+      // The stream failed: the client ends it on a fetch error it does not recover from
+      // (FENCED_LEADER_EPOCH after a leader moved). As the Java client keeps polling, the
+      // member asks for a new stream with fresh metadata, still in the group; failing
+      // that, a new client joins again, every second until it is in or the consumer is
+      // stopped. What was processed and not committed stays pending.
       this.restarts.push({ time: this.history.now(), error: errorText(err) });
+      c.clearMetadata();
+      for (let i = 0; i < 3 && !this.stopping && this.consumer === c; i++) {
+        try {
+          const again = await withTimeout(10_000, `${this.opts.name} resuming`, () => this.consume(c));
+          void this.consumeAll(c, again);
+          return;
+        } catch {
+          await sleep(500);
+        }
+      }
+      if (this.stopping || this.consumer !== c) return;
       clearInterval(this.timer);
       await this.leave(c, `${this.opts.name} after a failed stream`);
       while (!this.stopping && !this.consumer) {
