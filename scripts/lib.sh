@@ -6,10 +6,10 @@ case "$(uname -m)" in aarch64 | arm64) HOST_ARCH=arm64 ;; *) HOST_ARCH=x64 ;; es
 NODE_PACKAGE="node-$HOST_OS-$HOST_ARCH"
 LOCAL_NODE="$PWD/.tools/node_modules/$NODE_PACKAGE/bin/node"
 
-# node_ok PATH: is PATH a Node >= 22.18?
+# node_ok PATH: is PATH a Node the Kafka client runs on (22.22+ on 22, 24.6+ from 24 on)?
 node_ok() {
   [ -n "$1" ] && [ -x "$1" ] || return 1
-  "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=18)?0:1)' 2>/dev/null
+  "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>24||(a===24&&b>=6)||(a===22&&b>=22)?0:1)' 2>/dev/null
 }
 
 # use_node: put a supported Node first on PATH.

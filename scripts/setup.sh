@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a lab needs, on a fresh machine or a warm one (idempotent, quick when warm):
-#   1. a supported Node (>= 22.18; installs Node 24 LTS into .tools/ from the npm registry)
+#   1. a supported Node (22.22+ or 24.6+; installs Node 24 LTS into .tools/ from the npm registry)
 #   2. a running Docker engine (on Debian as root: installs docker.io and starts dockerd)
 #   3. the project's npm dependencies (the zookeeper client compiles a native addon)
 #   4. the stack images, built here from package registries (no container registry)

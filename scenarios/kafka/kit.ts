@@ -3,6 +3,7 @@
 // commands to try, steps and evidence readers).
 export * from '../../src/kit.ts';
 export * from '../../stacks/kafka/admin.ts';
+export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/admin-reads.ts';
 export {
   type Acks,
   type AssignmentChange,
@@ -41,7 +42,6 @@ export * from '../../stacks/kafka/rebalances.ts';
 export * from '../../stacks/kafka/sink.ts';
 export * from '../../stacks/kafka/stack.ts';
 export * from '../../stacks/kafka/transactions.ts';
-export { describeQuorum, type QuorumStatus } from '../../stacks/kafka/wire.ts';
 export * from '../../stacks/kafka/workload.ts';
 export * from './commands.ts';
 export * from './evidence.ts';

@@ -1,18 +1,61 @@
-import { type Admin, AssignerProtocol, type ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import {
+  Admin,
+  ConfigResourceTypes,
+  describeQuorumV0,
+  ListOffsetTimestamps,
+  metadataV12,
+  ProtocolError,
+} from '@platformatic/kafka';
+
+type MetadataResponse = metadataV12.MetadataResponse;
+
 import { sleep, withTimeout } from '../../src/runtime/poll.ts';
 import { ZkClient, ZkError } from '../zookeeper/client.ts';
 import { type KafkaMode, nodeName } from './config.ts';
-import { quietKafkaJs } from './quiet.ts';
-import { describeQuorum, type QuorumStatus } from './wire.ts';
+import { ask, clientOptions } from './connection.ts';
+import { kafkaErrorType, retriable } from './errors.ts';
 
-/** ConfigResourceTypes.TOPIC (kafkajs's enum is not a named export Node can import). */
-export const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+export const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
 /**
- * What a Kafka cluster says about itself (the reads; `admin.ts` adds the actions), read from the host: kafkajs's admin client
- * (metadata, groups, offsets) through the published EXTERNAL ports, DescribeQuorum on
- * the wire (KRaft), and ZooKeeper's znodes through the ensemble's published client ports
- * (ZooKeeper mode). Every answer uses node names (kafka1, controller1), not numeric ids.
+ * What a Kafka cluster says about itself (the reads; `admin.ts` adds the actions), read
+ * from the host through the published EXTERNAL ports: the admin client (groups, offsets,
+ * configs), Metadata and DescribeQuorum asked of given nodes, and ZooKeeper's znodes
+ * through the ensemble's published client ports (ZooKeeper mode). Every answer uses node
+ * names (kafka1, controller1), not numeric ids.
  */
+export interface QuorumReplica {
+  id: number;
+  logEndOffset: number;
+}
+
+export interface QuorumStatus {
+  /** The active controller's node id (-1: none). */
+  leaderId: number;
+  leaderEpoch: number;
+  highWatermark: number;
+  voters: QuorumReplica[];
+  observers: QuorumReplica[];
+}
+
+/** DescribeQuorum (what `kafka-metadata-quorum.sh describe --status` shows) of one node. */
+export async function describeQuorum(endpoint: string, timeoutMs = 2000): Promise<QuorumStatus> {
+  const r = await ask(
+    endpoint,
+    (c) => describeQuorumV0.api.async(c, [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }]),
+    timeoutMs,
+  );
+  const p = r.topics[0]?.partitions[0];
+  if (!p) throw new Error('DescribeQuorum: no partition in the answer');
+  const replicas = (xs: { replicaId: number; logEndOffset: bigint }[]) =>
+    xs.map((x) => ({ id: x.replicaId, logEndOffset: Number(x.logEndOffset) }));
+  return {
+    leaderId: p.leaderId,
+    leaderEpoch: p.leaderEpoch,
+    highWatermark: Number(p.highWatermark),
+    voters: replicas(p.currentVoters),
+    observers: replicas(p.observers),
+  };
+}
 export interface PartitionState {
   topic: string;
   partition: number;
@@ -66,43 +109,32 @@ export interface AdminOptions {
   zkConnect?: string;
 }
 
-/** Kafka's own names of the error codes a lab is likely to meet. */
+/** Whether creating a topic failed because it exists already. */
 export function isTopicExists(err: unknown): boolean {
-  return (err as { type?: string })?.type === 'TOPIC_ALREADY_EXISTS';
+  return kafkaErrorType(err) === 'TOPIC_ALREADY_EXISTS';
 }
 
 export class KafkaReader {
   readonly mode: KafkaMode;
-  private readonly brokerEndpoints: string[];
+  protected readonly brokerEndpoints: string[];
   private readonly controllerEndpoints: string[];
   private readonly zkConnect: string | undefined;
-  private readonly kafka: Kafka;
   private admin: Admin | undefined;
   private zk: ZkClient | undefined;
+  /** The broker that answered the last metadata request: asked first next time. */
+  private answering = 0;
 
   constructor(opts: AdminOptions) {
     this.mode = opts.mode;
     this.brokerEndpoints = opts.brokers;
     this.controllerEndpoints = opts.controllers ?? [];
     this.zkConnect = opts.zkConnect;
-    quietKafkaJs();
-    this.kafka = new Kafka({
-      clientId: 'midlab-admin',
-      brokers: opts.brokers,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1500,
-      requestTimeout: 5000,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
   }
 
-  /** The kafkajs admin client, connected on first use and again after a failure. */
-  protected async client(): Promise<Admin> {
-    if (this.admin) return this.admin;
-    const a = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 } });
-    await withTimeout(10_000, 'connecting the admin client', () => a.connect());
-    this.admin = a;
-    return a;
+  /** The admin client (it connects on first request), made again after a failure. */
+  protected client(): Admin {
+    this.admin ??= new Admin(clientOptions(this.brokerEndpoints, 'midlab-admin', 5000, 2));
+    return this.admin;
   }
 
   /**
@@ -112,26 +144,60 @@ export class KafkaReader {
   protected async use<T>(what: string, fn: (a: Admin) => Promise<T>, timeoutMs = 10_000, retry = true): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const a = await this.client();
+      const a = this.client();
       try {
         return await withTimeout(Math.max(1000, deadline - Date.now()), what, () => fn(a));
       } catch (err) {
-        const retriable = (err as { retriable?: boolean }).retriable === true;
-        if (!retriable) {
+        const again = retriable(err);
+        if (!again) {
           // A broken connection pool is rebuilt on the next call.
           this.admin = undefined;
-          a.disconnect().catch(() => {});
+          a.close().catch(() => {});
         }
-        if (!retry || !retriable || Date.now() + 200 > deadline || attempt >= 20) throw err;
+        if (!retry || !again || Date.now() + 200 > deadline || attempt >= 20) throw err;
         await sleep(200);
       }
     }
   }
 
+  /**
+   * One Metadata request (all topics when `topics` is undefined, none for []), asked of
+   * the brokers in turn, the last one that answered first. The answer is taken whole:
+   * a partition without a leader (LEADER_NOT_AVAILABLE) comes back with leader -1, and
+   * a topic a broker does not know yet comes back with no partitions.
+   */
+  private async metadata(topics: string[] | undefined): Promise<MetadataResponse> {
+    let last: unknown;
+    const n = this.brokerEndpoints.length;
+    for (let i = 0; i < n; i++) {
+      const k = (this.answering + i) % n;
+      try {
+        const r = await ask(this.brokerEndpoints[k] as string, (c) =>
+          metadataV12.api.async(c, topics ?? null, false, false).catch((err: unknown) => {
+            const answer = (err as { response?: MetadataResponse }).response;
+            if (answer?.brokers) return answer;
+            throw err;
+          }),
+        );
+        this.answering = k;
+        return r;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last ?? new Error('no broker to ask');
+  }
+
   /** Brokers in the cluster metadata (KRaft: registered and not fenced; ZK: registered). */
   async liveBrokers(): Promise<string[]> {
-    const c = await this.use('describe cluster', (a) => a.describeCluster());
+    const c = await this.metadata([]);
     return c.brokers.map((b) => nodeName(b.nodeId)).sort();
+  }
+
+  /** The live brokers' host endpoints (from the metadata: the EXTERNAL listener). */
+  protected async brokerAddresses(): Promise<{ name: string; endpoint: string }[]> {
+    const c = await this.metadata([]);
+    return c.brokers.map((b) => ({ name: nodeName(b.nodeId), endpoint: `${b.host}:${b.port}` }));
   }
 
   /** The brokers one broker's own metadata lists (asked of it alone, 5 s at most; [] if it did not answer). */
@@ -151,17 +217,17 @@ export class KafkaReader {
    * real controller. KRaft: any live broker, since clients never talk to controllers.
    */
   async metadataController(): Promise<string | undefined> {
-    const c = await this.use('describe cluster', (a) => a.describeCluster());
-    return c.controller === null ? undefined : nodeName(c.controller);
+    const c = await this.metadata([]);
+    return c.controllerId < 0 ? undefined : nodeName(c.controllerId);
   }
 
   /** A topic's configuration in force (topic overrides and broker defaults): name -> value. */
   async topicConfig(topic: string): Promise<Record<string, string>> {
     const r = await this.use(`describe configs of ${topic}`, (a) =>
-      a.describeConfigs({ resources: [{ type: TOPIC_RESOURCE, name: topic }], includeSynonyms: false }),
+      a.describeConfigs({ resources: [{ resourceType: TOPIC_RESOURCE, resourceName: topic }], includeSynonyms: false }),
     );
     const out: Record<string, string> = {};
-    for (const e of r.resources[0]?.configEntries ?? []) out[e.configName] = e.configValue;
+    for (const e of r[0]?.configs ?? []) if (typeof e.value === 'string') out[e.name] = e.value;
     return out;
   }
 
@@ -171,17 +237,24 @@ export class KafkaReader {
 
   /** Leader, replicas and ISR of every partition (of `topics`, or of every topic, internal ones too). */
   async partitions(topics?: string[]): Promise<PartitionState[]> {
-    const md = await this.use('fetch topic metadata', (a) => a.fetchTopicMetadata(topics ? { topics } : undefined));
+    // A topic the broker does not know yet is asked again for a few seconds.
+    let md = await this.metadata(topics);
+    for (let i = 0; i < 20 && unknownTopic(md); i++) {
+      await sleep(200);
+      md = await this.metadata(topics);
+    }
+    const unknown = unknownTopic(md);
+    if (unknown) throw new ProtocolError(unknown.errorCode, `topic ${unknown.name}`);
     const out: PartitionState[] = [];
     for (const t of md.topics) {
       for (const p of t.partitions) {
         out.push({
-          topic: t.name,
-          partition: p.partitionId,
-          leader: p.leader >= 0 ? nodeName(p.leader) : undefined,
-          replicas: p.replicas.map(nodeName),
-          isr: p.isr.map(nodeName),
-          offline: (p.offlineReplicas ?? []).map(nodeName),
+          topic: t.name ?? '',
+          partition: p.partitionIndex,
+          leader: p.leaderId >= 0 ? nodeName(p.leaderId) : undefined,
+          replicas: p.replicaNodes.map(nodeName),
+          isr: p.isrNodes.map(nodeName),
+          offline: p.offlineReplicas.map(nodeName),
         });
       }
     }
@@ -282,49 +355,72 @@ export class KafkaReader {
 
   /** A consumer group's state and each member's assigned partitions. */
   async group(groupId: string): Promise<GroupState> {
-    const r = await this.use(`describe group ${groupId}`, (a) => a.describeGroups([groupId]));
-    const g = r.groups[0];
+    const r = await this.use(`describe group ${groupId}`, (a) => a.describeGroups({ groups: [groupId] }));
+    const g = r.get(groupId);
     if (!g) return { groupId, state: 'Dead', members: [] };
     return {
       groupId,
       state: g.state,
-      members: g.members.map((m) => {
-        const decoded = m.memberAssignment?.length
-          ? AssignerProtocol.MemberAssignment.decode(m.memberAssignment)
-          : null;
+      members: [...g.members.values()].map((m) => {
         const assignment: Record<string, number[]> = {};
-        for (const [topic, parts] of Object.entries(decoded?.assignment ?? {})) assignment[topic] = [...parts].sort();
-        return { memberId: m.memberId, clientId: m.clientId, assignment };
+        for (const [topic, a] of m.assignments ?? []) assignment[topic] = [...a.partitions].sort();
+        return { memberId: m.id, clientId: m.clientId, assignment };
       }),
     };
   }
 
   /** Committed offsets of a group on one topic: partition -> offset (-1: none). */
   async committed(groupId: string, topic: string): Promise<Record<number, number>> {
-    const r = await this.use(`fetch offsets of ${groupId}`, (a) => a.fetchOffsets({ groupId, topics: [topic] }));
+    const ids = (await this.partitions([topic])).map((p) => p.partition);
+    const r = await this.use(`fetch offsets of ${groupId}`, (a) =>
+      a.listConsumerGroupOffsets({ groups: [{ groupId, topics: [{ name: topic, partitionIndexes: ids }] }] }),
+    );
     const out: Record<number, number> = {};
-    for (const p of r.find((t) => t.topic === topic)?.partitions ?? []) out[p.partition] = Number(p.offset);
+    for (const t of r[0]?.topics ?? []) {
+      if (t.name === topic) for (const p of t.partitions) out[p.partitionIndex] = Number(p.committedOffset);
+    }
+    return out;
+  }
+
+  /** Offsets of every partition of a topic at `at` (LATEST: the log end, EARLIEST: the log start). */
+  protected async offsets(
+    topic: string,
+    at: 'LATEST' | 'EARLIEST',
+    timeoutMs = 10_000,
+  ): Promise<Record<number, number>> {
+    const ids = (await this.partitions([topic])).map((p) => p.partition);
+    const timestamp = ListOffsetTimestamps[at];
+    const r = await this.use(
+      `fetch offsets of ${topic}`,
+      (a) =>
+        a.listOffsets({
+          topics: [{ name: topic, partitions: ids.map((partitionIndex) => ({ partitionIndex, timestamp })) }],
+        }),
+      timeoutMs,
+    );
+    const out: Record<number, number> = {};
+    for (const p of r[0]?.partitions ?? []) out[p.partitionIndex] = Number(p.offset);
     return out;
   }
 
   /** Log-end offsets (high watermarks) of a topic: partition -> offset. */
   async endOffsets(topic: string): Promise<Record<number, number>> {
-    const r = await this.use(`fetch offsets of ${topic}`, (a) => a.fetchTopicOffsets(topic));
-    return Object.fromEntries(r.map((p) => [p.partition, Number(p.high)]));
+    return this.offsets(topic, 'LATEST');
   }
 
   /** Lag per partition: log-end offset minus committed offset (no commit: minus the log start). */
   async lag(groupId: string, topic: string): Promise<{ total: number; partitions: PartitionLag[] }> {
-    const [ends, committed] = await Promise.all([
-      this.use(`fetch offsets of ${topic}`, (a) => a.fetchTopicOffsets(topic)),
+    const [ends, starts, committed] = await Promise.all([
+      this.offsets(topic, 'LATEST'),
+      this.offsets(topic, 'EARLIEST'),
       this.committed(groupId, topic),
     ]);
-    const partitions = ends
-      .map((e) => {
-        const end = Number(e.high);
-        const c = committed[e.partition] ?? -1;
-        const from = c >= 0 ? c : Number(e.low);
-        return { partition: e.partition, end, committed: c, lag: Math.max(0, end - from) };
+    const partitions = Object.entries(ends)
+      .map(([k, end]) => {
+        const partition = Number(k);
+        const c = committed[partition] ?? -1;
+        const from = c >= 0 ? c : (starts[partition] ?? 0);
+        return { partition, end, committed: c, lag: Math.max(0, end - from) };
       })
       .sort((a, b) => a.partition - b.partition);
     return { total: partitions.reduce((s, p) => s + p.lag, 0), partitions };
@@ -333,8 +429,14 @@ export class KafkaReader {
   async close(): Promise<void> {
     const a = this.admin;
     this.admin = undefined;
-    await a?.disconnect().catch(() => {});
+    await a?.close().catch(() => {});
     this.zk?.close();
     this.zk = undefined;
   }
+}
+
+/** A topic of the answer with a topic-level error (the broker does not know it yet), if any. */
+function unknownTopic(md: MetadataResponse): { name: string; errorCode: number } | undefined {
+  const t = md.topics.find((x) => x.errorCode !== 0);
+  return t ? { name: t.name ?? '', errorCode: t.errorCode } : undefined;
 }

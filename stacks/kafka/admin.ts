@@ -1,7 +1,7 @@
-import type { ITopicConfig } from 'kafkajs';
-import { waitUntil } from '../../src/runtime/poll.ts';
+import { Admin, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
+import { waitUntil, withTimeout } from '../../src/runtime/poll.ts';
 import { KafkaReader, TOPIC_RESOURCE } from './admin-reads.ts';
-import { nodeName } from './config.ts';
+import { clientOptions } from './connection.ts';
 
 export * from './admin-reads.ts';
 
@@ -17,24 +17,26 @@ export class KafkaAdmin extends KafkaReader {
       config?: Record<string, string | number | boolean>;
     } = {},
   ): Promise<void> {
-    const t: ITopicConfig = { topic };
-    if (opts.assignment) {
-      t.replicaAssignment = opts.assignment.map((replicas, partition) => ({
-        partition,
-        replicas: replicas.map((n) => Number(n.replace(/\D/g, ''))),
-      }));
-    } else {
-      t.numPartitions = opts.partitions ?? 3;
-      if (opts.replicationFactor) t.replicationFactor = opts.replicationFactor;
+    const t = opts.assignment
+      ? {
+          topic,
+          partitions: -1,
+          replicas: -1,
+          assignments: opts.assignment.map((replicas, partition) => ({
+            partition,
+            brokers: replicas.map((n) => Number(n.replace(/\D/g, ''))),
+          })),
+        }
+      : { topic, partitions: opts.partitions ?? 3, replicas: opts.replicationFactor ?? -1 };
+    const configs = Object.entries(opts.config ?? {}).map(([name, v]) => ({ name, value: String(v) }));
+    // The controller is given 15 s to create it (the request's timeout; the reads' 5 s is
+    // shorter than a KRaft controller failover), and the client waits a little longer.
+    const admin = new Admin({ ...clientOptions(this.brokerEndpoints, 'midlab-admin', 20_000, 2), timeout: 15_000 });
+    try {
+      await withTimeout(30_000, `create topic ${topic}`, () => admin.createTopics({ topics: [t], configs }));
+    } finally {
+      await admin.close().catch(() => {});
     }
-    if (opts.config) t.configEntries = Object.entries(opts.config).map(([name, v]) => ({ name, value: String(v) }));
-    await this.use(
-      `create topic ${topic}`,
-      async (a) => {
-        await a.createTopics({ topics: [t], waitForLeaders: false, timeout: 15_000 });
-      },
-      30_000,
-    );
     await this.waitForTopic(topic, opts.assignment?.length ?? opts.partitions ?? 3);
   }
 
@@ -47,13 +49,11 @@ export class KafkaAdmin extends KafkaReader {
    * own, names a leader for every partition; then each leader answers ListOffsets for it.
    */
   private async waitForTopic(topic: string, partitions: number, timeoutMs = 30_000): Promise<void> {
-    const cluster = await this.use('describe cluster', (a) => a.describeCluster());
-    for (const b of cluster.brokers) {
-      const endpoint = `${b.host}:${b.port}`;
+    for (const { name, endpoint } of await this.brokerAddresses()) {
       const one = new KafkaReader({ mode: this.mode, brokers: [endpoint] });
       try {
         await waitUntil(
-          `${nodeName(b.nodeId)} to know topic ${topic} (${partitions} partitions, each with a leader)`,
+          `${name} to know topic ${topic} (${partitions} partitions, each with a leader)`,
           async () => {
             const ps = await one.partitions([topic]);
             return ps.length === partitions && ps.every((p) => p.leader)
@@ -70,7 +70,7 @@ export class KafkaAdmin extends KafkaReader {
       `the leaders of ${topic} to answer for their partitions`,
       async () => {
         try {
-          await this.use(`list offsets of ${topic}`, (a) => a.fetchTopicOffsets(topic), 5000, false);
+          await this.offsets(topic, 'LATEST', 5000);
           return { done: true, value: undefined };
         } catch (err) {
           return { done: false, seen: err instanceof Error ? err.message : String(err) };
@@ -80,30 +80,21 @@ export class KafkaAdmin extends KafkaReader {
     );
   }
 
-  /**
-   * Sets topic configuration keys, keeping the topic's other overrides (kafkajs speaks the
-   * old AlterConfigs, which replaces the whole set: the current overrides are sent along).
-   */
+  /** Sets topic configuration keys (IncrementalAlterConfigs: the topic's other overrides stay). */
   async alterTopicConfig(topic: string, config: Record<string, string | number | boolean>): Promise<void> {
-    const r = await this.use(`describe configs of ${topic}`, (a) =>
-      a.describeConfigs({ resources: [{ type: TOPIC_RESOURCE, name: topic }], includeSynonyms: false }),
-    );
-    const merged: Record<string, string> = {};
-    for (const e of r.resources[0]?.configEntries ?? []) {
-      // 1 = DYNAMIC_TOPIC_CONFIG: set on this topic (not a broker default)
-      if ((e as { configSource?: number }).configSource === 1) merged[e.configName] = e.configValue;
-    }
-    for (const [k, v] of Object.entries(config)) merged[k] = String(v);
     await this.use(
       `alter configs of ${topic}`,
       (a) =>
-        a.alterConfigs({
-          validateOnly: false,
+        a.incrementalAlterConfigs({
           resources: [
             {
-              type: TOPIC_RESOURCE,
-              name: topic,
-              configEntries: Object.entries(merged).map(([name, value]) => ({ name, value })),
+              resourceType: TOPIC_RESOURCE,
+              resourceName: topic,
+              configs: Object.entries(config).map(([name, v]) => ({
+                name,
+                configOperation: IncrementalAlterConfigOperationTypes.SET,
+                value: String(v),
+              })),
             },
           ],
         }),
@@ -123,6 +114,6 @@ export class KafkaAdmin extends KafkaReader {
   }
 
   async deleteTopic(topic: string): Promise<void> {
-    await this.use(`delete topic ${topic}`, (a) => a.deleteTopics({ topics: [topic], timeout: 15_000 }), 30_000, false);
+    await this.use(`delete topic ${topic}`, (a) => a.deleteTopics({ topics: [topic] }), 30_000, false);
   }
 }

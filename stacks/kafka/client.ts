@@ -1,6 +1,7 @@
 /**
- * The labs' Kafka client: kafkajs behind a small interface of ours, so that a lab never
- * depends on kafkajs's quirks, and every send and receive lands in the History.
+ * The labs' Kafka client: @platformatic/kafka behind a small interface of ours, so that a
+ * lab never depends on a client library's quirks, and every send and receive lands in
+ * the History.
  *
  * Messages are identified: the value is JSON `{id, producer, seq}` (id = `<producer>-<seq>`).
  *
@@ -16,10 +17,10 @@
  *            (`key` is the ordering checker's key: Kafka orders within a partition)
  *   commit   ok / fail {group, offsets: {'<topic>-<partition>': next offset}}
  *
- * The consumer commits by itself (kafkajs's own auto-commit is off, it commits after every
- * batch): `commit: 'auto'` commits what was processed every `autoCommitIntervalMs`, like
- * the Java client's enable.auto.commit (default 5000 ms); `'manual'` commits after each
- * processed batch. `crash()` stops without committing.
+ * The consumer commits by itself (the client's own auto-commit is off): `commit: 'auto'`
+ * commits what was processed every `autoCommitIntervalMs`, like the Java client's
+ * enable.auto.commit (default 5000 ms); `'manual'` commits after each processed batch
+ * (the messages fetched so far, at most `maxBatch`). `crash()` stops without committing.
  */
 
 export { closeClientsOf } from './connection.ts';

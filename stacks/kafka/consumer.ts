@@ -1,7 +1,7 @@
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import { Consumer, type Message, type MessagesStream, stringDeserializers } from '@platformatic/kafka';
 import type { History } from '../../src/engine/history.ts';
-import { withTimeout } from '../../src/runtime/poll.ts';
-import { kafkaClient, live } from './connection.ts';
+import { sleep, withTimeout } from '../../src/runtime/poll.ts';
+import { clientOptions, live } from './connection.ts';
 import { errorText } from './errors.ts';
 import type { MessageId } from './producer.ts';
 
@@ -14,7 +14,7 @@ export interface ReceivedMessage extends MessageId {
 }
 
 export interface ConsumerOptions {
-  /** The History process (one per consumer), and kafkajs's client id. */
+  /** The History process (one per consumer), and the client id. */
   name: string;
   groupId: string;
   topics: string[];
@@ -31,7 +31,7 @@ export interface ConsumerOptions {
   f?: string;
   /** Called for each message before it counts as processed (a slow or failing sink). */
   onMessage?: (m: ReceivedMessage) => Promise<void> | void;
-  /** How many messages a batch may hand over at most (kafkajs fetches more; the rest waits). */
+  /** How many messages a batch may hand over at most ('manual' commits after each batch). */
   maxBatch?: number;
 }
 
@@ -51,15 +51,19 @@ export class KafkaGroupConsumer {
   readonly opts: Required<Omit<ConsumerOptions, 'onMessage'>> & Pick<ConsumerOptions, 'onMessage'>;
   private readonly brokers: string[];
   private readonly history: History;
-  private consumer: Consumer | undefined;
+  private consumer: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** '<topic>\0<partition>' -> next offset to commit (processed, not yet committed). */
   private pending = new Map<string, { topic: string; partition: number; offset: number }>();
+  /** '<topic>\0<partition>' -> next offset to process (what this member processed, committed or not). */
+  private position = new Map<string, number>();
   private stopping = false;
   private generation = 0;
   readonly assignments: AssignmentChange[] = [];
   received = 0;
   commits = 0;
+  /** When the client's message stream failed and a new client joined again, and why. */
+  readonly restarts: { time: number; error: string }[] = [];
 
   constructor(brokers: string[], history: History, options: ConsumerOptions) {
     this.brokers = brokers;
@@ -94,72 +98,129 @@ export class KafkaGroupConsumer {
     if (this.consumer) return;
     this.stopping = false;
     this.pending.clear();
-    const kafka = kafkaClient(this.brokers, this.opts.name, 5000, 5);
-    const c = kafka.consumer({
-      groupId: this.opts.groupId,
-      sessionTimeout: this.opts.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(10_000, this.opts.sessionTimeoutMs),
-      heartbeatInterval: this.opts.heartbeatIntervalMs,
-      maxWaitTimeInMs: 500,
-      allowAutoTopicCreation: false,
-      // kafkajs restarts a consumer that crashed (retries exhausted) for ever; once we
-      // stopped it, with the cluster perhaps gone, that loop would keep the process alive.
-      retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2000, restartOnFailure: async () => !this.stopping },
-    });
-    this.consumer = c;
-    const joined = new Promise<void>((resolve) => {
-      c.on(c.events.GROUP_JOIN, (e) => {
-        this.generation++;
-        const assignment: Record<string, number[]> = {};
-        for (const [t, ps] of Object.entries(e.payload.memberAssignment)) assignment[t] = [...ps].sort();
-        this.assignments.push({ time: this.history.now(), generation: this.generation, assignment });
-        // Offsets of partitions now owned by another member are not ours to commit.
-        for (const [k, v] of this.pending) if (!assignment[v.topic]?.includes(v.partition)) this.pending.delete(k);
-        resolve();
-      });
-    });
-    live.set(this, this.brokers);
+    this.position.clear();
     try {
-      await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () => c.connect());
-      for (const topic of this.opts.topics) await c.subscribe({ topic, fromBeginning: this.opts.fromBeginning });
-      await c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.eachBatch(payload),
-      });
-      if (this.opts.commit === 'auto') {
-        this.timer = setInterval(() => void this.commit().catch(() => {}), this.opts.autoCommitIntervalMs);
-        this.timer.unref();
-      }
-      await withTimeout(timeoutMs, `${this.opts.name} joining group ${this.opts.groupId}`, () => joined);
+      await this.join(timeoutMs);
     } catch (err) {
       await this.crash();
       throw err;
     }
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    let n = 0;
-    for (const m of batch.messages) {
-      if (this.stopping || !isRunning() || isStale() || n >= this.opts.maxBatch) break;
-      const r = parse(batch.topic, batch.partition, m);
-      if (r) {
-        await this.opts.onMessage?.(r);
-        this.received++;
-        this.history
-          .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
-          .ok({ ...r, key: `${r.topic}-${r.partition}`, group: this.opts.groupId });
-      }
-      resolveOffset(m.offset);
-      this.pending.set(`${batch.topic}\u0000${batch.partition}`, {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: Number(m.offset) + 1,
+  /** A new client joins the group and consumes; resolves once its first assignment arrived. */
+  private async join(timeoutMs: number): Promise<void> {
+    const c: Client = new Consumer({
+      ...clientOptions(this.brokers, this.opts.name, 5000, 5),
+      groupId: this.opts.groupId,
+      sessionTimeout: this.opts.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(10_000, this.opts.sessionTimeoutMs),
+      heartbeatInterval: this.opts.heartbeatIntervalMs,
+      maxWaitTime: 500,
+      autocommit: false,
+      deserializers: stringDeserializers,
+    });
+    this.consumer = c;
+    const joined = new Promise<void>((resolve) => {
+      c.on('consumer:group:join', (e) => {
+        this.generation++;
+        const assignment: Record<string, number[]> = {};
+        for (const a of e.assignments ?? []) if (a.partitions.length) assignment[a.topic] = [...a.partitions].sort();
+        this.assignments.push({ time: this.history.now(), generation: this.generation, assignment });
+        // Offsets of partitions now owned by another member are not ours to commit.
+        for (const [k, v] of this.pending) if (!assignment[v.topic]?.includes(v.partition)) this.pending.delete(k);
+        for (const k of this.position.keys()) {
+          const [topic = '', partition] = k.split('\u0000');
+          if (!assignment[topic]?.includes(Number(partition))) this.position.delete(k);
+        }
+        resolve();
       });
-      n++;
+    });
+    live.set(this, this.brokers);
+    clearInterval(this.timer);
+    try {
+      const stream = await withTimeout(15_000, `connecting consumer ${this.opts.name}`, () => this.consume(c));
+      void this.consumeAll(c, stream);
+      if (this.opts.commit === 'auto') {
+        this.timer = setInterval(() => void this.commit().catch(() => {}), this.opts.autoCommitIntervalMs);
+        this.timer.unref();
+      }
+      await withTimeout(timeoutMs, `${this.opts.name} joining group ${this.opts.groupId}`, () => joined);
+    } catch (err) {
+      clearInterval(this.timer);
+      await this.leave(c, `${this.opts.name} giving up joining`);
+      throw err;
     }
-    if (this.opts.commit === 'manual' && !this.stopping) await this.commit();
-    if (!this.stopping) await heartbeat().catch(() => {});
+  }
+
+  /** A message stream from the group's committed offsets (none: the earliest or the latest). */
+  private consume(c: Client): Promise<MessagesStream<string, string, string, string>> {
+    return c.consume({
+      topics: this.opts.topics,
+      mode: 'committed',
+      fallbackMode: this.opts.fromBeginning ? 'earliest' : 'latest',
+    });
+  }
+
+  /**
+   * Takes the stream's messages one by one. A message of a partition this member no longer
+   * owns (fetched before a rebalance) is left to the new owner. 'manual' commits after
+   * `maxBatch` messages, and whenever the messages fetched so far are all processed.
+   */
+  private async consumeAll(c: Client, stream: MessagesStream<string, string, string, string>): Promise<void> {
+    let n = 0;
+    try {
+      // The loop never breaks out: that would destroy the stream under the client, whose
+      // close (and so its LeaveGroup) then fails. A stopped member's messages are skipped
+      // until close() ends the stream.
+      for await (const m of stream) {
+        if (this.stopping || this.consumer !== c) continue;
+        if (!owned(c, m.topic, m.partition)) continue;
+        const key = `${m.topic}\u0000${m.partition}`;
+        // A stream resumed from the committed offsets hands over again what this member
+        // processed since its last commit: not processed twice.
+        if (Number(m.offset) < (this.position.get(key) ?? 0)) continue;
+        const r = parse(m);
+        if (r) {
+          // Processed: recorded even when its processing stopped the consumer (a crash at it).
+          await this.opts.onMessage?.(r);
+          this.received++;
+          this.history
+            .invoke(this.opts.name, this.opts.f, { topic: r.topic, partition: r.partition })
+            .ok({ ...r, key: `${r.topic}-${r.partition}`, group: this.opts.groupId });
+        }
+        this.pending.set(key, { topic: m.topic, partition: m.partition, offset: Number(m.offset) + 1 });
+        this.position.set(key, Number(m.offset) + 1);
+        n++;
+        if (this.opts.commit === 'manual' && (n >= this.opts.maxBatch || stream.readableLength === 0)) {
+          n = 0;
+          await this.commit();
+        }
+      }
+    } catch (err) {
+      if (this.stopping || this.consumer !== c) return;
+      // The stream failed: the client ends it on a fetch error it does not recover from
+      // (FENCED_LEADER_EPOCH after a leader moved). As the Java client keeps polling, the
+      // member asks for a new stream with fresh metadata, still in the group; failing
+      // that, a new client joins again, every second until it is in or the consumer is
+      // stopped. What was processed and not committed stays pending.
+      this.restarts.push({ time: this.history.now(), error: errorText(err) });
+      c.clearMetadata();
+      for (let i = 0; i < 3 && !this.stopping && this.consumer === c; i++) {
+        try {
+          const again = await withTimeout(10_000, `${this.opts.name} resuming`, () => this.consume(c));
+          void this.consumeAll(c, again);
+          return;
+        } catch {
+          await sleep(500);
+        }
+      }
+      if (this.stopping || this.consumer !== c) return;
+      clearInterval(this.timer);
+      await this.leave(c, `${this.opts.name} after a failed stream`);
+      while (!this.stopping && !this.consumer) {
+        await this.join(30_000).catch(() => sleep(1000));
+      }
+    }
   }
 
   /** Commits what was processed since the last commit (recorded as a `commit` op). */
@@ -171,7 +232,14 @@ export class KafkaGroupConsumer {
     const h = this.history.invoke(this.opts.name, 'commit', { group: this.opts.groupId, offsets });
     try {
       await withTimeout(10_000, 'commit', () =>
-        c.commitOffsets(entries.map((e) => ({ topic: e.topic, partition: e.partition, offset: String(e.offset) }))),
+        c.commit({
+          offsets: entries.map((e) => ({
+            topic: e.topic,
+            partition: e.partition,
+            offset: BigInt(e.offset),
+            leaderEpoch: -1,
+          })),
+        }),
       );
       for (const e of entries) {
         const k = `${e.topic}\u0000${e.partition}`;
@@ -188,32 +256,40 @@ export class KafkaGroupConsumer {
 
   /** Clean stop: stop processing, commit what was processed, leave the group (an immediate rebalance). */
   async stop(): Promise<void> {
-    const c = this.consumer;
-    if (!c) return;
-    clearInterval(this.timer);
+    // Set first: a member joining again after a failed stream stops trying.
     this.stopping = true;
+    clearInterval(this.timer);
+    const c = this.consumer;
+    if (!c) return void live.delete(this);
     // Still a member: the commit is accepted; the batch in progress ends at its next message.
     await this.commit();
-    await withTimeout(15_000, 'stopping the consumer', () => c.disconnect()).catch(() => {});
-    this.consumer = undefined;
+    await this.leave(c, 'stopping the consumer');
     live.delete(this);
   }
 
   /**
    * A crash: stop consuming and leave without committing. What was processed since the
-   * last commit will be read again by whoever gets the partitions. (kafkajs always sends
-   * LeaveGroup on disconnect, so the rebalance is immediate; a real crash is noticed only
+   * last commit will be read again by whoever gets the partitions. (The client sends
+   * LeaveGroup on close, so the rebalance is immediate; a real crash is noticed only
    * after session.timeout.ms.)
    */
   async crash(): Promise<void> {
-    const c = this.consumer;
-    if (!c) return;
-    clearInterval(this.timer);
     this.stopping = true;
+    clearInterval(this.timer);
     this.pending.clear();
-    await withTimeout(15_000, 'crashing the consumer', () => c.disconnect()).catch(() => {});
-    this.consumer = undefined;
+    const c = this.consumer;
+    if (!c) return void live.delete(this);
+    await this.leave(c, 'crashing the consumer');
     live.delete(this);
+  }
+
+  /** Leaves the group and closes the client (forced: the stream's pending fetches are dropped). */
+  private async leave(c: Client, what: string): Promise<void> {
+    this.consumer = undefined;
+    // A close that failed leaves the member in the group, heartbeating: try once more.
+    await withTimeout(15_000, what, () => c.close(true))
+      .catch(() => withTimeout(15_000, what, () => c.close(true)))
+      .catch(() => {});
   }
 
   /** Teardown (closeClientsOf): leave without committing. */
@@ -222,18 +298,25 @@ export class KafkaGroupConsumer {
   }
 }
 
-function parse(topic: string, partition: number, m: KafkaMessage): ReceivedMessage | undefined {
+type Client = Consumer<string, string, string, string>;
+
+/** Whether the member's current assignment holds the partition. */
+function owned(c: Client, topic: string, partition: number): boolean {
+  return c.assignments?.some((a) => a.topic === topic && a.partitions.includes(partition)) ?? false;
+}
+
+function parse(m: Message<string, string, string, string>): ReceivedMessage | undefined {
   try {
-    const v = JSON.parse(m.value?.toString() ?? '') as Partial<MessageId>;
+    const v = JSON.parse(m.value ?? '') as Partial<MessageId>;
     if (typeof v.id !== 'string' || typeof v.seq !== 'number' || typeof v.producer !== 'string') return undefined;
     return {
       id: v.id,
       producer: v.producer,
       seq: v.seq,
-      topic,
-      partition,
+      topic: m.topic,
+      partition: m.partition,
       offset: Number(m.offset),
-      msgKey: m.key?.toString(),
+      msgKey: m.key || undefined,
     };
   } catch {
     return undefined;

@@ -1,3 +1,4 @@
+import { TimeoutError as ClientTimeout, NetworkError, ProtocolError } from '@platformatic/kafka';
 import { TimeoutError } from '../../src/runtime/poll.ts';
 
 /** Error names of Kafka that certainly mean "not appended" (the broker refused before writing). */
@@ -20,14 +21,13 @@ const CERTAIN_FAILURES = new Set([
   'INVALID_TOPIC_EXCEPTION',
 ]);
 
-/** The chain of an error and what it wraps (kafkajs wraps retries and aggregates). */
+/** The chain of an error and what it wraps (the client wraps a refusal in a ResponseError, within a MultipleErrors). */
 export function errorChain(err: unknown): unknown[] {
   const out: unknown[] = [];
   const visit = (e: unknown, depth: number) => {
     if (!e || depth > 5) return;
     out.push(e);
-    const x = e as { originalError?: unknown; cause?: unknown; errors?: unknown[] };
-    if (x.originalError) visit(x.originalError, depth + 1);
+    const x = e as { cause?: unknown; errors?: unknown[] };
     if (x.cause) visit(x.cause, depth + 1);
     for (const inner of x.errors ?? []) visit(inner, depth + 1);
   };
@@ -35,13 +35,24 @@ export function errorChain(err: unknown): unknown[] {
   return out;
 }
 
-/** The Kafka error name (kafkajs `type`) found in an error's chain, if any. */
+/** Kafka's own name of the error one link of a chain stands for (the client's ProtocolError `apiId`). */
+function nameOf(e: unknown): string | undefined {
+  const x = e as { apiId?: unknown; code?: unknown };
+  return x.code === ProtocolError.code && typeof x.apiId === 'string' ? x.apiId : undefined;
+}
+
+/** The Kafka error name (NOT_ENOUGH_REPLICAS, ...) found in an error's chain, if any. */
 export function kafkaErrorType(err: unknown): string | undefined {
   for (const e of errorChain(err)) {
-    const t = (e as { type?: unknown }).type;
-    if (typeof t === 'string') return t;
+    const name = nameOf(e);
+    if (name) return name;
   }
   return undefined;
+}
+
+/** Whether the client says trying again may help (a Kafka "not yet" error, a lost connection). */
+export function retriable(err: unknown): boolean {
+  return errorChain(err).some((e) => (e as { canRetry?: unknown }).canRetry === true);
 }
 
 /**
@@ -51,17 +62,20 @@ export function kafkaErrorType(err: unknown): string | undefined {
 export function classify(err: unknown): 'fail' | 'info' {
   const chain = errorChain(err);
   for (const e of chain) {
-    const x = e as { type?: string; name?: string; message?: string; code?: string };
-    if (x instanceof TimeoutError) return 'info';
-    if (x.type === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' || x.type === 'REQUEST_TIMED_OUT') return 'info';
-    if (x.name === 'KafkaJSRequestTimeoutError' || x.name === 'KafkaJSConnectionClosedError') return 'info';
+    const x = e as { message?: string; code?: string };
+    const name = nameOf(x);
+    if (x instanceof TimeoutError || x instanceof ClientTimeout) return 'info';
+    if (name === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' || name === 'REQUEST_TIMED_OUT') return 'info';
+    // The connection broke with a request on it: it may have been appended.
+    if (x.code === NetworkError.code && /^Connection (closed|error)/.test(x.message ?? '')) return 'info';
   }
   for (const e of chain) {
-    const x = e as { type?: string; name?: string; message?: string; code?: string };
-    if (x.type && CERTAIN_FAILURES.has(x.type)) return 'fail';
-    // Nothing was sent: the connection was refused, or no broker/metadata to send to.
+    const x = e as { message?: string; code?: string };
+    const name = nameOf(x);
+    if (name && CERTAIN_FAILURES.has(name)) return 'fail';
+    // Nothing was sent: the connection was refused, or the metadata names no broker to send to.
     if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(x.message ?? '') || x.code === 'ECONNREFUSED') return 'fail';
-    if (x.name === 'KafkaJSBrokerNotFound' || x.name === 'KafkaJSMetadataNotLoaded') return 'fail';
+    if (/broker is not available in the current cluster metadata/.test(x.message ?? '')) return 'fail';
   }
   return 'info';
 }

@@ -1,8 +1,9 @@
 import type { LabContext } from '../../src/engine/lab.ts';
+import { describeQuorum, type QuorumStatus } from './admin-reads.ts';
 import { CONTROLLER_PORT } from './config.ts';
+import { kafkaErrorType } from './errors.ts';
 import { MIGRATION_CONTROLLERS, type MigrationPhase, rollNode, writeConfig } from './migration.ts';
 import type { StartedKafka } from './stack.ts';
-import { describeQuorum, KafkaWireError, type QuorumStatus } from './wire.ts';
 
 /**
  * The ZooKeeper to KRaft migration's steps as a lab performs them (each waited for with the
@@ -126,7 +127,7 @@ export async function migrationState(k: StartedKafka): Promise<string> {
 export async function controllerAnswers(k: StartedKafka, node: string): Promise<boolean> {
   return describeQuorum(k.cluster.node(node).endpoint('controller'), 1500).then(
     () => true,
-    (e: unknown) => e instanceof KafkaWireError,
+    (e: unknown) => kafkaErrorType(e) !== undefined,
   );
 }
 

@@ -117,15 +117,15 @@ export async function leaderState(
     const x = await probe.partition(topic, partition);
     return { leader: x.leader, isr: x.isr };
   } catch (err) {
-    // kafkajs refuses a metadata answer with a partition error: LEADER_NOT_AVAILABLE = no leader.
+    // A topic-level LEADER_NOT_AVAILABLE (the broker has no leader for it yet) = no leader.
     if (kafkaErrorType(err) === 'LEADER_NOT_AVAILABLE') return { leader: undefined, isr: [] };
     throw err;
   }
 }
 
 /**
- * Partition 0's log-end offset, for the story only (a request kafkajs happens to send to
- * a frozen broker waits out its timeout, so this may come back empty).
+ * Partition 0's log-end offset, for the story only (a request the client happens to send
+ * to a frozen broker waits out its timeout, so this may come back empty).
  */
 export async function logEnd(probe: KafkaReader, topic: string): Promise<number | undefined> {
   for (let i = 0; i < 2; i++) {

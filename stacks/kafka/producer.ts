@@ -1,8 +1,7 @@
-import type { Producer } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import { compatibilityPartitioner, Producer, stringSerializers } from '@platformatic/kafka';
 import type { History } from '../../src/engine/history.ts';
 import { sleep, withTimeout } from '../../src/runtime/poll.ts';
-import { kafkaClient, live } from './connection.ts';
+import { clientOptions, live } from './connection.ts';
 import { classify, errorText } from './errors.ts';
 
 export type Acks = 'all' | 0 | 1;
@@ -50,11 +49,15 @@ export class KafkaProducer {
   readonly name: string;
   readonly opts: Required<ProducerOptions>;
   private readonly history: History;
-  private readonly producer: Producer;
+  private readonly producer: Producer<string, string, string, string>;
   private seq = 0;
   acknowledged = 0;
 
-  private constructor(history: History, producer: Producer, opts: Required<ProducerOptions>) {
+  private constructor(
+    history: History,
+    producer: Producer<string, string, string, string>,
+    opts: Required<ProducerOptions>,
+  ) {
     this.history = history;
     this.producer = producer;
     this.opts = opts;
@@ -72,16 +75,19 @@ export class KafkaProducer {
     };
     if (opts.idempotent && opts.acks !== 'all') throw new Error('an idempotent producer needs acks=all');
     // Retries are ours (each attempt classified), except for the idempotent producer, whose
-    // retries must reuse its sequence numbers: those are kafkajs's own.
-    const kafka = kafkaClient(brokers, opts.name, opts.requestTimeoutMs, opts.idempotent ? opts.retries : 0);
-    const producer = kafka.producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
+    // retries must reuse its sequence numbers: those are the client's own. The produce
+    // request's timeout (the leader's wait for the ISR) is `timeout`.
+    const producer = new Producer<string, string, string, string>({
+      ...clientOptions(brokers, opts.name, opts.requestTimeoutMs, opts.idempotent ? opts.retries : 0),
+      timeout: opts.ackTimeoutMs,
       idempotent: opts.idempotent,
-      maxInFlightRequests: opts.idempotent ? 1 : undefined,
-      allowAutoTopicCreation: false,
-      retry: { retries: opts.idempotent ? opts.retries : 0, initialRetryTime: 100, maxRetryTime: 1000 },
+      // Java's partitioner: murmur2 of the key, positive, modulo the partition count.
+      partitioner: (m, key) => compatibilityPartitioner(m, key),
+      repeatOnStaleMetadata: false,
+      serializers: stringSerializers,
     });
-    await withTimeout(15_000, `connecting producer ${opts.name}`, () => producer.connect());
+    // The client connects on first use: ask for the cluster's metadata now, as a connect.
+    await withTimeout(15_000, `connecting producer ${opts.name}`, () => producer.metadata({ topics: [] }));
     const p = new KafkaProducer(history, producer, opts);
     live.set(p, brokers);
     return p;
@@ -115,22 +121,24 @@ export class KafkaProducer {
       try {
         const meta = await withTimeout(left, `send ${message.id}`, () =>
           this.producer.send({
-            topic,
             acks,
-            timeout: this.opts.ackTimeoutMs,
-            messages: [{ key: opts.key ?? null, value: JSON.stringify(message), partition: opts.partition }],
+            messages: [{ topic, key: opts.key, value: JSON.stringify(message), partition: opts.partition }],
           }),
         );
-        const r = meta[0];
+        // acks=0: no answer, so no offset (the client's own number is not the broker's).
+        const r = acks === 0 ? undefined : meta.offsets?.[0];
         const partition = r?.partition ?? opts.partition;
-        const offset = r?.baseOffset !== undefined ? Number(r.baseOffset) : undefined;
+        const offset = r?.offset !== undefined ? Number(r.offset) : undefined;
         h.ok({ ...value, partition, offset, attempts: attempt + 1 });
         this.acknowledged++;
         return { ok: true, type: 'ok', message, partition, offset };
       } catch (err) {
         lastError = err;
+        // The next attempt asks for the leaders again (the client keeps its metadata otherwise).
+        this.producer.clearMetadata();
         if (classify(err) === 'info') uncertain = true;
-        if (this.opts.idempotent) uncertain ||= (err as { retryCount?: number }).retryCount !== 0;
+        // The idempotent producer's own retries may have written the message.
+        if (this.opts.idempotent && this.opts.retries > 0) uncertain = true;
         const left2 = deadline - Date.now();
         if (attempt + 1 < attempts && left2 > 0) await sleep(Math.min(100 * 2 ** attempt, 1000, left2));
       }
@@ -146,7 +154,7 @@ export class KafkaProducer {
 
   async disconnect(): Promise<void> {
     live.delete(this);
-    await withTimeout(10_000, `disconnecting producer ${this.name}`, () => this.producer.disconnect()).catch(() => {});
+    await withTimeout(10_000, `disconnecting producer ${this.name}`, () => this.producer.close()).catch(() => {});
   }
 
   close(): Promise<void> {

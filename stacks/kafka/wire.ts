@@ -3,70 +3,15 @@ import { MidlabError } from '../../src/errors.ts';
 import { HOST_IP } from '../../src/runtime/ports.ts';
 
 /**
- * The few Kafka protocol requests kafkajs does not speak, over one socket each:
- * DescribeQuorum (API 55), which `kafka-metadata-quorum.sh describe --status` sends. A
- * broker forwards it to the active controller, so the host asks through the published
- * EXTERNAL port and gets an answer in milliseconds (a JVM tool takes seconds to start,
- * too slow to time a controller failover).
+ * Kafka requests framed by hand, over one socket each, for what no client sends: a
+ * request whose bytes a lab shapes itself (the network-cut probe, the transactions
+ * lab's ListOffsets to one given broker).
  *
  * Flexible versions only (compact arrays and strings, tagged fields): request header v2,
  * response header v1.
  */
 
-export interface QuorumReplica {
-  id: number;
-  logEndOffset: number;
-}
-
-export interface QuorumStatus {
-  /** The active controller's node id (-1: none). */
-  leaderId: number;
-  leaderEpoch: number;
-  highWatermark: number;
-  voters: QuorumReplica[];
-  observers: QuorumReplica[];
-}
-
-const DESCRIBE_QUORUM = 55;
-const METADATA_TOPIC = '__cluster_metadata';
-
 let correlation = 1;
-
-/** DescribeQuorum v0 through one broker's host endpoint (`127.0.0.1:PORT`). */
-export async function describeQuorum(endpoint: string, timeoutMs = 2000): Promise<QuorumStatus> {
-  const body = new Writer()
-    .uvarint(2) // topics: 1 (compact arrays carry length + 1)
-    .compactString(METADATA_TOPIC)
-    .uvarint(2) // partitions: 1
-    .int32(0)
-    .uvarint(0) // partition tags
-    .uvarint(0) // topic tags
-    .uvarint(0) // request tags
-    .bytes();
-  const r = new Reader(await request(endpoint, DESCRIBE_QUORUM, 0, body, timeoutMs));
-  const topLevelError = r.int16();
-  if (topLevelError !== 0) throw new KafkaWireError(topLevelError, 'DescribeQuorum');
-  // One topic (__cluster_metadata) with one partition was asked for.
-  if (r.compactArrayLength() < 1) throw new Error('DescribeQuorum: no topic in the answer');
-  r.compactString();
-  if (r.compactArrayLength() < 1) throw new Error('DescribeQuorum: no partition in the answer');
-  r.int32();
-  const err = r.int16();
-  const leaderId = r.int32();
-  const leaderEpoch = r.int32();
-  const highWatermark = Number(r.int64());
-  const replicas = (): QuorumReplica[] =>
-    Array.from({ length: r.compactArrayLength() }, () => {
-      const id = r.int32();
-      const logEndOffset = Number(r.int64());
-      r.skipTags();
-      return { id, logEndOffset };
-    });
-  const voters = replicas();
-  const observers = replicas();
-  if (err !== 0) throw new KafkaWireError(err, 'DescribeQuorum');
-  return { leaderId, leaderEpoch, highWatermark, voters, observers };
-}
 
 /** A Kafka API answered with an error code (`errorCode`, Kafka's number; `kafkaError`, its name). */
 export class KafkaWireError extends MidlabError {

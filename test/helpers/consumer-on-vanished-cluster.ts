@@ -10,7 +10,7 @@ await k.admin.createTopic('t', { partitions: 1, replicationFactor: 3 });
 const consumer = new KafkaGroupConsumer(k.bootstrap, new History(), { name: 'c', groupId: 'g', topics: ['t'] });
 await consumer.start();
 await k.cluster.stop();
-// Long enough for kafkajs to lose its connections and start retrying.
+// Long enough for the client to lose its connections, and the consumer to try joining again.
 await new Promise((resolve) => setTimeout(resolve, 3000));
 await consumer.stop();
 await k.admin.close();

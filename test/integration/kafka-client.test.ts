@@ -5,8 +5,8 @@ import { reap } from '../../src/runtime/reaper.ts';
 describe('the Kafka client', () => {
   afterAll(() => reap('test-consumer-vanished'));
 
-  // kafkajs restarts a crashed consumer for ever unless told not to: a lab whose cluster
-  // vanished under its consumer used to hang instead of ending.
+  // A consumer whose stream failed joins again until it is stopped: a lab whose cluster
+  // vanished under its consumer must still end once the consumer is stopped.
   it('lets the process end once a consumer is stopped, even after its cluster vanished', () => {
     const r = spawnSync(process.execPath, ['test/helpers/consumer-on-vanished-cluster.ts'], {
       encoding: 'utf8',

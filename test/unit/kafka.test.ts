@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { MultipleErrors, NetworkError, ResponseError, TimeoutError } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import {
   allOk,
@@ -21,7 +22,7 @@ import { UsageError } from '../../src/errors.ts';
 import { resolveParams } from '../../src/params.ts';
 import { withHostPorts } from '../../src/runtime/cluster.ts';
 import { fixedSecrets } from '../../src/runtime/secrets.ts';
-import { classify, kafkaErrorType } from '../../stacks/kafka/client.ts';
+import { classify, errorText, kafkaErrorType, retriable } from '../../stacks/kafka/client.ts';
 import { clusterId, nodeId, nodeName, serverProperties, voters } from '../../stacks/kafka/config.ts';
 import { kafka } from '../../stacks/kafka/stack.ts';
 import { Reader, Writer } from '../../stacks/kafka/wire.ts';
@@ -166,28 +167,36 @@ describe('kafka validation', () => {
   });
 });
 
-describe('kafka client error classification', () => {
-  const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+describe('kafka send errors, as the client raises them', () => {
+  // What Producer.send rejects with when the leader refuses: a MultipleErrors around the
+  // Produce ResponseError, whose errors are ProtocolErrors named by Kafka's error code.
+  const refused = (code: number) =>
+    new MultipleErrors('Producing messages failed.', [
+      new ResponseError(0, 9, { '/responses/0/partitions/0': [code, null] }, {}),
+    ]);
+  const cause = (message: string, code: string) => Object.assign(new Error(message), { code });
   it('a refusal before the append is a certain failure', () => {
-    expect(classify(protocol('NOT_ENOUGH_REPLICAS'))).toBe('fail');
-    expect(classify(protocol('NOT_LEADER_FOR_PARTITION'))).toBe('fail');
-    expect(classify(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:1'))).toBe('fail');
+    expect(classify(refused(19))).toBe('fail'); // NOT_ENOUGH_REPLICAS
+    expect(classify(refused(6))).toBe('fail'); // NOT_LEADER_OR_FOLLOWER
+    expect(classify(refused(5))).toBe('fail'); // LEADER_NOT_AVAILABLE
+    const noConnection = new NetworkError('Connection to 127.0.0.1:1 failed.', {
+      cause: cause('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'),
+    });
+    expect(classify(new MultipleErrors('Producing messages failed.', [noConnection]))).toBe('fail');
   });
   it('timeouts, dropped connections and appends without enough replicas are unknown', () => {
-    expect(classify(protocol('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('info');
-    expect(classify(protocol('REQUEST_TIMED_OUT'))).toBe('info');
-    expect(classify(Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError' }))).toBe(
-      'info',
-    );
+    expect(classify(refused(20))).toBe('info'); // NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    expect(classify(refused(7))).toBe('info'); // REQUEST_TIMED_OUT
+    expect(classify(new TimeoutError('Request timed out', { canRetry: true }))).toBe('info');
+    expect(classify(new NetworkError('Connection closed'))).toBe('info');
     expect(classify(new Error('something else'))).toBe('info');
   });
-  it('looks through kafkajs wrappers', () => {
-    const wrapped = Object.assign(new Error('retries exceeded'), {
-      name: 'KafkaJSNumberOfRetriesExceeded',
-      originalError: protocol('NOT_ENOUGH_REPLICAS'),
-    });
-    expect(classify(wrapped)).toBe('fail');
-    expect(kafkaErrorType(wrapped)).toBe('NOT_ENOUGH_REPLICAS');
+  it("names Kafka's error through the wrappers, and says what is worth retrying", () => {
+    expect(kafkaErrorType(refused(19))).toBe('NOT_ENOUGH_REPLICAS');
+    expect(errorText(refused(19))).toMatch(/^NOT_ENOUGH_REPLICAS: /);
+    expect(kafkaErrorType(new Error('plain'))).toBeUndefined();
+    expect(retriable(refused(5))).toBe(true); // LEADER_NOT_AVAILABLE
+    expect(retriable(refused(36))).toBe(false); // TOPIC_ALREADY_EXISTS
   });
 });
 
