@@ -31,7 +31,7 @@ export default kit.defineLab({
     "read again. The remedies are the lab's variants. The notes' 使用事务 is Kafka's " +
     'exactly-once for consume-process-produce into Kafka (output and consumed offsets in one transaction, ' +
     'sendOffsetsToTransaction, read_committed readers); it does not cover a sink outside Kafka, where idempotence is ' +
-    "the answer. kafkajs commits after every batch by default: this lab's client commits on the Java schedule " +
+    "the answer. The Node client's own autocommit is off: this lab's consumer commits on the Java schedule " +
     '(auto.commit.interval.ms, 5 s) itself. Manual commits shrink the window to one batch; they do not close it. ' +
     kit.OUTDATED,
   variants: kit.bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
@@ -82,7 +82,7 @@ export default kit.defineLab({
             'auto.commit.interval.ms=5000): processed offsets are committed on a timer.' +
             (p.variant === 'idempotent' ? ` Processing writes the payment's id to ${SINK_TOPIC}.` : '')) +
         ` Once ${crashPoint(p)} messages are processed past the last commit, it crashes: it leaves the group without ` +
-        'committing them (kafkajs sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
+        'committing them (the client sends LeaveGroup, so the group rebalances at once; a killed process is noticed ' +
         'after session.timeout.ms, 6 s here, 45 s by default in Java).',
       commands: [kit.groupCommand(GROUP)],
     },

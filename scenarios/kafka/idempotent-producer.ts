@@ -55,9 +55,8 @@ export default kit.defineLab({
     'unless told otherwise, so the lab sets every one explicitly. The 3.0 default took effect only from 3.0.1, ' +
     '3.1.1 and 3.2.0 (KAFKA-13598), and the producers Kafka Connect makes turn it off (KAFKA-13759). The broker ' +
     'dedups only the last 5 batches per producer, hence max.in.flight.requests.per.connection <= 5 with ' +
-    'idempotence. The Java client is the reference here: kafkajs ' +
-    '2.2.4 marks its idempotent mode experimental, sends one request per broker at a time and rolls the sequence back ' +
-    'when a request fails, and is reported to drop concurrent sends silently (kafkajs issue 1005, open).',
+    "idempotence. The Java client, Kafka's own, is the reference here (kafkajs, the Node client midlab used before, " +
+    'marked its idempotent mode experimental and is reported to drop concurrent sends: kafkajs issue 1005).',
   params: {
     mode: kit.modeParam,
     idempotence: {

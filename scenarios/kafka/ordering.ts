@@ -70,8 +70,8 @@ export default kit.defineLab({
         '(3 partitions). The notes do not say where keyless records go; the common belief is round robin. Since ' +
         'Kafka 2.4 the default partitioner is sticky (KIP-480): it fills a batch for one partition before it ' +
         'moves on, and since 3.3 (KIP-794) it moves after batch.size (16384) bytes. So this burst should land in ' +
-        "a single partition: per-partition end offsets tell. Clients differ here: kafkajs (which the lab's own " +
-        'producers use) still spreads keyless records round robin.',
+        "a single partition: per-partition end offsets tell. Clients differ here: the labs' Node client " +
+        '(@platformatic/kafka) spreads keyless records round robin unless given a partitioner.',
       commands: [
         kit
           .kafkaTool('kafka1', 'kafka-console-producer.sh', '--topic', KEYLESS)

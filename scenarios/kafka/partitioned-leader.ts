@@ -121,7 +121,7 @@ export default kit.defineLab({
       });
       lab.say(kit.resultsText(rs));
     });
-    // kafkajs asks kafka1 for offsets (its leader, connected before the cut), never a broker it cannot reach.
+    // A reader given only kafka1 asks it for offsets (its leader, reached before the cut), never a broker it cannot reach.
     const pinned = new kit.KafkaReader({ mode: k.mode, brokers: toLeader });
     try {
       await kit.logEnd(pinned, TOPIC);

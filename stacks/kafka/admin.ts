@@ -43,7 +43,7 @@ export class KafkaAdmin extends KafkaReader {
   /**
    * Waits until a new topic is usable from anywhere. It is created on the controller; each
    * broker learns it from the metadata a moment later (until then it answers
-   * UNKNOWN_TOPIC_OR_PARTITION, on which kafkajs's consumer gives up in subscribe), and a
+   * UNKNOWN_TOPIC_OR_PARTITION, on which a consumer may give up subscribing), and a
    * leader may be named in the metadata before it has taken the partition up ("This
    * server does not host this topic-partition"). So: every live broker, each asked on its
    * own, names a leader for every partition; then each leader answers ListOffsets for it.

@@ -22,7 +22,7 @@ import { type ZooKeeperParams, zooCfg } from '../zookeeper/stack.ts';
  *   INTERNAL   :9092  broker to broker and the in-container tools (`kafka1:9092`)
  *   CONTROLLER :9093  KRaft only: the Raft quorum and broker heartbeats
  *   EXTERNAL   :9094  published on 127.0.0.1 and advertised as 127.0.0.1:<host port>,
- *                     so host clients (kafkajs, kcat) get addresses they can reach.
+ *                     so host clients (the labs' client, kcat) get addresses they can reach.
  *
  * Java .properties files have no trailing comments (`a=1 # x` makes the value "1 # x"),
  * so every comment is on a line of its own.

@@ -174,7 +174,7 @@ function parseMetadata(body: Buffer): BrokerView {
 
 /**
  * Asks the broker at `endpoint` alone for `topic`'s metadata (Metadata v9 on one socket):
- * what a client that reaches only this broker is told. kafkajs would send the request to
+ * what a client that reaches only this broker is told. A client would send the request to
  * any broker it knows, and hang on those it cannot reach.
  */
 export async function viewOf(endpoint: string, topic: string, timeoutMs = 3000): Promise<BrokerView> {

@@ -1,7 +1,8 @@
 /**
  * Kafka's own Java consumer (`kafka-verifiable-consumer.sh`, the client Kafka's system tests
- * drive) run inside a node of the lab network, for lessons kafkajs cannot show: it speaks
- * only the classic group protocol, the Java client also the KIP-848 consumer protocol.
+ * drive) run inside a node of the lab network, for lessons the labs' Node client cannot show:
+ * it has no max.poll.interval.ms, and the Java client is the reference for both group
+ * protocols (classic and KIP-848).
  * Each JSON event it prints (partitions_assigned/revoked, records_consumed, record_data,
  * offsets_committed) is an observation `consumerEvent` as it arrives; its WARN/ERROR log
  * lines are `consumerLog`. Its stdout goes through a `cat` the lab can stop: the consumer's

@@ -1,6 +1,7 @@
-import { sleep } from '../../src/runtime/poll.ts';
+import { Consumer, stringDeserializers } from '@platformatic/kafka';
+import { sleep, withTimeout } from '../../src/runtime/poll.ts';
 import type { KafkaAdmin } from './admin.ts';
-import { kafkaClient } from './connection.ts';
+import { clientOptions } from './connection.ts';
 import { JavaTool, jsonLines } from './java-tool.ts';
 import type { StartedKafka } from './stack.ts';
 
@@ -127,21 +128,25 @@ export async function describeProducers(k: StartedKafka, node: string, topic: st
 export async function readLog(brokers: string[], admin: KafkaAdmin, topic: string): Promise<string[]> {
   const end = (await admin.endOffsets(topic))[0] ?? 0;
   const values = new Map<number, string>();
-  const consumer = kafkaClient(brokers, 'midlab-log-reader', 5000, 5).consumer({
+  const consumer = new Consumer({
+    ...clientOptions(brokers, 'midlab-log-reader', 5000, 5),
     groupId: `midlab-log-${topic}-${Date.now()}`,
+    autocommit: false,
+    maxWaitTime: 500,
+    deserializers: stringDeserializers,
   });
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        if (partition === 0) values.set(Number(message.offset), message.value?.toString() ?? '');
-      },
-    });
+    const stream = await withTimeout(15_000, `reading ${topic}`, () =>
+      consumer.consume({ topics: [topic], mode: 'earliest' }),
+    );
+    // Never break out of the loop: close() below ends the stream (see consumer.ts).
+    void (async () => {
+      for await (const m of stream) if (m.partition === 0) values.set(Number(m.offset), m.value ?? '');
+    })().catch(() => {});
     const deadline = Date.now() + 60_000;
     while (values.size < end && Date.now() < deadline) await sleep(200);
   } finally {
-    await consumer.disconnect().catch(() => {});
+    await withTimeout(15_000, `closing the reader of ${topic}`, () => consumer.close(true)).catch(() => {});
   }
   return [...values.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
 }

@@ -218,12 +218,12 @@ export class StartedKafka implements StartedStack {
     return nodes.map((n) => this.broker(n));
   }
 
-  /** `127.0.0.1:P1,127.0.0.1:P2,...` for kcat -b, kafkajs, or any host client. */
+  /** `127.0.0.1:P1,127.0.0.1:P2,...` for kcat -b or any host client. */
   bootstrapServers(nodes: string[] = this.brokers): string {
     return this.brokerEndpoints(nodes).join(',');
   }
 
-  /** The host endpoints as a list (kafkajs's `brokers`). */
+  /** The host endpoints as a list (the client's bootstrap brokers). */
   get bootstrap(): string[] {
     return this.brokerEndpoints();
   }
