@@ -26,6 +26,7 @@
  *   untilInSync, untilCanary                partitions.ts: partition views and waits
  *   forceLeader, electPreferred             elections.ts: kafka-leader-election.sh
  *   LagSampler, lagSamples                  lag.ts: consumer lag in messages and in seconds, observed
+ *   JavaTool, runJavaTool                   java-tool.ts: a Kafka Java tool in a node, its JSON lines
  *   JavaProducer                            java-producer.ts: kafka-verifiable-producer.sh in a node
  *   JavaConsumer, consumerEvents            java-clients.ts: kafka-verifiable-consumer.sh, its JSON events
  *   startCopier, markers                    transactions.ts: the transactional message copier and its reads
