@@ -3,7 +3,14 @@
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
-import { describeAutoheal, loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
+import {
+  autohealRound,
+  describeAutoheal,
+  loggedAt,
+  partitionsText,
+  stripLogPrefix,
+  takeoverLines,
+} from '../../stacks/rabbitmq/cli.ts';
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
@@ -300,6 +307,13 @@ export async function observePartitions(lab: Lab, nodes: string[], name: string)
 export async function observeAutoheal(lab: Lab, name: string) {
   const logs = lab.observe(name, await lab.stack.autohealLogs());
   for (const [n, l] of Object.entries(logs)) lab.say(`${n}: ${describeAutoheal(l)}`);
+  const { again, resent } = autohealRound(logs);
+  if (again.length === 0) return;
+  const named = again.map((d) => `${d.losers.join(',')} (${partitionsText(d)})`).join('; ');
+  lab.say(
+    `finding: ${again.length} decision(s) named a loser again after it had restarted: ${named}; ` +
+      `the winner waited 60 s for its database ${resent.length} time(s) before restarting it again`,
+  );
 }
 
 /** Clean restarts of `nodes` (stopped together, started in turn), then until the cluster is healthy again. */
