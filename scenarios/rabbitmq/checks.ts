@@ -122,7 +122,7 @@ export function autohealChecks(
   cut: string[][],
   publishers: Record<string, string>,
 ): Check[] {
-  const { decisions, last, named, restarted } = autohealRound(logs);
+  const { again, decisions, last, named, restarted } = autohealRound(logs);
   const sides = Object.keys(publishers);
   const winning = last?.partitions.find((x) => x.includes(last.winner)) ?? [];
   const lost = sides.find((p) => last?.losers.includes(publishers[p] ?? ''));
@@ -137,8 +137,9 @@ export function autohealChecks(
       "autoheal's last decision split the cluster as the cut did",
       last !== undefined && partitionsText(last) === partitionsText({ partitions: cut }),
       `the last decision (of any number): ${partitionsText({ partitions: cut })}`,
-      `${decisions.length} decision(s): ${rounds.join('; ') || 'none logged'}`,
-      { decisions: decisions.length },
+      `${decisions.length} decision(s): ${rounds.join('; ') || 'none logged'}` +
+        (again.length ? `; ${again.length} named a loser that had already restarted` : ''),
+      { decisions: decisions.length, again: again.length },
     ),
     check(
       'the nodes the decision named losers restarted, and no other',

@@ -3,7 +3,14 @@
 import type { LabContext, StepRun } from '../../src/engine/lab.ts';
 import { sleep } from '../../src/runtime/poll.ts';
 import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
-import { describeAutoheal, loggedAt, stripLogPrefix, takeoverLines } from '../../stacks/rabbitmq/cli.ts';
+import {
+  autohealRound,
+  describeAutoheal,
+  loggedAt,
+  partitionsText,
+  stripLogPrefix,
+  takeoverLines,
+} from '../../stacks/rabbitmq/cli.ts';
 import { type AmqpClient, classify, type PublishOptions } from '../../stacks/rabbitmq/client.ts';
 import { describeQueue, raftSettledText, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import {
@@ -296,10 +303,23 @@ export async function observePartitions(lab: Lab, nodes: string[], name: string)
   lab.observe(name, seen, `cluster_status partitions: ${JSON.stringify(seen)}`);
 }
 
-/** What each member's log says autoheal did (the leader's decisions, each loser's restart), observed as `name`. */
-export async function observeAutoheal(lab: Lab, name: string) {
+/**
+ * What each member's log says autoheal did (the leader's decisions, each loser's restart), observed
+ * as `name`; said, with the rounds that restarted a loser again. Throws when the cluster had not
+ * settled (`healthy` false): the run cannot be judged, and its reason says what autoheal was doing.
+ */
+export async function observeAutoheal(lab: Lab, name: string, healthy = true) {
   const logs = lab.observe(name, await lab.stack.autohealLogs());
   for (const [n, l] of Object.entries(logs)) lab.say(`${n}: ${describeAutoheal(l)}`);
+  const { again, decisions, resent } = autohealRound(logs);
+  const named = again.map((d) => `${d.losers.join(',')} (${partitionsText(d)})`).join('; ');
+  const finding = again.length
+    ? `${again.length} decision(s) named a loser again after it had restarted: ${named}; the winner waited 60 s ` +
+      `for its database ${resent.length} time(s) before restarting it again`
+    : '';
+  if (finding) lab.say(`finding: ${finding}`);
+  if (!healthy)
+    throw new Error(`autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${finding}`);
 }
 
 /** Clean restarts of `nodes` (stopped together, started in turn), then until the cluster is healthy again. */

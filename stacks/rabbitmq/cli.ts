@@ -182,6 +182,12 @@ export interface AutohealLog {
   /** Requests the leader turned down ("Autoheal request denied: ..."), and aborted rounds. */
   denied: number;
   aborted: number;
+  /**
+   * The winner waited 60 s for a loser's database to stop, in vain, and told it to restart
+   * again ("mnesia in nodes [...] is still up, sending winner notification again"): the loser
+   * named, when. rabbit_autoheal:wait_for_mnesia_shutdown/1 waits inside the node monitor.
+   */
+  resent?: { loser: string; at: number | undefined }[];
 }
 
 const hostsIn = (s: string) => [...s.matchAll(/rabbit@([\w.-]+)/g)].map((m) => m[1] as string);
@@ -192,7 +198,7 @@ const hostsIn = (s: string) => [...s.matchAll(/rabbit@([\w.-]+)/g)].map((m) => m
  */
 export function autohealLog(log: string): AutohealLog {
   const lines = log.split('\n').map((l) => ({ said: stripLogPrefix(l), at: loggedAt(l) }));
-  const out: AutohealLog = { decisions: [], restarts: [], denied: 0, aborted: 0 };
+  const out: AutohealLog = { decisions: [], restarts: [], denied: 0, aborted: 0, resent: [] };
   for (const [i, l] of lines.entries()) {
     if (l.said === 'Autoheal decision') {
       const field = (name: string) =>
@@ -205,6 +211,8 @@ export function autohealLog(log: string): AutohealLog {
     if (restart) out.restarts.push({ winner: hostsIn(restart[1] ?? '')[0] ?? '', at: l.at });
     if (l.said.startsWith('Autoheal request denied')) out.denied++;
     if (l.said.startsWith('Autoheal: aborting')) out.aborted++;
+    const again = /mnesia in nodes (.*) is still up, sending winner notification again/.exec(l.said);
+    if (again) out.resent?.push(...hostsIn(again[1] ?? '').map((loser) => ({ loser, at: l.at })));
   }
   return out;
 }
@@ -216,13 +224,20 @@ export const partitionsText = (d: Pick<AutohealDecision, 'partitions'>) =>
     .sort()
     .join(' | ');
 
-/** The members' autoheal logs together: the decisions in order, the losers they named, the nodes that restarted. */
+/**
+ * The members' autoheal logs together: the decisions in order, the losers they named, the nodes
+ * that restarted, and `again`: each decision that named a loser already restarted by an earlier
+ * round (rabbit_node_monitor kept the partition it had healed: see the lab's narration).
+ */
 export function autohealRound(logs: Record<string, AutohealLog>) {
   const decisions = Object.values(logs)
     .flatMap((l) => l.decisions)
     .sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+  const restartedBefore = (n: string, t = 0) => (logs[n]?.restarts ?? []).some((r) => (r.at ?? 0) < t);
   return {
     decisions,
+    again: decisions.filter((d) => d.losers.some((n) => restartedBefore(n, d.at))),
+    resent: Object.values(logs).flatMap((l) => l.resent ?? []),
     last: decisions.at(-1),
     named: [...new Set(decisions.flatMap((d) => d.losers))].sort(),
     restarted: Object.keys(logs)
@@ -238,6 +253,7 @@ export const describeAutoheal = (l: AutohealLog) =>
     ...l.restarts.map((x) => `restarted (winner ${x.winner})`),
     l.denied ? `denied ${l.denied} request(s)` : '',
     l.aborted ? `aborted ${l.aborted} round(s)` : '',
+    ...(l.resent ?? []).map((x) => `waited 60 s for ${x.loser}'s database to stop, then told it to restart again`),
   ]
     .filter(Boolean)
     .join('; ') || 'nothing';

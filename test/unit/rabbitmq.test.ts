@@ -347,5 +347,30 @@ describe('rabbitmq autoheal log', () => {
     expect(autohealLog(loser).restarts).toEqual([{ winner: 'rabbit2', at: Date.parse('2026-11-30T05:48:52.078Z') }]);
     const round = autohealRound({ rabbit1: l, rabbit2: autohealLog(''), rabbit3: autohealLog(loser) });
     expect(round).toMatchObject({ named: ['rabbit3'], restarted: ['rabbit3'], last: { winner: 'rabbit2' } });
+    expect(round.again).toEqual([]);
+  });
+  it('finds a decision that names a loser again after its restart, and the winner telling it again', () => {
+    const decision = (t: string) => [
+      `${at(t)}Autoheal decision`,
+      `${at(t)}  * Partitions: [[rabbit@rabbit2,rabbit@rabbit1],[rabbit@rabbit3]]`,
+      `${at(t)}  * Winner:     rabbit@rabbit2`,
+      `${at(t)}  * Losers:     [rabbit@rabbit3]`,
+    ];
+    const leaderLog = autohealLog([...decision('34.554722'), ...decision('40.619788')].join('\n'));
+    const winnerLog = autohealLog(
+      [
+        `${at('40.620525')}Autoheal: aborting - [rabbit@rabbit3] down`,
+        `${at('59.624159')}Autoheal: mnesia in nodes [rabbit@rabbit3] is still up, sending winner notification again to these `,
+      ].join('\n'),
+    );
+    expect(winnerLog).toMatchObject({ aborted: 1, resent: [{ loser: 'rabbit3' }] });
+    const restarts = [`${at('34.555687')}`, `${at('59.625434')}`].map(
+      (p) => `${p}Autoheal: we were selected to restart; winner is rabbit@rabbit2`,
+    );
+    const round = autohealRound({ rabbit1: leaderLog, rabbit2: winnerLog, rabbit3: autohealLog(restarts.join('\n')) });
+    expect(round.again.map((d) => d.at)).toEqual([Date.parse('2026-11-30T05:48:40.619Z')]);
+    expect(round.resent).toHaveLength(1);
+    const once = autohealRound({ rabbit1: leaderLog, rabbit2: winnerLog, rabbit3: autohealLog(restarts[1] ?? '') });
+    expect(once.again).toEqual([]);
   });
 });
