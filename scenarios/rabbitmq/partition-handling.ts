@@ -1,32 +1,4 @@
-import {
-  type AutohealLog,
-  allKept,
-  autohealChecks,
-  type ClusterStatus,
-  check,
-  confirmed,
-  defineLab,
-  describeQueue,
-  describeTally,
-  drainVia,
-  type Evidence,
-  expectQueue,
-  listQueues,
-  lossOf,
-  lostOf,
-  mirrorView,
-  observeAutoheal,
-  observed,
-  observePartitions,
-  onQueue,
-  publishRounds,
-  type QueueInfo,
-  rabbitmq,
-  rabbitmqctl,
-  sentBy,
-  sentSince,
-  untilHealthy,
-} from './kit.ts';
+import * as kit from './kit.ts';
 
 const HA = 'ha.orders';
 const QQ = 'qq.orders';
@@ -46,15 +18,15 @@ const nodeOf = (process: string) => (process.endsWith('minority') ? MINORITY : M
 
 interface Seen {
   /** ignore: the partitions cluster_status lists on each side after the heal. */
-  partitionsAfterHeal: Record<string, ClusterStatus['partitions']>;
+  partitionsAfterHeal: Record<string, kit.ClusterStatus['partitions']>;
   /** pause_minority: the log lines in which the minority said it paused, and when (ms into the run). */
   minorityLog: string[];
   pausedAt: number;
   /** autoheal: what each node's log says autoheal did (the leader's decisions, each loser's restart). */
-  autoheal: Record<string, AutohealLog>;
+  autoheal: Record<string, kit.AutohealLog>;
 }
 
-export default defineLab({
+export default kit.defineLab({
   id: 'rabbitmq/partition-handling',
   title: 'A network partition: what each cluster_partition_handling mode keeps and what it throws away',
   teaches:
@@ -74,7 +46,7 @@ export default defineLab({
     },
   },
   variants: [{}, { mode: 'pause_minority' }], // autoheal: see its narration (it can loop for minutes)
-  stack: rabbitmq,
+  stack: kit.rabbitmq,
   topology: (p) => ({ nodes: 3, netTicktime: NET_TICKTIME, partitionHandling: p.mode }),
   steps: {
     setup: {
@@ -83,7 +55,7 @@ export default defineLab({
         `"${HA}" is a classic queue mirrored on all three nodes (policy ha-mode all, automatic sync) and "${QQ}" a ` +
         `quorum queue; both live on ${MAJORITY}. Every node runs cluster_partition_handling = {mode} and ` +
         `net_ticktime = ${NET_TICKTIME} s (production default: 60 s, so a cut is noticed after 60-75 s).`,
-      commands: [rabbitmqctl(MAJORITY, `eval 'application:get_env(rabbit, cluster_partition_handling).'`)],
+      commands: [kit.rabbitmqctl(MAJORITY, `eval 'application:get_env(rabbit, cluster_partition_handling).'`)],
     },
     cut: {
       title: `Cut ${MINORITY} off from rabbit1 and rabbit2`,
@@ -94,7 +66,7 @@ export default defineLab({
         'confirm. pause_minority: the minority (1 of 3) stops its rabbit application and refuses its clients. The ' +
         'quorum queue needs 2 of 3 votes: it confirms on the majority side only, in every mode. (A publish the ' +
         'minority never answered is unknown, not lost.)',
-      commands: [rabbitmqctl(MINORITY, 'cluster_status'), rabbitmqctl(MAJORITY, 'cluster_status')],
+      commands: [kit.rabbitmqctl(MINORITY, 'cluster_status'), kit.rabbitmqctl(MAJORITY, 'cluster_status')],
     },
     heal: {
       title: `Heal the cut`,
@@ -121,7 +93,7 @@ export default defineLab({
             'run stops, unknown, saying so. So this mode is not among the variants the tests run.',
         })[p.mode],
       commands: [
-        rabbitmqctl(MINORITY, 'cluster_status'),
+        kit.rabbitmqctl(MINORITY, 'cluster_status'),
         `docker logs {@${MAJORITY}} 2>&1 | grep -A3 'Autoheal decision'`,
       ],
     },
@@ -130,7 +102,7 @@ export default defineLab({
       narration:
         `The docs' recovery: restart the nodes not trusted. ${MINORITY} rejoins, its mirror starts empty and syncs ` +
         `from ${MAJORITY}: the messages its own master confirmed during the cut are gone.`,
-      commands: [listQueues(MAJORITY, 'name messages pid slave_pids')],
+      commands: [kit.listQueues(MAJORITY, 'name messages pid slave_pids')],
     },
   },
   async mechanism(lab) {
@@ -142,11 +114,19 @@ export default defineLab({
         await c.declare(HA, { kind: 'classic', durable: true });
         await c.declare(QQ, { kind: 'quorum' });
       });
-      const mirrored = (q: QueueInfo) => mirrorView(q).master === MAJORITY && q.synchronisedMirrors.length === 2;
-      const ha = await expectQueue(lab, reasons, HA, `master ${MAJORITY}, 2 mirrors synchronised`, mirrored, 30_000);
-      const led = (q: QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
-      const qq = await expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
-      for (const q of [ha, qq]) if (q) lab.say(describeQueue(q));
+      const mirrored = (q: kit.QueueInfo) =>
+        kit.mirrorView(q).master === MAJORITY && q.synchronisedMirrors.length === 2;
+      const ha = await kit.expectQueue(
+        lab,
+        reasons,
+        HA,
+        `master ${MAJORITY}, 2 mirrors synchronised`,
+        mirrored,
+        30_000,
+      );
+      const led = (q: kit.QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
+      const qq = await kit.expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
+      for (const q of [ha, qq]) if (q) lab.say(kit.describeQueue(q));
     });
     return reasons;
   },
@@ -159,9 +139,9 @@ export default defineLab({
       const until = Date.now() + CUT_MS;
       const sides = [`ha-majority`, `qq-majority`, `ha-minority`, `qq-minority`];
       const tallies = await Promise.all(
-        sides.map((p) => publishRounds(lab, nodeOf(p), p.startsWith('ha') ? HA : QQ, p, until)),
+        sides.map((p) => kit.publishRounds(lab, nodeOf(p), p.startsWith('ha') ? HA : QQ, p, until)),
       );
-      for (const [i, p] of sides.entries()) lab.say(`${p} through ${nodeOf(p)}: ${describeTally(tallies[i]!)}`);
+      for (const [i, p] of sides.entries()) lab.say(`${p} through ${nodeOf(p)}: ${kit.describeTally(tallies[i]!)}`);
     });
     await lab.step('heal', async () => {
       if (mode === 'autoheal') {
@@ -170,11 +150,11 @@ export default defineLab({
       }
       await lab.faults.heal(MINORITY);
       if (mode === 'ignore') {
-        await observePartitions(lab, [MAJORITY, MINORITY], 'partitionsAfterHeal');
+        await kit.observePartitions(lab, [MAJORITY, MINORITY], 'partitionsAfterHeal');
         return;
       }
-      const healthy = await untilHealthy(lab, 120_000);
-      if (mode === 'autoheal') return observeAutoheal(lab, 'autoheal', healthy);
+      const healthy = await kit.untilHealthy(lab, 120_000);
+      if (mode === 'autoheal') return kit.observeAutoheal(lab, 'autoheal', healthy);
       const lines = await r.logLines(MINORITY, /minority/);
       const said = lines.map((l) => l.line);
       lab.observe('minorityLog', said, `${MINORITY}'s log: ${said[0] ?? 'nothing'}`);
@@ -187,55 +167,60 @@ export default defineLab({
     if (mode === 'ignore') {
       await lab.step('restart', async () => {
         await lab.faults.restart(MINORITY);
-        await untilHealthy(lab, 120_000);
+        await kit.untilHealthy(lab, 120_000);
       });
     }
   },
-  final: (lab) => drainVia(lab, MAJORITY, [HA, QQ], { firstMs: 5000 }),
+  final: (lab) => kit.drainVia(lab, MAJORITY, [HA, QQ], { firstMs: 5000 }),
   predictions: [
     {
       before: 'cut',
       question: `${MINORITY} is about to be cut off. Do publishes through it to ${HA} get confirmed?`,
       choices: ['yes, and they are all kept', 'yes, and some are lost later', 'no: they are refused'],
-      answer: (ev) => (sentBy(ev, 'ha-minority').ok === 0 ? 2 : lostOf(ev, 'ha-minority').length > 0 ? 1 : 0),
+      answer: (ev) => (kit.sentBy(ev, 'ha-minority').ok === 0 ? 2 : kit.lostOf(ev, 'ha-minority').length > 0 ? 1 : 0),
     },
   ],
   check(ev, p) {
-    const seen = observed<Seen>(ev);
+    const seen = kit.observed<Seen>(ev);
     const common = [
-      confirmed('the quorum queue confirms nothing through the minority', sentBy(ev, 'qq-minority'), 'none'),
-      confirmed('the quorum queue confirms through the majority', sentBy(ev, 'qq-majority'), 'some'),
-      ...allKept(onQueue(ev, QQ), 'quorum-queue messages'),
+      kit.confirmed('the quorum queue confirms nothing through the minority', kit.sentBy(ev, 'qq-minority'), 'none'),
+      kit.confirmed('the quorum queue confirms through the majority', kit.sentBy(ev, 'qq-majority'), 'some'),
+      ...kit.allKept(kit.onQueue(ev, QQ), 'quorum-queue messages'),
     ];
-    const majorityKept = lossOf(KEPT, ev, 'ha-majority', 'none');
+    const majorityKept = kit.lossOf(KEPT, ev, 'ha-majority', 'none');
     if (p.mode === 'pause_minority') return [...common, majorityKept, ...pausedChecks(ev, seen)];
-    const both = confirmed('the minority confirms publishes to the mirrored queue', sentBy(ev, 'ha-minority'), 'some');
-    if (p.mode === 'autoheal') return [...common, both, ...autohealChecks(ev, seen.autoheal ?? {}, CUT, PUBLISHERS)];
+    const both = kit.confirmed(
+      'the minority confirms publishes to the mirrored queue',
+      kit.sentBy(ev, 'ha-minority'),
+      'some',
+    );
+    if (p.mode === 'autoheal')
+      return [...common, both, ...kit.autohealChecks(ev, seen.autoheal ?? {}, CUT, PUBLISHERS)];
     const split = seen.partitionsAfterHeal ?? {};
     const listed = (n: string) => Object.values(split[n] ?? {}).flat().length > 0;
     return [
       ...common,
       majorityKept,
       both,
-      check(
+      kit.check(
         'after the heal, cluster_status lists the partition on both sides',
         listed(MAJORITY) && listed(MINORITY),
         `partitions listed by ${MAJORITY} and ${MINORITY}`,
         JSON.stringify(split),
       ),
-      lossOf("the minority's confirmed messages are thrown away", ev, 'ha-minority', 'some'),
+      kit.lossOf("the minority's confirmed messages are thrown away", ev, 'ha-minority', 'some'),
     ];
   },
 });
 
 /** pause_minority: paused, the minority refuses every publish; only what it confirmed before can be lost. */
-function pausedChecks(ev: Evidence, seen: Partial<Seen>) {
-  const { after, lost, lostAfter: lostLate } = sentSince(ev, 'ha-minority', seen.pausedAt);
+function pausedChecks(ev: kit.Evidence, seen: Partial<Seen>) {
+  const { after, lost, lostAfter: lostLate } = kit.sentSince(ev, 'ha-minority', seen.pausedAt);
   const log = seen.minorityLog?.[0];
   return [
-    check(`${MINORITY} says it paused itself`, log !== undefined, 'its log says so', log ?? 'no such line'),
-    confirmed('once paused, the minority refuses publishes', after, 'refused'),
-    check(
+    kit.check(`${MINORITY} says it paused itself`, log !== undefined, 'its log says so', log ?? 'no such line'),
+    kit.confirmed('once paused, the minority refuses publishes', after, 'refused'),
+    kit.check(
       'only what the minority confirmed before it paused is lost',
       lostLate.length === 0,
       'no message published through the minority after its pause lost',

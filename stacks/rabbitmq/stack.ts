@@ -359,17 +359,18 @@ export class StartedRabbitMQ implements StartedStack {
   /**
    * The live view's tiles: each answering member's queues (master of a classic queue, leader
    * of a quorum queue) and what it sees of the others, from its own API (two calls of at
-   * most a second each: the API stalls while a node waits on a cut-off peer).
+   * most a second each: the API stalls while a node waits on a cut-off peer). A member that
+   * does not answer (stopped, cut off, stalled) says so rather than showing no tile.
    */
   async liveRoles(): Promise<Record<string, string>> {
     const rows = await Promise.all(
       this.members.map(async (n) => {
         const admin = this.admin(n, 1000);
         const seen = await Promise.all([admin.nodes(), admin.queues()]).catch(() => undefined);
-        return seen ? [[n, liveRole(n, ...seen)] as const] : [];
+        return [n, seen ? liveRole(n, ...seen) : NO_ANSWER] as const;
       }),
     );
-    return Object.fromEntries(rows.flat());
+    return Object.fromEntries(rows);
   }
 
   /** Waits until a node answers its own API (the intruder, alone, is "healthy" that way). */
@@ -475,6 +476,9 @@ export interface Membership {
 export function membership(q: QueueInfo | undefined): Membership {
   return { leader: hostOf(q?.leader), members: hosts(q?.members ?? []), online: hosts(q?.online ?? []) };
 }
+
+/** The live tile of a member whose API gave no answer within its second. */
+export const NO_ANSWER = 'no answer from its API';
 
 /**
  * One member's tile text from its own views: "partitioned from rabbit3" (a split it has
