@@ -6,14 +6,13 @@ import {
   metadataV12,
   ProtocolError,
 } from '@platformatic/kafka';
-
-type MetadataResponse = metadataV12.MetadataResponse;
-
 import { sleep, withTimeout } from '../../src/runtime/poll.ts';
 import { ZkClient, ZkError } from '../zookeeper/client.ts';
 import { type KafkaMode, nodeName } from './config.ts';
 import { ask, clientOptions } from './connection.ts';
 import { kafkaErrorType, retriable } from './errors.ts';
+
+type MetadataResponse = metadataV12.MetadataResponse;
 
 export const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
 /**

@@ -47,13 +47,13 @@ export class JavaTool {
 
   private constructor(node: StartedNode, name: string, exited: (t: JavaTool) => Promise<number>) {
     this.node = node;
-    this.files = `/tmp/midlab-${name}`;
+    this.files = filesOf(name);
     this.exited = exited(this);
   }
 
   /** Starts `args` (the tool and its arguments) inside `node`; resolves once it runs (its pid is written). */
   static async start(node: StartedNode, name: string, args: string[], o: JavaToolOptions = {}): Promise<JavaTool> {
-    const f = `/tmp/midlab-${name}`;
+    const f = filesOf(name);
     const quoted = args.map((a) => `'${a}'`).join(' ');
     // The sleep lets the cat pass on the tool's last lines before the exec ends.
     const script =
@@ -143,6 +143,9 @@ export async function runJavaTool(
   }
   return { exitCode, stdout: tool.stdout, stderr: tool.stderr };
 }
+
+/** A tool's pid and reader files inside its node, without their suffix. */
+const filesOf = (name: string) => `/tmp/midlab-${name}`;
 
 function lines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
   let rest = '';

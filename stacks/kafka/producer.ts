@@ -82,7 +82,7 @@ export class KafkaProducer {
       timeout: opts.ackTimeoutMs,
       idempotent: opts.idempotent,
       // Java's partitioner: murmur2 of the key, positive, modulo the partition count.
-      partitioner: (m, key) => compatibilityPartitioner(m, key),
+      partitioner: compatibilityPartitioner,
       repeatOnStaleMetadata: false,
       serializers: stringSerializers,
     });
