@@ -69,11 +69,30 @@ export function classify(err: unknown): 'fail' | 'info' {
   return (err as { code?: unknown })?.code !== undefined ? 'fail' : 'info';
 }
 
+/**
+ * What the server finally answered to a put its client had given up on (the request is not
+ * cancelled: a time-out only stops the waiting), at `time` on the history's clock.
+ */
+export interface LateAnswer {
+  id: string;
+  time: number;
+  ok: boolean;
+  code?: string;
+}
+
+const lateAnswer = (history: History, id: string, call: Promise<unknown>): Promise<LateAnswer> =>
+  call.then(
+    () => ({ id, time: history.now(), ok: true }),
+    (err: unknown) => ({ id, time: history.now(), ok: false, code: s3Code(err) }),
+  );
+
 /** Put and get of whole objects, each a recorded operation with the object's sha256. */
 export class MinioClient {
   readonly endpoint: string;
   readonly raw: Minio.Client;
   private readonly timeoutMs: number;
+  /** The eventual answers of the puts that timed out. */
+  readonly late: Promise<LateAnswer>[] = [];
 
   constructor(endpoint: string, creds: { accessKey: string; secretKey: string }, opts: { timeoutMs?: number } = {}) {
     this.endpoint = endpoint;
@@ -104,10 +123,6 @@ export class MinioClient {
     });
   }
 
-  async putObject(bucket: string, key: string, data: Buffer): Promise<void> {
-    await this.t(`PUT ${bucket}/${key}`, () => this.raw.putObject(bucket, key, data, data.length));
-  }
-
   async getObject(bucket: string, key: string): Promise<Buffer> {
     return this.t(`GET ${bucket}/${key}`, async () => {
       const stream = (await this.raw.getObject(bucket, key)) as Readable;
@@ -131,14 +146,16 @@ export class MinioClient {
   ): Promise<{ ok: boolean; code?: string }> {
     const value = { id, bucket, size: data.length, sha256: sha256(data) };
     const h = history.invoke(process, 'put', value, node);
+    const call = this.raw.putObject(bucket, id, data, data.length);
     try {
-      await this.putObject(bucket, id, data);
+      await this.t(`PUT ${bucket}/${id}`, () => call);
       h.ok(value);
       return { ok: true };
     } catch (err) {
       const code = s3Code(err);
       if (classify(err) === 'fail') h.fail(code, value);
       else h.info(code, value);
+      if (err instanceof TimeoutError) this.late.push(lateAnswer(history, id, call));
       return { ok: false, code };
     }
   }

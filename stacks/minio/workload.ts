@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { completions, type History } from '../../src/engine/history.ts';
+import type { LateAnswer, MinioClient } from './client.ts';
 import type { StartedMinio } from './stack.ts';
 
 export const BUCKET = 'midlab';
@@ -28,6 +29,7 @@ export class ObjectWorkload {
   readonly history: History;
   readonly stack: StartedMinio;
   readonly timeoutMs: number | undefined;
+  private readonly putters: MinioClient[] = [];
   constructor(history: History, stack: StartedMinio, timeoutMs?: number) {
     this.history = history;
     this.stack = stack;
@@ -37,6 +39,7 @@ export class ObjectWorkload {
   /** Puts one object of each size (of `sizes`) through `node`; ids `<prefix>-<size>`, processes `<process>:<size>`. */
   async putEach(node: string, process: string, prefix: string, sizes = Object.keys(SIZES)): Promise<number> {
     const c = this.stack.client(node, { timeoutMs: this.timeoutMs });
+    this.putters.push(c);
     const rs = await Promise.all(
       Object.entries(SIZES)
         .filter(([name]) => sizes.includes(name))
@@ -52,6 +55,20 @@ export class ObjectWorkload {
     const c = this.stack.client(node, { timeoutMs: this.timeoutMs });
     const rs = await Promise.all(this.acked().map((id) => c.get(this.history, `${process}:${id}`, node, BUCKET, id)));
     return rs.filter((r) => r.ok).length;
+  }
+
+  /**
+   * What the server finally answered to each put whose client timed out, waiting up to
+   * `ms` for them: a put still unanswered then is left out.
+   */
+  async lateAnswers(ms: number): Promise<LateAnswer[]> {
+    const pending = this.putters.flatMap((c) => c.late);
+    let timer: NodeJS.Timeout | undefined;
+    const answers: LateAnswer[] = [];
+    const all = Promise.all(pending.map((p) => p.then((a) => answers.push(a))));
+    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+    return [...answers];
   }
 
   acked(): string[] {
