@@ -220,7 +220,6 @@ export function pairs(ops: Op[], f?: string | ((f: string) => boolean)): OpPair[
   return out;
 }
 
-/** Completed operations whose invocation fell in [from, until] (ms since the start). */
 /**
  * Completions of `f` invoked from `from` on and answered by `until`: what was asked and
  * answered inside one window (a fault's, say). Filter `ops` by process first for one client's.
@@ -231,6 +230,7 @@ export function answeredBetween(ops: Op[], f: string, from: number, until = Numb
     .map((p) => p.done as Op);
 }
 
+/** Completed operations whose invocation fell in [from, until] (ms since the start). */
 export function invokedBetween(ops: Op[], f: string, from: number, until: number): Op[] {
   return pairs(ops, f)
     .filter((p) => p.done && p.invoke.time >= from && p.invoke.time <= until)
