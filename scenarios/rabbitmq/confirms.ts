@@ -6,7 +6,6 @@ const WITHOUT = 'confirms.without';
 const QUEUE_NODE = 'rabbit2';
 const PUBLISHER_NODE = 'rabbit1';
 const FREEZE_AFTER = 'the node is frozen once the publisher without confirms has sent this many messages';
-const FROZEN_MS = 'ms frozen (still written to) before the kill';
 /** The ids of the operations that `keep` selects. */
 const idsWhere = (ops: kit.Op[], keep: (o: kit.Op) => boolean) => ops.filter(keep).flatMap((o) => kit.idsOf(o.value));
 
@@ -23,10 +22,8 @@ function findings(ev: kit.Evidence) {
   const [frozen, killed] = ['pause', 'kill'].map((kind) => ev.faults.find((x) => x.kind === kind));
   // Writes to a node that was never really frozen put nothing at risk: they do not count.
   const blind = withoutOps.filter((o) => o.process === 'without-confirms');
-  const duringFreeze =
-    frozen && killed && kit.observed<{ frozen: boolean }>(ev).frozen === true
-      ? kit.invokedBetween(blind, 'send', frozen.start, killed.start).length
-      : 0;
+  const froze = frozen && killed && kit.observed<{ frozen: boolean }>(ev).frozen === true;
+  const duringFreeze = froze ? kit.invokedBetween(blind, 'send', frozen.start, killed.start).length : 0;
   const infoIds = idsWhere(kit.completions(withoutOps, 'send'), (o) => o.type === 'info');
   return {
     duringFreeze,
@@ -55,7 +52,7 @@ export default kit.defineLab({
     `mention.`,
   params: {
     sentBeforeKill: { type: 'int', default: 6000, min: 100, max: 50_000, describe: FREEZE_AFTER },
-    freezeMs: { type: 'int', default: 1000, min: 100, max: 10_000, describe: FROZEN_MS },
+    freezeMs: { type: 'int', default: 1000, min: 100, max: 10_000, describe: 'ms frozen (written to) before the kill' },
     republish: { type: 'bool', default: true, describe: 'send the unconfirmed messages again through another node' },
   },
   stack: kit.rabbitmq,
@@ -73,7 +70,7 @@ export default kit.defineLab({
       narration:
         `Both publish persistent messages as fast as they can, each on its own connection to ${PUBLISHER_NODE}. One ` +
         'uses confirms (up to 4 batches of 100 unconfirmed): a message is safe once the broker acks it. The other ' +
-        'just writes to its socket, "sent" meaning only that it left the program, and builds a backlog on the way.',
+        'just writes to its socket ("sent" only means it left the program), building a backlog in the node.',
       commands: [kit.listQueues(QUEUE_NODE), kit.rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
     },
     kill: {
