@@ -16,10 +16,7 @@ interface Seen {
 
 /** The first 12 hex digits of a cookie's SHA-256: enough to compare, nothing to reuse. */
 const fingerprint = (cookie: string) => createHash('sha256').update(cookie).digest('hex').slice(0, 12);
-const listed = (o: Record<string, string>) =>
-  Object.entries(o)
-    .map(([n, v]) => `${n} ${v}`)
-    .join(', ');
+const listed = (o: Record<string, string>) => Array.from(Object.entries(o), (e) => e.join(' ')).join(', ');
 
 export default kit.defineLab({
   id: 'rabbitmq/cluster-formation',
@@ -27,23 +24,18 @@ export default kit.defineLab({
   teaches:
     'nodes sharing an Erlang cookie form one cluster of disc nodes; a node with another cookie cannot join: the handshake is refused, and the lab says so in plain words',
   notes:
-    'Notes, RabbitMQ chapter: "同步 cookie 文件" (节点之间通过 magic cookie 通信, 必须保证各节点cookie 保持一致) and "创建集群" ' +
-    '(stop_app, reset, join_cluster, start_app), and the "可能出现的报错" under "创建新用户" (Erlang Cookie不一致). ' +
-    'The nodes here join by classic-config peer discovery at first boot instead of by hand. OUTDATED: the notes ' +
-    'join with --ram and recommend one disc node with RAM nodes around it; RAM nodes are deprecated and removed in ' +
-    'RabbitMQ 4.3, so every node here is a disc node. WRONG in the notes ("内存节点：只将数据保存到内存", line 2505, ' +
-    'and line 2510: all data lost if only RAM nodes stop): a RAM node keeps only the metadata (the schema: queues, ' +
-    'exchanges, bindings, users) in RAM; persistent messages in durable queues go to its disk like on any node. ' +
-    'IMPRECISE (line 2571, "文件是 400的权限"): the cookie file must be readable by its owner only; 0400 is what the ' +
-    'package writes, 0600 works as well, and a file readable by group or others makes the node refuse to start.',
+    `Notes, RabbitMQ chapter: "同步 cookie 文件" (节点之间通过 magic cookie 通信, 必须保证各节点cookie 保持一致) and "创建集群" (stop_app, ` +
+    `reset, join_cluster, start_app), and the "可能出现的报错" under "创建新用户" (Erlang Cookie不一致). Here the nodes join by ` +
+    `classic-config peer discovery at first boot. OUTDATED: the notes join with --ram and recommend one disc node ` +
+    `among RAM nodes; RAM nodes are deprecated and removed in RabbitMQ 4.3, so every node here is a disc node. WRONG ` +
+    `in the notes ("内存节点：只将数据保存到内存", line 2505, and line 2510: all data lost if only RAM nodes stop): a RAM node ` +
+    `keeps only the metadata (queues, exchanges, bindings, users) in RAM; persistent messages in durable queues go ` +
+    `to its disk like on any node. IMPRECISE (line 2571, "文件是 400的权限"): the cookie file must be readable by its ` +
+    `owner only: 0400 (what the package writes) or 0600; a file readable by group or others makes the node refuse to ` +
+    `start.`,
   params: {
     // Measured 16.6-27.5 s (median 18.5 s, 5 runs) with other clusters running on 2 cores.
-    maxFormationS: {
-      type: 'int',
-      default: 60,
-      min: 5,
-      describe: 'bound on the time from container start to a formed cluster',
-    },
+    maxFormationS: { type: 'int', default: 60, min: 5, describe: 'bound on the time from start to a formed cluster' },
   },
   stack: kit.rabbitmq,
   topology: () => ({ nodes: 3, intruder: true }),
@@ -51,18 +43,16 @@ export default kit.defineLab({
     cookies: {
       title: 'One cookie for the members, another for the intruder',
       narration:
-        `Each node was given ${kit.COOKIE_PATH}, installed as ${INSTALLED} (owner rabbitmq, mode 0400). rabbit1..3 got ` +
-        `the same random cookie; "${kit.INTRUDER}" got another. The Erlang distribution uses the cookie as a shared ` +
-        'secret in a challenge-response handshake: it is never sent, so comparing fingerprints is all anyone can ' +
-        'do from outside.',
+        `Each node was given ${kit.COOKIE_PATH}, installed as ${INSTALLED} (owner rabbitmq, mode 0400): one random ` +
+        `cookie for rabbit1..3, another for "${kit.INTRUDER}". Erlang distribution uses it as the shared secret of a ` +
+        'challenge-response handshake and never sends it: from outside, only fingerprints can be compared.',
       commands: [`docker exec {@rabbit1} ls -l ${INSTALLED}`, `docker exec {@rabbit1} sha256sum ${INSTALLED}`],
     },
     formed: {
       title: 'Three nodes formed one cluster',
       narration:
-        'All three started together. Each lists all three in cluster_formation.classic_config.nodes; one of them ' +
-        'won the formation lock and started a new cluster, the others found it and joined (expected within ' +
-        '{maxFormationS} s of the start on a busy machine). `cluster_status` lists the disc nodes and which of them run.',
+        'All three started together, each listing all three in cluster_formation.classic_config.nodes: the one that ' +
+        'won the formation lock started a cluster, the others joined it (within {maxFormationS} s on a busy machine).',
       commands: [
         kit.rabbitmqctl(TARGET, 'cluster_status'),
         kit.rabbitmqctl('rabbit2', 'cluster_status --formatter json'),
@@ -71,9 +61,8 @@ export default kit.defineLab({
     join: {
       title: `The intruder tries to join ${TARGET}`,
       narration:
-        `"${kit.INTRUDER}" runs alone (a cluster of one). As in the notes it stops its app and asks to join: ` +
-        `\`rabbitmqctl join_cluster rabbit@${TARGET}\`. The CLI must first talk to rabbit@${TARGET} over Erlang ` +
-        "distribution, with the intruder's cookie.",
+        `"${kit.INTRUDER}" runs alone. As in the notes it stops its app and runs join_cluster, whose CLI must first ` +
+        `talk to rabbit@${TARGET} over Erlang distribution, with the intruder's cookie.`,
       commands: [
         kit.rabbitmqctl(kit.INTRUDER, `join_cluster rabbit@${TARGET}`),
         `docker logs {@${TARGET}} 2>&1 | grep -i rejected`,
@@ -82,9 +71,8 @@ export default kit.defineLab({
     fix: {
       title: 'Your turn: fix the intruder (optional)',
       narration:
-        'The fix the notes give: the same cookie on every node, then a restart (the cookie is read at boot) and the ' +
-        'join. In step mode, run the two commands below before going on; this step then shows the cluster as it ' +
-        'is. (join_cluster resets the joining node first: whatever it held alone is gone.)',
+        "The notes' fix: the same cookie everywhere, a restart (it is read at boot), the join (which resets the node " +
+        'first: what it held alone is gone). In step mode, run these before going on; the step then shows the cluster.',
       commands: [
         `docker exec {@${TARGET}} cat ${kit.COOKIE_PATH} | docker exec -i {@${kit.INTRUDER}} sh -c 'cat > ${kit.COOKIE_PATH}' && docker restart {@${kit.INTRUDER}}`,
         ['await_startup', 'stop_app', `join_cluster rabbit@${TARGET}`, 'start_app']
@@ -112,14 +100,10 @@ export default kit.defineLab({
     }),
   async run(lab) {
     const r = lab.stack;
-    /** Each member's API: the nodes it lists (`running` only those running, with their type). */
-    const views = async (running: boolean) =>
-      Object.fromEntries(
-        (await r.views()).map((v) => [
-          v.node,
-          (v.nodes ?? []).filter((n) => !running || n.running).map((n) => (running ? `${n.name} (${n.type})` : n.name)),
-        ]),
-      );
+    /** Each member's API: the nodes it lists (`up`: only those running, with their type). */
+    const named = (v: kit.MemberView, up: boolean) =>
+      (v.nodes ?? []).filter((n) => !up || n.running).map((n) => (up ? `${n.name} (${n.type})` : n.name));
+    const views = async (up: boolean) => Object.fromEntries((await r.views()).map((v) => [v.node, named(v, up)]));
     await lab.step('formed', async () => {
       const formed = `the cluster was formed ${(r.formationMs / 1000).toFixed(1)} s after start`;
       lab.observe('formationMs', r.formationMs, formed);
@@ -135,20 +119,14 @@ export default kit.defineLab({
       const h = lab.history.invoke('intruder', 'join', { target: `rabbit@${TARGET}` }, kit.INTRUDER);
       const res = await r.rabbitmqctl(kit.INTRUDER, ['join_cluster', `rabbit@${TARGET}`]);
       const output = `${res.stdout}\n${res.stderr}`;
-      if (res.exitCode === 0) {
-        h.ok();
-        lab.observe('joinFailure', undefined, 'the join worked');
-      } else {
-        const why = kit.explainJoinFailure(output);
-        h.fail(`exit ${res.exitCode}: ${why.plain}`);
-        const said = output
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((l) => /^Error:|distribution failed|cookie is identical/.test(l));
-        const failure = { exitCode: res.exitCode, cause: why.cause, said };
-        lab.observe('joinFailure', failure, `exit ${res.exitCode}: ${said.join(' / ')}`);
-        lab.say(`In plain words: ${why.plain}.`);
-      }
+      const why = kit.explainJoinFailure(output);
+      const lines = output.split('\n').map((l) => l.trim());
+      const said = lines.filter((l) => /^Error:|distribution failed|cookie is identical/.test(l));
+      const failure = res.exitCode !== 0 ? { exitCode: res.exitCode, cause: why.cause, said } : undefined;
+      if (failure) h.fail(`exit ${res.exitCode}: ${why.plain}`);
+      else h.ok();
+      lab.observe('joinFailure', failure, failure ? `exit ${res.exitCode}: ${said.join(' / ')}` : 'the join worked');
+      if (failure) lab.say(`In plain words: ${why.plain}.`);
       const logged = async (): Promise<kit.Probe<string[]>> => {
         const lines = kit.rejectedConnections(await r.cluster.node(TARGET).logs());
         return lines.length ? { done: true, value: lines } : { done: false, seen: 'no rejection logged' };
@@ -179,17 +157,15 @@ export default kit.defineLab({
         "the cluster adopts the newcomer's cookie",
       ],
       answer: (ev) => {
-        const join = kit.completions(ev.ops, 'join')[0];
-        if (!join) return undefined;
-        if (join.type === 'ok') return 0;
-        return kit.observed<Seen>(ev).joinFailure?.cause === 'cookie' ? 1 : undefined;
+        const join = kit.completions(ev.ops, 'join')[0]?.type;
+        return join === 'ok' ? 0 : join && kit.observed<Seen>(ev).joinFailure?.cause === 'cookie' ? 1 : undefined;
       },
     },
   ],
-  check(ev, p) {
+  check(ev, { maxFormationS: max }) {
     const seen = kit.observed<Seen>(ev);
     const s = seen.clusterStatus;
-    const formationMs = seen.formationMs ?? 0;
+    const secs = (seen.formationMs ?? 0) / 1000;
     const join = kit.completions(ev.ops, 'join')[0];
     const rejected = seen.rejectedInLog ?? [];
     const after = Object.values(seen.membersAfter ?? {});
@@ -207,12 +183,7 @@ export default kit.defineLab({
         '3 views of 3 disc nodes',
         JSON.stringify(seen.apiViews ?? {}),
       ),
-      kit.check(
-        `formed within ${p.maxFormationS} s`,
-        formationMs > 0 && formationMs <= p.maxFormationS * 1000,
-        `<= ${p.maxFormationS} s`,
-        `${(formationMs / 1000).toFixed(1)} s`,
-      ),
+      kit.check(`formed within ${max} s`, secs > 0 && secs <= max, `<= ${max} s`, `${secs.toFixed(1)} s`),
       kit.check(
         'the wrong-cookie join fails, as a cookie (authentication) error',
         join?.type === 'fail' && seen.joinFailure?.cause === 'cookie',

@@ -6,31 +6,25 @@ const WITHOUT = 'confirms.without';
 const QUEUE_NODE = 'rabbit2';
 const PUBLISHER_NODE = 'rabbit1';
 const FREEZE_AFTER = 'the node is frozen once the publisher without confirms has sent this many messages';
+/** The ids of the operations that `keep` selects. */
+const idsWhere = (ops: kit.Op[], keep: (o: kit.Op) => boolean) => ops.filter(keep).flatMap((o) => kit.idsOf(o.value));
 
 /** What each publisher could tell, and what arrived. */
 function findings(ev: kit.Evidence) {
   const withOps = kit.onQueue(ev, WITH);
   const withoutOps = kit.onQueue(ev, WITHOUT);
-  const first = kit.completions(withOps, 'send').filter((o) => o.process === 'with-confirms');
-  const sent = (type: string) => first.filter((o) => o.type === type).flatMap((o) => kit.idsOf(o.value));
-  const republished = new Set(
-    kit.completions(withOps, 'send').flatMap((o) => (o.process === 'republisher' ? kit.idsOf(o.value) : [])),
-  );
+  const sends = kit.completions(withOps, 'send');
+  const sent = (type: string) => idsWhere(sends, (o) => o.process === 'with-confirms' && o.type === type);
+  const republished = new Set(idsWhere(sends, (o) => o.process === 'republisher'));
   const withCopies = kit.copies(withOps);
   const gotWithout = kit.copies(withoutOps);
   const unconfirmed = sent('info');
-  const frozen = ev.faults.find((x) => x.kind === 'pause');
-  const killed = ev.faults.find((x) => x.kind === 'kill');
+  const [frozen, killed] = ['pause', 'kill'].map((kind) => ev.faults.find((x) => x.kind === kind));
   // Writes to a node that was never really frozen put nothing at risk: they do not count.
   const blind = withoutOps.filter((o) => o.process === 'without-confirms');
-  const duringFreeze =
-    frozen && killed && kit.observed<{ frozen: boolean }>(ev).frozen === true
-      ? kit.invokedBetween(blind, 'send', frozen.start, killed.start).length
-      : 0;
-  const infoIds = kit
-    .completions(withoutOps, 'send')
-    .filter((o) => o.type === 'info')
-    .flatMap((o) => kit.idsOf(o.value));
+  const froze = frozen && killed && kit.observed<{ frozen: boolean }>(ev).frozen === true;
+  const duringFreeze = froze ? kit.invokedBetween(blind, 'send', frozen.start, killed.start).length : 0;
+  const infoIds = idsWhere(kit.completions(withoutOps, 'send'), (o) => o.type === 'info');
   return {
     duringFreeze,
     withoutArrived: infoIds.filter((id) => gotWithout.has(id)).length,
@@ -49,23 +43,16 @@ export default kit.defineLab({
   id: 'rabbitmq/confirms',
   title: 'Publisher confirms: knowing what the broker has',
   teaches:
-    'a node that freezes and dies mid-publish takes what was in flight with it: with confirms, every confirmed ' +
-    'message survives and the publisher knows exactly which ones to send again; without confirms messages are ' +
-    'really lost and the publisher, whose every send looks the same, cannot tell which',
+    'a node that freezes and dies mid-publish takes what was in flight: with confirms every confirmed message ' +
+    'survives and the publisher knows which to send again; without, messages are lost and it cannot tell which',
   notes:
-    'Notes, RabbitMQ chapter: "RabbitMQ介绍" lists 消息确认机制 among RabbitMQ\'s strengths, and "消息持久化 vs 队列持久化" ' +
-    'says durable queue + delivery_mode=2 gives reliability. Neither says how a publisher learns that the broker ' +
-    'has a message: that is publisher confirms (confirm.select, then basic.ack / basic.nack per message), which the ' +
-    'notes never mention. Persistence without confirms does not tell the publisher what was lost.',
+    `Notes, RabbitMQ chapter: "RabbitMQ介绍" lists 消息确认机制 among RabbitMQ's strengths, and "消息持久化 vs 队列持久化" says ` +
+    `durable queue + delivery_mode=2 gives reliability. Neither says how a publisher learns that the broker has a ` +
+    `message: publisher confirms (confirm.select, then basic.ack / basic.nack per message), which the notes never ` +
+    `mention.`,
   params: {
     sentBeforeKill: { type: 'int', default: 6000, min: 100, max: 50_000, describe: FREEZE_AFTER },
-    freezeMs: {
-      type: 'int',
-      default: 1000,
-      min: 100,
-      max: 10_000,
-      describe: 'ms frozen (still written to) before the kill',
-    },
+    freezeMs: { type: 'int', default: 1000, min: 100, max: 10_000, describe: 'ms frozen (written to) before the kill' },
     republish: { type: 'bool', default: true, describe: 'send the unconfirmed messages again through another node' },
   },
   stack: kit.rabbitmq,
@@ -82,18 +69,16 @@ export default kit.defineLab({
       title: `Two publishers through ${PUBLISHER_NODE}`,
       narration:
         `Both publish persistent messages as fast as they can, each on its own connection to ${PUBLISHER_NODE}. One ` +
-        'uses confirms, up to 4 batches of 100 unconfirmed; a message is safe only once the broker acks it. The ' +
-        'other just writes to its socket: "sent" only means it left the program. Faster than the broker stores, it ' +
-        'builds a backlog in socket buffers and in the node.',
+        'uses confirms (up to 4 batches of 100 unconfirmed): a message is safe once the broker acks it. The other ' +
+        'just writes to its socket ("sent" only means it left the program), building a backlog in the node.',
       commands: [kit.listQueues(QUEUE_NODE), kit.rabbitmqctl(PUBLISHER_NODE, 'list_connections name state')],
     },
     kill: {
       title: `Freeze ${PUBLISHER_NODE}, then kill it`,
       narration:
         'SIGSTOP to the broker, SIGKILL {freezeMs} ms later: a node that stalls (a long GC, a hung disk), then ' +
-        'crashes. Frozen, it is still written to: messages wait in socket buffers it will never read. The kill ' +
-        `throws them away with what ${PUBLISHER_NODE}'s channels held on the way to the queues. The freeze makes ` +
-        'the loss certain: a bare kill loses only what is in flight at that instant, which can be nothing.',
+        'crashes. The kill throws away what was written to it while frozen (in socket buffers) and what its ' +
+        'channels held. The freeze makes the loss certain: a bare kill loses only what is in flight, maybe nothing.',
     },
     know: {
       title: 'What each publisher knows',
@@ -136,9 +121,8 @@ export default kit.defineLab({
         const frozen = await kit.freezeBroker(lab, PUBLISHER_NODE, 'frozen');
         const atFreeze = blind.attempted.length;
         await kit.sleep(lab.params.freezeMs);
-        lab.say(
-          `the publisher without confirms wrote ${blind.attempted.length - atFreeze} messages to the frozen node`,
-        );
+        const wrote = blind.attempted.length - atFreeze;
+        lab.say(`the publisher without confirms wrote ${wrote} messages to the frozen node`);
         await lab.faults.kill(PUBLISHER_NODE);
         lab.faults.endNote(frozen, `${PUBLISHER_NODE} was killed while frozen`);
         const ended = Promise.all([confirming.ended, blind.ended]);
@@ -147,8 +131,7 @@ export default kit.defineLab({
         lab.observe('withoutConfirms', { ...blind.tally }, tallies());
       });
     } finally {
-      await confirming.close();
-      await blind.close();
+      await confirming.close().then(() => blind.close());
     }
     const vars = { unsure: confirming.unsure.length, sent: blind.unsure.length };
     const again = async () => {
@@ -160,14 +143,12 @@ export default kit.defineLab({
   async final(lab) {
     await kit.drainVia(lab, QUEUE_NODE, [WITH, WITHOUT]);
     const f = findings(lab.history.evidence());
-    lab.observe(
-      'summary',
-      { unconfirmedArrived: f.unconfirmedArrived, withoutMissing: f.withoutMissing.length },
-      `with confirms: ${f.confirmedFirstTime} confirmed, ` +
-        `${f.with.lost.length ? `${f.with.lost.length} of the confirmed missing` : 'all there'}; ` +
-        `${f.unconfirmed} unconfirmed, of which ${f.unconfirmedArrived} had arrived anyway. Without confirms: ` +
-        `${f.without.total} "sent", ${f.withoutMissing.length} never arrived, and the publisher could not have said which.`,
-    );
+    const missing = f.with.lost.length ? `${f.with.lost.length} of the confirmed missing` : 'all there';
+    const text =
+      `with confirms: ${f.confirmedFirstTime} confirmed, ${missing}; ${f.unconfirmed} unconfirmed, of which ` +
+      `${f.unconfirmedArrived} had arrived anyway. Without confirms: ${f.without.total} "sent", ` +
+      `${f.withoutMissing.length} never arrived, and the publisher could not have said which.`;
+    lab.observe('summary', { unconfirmedArrived: f.unconfirmedArrived, withoutMissing: f.withoutMissing.length }, text);
   },
   predictions: [
     {

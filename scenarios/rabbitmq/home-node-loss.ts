@@ -5,10 +5,10 @@ const HOME = 'rabbit1';
 const VIA = 'rabbit2';
 /** Messages published while the home node is down, in each of the two ways. */
 const OUTAGE = 20;
+const HOME_DOWN = /home node .* is down or inaccessible/;
+type Sent = { id: string; mandatory: boolean };
 
 interface Seen {
-  home: string;
-  mirrorsBefore: string[];
   before: number;
   consumeError: string;
   /** The queue's node once the home node is back (absent: it never came back). */
@@ -17,13 +17,11 @@ interface Seen {
 
 /** The outage publishes: confirmed (and dropped) without mandatory, returned with it. */
 function outage(ev: kit.Evidence, mandatory: boolean) {
-  const ops = kit
-    .completions(ev.ops, 'send-outage')
-    .filter((o) => (o.value as { mandatory: boolean }).mandatory === mandatory);
+  const ops = kit.completions(ev.ops, 'send-outage').filter((o) => (o.value as Sent).mandatory === mandatory);
   const received = kit.copies(ev.ops);
   return {
     ...kit.outcomes(ops),
-    arrived: ops.filter((o) => received.has((o.value as { id: string }).id)).length,
+    arrived: ops.filter((o) => received.has((o.value as Sent).id)).length,
     returned: ops.filter((o) => /returned/.test(o.error ?? '')).length,
   };
 }
@@ -40,13 +38,7 @@ export default kit.defineLab({
     "(and gone for good only if A's disk is). What the notes do not say: publishes made meanwhile are confirmed and " +
     'dropped unless the publisher sets mandatory.',
   params: {
-    messages: {
-      type: 'int',
-      default: 1000,
-      min: 1,
-      max: 50_000,
-      describe: 'persistent messages published before the stop',
-    },
+    messages: { type: 'int', default: 1000, min: 1, max: 50_000, describe: 'persistent messages sent before the stop' },
   },
   stack: kit.rabbitmq,
   topology: () => ({ nodes: 3 }),
@@ -77,18 +69,15 @@ export default kit.defineLab({
     consume: {
       title: `Consume through ${VIA}`,
       narration:
-        'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), and a ' +
-        'passive declare. Each fails at once: channel error 404 NOT_FOUND, "home node ... is down or inaccessible". ' +
-        'Nothing waits, nothing is served from elsewhere.',
+        'Three ways to read the queue through a surviving node: basic.get, a subscription (basic.consume), a passive ' +
+        'declare. Each fails at once (404 NOT_FOUND, "home node ... is down or inaccessible"): nothing waits.',
       commands: [kit.listQueues(VIA), kit.listQueues(VIA, 'name pid state')],
     },
     'publish-down': {
       title: `Publish through ${VIA} while ${HOME} is down`,
       narration:
-        `${OUTAGE} more messages with confirms, first without and then with the mandatory flag. Without it the broker ` +
-        'routes each message to the queue, finds no running queue process, drops it, and still confirms it: a ' +
-        'confirm means "I have dealt with it", and dropping is dealing with it. With mandatory it returns each ' +
-        'message (basic.return) before the confirm, so the publisher knows.',
+        `${OUTAGE} more with confirms, without then with mandatory. Without it the broker drops each (no queue process ` +
+        'runs) yet confirms it: a confirm means "I have dealt with it". With mandatory it returns each (basic.return).',
     },
     'start-home': {
       title: `Start ${HOME} again`,
@@ -168,21 +157,14 @@ export default kit.defineLab({
       },
     },
   ],
-  check(ev, p) {
+  check(ev, { messages: n }) {
     const attempts = kit.completions(ev.ops, 'consume-attempt');
-    const refused = attempts.filter(
-      (o) => o.type === 'fail' && /home node .* is down or inaccessible/.test(o.error ?? ''),
-    );
+    const refused = attempts.filter((o) => o.type === 'fail' && HOME_DOWN.test(o.error ?? ''));
     const plain = outage(ev, false);
     const mandatory = outage(ev, true);
     const seen = kit.observed<Seen>(ev);
     return [
-      kit.check(
-        `the queue holds ${p.messages} messages before the stop`,
-        seen.before === p.messages,
-        `${p.messages}`,
-        String(seen.before),
-      ),
+      kit.check(`the queue holds ${n} messages before the stop`, seen.before === n, `${n}`, String(seen.before)),
       kit.check(
         `consuming through ${VIA} fails while ${HOME} is down`,
         attempts.length === 3 && refused.length === 3,

@@ -12,6 +12,7 @@ const MAX_FAILOVER_MS = 1000;
 const WATCH_MS = 10_000;
 /** The consumer acks each delivery this long after it came: long enough that its prefetch window stays full. */
 const ACK_DELAY_MS = 500;
+const VARIANTS = "the ha-* policy: automatic sync, the notes' (manual sync, mirrors restarted), or when-synced";
 /** Where the steady consumer and publisher connect (policy=automatic). */
 const TRAFFIC = { consumer: CONSUMER_NODE, publisher: PUBLISHER_NODE };
 
@@ -35,33 +36,24 @@ interface Seen {
   unackedAtKill: number;
 }
 
-type Lab = kit.LabContext<kit.StartedRabbitMQ, { policy: keyof typeof POLICIES; messages: number }>;
-
 export default kit.defineLab({
   id: 'rabbitmq/mirrored-queue-failover',
   title: 'Classic mirrored queue: the master dies, the oldest mirror takes over, synchronised or not',
   teaches:
-    "a killed master's longest-running mirror takes over within a second. Synchronised (automatic sync): every " +
-    "confirmed message survives, unacked ones come again flagged redelivered. Unsynchronised (the notes' policy, " +
-    'mirrors restarted): confirmed messages are lost. With ha-promote-on-failure=when-synced: nothing is lost, but ' +
-    'the queue has no master until the old one returns',
+    "a killed master's longest-running mirror takes over within a second. Synchronised (automatic sync): nothing " +
+    "confirmed is lost, unacked ones come again flagged redelivered. Unsynchronised (the notes' policy): confirmed " +
+    'messages are lost. With ha-promote-on-failure=when-synced: nothing lost, no master until the old one returns',
   notes:
     'Notes, RabbitMQ chapter: "镜像集群模式" (line 2494) says messages are actively synchronised between mirrors, and ' +
     '"将集群设置为镜像模式" (line 2656) sets rabbitmqctl set_policy ha-all "^" \'{"ha-mode":"all"}\'. INCOMPLETE: ' +
     'that policy leaves ha-sync-mode at its default, manual: a mirror that joins (or restarts) gets only new ' +
     'messages and stays unsynchronised until the old ones are consumed, and by default (ha-promote-on-failure: ' +
     'always) RabbitMQ promotes the longest-running mirror when the master dies, synchronised or not, losing what ' +
-    "only the master had. Variants: policy=notes is the notes' exact policy; policy=when-synced refuses to promote " +
-    'an unsynchronised mirror (the queue waits for its master); the default adds ha-sync-mode automatic. OUTDATED: RabbitMQ 4.0 removed classic queue mirroring; on 4.x the ha-* keys are ignored and the ' +
-    'queue is simply not mirrored. This lab runs 3.10, where it still exists (deprecated since 3.9); the ' +
-    'replacement is the quorum queue (rabbitmq/quorum-queue-failover).',
+    "only the master had (policy=notes runs the notes' exact policy). OUTDATED: RabbitMQ 4.0 removed classic queue " +
+    'mirroring; on 4.x the ha-* keys are ignored and the queue is simply not mirrored. This lab runs 3.10, where ' +
+    'it still exists (deprecated since 3.9); the replacement is the quorum queue (rabbitmq/quorum-queue-failover).',
   params: {
-    policy: {
-      type: 'enum',
-      default: 'automatic',
-      choices: ['automatic', 'notes', 'when-synced'],
-      describe: "the ha-* policy: automatic sync, the notes' (manual sync, mirrors restarted), or when-synced",
-    },
+    policy: { type: 'enum', default: 'automatic', choices: ['automatic', 'notes', 'when-synced'], describe: VARIANTS },
     messages: { type: 'int', default: 3000, min: 100, max: 50_000, describe: 'confirmed messages before the kill' },
   },
   variants: [{}, { policy: 'notes' }, { policy: 'when-synced' }],
@@ -71,9 +63,9 @@ export default kit.defineLab({
     mirror: {
       title: `Mirror every queue named ha.*, then fill ${QUEUE}`,
       narration: (p) =>
-        `The policy "${POLICY}" (^ha\\., ${JSON.stringify(POLICIES[p.policy])}) mirrors every matching queue on ` +
-        `every other node. "${QUEUE}" is declared through ${MASTER}, its master. ${p.messages} persistent messages ` +
-        'are published with confirms, each confirmed once every mirror has it. ' +
+        `The policy "${POLICY}" (^ha\\., ${JSON.stringify(POLICIES[p.policy])}) mirrors each matching queue on every ` +
+        `other node. "${QUEUE}", declared through ${MASTER} (its master), gets ${p.messages} persistent messages, ` +
+        'each confirmed once every mirror has it. ' +
         (p.policy === 'automatic' ? 'Then both mirrors are reported synchronised.' : 'The mirrors hold all of them.'),
       commands: [
         kit.rabbitmqctl(MASTER, 'list_policies'),
@@ -84,9 +76,8 @@ export default kit.defineLab({
     'restart-mirrors': {
       title: `Restart both mirrors (${MIRROR_NODES.join(', ')})`,
       narration:
-        'A clean restart of each mirror node, as after maintenance. Each comes back with a new, empty mirror that ' +
-        "gets only what is published from now on. With manual sync (the notes' policy sets no ha-sync-mode) both " +
-        'stay unsynchronised: the master alone holds the {messages} confirmed messages.',
+        'A clean restart of each mirror node, as after maintenance: each mirror comes back empty and gets only new ' +
+        'messages. With manual sync (no ha-sync-mode) both stay unsynchronised: only the master has all {messages}.',
       commands: [
         kit.listQueues(MASTER, kit.MIRROR_COLUMNS),
         kit.rabbitmqctl(MASTER, `sync_queue ${QUEUE}   # what an operator would run to synchronise them`),
@@ -95,9 +86,9 @@ export default kit.defineLab({
     consume: {
       title: 'A slow consumer and a steady publisher',
       narration:
-        `A consumer on ${CONSUMER_NODE} takes 50 at a time (prefetch), acking each ${ACK_DELAY_MS} ms after it came: ` +
-        'some are always unacked. With x-cancel-on-ha-failover=true a failover cancels its subscription ' +
-        `(basic.cancel) and it subscribes again. A publisher on ${PUBLISHER_NODE} adds confirmed batches of 50.`,
+        `A consumer on ${CONSUMER_NODE} (prefetch 50) acks each delivery ${ACK_DELAY_MS} ms late: some are always ` +
+        'unacked. x-cancel-on-ha-failover=true makes a failover cancel it (basic.cancel); it subscribes again. ' +
+        `A publisher on ${PUBLISHER_NODE} adds confirmed batches of 50.`,
     },
     'kill-master': {
       commands: [
@@ -122,8 +113,7 @@ export default kit.defineLab({
     },
     stop: {
       title: 'Stop publishing and consuming',
-      narration:
-        'The publisher stops; the consumer goes on 3 s, then cancels (its unacked go back). A final drain takes the rest.',
+      narration: 'The publisher stops, the consumer 3 s later (its unacked go back); a final drain takes the rest.',
     },
     'start-master': {
       commands: [kit.listQueues(MASTER, `${kit.MIRROR_COLUMNS} state`)],
@@ -131,38 +121,45 @@ export default kit.defineLab({
       narration: (p) =>
         p.policy === 'when-synced'
           ? `${MASTER} comes back, reads the queue from its disk and is its master again: every message still there.`
-          : `${MASTER} comes back, but the queue already has a new master: ${MASTER} drops what it had on disk and ` +
-            'joins as a new, empty mirror. The messages only it held do not come back.',
+          : `${MASTER} comes back to a new master: it drops what it had on disk and joins as a new, empty mirror.`,
     },
   },
   async mechanism(lab) {
     const definition = POLICIES[lab.params.policy];
-    const mirrored = (x: kit.MirrorView, synced: boolean) => kit.mirroredOn(x, MASTER, MIRROR_NODES, synced);
+    const mirrored = (synced: boolean) => (x: kit.QueueInfo) =>
+      kit.mirroredOn(kit.mirrorView(x), MASTER, MIRROR_NODES, synced);
     const reasons = await kit.prove(lab, 'mirror', async (no) => {
       const fill = { name: POLICY, definition, master: MASTER, queue: QUEUE, messages: lab.params.messages };
       const set = await kit.mirrorAndFill(lab, no, fill);
       if (lab.params.policy !== 'automatic') return;
-      const synced = (x: kit.QueueInfo) => x?.policy === POLICY && mirrored(kit.mirrorView(x), true);
+      const synced = (x: kit.QueueInfo) => x?.policy === POLICY && mirrored(true)(x);
       const q = await kit.expectQueue(lab, no, QUEUE, `both mirrors synchronised under ${POLICY}`, synced, 30_000);
-      lab.observe(
-        'mirrorsBefore',
-        { ...kit.mirrorView(q), definition: set },
-        q ? kit.describeQueue(q) : 'queue not found',
-      );
+      const view = { ...kit.mirrorView(q), definition: set };
+      lab.observe('mirrorsBefore', view, q ? kit.describeQueue(q) : 'queue not found');
     });
     if (lab.params.policy === 'automatic') return reasons;
     await lab.step('restart-mirrors', async () => {
       await kit.restartCleanly(lab, MIRROR_NODES);
-      const back = (x: kit.QueueInfo) => mirrored(kit.mirrorView(x), false);
-      const q = await kit.expectQueue(lab, reasons, QUEUE, 'both mirrors back', back, 30_000);
+      const q = await kit.expectQueue(lab, reasons, QUEUE, 'both mirrors back', mirrored(false), 30_000);
       if (q) await kit.unsyncedMirrors(lab, reasons, QUEUE, definition);
     });
     return reasons;
   },
-  run: (lab) =>
-    lab.params.policy === 'automatic'
-      ? kit.steadyThroughFailover(lab, QUEUE, TRAFFIC, ACK_DELAY_MS, () => failover(lab, 30_000))
-      : unsyncedFailover(lab),
+  async run(lab) {
+    const kill = (timeoutMs: number) => kit.killMaster(lab, MASTER, QUEUE, timeoutMs);
+    if (lab.params.policy === 'automatic')
+      return kit.steadyThroughFailover(lab, QUEUE, TRAFFIC, ACK_DELAY_MS, () => kill(30_000));
+    // policy=notes or when-synced: both mirrors unsynchronised when the master dies.
+    const whenSynced = lab.params.policy === 'when-synced';
+    const as = { process: 'publisher-after', opts: { timeoutMs: 5000 } };
+    const publishAfter = () => kit.publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as);
+    await lab.step('kill-master', async () => {
+      await kill(whenSynced ? WATCH_MS : 30_000);
+      if (whenSynced) await kit.tryGet(lab, 'get-during-outage', CONSUMER_NODE, QUEUE);
+      else lab.say(`after the failover: ${kit.describeTally(await publishAfter())}`);
+    });
+    await lab.step('start-master', () => kit.startAndWatch(lab, MASTER, QUEUE, 'masterBack'));
+  },
   final: (lab) => kit.drainVia(lab, CONSUMER_NODE, [QUEUE], { firstMs: 5000 }),
   predictions: [
     {
@@ -187,14 +184,13 @@ export default kit.defineLab({
     const what = synced ? 'synchronised' : 'present and unsynchronised';
     const before = kit.mirrorsCheck(`before the kill, both mirrors were ${what}`, b, MASTER, synced);
     const promoted = kit.promotedWithin(b?.mirrors ?? [], seen, MAX_FAILOVER_MS);
-    if (synced) {
+    if (synced)
       return [
         before,
         promoted,
         ...kit.deliveryChecks(kit.delivery(ev.ops), { loss: 'forbidden', duplicates: 'allowed' }, 'confirmed messages'),
         ...kit.failoverConsumerChecks(ev, 'consumer', seen.consumerCancelled ?? [], seen.unackedAtKill),
       ];
-    }
     if (p.policy === 'when-synced') {
       const where = { master: MASTER, queue: QUEUE, via: CONSUMER_NODE, watchMs: WATCH_MS };
       return [before, ...kit.heldForMasterChecks(ev, where, seen, 'get-during-outage')];
@@ -202,20 +198,3 @@ export default kit.defineLab({
     return [before, promoted, ...kit.lostWithMasterChecks(ev, 'n')];
   },
 });
-
-const failover = (lab: Lab, timeoutMs: number) => kit.killMaster(lab, MASTER, QUEUE, timeoutMs);
-
-/** policy=notes or when-synced: both mirrors unsynchronised when the master dies. */
-async function unsyncedFailover(lab: Lab) {
-  const whenSynced = lab.params.policy === 'when-synced';
-  const as = { process: 'publisher-after', opts: { timeoutMs: 5000 } };
-  await lab.step('kill-master', async () => {
-    await failover(lab, whenSynced ? WATCH_MS : 30_000);
-    if (whenSynced) await kit.tryGet(lab, 'get-during-outage', CONSUMER_NODE, QUEUE);
-    else
-      lab.say(
-        `after the failover: ${kit.describeTally(await kit.publishVia(lab, PUBLISHER_NODE, QUEUE, 'n', 100, as))}`,
-      );
-  });
-  await lab.step('start-master', () => kit.startAndWatch(lab, MASTER, QUEUE, 'masterBack'));
-}

@@ -45,9 +45,8 @@ export default kit.defineLab({
       title: 'Publish with confirms',
       narration:
         '{messages} messages into each queue, with publisher confirms: persistent ones (delivery_mode=2) into the ' +
-        'transient queue and into the first durable queue, transient ones (delivery_mode=1) into the second durable ' +
-        'queue. A confirm means the broker took responsibility: for a persistent message in a durable queue, that it ' +
-        'is on disk.',
+        'transient queue and the first durable queue, transient ones (delivery_mode=1) into the second. A confirm ' +
+        'means the broker took responsibility: for a persistent message in a durable queue, that it is on disk.',
       commands: [kit.listQueues(NODE)],
     },
     restart: {
@@ -60,9 +59,7 @@ export default kit.defineLab({
     },
     inspect: {
       title: 'Which queues are still there?',
-      narration:
-        'A passive declare asks the broker whether a queue exists without creating it: a missing queue is a channel ' +
-        'error 404 NOT_FOUND.',
+      narration: 'A passive declare asks whether a queue exists without creating it: a missing one is a 404 NOT_FOUND.',
       commands: [kit.listQueues(NODE), kit.listQueues(NODE, 'name durable arguments messages_persistent messages_ram')],
     },
   },
@@ -78,11 +75,8 @@ export default kit.defineLab({
     const r = lab.stack;
     await lab.step('publish', async () => {
       for (const q of ALL) {
-        const opts = { persistent: q.persistent };
-        const t = await kit.publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, {
-          process: 'publisher',
-          opts,
-        });
+        const as = { process: 'publisher', opts: { persistent: q.persistent } };
+        const t = await kit.publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, as);
         lab.say(`${q.name}: ${kit.describeTally(t)}`);
       }
       await r.using(NODE, async (c) => {
@@ -101,9 +95,8 @@ export default kit.defineLab({
     await lab.step('inspect', () =>
       r.using(NODE, async (c) => {
         for (const q of ALL) {
-          const res = await kit.recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, () =>
-            c.check(q.name),
-          );
+          const exists = () => c.check(q.name);
+          const res = await kit.recordRead(lab.history, 'inspector', 'exists', { queue: q.name }, NODE, exists);
           const n = res.ok ? res.result.messages : null;
           lab.observe(`after:${q.name}`, n, `${q.name}: ${res.ok ? `exists, ${n} messages` : res.op.error}`);
         }
