@@ -34,9 +34,8 @@ export default kit.defineLab({
     'Notes, Kafka chapter (seed lines 712-746 and 1573-1595): "Kafka 工作机制" (line 744: 要实现强一致性 ... min.insync.replicas 参数设置为大于1 ... acks 为 all 或者-1) ' +
     'and "说一下同步投递和重复消费" (lines 1592-1595, # acks配置: acks=0 / acks=1 / acks=all). What the notes leave out: acks=all waits ' +
     'for the *current* ISR, which may shrink to the leader alone; min.insync.replicas is what turns that into a ' +
-    'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. acks=0 gets no answer at all, so its "ok" ' +
-    'means only "handed to the socket": the lab reports what the final read holds of those sends and excludes ' +
-    `them from every loss check. ${kit.ACKS_DEFAULT} ${kit.OUTDATED}`,
+    'refusal (NOT_ENOUGH_REPLICAS) instead of a write held by one copy. acks=0 gets no answer at all: the lab ' +
+    `only reports what the final read holds of those sends. ${kit.ACKS_DEFAULT} ${kit.OUTDATED}`,
   variants: kit.bothModes(),
   params: {
     mode: kit.modeParam,
@@ -49,18 +48,18 @@ export default kit.defineLab({
     topic: {
       title: `Topic "${TOPIC}": one partition on ${REPLICAS.join(', ')}, min.insync.replicas=${MIN_ISR}`,
       narration:
-        `One partition, so one leader to think about. Its replicas are assigned in the order ${REPLICAS.join(', ')}: ` +
-        `the first is the preferred leader, so ${LEADER} leads, and only followers are ever taken down ` +
-        `(${FIRST_DOWN}, then ${SECOND_DOWN}). min.insync.replicas=${MIN_ISR} on the topic (the broker default is ` +
-        `1): an acks=all write needs ${MIN_ISR} replicas in the ISR, the leader included, to be accepted at all.`,
+        `One partition, one leader. Its replicas are assigned in the order ${REPLICAS.join(', ')}: the first is ` +
+        `the preferred leader, so ${LEADER} leads, and only followers are ever taken down (${FIRST_DOWN}, then ` +
+        `${SECOND_DOWN}). min.insync.replicas=${MIN_ISR} on the topic (the broker default is 1): an acks=all write ` +
+        `needs ${MIN_ISR} replicas in the ISR, the leader included, to be accepted.`,
       commands: [kit.describeTopicCommand(TOPIC), kit.topicConfigCommand(TOPIC)],
     },
     'all-up': {
       title: 'All three up: send with acks=0, 1 and all',
       narration:
-        '{perPhase} identified messages with each setting, one after the other. acks=0: the producer waits for no ' +
-        'answer (the broker sends none), so "ok" only means "handed to the socket". acks=1: the leader appended it. ' +
-        'acks=all (-1): every replica in the ISR has it. The producers retry nothing: a refusal shows as it is.',
+        '{perPhase} identified messages with each setting, one after the other. acks=0: no answer (the broker sends ' +
+        'none), so "ok" only means "handed to the socket". acks=1: the leader appended it. acks=all (-1): every ' +
+        'replica in the ISR has it. No retries: a refusal shows as it is.',
       commands: [PRODUCE],
     },
     'first-down': {
@@ -75,23 +74,22 @@ export default kit.defineLab({
       title: `Stop ${SECOND_DOWN}: two followers down`,
       narration: (p) =>
         `ISR ${LEADER} alone: 1 < min.insync.replicas=${MIN_ISR}. The leader refuses acks=all writes before ` +
-        'appending them: NOT_ENOUGH_REPLICAS (code 19), and the producer can retry later or alert. (It applies the ' +
+        'appending them: NOT_ENOUGH_REPLICAS (code 19); the producer can retry later or alert. (It applies the ' +
         'shrink a moment after the metadata shows it: canary writes, judged by no check, wait for its own first ' +
         'refusal.) NOT_ENOUGH_REPLICAS_AFTER_APPEND (code 20) is the rarer case where the ISR shrank after the ' +
-        "append: the write is in the leader's log but not acknowledged, unknown rather than failed. acks=1 needs " +
-        'only the leader and carries on, each write held by a single copy. ' +
+        "append: in the leader's log but not acknowledged, unknown rather than failed. acks=1 needs only the " +
+        'leader and carries on, each write held by a single copy. ' +
         (p.mode === 'kraft'
-          ? `kafka1..3 are also the metadata quorum: with ${SECOND_DOWN} stopped two of three voters remain, so the ` +
-            'ISR change is committed. With two voters stopped there would be no quorum, the ISR could not change, ' +
-            'and acks=all would time out instead of being refused.'
+          ? `kafka1..3 are also the metadata quorum: with ${SECOND_DOWN} stopped two of three voters remain and the ` +
+            'ISR change is committed; with two voters stopped it could not be, and acks=all would time out instead.'
           : 'In ZooKeeper mode the controller moves to a live broker if it was on a stopped one.'),
       commands: [DESCRIBE, PRODUCE],
     },
     back: {
       title: `Start ${SECOND_DOWN} and ${FIRST_DOWN} again`,
       narration:
-        'The followers fetch what they missed (the acks=1 writes included) and rejoin the ISR once caught up. ' +
-        'With one of them back in the ISR, acks=all is accepted again.',
+        'The followers fetch what they missed (the acks=1 writes included) and rejoin the ISR once caught up; with ' +
+        'one of them back, acks=all is accepted again.',
       commands: [DESCRIBE],
     },
   },
@@ -101,14 +99,11 @@ export default kit.defineLab({
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
-    // Probes and producers bootstrap on the leader only: it is up the whole time.
-    // `canary`: acks=all sends that only ask the leader whether it accepts acks=all. No retries: a refusal at once.
-    const [canary, ...producers] = (await kit.connectProducers(
-      k.brokerEndpoints([LEADER]),
-      lab.history,
-      [{ name: 'canary', acks: 'all' }, ...PRODUCERS],
-      { retries: 0, deliveryTimeoutMs: 6000, requestTimeoutMs: 4000, ackTimeoutMs: 3000 },
-    )) as [kit.KafkaProducer, ...kit.KafkaProducer[]];
+    // All bootstrap on the leader, up throughout; `canary` only asks it whether it accepts acks=all (no retries).
+    const opts = { retries: 0, deliveryTimeoutMs: 6000, requestTimeoutMs: 4000, ackTimeoutMs: 3000 };
+    const specs = [{ name: 'canary', acks: 'all' as const }, ...PRODUCERS];
+    const connected = await kit.connectProducers(k.brokerEndpoints([LEADER]), lab.history, specs, opts);
+    const [canary, ...producers] = connected as [kit.KafkaProducer, ...kit.KafkaProducer[]];
     const round = (name: string, part: kit.PartitionState) =>
       kit.sendPhase(lab, name, part, producers, LABELS, TOPIC, p.perPhase);
     const settled = (probe: kit.KafkaReader, name: string, ok: (x: kit.PartitionState) => boolean) =>
@@ -203,8 +198,7 @@ export default kit.defineLab({
       kit.check(
         'acks=1 and acks=0: what the final read holds (reported)',
         true,
-        'reported only: the leader never changed, so nothing was truncated; acks=0 "ok" means only "handed to ' +
-          'the socket", so those sends are excluded from every loss check',
+        'reported only: the leader never changed, so nothing was truncated; acks=0 sends are excluded from every loss check',
         `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${ones.lost.length ? ` (${kit.sample(ones.lost)})` : ''}; ` +
           `acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
       ),

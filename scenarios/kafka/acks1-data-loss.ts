@@ -173,6 +173,7 @@ export default kit.defineLab({
       ...kit.uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
     ];
     if (p.variant === 'acksall') {
+      const ops = ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process));
       return [
         ...checks,
         kit.refusedCheck(
@@ -181,10 +182,7 @@ export default kit.defineLab({
           `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
           kit.probesText(seen.leaderRefuses),
         ),
-        ...kit.finalReadChecks(
-          ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process)),
-          'acks=all messages',
-        ),
+        ...kit.finalReadChecks(ops, 'acks=all messages'),
       ];
     }
     return [

@@ -2,10 +2,9 @@ import * as kit from './kit.ts';
 
 /** kafka-configs.sh arguments showing every config broker 1 runs with, defaults included. */
 const CONFIGS = '--describe --entity-type brokers --entity-name 1 --all'.split(' ');
-const [TOPIC, MESSAGES] = ['basics', 30] as const;
+/** SCRATCH is created and deleted to show that deletion needs no setting. */
+const [TOPIC, MESSAGES, SCRATCH] = ['basics', 30, 'scratch'] as const;
 const BROKERS = ['kafka1', 'kafka2', 'kafka3'];
-/** Created and deleted to show that deletion needs no setting. */
-const SCRATCH = 'scratch';
 /** What kafka-topics.sh (3.0 and later) says when given the removed option, and nothing else does. */
 const REMOVED = /zookeeper is not a recognized option/;
 
@@ -23,19 +22,17 @@ export default kit.defineLab({
   id: 'kafka/cluster-basics',
   title: 'Three brokers, one topic of three partitions, three replicas each',
   teaches:
-    'every broker registers (in ZooKeeper or in the KRaft quorum), one controller leads, and every partition of a ' +
-    'replication-factor-3 topic has all three replicas in sync; two defaults the notes get wrong ' +
-    '(delete.topic.enable=true, log.retention.bytes=-1), read from a broker',
+    'every broker registers (in ZooKeeper or the KRaft quorum), one controller leads, every partition of an RF-3 ' +
+    'topic has 3 replicas in sync; two defaults the notes get wrong (delete.topic.enable=true, log.retention.bytes=-1)',
   notes:
     'Notes, Kafka chapter: "Kafka角色和流程" (broker, controller, topic, partition, replication, AR/ISR/OSR), ' +
     '"集群部署" and "Kafka 读写数据" (创建Topic, 查看Topic详情, 生产/消费 Topic). ' +
     kit.OUTDATED +
     ' The notes describe the controller as "using ZooKeeper"; in KRaft mode the controllers are a Raft quorum ' +
-    "inside Kafka itself. Two settings the notes' server.properties comments get wrong (lines 1142 and 1158): " +
-    'log.retention.bytes defaults to -1 (no size limit; the notes say 1G), and delete.topic.enable defaults to ' +
-    'true since Kafka 1.0 (the notes say false, and line 1384 asks to set it and restart). Followers replicate by ' +
-    'fetching from the leader, as consumers do; the leader pushes nothing (line 1585 says the leader "passes" the ' +
-    'message to the ISR).',
+    "inside Kafka. The notes' server.properties comments are wrong (lines 1142, 1158): log.retention.bytes " +
+    'defaults to -1 (no size limit; not 1G), delete.topic.enable to true since Kafka 1.0 (not false; line 1384 ' +
+    'asks to set it and restart). Followers fetch from the leader, as consumers do; the leader pushes nothing ' +
+    '(line 1585 says the leader "passes" the message to the ISR).',
   variants: kit.bothModes([], [{ layout: 'isolated' }]),
   params: { mode: kit.modeParam, layout: kit.layoutParam },
   stack: kit.kafka,
@@ -46,37 +43,33 @@ export default kit.defineLab({
       narration: (p) =>
         p.mode === 'zookeeper'
           ? 'In ZooKeeper mode each broker creates an ephemeral znode /brokers/ids/<broker.id> when it starts, and ' +
-            "the first broker to create the ephemeral znode /controller becomes the controller (the notes' " +
-            "zooInspector screenshots show the same tree). Ephemeral: they vanish when the broker's ZooKeeper " +
-            'session ends.'
+            "the first to create the ephemeral /controller becomes the controller (the notes' zooInspector " +
+            "screenshots show the same tree). Both vanish when the broker's ZooKeeper session ends."
           : `In KRaft mode there is no ZooKeeper: ${kit.kraftRoles(p.layout)}. The controllers form a Raft quorum over ` +
-            'the __cluster_metadata log; its leader is the active controller. Brokers register with it and send ' +
-            'heartbeats.',
+            'the __cluster_metadata log; its leader, the active controller, is where brokers register and heartbeat.',
       commands: (p) => [...kit.controllerCommands(p.mode), kit.KCAT_LIST],
     },
     create: {
       title: `Create topic "${TOPIC}": 3 partitions, replication factor 3`,
       narration:
-        'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 different ' +
-        'brokers; the first replica listed is the preferred leader, and the assignment rotates so each broker ' +
-        'leads one partition. The followers fetch from the leader (the leader pushes nothing) and are in the ISR ' +
-        '(in-sync replicas) while they keep up; the lab waits until every ISR is the full replica list.',
+        'The notes\' "创建Topic" step, with --bootstrap-server. Each partition gets 3 replicas on 3 brokers; the first ' +
+        'listed is the preferred leader, and the assignment rotates so each broker leads one. The followers fetch ' +
+        'from the leader and stay in the ISR (in-sync replicas) while they keep up; the lab waits for full ISRs.',
       commands: [kit.describeTopicCommand(TOPIC)],
     },
     'zookeeper-flag': {
       title: "The notes' old command: kafka-topics.sh --zookeeper",
       narration:
-        'The notes show "旧版命令" with --zookeeper. Kafka 3.0 removed that option (tools talk to brokers, never to ' +
-        'ZooKeeper directly), so it fails even in ZooKeeper mode. This runs it inside kafka1.',
+        'The notes\' "旧版命令" with --zookeeper, run inside kafka1. Kafka 3.0 removed that option (tools talk to ' +
+        'brokers, never to ZooKeeper), so it fails even in ZooKeeper mode.',
       commands: ['docker exec {@kafka1} kafka-topics.sh --zookeeper zk1:2181 --list'],
     },
     defaults: {
       title: 'Two defaults the notes get wrong, read from a broker',
       narration:
-        "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false, " +
-        'and asks to set delete.topic.enable=true and restart before deleting a topic. kafka-configs.sh --all ' +
-        'shows what this broker runs with, none of it set by the lab: then a scratch topic is deleted, nothing ' +
-        'changed or restarted first.',
+        "The notes' server.properties says log.retention.bytes defaults to 1G and delete.topic.enable to false. " +
+        'kafka-configs.sh --all shows what this broker runs with (the lab set neither); then a scratch topic is ' +
+        'deleted, nothing changed or restarted first.',
       commands: [
         kit.kafkaTool('kafka1', 'kafka-configs.sh', ...CONFIGS),
         kit.kafkaTool('kafka1', 'kafka-topics.sh', '--delete', '--topic', SCRATCH),
@@ -85,20 +78,17 @@ export default kit.defineLab({
     produce: {
       title: `Produce ${MESSAGES} messages (acks=all), consume them in a group`,
       narration:
-        'A producer on the host sends identified messages with keys through the published listeners (acks=all, ' +
-        'set explicitly: it is the default since Kafka 3.0). A consumer group reads them back from the beginning.',
+        'Identified, keyed messages from the host through the published listeners (acks=all, the default since ' +
+        'Kafka 3.0, set explicitly); a consumer group reads them back from the beginning.',
       commands: [`kcat -b {bootstrap} -C -t ${TOPIC} -e -f '%p:%o %k %s\\n'`, kit.groupCommand('basics-readers')],
     },
   },
   async mechanism(lab) {
     const k = kit.observeMode(lab);
-    // The brokers the metadata names, before the lab asks anything else: 3 are needed for 3 replicas each.
+    // The brokers the metadata names, before the lab asks anything else.
     const live = lab.observe('liveBefore', await k.admin.liveBrokers());
-    return kit.sameSet(live, BROKERS)
-      ? []
-      : [
-          `the metadata must name brokers ${BROKERS.join(',')} for a replication factor of 3: ${live.join(',') || 'none'}`,
-        ];
+    if (kit.sameSet(live, BROKERS)) return [];
+    return [`3 replicas need brokers ${BROKERS} in the metadata: ${live.join(',') || 'none'}`];
   },
   async run(lab) {
     const k = lab.stack;
@@ -119,22 +109,14 @@ export default kit.defineLab({
           lab.observe('quorum', { leader: q.leaderId, epoch: q.leaderEpoch, voters }, text);
         }
         const md = await k.admin.metadataController();
-        const who =
-          k.mode === 'zookeeper'
-            ? 'the real one'
-            : 'in KRaft just some live broker (clients never talk to ' +
-              'controllers), not necessarily the quorum leader';
-        lab.observe(
-          'metadataController',
-          md,
-          `the Metadata answer (kcat -L) names ${kit.named(md)} as controller: ${who}`,
-        );
+        const named = `the Metadata answer (kcat -L) names ${kit.named(md)} as controller`;
+        const who = 'in KRaft some live broker (clients never talk to controllers), not necessarily the quorum leader';
+        lab.observe('metadataController', md, `${named}: ${k.mode === 'zookeeper' ? 'the real one' : who}`);
       },
       { vars: { bootstrap: k.bootstrapServers() } },
     );
     await lab.step('create', async () => {
       await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
-      // Followers join the ISR once they have fetched: poll briefly rather than sleep.
       await kit.topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
     });
     await lab.step('zookeeper-flag', async () => {
@@ -151,12 +133,10 @@ export default kit.defineLab({
       lab.observe('brokerDefaults', defaults, text.join(', '));
       await k.admin.createTopic(SCRATCH, { partitions: 1, replicationFactor: 3 });
       await k.admin.deleteTopic(SCRATCH);
+      const listed = async () => (await k.admin.listTopics()).includes(SCRATCH);
       const gone = await lab.until(
         `${SCRATCH} gone from the topic list`,
-        async () =>
-          (await k.admin.listTopics()).includes(SCRATCH)
-            ? { done: false, seen: 'still listed' }
-            : { done: true, value: true },
+        async () => ((await listed()) ? { done: false, seen: 'still listed' } : { done: true, value: true }),
         { timeoutMs: 30_000, intervalMs: 250 },
       );
       lab.observe('scratchDeleted', gone === true, `${SCRATCH} ${gone ? 'deleted' : 'still listed'}`);
@@ -165,36 +145,25 @@ export default kit.defineLab({
       'produce',
       async () => {
         const route = (seq: number) => ({ key: `k${seq % 10}` });
-        const sent = await kit.produce(k.bootstrap, lab.history, TOPIC, MESSAGES, {
-          name: 'producer',
-          acks: 'all',
-          route,
-        });
+        const opts = { name: 'producer', acks: 'all' as const, route };
+        const sent = await kit.produce(k.bootstrap, lab.history, TOPIC, MESSAGES, opts);
         lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} acknowledged`);
-        const opts = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
-        lab.say(`${await kit.readGroup(lab, MESSAGES, opts)} received by the group`);
+        const group = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
+        lab.say(`${await kit.readGroup(lab, MESSAGES, group)} received by the group`);
       },
       { vars: { bootstrap: k.bootstrapServers() } },
     );
   },
   check(ev, p) {
-    const {
-      registered = [],
-      controller,
-      partitions: parts = [],
-      zookeeperFlag: flag,
-      ...seen
-    } = kit.observed<Seen>(ev);
-    const [q, ids, isolated] = [
-      seen.quorum,
-      BROKERS.map((b) => Number(b.replace('kafka', ''))),
-      p.layout === 'isolated',
-    ];
+    const seen = kit.observed<Seen>(ev);
+    const { registered = [], controller, partitions: parts = [], zookeeperFlag: flag } = seen;
+    const [q, isolated, ids] = [seen.quorum, p.layout === 'isolated', BROKERS.map((b) => Number(b.slice(5)))];
     const allRegistered = BROKERS.every((b) => registered.includes(b)) && kit.sameSet(registered, BROKERS);
     // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
     const votersOk = isolated
       ? q?.voters.every((v) => !ids.includes(v))
       : kit.sameSet((q?.voters ?? []).map(String), ids.map(String));
+    const quorumOk = q !== undefined && q.voters.length === 3 && votersOk === true && q.voters.includes(q.leader);
     const [del, bytes] = [seen.brokerDefaults?.['delete.topic.enable'], seen.brokerDefaults?.['log.retention.bytes']];
     return [
       p.mode === 'zookeeper'
@@ -206,12 +175,8 @@ export default kit.defineLab({
           )
         : kit.check(
             'a metadata quorum of 3 voters with a leader, 3 brokers registered',
-            q?.voters.length === 3 &&
-              votersOk === true &&
-              q.voters.includes(q.leader) &&
-              kit.sameSet(registered, BROKERS),
-            `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, ` +
-              'brokers 1,2,3 registered',
+            quorumOk && kit.sameSet(registered, BROKERS),
+            `3 voters (${isolated ? 'controllers apart from the brokers' : 'the brokers 1,2,3'}), a leader, brokers 1,2,3 registered`,
             `voters ${q?.voters.join(',') ?? 'none'}, leader ${q?.leader ?? 'none'}, registered ${registered.join(',')}`,
           ),
       kit.allInSync('every partition has ISR = replicas (3 of 3)', parts, 3, 3),

@@ -2,7 +2,7 @@ import * as kit from './kit.ts';
 
 const TOPIC = 'groups';
 const [FIRST, SECOND, THIRD] = [90, 60, 30];
-/** 9 keys: murmur2(key) % 3 spreads them unevenly over the partitions. */
+const CONSOLE = `--topic ${TOPIC} --from-beginning --max-messages 5`.split(' ');
 const KEYED = { acks: 'all', route: (seq: number) => ({ key: `key-${seq % 9}` }) } as const;
 
 interface Seen {
@@ -19,15 +19,15 @@ export default kit.defineLab({
   id: 'kafka/consumer-groups',
   title: 'Consumer groups: partitions are shared out, groups each get everything',
   teaches:
-    'inside one group each partition goes to one consumer, so the group gets every message once and the split ' +
-    'follows partitions (not 50/50); another group gets every message again; a consumer beyond the partition ' +
-    'count sits idle; a consumer leaving triggers a rebalance and nothing is lost',
+    'in a group each partition goes to one consumer: the group gets every message once, split by partition (not ' +
+    '50/50); another group gets all again; a consumer beyond the partition count idles; one leaving causes a ' +
+    'rebalance, losing nothing',
   notes:
     'Notes, Kafka chapter: "Consumer group" under "Kafka角色和流程" (line 692) and "消费 Topic" (lines 1360-1373: ' +
     '单播 within a group, 多播 across groups). Two corrections: the notes say "共100条消息, A消费50条, B消费另外的50条" ' +
     '(line 1360) - the split is by partition, not by message count; and "如果不指定组，则消费者算作是默认组中 ... 共享消息" ' +
     '(lines 692 and 1373) is wrong: kafka-console-consumer.sh without --group makes a random group of its own ' +
-    '(console-consumer-<random number>, with auto-commit off), so every such consumer sees every message. ' +
+    '(console-consumer-<random number>, auto-commit off), so each such consumer sees every message. ' +
     kit.OUTDATED,
   variants: kit.bothModes(),
   params: { mode: kit.modeParam },
@@ -37,51 +37,37 @@ export default kit.defineLab({
     two: {
       title: 'Group "two": two consumers, three partitions',
       narration:
-        'Both consumers subscribe with group.id=two. The group coordinator (a broker) runs a rebalance: the ' +
-        'group leader (one of the consumers) assigns partitions to members. Three partitions cannot be shared ' +
-        'evenly by two: one member gets two, the other one.',
+        'Both consumers subscribe with group.id=two. The group coordinator (a broker) runs a rebalance: the group ' +
+        'leader (one of the consumers) shares out three partitions: one member gets two, the other one.',
       commands: [kit.groupCommand('two'), kit.describeTopicCommand(TOPIC)],
     },
     produce: {
       title: `Produce ${FIRST} keyed messages`,
       narration:
-        `The producer sends ${FIRST} messages with 9 different keys (acks=all); the key decides the partition ` +
-        '(murmur2 hash of the key modulo 3), so partitions end up with different counts. Each consumer gets the ' +
-        'messages of its own partitions, and only those.',
+        `${FIRST} messages with 9 different keys (acks=all); the key decides the partition (murmur2 hash of the key ` +
+        'modulo 3), so partitions get different counts. Each consumer gets the messages of its own partitions only.',
       commands: [kit.groupCommand('two')],
     },
     other: {
       title: 'Group "other" reads the same topic',
       narration:
-        `A second group has offsets of its own: it reads all ${FIRST} messages again. Consumers started without ` +
-        '--group behave the same way, because kafka-console-consumer.sh then joins a fresh random group ' +
-        `(console-consumer-<n>): two of them, run at once here inside kafka1 and kafka2, each print all ${FIRST}.`,
-      commands: [
-        kit.kafkaTool(
-          'kafka1',
-          'kafka-console-consumer.sh',
-          '--topic',
-          TOPIC,
-          '--from-beginning',
-          '--max-messages',
-          '5',
-        ),
-        kit.LIST_GROUPS,
-      ],
+        `A second group has offsets of its own: it reads all ${FIRST} again. So do consumers started without --group: ` +
+        'kafka-console-consumer.sh then joins a fresh random group (console-consumer-<n>); two run at once here, ' +
+        `inside kafka1 and kafka2, each print all ${FIRST}.`,
+      commands: [kit.kafkaTool('kafka1', 'kafka-console-consumer.sh', ...CONSOLE), kit.LIST_GROUPS],
     },
     four: {
       title: 'Group "four": more consumers than partitions',
       narration:
-        'Four consumers, three partitions: a partition is never split between members of a group, so one ' +
-        'consumer gets nothing and idles (a hot standby). More consumers than partitions adds no throughput. ' +
-        `Once the group is stable, ${THIRD} new messages show who gets what.`,
+        'Four consumers, three partitions: a partition is never split within a group, so one consumer idles (a hot ' +
+        `standby) and adds no throughput. Once the group is stable, ${THIRD} new messages show who gets what.`,
       commands: [kit.groupCommand('four')],
     },
     leave: {
       title: 'two-b leaves group "two"',
       narration:
-        'two-b commits and leaves (a clean shutdown sends LeaveGroup). The coordinator rebalances at once and ' +
-        `two-a takes over every partition, from the offsets the group committed. Then ${SECOND} more messages.`,
+        'two-b commits and leaves (a clean shutdown sends LeaveGroup). The coordinator rebalances at once: two-a ' +
+        `takes every partition, from the group's committed offsets. Then ${SECOND} more messages.`,
       commands: [kit.groupCommand('two')],
     },
   },
@@ -210,8 +196,7 @@ export default kit.defineLab({
       kit.check(
         'a consumer beyond the partition count is idle',
         Object.keys(four?.assignment ?? {}).length === 4 && idleGotNone && fourLost.length === 0,
-        `4 members, exactly 1 with no partition and none of the ${THIRD} new messages; the group gets all ` +
-          `${FIRST + THIRD}`,
+        `4 members, exactly 1 with no partition and none of the ${THIRD} new messages; the group gets all ${FIRST + THIRD}`,
         `${kit.describeSplit(four)}; ${fourLost.length} lost`,
       ),
       kit.check(

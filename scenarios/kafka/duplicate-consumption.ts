@@ -15,24 +15,23 @@ export default kit.defineLab({
   id: 'kafka/duplicate-consumption',
   title: 'A consumer crashes between processing and committing: the restarted group reads again',
   teaches:
-    'a consumer that crashes after processing but before committing its offsets makes the group re-read exactly ' +
-    'what was processed since the last commit; committing after each batch bounds that to one batch, and an ' +
-    'idempotent sink (a compacted topic keyed by message id: delivered twice, stored once) makes the redeliveries ' +
-    'harmless',
+    'a consumer that crashes after processing but before committing makes the group re-read exactly what was ' +
+    'processed since the last commit; committing after each batch bounds that to one batch, and an idempotent sink ' +
+    '(a compacted topic keyed by message id: delivered twice, stored once) makes redeliveries harmless',
   notes:
-    'Notes, Kafka chapter, seed lines 1613-1628: "说一下同步投递和重复消费" - 重复消费: "消费者使用自动提交偏移量，自动提交每5秒' +
-    '会将消费者的偏移量提交给Kafka，如果消费者处理消息的时候过长(或者消费者在处理完消息之前崩溃或重启)，超过这个时间，那么下次就会' +
-    '发生重复消费", and the remedies "建议使用手动提交偏移量", "设计一些幂等性操作", "使用事务". Where the notes are wrong: ' +
-    'processing for longer than the 5 s auto-commit interval causes nothing by itself. The Java client auto-commits ' +
-    'inside poll(), the offsets of what earlier polls returned, so slow processing only delays the commit. ' +
-    'Duplicates come from a consumer that stops before its next commit: a crash or kill (this lab), or processing ' +
-    'between two polls beyond max.poll.interval.ms (default 300000 ms): the member is removed, its commit fails ' +
+    'Notes, Kafka chapter, seed lines 1613-1628: "说一下同步投递和重复消费" - 重复消费: "消费者使用自动提交偏移量，自动提交每5秒会' +
+    '将消费者的偏移量提交给Kafka，如果消费者处理消息的时候过长(或者消费者在处理完消息之前崩溃或重启)，超过这个时间，那么下次就会发生重复消' +
+    '费", and the remedies "建议使用手动提交偏移量", "设计一些幂等性操作", "使用事务". Where the notes are wrong: processing ' +
+    'for longer than the 5 s auto-commit interval causes nothing by itself. The Java client auto-commits inside ' +
+    'poll() what earlier polls returned, so slow processing only delays the commit. Duplicates come from a ' +
+    'consumer that stops before its next commit: a crash or kill (this lab), or processing between two polls ' +
+    'beyond max.poll.interval.ms (default 300000 ms): the member is removed, its commit fails ' +
     '(CommitFailedException) and the next owner reads again from the last commit. The 5 s only bounds how much is ' +
-    "read again. The remedies are the lab's variants. The notes' 使用事务 is Kafka's " +
-    'exactly-once for consume-process-produce into Kafka (output and consumed offsets in one transaction, ' +
-    'sendOffsetsToTransaction, read_committed readers); it does not cover a sink outside Kafka, where idempotence is ' +
-    "the answer. The Node client's own autocommit is off: this lab's consumer commits on the Java schedule " +
-    '(auto.commit.interval.ms, 5 s) itself. Manual commits shrink the window to one batch; they do not close it. ' +
+    "read again. The remedies are the lab's variants. The notes' 使用事务 is Kafka's exactly-once for " +
+    'consume-process-produce into Kafka (output and consumed offsets in one transaction, sendOffsetsToTransaction, ' +
+    'read_committed readers); it does not cover a sink outside Kafka, where idempotence is the answer. The Node ' +
+    "client's own autocommit is off: this lab's consumer commits on the Java schedule (auto.commit.interval.ms, " +
+    '5 s). Manual commits shrink the window to one batch; they do not close it. ' +
     kit.OUTDATED,
   variants: kit.bothModes([{ variant: 'manual' }, { variant: 'idempotent' }]),
   params: {
@@ -48,8 +47,7 @@ export default kit.defineLab({
     batch: kit.intParam(10, 'manual variant: messages per batch (committed after each)', 2, 1000),
     crashAfter: kit.intParam(
       0,
-      'the consumer crashes once it has processed this many messages past its last commit ' +
-        '(0: 20 with auto-commit, half a batch with manual commits)',
+      'the consumer crashes once it processed this many past its last commit (0: 20 auto, half a batch manual)',
       0,
     ),
     timeoutSec: kit.intParam(90, 'the bound on each phase (consuming, restarting)', 10),
@@ -141,8 +139,7 @@ export default kit.defineLab({
       };
       const vars = { committed: crash.committed, from: Math.max(0, crash.committed), last: crash.lastOffset };
       await lab.step('restart', restart, { vars });
-      if (!sink) return;
-      await lab.step('sink', () => kit.settleSink(lab, sink, SINK_TOPIC));
+      if (sink) await lab.step('sink', () => kit.settleSink(lab, sink, SINK_TOPIC));
     } finally {
       await sink?.disconnect();
     }

@@ -2,15 +2,9 @@ import * as kit from './kit.ts';
 
 const TOPIC = 'idem';
 /** Lab time-outs (production defaults in the narration). */
-const REQUEST_TIMEOUT_MS = 2000;
-const DELIVERY_TIMEOUT_MS = 60_000;
-const REPLICA_LAG_MS = 30_000;
+const [REQUEST_TIMEOUT_MS, DELIVERY_TIMEOUT_MS, REPLICA_LAG_MS] = [2000, 60_000, 30_000];
 
-interface Placement {
-  client: string;
-  leader: string;
-  follower: string;
-}
+type Placement = { client: string; leader: string; follower: string };
 /** What the lab reads, by observation name. */
 interface Seen {
   placement: Placement;
@@ -42,29 +36,24 @@ export default kit.defineLab({
   title:
     'A produce request times out after the leader appended it: the retry duplicates unless the producer is idempotent',
   teaches:
-    'a producer that times out cannot know whether the leader appended its batch; it retries, and without ' +
-    'idempotence the leader appends the batch again. With enable.idempotence (the Java default since 3.0) the leader ' +
-    'knows the batch by (producer id, epoch, sequence) and answers the retry with the first append: each record once, in order',
+    'a producer that times out cannot know if the leader appended its batch; it retries, and without idempotence ' +
+    'the leader appends it again. With enable.idempotence (the Java default since 3.0) the leader knows the batch ' +
+    'by (producer id, epoch, sequence) and answers the retry with the first append: each record once, in order',
   notes:
     'Notes, Kafka chapter, "说一下同步投递和重复消费" (seed lines 1573-1628): acks=all (1596) and "调整 retries 和 ' +
-    'retry.backoff.ms" (1602) as tuning only; duplicates appear there on the consumer side only (1613-1624) and the ' +
-    "remedies (幂等性操作, 使用事务, 1627-1628) are the application's. Missing: retries themselves write duplicates " +
-    'when a request times out after the append, and the producer has its own remedy, enable.idempotence (KIP-98, ' +
-    'Kafka 0.11), on by default in the Java client since 3.0 (KIP-679) unless a conflicting setting (acks other than ' +
-    'all, retries=0, more than 5 in flight) turns it off; the Java verifiable producer used here sets retries=0 ' +
-    'unless told otherwise, so the lab sets every one explicitly. The 3.0 default took effect only from 3.0.1, ' +
-    '3.1.1 and 3.2.0 (KAFKA-13598), and the producers Kafka Connect makes turn it off (KAFKA-13759). The broker ' +
-    'dedups only the last 5 batches per producer, hence max.in.flight.requests.per.connection <= 5 with ' +
-    "idempotence. The Java client, Kafka's own, is the reference here (kafkajs, the Node client midlab used before, " +
-    'marked its idempotent mode experimental and is reported to drop concurrent sends: kafkajs issue 1005).',
+    'retry.backoff.ms" (1602) as tuning only; duplicates appear there on the consumer side only (1613-1624) and ' +
+    "the remedies (幂等性操作, 使用事务, 1627-1628) are the application's. Missing: retries write duplicates when a request " +
+    'times out after the append, and the producer has its own remedy, enable.idempotence (KIP-98, Kafka 0.11), on ' +
+    'by default in the Java client since 3.0 (KIP-679) unless a conflicting setting (acks other than all, ' +
+    'retries=0, more than 5 in flight) turns it off; the verifiable producer used here sets retries=0 unless told ' +
+    'otherwise, so the lab sets each explicitly. The 3.0 default took effect only from 3.0.1, 3.1.1 and 3.2.0 ' +
+    '(KAFKA-13598), and the producers Kafka Connect makes turn it off (KAFKA-13759). The broker dedups only the ' +
+    "last 5 batches per producer, hence max.in.flight.requests.per.connection <= 5 with idempotence. Kafka's own " +
+    'Java client is the reference here (kafkajs, used before, marked its idempotent mode experimental and is ' +
+    'reported to drop concurrent sends: kafkajs issue 1005).',
   params: {
     mode: kit.modeParam,
-    idempotence: {
-      type: 'enum',
-      default: 'on',
-      choices: ['on', 'off'],
-      describe: 'enable.idempotence of the Java producer (its default since Kafka 3.0 is on)',
-    },
+    idempotence: kit.enumParam(['on', 'off'], 'enable.idempotence of the Java producer (on by default since 3.0)'),
     cutMs: kit.intParam(8000, 'how long the follower is cut off from the leader (> request.timeout.ms)', 4000, 25_000),
     rate: kit.intParam(20, 'messages a second the producer sends', 1, 500),
   },
@@ -92,13 +81,13 @@ export default kit.defineLab({
     cut: {
       title: 'Cut {follower} off from {leader} for {cutMs} ms; the producer keeps sending',
       narration:
-        'The leader appends a batch at once, then holds the acks=all answer until every ISR member has fetched it; ' +
-        'it serves one request per connection at a time (protocol guide: answers in order), so of 5 in flight only the ' +
-        'first is appended while its answer waits. ' +
-        `The follower stays in the ISR (replica.lag.time.max.ms=${REPLICA_LAG_MS}, the production default), so no ` +
-        `answer comes: after request.timeout.ms the producer gives up on requests the leader has already appended, and ` +
-        'retries them. The high watermark stands still during the cut. In production (request.timeout.ms=30000) a ' +
-        'follower or a leader disk stalled longer than that, or a lost answer, does the same.',
+        'The leader appends a batch, then holds the acks=all answer until every ISR member has fetched it; it ' +
+        'serves one request per connection at a time (protocol guide: answers in order), so of 5 in flight only ' +
+        'the first is appended while its answer waits. The follower stays in the ISR ' +
+        `(replica.lag.time.max.ms=${REPLICA_LAG_MS}, the production default), so no answer comes: after ` +
+        'request.timeout.ms the producer gives up on requests the leader has appended, and retries them. The high ' +
+        'watermark stands still during the cut. In production (request.timeout.ms=30000) a follower or a leader ' +
+        'disk stalled longer than that, or a lost answer, does the same.',
       commands: [`docker exec {@follower} iptables -L MIDLAB -n`],
     },
     drain: {
@@ -107,13 +96,12 @@ export default kit.defineLab({
         'Without idempotence each retry was a new append: the log holds some records twice; and the producer put ' +
         'the batches of the connection it dropped back at the head of its queue one by one (addFirst: the last ' +
         'failed goes first), so with 5 in flight they land out of order. With it, they go back in sequence order ' +
-        '(insertInSequenceOrder) and the leader ' +
-        "found each retried batch among the last 5 of that producer and answered with the first append's offset.",
+        "(insertInSequenceOrder) and the leader found each retried batch among that producer's last 5 and answered " +
+        "with the first append's offset.",
     },
   },
   async mechanism(lab) {
-    const k = lab.stack;
-    lab.observe('mode', k.mode);
+    const k = kit.observeMode(lab);
     const controller = (await k.admin.controller().catch(() => undefined))?.node;
     const client = controller && k.brokers.includes(controller) ? controller : 'kafka3';
     const [leader, follower] = k.brokers.filter((b) => b !== client) as [string, string];
@@ -123,10 +111,8 @@ export default kit.defineLab({
     return lab.step('topic', () => kit.placedTopic(lab, TOPIC, [leader, follower], config), { vars: pl });
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
+    const [k, p] = [lab.stack, lab.params];
     const pl = lab.history.last('placement') as Placement;
-    const vars = { ...pl };
     const hw = async () => (await k.admin.endOffsets(TOPIC))[0] ?? 0;
     const producer = await lab.step(
       'produce',
@@ -145,7 +131,7 @@ export default kit.defineLab({
         lab.observe('producerState', state, `leader's producer state: ${stateText(state)}`);
         return jp;
       },
-      { vars },
+      { vars: pl },
     );
     await lab.step(
       'cut',
@@ -157,7 +143,7 @@ export default kit.defineLab({
         await lab.faults.heal(pl.follower);
         lab.observe('cut', { hwAtCut, hwAtEnd, isr: part.isr }, `hw ${hwAtCut} -> ${hwAtEnd}, isr ${part.isr}`);
       },
-      { vars },
+      { vars: pl },
     );
     await lab.step('drain', async () => {
       await kit.sleep(3000);

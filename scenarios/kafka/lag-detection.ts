@@ -36,12 +36,7 @@ export default kit.defineLab({
     alertLag: kit.intParam(100, 'alert threshold: total lag in messages'),
     intervalMs: kit.intParam(50, 'the producer sends one message, waits for its ack, then waits this long', 5, 5000),
     sampleMs: kit.intParam(1000, 'how often the lag is read', 200, 10_000),
-    commitIntervalMs: kit.intParam(
-      1000,
-      "auto-commit interval (Java's auto.commit.interval.ms, default 5000)",
-      100,
-      10_000,
-    ),
+    commitIntervalMs: kit.intParam(1000, 'auto.commit.interval.ms (default 5000 in Java)', 100, 10_000),
     warmupSec: kit.intParam(5, 'seconds of normal consumption first', 1, 60),
     maxStallSec: kit.intParam(90, 'the bound on the stall: the group stays away until the alert, at most this long', 5),
     drainTimeoutSec: kit.intParam(60, 'the bound for the lag to return to 0', 5),
@@ -66,9 +61,9 @@ export default kit.defineLab({
         `offsets every ${p.commitIntervalMs} ms (Java's enable.auto.commit, every 5000 ms by default). Every ` +
         `${p.sampleMs} ms the lab asks the cluster, as a monitor would, for each partition's log-end offset ` +
         "(ListOffsets) and the group's committed offset (OffsetFetch): lag = end - committed. Lag in time is the " +
-        'age of the oldest message the group has not committed: once the group is gone it ages with the clock, ' +
-        'so it is how long the group has been gone plus how old its committed position already was when it left ' +
-        `(a busy consumer leaves behind), checked within one sample (${p.sampleMs} ms).`,
+        'age of the oldest message the group has not committed: once the group is gone it grows with the clock, ' +
+        'from the age its committed position already had when it left (a busy consumer leaves behind); checked ' +
+        `within one sample (${p.sampleMs} ms).`,
       commands: [kit.groupCommand(GROUP)],
     },
     'stop-group': {
@@ -93,15 +88,10 @@ export default kit.defineLab({
     return lab.step('topic', () => kit.freshTopic(lab, TOPIC, PARTITIONS, GROUP));
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
-    const consumer = new kit.KafkaGroupConsumer(k.bootstrap, lab.history, {
-      name: 'consumer',
-      groupId: GROUP,
-      topics: [TOPIC],
-      commit: 'auto',
-      autoCommitIntervalMs: p.commitIntervalMs,
-    });
+    const [k, p] = [lab.stack, lab.params];
+    const autoCommitIntervalMs = p.commitIntervalMs;
+    const group = { name: 'consumer', groupId: GROUP, topics: [TOPIC], commit: 'auto' as const, autoCommitIntervalMs };
+    const consumer = new kit.KafkaGroupConsumer(k.bootstrap, lab.history, group);
     let producer: kit.ProducerLoop | undefined;
     const sampler = new kit.LagSampler(lab, GROUP, TOPIC, p.alertLag);
     try {
@@ -146,11 +136,7 @@ export default kit.defineLab({
     {
       before: 'stop-group',
       question: 'The group stops consuming while the producer goes on. What does the lag do?',
-      choices: [
-        'stays where it is',
-        "grows by about the producer's rate every second",
-        'drops to 0: nobody is reading',
-      ],
+      choices: ['stays where it is', "grows by about the producer's rate each second", 'drops to 0: nobody is reading'],
       answer: (ev) => {
         const w = kit.observed<Seen>(ev).stall;
         return w && kit.lagGrowth(ev, w).grew ? 1 : undefined;

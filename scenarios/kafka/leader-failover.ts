@@ -73,9 +73,8 @@ export default kit.defineLab({
         (p.mode === 'zookeeper'
           ? 'its ZooKeeper session expires, its ephemeral /brokers/ids znode vanishes and the controller'
           : 'it stops heartbeating and the KRaft controller fences it,') +
-        ' elects new leaders for the partitions it led and removes it from every ISR.' +
-        ' Writes to partition {partition} fail or wait meanwhile. The lab times it until the metadata names a new ' +
-        'leader: bound {maxElectionMs} ms.',
+        ' elects new leaders for the partitions it led and removes it from every ISR. Writes to partition ' +
+        '{partition} fail or wait until the metadata names a new leader, timed by the lab (bound {maxElectionMs} ms).',
       commands: [kit.describeTopicCommand(TOPIC, 'survivor'), kit.underReplicatedCommand('survivor')],
     },
     restart: {
@@ -90,7 +89,7 @@ export default kit.defineLab({
       title: 'Preferred-leader election',
       narration:
         `The preferred leader of ${TOPIC}-{partition} is the first replica of its assignment, {victim}. ` +
-        'kafka-leader-election.sh asks the controller to move leadership back to it, now that it is in sync again.',
+        'kafka-leader-election.sh asks the controller to move leadership back to it, in sync again.',
       commands: [kit.electionCommand('survivor', 'preferred', TOPIC, '{partition}')],
     },
     stop: { title: 'Stop the workload', narration: 'The final read then checks every acknowledged write.' },
@@ -116,8 +115,7 @@ export default kit.defineLab({
     const step = (name: 'kill-leader' | 'restart' | 'preferred', fn: () => Promise<void>) =>
       lab.step(name, fn, { vars });
     await step('kill-leader', async () => {
-      const other = (l: string) => l !== c.victim;
-      const wait = (ms: number) => kit.untilLeader(lab, TOPIC, c.partition, 'a survivor', other, ms);
+      const wait = (ms: number) => kit.untilLeader(lab, TOPIC, c.partition, 'a survivor', (l) => l !== c.victim, ms);
       const took = await kit.killAndTime(lab, c.victim, bound, wait);
       if (!took) return;
       const { now: leader, ms } = took;
@@ -134,8 +132,7 @@ export default kit.defineLab({
     await step('restart', async () => {
       await lab.faults.start(c.victim);
       const t0 = Date.now();
-      const parts = await kit.inSync(lab, TOPIC, 3, 3, 120_000, 250);
-      const ms = Date.now() - t0;
+      const [parts, ms] = [await kit.inSync(lab, TOPIC, 3, 3, 120_000, 250), Date.now() - t0];
       if (!kit.notInSync(parts, 3, 3).length)
         lab.observe('isrRecoveryMs', ms, `ISR full again ${ms} ms after the restart`);
       lab.observe('isrAfterRestart', parts, kit.partsText(parts));

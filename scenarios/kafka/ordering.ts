@@ -3,6 +3,7 @@ import * as kit from './kit.ts';
 const [ONE, THREE, N, KEYED] = ['ordered-1', 'ordered-3', 60, 30] as const;
 /** Keyless lines written by the Java console producer, to see where its partitioner puts them. */
 const [KEYLESS, LINES] = ['keyless-3', 30] as const;
+const READ_THREE = `--topic ${THREE} --from-beginning --max-messages ${N}`.split(' ');
 
 interface Seen {
   order1: number[];
@@ -11,12 +12,7 @@ interface Seen {
   keylessCounts: Record<string, number>;
 }
 
-interface Msg {
-  seq: number;
-  producer: string;
-  partition: number;
-  msgKey?: string;
-}
+type Msg = { seq: number; producer: string; partition: number; msgKey?: string };
 
 /** What `producer`'s messages carried, as received (function `f`), in receive order. */
 function received(ops: kit.Op[], f: string, producer: string): Msg[] {
@@ -87,24 +83,16 @@ export default kit.defineLab({
         'numbers) rise; between partitions nothing relates them.',
       commands: [
         `kcat -b {bootstrap} -C -t ${THREE} -e -f '%p:%o %s\\n'`,
-        kit.kafkaTool(
-          'kafka1',
-          'kafka-console-consumer.sh',
-          ...`--topic ${THREE} --from-beginning --max-messages ${N}`.split(' '),
-        ),
+        kit.kafkaTool('kafka1', 'kafka-console-consumer.sh', ...READ_THREE),
       ],
     },
   },
   async mechanism(lab) {
     const k = kit.observeMode(lab);
-    for (const [t, n] of [
-      [ONE, 1],
-      [THREE, 3],
-      [KEYLESS, 3],
-    ] as const)
-      await k.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
+    const topics = { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 };
+    for (const [t, n] of Object.entries(topics)) await k.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
     // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
-    return kit.topicsHealthy(lab, 'topics', { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 }, 3);
+    return kit.topicsHealthy(lab, 'topics', topics, 3);
   },
   async run(lab) {
     const k = lab.stack;
@@ -126,13 +114,9 @@ export default kit.defineLab({
     await lab.step(
       'read',
       async () => {
-        await kit.readGroup(lab, N, { name: 'reader-1', groupId: 'reader-1', topics: [ONE], f: 'receive:1p' });
-        await kit.readGroup(lab, N + KEYED, {
-          name: 'reader-3',
-          groupId: 'reader-3',
-          topics: [THREE],
-          f: 'receive:3p',
-        });
+        const reader = (name: string, topic: string, f: string) => ({ name, groupId: name, topics: [topic], f });
+        await kit.readGroup(lab, N, reader('reader-1', ONE, 'receive:1p'));
+        await kit.readGroup(lab, N + KEYED, reader('reader-3', THREE, 'receive:3p'));
         const order = (f: string, p: string) => received(lab.history.ops, f, p).map((m) => m.seq);
         lab.observe('order1', order('receive:1p', 'one'), `${ONE}: ${order('receive:1p', 'one').join(' ')}`);
         lab.observe('order3', order('receive:3p', 'three'), `${THREE}: ${order('receive:3p', 'three').join(' ')}`);

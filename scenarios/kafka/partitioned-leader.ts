@@ -1,14 +1,10 @@
 import * as kit from './kit.ts';
 
 const TOPIC = 'cut';
-const [LEADER, ...OTHERS] = ['kafka1', 'kafka2', 'kafka3'];
-const REPLICAS = [LEADER, ...OTHERS];
-const zkState = kit.kafkaTool(
-  OTHERS[0] as string,
-  'zookeeper-shell.sh',
-  'get',
-  `/brokers/topics/${TOPIC}/partitions/0/state`,
-);
+const REPLICAS = ['kafka1', 'kafka2', 'kafka3'];
+/** PEER, on the majority's side, is where the lab reads the majority's view. */
+const [LEADER, PEER, OTHERS] = [REPLICAS[0] as string, REPLICAS[1] as string, REPLICAS.slice(1)];
+const zkState = kit.kafkaTool(PEER, 'zookeeper-shell.sh', 'get', `/brokers/topics/${TOPIC}/partitions/0/state`);
 /** What the lab reads, by observation name (ms are after the cut, or after the heal for `rejoined`). */
 interface Seen {
   /** Right after the cut (at `cutAt`): the peers the leader still reached; the brokers this machine still reached. */
@@ -32,24 +28,19 @@ export default kit.defineLab({
     'the majority elects another; what it acknowledges with acks=1 is truncated when it rejoins as a follower; with ' +
     'acks=all and min.insync.replicas=2 it acknowledges nothing, so nothing acknowledged is lost',
   notes:
-    'Notes, Kafka chapter: "说一下同步投递和重复消费" (seed line 1594: acks=1 "如果leader副本在消息传递给follower之前发生故障，' +
-    '消息可能会丢失") and "Kafka 工作机制" (lines 742-744: min.insync.replicas with acks=all). The notes speak only of a ' +
-    'leader that fails. A cut-off leader does not fail: it answers the clients on its side, and nothing in the broker ' +
-    "demotes it until it hears from the controller again (fencing is the controller's act, not the broker's); no " +
-    'timeout bounds what it acknowledges with acks=1, only the cut does. The loss is log truncation at the rejoin ' +
-    '(KIP-101: to the end offset of its leader epoch as the new leader reports it). min.insync.replicas binds acks=all ' +
-    'only (Kafka docs, topic configs): the lab sets it to 2 in both variants and acks=1 ignores it.',
+    'Notes, Kafka chapter: "说一下同步投递和重复消费" (seed line 1594: acks=1 "如果leader副本在消息传递给follower之前发生故障，消息可能会丢失") and ' +
+    '"Kafka 工作机制" (lines 742-744: min.insync.replicas with acks=all). The notes speak only of a leader that fails. ' +
+    'A cut-off leader does not fail: it answers the clients on its side, and nothing demotes it until it hears ' +
+    "from the controller (fencing is the controller's act); no timeout bounds what it acknowledges with acks=1, " +
+    'only the cut does. The loss is log truncation at the rejoin (KIP-101: to where its leader epoch ended, as the ' +
+    'new leader reports it). min.insync.replicas binds acks=all only (Kafka docs, topic configs): it is 2 in both ' +
+    'variants, and acks=1 ignores it.',
   variants: kit.bothModes([{ acks: 'all' }]),
   params: {
     mode: kit.modeParam,
     acks: { type: 'enum', default: '1', choices: ['1', 'all'], describe: 'acks of the producer on the cut-off side' },
     before: kit.intParam(10, 'acks=all messages sent before the cut', 1, 1000),
-    cutMs: kit.intParam(
-      20_000,
-      'how long the cut lasts; the producer writes to the old leader throughout',
-      8000,
-      120_000,
-    ),
+    cutMs: kit.intParam(20_000, "the cut's length; the producer writes to the old leader throughout", 8000, 120_000),
   },
   stack: kit.kafka,
   topology: (p) => ({ mode: p.mode }),
@@ -73,7 +64,7 @@ export default kit.defineLab({
         'peer) and from here (a metadata request to each other broker).',
       commands: [
         `docker exec {@${LEADER}} iptables -L MIDLAB -n`,
-        `docker exec {@${LEADER}} timeout 2 bash -c 'exec 3<>/dev/tcp/${OTHERS[0]}/9092'`,
+        `docker exec {@${LEADER}} timeout 2 bash -c 'exec 3<>/dev/tcp/${PEER}/9092'`,
       ],
     },
     writes: {
@@ -88,8 +79,8 @@ export default kit.defineLab({
           : 'with acks=all it waits for followers that never fetch; after replica.lag.time.max.ms (10 s here, 30 s in ' +
             'production) it asks the controller to shrink the ISR, which it cannot reach: no write is acknowledged, ' +
             'each times out (unknown) or is refused.') +
-        ` Its high watermark stays where the followers left it: no consumer sees these writes. The majority's view is read inside ${OTHERS[0]}.`,
-      commands: (p) => [p.mode === 'zookeeper' ? zkState : kit.describeTopicCommand(TOPIC, OTHERS[0] as string)],
+        ` Its high watermark stays where the followers left it: no consumer sees these writes. The majority's view is read inside ${PEER}.`,
+      commands: (p) => [p.mode === 'zookeeper' ? zkState : kit.describeTopicCommand(TOPIC, PEER)],
     },
     heal: {
       title: 'Heal the cut',
@@ -109,18 +100,10 @@ export default kit.defineLab({
     return lab.step('topic', () => kit.placedTopic(lab, TOPIC, REPLICAS, config));
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
-    const toLeader = k.brokerEndpoints([LEADER]);
-    const zero = () => ({ partition: 0 });
-    await lab.step('before', async () => {
-      const rs = await kit.produce(toLeader, lab.history, TOPIC, p.before, {
-        name: 'before',
-        acks: 'all',
-        route: zero,
-      });
-      lab.say(kit.resultsText(rs));
-    });
+    const [k, p] = [lab.stack, lab.params];
+    const [toLeader, zero] = [k.brokerEndpoints([LEADER]), () => ({ partition: 0 })];
+    const before = { name: 'before', acks: 'all', route: zero } as const;
+    await lab.step('before', () => kit.produceSaid(lab, toLeader, TOPIC, p.before, before));
     // A reader given only kafka1 asks it for offsets (its leader, reached before the cut), never a broker it cannot reach.
     const pinned = new kit.KafkaReader({ mode: k.mode, brokers: toLeader });
     try {
@@ -129,14 +112,12 @@ export default kit.defineLab({
       const cutAt = await lab.step('cut', () => kit.cutWithClients(lab, LEADER, peers, OTHERS));
       await lab.step('writes', async () => {
         const opts = { name: 'cut', retries: 0, deliveryTimeoutMs: 5000, intervalMs: 100, route: zero } as const;
-        const loop = await kit.ProducerLoop.start(toLeader, lab.history, TOPIC, {
-          ...opts,
-          acks: p.acks === '1' ? 1 : 'all',
-        });
+        const acks: kit.Acks = p.acks === '1' ? 1 : 'all';
+        const loop = await kit.ProducerLoop.start(toLeader, lab.history, TOPIC, { ...opts, acks });
         const left = () => Math.max(0, cutAt + p.cutMs - Date.now());
-        const side = await kit.untilLeaderOnSide(lab, k, OTHERS[0] as string, TOPIC, LEADER, left());
+        const side = await kit.untilLeaderOnSide(lab, k, PEER, TOPIC, LEADER, left());
         const majority = { ...side, ms: Date.now() - cutAt };
-        lab.observe('majority', majority, `${OTHERS[0]}'s side: ${side.text}, read ${majority.ms} ms after the cut`);
+        lab.observe('majority', majority, `${PEER}'s side: ${side.text}, read ${majority.ms} ms after the cut`);
         const old = await kit.viewOf(k.broker(LEADER), TOPIC);
         lab.observe('oldView', old, `${LEADER} tells this machine: leader ${old.leader ?? 'none'}, isr ${old.isr}`);
         await kit.sleep(left());
@@ -162,11 +143,12 @@ export default kit.defineLab({
     const acked = during.filter((o) => o.type === 'ok');
     const last = acked.at(-1);
     const window = last ? `, the last ${((last.time - (seen.cutAt ?? 0)) / 1000).toFixed(1)} s after the cut` : '';
+    const tally = kit.tally(during) + window;
     const checks = [
       kit.check(
         `the majority elected ${OTHERS.join(' or ')} while ${LEADER} was cut off`,
         OTHERS.includes(majority?.leader ?? ''),
-        `another leader on ${OTHERS[0]}'s side, read before the heal`,
+        `another leader on ${PEER}'s side, read before the heal`,
         majority ? `${majority.text}, read ${majority.ms} ms after the cut` : 'never read',
       ),
       kit.check(
@@ -191,15 +173,11 @@ export default kit.defineLab({
       ),
       ...kit.finalReadChecks(kit.ofProducer(ev.ops, 'before'), 'acks=all messages from before the cut'),
     ];
+    const loss = kit.delivery(ev.ops, { receive: 'read-all' });
     if (p.acks === '1') {
       return [
         ...checks,
-        kit.check(
-          `acks=1: ${LEADER} acknowledged writes while cut off`,
-          acked.length > 0,
-          '> 0',
-          kit.tally(during) + window,
-        ),
+        kit.check(`acks=1: ${LEADER} acknowledged writes while cut off`, acked.length > 0, '> 0', tally),
         kit.allLost(
           ev.ops,
           'cut',
@@ -208,14 +186,13 @@ export default kit.defineLab({
         ),
       ];
     }
-    const loss = kit.delivery(ev.ops, { receive: 'read-all' });
     return [
       ...checks,
       kit.check(
         'acks=all with min.insync.replicas=2: no write acknowledged during the cut',
         during.length > 0 && acked.length === 0,
         'every write refused or timed out (unknown), none acknowledged',
-        kit.tally(during) + window,
+        tally,
       ),
       kit.check(
         'no acknowledged message lost, before or during the cut',

@@ -1,8 +1,6 @@
 import * as kit from './kit.ts';
 
-const TOPIC = 'rebalance';
-const GROUP = 'rebalance-group';
-const PARTITIONS = 6;
+const [TOPIC, GROUP, PARTITIONS] = ['rebalance', 'rebalance-group', 6] as const;
 /** Each consumer's JVM runs in a controller-only node (isolated layout): the brokers keep their memory. */
 const HOSTS: Record<string, string> = { c1: 'controller1', c2: 'controller2', c3: 'controller3' };
 const ASSIGNOR: Record<kit.RebalanceProtocol, string | undefined> = {
@@ -25,11 +23,10 @@ export default kit.defineLab({
     'cooperative and consumer protocols; a poll loop slower than max.poll.interval.ms gets the member removed.',
   notes:
     'Notes, Kafka chapter, seed 001 lines 1613-1628 (重复消费): "如果消费者处理消息的时候过长...超过这个时间，那么下次就会' +
-    '发生重复消费", with "这个时间" the 5 s auto-commit interval (line 1624). The notes say nothing of rebalances. ' +
-    'Where they are wrong: slow processing causes duplicates through max.poll.interval.ms (default 300000 ms), not ' +
-    'auto.commit.interval.ms: a consumer whose poll loop stalls past it is removed from the group, its partitions go ' +
-    'to another member, which reads again from the last commit. This lab stalls a consumer past 5 s set as ' +
-    'max.poll.interval.ms and shows the eviction and the second deliveries.',
+    '发生重复消费", with "这个时间" the 5 s auto-commit interval (line 1624); nothing on rebalances. Where they are ' +
+    'wrong: slow processing causes duplicates through max.poll.interval.ms (default 300000 ms), not the commit ' +
+    'interval: a consumer whose poll loop stalls past it is removed from the group, and the member given its ' +
+    'partitions reads again from the last commit.',
   params: {
     protocol: {
       type: 'enum',
@@ -61,7 +58,7 @@ export default kit.defineLab({
         `${p.rate} records/s of ${p.recordSize} bytes. The consumers are Kafka's own Java client ` +
         `(kafka-verifiable-consumer.sh, --group-protocol ${p.protocol === 'consumer' ? 'consumer' : 'classic'}` +
         `${ASSIGNOR[p.protocol] ? `, ${ASSIGNOR[p.protocol]}` : ''}), commitSync after each poll, ` +
-        `max.poll.interval.ms=${p.maxPollMs}. `,
+        `max.poll.interval.ms=${p.maxPollMs}.`,
       commands: (p) => [
         kit.kafkaTool('kafka1', 'kafka-consumer-groups.sh', '--describe', '--group', GROUP, '--state'),
         `docker exec {@controller1} ${kit.JavaConsumer.command(options(p, 'c1')).join(' ')}`,
@@ -90,18 +87,15 @@ export default kit.defineLab({
     evict: {
       title: "c2's poll loop stalls past max.poll.interval.ms ({maxPollMs} ms)",
       narration: (p) =>
-        "c2's output is no longer read: its poll loop blocks while printing the records it got, as a slow handler " +
-        'would, and its heartbeats go on. After max.poll.interval.ms the client itself leaves the group ' +
-        `("consumer poll timeout has expired"); c1 takes its partitions from the last commit. Production default: ` +
-        `300000 ms; ${p.maxPollMs} ms here. When c2 goes on, its commit of what it processed is refused and c1 has ` +
-        'consumed those records again: the duplicates the notes blame on the 5 s auto-commit. c2 leaves once its ' +
-        'client notices the time-out (seen up to a heartbeat late under the consumer protocol) and c1 learns of ' +
-        'its new partitions at its next heartbeat: they move within ' +
-        `two heartbeat intervals (${kit.heartbeatMs(p.protocol)} ms each: ` +
-        (p.protocol === 'consumer'
-          ? "the broker's group.consumer.heartbeat.interval.ms"
-          : "the classic client's heartbeat.interval.ms") +
-        `, both defaults) and ${p.evictMarginMs} ms after it.`,
+        "c2's output is no longer read: its poll loop blocks printing the records it got, as a slow handler would, " +
+        'and its heartbeats go on. After max.poll.interval.ms (production default 300000 ms; ' +
+        `${p.maxPollMs} ms here) the client itself leaves the group ("consumer poll timeout has expired"); c1 takes ` +
+        'its partitions from the last commit. When c2 goes on, its commit is refused and c1 has consumed those ' +
+        'records again: the duplicates the notes blame on the 5 s auto-commit. c2 leaves once its client notices ' +
+        'the time-out (up to a heartbeat late under the consumer protocol), c1 learns of its new partitions at its ' +
+        `next heartbeat: they move within two heartbeat intervals (${kit.heartbeatMs(p.protocol)} ms each: ` +
+        `${p.protocol === 'consumer' ? "the broker's group.consumer." : "the classic client's "}heartbeat.interval.ms, ` +
+        `both defaults) and ${p.evictMarginMs} ms after it.`,
       commands: [kit.groupCommand(GROUP)],
     },
   },
@@ -111,13 +105,11 @@ export default kit.defineLab({
     const f = await k.tool('kafka1', 'kafka-features.sh', 'describe');
     const level = /Feature:\s*group\.version\s.*FinalizedVersionLevel:\s*(\d+)/.exec(f.stdout)?.[1];
     lab.observe('groupVersion', Number(level ?? 0), `group.version finalized at ${level ?? 'none'}`);
-    return lab.params.protocol === 'consumer' && Number(level ?? 0) < 1
-      ? ['group.version is not 1: the consumer protocol is off']
-      : [];
+    const off = lab.params.protocol === 'consumer' && Number(level ?? 0) < 1;
+    return off ? ['group.version is not 1: the consumer protocol is off'] : [];
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
+    const [k, p] = [lab.stack, lab.params];
     const events = () => kit.consumerEvents(lab.history.observations);
     const balanced = (members: string[]) => async () => {
       const owned = kit.ownedAt(events());
@@ -125,25 +117,17 @@ export default kit.defineLab({
       const all = new Set(sets.flat());
       const even = sets.every((s) => s.length === PARTITIONS / members.length);
       const text = members.map((m, i) => `${m}: [${sets[i]}]`).join(' ');
-      return even && all.size === PARTITIONS
-        ? { done: true as const, value: Date.now() }
-        : { done: false as const, seen: text };
+      if (even && all.size === PARTITIONS) return { done: true as const, value: Date.now() };
+      return { done: false as const, seen: text };
     };
+    const bound = { timeoutMs: p.settleSec * 1000, intervalMs: 100 };
     const settle = (members: string[]) =>
-      lab.until(`${members.join(', ')} hold ${PARTITIONS / members.length} partitions each`, balanced(members), {
-        timeoutMs: p.settleSec * 1000,
-        intervalMs: 100,
-      });
+      lab.until(`${members.join(', ')} hold ${PARTITIONS / members.length} partitions each`, balanced(members), bound);
     const changes: kit.Change[] = [];
-    const change = async (
-      kind: kit.Change['kind'],
-      members: string[],
-      act: () => Promise<unknown>,
-      after: string[],
-    ) => {
+    const change = async (kind: kit.Change['kind'], members: string[], act: () => Promise<unknown>, to: string[]) => {
       const start = Date.now();
       await act();
-      const end = await settle(after);
+      const end = await settle(to);
       changes.push({ kind, start, end, members });
       for (const m of kit.measureChange(events(), changes.at(-1) as kit.Change))
         lab.say(
@@ -154,12 +138,8 @@ export default kit.defineLab({
     const consumers: kit.JavaConsumer[] = [];
     const startConsumer = async (name: string) =>
       consumers.push(await kit.JavaConsumer.start(k.cluster.node(HOSTS[name] ?? ''), lab.history, options(p, name)));
-    const producer = await kit.startPerfProducer(k.cluster.node('kafka1'), {
-      topic: TOPIC,
-      broker: 'kafka1',
-      rate: p.rate,
-      size: p.recordSize,
-    });
+    const perf = { topic: TOPIC, broker: 'kafka1', rate: p.rate, size: p.recordSize };
+    const producer = await kit.startPerfProducer(k.cluster.node('kafka1'), perf);
     try {
       await lab.step('start', async () => {
         await startConsumer('c1');
@@ -174,19 +154,15 @@ export default kit.defineLab({
       const c3 = consumers[2];
       await lab.step('leave', () => change('leave', ['c1', 'c2'], () => c3?.stop() ?? Promise.resolve(), ['c1', 'c2']));
       const c2 = consumers[1];
-      await lab.step(
-        'evict',
-        async () => {
-          const at = Date.now();
-          await change('evict', ['c1'], () => c2?.stall() ?? Promise.resolve(), ['c1']);
-          await new Promise((r) => setTimeout(r, 1000));
-          const resumedAt = Date.now();
-          await c2?.resume();
-          await settle(['c1', 'c2']);
-          lab.observe('stall', { at, resumedAt });
-        },
-        { vars: { maxPollMs: p.maxPollMs } },
-      );
+      await lab.step('evict', async () => {
+        const at = Date.now();
+        await change('evict', ['c1'], () => c2?.stall() ?? Promise.resolve(), ['c1']);
+        await new Promise((r) => setTimeout(r, 1000));
+        const resumedAt = Date.now();
+        await c2?.resume();
+        await settle(['c1', 'c2']);
+        lab.observe('stall', { at, resumedAt });
+      });
       lab.observe('changes', changes);
     } finally {
       for (const c of consumers) await c.stop();
@@ -202,21 +178,15 @@ export default kit.defineLab({
         const ch = kit.observed<Seen>(ev).changes?.[0];
         if (!ch) return undefined;
         const c1 = kit.measureChange(kit.consumerEvents(ev.observations), ch).find((m) => m.consumer === 'c1');
-        if (!c1) return undefined;
-        return c1.revoked.some((x) => c1.after.includes(x)) ? 0 : 1;
+        return c1 && (c1.revoked.some((x) => c1.after.includes(x)) ? 0 : 1);
       },
     },
   ],
   check(ev, p) {
     const seen = kit.observed<Seen>(ev);
     const events = kit.consumerEvents(ev.observations);
-    return [
-      ...kit.rebalanceChecks(p, seen.strategy, seen.changes ?? [], events),
-      ...kit.evictionChecks(
-        p,
-        seen.stall ? kit.evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined,
-      ),
-    ];
+    const eviction = seen.stall ? kit.evictionOf(events, ev.observations, seen.stall, 'c2', 'c1') : undefined;
+    return [...kit.rebalanceChecks(p, seen.strategy, seen.changes ?? [], events), ...kit.evictionChecks(p, eviction)];
   },
 });
 

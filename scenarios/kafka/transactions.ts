@@ -25,19 +25,18 @@ export default kit.defineLab({
   teaches:
     'a consume-transform-produce loop that writes its output and commits its consumed offsets in one transaction ' +
     'copies each input exactly once across a crash: the restarted instance (same transactional.id) fences the dead ' +
-    'one and its open transaction is aborted; read_committed consumers skip the aborted records, read_uncommitted ' +
-    'ones read them',
+    'one, whose open transaction is aborted; read_committed consumers skip the aborted records, read_uncommitted read them',
   notes:
-    'Notes, Kafka chapter, seed lines 1613-1628 (重复消费) list three remedies; the last, "使用事务" (line 1628), ' +
-    'is shown working here. What the notes leave out: a transaction covers writes to Kafka only (the output and ' +
-    "the group's offsets, sendOffsetsToTransaction), not side effects elsewhere, and only read_committed " +
-    'consumers honour it; the consumer default, read_uncommitted, reads aborted records (Kafka docs, ' +
-    "isolation.level). The client is Kafka's own exactly-once test client (kafka-transactional-message-copier.sh, " +
-    'as its system tests run it) in --group-mode: assigned a partition, it reads its position before ' +
-    "initTransactions, and the dead instance's pending offsets (KIP-447: OffsetFetch waits for stable offsets) " +
-    'block that until the coordinator times the transaction out (transaction.timeout.ms, 60 s, as long as the ' +
-    'read waits: exit 1, seen here). Kafka 4.4 (transaction.version=2, KIP-890) bumps the producer epoch at ' +
-    'every commit: 15 after 15 commits, where 3.9 stays at 0 until the fencing. ' +
+    'Notes, Kafka chapter, seed lines 1613-1628 (重复消费) list three remedies; the last, "使用事务" (line 1628), is shown ' +
+    "working here. Left out: a transaction covers writes to Kafka only (the output and the group's offsets, " +
+    'sendOffsetsToTransaction), not side effects elsewhere, and only read_committed consumers honour it; the ' +
+    'consumer default, read_uncommitted, reads aborted records (Kafka docs, isolation.level). The client is ' +
+    "Kafka's exactly-once test client (kafka-transactional-message-copier.sh, as its system tests run it) in " +
+    "--group-mode: assigned a partition, it reads its position before initTransactions, and the dead instance's " +
+    'pending offsets (KIP-447: OffsetFetch waits for stable offsets) block that until the transaction times out ' +
+    '(transaction.timeout.ms, 60 s, as long as the read waits: exit 1, seen here). Kafka 4.4 ' +
+    '(transaction.version=2, KIP-890) bumps the producer epoch at every commit: 15 after 15 commits; 3.9 keeps 0 ' +
+    'until the fencing. ' +
     kit.OUTDATED,
   random: 'how long the copier runs between two freezes',
   variants: kit.bothModes(),
@@ -68,22 +67,22 @@ export default kit.defineLab({
     crash: {
       title: 'Kill the copier inside an open transaction (tries: {tries})',
       narration:
-        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and the ' +
-        'output asked for its high watermark (read_uncommitted reads to it) and last stable offset (read_committed: ' +
-        'the first offset of the oldest open transaction). If they differ after 300 ms and kafka-transactions.sh ' +
-        'describe says Ongoing, SIGKILL; else it runs 20-220 ms (random) and is frozen again. Its records reach the ' +
-        'log late: the output partition joins the transaction 100-200 ms after they were sent. Resumed for a fixed ' +
-        'short time, it finished the frozen transaction and froze again at that point: 0 of 100 once (ZooKeeper mode).',
+        'A kill at a random moment may fall between two transactions, so the copier is first frozen (SIGSTOP) and ' +
+        'the output asked for its high watermark (read_uncommitted reads to it) and last stable offset ' +
+        '(read_committed: the first offset of the oldest open transaction). If they differ after 300 ms and ' +
+        'kafka-transactions.sh describe says Ongoing, SIGKILL; else it runs 20-220 ms (random) and is frozen again ' +
+        '(a fixed time froze it at the same point each time: caught 0 of 100 once, ZooKeeper mode). Its records ' +
+        'reach the log late: the output partition joins the transaction 100-200 ms after they were sent.',
       commands: [describeCmd, kit.kafkaTool(OTHER, 'kafka-transactions.sh', 'list')],
     },
     restart: {
       title: 'A new copier with the same transactional.id finishes the job',
       narration:
-        'Its InitProducerId makes the coordinator bump the producer epoch (fencing the dead instance: a zombie ' +
-        'that woke up would get ProducerFencedException) and abort the open transaction: ABORT markers go to ' +
-        "the output and offsets partitions. It resumes from the group's committed offset, copies the rest and " +
-        "exits. Without a restart the coordinator aborts it after transaction.timeout.ms (60 s, the copier's " +
-        'setting and the Java default).',
+        'Its InitProducerId makes the coordinator bump the producer epoch (a zombie that woke up would get ' +
+        'ProducerFencedException) and abort the open transaction: ABORT markers go to the output and offsets ' +
+        "partitions. It resumes from the group's committed offset, copies the rest and exits. Without a restart " +
+        "the coordinator would abort it after transaction.timeout.ms (60 s, the copier's setting and the Java " +
+        'default).',
       commands: [describeCmd],
     },
     reads: {
@@ -105,23 +104,17 @@ export default kit.defineLab({
     });
   },
   async run(lab) {
-    const k = lab.stack;
-    const p = lab.params;
-    await lab.step('produce', async () => {
-      const opts = { name: 'input', acks: 'all', route: () => ({ partition: 0 }) } as const;
-      await kit.produce(k.bootstrap, lab.history, INPUT, p.messages, opts);
-    });
+    const [k, p] = [lab.stack, lab.params];
+    const opts = { name: 'input', acks: 'all', route: () => ({ partition: 0 }) } as const;
+    await lab.step('produce', () => kit.produce(k.bootstrap, lab.history, INPUT, p.messages, opts));
     const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
     const first = await lab.step('copy', async () => {
       const tool = await kit.startCopier(k, NODE, copier(p), 'copier-1');
-      await lab.until(
-        'the copier committed two transactions',
-        async () => {
-          const o = await kit.stableOffsets(k, leader, OUTPUT);
-          return { done: o.lastStable >= 2 * p.transactionSize, value: o, seen: `last stable offset ${o.lastStable}` };
-        },
-        { timeoutMs: 60_000, intervalMs: 200 },
-      );
+      const twoCommitted = async () => {
+        const o = await kit.stableOffsets(k, leader, OUTPUT);
+        return { done: o.lastStable >= 2 * p.transactionSize, value: o, seen: `last stable offset ${o.lastStable}` };
+      };
+      await lab.until('the copier committed two transactions', twoCommitted, { timeoutMs: 60_000, intervalMs: 200 });
       return tool;
     });
     await lab.step('crash', async () => {

@@ -61,8 +61,8 @@ export default kit.defineLab({
       title: 'Start KRaft controllers in migration mode',
       narration:
         "controller1..3 are formatted with ZooKeeper's cluster id (/cluster/id) and started with " +
-        'zookeeper.metadata.migration.enable=true and zookeeper.connect. They elect a Raft leader and wait: the ' +
-        'migration starts only once every broker has registered with them.',
+        'zookeeper.metadata.migration.enable=true and zookeeper.connect. They elect a Raft leader and wait for ' +
+        'every broker to register before migrating.',
       commands: [kit.quorumCommand()],
     },
     'brokers-migrating': {
@@ -70,9 +70,9 @@ export default kit.defineLab({
       narration:
         'Each broker in turn gets zookeeper.metadata.migration.enable=true, controller.quorum.voters and ' +
         'controller.listener.names, and restarts (controlled shutdown first); the next waits until every partition ' +
-        `is fully in sync again, as in production. Once all three registered, the active controller copies the ` +
-        `metadata ("${kit.MIGRATED_LINE}"), writes /migration and takes /controller: dual-write mode, ZooKeeper still ` +
-        "updated. The lab's ZooKeeper session is 6 s (production 18 s).",
+        'is fully in sync again, as in production. Once all three registered, the active controller copies the ' +
+        `metadata ("${kit.MIGRATED_LINE}"), writes /migration and takes /controller: dual-write mode, ZooKeeper ` +
+        "still updated. The lab's ZooKeeper session is 6 s (production 18 s).",
       commands: [zkGet('/migration'), zkGet('/controller')],
     },
     'brokers-kraft': {
@@ -84,8 +84,8 @@ export default kit.defineLab({
     finalise: {
       title: 'Finalise: roll the controllers without the migration flag',
       narration:
-        'Each controller without zookeeper.metadata.migration.enable and zookeeper.connect. The migration state ' +
-        'becomes POST_MIGRATION: the controllers no longer write to ZooKeeper, and there is no way back.',
+        'Each controller without zookeeper.metadata.migration.enable and zookeeper.connect. The state becomes ' +
+        'POST_MIGRATION: the controllers no longer write to ZooKeeper, and there is no way back.',
       commands: [kit.quorumCommand('controller2')],
     },
     'zookeeper-off': {
@@ -113,36 +113,27 @@ export default kit.defineLab({
   async run(lab) {
     const k = lab.stack;
     const id = lab.history.observations.find((o) => o.name === 'clusterId')?.value as string;
-    const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, {
-      name: 'producer',
-      acks: 'all',
-      intervalMs: 100,
-    });
+    const opts = { name: 'producer', acks: 'all', intervalMs: 100 } as const;
+    const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
     const group = { name: 'consumer', groupId: 'g', topics: [TOPIC] };
     const consumer = new kit.KafkaGroupConsumer(k.bootstrap, lab.history, group);
+    // Each phase's step ends by recording the migration state it reached.
+    const phase = (key: Parameters<typeof lab.step>[0], act: () => Promise<unknown>) =>
+      lab.step(key, () => act().then(() => kit.observeMigration(lab, key)));
     try {
-      await lab.step('zookeeper', async () => {
+      await phase('zookeeper', async () => {
         await consumer.start();
         lab.observe('rollsFrom', lab.history.now());
-        await kit.observeMigration(lab, 'zookeeper');
       });
-      await lab.step('controllers', async () => {
-        await kit.provisionControllers(lab, id);
-        await kit.observeMigration(lab, 'controllers');
-      });
-      await lab.step('brokers-migrating', async () => {
+      await phase('controllers', () => kit.provisionControllers(lab, id));
+      await phase('brokers-migrating', async () => {
         await kit.rollBrokers(lab, 'migrating', id);
         await kit.untilMigrationState(lab, 'MIGRATION');
-        await kit.observeMigration(lab, 'brokers-migrating');
       });
-      await lab.step('brokers-kraft', async () => {
-        await kit.rollBrokers(lab, 'kraft', id);
-        await kit.observeMigration(lab, 'brokers-kraft');
-      });
-      await lab.step('finalise', async () => {
+      await phase('brokers-kraft', () => kit.rollBrokers(lab, 'kraft', id));
+      await phase('finalise', async () => {
         await kit.rollControllers(lab, id);
         await kit.untilMigrationState(lab, 'POST_MIGRATION');
-        await kit.observeMigration(lab, 'finalise');
       });
       await lab.step('zookeeper-off', async () => {
         const zks = await kit.stopZooKeeper(k);
@@ -151,11 +142,10 @@ export default kit.defineLab({
           () => lab.observe('createdAfter', true, `created ${AFTER} without ZooKeeper`),
           (e: unknown) => lab.observe('createdAfter', String(e), `creating ${AFTER} failed: ${e}`),
         );
+        const reader = { process: 'after-reader', f: 'read-after' };
         await kit
           .produce(k.bootstrap, lab.history, AFTER, 20, { name: 'after', acks: 'all' })
-          .then(() =>
-            kit.readAll(k.bootstrap, k.admin, lab.history, AFTER, { process: 'after-reader', f: 'read-after' }),
-          )
+          .then(() => kit.readAll(k.bootstrap, k.admin, lab.history, AFTER, reader))
           .catch((e: unknown) => lab.warn(`writing and reading ${AFTER}: ${e}`));
       });
     } finally {
