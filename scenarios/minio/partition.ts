@@ -23,8 +23,10 @@ const outcome = (ops: kit.Op[]) => {
 };
 
 /** The slowest answer (ms) through one side, whose processes are `<side>:<size or id>`. */
-const slowest = (ev: kit.Evidence, side: string) =>
-  kit.latency(ev.ops.filter((o) => o.process.startsWith(`${side}:`)), undefined, 'any').max;
+function slowest(ev: kit.Evidence, side: string): number {
+  const ops = ev.ops.filter((o) => o.process.startsWith(`${side}:`));
+  return kit.latency(ops, undefined, 'any').max;
+}
 
 /** Each put through the cut-off node that timed out: whether MinIO's late answer and a GET after it agree. */
 function abandonedPuts(ev: kit.Evidence) {
