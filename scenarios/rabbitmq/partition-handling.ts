@@ -90,7 +90,7 @@ export default kit.defineLab({
             `${MINORITY}'s; ${MINORITY}, losing, stops rabbit tens of ms before Mnesia, and a leader that handles the ` +
             'stop in between keeps it listed as partitioned (`Partitions -- Down -- NoLongerPartitioned` reads right to ' +
             'left: rabbit_node_monitor.erl 787-792, unchanged until v4.3 dropped Mnesia) and names it loser again once ' +
-            'back, 60 s apart when caught booting. It looped in 11 of 51 runs, 5 still at 120 s (unknown): not a variant.',
+            'back, 60 s apart when caught booting. It looped in 14 of 78 runs, 6 still at 120 s (unknown): not a variant.',
         })[p.mode],
       commands: [
         kit.rabbitmqctl(MINORITY, 'cluster_status'),
