@@ -12,7 +12,7 @@ const MAX_FAILOVER_MS = 1000;
 const WATCH_MS = 10_000;
 /** The consumer acks each delivery this long after it came: long enough that its prefetch window stays full. */
 const ACK_DELAY_MS = 500;
-const VARIANTS = "the ha-* policy: automatic sync, the notes' (manual sync, mirrors restarted), or when-synced";
+const HA_HELP = "the ha-* policy: automatic sync, the notes' (manual sync, mirrors restarted), or when-synced";
 /** Where the steady consumer and publisher connect (policy=automatic). */
 const TRAFFIC = { consumer: CONSUMER_NODE, publisher: PUBLISHER_NODE };
 
@@ -53,7 +53,7 @@ export default kit.defineLab({
     'mirroring; on 4.x the ha-* keys are ignored and the queue is simply not mirrored. This lab runs 3.10, where ' +
     'it still exists (deprecated since 3.9); the replacement is the quorum queue (rabbitmq/quorum-queue-failover).',
   params: {
-    policy: { type: 'enum', default: 'automatic', choices: ['automatic', 'notes', 'when-synced'], describe: VARIANTS },
+    policy: { type: 'enum', default: 'automatic', choices: ['automatic', 'notes', 'when-synced'], describe: HA_HELP },
     messages: { type: 'int', default: 3000, min: 100, max: 50_000, describe: 'confirmed messages before the kill' },
   },
   variants: [{}, { policy: 'notes' }, { policy: 'when-synced' }],

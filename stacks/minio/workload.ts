@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { completions, type History } from '../../src/engine/history.ts';
+import { withTimeout } from '../../src/runtime/poll.ts';
 import type { LateAnswer, MinioClient } from './client.ts';
 import type { StartedMinio } from './stack.ts';
 
@@ -62,12 +63,10 @@ export class ObjectWorkload {
    * `ms` for them: a put still unanswered then is left out.
    */
   async lateAnswers(ms: number): Promise<LateAnswer[]> {
-    const pending = this.putters.flatMap((c) => c.late);
-    let timer: NodeJS.Timeout | undefined;
     const answers: LateAnswer[] = [];
-    const all = Promise.all(pending.map((p) => p.then((a) => answers.push(a))));
-    await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+    const all = Promise.all(this.putters.flatMap((c) => c.late).map((p) => p.then((a) => answers.push(a))));
+    // A late answer never rejects: only the time-out can end this wait early.
+    await withTimeout(ms, 'the late answers', () => all).catch(() => undefined);
     return [...answers];
   }
 
