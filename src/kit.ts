@@ -23,6 +23,15 @@ export {
   outcomes,
   pairs,
 } from './engine/history.ts';
-export { type AnyLab, defineLab, type LabContext, type Plot, type Prediction, plot } from './engine/lab.ts';
+export {
+  type AnyLab,
+  defineLab,
+  killTimed,
+  type LabContext,
+  type Plot,
+  type Prediction,
+  plot,
+  untilAnswered,
+} from './engine/lab.ts';
 export { HOST } from './faults/nemesis.ts';
 export { type Probe, sleep, waitUntil, withTimeout } from './runtime/poll.ts';

@@ -4,7 +4,7 @@ import { type Check, check } from '../../src/checkers/check.ts';
 import { answeredBetween, type Op } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
 import { type EndpointStatus, healthProblem, type StartedEtcd } from '../../stacks/etcd/stack.ts';
-import type { EtcdWriter } from '../../stacks/etcd/workload.ts';
+import { type EtcdWriter, finalRead } from '../../stacks/etcd/workload.ts';
 
 export * from '../../src/kit.ts';
 export { classify, EtcdClient, EtcdError, type KeyValue, type WatchEvent } from '../../stacks/etcd/client.ts';
@@ -18,7 +18,7 @@ export {
   restoreCommand,
   type StartedEtcd,
 } from '../../stacks/etcd/stack.ts';
-export { EtcdWriter, finalRead, recorded, recordedPut, revisionOf } from '../../stacks/etcd/workload.ts';
+export { EtcdWriter, recorded, recordedPut, revisionOf } from '../../stacks/etcd/workload.ts';
 
 /**
  * The etcd labs' mechanism: every member answers, one leader in one term, everyone caught
@@ -63,6 +63,13 @@ export function untilAcknowledged(lab: Lab, writer: EtcdWriter): Promise<number 
       writer.acknowledged > before ? { done: true, value: 0 } : { done: false, seen: `${before} acknowledged` },
     { timeoutMs: 20_000 },
   );
+}
+
+/** The `final` of a lab whose writer wrote under `dir`: one read of every key there through all members (`read-all`). */
+export function finalReadOf(dir: string): (lab: Lab) => Promise<void> {
+  return async (lab) => {
+    await finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), dir);
+  };
 }
 
 /** A one-line view of endpoint statuses, as the notes' table shows them (lines 6709-6724). */

@@ -83,13 +83,8 @@ export default kit.defineLab({
     await lab.step(
       'kill-leader',
       async () => {
-        const requested = Date.now();
-        await lab.faults.kill(leader);
-        const newLeader = await kit.untilLeader(lab, survivors);
-        const seenAt = Date.now();
-        // From the process's death as the engine recorded it: under load the kill call alone can take a while.
-        const died = Math.max((await e.cluster.node(leader).diedAt()) ?? requested, requested);
-        lab.observe('killedAt', lab.history.now() - (Date.now() - died));
+        const killed = await kit.killTimed(lab, leader, () => kit.untilLeader(lab, survivors));
+        const { value: newLeader, seenAt, died } = killed;
         lab.observe('leaderAfter', newLeader ?? 'none', `new leader: ${newLeader ?? 'none'}`);
         const after = await e.statuses(survivors);
         const term = lab.observe('termAfter', after[newLeader ?? via]?.raftTerm ?? 0, kit.statusLine(after));
@@ -117,9 +112,7 @@ export default kit.defineLab({
       { vars: { leader } },
     );
   },
-  async final(lab) {
-    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
-  },
+  final: kit.finalReadOf(DIR),
   predictions: [
     {
       before: 'kill-leader',

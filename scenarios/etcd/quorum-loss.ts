@@ -60,7 +60,10 @@ export default kit.defineLab({
     const e = lab.stack;
     const writer = new kit.EtcdWriter(lab.history, e.client('etcd1'), DIR);
     const get = (consistency: 'l' | 's') => () => e.client('etcd1').read(MARKER, { consistency });
-    const read = (c: 'l' | 's') => kit.recorded(lab.history, 'reader-etcd1', `read-${c}`, 'etcd1', get(c));
+    const read = async (c: 'l' | 's') => {
+      const r = await kit.recorded(lab.history, 'reader-etcd1', `read-${c}`, 'etcd1', get(c));
+      lab.say(`get --consistency=${c} through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
+    };
     await lab.step('writes', async () => {
       await kit.recordedPut(lab.history, e.client('etcd1'), 'marker', MARKER, 'marker', 'v1');
       writer.start();
@@ -83,20 +86,9 @@ export default kit.defineLab({
     await lab.step('stop-two', async () => {
       await Promise.all([lab.faults.stop('etcd2'), lab.faults.stop('etcd3')]);
       await lab.faults.heal('etcd1');
-      for (const c of ['l', 's'] as const) {
-        const r = await read(c);
-        lab.say(`get --consistency=${c} through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
-      }
-      const from = lab.history.now();
-      const holdUntil = Date.now() + HOLD_MS;
-      await lab.until(
-        `${TRIES} writes answered without quorum`,
-        async () => {
-          const n = kit.answeredBetween(lab.history.ops, 'write', from).length;
-          return n >= TRIES && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n}` };
-        },
-        { timeoutMs: 30_000, intervalMs: 200 },
-      );
+      for (const c of ['l', 's'] as const) await read(c);
+      const hold = { count: TRIES, holdMs: HOLD_MS, timeoutMs: 30_000, intervalMs: 200 };
+      await kit.untilAnswered(lab, `${TRIES} writes answered without quorum`, 'write', lab.history.now(), hold);
     });
     await lab.step('restart', async () => {
       lab.observe('restartAt', lab.history.now());
@@ -105,13 +97,10 @@ export default kit.defineLab({
       lab.observe('leaderAfterRecovery', l ?? 'none', `quorum is back: leader ${l ?? 'none'}`);
       await kit.untilAcknowledged(lab, writer);
       await writer.stop();
-      const r = await read('l');
-      lab.say(`linearizable get through etcd1: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
+      await read('l');
     });
   },
-  async final(lab) {
-    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
-  },
+  final: kit.finalReadOf(DIR),
   predictions: [
     {
       before: 'stop-two',

@@ -102,9 +102,7 @@ export default kit.defineLab({
       { vars: { token } },
     );
   },
-  async final(lab) {
-    await kit.finalRead(lab.history, lab.stack.client('etcd1', lab.stack.names), DIR);
-  },
+  final: kit.finalReadOf(DIR),
   check(ev) {
     const seen = kit.observed<Seen>(ev);
     const rev = seen.snapshotRevision;

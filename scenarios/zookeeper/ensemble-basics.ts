@@ -75,14 +75,7 @@ export default kit.defineLab({
       );
       if (!r.ok) lab.warn(`the write through zk1 failed: ${r.op.error}`);
       lab.observe('written', value, `wrote /midlab-basics = ${value} through zk1`);
-      for (const node of zk.names) {
-        await zk.withClient(node, async (c) => {
-          // A failed sync leaves the read possibly stale; the read itself is what counts.
-          await c.sync('/midlab-basics').catch(() => undefined);
-          const rd = await w.get(`client-${node}`, c, '/midlab-basics');
-          lab.say(`read through ${node}: ${rd.ok ? rd.result : `error ${rd.op.error}`}`);
-        });
-      }
+      await kit.syncedReads(lab, zk.names, '/midlab-basics', 'client');
     });
     await lab.step('missing', async () => {
       const r = await zk.withClient('zk2', (c) => w.get('client-zk2', c, '/midlab-missing', 'read-missing'));

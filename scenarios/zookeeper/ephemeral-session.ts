@@ -155,12 +155,7 @@ export default kit.defineLab({
   ],
   check(ev, p) {
     const seen = kit.observed<Seen>(ev);
-    const {
-      sessionTimeoutMs: timeout,
-      reconnectMs: reconnect,
-      deletedAfterMs: deleted,
-      presentAfterMove: stayed,
-    } = seen;
+    const { reconnectMs: reconnect, deletedAfterMs: deleted } = seen;
     const what = seen.tickMs === undefined ? 'the tickTime' : 'the stop of the service';
     if (seen.tickMs === undefined || seen.presentBeforeTimeout === undefined)
       return [
@@ -170,9 +165,9 @@ export default kit.defineLab({
     return [
       kit.check(
         'the service was granted the session timeout asked for',
-        timeout === p.sessionTimeoutMs,
+        seen.sessionTimeoutMs === p.sessionTimeoutMs,
         `${p.sessionTimeoutMs} ms`,
-        `${String(timeout)} ms`,
+        `${String(seen.sessionTimeoutMs)} ms`,
       ),
       kit.check(
         'the client moved to another server within the session timeout',
@@ -188,9 +183,9 @@ export default kit.defineLab({
       ),
       kit.check(
         'the registration stayed while only its server was gone',
-        stayed === true,
+        seen.presentAfterMove === true,
         'znode present',
-        String(stayed),
+        String(seen.presentAfterMove),
       ),
       kit.check(
         'not removed before the session timeout',

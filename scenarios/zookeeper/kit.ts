@@ -110,6 +110,18 @@ export function finalReadOf(dir: string): (lab: ZkLab) => Promise<void> {
   };
 }
 
+/** A read of `path` through each of `nodes` after a `sync` (processes `<prefix>-<node>`), told to the trainee. */
+export async function syncedReads(lab: ZkLab, nodes: string[], path: string, prefix: string): Promise<void> {
+  const w = new ZkWorkload(lab.history, lab.stack);
+  for (const node of nodes)
+    await lab.stack.withClient(node, async (c) => {
+      // A failed sync leaves the read possibly stale; the read itself is what counts.
+      await c.sync(path).catch(() => undefined);
+      const rd = await w.get(`${prefix}-${node}`, c, path);
+      lab.say(`read through ${node}: ${rd.ok ? rd.result : `error ${rd.op.error}`}`);
+    });
+}
+
 /** Resolves with the value, or undefined after `ms`: a wait that does not decide. */
 export function within<T>(ms: number, p: Promise<T>): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;

@@ -76,17 +76,11 @@ export default kit.defineLab({
     await lab.step(
       'kill-leader',
       async () => {
-        const requested = Date.now();
-        await lab.faults.kill(leader);
-        const newLeader = await kit.untilLeader(lab, survivors, 50);
-        const seen = Date.now();
-        // Counted from the moment the process died (the engine's record), not from when
-        // the kill request returned: under load that call alone can outlast an election.
-        const died = Math.max((await zk.cluster.node(leader).diedAt()) ?? requested, requested);
-        lab.observe('killedAt', lab.history.now() - (Date.now() - died));
+        const elected = await kit.killTimed(lab, leader, () => kit.untilLeader(lab, survivors, 50));
+        const { value: newLeader, seenAt, died } = elected;
         lab.observe('leaderAfter', newLeader, `new leader ${newLeader}`);
         if (newLeader !== 'none') {
-          const ms = Math.max(0, seen - died);
+          const ms = Math.max(0, seenAt - died);
           lab.observe('electionMs', ms, `elected ${ms} ms after the old leader died`);
         }
         await kit.sleep(2000);

@@ -69,15 +69,11 @@ export default kit.defineLab({
       const value = `v${lab.random.int(1e6)}`;
       await zk.withClient('zk1', (c) => c.create('/midlab-observer', value));
       lab.observe('written', value);
-      for (const o of OBSERVERS)
-        await zk.withClient(o, async (c) => {
-          await c.sync('/midlab-observer').catch(() => undefined);
-          const rd = await w.get(`reader-${o}`, c, '/midlab-observer');
-          lab.say(`read through ${o}: ${rd.ok ? rd.result : rd.op.error}`);
-          if (o !== OBSERVERS[0]) return;
-          const wr = await w.create(`writer-${o}`, c, `/midlab-observer-via-${o}`, o, 'write', { id: `via-${o}` });
-          lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
-        });
+      await kit.syncedReads(lab, OBSERVERS, '/midlab-observer', 'reader');
+      const o = OBSERVERS[0] as string;
+      const path = `/midlab-observer-via-${o}`;
+      const wr = await zk.withClient(o, (c) => w.create(`writer-${o}`, c, path, o, 'write', { id: `via-${o}` }));
+      lab.say(`write through ${o}: ${wr.ok ? 'acknowledged' : wr.op.error}`);
     });
     const leader = (await zk.leader(zk.voters)) ?? 'zk1';
     const victims = [leader, zk.voters.find((v) => v !== leader) as string];

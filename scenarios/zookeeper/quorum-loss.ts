@@ -66,18 +66,9 @@ export default kit.defineLab({
         const bothDownAt = lab.observe('bothDownAt', lab.history.now());
         const mode = (await kit.untilNotServing(lab, [lastNode]))[lastNode] ?? 'nothing yet';
         lab.observe('loneMode', mode, `${lastNode}: ${mode}`);
-        const holdUntil = Date.now() + HOLD_MS;
         // A client retrying a lost connection answers about once a second: wait for a few answers.
-        await lab.until(
-          `${TRIES} writes answered without quorum`,
-          async () => {
-            const n = kit.answeredBetween(lab.history.ops, 'write', bothDownAt).length;
-            return n >= TRIES && Date.now() >= holdUntil
-              ? { done: true, value: n }
-              : { done: false, seen: `${n} answered` };
-          },
-          { timeoutMs: 20_000, intervalMs: 100 },
-        );
+        const hold = { count: TRIES, holdMs: HOLD_MS, timeoutMs: 20_000, intervalMs: 100 };
+        await kit.untilAnswered(lab, `${TRIES} writes answered without quorum`, 'write', bothDownAt, hold);
         lab.say(`${writer.acknowledged} writes acknowledged so far`);
       },
       { vars },

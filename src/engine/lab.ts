@@ -3,7 +3,7 @@ import type { Nemesis } from '../faults/nemesis.ts';
 import type { ParamTable, ParamValues } from '../params.ts';
 import type { Probe } from '../runtime/poll.ts';
 import type { Stack, StartedStack } from '../runtime/stack.ts';
-import type { Evidence, History } from './history.ts';
+import { answeredBetween, type Evidence, type History } from './history.ts';
 import type { Random } from './random.ts';
 
 /**
@@ -172,6 +172,48 @@ export interface LabContext<H extends StartedStack, P, K extends string = string
     opts: { timeoutMs: number; intervalMs?: number },
   ): Promise<V | undefined>;
   warn(text: string): void;
+}
+
+/**
+ * Waits (giving up without throwing) until `count` operations `f` invoked from `from` on
+ * were answered and `holdMs` has passed: a fault held long enough to be seen. How many were.
+ */
+export function untilAnswered(
+  lab: Pick<LabContext<StartedStack, unknown>, 'history' | 'until'>,
+  what: string,
+  f: string,
+  from: number,
+  { count, holdMs, ...opts }: { count: number; holdMs: number; timeoutMs: number; intervalMs?: number },
+): Promise<number | undefined> {
+  const holdUntil = Date.now() + holdMs;
+  return lab.until(
+    what,
+    async () => {
+      const n = answeredBetween(lab.history.ops, f, from).length;
+      return n >= count && Date.now() >= holdUntil ? { done: true, value: n } : { done: false, seen: `${n} answered` };
+    },
+    opts,
+  );
+}
+
+/**
+ * Kills `node` and at once awaits `then` (what the death sets off). Records `killedAt`
+ * (history ms) from when the process died by the engine's record, not from when the kill
+ * call returned: under load that call alone can outlast an election. `then`'s value, when
+ * it resolved and when the process died (both Date.now() ms).
+ */
+export async function killTimed<T>(
+  lab: Pick<LabContext<StartedStack, unknown>, 'stack' | 'faults' | 'history' | 'observe'>,
+  node: string,
+  then: () => Promise<T>,
+): Promise<{ value: T; seenAt: number; died: number }> {
+  const requested = Date.now();
+  await lab.faults.kill(node);
+  const value = await then();
+  const seenAt = Date.now();
+  const died = Math.max((await lab.stack.cluster.node(node).diedAt()) ?? requested, requested);
+  lab.observe('killedAt', lab.history.now() - (Date.now() - died));
+  return { value, seenAt, died };
 }
 
 export type AnyLab = LabDefinition<ParamTable, StartedStack>;
