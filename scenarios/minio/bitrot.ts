@@ -69,7 +69,7 @@ export default kit.defineLab({
       commands: [kit.mcCommand(kit.VIA, `admin heal -r --scan deep local/${kit.BUCKET}`), SUM],
     },
   },
-  mechanism: (lab) => kit.proveErasure(lab, kit.VIA),
+  mechanism: (lab) => kit.proveErasure(lab),
   async run(lab) {
     const w = new kit.ObjectWorkload(lab.history, lab.stack);
     const upload = async (): Promise<kit.DriveRef & Target> => {

@@ -66,7 +66,7 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const problems = await kit.proveErasure(lab, kit.VIA);
+    const problems = await kit.proveErasure(lab);
     // Rebuilding the wiped drive's shards needs enough others: the drive must be one shard among data + parity.
     const sets = kit.erasureOf(lab).sets;
     if (!sets.some((set) => set.some((d) => kit.driveLabel(d) === DRIVE)))

@@ -110,7 +110,7 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const problems = await kit.proveErasure(lab, kit.VIA);
+    const problems = await kit.proveErasure(lab);
     const v = kit.erasureOf(lab);
     const minority = kit.availabilityWithNodesDown(v.sets, v.parity, MAJORITY);
     const majority = kit.availabilityWithNodesDown(v.sets, v.parity, [CUT]);
@@ -122,8 +122,7 @@ export default kit.defineLab({
     const v = kit.erasureOf(lab);
     const w = new kit.ObjectWorkload(lab.history, lab.stack);
     const minority = new kit.ObjectWorkload(lab.history, lab.stack, MINORITY_WAIT_MS);
-    const quorums = { ec: v.parity, readQuorum: v.readQuorum, writeQuorum: v.writeQuorum };
-    await lab.step('upload', () => kit.uploadAndReadBack(lab, kit.VIA), { vars: quorums });
+    await kit.uploadStep(lab);
     const cut = async () => {
       await lab.faults.partition(CUT, MAJORITY);
       const majority = new kit.ObjectWorkload(lab.history, lab.stack, MAJORITY_BOUND_MS);

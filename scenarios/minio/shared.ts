@@ -32,9 +32,19 @@ export const DOWN_COMMANDS = [
 /** A MinIO lab's context, whatever its parameters and step keys. */
 export type MinioLab = LabContext<StartedMinio, unknown, string>;
 
-/** Reads and records the erasure layout (observation `erasure`); returns the reasons it is not erasure-coded. */
-export async function proveErasure(lab: MinioLab, via = 'minio1'): Promise<string[]> {
-  const info = await lab.stack.info(via);
+/** What a lesson needs of the layout besides erasure coding: one set of `setDrives` drives; the parity it asked for (0: none). */
+export interface ErasureNeeds {
+  setDrives?: number;
+  parity?: number;
+}
+
+/**
+ * Reads and records the erasure layout through VIA (observation `erasure`); returns the
+ * reasons it is not erasure-coded or not what the lesson `needs` (a parity asked for and
+ * ignored by the server: the variant's premise is not in force).
+ */
+export async function proveErasure(lab: MinioLab, needs: ErasureNeeds = {}): Promise<string[]> {
+  const info = await lab.stack.info(VIA);
   const v = erasureView(info);
   lab.observe(
     'erasure',
@@ -43,7 +53,14 @@ export async function proveErasure(lab: MinioLab, via = 'minio1'): Promise<strin
       `${v.setDrives - v.parity} data + ${v.parity} parity shards per object; read quorum ${v.readQuorum} drives, ` +
       `write quorum ${v.writeQuorum}`,
   );
-  return erasureProblems(info);
+  const problems = erasureProblems(info);
+  if (needs.setDrives && (info.sets.length !== 1 || v.setDrives !== needs.setDrives))
+    problems.push(
+      `${info.sets.length} erasure set(s) of ${v.setDrives} drives: the lesson needs one of ${needs.setDrives}`,
+    );
+  if (needs.parity && v.parity !== needs.parity)
+    problems.push(`asked for EC:${needs.parity}, the server runs EC:${v.parity}`);
+  return problems;
 }
 
 /** The erasure layout the mechanism observed. */
@@ -60,6 +77,17 @@ export async function uploadAndReadBack(lab: MinioLab, via: string): Promise<voi
   const ok = await w.putEach(via, 's3-0down', 'base');
   const got = await Promise.all(lab.stack.nodeNames.map((n) => w.getAll(n, 's3-0down')));
   lab.say(`${ok} objects stored, read back through ${lab.stack.nodeNames.join(', ')}: ${got.join(', ')}`);
+}
+
+/**
+ * The `upload` step (uploadAndReadBack through VIA), its text filled from the erasure
+ * layout: {ec}, {data}, {setDrives}, {readQuorum}, {writeQuorum}.
+ */
+export function uploadStep(lab: MinioLab): Promise<void> {
+  const v = erasureOf(lab);
+  const { parity: ec, setDrives, readQuorum, writeQuorum } = v;
+  const vars = { ec, data: setDrives - ec, setDrives, readQuorum, writeQuorum };
+  return lab.step('upload', () => uploadAndReadBack(lab, VIA), { vars });
 }
 
 /** An acknowledged object the final read did not get: what each node answers for it, and which drives hold its xl.meta. */
