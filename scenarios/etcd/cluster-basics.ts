@@ -60,6 +60,9 @@ export default kit.defineLab({
   mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
+    // A put through member `n`, recorded as process client-<n>, as the reads through it are.
+    const put = (n: string, key: string, id: string, value?: string) =>
+      kit.recordedPut(lab.history, e.client(n), `client-${n}`, key, id, value);
     await lab.step('members', async () => {
       const members = await e.members('etcd1');
       lab.observe('members', members, members.map((m) => `${m.id} ${m.name} ${m.clientURLs.join(',')}`).join('; '));
@@ -71,8 +74,8 @@ export default kit.defineLab({
       lab.observe('statuses', statuses, kit.statusLine(statuses));
     });
     await lab.step('put-read', async () => {
-      const put = await kit.recordedPut(lab.history, e.client('etcd1'), 'client-etcd1', KEY, 'tom');
-      lab.say(put.ok ? `put ${KEY}=tom at revision ${put.revision}` : `the put failed: ${String(put.error)}`);
+      const stored = await put('etcd1', KEY, 'tom');
+      lab.say(stored.ok ? `put ${KEY}=tom at revision ${stored.revision}` : `the put failed: ${String(stored.error)}`);
       for (const n of e.names) {
         const r = await kit.recorded(lab.history, `client-${n}`, 'read', n, () => e.client(n).read(KEY));
         lab.say(`get through ${n}: ${r.ok ? JSON.stringify(r.result) : r.op.error}`);
@@ -83,19 +86,12 @@ export default kit.defineLab({
       'watch',
       async () => {
         const watching = e.client('etcd3').watch(WATCHED, from + 1, 3000);
-        const put = await kit.recordedPut(
-          lab.history,
-          e.client('etcd2'),
-          'client-etcd2',
-          WATCHED,
-          'data-v1',
-          'data v1',
-        );
+        const r = await put('etcd2', WATCHED, 'data-v1', 'data v1');
         const events = await watching.catch((err: Error) => {
           lab.warn(`the watch ended with ${err.message}`);
           return [];
         });
-        lab.observe('watched', events, `put at revision ${put.revision}; watch saw ${JSON.stringify(events)}`);
+        lab.observe('watched', events, `put at revision ${r.revision}; watch saw ${JSON.stringify(events)}`);
       },
       { vars: { key: WATCHED, from: from + 1 } },
     );

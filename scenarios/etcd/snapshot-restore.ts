@@ -106,13 +106,9 @@ export default kit.defineLab({
   check(ev) {
     const seen = kit.observed<Seen>(ev);
     const rev = seen.snapshotRevision;
-    const back = new Set(
-      kit
-        .completions(ev.ops, 'read-all')
-        .filter((o) => o.type === 'ok')
-        .flatMap((o) => kit.idsOf(o.value)),
-    );
-    if (rev === undefined || !kit.completions(ev.ops, 'read-all').some((o) => o.type === 'ok'))
+    const reads = kit.completions(ev.ops, 'read-all').filter((o) => o.type === 'ok');
+    const back = new Set(reads.flatMap((o) => kit.idsOf(o.value)));
+    if (rev === undefined || !reads.length)
       return [kit.unobserved('the snapshot is restored', 'a snapshot revision and a final read', 'the restore')];
     const acked = kit.completions(ev.ops, 'write').filter((o) => o.type === 'ok' && o.process === 'writer');
     const [kept, after] = [acked.filter((o) => kit.revisionOf(o) <= rev), acked.filter((o) => kit.revisionOf(o) > rev)];

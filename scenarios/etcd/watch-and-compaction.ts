@@ -66,11 +66,11 @@ export default kit.defineLab({
   mechanism: (lab) => kit.proveCluster(lab),
   async run(lab) {
     const e = lab.stack;
-    const atRev = async (at: number): Promise<AtRead> => ({
-      at,
-      ...(await e.client('etcd2').read(KEY, { revision: at })),
-    });
-    const readAt = (at: number) => kit.recorded(lab.history, 'reader', 'read-at', 'etcd2', () => atRev(at), { at });
+    const readAt = async (at: number) => {
+      const get = async (): Promise<AtRead> => ({ at, ...(await e.client('etcd2').read(KEY, { revision: at })) });
+      const r = await kit.recorded(lab.history, 'reader', 'read-at', 'etcd2', get, { at });
+      lab.say(`get --rev=${at}: ${r.ok ? r.result.value : r.op.error}`);
+    };
     const revisions: number[] = [];
     await lab.step('history', async () => {
       for (let v = 1; v <= VERSIONS; v++) {
@@ -78,8 +78,7 @@ export default kit.defineLab({
         if (r.revision) revisions.push(r.revision);
       }
       lab.observe('revisions', revisions, `revisions ${revisions.join(', ')}`);
-      const r = await readAt(revisions[1] ?? 0);
-      lab.say(`get --rev=${revisions[1]}: ${r.ok ? r.result.value : r.op.error}`);
+      await readAt(revisions[1] ?? 0);
     });
     const [seenRev, from] = revisions as [number, number];
     const to = revisions[3] ?? from + 2;
@@ -100,10 +99,7 @@ export default kit.defineLab({
         .then((evs) => `no error: ${evs.length} events`)
         .catch((err: Error) => (err instanceof kit.EtcdError ? err.message : `${err.name}: ${err.message}`));
       lab.observe('resumeAfter', error, `watch --rev=${from}: ${error}`);
-      for (const at of [from, to]) {
-        const r = await readAt(at);
-        lab.say(`get --rev=${at}: ${r.ok ? r.result.value : r.op.error}`);
-      }
+      for (const at of [from, to]) await readAt(at);
     };
     await step('resume-again', resumeAgain);
   },

@@ -100,7 +100,6 @@ export default kit.defineLab({
     const v = kit.erasureOf(lab);
     const w = new kit.ObjectWorkload(lab.history, lab.stack);
     const c = lab.stack.client(kit.VIA);
-    const node = lab.stack.cluster.node(DRIVE.node);
     const upload = async () => {
       await c.makeBucket(kit.BUCKET);
       for (const id of IDS) await c.put(lab.history, `put:${id}`, kit.VIA, kit.BUCKET, id, Buffer.alloc(1024, id));
@@ -111,11 +110,8 @@ export default kit.defineLab({
     const damage = async () => {
       const dir = `${DRIVE.path}/${kit.BUCKET}`;
       const sparse = SPARSE.map((p) => `${p}/${kit.BUCKET}/sparse/xl.meta`).join(' ');
-      await node.run([
-        'sh',
-        '-c',
-        `cp ${dir}/other/xl.meta ${dir}/skewed/xl.meta && rm ${dir}/holed/xl.meta ${sparse}`,
-      ]);
+      const script = `cp ${dir}/other/xl.meta ${dir}/skewed/xl.meta && rm ${dir}/holed/xl.meta ${sparse}`;
+      await lab.stack.cluster.node(DRIVE.node).run(['sh', '-c', script]);
       const text = `skewed holds other's xl.meta, holed lost its own; sparse lost it on ${SPARSE.join(',')}`;
       lab.faults.note('corrupt', [DRIVE.node], text);
       const sums = await Promise.all(v.sets.flat().map((d) => lab.stack.metaSums(d, kit.BUCKET)));
