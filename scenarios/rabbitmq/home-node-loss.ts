@@ -87,11 +87,8 @@ export default kit.defineLab({
   },
   mechanism: (lab) =>
     kit.prove(lab, 'declare', async (no) => {
-      const r = lab.stack;
-      const q = await kit.declareClassic(lab, HOME, QUEUE);
-      lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
+      const q = await kit.declareHomed(lab, no, HOME, QUEUE, 'home');
       lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
-      if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
       if (q.mirrors.length) no.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
       if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
     }),

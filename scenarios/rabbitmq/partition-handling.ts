@@ -114,8 +114,7 @@ export default kit.defineLab({
         await c.declare(HA, { kind: 'classic', durable: true });
         await c.declare(QQ, { kind: 'quorum' });
       });
-      const mirrored = (q: kit.QueueInfo) =>
-        kit.mirrorView(q).master === MAJORITY && q.synchronisedMirrors.length === 2;
+      const mirrored = (q: kit.QueueInfo) => kit.mirroredOn(kit.mirrorView(q), MAJORITY, ['rabbit2', MINORITY], true);
       const ha = await kit.expectQueue(
         lab,
         reasons,
@@ -189,11 +188,8 @@ export default kit.defineLab({
     ];
     const majorityKept = kit.lossOf(KEPT, ev, 'ha-majority', 'none');
     if (p.mode === 'pause_minority') return [...common, majorityKept, ...pausedChecks(ev, seen)];
-    const both = kit.confirmed(
-      'the minority confirms publishes to the mirrored queue',
-      kit.sentBy(ev, 'ha-minority'),
-      'some',
-    );
+    const minority = kit.sentBy(ev, 'ha-minority');
+    const both = kit.confirmed('the minority confirms publishes to the mirrored queue', minority, 'some');
     if (p.mode === 'autoheal')
       return [...common, both, ...kit.autohealChecks(ev, seen.autoheal ?? {}, CUT, PUBLISHERS)];
     const split = seen.partitionsAfterHeal ?? {};

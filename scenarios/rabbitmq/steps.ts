@@ -67,6 +67,14 @@ export async function declareClassic(lab: Lab, node: string, queue: string, dura
   return lab.stack.waitForQueue(queue, 'listed', () => true);
 }
 
+/** Declares a durable classic queue through `node` and observes where it lives as `name`: elsewhere is a reason. */
+export async function declareHomed(lab: Lab, reasons: string[], node: string, queue: string, name: string) {
+  const q = await declareClassic(lab, node, queue);
+  const home = lab.observe(name, lab.stack.hostOf(q.node), `${queue} lives on ${lab.stack.hostOf(q.node)}`);
+  if (home !== node) reasons.push(`${queue} lives on ${home}, not on ${node}`);
+  return q;
+}
+
 /**
  * Publishes `count` messages through `node` (persistent, with confirms unless told
  * otherwise), recorded. A node that refuses the connection refuses every message (`refused`).

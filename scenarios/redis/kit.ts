@@ -1,7 +1,7 @@
 // What a Redis lab imports: the engine's lab kit, the stack (clients, replication and
 // Sentinel views, the recorded workload) and what the Redis labs share (commands to try,
 // the Sentinel proof, waits, observations) and their pure checks (checks.ts).
-import type { Op } from '../../src/engine/history.ts';
+import { type Op, observed } from '../../src/engine/history.ts';
 import type { LabContext, StepText } from '../../src/engine/lab.ts';
 import { type RedisClient, withDirect } from '../../stacks/redis/client.ts';
 import { describeKeys } from '../../stacks/redis/replication.ts';
@@ -33,6 +33,13 @@ export function sentinelCli(node: string, command: string): string {
 }
 
 const PROBE_KEY = 'midlab:probe';
+
+/** The primary (the one the Sentinel proof found, else the first) and the other data nodes. */
+export function primaryAndReplicas(lab: RedisLab): { primary: string; replicas: string[] } {
+  const r = lab.stack;
+  const primary = observed<{ primaryBefore: string }>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
+  return { primary, replicas: r.dataNodes.filter((n) => n !== primary) };
+}
 
 /** The step that proves Sentinel and replication work: the Sentinel labs declare it as `proof`. */
 export const sentinelProof: StepText<unknown> = {

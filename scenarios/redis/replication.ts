@@ -76,11 +76,9 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const r = lab.stack;
-    const primary = r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const links = async () => {
-      const last = (await kit.untilLinked(lab, primary, replicas, 5000)) ?? (await r.links());
+      const last = (await kit.untilLinked(lab, primary, replicas, 5000)) ?? (await lab.stack.links());
       lab.observe('links', last, kit.describeLinks(last));
     };
     await lab.step('links', links, { vars: { primary, replicas: replicas.join(' and ') } });
@@ -89,8 +87,7 @@ export default kit.defineLab({
   async run(lab) {
     const r = lab.stack;
     const w = new kit.RedisWorkload(lab.history, r);
-    const primary = r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const [replica] = replicas as [string];
     const roles = async () => {
       const views = await r.links();
@@ -147,7 +144,9 @@ export default kit.defineLab({
     const readBy = (n: string) => kit.completions(ev.ops, 'read').filter((o) => o.node === n && o.type === 'ok');
     const delays = seen.replicationMs ?? {};
     const inTime = (n: string) => typeof delays[n] === 'number' && delays[n] <= p.maxReplicationMs;
-    const fresh = replicas.filter((n) => readBy(n).some((o) => o.value === written) && inTime(n));
+    const got = (n: string) => readBy(n).some((o) => o.value === written);
+    const fresh = replicas.filter((n) => got(n) && inTime(n));
+    const said = (n: string) => `${n}: ${got(n) ? `yes after ${readBy(n).length} read(s), ${delays[n]} ms` : 'no'}`;
     return [
       kit.check(
         'the replicas report the primary',
@@ -172,12 +171,7 @@ export default kit.defineLab({
         'data written to the primary is read from every replica',
         written !== undefined && replicas.length === 2 && fresh.length === replicas.length,
         `both replicas return "${String(written)}" within ${p.maxReplicationMs} ms`,
-        replicas
-          .map((n) => {
-            const got = readBy(n).some((o) => o.value === written);
-            return `${n}: ${got ? `yes after ${readBy(n).length} read(s), ${delays[n]} ms` : 'no'}`;
-          })
-          .join(', '),
+        replicas.map(said).join(', '),
         { replicationMs: delays },
       ),
     ];

@@ -88,8 +88,7 @@ export default kit.defineLab({
   mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
-    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
     const caughtUp = () => kit.untilLinked(lab, primary, replicas, 20_000);
@@ -163,37 +162,20 @@ export default kit.defineLab({
     ];
     const wiped = nodes.length === 3 && nodes.every((n) => keysAfter[n] === 0);
     const kept = nodes.length === 3 && nodes.every((n) => keysAfter[n] === keysBefore[n]);
+    const after = JSON.stringify(keysAfter);
     checks.push(
       p.persistence === 'aof'
-        ? kit.check('every node still holds every key', kept, JSON.stringify(keysBefore), JSON.stringify(keysAfter))
-        : kit.check(
-            'every key is gone from every node',
-            wiped,
-            'DBSIZE 0 on each of the 3 data nodes',
-            JSON.stringify(keysAfter),
-          ),
+        ? kit.check('every node still holds every key', kept, JSON.stringify(keysBefore), after)
+        : kit.check('every key is gone from every node', wiped, 'DBSIZE 0 on each of the 3 data nodes', after),
     );
     const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
     const findings = kit.delivery(ev.ops, { send: 'write', receive: 'read-all' });
-    const lossExpected = p.persistence === 'off';
-    return [
-      ...checks,
-      ...kit.deliveryChecks(
-        findings,
-        { loss: lossExpected ? 'expected' : 'forbidden', duplicates: 'forbidden' },
-        'writes',
-      ),
-      ...(lossExpected
-        ? [
-            kit.check(
-              'every acknowledged write is lost',
-              findings.acknowledged === p.keys && findings.lost.length === p.keys,
-              `${p.keys} of ${p.keys}`,
-              `${findings.lost.length} of ${findings.acknowledged}`,
-            ),
-          ]
-        : []),
-    ];
+    const loss = p.persistence === 'off' ? 'expected' : 'forbidden';
+    checks.push(...kit.deliveryChecks(findings, { loss, duplicates: 'forbidden' }, 'writes'));
+    if (loss === 'forbidden') return checks;
+    const allLost = findings.acknowledged === p.keys && findings.lost.length === p.keys;
+    const lost = `${findings.lost.length} of ${findings.acknowledged}`;
+    return [...checks, kit.check('every acknowledged write is lost', allLost, `${p.keys} of ${p.keys}`, lost)];
   },
 });
