@@ -96,8 +96,7 @@ export default kit.defineLab({
     const r = lab.stack;
     await lab.step('publish', async () => {
       lab.say(`publisher: ${kit.describeTally(await kit.publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
-      const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
-      lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
+      await kit.observeDepth(lab, VIA, QUEUE, 'before');
     });
     await lab.step('stop-home', () => kit.stopCleanly(lab, HOME));
     await lab.step('consume', () =>
@@ -116,8 +115,7 @@ export default kit.defineLab({
       }
     });
     await lab.step('start-home', async () => {
-      await lab.faults.start(HOME);
-      await r.waitHealthy(90_000);
+      await kit.startAgain(lab, [HOME], 90_000);
       const { node } = await kit.untilRunning(lab, QUEUE, 30_000);
       lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
     });

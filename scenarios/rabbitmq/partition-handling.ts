@@ -105,10 +105,10 @@ export default kit.defineLab({
       commands: [kit.listQueues(MAJORITY, 'name messages pid slave_pids')],
     },
   },
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons = await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME);
-    await lab.step('setup', async () => {
+  mechanism: (lab) =>
+    kit.prove(lab, 'setup', async (reasons) => {
+      const r = lab.stack;
+      reasons.push(...(await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME)));
       await r.applyPolicy(MAJORITY, POLICY, '^ha\\.', { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' });
       await r.using(MAJORITY, async (c) => {
         await c.declare(HA, { kind: 'classic', durable: true });
@@ -126,9 +126,7 @@ export default kit.defineLab({
       const led = (q: kit.QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
       const qq = await kit.expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
       for (const q of [ha, qq]) if (q) lab.say(kit.describeQueue(q));
-    });
-    return reasons;
-  },
+    }),
   async run(lab) {
     const r = lab.stack;
     const mode = lab.params.mode;

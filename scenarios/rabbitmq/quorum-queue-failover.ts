@@ -113,8 +113,7 @@ export default kit.defineLab({
       if (q) lab.say(`the API on ${last}: ${kit.describeQueue(q)}`);
     });
     await step('recover', vars, async () => {
-      for (const n of [first, second]) await lab.faults.start(n);
-      await r.waitHealthy(120_000);
+      await kit.startAgain(lab, [first, second]);
       const q = await kit.untilQueue(lab, QUEUE, '3 members online and a leader', ready, { timeoutMs: 60_000 });
       lab.observe('membersAfter', q?.online.length ?? 0, q ? `the API: ${kit.describeQueue(q)}` : undefined);
       const started = Date.now();

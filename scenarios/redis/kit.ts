@@ -4,7 +4,7 @@
 import { type Op, observed } from '../../src/engine/history.ts';
 import type { LabContext, StepText } from '../../src/engine/lab.ts';
 import { type RedisClient, withDirect } from '../../stacks/redis/client.ts';
-import { describeKeys } from '../../stacks/redis/replication.ts';
+import { describeKeys, describeLinks } from '../../stacks/redis/replication.ts';
 import { describeSentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
 import { type StartedRedis, settingsOf } from '../../stacks/redis/stack.ts';
 import { RedisWorkload } from '../../stacks/redis/workload.ts';
@@ -132,6 +132,18 @@ export function untilLinked(lab: RedisLab, primary: string, replicas: string[], 
     timeoutMs,
     intervalMs: 100,
   });
+}
+
+/** untilLinked, then every data node's link (the last seen, if the wait gave up), observed as `name`. */
+export async function observeLinks(
+  lab: RedisLab,
+  primary: string,
+  replicas: string[],
+  timeoutMs: number,
+  name: string,
+) {
+  const links = (await untilLinked(lab, primary, replicas, timeoutMs)) ?? (await lab.stack.links());
+  return lab.observe(name, links, describeLinks(links));
 }
 
 /** Waits (without deciding) until every replica has applied `primary`'s stream as of now; each node's offset. */

@@ -77,10 +77,7 @@ export default kit.defineLab({
   },
   async mechanism(lab) {
     const { primary, replicas } = kit.primaryAndReplicas(lab);
-    const links = async () => {
-      const last = (await kit.untilLinked(lab, primary, replicas, 5000)) ?? (await lab.stack.links());
-      lab.observe('links', last, kit.describeLinks(last));
-    };
+    const links = () => kit.observeLinks(lab, primary, replicas, 5000, 'links');
     await lab.step('links', links, { vars: { primary, replicas: replicas.join(' and ') } });
     return kit.linkProblems(kit.observed<Seen>(lab.history.evidence()).links ?? {}, primary, replicas);
   },

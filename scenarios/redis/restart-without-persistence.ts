@@ -91,7 +91,6 @@ export default kit.defineLab({
     const { primary, replicas } = kit.primaryAndReplicas(lab);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
-    const caughtUp = () => kit.untilLinked(lab, primary, replicas, 20_000);
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) => lab.step(key, fn, { vars });
     const keys = async (name: string) => {
       const n = await r.dbsizes();
@@ -101,7 +100,7 @@ export default kit.defineLab({
       new kit.RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4);
     await step('fill', async () => {
       await kit.withDirect(r.endpoint(primary), write);
-      await caughtUp();
+      await kit.untilLinked(lab, primary, replicas, 20_000);
       await keys('keysBefore');
     });
     await step('restart', async () => {
@@ -116,8 +115,7 @@ export default kit.defineLab({
       lab.observe('downMs', down, `${primary} answered again ${down ?? '-'} ms after the crash`);
       const said = `run_id ${before.slice(0, 8)}.. then ${after?.slice(0, 8) ?? '-'}..`;
       lab.observe('runIds', { before, after: after ?? null }, said);
-      const links = (await caughtUp()) ?? (await r.links());
-      lab.observe('linksAfter', links, kit.describeLinks(links));
+      await kit.observeLinks(lab, primary, replicas, 20_000, 'linksAfter');
       const named = await r.agreedPrimary();
       const name = named.done ? named.value : null;
       lab.observe('primaryAfter', name, `the Sentinels name ${named.done ? named.value : named.seen}`);
@@ -131,9 +129,10 @@ export default kit.defineLab({
     const seen = kit.observed<Seen>(ev);
     const { keysBefore = {}, keysAfter = {}, linksAfter = {}, primaryBefore: before } = seen;
     const nodes = Object.keys(keysBefore);
-    const restarted =
-      seen.runIds !== undefined && seen.runIds.after !== null && seen.runIds.after !== seen.runIds.before;
-    const followers = Object.entries(linksAfter).filter(([, v]) => v.role === 'slave');
+    const restarted = !!seen.runIds?.after && seen.runIds.after !== seen.runIds.before;
+    const followers = Object.values(linksAfter).filter((v) => v.role === 'slave');
+    const atPrimary = (v: kit.LinkView) =>
+      v.masterHost === before && v.masterLinkStatus === 'up' && v.offset === linksAfter[before as string]?.offset;
     const checks: kit.Check[] = [
       kit.check(
         `the primary restarted within ${DOWN_AFTER_MS} ms and Sentinel did not fail over`,
@@ -143,13 +142,7 @@ export default kit.defineLab({
       ),
       kit.check(
         'the replicas resynchronised from the restarted primary',
-        followers.length === 2 &&
-          followers.every(
-            ([, v]) =>
-              v.masterHost === before &&
-              v.masterLinkStatus === 'up' &&
-              v.offset === linksAfter[before as string]?.offset,
-          ),
+        followers.length === 2 && followers.every(atPrimary),
         `both replicas follow ${before}, link up, at its offset`,
         kit.describeLinks(linksAfter) || 'not observed',
       ),
