@@ -93,14 +93,13 @@ export default kit.defineLab({
       if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
     }),
   async run(lab) {
-    const r = lab.stack;
     await lab.step('publish', async () => {
       lab.say(`publisher: ${kit.describeTally(await kit.publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
       await kit.observeDepth(lab, VIA, QUEUE, 'before');
     });
     await lab.step('stop-home', () => kit.stopCleanly(lab, HOME));
     await lab.step('consume', () =>
-      r.using(VIA, async (c) => {
+      lab.stack.using(VIA, async (c) => {
         await kit.tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
         await kit.tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
         await kit.tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));

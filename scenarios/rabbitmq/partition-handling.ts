@@ -106,25 +106,18 @@ export default kit.defineLab({
     },
   },
   mechanism: (lab) =>
-    kit.prove(lab, 'setup', async (reasons) => {
+    kit.prove(lab, 'setup', async (no) => {
       const r = lab.stack;
-      reasons.push(...(await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME)));
+      no.push(...(await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME)));
       await r.applyPolicy(MAJORITY, POLICY, '^ha\\.', { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' });
       await r.using(MAJORITY, async (c) => {
         await c.declare(HA, { kind: 'classic', durable: true });
         await c.declare(QQ, { kind: 'quorum' });
       });
       const mirrored = (q: kit.QueueInfo) => kit.mirroredOn(kit.mirrorView(q), MAJORITY, ['rabbit2', MINORITY], true);
-      const ha = await kit.expectQueue(
-        lab,
-        reasons,
-        HA,
-        `master ${MAJORITY}, 2 mirrors synchronised`,
-        mirrored,
-        30_000,
-      );
+      const ha = await kit.expectQueue(lab, no, HA, `master ${MAJORITY}, 2 mirrors synchronised`, mirrored, 30_000);
       const led = (q: kit.QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
-      const qq = await kit.expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
+      const qq = await kit.expectQueue(lab, no, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
       for (const q of [ha, qq]) if (q) lab.say(kit.describeQueue(q));
     }),
   async run(lab) {

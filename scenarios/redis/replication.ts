@@ -137,9 +137,8 @@ export default kit.defineLab({
     const replicas = Object.keys(views).filter((n) => views[n]?.role === 'slave');
     const refused = kit.completions(ev.ops, 'write').find((o) => o.node !== primary);
     const refusedReads = kit.completions(ev.ops, 'read-refused');
-    const written = seen.written;
     const readBy = (n: string) => kit.completions(ev.ops, 'read').filter((o) => o.node === n && o.type === 'ok');
-    const delays = seen.replicationMs ?? {};
+    const { written, replicationMs: delays = {} } = seen;
     const inTime = (n: string) => typeof delays[n] === 'number' && delays[n] <= p.maxReplicationMs;
     const got = (n: string) => readBy(n).some((o) => o.value === written);
     const fresh = replicas.filter((n) => got(n) && inTime(n));
