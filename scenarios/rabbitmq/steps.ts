@@ -70,7 +70,8 @@ export async function declareClassic(lab: Lab, node: string, queue: string, dura
 /** Declares a durable classic queue through `node` and observes where it lives as `name`: elsewhere is a reason. */
 export async function declareHomed(lab: Lab, reasons: string[], node: string, queue: string, name: string) {
   const q = await declareClassic(lab, node, queue);
-  const home = lab.observe(name, lab.stack.hostOf(q.node), `${queue} lives on ${lab.stack.hostOf(q.node)}`);
+  const home = lab.stack.hostOf(q.node);
+  lab.observe(name, home, `${queue} lives on ${home}`);
   if (home !== node) reasons.push(`${queue} lives on ${home}, not on ${node}`);
   return q;
 }
