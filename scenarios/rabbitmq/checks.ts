@@ -36,10 +36,18 @@ export function lossOf(name: string, ev: Evidence, process: string, want: 'none'
   });
 }
 
-/** How one side's publishes ended: `some` confirmed, `none` confirmed, or none and some `refused` outright. */
-export function confirmed(name: string, t: ReturnType<typeof sentBy>, want: 'some' | 'none' | 'refused'): Check {
-  const ok = want === 'some' ? t.ok > 0 : t.total > 0 && t.ok === 0 && (want === 'none' || t.fail > 0);
-  const expected = { some: '> 0 confirmed', none: '0 confirmed', refused: '0 confirmed, some refused' }[want];
+/** How one side's publishes ended: `some` confirmed, `all` confirmed, `none` confirmed, or none and some `refused` outright. */
+export function confirmed(
+  name: string,
+  t: ReturnType<typeof sentBy>,
+  want: 'some' | 'all' | 'none' | 'refused',
+): Check {
+  const [ok, expected] = {
+    some: [t.ok > 0, '> 0 confirmed'],
+    all: [t.total > 0 && t.ok === t.total, 'every publish confirmed'],
+    none: [t.total > 0 && t.ok === 0, '0 confirmed'],
+    refused: [t.total > 0 && t.ok === 0 && t.fail > 0, '0 confirmed, some refused'],
+  }[want] as [boolean, string];
   return check(
     name,
     ok,

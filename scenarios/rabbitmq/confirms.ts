@@ -94,11 +94,7 @@ export default kit.defineLab({
   },
   mechanism: (lab) =>
     kit.prove(lab, 'declare', async (no) => {
-      for (const q of [WITH, WITHOUT]) {
-        const home = lab.stack.hostOf((await kit.declareClassic(lab, QUEUE_NODE, q)).node);
-        lab.observe(`home:${q}`, home, `${q} lives on ${home}`);
-        if (home !== QUEUE_NODE) no.push(`${q} lives on ${home}, not ${QUEUE_NODE}`);
-      }
+      for (const q of [WITH, WITHOUT]) await kit.declareHomed(lab, no, QUEUE_NODE, q, `home:${q}`);
     }),
   async run(lab) {
     const common = { persistent: true, batch: 100, pauseMs: 0, confirmTimeoutMs: 10_000 };

@@ -87,24 +87,19 @@ export default kit.defineLab({
   },
   mechanism: (lab) =>
     kit.prove(lab, 'declare', async (no) => {
-      const r = lab.stack;
-      const q = await kit.declareClassic(lab, HOME, QUEUE);
-      lab.observe('home', r.hostOf(q.node), `${QUEUE} lives on ${r.hostOf(q.node)}`);
+      const q = await kit.declareHomed(lab, no, HOME, QUEUE, 'home');
       lab.observe('mirrorsBefore', q.mirrors, `mirrors: ${q.mirrors.length ? q.mirrors.join(', ') : 'none'}`);
-      if (r.hostOf(q.node) !== HOME) no.push(`${QUEUE} lives on ${q.node}, not on ${HOME}`);
       if (q.mirrors.length) no.push(`${QUEUE} is mirrored to ${q.mirrors.join(', ')}: this lab needs a plain queue`);
       if (q.type !== 'classic' || !q.durable) no.push(`${QUEUE} is ${q.type}, durable=${q.durable}`);
     }),
   async run(lab) {
-    const r = lab.stack;
     await lab.step('publish', async () => {
       lab.say(`publisher: ${kit.describeTally(await kit.publishVia(lab, VIA, QUEUE, 'm', lab.params.messages))}`);
-      const { messages } = await r.using(VIA, (c) => c.check(QUEUE));
-      lab.observe('before', messages, `${QUEUE} holds ${messages} messages, asked through ${VIA}`);
+      await kit.observeDepth(lab, VIA, QUEUE, 'before');
     });
     await lab.step('stop-home', () => kit.stopCleanly(lab, HOME));
     await lab.step('consume', () =>
-      r.using(VIA, async (c) => {
+      lab.stack.using(VIA, async (c) => {
         await kit.tryRead(lab, 'consume-attempt', { how: 'get' }, VIA, () => c.get(QUEUE));
         await kit.tryRead(lab, 'consume-attempt', { how: 'consume' }, VIA, () => c.consume(QUEUE, () => {}));
         await kit.tryRead(lab, 'consume-attempt', { how: 'passive declare' }, VIA, () => c.check(QUEUE));
@@ -119,8 +114,7 @@ export default kit.defineLab({
       }
     });
     await lab.step('start-home', async () => {
-      await lab.faults.start(HOME);
-      await r.waitHealthy(90_000);
+      await kit.startAgain(lab, [HOME], 90_000);
       const { node } = await kit.untilRunning(lab, QUEUE, 30_000);
       lab.observe('homeBack', node, node ? `${QUEUE} is back on ${node}` : undefined);
     });

@@ -9,7 +9,7 @@ import { sleep } from '../../src/runtime/poll.ts';
 import { describeQueue, type MirrorView, mirrorView, type StartedRabbitMQ } from '../../stacks/rabbitmq/stack.ts';
 import { describeTally, Publisher, SlowConsumer } from '../../stacks/rabbitmq/workload.ts';
 import { backOn, redeliveries, refused, tookOver } from './checks.ts';
-import { killAndWatch, publishVia, untilRunning } from './steps.ts';
+import { killAndWatch, publishVia, startAgain, untilRunning } from './steps.ts';
 
 type Lab = LabContext<StartedRabbitMQ, unknown>;
 
@@ -127,8 +127,7 @@ export async function steadyThroughFailover(
 
 /** Starts `node` again, until the cluster is healthy and `queue` has a running master: observed as `name`. */
 export async function startAndWatch(lab: Lab, node: string, queue: string, name: string) {
-  await lab.faults.start(node);
-  await lab.stack.waitHealthy(120_000);
+  await startAgain(lab, [node]);
   const back = await untilRunning(lab, queue, 60_000);
   lab.observe(name, back.node, back.q ? describeQueue(back.q) : 'no master');
 }

@@ -105,31 +105,21 @@ export default kit.defineLab({
       commands: [kit.listQueues(MAJORITY, 'name messages pid slave_pids')],
     },
   },
-  async mechanism(lab) {
-    const r = lab.stack;
-    const reasons = await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME);
-    await lab.step('setup', async () => {
+  mechanism: (lab) =>
+    kit.prove(lab, 'setup', async (no) => {
+      const r = lab.stack;
+      no.push(...(await r.partitionSettingsProblems(lab.params.mode, NET_TICKTIME)));
       await r.applyPolicy(MAJORITY, POLICY, '^ha\\.', { 'ha-mode': 'all', 'ha-sync-mode': 'automatic' });
       await r.using(MAJORITY, async (c) => {
         await c.declare(HA, { kind: 'classic', durable: true });
         await c.declare(QQ, { kind: 'quorum' });
       });
-      const mirrored = (q: kit.QueueInfo) =>
-        kit.mirrorView(q).master === MAJORITY && q.synchronisedMirrors.length === 2;
-      const ha = await kit.expectQueue(
-        lab,
-        reasons,
-        HA,
-        `master ${MAJORITY}, 2 mirrors synchronised`,
-        mirrored,
-        30_000,
-      );
+      const mirrored = (q: kit.QueueInfo) => kit.mirroredOn(kit.mirrorView(q), MAJORITY, ['rabbit2', MINORITY], true);
+      const ha = await kit.expectQueue(lab, no, HA, `master ${MAJORITY}, 2 mirrors synchronised`, mirrored, 30_000);
       const led = (q: kit.QueueInfo) => q.online.length === 3 && r.hostOf(q.leader) === MAJORITY;
-      const qq = await kit.expectQueue(lab, reasons, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
+      const qq = await kit.expectQueue(lab, no, QQ, `leader ${MAJORITY}, 3 members online`, led, 30_000);
       for (const q of [ha, qq]) if (q) lab.say(kit.describeQueue(q));
-    });
-    return reasons;
-  },
+    }),
   async run(lab) {
     const r = lab.stack;
     const mode = lab.params.mode;
@@ -189,11 +179,8 @@ export default kit.defineLab({
     ];
     const majorityKept = kit.lossOf(KEPT, ev, 'ha-majority', 'none');
     if (p.mode === 'pause_minority') return [...common, majorityKept, ...pausedChecks(ev, seen)];
-    const both = kit.confirmed(
-      'the minority confirms publishes to the mirrored queue',
-      kit.sentBy(ev, 'ha-minority'),
-      'some',
-    );
+    const minority = kit.sentBy(ev, 'ha-minority');
+    const both = kit.confirmed('the minority confirms publishes to the mirrored queue', minority, 'some');
     if (p.mode === 'autoheal')
       return [...common, both, ...kit.autohealChecks(ev, seen.autoheal ?? {}, CUT, PUBLISHERS)];
     const split = seen.partitionsAfterHeal ?? {};

@@ -79,12 +79,7 @@ export default kit.defineLab({
         const t = await kit.publishVia(lab, NODE, q.name, q.prefix, lab.params.messages, as);
         lab.say(`${q.name}: ${kit.describeTally(t)}`);
       }
-      await r.using(NODE, async (c) => {
-        for (const q of ALL) {
-          const { messages } = await c.check(q.name);
-          lab.observe(`before:${q.name}`, messages, `${q.name} holds ${messages} messages`);
-        }
-      });
+      for (const q of ALL) await kit.observeDepth(lab, NODE, q.name, `before:${q.name}`);
     });
     await lab.step('restart', async () => {
       if (lab.params.how === 'restart') await lab.faults.restart(NODE);
@@ -125,8 +120,7 @@ export default kit.defineLab({
     },
   ],
   check(ev, p) {
-    const exists = (q: string) =>
-      kit.completions(ev.ops, 'exists').find((o) => (o.value as { queue: string }).queue === q);
+    const exists = (q: string) => kit.completions(kit.onQueue(ev, q), 'exists')[0];
     const transientAfter = exists(QUEUES.transient.name);
     const transientMsgsAfter = exists(QUEUES.transientMsgs.name);
     const tm = kit.delivery(kit.onQueue(ev, QUEUES.transientMsgs.name));

@@ -67,6 +67,21 @@ export async function declareClassic(lab: Lab, node: string, queue: string, dura
   return lab.stack.waitForQueue(queue, 'listed', () => true);
 }
 
+/** Declares a durable classic queue through `node` and observes where it lives as `name`: elsewhere is a reason. */
+export async function declareHomed(lab: Lab, reasons: string[], node: string, queue: string, name: string) {
+  const q = await declareClassic(lab, node, queue);
+  const home = lab.stack.hostOf(q.node);
+  lab.observe(name, home, `${queue} lives on ${home}`);
+  if (home !== node) reasons.push(`${queue} lives on ${home}, not on ${node}`);
+  return q;
+}
+
+/** How many messages `queue` holds, asked through `node` (a passive declare): observed as `name`. */
+export async function observeDepth(lab: Lab, node: string, queue: string, name: string) {
+  const { messages } = await lab.stack.using(node, (c) => c.check(queue));
+  return lab.observe(name, messages, `${queue} holds ${messages} messages, asked through ${node}`);
+}
+
 /**
  * Publishes `count` messages through `node` (persistent, with confirms unless told
  * otherwise), recorded. A node that refuses the connection refuses every message (`refused`).
@@ -322,9 +337,14 @@ export async function observeAutoheal(lab: Lab, name: string, healthy = true) {
     throw new Error(`autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${finding}`);
 }
 
+/** Starts `nodes` again, in turn, then until the cluster is healthy. */
+export async function startAgain(lab: Lab, nodes: string[], timeoutMs = 120_000) {
+  for (const n of nodes) await lab.faults.start(n);
+  await lab.stack.waitHealthy(timeoutMs);
+}
+
 /** Clean restarts of `nodes` (stopped together, started in turn), then until the cluster is healthy again. */
 export async function restartCleanly(lab: Lab, nodes: string[]) {
   await Promise.all(nodes.map((m) => stopCleanly(lab, m)));
-  for (const m of nodes) await lab.faults.start(m);
-  await lab.stack.waitHealthy(120_000);
+  await startAgain(lab, nodes);
 }

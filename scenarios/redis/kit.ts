@@ -1,10 +1,10 @@
 // What a Redis lab imports: the engine's lab kit, the stack (clients, replication and
 // Sentinel views, the recorded workload) and what the Redis labs share (commands to try,
 // the Sentinel proof, waits, observations) and their pure checks (checks.ts).
-import type { Op } from '../../src/engine/history.ts';
+import { type Op, observed } from '../../src/engine/history.ts';
 import type { LabContext, StepText } from '../../src/engine/lab.ts';
 import { type RedisClient, withDirect } from '../../stacks/redis/client.ts';
-import { describeKeys } from '../../stacks/redis/replication.ts';
+import { describeKeys, describeLinks } from '../../stacks/redis/replication.ts';
 import { describeSentinelView, sentinelViewsProblems } from '../../stacks/redis/sentinel.ts';
 import { type StartedRedis, settingsOf } from '../../stacks/redis/stack.ts';
 import { RedisWorkload } from '../../stacks/redis/workload.ts';
@@ -33,6 +33,13 @@ export function sentinelCli(node: string, command: string): string {
 }
 
 const PROBE_KEY = 'midlab:probe';
+
+/** The primary (the one the Sentinel proof found, else the first) and the other data nodes. */
+export function primaryAndReplicas(lab: RedisLab): { primary: string; replicas: string[] } {
+  const r = lab.stack;
+  const primary = observed<{ primaryBefore: string }>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
+  return { primary, replicas: r.dataNodes.filter((n) => n !== primary) };
+}
 
 /** The step that proves Sentinel and replication work: the Sentinel labs declare it as `proof`. */
 export const sentinelProof: StepText<unknown> = {
@@ -125,6 +132,18 @@ export function untilLinked(lab: RedisLab, primary: string, replicas: string[], 
     timeoutMs,
     intervalMs: 100,
   });
+}
+
+/** untilLinked, then every data node's link (the last seen, if the wait gave up), observed as `name`. */
+export async function observeLinks(
+  lab: RedisLab,
+  primary: string,
+  replicas: string[],
+  timeoutMs: number,
+  name: string,
+) {
+  const links = (await untilLinked(lab, primary, replicas, timeoutMs)) ?? (await lab.stack.links());
+  return lab.observe(name, links, describeLinks(links));
 }
 
 /** Waits (without deciding) until every replica has applied `primary`'s stream as of now; each node's offset. */

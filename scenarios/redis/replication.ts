@@ -76,21 +76,15 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const r = lab.stack;
-    const primary = r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
-    const links = async () => {
-      const last = (await kit.untilLinked(lab, primary, replicas, 5000)) ?? (await r.links());
-      lab.observe('links', last, kit.describeLinks(last));
-    };
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
+    const links = () => kit.observeLinks(lab, primary, replicas, 5000, 'links');
     await lab.step('links', links, { vars: { primary, replicas: replicas.join(' and ') } });
     return kit.linkProblems(kit.observed<Seen>(lab.history.evidence()).links ?? {}, primary, replicas);
   },
   async run(lab) {
     const r = lab.stack;
     const w = new kit.RedisWorkload(lab.history, r);
-    const primary = r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const [replica] = replicas as [string];
     const roles = async () => {
       const views = await r.links();
@@ -143,11 +137,12 @@ export default kit.defineLab({
     const replicas = Object.keys(views).filter((n) => views[n]?.role === 'slave');
     const refused = kit.completions(ev.ops, 'write').find((o) => o.node !== primary);
     const refusedReads = kit.completions(ev.ops, 'read-refused');
-    const written = seen.written;
     const readBy = (n: string) => kit.completions(ev.ops, 'read').filter((o) => o.node === n && o.type === 'ok');
-    const delays = seen.replicationMs ?? {};
+    const { written, replicationMs: delays = {} } = seen;
     const inTime = (n: string) => typeof delays[n] === 'number' && delays[n] <= p.maxReplicationMs;
-    const fresh = replicas.filter((n) => readBy(n).some((o) => o.value === written) && inTime(n));
+    const got = (n: string) => readBy(n).some((o) => o.value === written);
+    const fresh = replicas.filter((n) => got(n) && inTime(n));
+    const said = (n: string) => `${n}: ${got(n) ? `yes after ${readBy(n).length} read(s), ${delays[n]} ms` : 'no'}`;
     return [
       kit.check(
         'the replicas report the primary',
@@ -172,12 +167,7 @@ export default kit.defineLab({
         'data written to the primary is read from every replica',
         written !== undefined && replicas.length === 2 && fresh.length === replicas.length,
         `both replicas return "${String(written)}" within ${p.maxReplicationMs} ms`,
-        replicas
-          .map((n) => {
-            const got = readBy(n).some((o) => o.value === written);
-            return `${n}: ${got ? `yes after ${readBy(n).length} read(s), ${delays[n]} ms` : 'no'}`;
-          })
-          .join(', '),
+        replicas.map(said).join(', '),
         { replicationMs: delays },
       ),
     ];

@@ -88,11 +88,9 @@ export default kit.defineLab({
   mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
-    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const vars = { primary, keys: lab.params.keys };
     const runId = () => r.runId(primary);
-    const caughtUp = () => kit.untilLinked(lab, primary, replicas, 20_000);
     const step = (key: Parameters<typeof lab.step>[0], fn: () => Promise<void>) => lab.step(key, fn, { vars });
     const keys = async (name: string) => {
       const n = await r.dbsizes();
@@ -102,7 +100,7 @@ export default kit.defineLab({
       new kit.RedisWorkload(lab.history, r).writeIds('app', c, 'k', lab.params.keys, 4);
     await step('fill', async () => {
       await kit.withDirect(r.endpoint(primary), write);
-      await caughtUp();
+      await kit.untilLinked(lab, primary, replicas, 20_000);
       await keys('keysBefore');
     });
     await step('restart', async () => {
@@ -117,8 +115,7 @@ export default kit.defineLab({
       lab.observe('downMs', down, `${primary} answered again ${down ?? '-'} ms after the crash`);
       const said = `run_id ${before.slice(0, 8)}.. then ${after?.slice(0, 8) ?? '-'}..`;
       lab.observe('runIds', { before, after: after ?? null }, said);
-      const links = (await caughtUp()) ?? (await r.links());
-      lab.observe('linksAfter', links, kit.describeLinks(links));
+      await kit.observeLinks(lab, primary, replicas, 20_000, 'linksAfter');
       const named = await r.agreedPrimary();
       const name = named.done ? named.value : null;
       lab.observe('primaryAfter', name, `the Sentinels name ${named.done ? named.value : named.seen}`);
@@ -132,9 +129,10 @@ export default kit.defineLab({
     const seen = kit.observed<Seen>(ev);
     const { keysBefore = {}, keysAfter = {}, linksAfter = {}, primaryBefore: before } = seen;
     const nodes = Object.keys(keysBefore);
-    const restarted =
-      seen.runIds !== undefined && seen.runIds.after !== null && seen.runIds.after !== seen.runIds.before;
-    const followers = Object.entries(linksAfter).filter(([, v]) => v.role === 'slave');
+    const restarted = !!seen.runIds?.after && seen.runIds.after !== seen.runIds.before;
+    const followers = Object.values(linksAfter).filter((v) => v.role === 'slave');
+    const atPrimary = (v: kit.LinkView) =>
+      v.masterHost === before && v.masterLinkStatus === 'up' && v.offset === linksAfter[before as string]?.offset;
     const checks: kit.Check[] = [
       kit.check(
         `the primary restarted within ${DOWN_AFTER_MS} ms and Sentinel did not fail over`,
@@ -144,13 +142,7 @@ export default kit.defineLab({
       ),
       kit.check(
         'the replicas resynchronised from the restarted primary',
-        followers.length === 2 &&
-          followers.every(
-            ([, v]) =>
-              v.masterHost === before &&
-              v.masterLinkStatus === 'up' &&
-              v.offset === linksAfter[before as string]?.offset,
-          ),
+        followers.length === 2 && followers.every(atPrimary),
         `both replicas follow ${before}, link up, at its offset`,
         kit.describeLinks(linksAfter) || 'not observed',
       ),
@@ -163,37 +155,20 @@ export default kit.defineLab({
     ];
     const wiped = nodes.length === 3 && nodes.every((n) => keysAfter[n] === 0);
     const kept = nodes.length === 3 && nodes.every((n) => keysAfter[n] === keysBefore[n]);
+    const after = JSON.stringify(keysAfter);
     checks.push(
       p.persistence === 'aof'
-        ? kit.check('every node still holds every key', kept, JSON.stringify(keysBefore), JSON.stringify(keysAfter))
-        : kit.check(
-            'every key is gone from every node',
-            wiped,
-            'DBSIZE 0 on each of the 3 data nodes',
-            JSON.stringify(keysAfter),
-          ),
+        ? kit.check('every node still holds every key', kept, JSON.stringify(keysBefore), after)
+        : kit.check('every key is gone from every node', wiped, 'DBSIZE 0 on each of the 3 data nodes', after),
     );
     const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
     const findings = kit.delivery(ev.ops, { send: 'write', receive: 'read-all' });
-    const lossExpected = p.persistence === 'off';
-    return [
-      ...checks,
-      ...kit.deliveryChecks(
-        findings,
-        { loss: lossExpected ? 'expected' : 'forbidden', duplicates: 'forbidden' },
-        'writes',
-      ),
-      ...(lossExpected
-        ? [
-            kit.check(
-              'every acknowledged write is lost',
-              findings.acknowledged === p.keys && findings.lost.length === p.keys,
-              `${p.keys} of ${p.keys}`,
-              `${findings.lost.length} of ${findings.acknowledged}`,
-            ),
-          ]
-        : []),
-    ];
+    const loss = p.persistence === 'off' ? 'expected' : 'forbidden';
+    checks.push(...kit.deliveryChecks(findings, { loss, duplicates: 'forbidden' }, 'writes'));
+    if (loss === 'forbidden') return checks;
+    const allLost = findings.acknowledged === p.keys && findings.lost.length === p.keys;
+    const lost = `${findings.lost.length} of ${findings.acknowledged}`;
+    return [...checks, kit.check('every acknowledged write is lost', allLost, `${p.keys} of ${p.keys}`, lost)];
   },
 });

@@ -119,8 +119,7 @@ export default kit.defineLab({
     const r = lab.stack;
     const p = lab.params;
     const w = new kit.RedisWorkload(lab.history, r);
-    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const wait = p.variant === 'wait';
     const vars = { primary, replica: `${replicas[0]}`, replicas: replicas.join(' and ') };
     const step = <T>(key: Parameters<typeof lab.step>[0], fn: () => Promise<T>, more = {}) =>

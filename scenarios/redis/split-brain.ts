@@ -100,8 +100,7 @@ export default kit.defineLab({
   mechanism: kit.proveSentinels,
   async run(lab) {
     const r = lab.stack;
-    const primary = kit.observed<Seen>(lab.history.evidence()).primaryBefore ?? r.firstPrimary;
-    const replicas = r.dataNodes.filter((n) => n !== primary);
+    const { primary, replicas } = kit.primaryAndReplicas(lab);
     const app = await r.sentinelClient();
     let writing = true;
     const writer = new kit.RedisWorkload(lab.history, r).writeWhile('app', app, 'w', () => writing, EVERY_MS);
@@ -154,6 +153,7 @@ export default kit.defineLab({
     const lost = new Set(findings.lost);
     const writes = kit.completions(ev.ops, 'write');
     const acked = writes.filter((o) => o.type === 'ok');
+    const ackedBefore = acked.filter((o) => o.time < cutAskedAt);
     const ackedInCut = acked.filter((o) => o.time > cut.start);
     const checks: kit.Check[] = [
       kit.check(
@@ -168,12 +168,7 @@ export default kit.defineLab({
         `${before}: replica of ${String(after)}, link up`,
         oldAfter ? kit.describeLinks({ [before]: oldAfter }) : 'it never did',
       ),
-      kit.windowLoss(
-        'writes acknowledged before the cut are kept',
-        acked.filter(({ time }) => time < cutAskedAt),
-        lost,
-        'none',
-      ),
+      kit.windowLoss('writes acknowledged before the cut are kept', ackedBefore, lost, 'none'),
     ];
     const unread = kit.finalReadMissing(ev);
     if (unread) return [...checks, unread];
