@@ -53,7 +53,10 @@ export default kit.defineLab({
       title: 'Restart the broker ({how})',
       narration: (p) =>
         p.how === 'kill'
-          ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory.'
+          ? 'SIGKILL: nothing is flushed or tidied; then the same container starts again with its data directory. ' +
+            'Seen on a loaded machine (1 run in 7; 2 of 4 tries by hand): a durable queue declared a moment after the ' +
+            "node's first boot was missing after the kill, though its record had reached Mnesia's log. The lab then " +
+            'fails: the broker confirmed a durable queue that did not survive.'
           : 'A clean shutdown (SIGTERM: RabbitMQ stops its queues and flushes) and a start, with the same data directory.',
       commands: [kit.rabbitmqctl(NODE, 'await_startup'), kit.listQueues(NODE)],
     },
@@ -98,7 +101,11 @@ export default kit.defineLab({
       }),
     );
   },
-  final: (lab) => kit.drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], { idleMs: 1000 }),
+  final: (lab) =>
+    kit.drainVia(lab, NODE, [QUEUES.persistent.name, QUEUES.transientMsgs.name], {
+      idleMs: 1000,
+      skipMissing: true,
+    }),
   predictions: [
     {
       before: 'restart',
