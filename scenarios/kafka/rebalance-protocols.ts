@@ -116,9 +116,8 @@ export default kit.defineLab({
       const sets = members.map((m) => owned.get(m) ?? []);
       const all = new Set(sets.flat());
       const even = sets.every((s) => s.length === PARTITIONS / members.length);
-      const text = members.map((m, i) => `${m}: [${sets[i]}]`).join(' ');
       if (even && all.size === PARTITIONS) return { done: true as const, value: Date.now() };
-      return { done: false as const, seen: text };
+      return { done: false as const, seen: members.map((m, i) => `${m}: [${sets[i]}]`).join(' ') };
     };
     const bound = { timeoutMs: p.settleSec * 1000, intervalMs: 100 };
     const settle = (members: string[]) =>
@@ -142,8 +141,7 @@ export default kit.defineLab({
     const producer = await kit.startPerfProducer(k.cluster.node('kafka1'), perf);
     try {
       await lab.step('start', async () => {
-        await startConsumer('c1');
-        await startConsumer('c2');
+        for (const c of ['c1', 'c2']) await startConsumer(c);
         await settle(['c1', 'c2']);
         const r = await k.tool('kafka1', 'kafka-consumer-groups.sh', '--describe', '--group', GROUP, '--state');
         const line = r.stdout.split('\n').find((l) => l.startsWith(`${GROUP} `)) ?? '';
@@ -157,7 +155,7 @@ export default kit.defineLab({
       await lab.step('evict', async () => {
         const at = Date.now();
         await change('evict', ['c1'], () => c2?.stall() ?? Promise.resolve(), ['c1']);
-        await new Promise((r) => setTimeout(r, 1000));
+        await kit.sleep(1000);
         const resumedAt = Date.now();
         await c2?.resume();
         await settle(['c1', 'c2']);

@@ -112,7 +112,7 @@ export default kit.defineLab({
   },
   async run(lab) {
     const k = lab.stack;
-    const id = lab.history.observations.find((o) => o.name === 'clusterId')?.value as string;
+    const id = lab.history.last('clusterId') as string;
     const opts = { name: 'producer', acks: 'all', intervalMs: 100 } as const;
     const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
     const group = { name: 'consumer', groupId: 'g', topics: [TOPIC] };
