@@ -117,14 +117,7 @@ export default kit.defineLab({
     const step = kit.stepsWith(lab, pl);
     const producer = await step('produce', async () => {
       const jp = await kit.JavaProducer.start(k, pl.client, TOPIC, producerProps(p.idempotence), p.rate);
-      const n = await lab.until(
-        'records committed before the cut',
-        async () => {
-          const e = await hw();
-          return e >= 2 * p.rate ? { done: true, value: e } : { done: false, seen: `end offset ${e}` };
-        },
-        { timeoutMs: 90_000, intervalMs: 500 },
-      );
+      const n = await kit.untilCount(lab, 'records committed before the cut', hw, 2 * p.rate, 90_000, 500);
       lab.observe('beforeCut', n ?? 0, `${n ?? 0} records committed before the cut`);
       const state = await kit.describeProducers(k, pl.client, TOPIC);
       lab.observe('producerState', state, `leader's producer state: ${stateText(state)}`);

@@ -38,7 +38,7 @@ export default kit.defineLab({
   variants: kit.bothModes([{ acks: 'all' }]),
   params: {
     mode: kit.modeParam,
-    acks: { type: 'enum', default: '1', choices: ['1', 'all'], describe: 'acks of the producer on the cut-off side' },
+    acks: kit.enumParam(['1', 'all'], 'acks of the producer on the cut-off side'),
     before: kit.intParam(10, 'acks=all messages sent before the cut', 1, 1000),
     cutMs: kit.intParam(20_000, "the cut's length; the producer writes to the old leader throughout", 8000, 120_000),
   },

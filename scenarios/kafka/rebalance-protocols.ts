@@ -28,13 +28,10 @@ export default kit.defineLab({
     'interval: a consumer whose poll loop stalls past it is removed from the group, and the member given its ' +
     'partitions reads again from the last commit.',
   params: {
-    protocol: {
-      type: 'enum',
-      default: 'eager',
-      choices: kit.REBALANCE_PROTOCOLS,
-      describe:
-        'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
-    },
+    protocol: kit.enumParam(
+      kit.REBALANCE_PROTOCOLS,
+      'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
+    ),
     maxPollMs: kit.intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
     evictMarginMs: kit.intParam(2000, 'margin beyond two heartbeat intervals for the partitions to move', 0),
     rate: kit.intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
@@ -114,9 +111,8 @@ export default kit.defineLab({
     const balanced = (members: string[]) => async () => {
       const owned = kit.ownedAt(events());
       const sets = members.map((m) => owned.get(m) ?? []);
-      const all = new Set(sets.flat());
       const even = sets.every((s) => s.length === PARTITIONS / members.length);
-      if (even && all.size === PARTITIONS) return { done: true as const, value: Date.now() };
+      if (even && new Set(sets.flat()).size === PARTITIONS) return { done: true as const, value: Date.now() };
       return { done: false as const, seen: members.map((m, i) => `${m}: [${sets[i]}]`).join(' ') };
     };
     const bound = { timeoutMs: p.settleSec * 1000, intervalMs: 100 };
