@@ -145,12 +145,11 @@ export default kit.defineLab({
         return lab.observe('strategy', strategy, `the group's assignment strategy: ${strategy || 'none'}`);
       });
       await lab.step('join', () => change('join', ['c1', 'c2'], () => startConsumer('c3'), ['c1', 'c2', 'c3']));
-      const c3 = consumers[2];
-      await lab.step('leave', () => change('leave', ['c1', 'c2'], () => c3?.stop() ?? Promise.resolve(), ['c1', 'c2']));
+      await lab.step('leave', () => change('leave', ['c1', 'c2'], async () => consumers[2]?.stop(), ['c1', 'c2']));
       const c2 = consumers[1];
       await lab.step('evict', async () => {
         const at = Date.now();
-        await change('evict', ['c1'], () => c2?.stall() ?? Promise.resolve(), ['c1']);
+        await change('evict', ['c1'], async () => c2?.stall(), ['c1']);
         await kit.sleep(1000);
         const resumedAt = Date.now();
         await c2?.resume();
