@@ -199,8 +199,7 @@ export default kit.defineLab({
         'acks=1 and acks=0: what the final read holds (reported)',
         true,
         'reported only: the leader never changed, so nothing was truncated; acks=0 sends are excluded from every loss check',
-        `acks=1: ${ones.lost.length} of ${ones.acknowledged} acknowledged lost${ones.lost.length ? ` (${kit.sample(ones.lost)})` : ''}; ` +
-          `acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
+        `acks=1: ${kit.lostText(ones)}; acks=0: ${zeros.received} of ${zeros.acknowledged} "sent" found`,
       ),
     ];
   },

@@ -3,8 +3,6 @@ import * as kit from './kit.ts';
 const TOPIC = 'loss';
 /** Replication factor 2: kafka1 leads, kafka2 follows; kafka3 holds no replica and is always up. */
 const [LEADER, FOLLOWER, BYSTANDER] = ['kafka1', 'kafka2', 'kafka3'];
-/** The History processes that send: the baseline, the writes to the lone leader, the acksall probes. */
-const SENDERS = ['before', 'alone', 'canary'];
 
 /** What the lab reads: the ISR once the follower was out (or at the bound), and when; the election; the probes. */
 interface Seen {
@@ -173,7 +171,6 @@ export default kit.defineLab({
       ...kit.uncleanChecks(FOLLOWER, LEADER, { newLeader, isr, election }, p.election === 'tool'),
     ];
     if (p.variant === 'acksall') {
-      const ops = ev.ops.filter((o) => o.f !== 'send' || SENDERS.includes(o.process));
       return [
         ...checks,
         kit.refusedCheck(
@@ -182,7 +179,7 @@ export default kit.defineLab({
           `${p.messages} refused with NOT_ENOUGH_REPLICAS; none acknowledged, none after the append, none unknown`,
           kit.probesText(seen.leaderRefuses),
         ),
-        ...kit.finalReadChecks(ops, 'acks=all messages'),
+        ...kit.finalReadChecks(ev.ops, 'acks=all messages'),
       ];
     }
     return [

@@ -92,40 +92,34 @@ export default kit.defineLab({
   },
   async run(lab) {
     const k = lab.stack;
-    await lab.step(
-      'register',
-      async () => {
-        const registered = await k.admin.registeredBrokers();
-        const c = await k.admin.controller();
-        lab.observe('registered', registered, `registered brokers: ${registered.join(', ')}`);
-        lab.observe('controller', c.node, `active controller: ${kit.named(c.node)}`);
-        if (k.mode === 'zookeeper') {
-          const text = await k.admin.znode('/controller');
-          lab.observe('controllerZnode', text, `/controller = ${text}`);
-        } else {
-          const q = await k.admin.quorum();
-          const voters = q.voters.map((v) => v.id);
-          const text = `quorum: leader ${q.leaderId}, epoch ${q.leaderEpoch}, voters ${voters.join(',')}`;
-          lab.observe('quorum', { leader: q.leaderId, epoch: q.leaderEpoch, voters }, text);
-        }
-        const md = await k.admin.metadataController();
-        const named = `the Metadata answer (kcat -L) names ${kit.named(md)} as controller`;
-        const who = 'in KRaft some live broker (clients never talk to controllers), not necessarily the quorum leader';
-        lab.observe('metadataController', md, `${named}: ${k.mode === 'zookeeper' ? 'the real one' : who}`);
-      },
-      { vars: { bootstrap: k.bootstrapServers() } },
-    );
-    await lab.step('create', async () => {
-      await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3 });
-      await kit.topicsHealthy(lab, 'partitions', { [TOPIC]: 3 }, 3);
+    const step = kit.stepsWith(lab, { bootstrap: k.bootstrapServers() });
+    await step('register', async () => {
+      const registered = await k.admin.registeredBrokers();
+      const c = await k.admin.controller();
+      lab.observe('registered', registered, `registered brokers: ${registered.join(', ')}`);
+      lab.observe('controller', c.node, `active controller: ${kit.named(c.node)}`);
+      if (k.mode === 'zookeeper') {
+        const text = await k.admin.znode('/controller');
+        lab.observe('controllerZnode', text, `/controller = ${text}`);
+      } else {
+        const q = await k.admin.quorum();
+        const voters = q.voters.map((v) => v.id);
+        const text = `quorum: leader ${q.leaderId}, epoch ${q.leaderEpoch}, voters ${voters.join(',')}`;
+        lab.observe('quorum', { leader: q.leaderId, epoch: q.leaderEpoch, voters }, text);
+      }
+      const md = await k.admin.metadataController();
+      const named = `the Metadata answer (kcat -L) names ${kit.named(md)} as controller`;
+      const who = 'in KRaft some live broker (clients never talk to controllers), not necessarily the quorum leader';
+      lab.observe('metadataController', md, `${named}: ${k.mode === 'zookeeper' ? 'the real one' : who}`);
     });
-    await lab.step('zookeeper-flag', async () => {
+    await step('create', () => kit.createdHealthy(lab, 'partitions', { [TOPIC]: 3 }));
+    await step('zookeeper-flag', async () => {
       const r = await k.cluster.node('kafka1').exec(['kafka-topics.sh', '--zookeeper', 'zk1:2181', '--list']);
       const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
       const line = lines.find((l) => REMOVED.test(l)) ?? lines.find((l) => l) ?? '(no output)';
       lab.observe('zookeeperFlag', { exitCode: r.exitCode, line }, `exit ${r.exitCode}: ${line}`);
     });
-    await lab.step('defaults', async () => {
+    await step('defaults', async () => {
       const r = await k.tool('kafka1', 'kafka-configs.sh', ...CONFIGS);
       const value = (name: string) => new RegExp(`^\\s*${name.replace(/\./g, '\\.')}=(\\S*)`, 'm').exec(r.stdout)?.[1];
       const defaults = Object.fromEntries(['delete.topic.enable', 'log.retention.bytes'].map((n) => [n, value(n)]));
@@ -141,24 +135,17 @@ export default kit.defineLab({
       );
       lab.observe('scratchDeleted', gone === true, `${SCRATCH} ${gone ? 'deleted' : 'still listed'}`);
     });
-    await lab.step(
-      'produce',
-      async () => {
-        const route = (seq: number) => ({ key: `k${seq % 10}` });
-        const opts = { name: 'producer', acks: 'all' as const, route };
-        const sent = await kit.produce(k.bootstrap, lab.history, TOPIC, MESSAGES, opts);
-        lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} acknowledged`);
-        const group = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
-        lab.say(`${await kit.readGroup(lab, MESSAGES, group)} received by the group`);
-      },
-      { vars: { bootstrap: k.bootstrapServers() } },
-    );
+    await step('produce', async () => {
+      const route = (seq: number) => ({ key: `k${seq % 10}` });
+      await kit.produceSaid(lab, k.bootstrap, TOPIC, MESSAGES, { name: 'producer', acks: 'all', route });
+      const group = { name: 'consumer', groupId: 'basics-readers', topics: [TOPIC], commit: 'manual' as const };
+      lab.say(`${await kit.readGroup(lab, MESSAGES, group)} received by the group`);
+    });
   },
   check(ev, p) {
     const seen = kit.observed<Seen>(ev);
     const { registered = [], controller, partitions: parts = [], zookeeperFlag: flag } = seen;
     const [q, isolated, ids] = [seen.quorum, p.layout === 'isolated', BROKERS.map((b) => Number(b.slice(5)))];
-    const allRegistered = BROKERS.every((b) => registered.includes(b)) && kit.sameSet(registered, BROKERS);
     // Combined: the voters are the brokers 1..3; isolated: controllers of their own, none a broker.
     const votersOk = isolated
       ? q?.voters.every((v) => !ids.includes(v))
@@ -169,7 +156,7 @@ export default kit.defineLab({
       p.mode === 'zookeeper'
         ? kit.check(
             '3 brokers in /brokers/ids and a /controller',
-            allRegistered && BROKERS.includes(controller ?? ''),
+            kit.sameSet(registered, BROKERS) && BROKERS.includes(controller ?? ''),
             '/brokers/ids = 1,2,3; /controller names one of them',
             `/brokers/ids = ${registered.map((b) => b.replace('kafka', '')).join(',')}; /controller: ${kit.named(controller)}`,
           )

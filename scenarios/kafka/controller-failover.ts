@@ -89,45 +89,33 @@ export default kit.defineLab({
     if (!before.node) throw new Error('no active controller before the fault');
     const old = before.node;
     const survivor = k.brokers.find((b) => b !== old) as string;
-    await lab.step(
-      'kill-controller',
-      async () => {
-        const took = await kit.killAndTime(lab, old, bound, (ms) => kit.untilNewController(lab, old, ms));
-        if (!took) return;
-        const { now, ms } = took;
-        lab.observe('controllerAfter', now.node, `new controller: ${kit.named(now.node)}, epoch ${now.epoch}`);
-        lab.observe('epochAfter', now.epoch);
-        lab.observe('failoverMs', ms, `a new controller ${ms} ms after the kill (bound ${bound} ms)`);
-        const rounds = (now.epoch ?? 0) - (before.epoch ?? 0);
-        if (k.mode === 'kraft' && rounds > 1)
-          lab.say(`the epoch rose by ${rounds}: ${rounds - 1} round(s) ended in a split vote before one got 2 of 3`);
-      },
-      { vars: { old, survivor } },
-    );
-    await lab.step(
-      'create',
-      async () => {
-        const fenced = k.brokers.includes(old) ? await kit.untilFenced(lab, old, 30_000) : 0;
-        lab.observe('fencedMs', fenced, `${old} out of the live brokers after ${fenced ?? '> 30000'} ms`);
-        const error = await kit.createTopicRecorded(k, lab.history, TOPIC, 3, 2);
-        if (error) return lab.warn(`creating ${TOPIC} failed: ${error}`);
-        lab.say(`created ${TOPIC}`);
-        const live = k.brokerEndpoints(k.brokers.filter((b) => b !== old));
-        const sent = await kit.produce(live, lab.history, TOPIC, MESSAGES, { name: 'producer', acks: 'all' });
-        lab.say(`${sent.filter((s) => s.ok).length} of ${MESSAGES} messages acknowledged`);
-      },
-      { vars: { survivor } },
-    );
-    await lab.step(
-      'restart',
-      async () => {
-        await lab.faults.start(old);
-        await k.waitHealthy();
-        const c = await k.admin.controller();
-        lab.observe('controllerAfterRestart', c.node, `controller after ${old}'s return: ${kit.named(c.node)}`);
-      },
-      { vars: { old } },
-    );
+    const step = kit.stepsWith(lab, { old, survivor });
+    await step('kill-controller', async () => {
+      const took = await kit.killAndTime(lab, old, bound, (ms) => kit.untilNewController(lab, old, ms));
+      if (!took) return;
+      const { now, ms } = took;
+      lab.observe('controllerAfter', now.node, `new controller: ${kit.named(now.node)}, epoch ${now.epoch}`);
+      lab.observe('epochAfter', now.epoch);
+      lab.observe('failoverMs', ms, `a new controller ${ms} ms after the kill (bound ${bound} ms)`);
+      const rounds = (now.epoch ?? 0) - (before.epoch ?? 0);
+      if (k.mode === 'kraft' && rounds > 1)
+        lab.say(`the epoch rose by ${rounds}: ${rounds - 1} round(s) ended in a split vote before one got 2 of 3`);
+    });
+    await step('create', async () => {
+      const fenced = k.brokers.includes(old) ? await kit.untilFenced(lab, old, 30_000) : 0;
+      lab.observe('fencedMs', fenced, `${old} out of the live brokers after ${fenced ?? '> 30000'} ms`);
+      const error = await kit.createTopicRecorded(k, lab.history, TOPIC, 3, 2);
+      if (error) return lab.warn(`creating ${TOPIC} failed: ${error}`);
+      lab.say(`created ${TOPIC}`);
+      const live = k.brokerEndpoints(k.brokers.filter((b) => b !== old));
+      await kit.produceSaid(lab, live, TOPIC, MESSAGES, { name: 'producer', acks: 'all' });
+    });
+    await step('restart', async () => {
+      await lab.faults.start(old);
+      await k.waitHealthy();
+      const c = await k.admin.controller();
+      lab.observe('controllerAfterRestart', c.node, `controller after ${old}'s return: ${kit.named(c.node)}`);
+    });
   },
   final: (lab) => kit.finalRead(lab, TOPIC).catch((e: unknown) => lab.warn(`final read: ${kit.errorText(e)}`)),
   predictions: [

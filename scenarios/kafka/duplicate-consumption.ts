@@ -115,13 +115,9 @@ export default kit.defineLab({
       await sink?.send(SINK_TOPIC, { key: m.id, partition: 0 });
     };
     const timeoutMs = p.timeoutSec * 1000;
-    const opts = {
-      groupId: GROUP,
-      topics: [TOPIC] as [string],
-      commit: p.variant === 'manual' ? ('manual' as const) : ('auto' as const),
-      autoCommitIntervalMs: p.commitIntervalMs,
-      ...(p.variant === 'manual' ? { maxBatch: p.batch } : {}),
-    };
+    const commit =
+      p.variant === 'manual' ? { commit: 'manual' as const, maxBatch: p.batch } : { commit: 'auto' as const };
+    const opts = { groupId: GROUP, topics: [TOPIC] as [string], autoCommitIntervalMs: p.commitIntervalMs, ...commit };
     try {
       const produced = () => kit.produceSaid(lab, k.bootstrap, TOPIC, p.messages, { name: 'producer', acks: 'all' });
       await lab.step('produce', produced, { vars: { last: p.messages - 1 } });

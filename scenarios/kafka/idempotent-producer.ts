@@ -114,38 +114,24 @@ export default kit.defineLab({
     const [k, p] = [lab.stack, lab.params];
     const pl = lab.history.last('placement') as Placement;
     const hw = async () => (await k.admin.endOffsets(TOPIC))[0] ?? 0;
-    const producer = await lab.step(
-      'produce',
-      async () => {
-        const jp = await kit.JavaProducer.start(k, pl.client, TOPIC, producerProps(p.idempotence), p.rate);
-        const n = await lab.until(
-          'records committed before the cut',
-          async () => {
-            const e = await hw();
-            return e >= 2 * p.rate ? { done: true, value: e } : { done: false, seen: `end offset ${e}` };
-          },
-          { timeoutMs: 90_000, intervalMs: 500 },
-        );
-        lab.observe('beforeCut', n ?? 0, `${n ?? 0} records committed before the cut`);
-        const state = await kit.describeProducers(k, pl.client, TOPIC);
-        lab.observe('producerState', state, `leader's producer state: ${stateText(state)}`);
-        return jp;
-      },
-      { vars: pl },
-    );
-    await lab.step(
-      'cut',
-      async () => {
-        await lab.faults.partition(pl.follower, [pl.leader]);
-        const hwAtCut = await hw();
-        await kit.sleep(p.cutMs);
-        const [hwAtEnd, part] = [await hw(), await k.admin.partition(TOPIC, 0)];
-        await lab.faults.heal(pl.follower);
-        lab.observe('cut', { hwAtCut, hwAtEnd, isr: part.isr }, `hw ${hwAtCut} -> ${hwAtEnd}, isr ${part.isr}`);
-      },
-      { vars: pl },
-    );
-    await lab.step('drain', async () => {
+    const step = kit.stepsWith(lab, pl);
+    const producer = await step('produce', async () => {
+      const jp = await kit.JavaProducer.start(k, pl.client, TOPIC, producerProps(p.idempotence), p.rate);
+      const n = await kit.untilCount(lab, 'records committed before the cut', hw, 2 * p.rate, 90_000, 500);
+      lab.observe('beforeCut', n ?? 0, `${n ?? 0} records committed before the cut`);
+      const state = await kit.describeProducers(k, pl.client, TOPIC);
+      lab.observe('producerState', state, `leader's producer state: ${stateText(state)}`);
+      return jp;
+    });
+    await step('cut', async () => {
+      await lab.faults.partition(pl.follower, [pl.leader]);
+      const hwAtCut = await hw();
+      await kit.sleep(p.cutMs);
+      const [hwAtEnd, part] = [await hw(), await k.admin.partition(TOPIC, 0)];
+      await lab.faults.heal(pl.follower);
+      lab.observe('cut', { hwAtCut, hwAtEnd, isr: part.isr }, `hw ${hwAtCut} -> ${hwAtEnd}, isr ${part.isr}`);
+    });
+    await step('drain', async () => {
       await kit.sleep(3000);
       const r = await producer.stop();
       const errs = r.errors.length ? `, ${r.errors.length} failed: ${r.errors[0]?.message}` : '';
@@ -158,8 +144,7 @@ export default kit.defineLab({
     lab.observe('log', log, `final read: ${log.length} records in ${TOPIC}-0`);
   },
   check(ev, p) {
-    const seen = kit.observed<Seen>(ev);
-    const { producer, log, producerState: state } = seen;
+    const { producer, log, producerState: state } = kit.observed<Seen>(ev);
     if (!producer || !log) return kit.cannotTell('the run completed', 'a producer report and a final read', 'missing');
     const want = p.idempotence === 'on' ? 'one producer id >= 0' : 'none (no producer id)';
     const stateOk = p.idempotence === 'on' ? state?.length === 1 && (state[0]?.producerId ?? -1) >= 0 : !state?.length;

@@ -144,8 +144,7 @@ export default kit.defineLab({
     },
   ],
   check(ev, p) {
-    const seen = kit.observed<Seen>(ev);
-    const w = seen.stall;
+    const { stall: w, ...seen } = kit.observed<Seen>(ev);
     const lagEv = kit.lagEvidence(ev, w, p.alertLag);
     const { samples, findings: f, cleared, stall } = lagEv;
     const [resumedAt, stoppedAt] = [Number(seen.resumedAt), Number(seen.producerStoppedAt)];

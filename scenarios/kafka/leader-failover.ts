@@ -111,9 +111,7 @@ export default kit.defineLab({
       return { loop, c };
     });
     const survivor = k.brokers.find((b) => b !== c.victim) as string;
-    const vars = { victim: c.victim, partition: c.partition, survivor };
-    const step = (name: 'kill-leader' | 'restart' | 'preferred', fn: () => Promise<void>) =>
-      lab.step(name, fn, { vars });
+    const step = kit.stepsWith(lab, { victim: c.victim, partition: c.partition, survivor });
     await step('kill-leader', async () => {
       const wait = (ms: number) => kit.untilLeader(lab, TOPIC, c.partition, 'a survivor', (l) => l !== c.victim, ms);
       const took = await kit.killAndTime(lab, c.victim, bound, wait);

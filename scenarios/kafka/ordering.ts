@@ -26,11 +26,6 @@ function perPartition(counts: Record<string, number>, label = ''): string {
     .join(', ');
 }
 
-/** The receives `f` of `producer`'s messages, whatever their outcome. */
-function only(ops: kit.Op[], f: string, producer: string): kit.Op[] {
-  return ops.filter((o) => o.f === f && kit.producerOf(o) === producer);
-}
-
 export default kit.defineLab({
   id: 'kafka/ordering',
   title: 'Order holds within a partition, not across partitions',
@@ -88,11 +83,9 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const k = kit.observeMode(lab);
-    const topics = { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 };
-    for (const [t, n] of Object.entries(topics)) await k.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
+    kit.observeMode(lab);
     // The lesson compares a topic of 1 partition with topics of 3: read back that they are so.
-    return kit.topicsHealthy(lab, 'topics', topics, 3);
+    return kit.createdHealthy(lab, 'topics', { [ONE]: 1, [THREE]: 3, [KEYLESS]: 3 });
   },
   async run(lab) {
     const k = lab.stack;
@@ -107,8 +100,7 @@ export default kit.defineLab({
     await lab.step('keyless', async () => {
       const r = await k.cluster.node('kafka1').exec(['sh', '-c', `seq 1 ${LINES} | ${producer}`]);
       if (r.exitCode !== 0) lab.warn(`console producer exit ${r.exitCode}: ${(r.stderr || r.stdout).trim()}`);
-      const ends = Object.entries(await k.admin.endOffsets(KEYLESS));
-      const counts = Object.fromEntries(ends.map(([p, n]) => [p, Number(n)]));
+      const counts: Record<string, number> = await k.admin.endOffsets(KEYLESS);
       lab.observe('keylessCounts', counts, `records per partition of ${KEYLESS}: ${perPartition(counts)}`);
     });
     await lab.step(
@@ -134,7 +126,7 @@ export default kit.defineLab({
         'in no order at all, not even within a partition',
       ],
       answer: (ev) => {
-        const f = kit.ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+        const f = kit.ordering(kit.receivesOf(ev.ops, 'receive:3p', 'three'), 'receive:3p');
         if (f.received === 0) return undefined;
         if (f.withinKey.length) return 2;
         return f.crossKey ? 1 : 0;
@@ -142,8 +134,8 @@ export default kit.defineLab({
     },
   ],
   check(ev) {
-    const one = kit.ordering(only(ev.ops, 'receive:1p', 'one'), 'receive:1p');
-    const three = kit.ordering(only(ev.ops, 'receive:3p', 'three'), 'receive:3p');
+    const one = kit.ordering(kit.receivesOf(ev.ops, 'receive:1p', 'one'), 'receive:1p');
+    const three = kit.ordering(kit.receivesOf(ev.ops, 'receive:3p', 'three'), 'receive:3p');
     const seen = kit.observed<Seen>(ev);
     const order1 = seen.order1 ?? [];
     const keyless = Object.values(seen.keylessCounts ?? {});

@@ -38,7 +38,7 @@ export default kit.defineLab({
   variants: kit.bothModes([{ acks: 'all' }]),
   params: {
     mode: kit.modeParam,
-    acks: { type: 'enum', default: '1', choices: ['1', 'all'], describe: 'acks of the producer on the cut-off side' },
+    acks: kit.enumParam(['1', 'all'], 'acks of the producer on the cut-off side'),
     before: kit.intParam(10, 'acks=all messages sent before the cut', 1, 1000),
     cutMs: kit.intParam(20_000, "the cut's length; the producer writes to the old leader throughout", 8000, 120_000),
   },
@@ -95,7 +95,7 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    lab.observe('mode', lab.stack.mode);
+    kit.observeMode(lab);
     const config = { 'min.insync.replicas': 2, 'unclean.leader.election.enable': false };
     return lab.step('topic', () => kit.placedTopic(lab, TOPIC, REPLICAS, config));
   },
@@ -105,8 +105,7 @@ export default kit.defineLab({
     const before = { name: 'before', acks: 'all', route: zero } as const;
     await lab.step('before', () => kit.produceSaid(lab, toLeader, TOPIC, p.before, before));
     // A reader given only kafka1 asks it for offsets (its leader, reached before the cut), never a broker it cannot reach.
-    const pinned = new kit.KafkaReader({ mode: k.mode, brokers: toLeader });
-    try {
+    await kit.withProbe(k, [LEADER], async (pinned) => {
       await kit.logEnd(pinned, TOPIC);
       const peers = [...OTHERS, ...k.zookeepers];
       const cutAt = await lab.step('cut', () => kit.cutWithClients(lab, LEADER, peers, OTHERS));
@@ -126,15 +125,12 @@ export default kit.defineLab({
         if (hw !== undefined) lab.observe('oldLeaderHw', hw, `${LEADER}'s high watermark: ${hw}`);
         lab.say(`during the cut: ${kit.resultsText(loop.results)}`);
       });
-    } finally {
-      await pinned.close();
-    }
+    });
     await lab.step('heal', () => kit.healAndRejoin(lab, REPLICAS, TOPIC));
   },
   final: (lab) => kit.finalRead(lab, TOPIC),
   check(ev, p) {
-    const seen = kit.observed<Seen>(ev);
-    const { cut, majority, oldView, rejoined } = seen;
+    const { cut, majority, oldView, rejoined, ...seen } = kit.observed<Seen>(ev);
     const expectCut = `${LEADER} reached no peer, this machine none of ${OTHERS}`;
     if (!cut || cut.leaderReaches.length || cut.hostReaches.length)
       return kit.cannotTell('the cut was in force', expectCut, cut ? JSON.stringify(cut) : 'no cut seen');

@@ -28,13 +28,10 @@ export default kit.defineLab({
     'interval: a consumer whose poll loop stalls past it is removed from the group, and the member given its ' +
     'partitions reads again from the last commit.',
   params: {
-    protocol: {
-      type: 'enum',
-      default: 'eager',
-      choices: kit.REBALANCE_PROTOCOLS,
-      describe:
-        'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
-    },
+    protocol: kit.enumParam(
+      kit.REBALANCE_PROTOCOLS,
+      'eager: classic protocol, RangeAssignor; cooperative: classic, CooperativeStickyAssignor; consumer: KIP-848',
+    ),
     maxPollMs: kit.intParam(5000, 'max.poll.interval.ms (default 300000; the notes speak of 5 s)', 1000, 300_000),
     evictMarginMs: kit.intParam(2000, 'margin beyond two heartbeat intervals for the partitions to move', 0),
     rate: kit.intParam(60, 'records per second produced (kafka-producer-perf-test.sh)', 6, 2000),
@@ -114,11 +111,9 @@ export default kit.defineLab({
     const balanced = (members: string[]) => async () => {
       const owned = kit.ownedAt(events());
       const sets = members.map((m) => owned.get(m) ?? []);
-      const all = new Set(sets.flat());
       const even = sets.every((s) => s.length === PARTITIONS / members.length);
-      const text = members.map((m, i) => `${m}: [${sets[i]}]`).join(' ');
-      if (even && all.size === PARTITIONS) return { done: true as const, value: Date.now() };
-      return { done: false as const, seen: text };
+      if (even && new Set(sets.flat()).size === PARTITIONS) return { done: true as const, value: Date.now() };
+      return { done: false as const, seen: members.map((m, i) => `${m}: [${sets[i]}]`).join(' ') };
     };
     const bound = { timeoutMs: p.settleSec * 1000, intervalMs: 100 };
     const settle = (members: string[]) =>
@@ -142,8 +137,7 @@ export default kit.defineLab({
     const producer = await kit.startPerfProducer(k.cluster.node('kafka1'), perf);
     try {
       await lab.step('start', async () => {
-        await startConsumer('c1');
-        await startConsumer('c2');
+        for (const c of ['c1', 'c2']) await startConsumer(c);
         await settle(['c1', 'c2']);
         const r = await k.tool('kafka1', 'kafka-consumer-groups.sh', '--describe', '--group', GROUP, '--state');
         const line = r.stdout.split('\n').find((l) => l.startsWith(`${GROUP} `)) ?? '';
@@ -151,13 +145,12 @@ export default kit.defineLab({
         return lab.observe('strategy', strategy, `the group's assignment strategy: ${strategy || 'none'}`);
       });
       await lab.step('join', () => change('join', ['c1', 'c2'], () => startConsumer('c3'), ['c1', 'c2', 'c3']));
-      const c3 = consumers[2];
-      await lab.step('leave', () => change('leave', ['c1', 'c2'], () => c3?.stop() ?? Promise.resolve(), ['c1', 'c2']));
+      await lab.step('leave', () => change('leave', ['c1', 'c2'], async () => consumers[2]?.stop(), ['c1', 'c2']));
       const c2 = consumers[1];
       await lab.step('evict', async () => {
         const at = Date.now();
-        await change('evict', ['c1'], () => c2?.stall() ?? Promise.resolve(), ['c1']);
-        await new Promise((r) => setTimeout(r, 1000));
+        await change('evict', ['c1'], async () => c2?.stall(), ['c1']);
+        await kit.sleep(1000);
         const resumedAt = Date.now();
         await c2?.resume();
         await settle(['c1', 'c2']);

@@ -175,3 +175,22 @@ export function band(ms: number | undefined, limits: number[]): number | undefin
   const i = limits.findIndex((b) => ms < b);
   return i < 0 ? limits.length : i;
 }
+
+/** `lab.step` with `vars` given to every step it performs (a step's text uses the ones it names). */
+export function stepsWith<K extends string>(
+  lab: Pick<LabContext<StartedKafka, unknown, K>, 'step'>,
+  vars: Record<string, string | number | boolean>,
+): <T>(key: K, fn: () => Promise<T>) => Promise<T> {
+  return (key, fn) => lab.step(key, fn, { vars });
+}
+
+/** Creates each of `topics` (name -> partition count) with 3 replicas; the reasons they are not healthy (`topicsHealthy`). */
+export async function createdHealthy(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until' | 'stack' | 'observe'>,
+  observation: string,
+  topics: Record<string, number>,
+): Promise<string[]> {
+  for (const [t, n] of Object.entries(topics))
+    await lab.stack.admin.createTopic(t, { partitions: n, replicationFactor: 3 });
+  return topicsHealthy(lab, observation, topics, 3);
+}

@@ -1,5 +1,6 @@
 import type { FaultRecord } from '../../src/engine/history.ts';
 import type { LabContext } from '../../src/engine/lab.ts';
+import type { Probe } from '../../src/runtime/poll.ts';
 import { KafkaReader, type PartitionState } from '../../stacks/kafka/admin.ts';
 import {
   type ConsumerOptions,
@@ -205,15 +206,24 @@ export async function untilDistinct(
   n: number,
   timeoutMs: number,
 ): Promise<boolean> {
-  const done = await lab.until(
-    `${n} distinct messages received`,
-    async () => {
-      const got = receivedIds(lab.history.ops).size;
-      return got >= n ? { done: true, value: true } : { done: false, seen: `${got} distinct received` };
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
-  return done === true;
+  const distinct = async () => receivedIds(lab.history.ops).size;
+  return (await untilCount(lab, `${n} distinct messages received`, distinct, n, timeoutMs)) !== undefined;
+}
+
+/** Polls `count` every `intervalMs` until it is at least `n` (at most `timeoutMs`): the count then, or undefined. */
+export function untilCount(
+  lab: Pick<LabContext<StartedKafka, unknown>, 'until'>,
+  what: string,
+  count: () => Promise<number>,
+  n: number,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<number | undefined> {
+  const probe = async (): Promise<Probe<number>> => {
+    const c = await count();
+    return c >= n ? { done: true, value: c } : { done: false, seen: `${c} of ${n}` };
+  };
+  return lab.until(what, probe, { timeoutMs, intervalMs });
 }
 
 /**

@@ -97,11 +97,8 @@ export default kit.defineLab({
     },
   },
   async mechanism(lab) {
-    const k = kit.observeMode(lab);
-    return lab.step('topics', async () => {
-      for (const t of [INPUT, OUTPUT]) await k.admin.createTopic(t, { partitions: 1, replicationFactor: 3 });
-      return kit.topicsHealthy(lab, 'topics', { [INPUT]: 1, [OUTPUT]: 1 }, 3);
-    });
+    kit.observeMode(lab);
+    return lab.step('topics', () => kit.createdHealthy(lab, 'topics', { [INPUT]: 1, [OUTPUT]: 1 }));
   },
   async run(lab) {
     const [k, p] = [lab.stack, lab.params];
@@ -110,11 +107,8 @@ export default kit.defineLab({
     const leader = (await k.admin.partition(OUTPUT, 0)).leader ?? OTHER;
     const first = await lab.step('copy', async () => {
       const tool = await kit.startCopier(k, NODE, copier(p), 'copier-1');
-      const twoCommitted = async () => {
-        const o = await kit.stableOffsets(k, leader, OUTPUT);
-        return { done: o.lastStable >= 2 * p.transactionSize, value: o, seen: `last stable offset ${o.lastStable}` };
-      };
-      await lab.until('the copier committed two transactions', twoCommitted, { timeoutMs: 60_000, intervalMs: 200 });
+      const stable = async () => (await kit.stableOffsets(k, leader, OUTPUT)).lastStable;
+      await kit.untilCount(lab, 'the copier committed two transactions', stable, 2 * p.transactionSize, 60_000);
       return tool;
     });
     await lab.step('crash', async () => {

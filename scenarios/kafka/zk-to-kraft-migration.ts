@@ -99,7 +99,6 @@ export default kit.defineLab({
     const k = lab.stack;
     await k.admin.createTopic(TOPIC, { partitions: 3, replicationFactor: 3, config: OVERRIDES });
     const wrong = await kit.topicsHealthy(lab, 'partsBefore', { [TOPIC]: 3 }, 3);
-    lab.observe('configBefore', await k.admin.topicConfig(TOPIC));
     lab.observe('topicsBefore', await k.admin.listTopics());
     const ctl = (await k.admin.controller()).node;
     lab.observe('zkController', ctl, `ZooKeeper mode: /controller names ${ctl ?? 'nobody'}`);
@@ -112,7 +111,7 @@ export default kit.defineLab({
   },
   async run(lab) {
     const k = lab.stack;
-    const id = lab.history.observations.find((o) => o.name === 'clusterId')?.value as string;
+    const id = lab.history.last('clusterId') as string;
     const opts = { name: 'producer', acks: 'all', intervalMs: 100 } as const;
     const loop = await kit.ProducerLoop.start(k.bootstrap, lab.history, TOPIC, opts);
     const group = { name: 'consumer', groupId: 'g', topics: [TOPIC] };
@@ -172,10 +171,8 @@ export default kit.defineLab({
     const readBack = new Set(kit.completions(ev.ops, 'read-after').flatMap((o) => kit.idsOf(o.value)));
     const afterOk =
       after.length === 20 && after.every((o) => o.type === 'ok' && readBack.has(kit.idsOf(o.value)[0] ?? ''));
-    const moved = (seen.partsBefore ?? []).filter((b) => {
-      const a = (seen.partsAfter ?? []).find((x) => x.partition === b.partition);
-      return !a || a.replicas.join() !== b.replicas.join();
-    });
+    const placed = (ps: kit.PartitionState[] = []) => ps.map((x) => `${x.partition}:${x.replicas}`);
+    const moved = placed(seen.partsBefore).filter((x) => !placed(seen.partsAfter).includes(x));
     const lostCfg = Object.entries(OVERRIDES).filter(([key, v]) => seen.configAfter?.[key] !== v);
     const gone = (seen.topicsBefore ?? []).filter((t) => !seen.topicsAfter?.includes(t));
     return [
