@@ -138,6 +138,16 @@ export default kit.defineLab({
         const n = lab.observe('connectionsAtHeal', await r.localConnections(r.members));
         lab.say(`client connections before the heal (autoheal's first criterion): ${JSON.stringify(n)}`);
       }
+      if (mode === 'autoheal') {
+        const since = Date.now();
+        await lab.faults.healFrom(MINORITY, [MAJORITY]);
+        const met = new RegExp(`node rabbit@${MINORITY} up`);
+        const back = async () =>
+          (await r.logLines(MAJORITY, met)).some((l) => (l.at ?? 0) >= since)
+            ? { done: true as const, value: true }
+            : { done: false as const, seen: 'not yet' };
+        await lab.until(`${MAJORITY} meets ${MINORITY} again`, back, { timeoutMs: 30_000, intervalMs: 500 });
+      }
       await lab.faults.heal(MINORITY);
       if (mode === 'ignore') {
         await kit.observePartitions(lab, [MAJORITY, MINORITY], 'partitionsAfterHeal');

@@ -104,6 +104,24 @@ export class Nemesis {
     this.close(['partition'], node, `healed ${node}'s network`);
   }
 
+  /**
+   * Heals `node`'s cut from `peers` only (a network that heals link by link): the open
+   * partition is closed and, if peers remain cut, a new one opens with them.
+   */
+  async healFrom(node: string, peers: string[]): Promise<FaultRecord | undefined> {
+    const open = this.history.faults.find(
+      (f) => f.kind === 'partition' && f.end === undefined && f.targets.includes(node),
+    );
+    const ips = await Promise.all(
+      peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
+    );
+    await this.cluster.node(node).healFrom(ips.filter(Boolean));
+    this.close(['partition'], node, `healed ${node}'s link to ${peers.join(', ')}`);
+    const rest = (open?.peers ?? []).filter((p) => !peers.includes(p));
+    if (rest.length === 0) return undefined;
+    return this.open('partition', [node], faultLabel({ kind: 'partition', targets: [node], peers: rest }), rest);
+  }
+
   /** Records a fault done by other means (a wiped drive, a corrupted file). */
   note(kind: FaultKind, targets: string[], text: string): FaultRecord {
     return this.open(kind, targets, text);

@@ -199,6 +199,15 @@ export class StartedNode {
     ]);
   }
 
+  /** Removes the rules `cutOff` added for `peerIps` only: the cut from the other peers stays. */
+  async healFrom(peerIps: string[]): Promise<void> {
+    const rules = peerIps.flatMap((ip) => [
+      `iptables -D MIDLAB -s ${ip} -j DROP 2>/dev/null || true`,
+      `iptables -D MIDLAB -d ${ip} -j DROP 2>/dev/null || true`,
+    ]);
+    await this.run(['sh', '-c', rules.join('\n')]);
+  }
+
   /** Removes every partition rule this node carries. */
   async heal(): Promise<void> {
     await this.run(['sh', '-c', 'iptables -F MIDLAB 2>/dev/null || true']);
