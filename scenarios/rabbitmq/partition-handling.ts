@@ -44,8 +44,14 @@ export default kit.defineLab({
       choices: ['ignore', 'pause_minority', 'autoheal'],
       describe: 'cluster_partition_handling',
     },
+    heal: {
+      type: 'enum',
+      default: 'links',
+      choices: ['links', 'at-once'],
+      describe: `autoheal only. links: ${MINORITY}'s link to the leader heals first, then to rabbit2; at-once: both together (shows the upstream loop)`,
+    },
   },
-  variants: [{}, { mode: 'pause_minority' }], // autoheal: see its narration (it can loop for minutes)
+  variants: [{}, { mode: 'pause_minority' }], // autoheal: upstream bugs (its narration) leave 1 run in 20 unknown
   stack: kit.rabbitmq,
   topology: (p) => ({ nodes: 3, netTicktime: NET_TICKTIME, partitionHandling: p.mode }),
   steps: {
@@ -83,14 +89,16 @@ export default kit.defineLab({
           autoheal:
             'A node that finds it ran partitioned asks the leader (rabbit1, first by name) to heal; once no node ' +
             'sees another down it logs an "Autoheal decision". The winner has the most client connections, then nodes. ' +
-            `${MINORITY} holds one (recorded): the minority quorum-queue publisher's, whose close ends as the cut heals. ` +
-            "Counted, the minority wins (3 runs in 10) and the majority's confirmed messages go. Losers restart as " +
-            `empty mirrors. If rabbit2 and ${MINORITY} meet first the leader may restart rabbit2 for nothing and ` +
-            `decide again (the lab judges by the last decision). Starting, rabbit2's Mnesia reconnects the leader's to ` +
-            `${MINORITY}'s; ${MINORITY}, losing, stops rabbit tens of ms before Mnesia, and a leader that handles the ` +
-            'stop in between keeps it listed as partitioned (`Partitions -- Down -- NoLongerPartitioned` reads right to ' +
-            'left: rabbit_node_monitor.erl 787-792, unchanged until v4.3 dropped Mnesia) and names it loser again once ' +
-            'back, 60 s apart when caught booting. It looped in 14 of 78 runs, 6 still at 120 s (unknown): not a variant.',
+            `Losers restart as empty mirrors: their confirmed messages go. heal=links heals as networks often do: ` +
+            `${MINORITY} meets the leader first (its request is denied: rabbit2 is out of its reach), then rabbit2, ` +
+            `and the leader decides once with every node in view; the minority publisher's close ends meanwhile, so ` +
+            `the majority won, in 20 of 20 runs; in one ${MINORITY}'s restart then hung in global:sync (unknown: 3.10.8 on ` +
+            'Erlang 25.1+, rabbitmq-server#6034). heal=at-once: the minority won 3 runs in 10; if rabbit2 and ' +
+            `${MINORITY} meet first the leader may restart rabbit2 for nothing; starting, rabbit2's Mnesia reconnects the ` +
+            `leader's to ${MINORITY}'s; ${MINORITY}, losing, stops rabbit tens of ms before Mnesia, and a leader that ` +
+            'handles the stop in between keeps it listed as partitioned (`Partitions -- Down -- NoLongerPartitioned` ' +
+            'reads right to left: rabbit_node_monitor.erl 787-792, unchanged until v4.3 dropped Mnesia) and names it ' +
+            'loser again once back, 60 s apart when caught booting: 14 of 78 runs looped, 6 still at 120 s (unknown).',
         })[p.mode],
       commands: [
         kit.rabbitmqctl(MINORITY, 'cluster_status'),
@@ -138,16 +146,7 @@ export default kit.defineLab({
         const n = lab.observe('connectionsAtHeal', await r.localConnections(r.members));
         lab.say(`client connections before the heal (autoheal's first criterion): ${JSON.stringify(n)}`);
       }
-      if (mode === 'autoheal') {
-        const since = Date.now();
-        await lab.faults.healFrom(MINORITY, [MAJORITY]);
-        const met = new RegExp(`node rabbit@${MINORITY} up`);
-        const back = async () =>
-          (await r.logLines(MAJORITY, met)).some((l) => (l.at ?? 0) >= since)
-            ? { done: true as const, value: true }
-            : { done: false as const, seen: 'not yet' };
-        await lab.until(`${MAJORITY} meets ${MINORITY} again`, back, { timeoutMs: 30_000, intervalMs: 500 });
-      }
+      if (mode === 'autoheal' && lab.params.heal === 'links') await kit.healFirst(lab, MINORITY, MAJORITY);
       await lab.faults.heal(MINORITY);
       if (mode === 'ignore') {
         await kit.observePartitions(lab, [MAJORITY, MINORITY], 'partitionsAfterHeal');

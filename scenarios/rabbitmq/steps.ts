@@ -6,6 +6,7 @@ import type { QueueInfo } from '../../stacks/rabbitmq/admin.ts';
 import {
   autohealRound,
   describeAutoheal,
+  GLOBAL_HANG,
   loggedAt,
   partitionsText,
   stripLogPrefix,
@@ -127,6 +128,20 @@ export async function publishRounds(lab: Lab, node: string, queue: string, proce
 export async function untilRaftSettled(lab: Lab, queue: string, node: string, members: number) {
   const probe = () => lab.stack.raftProbe(queue, node, members);
   return (await lab.until(raftSettledText(queue, members), probe, { timeoutMs: 60_000, intervalMs: 250 })) ?? [];
+}
+
+/**
+ * Heals `node`'s link to `first` only, then waits (at most 30 s) until `first` logs `node` up:
+ * a cut that heals link by link. The rest of the cut stays until the lab heals it.
+ */
+export async function healFirst(lab: Lab, node: string, first: string) {
+  const since = Date.now();
+  await lab.faults.healFrom(node, [first]);
+  const met = async () =>
+    (await lab.stack.metSince(first, node, since))
+      ? { done: true as const, value: true }
+      : { done: false as const, seen: `${first} has not logged ${node} up` };
+  await lab.until(`${first} meets ${node} again`, met, { timeoutMs: 30_000, intervalMs: 500 });
 }
 
 /** Until every member runs and sees every other, with no partition; false when the wait gave up. */
@@ -346,9 +361,13 @@ export async function observeAutoheal(lab: Lab, name: string, healthy = true) {
     ? `${again.length} decision(s) named a loser again after it had restarted: ${named}; the winner waited 60 s ` +
       `for its database ${resent.length} time(s) before restarting it again`
     : '';
+  const hung = Object.keys(logs).filter((n) => logs[n]?.globalHang?.length);
+  const stuck = hung.length ? `${hung.join(',')}: boot stuck in global:sync (${GLOBAL_HANG})` : '';
   if (finding) lab.say(`finding: ${finding}`);
   if (!healthy)
-    throw new Error(`autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${finding}`);
+    throw new Error(
+      `autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${finding}${stuck}`,
+    );
 }
 
 /** Starts `nodes` again, in turn, then until the cluster is healthy. */

@@ -188,6 +188,12 @@ export interface AutohealLog {
    * named, when. rabbit_autoheal:wait_for_mnesia_shutdown/1 waits inside the node monitor.
    */
   resent?: { loser: string; at: number | undefined }[];
+  /**
+   * "Global hang workaround: global state on <peer> seems broken": the node's boot waits in
+   * global:sync, and 3.10.8's workaround cannot unblock it on Erlang 25.1+ (rabbitmq-server
+   * #6034, fixed in 3.10.9): the node stays down. When, for each time it was logged.
+   */
+  globalHang?: (number | undefined)[];
 }
 
 const hostsIn = (s: string) => [...s.matchAll(/rabbit@([\w.-]+)/g)].map((m) => m[1] as string);
@@ -198,7 +204,7 @@ const hostsIn = (s: string) => [...s.matchAll(/rabbit@([\w.-]+)/g)].map((m) => m
  */
 export function autohealLog(log: string): AutohealLog {
   const lines = log.split('\n').map((l) => ({ said: stripLogPrefix(l), at: loggedAt(l) }));
-  const out: AutohealLog = { decisions: [], restarts: [], denied: 0, aborted: 0, resent: [] };
+  const out: AutohealLog = { decisions: [], restarts: [], denied: 0, aborted: 0, resent: [], globalHang: [] };
   for (const [i, l] of lines.entries()) {
     if (l.said === 'Autoheal decision') {
       const field = (name: string) =>
@@ -213,6 +219,7 @@ export function autohealLog(log: string): AutohealLog {
     if (l.said.startsWith('Autoheal: aborting')) out.aborted++;
     const again = /mnesia in nodes (.*) is still up, sending winner notification again/.exec(l.said);
     if (again) out.resent?.push(...hostsIn(again[1] ?? '').map((loser) => ({ loser, at: l.at })));
+    if (l.said.startsWith('Global hang workaround: global state on')) out.globalHang?.push(l.at);
   }
   return out;
 }
@@ -246,6 +253,10 @@ export function autohealRound(logs: Record<string, AutohealLog>) {
   };
 }
 
+/** Why a node logging "Global hang workaround" stays down here. */
+export const GLOBAL_HANG =
+  "3.10.8's global hang workaround cannot unblock it on Erlang 25.1+: rabbitmq-server#6034, fixed in 3.10.9";
+
 /** One node's autoheal log in a line: what it decided as leader, whether it restarted, what it denied. */
 export const describeAutoheal = (l: AutohealLog) =>
   [
@@ -254,6 +265,7 @@ export const describeAutoheal = (l: AutohealLog) =>
     l.denied ? `denied ${l.denied} request(s)` : '',
     l.aborted ? `aborted ${l.aborted} round(s)` : '',
     ...(l.resent ?? []).map((x) => `waited 60 s for ${x.loser}'s database to stop, then told it to restart again`),
+    l.globalHang?.length ? `boot stuck in global:sync (${GLOBAL_HANG})` : '',
   ]
     .filter(Boolean)
     .join('; ') || 'nothing';

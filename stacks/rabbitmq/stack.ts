@@ -275,6 +275,12 @@ export class StartedRabbitMQ implements StartedStack {
     return Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, (await this.clusterStatus(n)).partitions])));
   }
 
+  /** Whether `node` has logged `peer` up (an Erlang distribution link) since `since` (ms since the epoch). */
+  async metSince(node: string, peer: string, since: number): Promise<boolean> {
+    const up = await this.logLines(node, new RegExp(`node ${nodeName(peer)} up`));
+    return up.some((l) => (l.at ?? 0) >= since);
+  }
+
   /** A node's log lines that match `said`: what was said (no prefixes) and when (ms since the epoch). */
   async logLines(node: string, said: RegExp): Promise<{ line: string; at: number | undefined }[]> {
     return (await this.cluster.node(node).logs())

@@ -77,6 +77,24 @@ describe('runtime on a real ZooKeeper ensemble', () => {
     await zk.waitHealthy(30_000);
   });
 
+  it('heals one link of a cut and keeps the rest (healFrom), recording each stage', async () => {
+    const history = new History();
+    const faults = new Nemesis(zk.cluster, history);
+    await faults.partition('zk3', ['zk1', 'zk2']);
+    await faults.healFrom('zk3', ['zk1']);
+    const rules = await zk.cluster.node('zk3').run(['iptables', '-S', 'MIDLAB']);
+    const [ip1, ip2] = await Promise.all([zk.cluster.node('zk1').ip(), zk.cluster.node('zk2').ip()]);
+    expect(rules).not.toContain(`${ip1}/32`);
+    expect(rules).toContain(`-s ${ip2}/32`);
+    expect(history.faults.map((f) => [f.peers, f.end === undefined])).toEqual([
+      [['zk1', 'zk2'], false],
+      [['zk2'], true],
+    ]);
+    await faults.heal('zk3');
+    expect(history.faults.every((f) => f.end !== undefined)).toBe(true);
+    await zk.waitHealthy(30_000);
+  });
+
   it('pauses and resumes, kills and starts, stops and starts', async () => {
     const zk2 = zk.cluster.node('zk2');
     await zk2.pause();

@@ -4,6 +4,7 @@ import { parseNodes, parsePolicies, parseQueue } from '../../stacks/rabbitmq/adm
 import {
   autohealLog,
   autohealRound,
+  describeAutoheal,
   explainJoinFailure,
   loggedAt,
   parseClusterStatus,
@@ -333,6 +334,14 @@ describe('rabbitmq autoheal log', () => {
     `${at('52.078175')}  * Losers:     [rabbit@rabbit3]`,
   ].join('\n');
   const loser = `${at('52.078846')}Autoheal: we were selected to restart; winner is rabbit@rabbit2`;
+  it('reads a boot stuck in global:sync ("Global hang workaround") and says why', () => {
+    const hung = `${at('39.903319')}Global hang workaround: global state on rabbit@rabbit2 seems broken`;
+    const l = autohealLog([loser, hung].join('\n'));
+    expect(l.globalHang).toEqual([Date.parse('2026-11-30T05:48:39.903Z')]);
+    expect(describeAutoheal(l)).toMatch(/boot stuck in global:sync \(.*#6034/);
+    expect(autohealLog(leader).globalHang).toEqual([]);
+  });
+
   it('reads the decision, the restart and the denied requests', () => {
     const l = autohealLog(leader);
     expect(l.decisions).toEqual([
