@@ -166,13 +166,13 @@ export async function drainVia(
 ) {
   await lab.stack.using(node, async (c) => {
     for (const q of queues) {
-      const gone =
-        opts.skipMissing &&
-        (await c.check(q).then(
-          () => '',
-          (e: Error) => e.message,
-        ));
-      if (gone && /NOT_FOUND/.test(gone)) {
+      const gone = opts.skipMissing
+        ? await c.check(q).then(
+            () => '',
+            (e: Error) => e.message,
+          )
+        : '';
+      if (/NOT_FOUND/.test(gone)) {
         lab.warn(`${q} is gone (${gone}): nothing to consume`);
         continue;
       }
@@ -366,7 +366,7 @@ export async function observeAutoheal(lab: Lab, name: string, healthy = true) {
   if (finding) lab.say(`finding: ${finding}`);
   if (!healthy)
     throw new Error(
-      `autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${finding}${stuck}`,
+      `autoheal had not settled 120 s after the heal (${decisions.length} decision(s)). ${[finding, stuck].filter(Boolean).join('; ')}`,
     );
 }
 

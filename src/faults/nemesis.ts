@@ -92,10 +92,7 @@ export class Nemesis {
    * the other side of the cut (it talks only to the nodes it can reach).
    */
   async partition(node: string, peers: string[]): Promise<FaultRecord> {
-    const ips = await Promise.all(
-      peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
-    );
-    await this.cluster.node(node).cutOff(ips.filter(Boolean));
+    await this.cluster.node(node).cutOff(await this.addresses(peers));
     return this.open('partition', [node], faultLabel({ kind: 'partition', targets: [node], peers }), peers);
   }
 
@@ -112,14 +109,19 @@ export class Nemesis {
     const open = this.history.faults.find(
       (f) => f.kind === 'partition' && f.end === undefined && f.targets.includes(node),
     );
-    const ips = await Promise.all(
-      peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
-    );
-    await this.cluster.node(node).healFrom(ips.filter(Boolean));
+    await this.cluster.node(node).healFrom(await this.addresses(peers));
     this.close(['partition'], node, `healed ${node}'s link to ${peers.join(', ')}`);
     const rest = (open?.peers ?? []).filter((p) => !peers.includes(p));
     if (rest.length === 0) return undefined;
     return this.open('partition', [node], faultLabel({ kind: 'partition', targets: [node], peers: rest }), rest);
+  }
+
+  /** The addresses of `peers` on the lab network (`HOST`: this machine's). */
+  private async addresses(peers: string[]): Promise<string[]> {
+    const ips = await Promise.all(
+      peers.map((p) => (p === HOST ? this.cluster.hostAddress() : this.cluster.node(p).ip())),
+    );
+    return ips.filter(Boolean);
   }
 
   /** Records a fault done by other means (a wiped drive, a corrupted file). */
